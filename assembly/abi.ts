@@ -1,0 +1,117 @@
+// Generated from assembly/abi.json by host/gen-abi.ts (npm run abi). Do not edit.
+
+export const ABI_VERSION: i32 = 1;
+
+/** DOUT did not go low within the ready timeout: chip missing, unpowered or DOUT stuck high */
+export const FAULT_TIMEOUT: i32 = 1;
+/** code 0x7FFFFF: input above full scale, or a power-down mid-read */
+export const FAULT_SATURATED_HIGH: i32 = 2;
+/** code 0x800000: input below negative full scale */
+export const FAULT_SATURATED_LOW: i32 = 3;
+/** all 24 bits one (0xFFFFFF) */
+export const FAULT_STUCK_HIGH: i32 = 4;
+/** all 24 bits zero */
+export const FAULT_STUCK_LOW: i32 = 5;
+/** DOUT not high after the gain pulses: missed pulses or DOUT stuck low */
+export const FAULT_NO_DOUT_HIGH: i32 = 6;
+/** a clock high phase exceeded 50 us: the chip powered down during the read */
+export const FAULT_POWER_DOWN: i32 = 7;
+/** the same code repeated more often than noise allows */
+export const FAULT_FROZEN: i32 = 8;
+/** the host refused a GPIO call */
+export const FAULT_HOST: i32 = 9;
+
+/** unknown setting key */
+export const ERR_BAD_KEY: i32 = -1;
+/** value out of range or not finite */
+export const ERR_BAD_VALUE: i32 = -2;
+/** the weight is in motion */
+export const ERR_NOT_STABLE: i32 = -3;
+/** outside the zero-setting range, or no reading yet */
+export const ERR_OUT_OF_RANGE: i32 = -4;
+/** fewer distinct calibration points than the fit order needs */
+export const ERR_TOO_FEW_POINTS: i32 = -5;
+/** the points do not determine a usable calibration */
+export const ERR_DEGENERATE: i32 = -6;
+/** no room for another chip or calibration point */
+export const ERR_FULL: i32 = -7;
+/** blob too short, wrong magic, version or checksum */
+export const ERR_BAD_BLOB: i32 = -8;
+/** the last read was a fault */
+export const ERR_FAULTED: i32 = -9;
+
+/** the last stable_count readings lie within stable_band_d divisions */
+export const FLAG_STABLE: i32 = 1;
+/** gross within a quarter division of zero */
+export const FLAG_CENTER_ZERO: i32 = 2;
+/** a tare is active: kg is net */
+export const FLAG_NET: i32 = 4;
+/** gross above capacity plus 9 divisions */
+export const FLAG_OVERLOAD: i32 = 8;
+/** gross below minus 20 divisions */
+export const FLAG_UNDERLOAD: i32 = 16;
+/** no calibration for the configured gain */
+export const FLAG_UNCALIBRATED: i32 = 32;
+/** gross inside the zero-setting range */
+export const FLAG_ZERO_RANGE: i32 = 64;
+/** gross below zero */
+export const FLAG_GROSS_NEGATIVE: i32 = 128;
+
+/** calibration, zero, tare and recorded points */
+export const BLOB_CALIBRATION: i32 = 0;
+/** every setting in codes.config */
+export const BLOB_CONFIG: i32 = 1;
+
+/** 128 (channel A), 64 (channel A) or 32 (channel B) */
+export const CFG_GAIN: i32 = 0;
+/** conversions discarded after power-up, reset or a gain change */
+export const CFG_SETTLE_DISCARD: i32 = 1;
+/** 0 off, 1 median, 2 trimmed mean */
+export const CFG_SPIKE_MODE: i32 = 2;
+/** samples in the spike filter window (an even window's median averages the two middle samples) */
+export const CFG_SPIKE_WINDOW: i32 = 3;
+/** samples dropped from each end by the trimmed mean */
+export const CFG_SPIKE_TRIM: i32 = 4;
+/** 0 off, 1 moving average, 2 EMA, 3 adaptive */
+export const CFG_SMOOTH_MODE: i32 = 5;
+/** samples in the moving average */
+export const CFG_SMOOTH_WINDOW: i32 = 6;
+/** EMA weight of a new sample; the adaptive filter's weight at rest */
+export const CFG_SMOOTH_ALPHA: i32 = 7;
+/** a departure larger than this many divisions is a load change */
+export const CFG_ADAPT_THRESHOLD_D: i32 = 8;
+/** consecutive departing samples that confirm a load change */
+export const CFG_ADAPT_CONFIRM: i32 = 9;
+/** display division d */
+export const CFG_DIVISION_KG: i32 = 10;
+/** maximum capacity */
+export const CFG_CAPACITY_KG: i32 = 11;
+/** stability band in divisions */
+export const CFG_STABLE_BAND_D: i32 = 12;
+/** readings inside the band for stability */
+export const CFG_STABLE_COUNT: i32 = 13;
+/** zero-tracking rate limit; 0 disables zero tracking */
+export const CFG_ZERO_TRACK_D_PER_S: i32 = 14;
+/** zero tracking acts only while |gross| is within this many divisions */
+export const CFG_ZERO_TRACK_RANGE_D: i32 = 15;
+/** zero-setting range in percent of capacity around the calibrated zero */
+export const CFG_ZERO_RANGE_PCT: i32 = 16;
+/** longest wait for DOUT low */
+export const CFG_READY_TIMEOUT_MS: i32 = 17;
+/** identical consecutive codes that make a FROZEN fault; 0 disables */
+export const CFG_FROZEN_COUNT: i32 = 18;
+
+export const CFG_COUNT: i32 = 19;
+export const CFG_DEFAULT: StaticArray<f32> = [128, 4, 1, 5, 1, 3, 8, 0.1, 4, 2, 0.01, 50, 1, 5, 0.5, 0.5, 4, 500, 16];
+export const CFG_MIN: StaticArray<f32> = [32, 0, 0, 1, 0, 0, 1, 0.001, 0.1, 1, 0.000001, 0.001, 0.1, 2, 0, 0, 0, 1, 0];
+export const CFG_MAX: StaticArray<f32> = [128, 16, 2, 15, 7, 3, 64, 1, 1000, 8, 1000, 1000000, 100, 32, 0.5, 100, 100, 2000, 1000];
+
+export const READING_SIZE: i32 = 32;
+export const READING_SEQ: i32 = 0;
+export const READING_T_MS: i32 = 4;
+export const READING_KG: i32 = 8;
+export const READING_GROSS_KG: i32 = 12;
+export const READING_RAW: i32 = 16;
+export const READING_COUNTS: i32 = 20;
+export const READING_FLAGS: i32 = 24;
+export const READING_FAULT: i32 = 28;

@@ -1,0 +1,246 @@
+// Calibration: counts -> kg. The narrow interface a swappable calibration module will implement:
+// calEval (per sample, f32), calSpan and calFit (rare, f64), with the state in one blob.
+//
+//   gross kg = c1 * x + c2 * x^2,   x = counts - zeroCounts
+//
+// Zero lives in counts, apart from the shape of the curve, so zeroing and zero tracking never
+// change the span; tare lives in kg, apart from both.
+import { ERR_BAD_VALUE, ERR_TOO_FEW_POINTS, ERR_DEGENERATE, ERR_FULL } from "./abi";
+
+export const MAX_POINTS: i32 = 8;
+export const KIND_NONE: i32 = 0;
+export const KIND_LINEAR: i32 = 1;
+export const KIND_QUADRATIC: i32 = 2;
+/** A span smaller than this many counts cannot be told from noise (16-20 noise-free bits). */
+const MIN_SPAN_COUNTS: f64 = 64;
+/** Points closer than this many counts count as one (the fit needs distinct abscissae). */
+const DISTINCT_COUNTS: f64 = 8;
+
+export let calKind: i32 = KIND_NONE;
+/** Gain the calibration was made at; a different gain makes the scale uncalibrated. */
+export let calGain: i32 = 128;
+export let calC1: f32 = 1;
+export let calC2: f32 = 0;
+/** Counts at gross zero now (moved by zero setting and zero tracking). */
+export let zeroCounts: f32 = 0;
+/** Counts at gross zero when calibrated: the zero-setting range is measured from here. */
+export let calZeroCounts: f32 = 0;
+export let tareKg: f32 = 0;
+export let points: i32 = 0;
+/** Recorded points: counts (f32), kg (f32). */
+export const pointData = memory.data(MAX_POINTS * 8);
+const residuals = memory.data(MAX_POINTS * 4);
+let rmsResidual: f32 = NaN;
+
+export function calReset(): void {
+  calKind = KIND_NONE;
+  calGain = 128;
+  calC1 = 1;
+  calC2 = 0;
+  zeroCounts = 0;
+  calZeroCounts = 0;
+  tareKg = 0;
+  points = 0;
+  rmsResidual = NaN;
+}
+
+/** Gross kg for x counts above zero. Per sample. */
+// @ts-ignore: decorator
+@inline export function calEval(x: f32): f32 {
+  return x * (calC1 + calC2 * x);
+}
+
+/** kg per count at x counts above zero (for converting kg limits into counts). */
+export function calSlope(x: f32): f32 {
+  return calC1 + 2 * calC2 * x;
+}
+
+/** Restores state read from a validated blob. */
+export function restoreCalibration(kind: i32, gain: i32, c1: f32, c2: f32, zero: f32, calZero: f32, tare: f32, n: i32, pts: usize): void {
+  calKind = kind;
+  calGain = gain;
+  calC1 = c1;
+  calC2 = c2;
+  zeroCounts = zero;
+  calZeroCounts = calZero;
+  tareKg = tare;
+  points = n;
+  memory.copy(pointData, pts, MAX_POINTS * 8);
+  rmsResidual = NaN;
+}
+
+/** Nominal output assumed until a calibration exists: 2 mV/V at capacity. */
+const NOMINAL_MV_PER_V: f32 = 2;
+
+/**
+ * Without a calibration the core assumes a 2 mV/V cell rated `capacity` kg, so an uncalibrated
+ * scale still shows roughly right weights and its stability and zero logic work in sensible units.
+ * Counts at full scale: output / (0.5 * AVDD / gain) * 2^23 (datasheet), ratiometric.
+ */
+export function calNominal(capacity: f32, gain: i32): void {
+  if (calKind != KIND_NONE) return;
+  calC1 = capacity / (NOMINAL_MV_PER_V * 0.001 * 2 * <f32>gain * 8388608);
+  calC2 = 0;
+}
+
+export function setZero(counts: f32): void {
+  zeroCounts = counts;
+}
+
+export function setTare(kg: f32): void {
+  tareKg = kg;
+}
+
+/** Span from one known weight: `counts` are the filtered counts with `kg` on the scale. */
+export function calSpan(kg: f32, counts: f32, gain: i32): i32 {
+  if (!isFinite(kg) || kg <= 0) return ERR_BAD_VALUE;
+  const x = <f64>counts - <f64>zeroCounts;
+  if (Math.abs(x) < MIN_SPAN_COUNTS) return ERR_DEGENERATE;
+  calC1 = <f32>(<f64>kg / x);
+  calC2 = 0;
+  calKind = KIND_LINEAR;
+  calGain = gain;
+  calZeroCounts = zeroCounts;
+  tareKg = 0;
+  return 0;
+}
+
+export function calAddPoint(kg: f32, counts: f32): i32 {
+  if (!isFinite(kg) || !isFinite(counts)) return ERR_BAD_VALUE;
+  if (points >= MAX_POINTS) return ERR_FULL;
+  store<f32>(pointData + (<usize>points << 3), counts);
+  store<f32>(pointData + (<usize>points << 3) + 4, kg);
+  return ++points;
+}
+
+export function calClearPoints(): void {
+  points = 0;
+}
+
+// @ts-ignore: decorator
+@inline function pointCounts(i: i32): f64 {
+  return <f64>load<f32>(pointData + (<usize>i << 3));
+}
+
+// @ts-ignore: decorator
+@inline function pointKg(i: i32): f64 {
+  return <f64>load<f32>(pointData + (<usize>i << 3) + 4);
+}
+
+function distinctPoints(): i32 {
+  let distinct = 0;
+  for (let i = 0; i < points; i++) {
+    let seen = false;
+    for (let j = 0; j < i; j++) if (Math.abs(pointCounts(i) - pointCounts(j)) < DISTINCT_COUNTS) seen = true;
+    if (!seen) distinct++;
+  }
+  return distinct;
+}
+
+/** Determinant of the 3x3 matrix [a b c; d e f; g h i]. */
+function det3(a: f64, b: f64, c: f64, d: f64, e: f64, f: f64, g: f64, h: f64, i: f64): f64 {
+  return a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g);
+}
+
+/**
+ * Least squares kg = a + b*u + c*u^2 over u = (counts - mean) / scale, by Cramer's rule on the
+ * normal equations in f64 (u is centred and scaled to keep them well conditioned; a linear fit
+ * pins c to 0). The curve is then re-expressed around its zero crossing.
+ */
+export function calFit(order: i32, gain: i32): i32 {
+  if (order != 1 && order != 2) return ERR_BAD_VALUE;
+  if (distinctPoints() < order + 1) return ERR_TOO_FEW_POINTS;
+  let mean: f64 = 0;
+  for (let i = 0; i < points; i++) mean += pointCounts(i);
+  mean /= <f64>points;
+  let scale: f64 = 0;
+  for (let i = 0; i < points; i++) scale = Math.max(scale, Math.abs(pointCounts(i) - mean));
+  if (scale < MIN_SPAN_COUNTS) return ERR_DEGENERATE;
+
+  // Sums of u^k (s) and kg*u^k (t).
+  let s1: f64 = 0, s2: f64 = 0, s3: f64 = 0, s4: f64 = 0, t0: f64 = 0, t1: f64 = 0, t2: f64 = 0;
+  for (let i = 0; i < points; i++) {
+    const u = (pointCounts(i) - mean) / scale;
+    const y = pointKg(i);
+    const u2 = u * u;
+    s1 += u;
+    s2 += u2;
+    s3 += u2 * u;
+    s4 += u2 * u2;
+    t0 += y;
+    t1 += y * u;
+    t2 += y * u2;
+  }
+  const s0 = <f64>points;
+  if (order == 1) {
+    // [s0 s1 0; s1 s2 0; 0 0 1] [a b c] = [t0 t1 0]
+    s3 = 0;
+    s4 = 1;
+    t2 = 0;
+  }
+  const q = order == 1 ? 0.0 : s2; // the (0,2) and (2,0) entries
+  const det = det3(s0, s1, q, s1, s2, s3, q, s3, s4);
+  if (!(Math.abs(det) > 1e-9)) return ERR_DEGENERATE;
+  const a = det3(t0, s1, q, t1, s2, s3, t2, s3, s4) / det;
+  const b = det3(s0, t0, q, s1, t1, s3, q, t2, s4) / det;
+  const c = det3(s0, s1, t0, s1, s2, t1, q, s3, t2) / det;
+
+  // Zero crossing nearest the points' centre: a + b*u + c*u^2 = 0.
+  let u0: f64;
+  if (c == 0) {
+    if (b == 0) return ERR_DEGENERATE;
+    u0 = -a / b;
+  } else {
+    const disc = b * b - 4 * a * c;
+    if (disc < 0) return ERR_DEGENERATE;
+    const q = -0.5 * (b + (b < 0 ? -Math.sqrt(disc) : Math.sqrt(disc)));
+    if (q == 0) return ERR_DEGENERATE;
+    const r1 = q / c;
+    const r2 = a / q;
+    u0 = Math.abs(r1) < Math.abs(r2) ? r1 : r2;
+  }
+  // The curve must be monotonic across zero and every point, or a weight would have two readings.
+  let lo = u0;
+  let hi = u0;
+  for (let i = 0; i < points; i++) {
+    const u = (pointCounts(i) - mean) / scale;
+    lo = Math.min(lo, u);
+    hi = Math.max(hi, u);
+  }
+  const slopeLo = b + 2 * c * lo;
+  const slopeHi = b + 2 * c * hi;
+  if (!(slopeLo * slopeHi > 0)) return ERR_DEGENERATE;
+  const c1 = (b + 2 * c * u0) / scale;
+  const c2 = c / (scale * scale);
+  const z = mean + u0 * scale;
+  if (!isFinite(c1) || !isFinite(c2) || !isFinite(z) || c1 == 0) return ERR_DEGENERATE;
+
+  calC1 = <f32>c1;
+  calC2 = <f32>c2;
+  zeroCounts = <f32>z;
+  calZeroCounts = zeroCounts;
+  calKind = order == 1 ? KIND_LINEAR : KIND_QUADRATIC;
+  calGain = gain;
+  tareKg = 0;
+  let squares: f64 = 0;
+  for (let i = 0; i < points; i++) {
+    const x = pointCounts(i) - z;
+    const r = pointKg(i) - x * (c1 + c2 * x);
+    store<f32>(residuals + (<usize>i << 2), <f32>r);
+    squares += r * r;
+  }
+  rmsResidual = <f32>Math.sqrt(squares / <f64>points);
+  return 0;
+}
+
+/** Residual of point i of the last fit (kg); i = -1 gives the rms; NaN when there is none. */
+export function calResidual(i: i32): f32 {
+  if (i == -1) return rmsResidual;
+  if (i < 0 || i >= points || isNaN(rmsResidual)) return NaN;
+  return load<f32>(residuals + (<usize>i << 2));
+}
+
+/** Clears the residuals when the points change after a fit. */
+export function calForgetFit(): void {
+  rmsResidual = NaN;
+}

@@ -1,0 +1,75 @@
+// Settings: one f32 per key of codes.config, validated on every change, serialised as a blob.
+import {
+  CFG_COUNT, CFG_DEFAULT, CFG_MIN, CFG_MAX, ERR_BAD_KEY, ERR_BAD_VALUE,
+  CFG_GAIN, CFG_SPIKE_MODE, CFG_SMOOTH_MODE, CFG_SPIKE_WINDOW, CFG_SPIKE_TRIM, CFG_SMOOTH_WINDOW,
+  CFG_SETTLE_DISCARD, CFG_STABLE_COUNT, CFG_ADAPT_CONFIRM, CFG_FROZEN_COUNT, CFG_READY_TIMEOUT_MS,
+} from "./abi";
+
+const values = memory.data(CFG_COUNT * 4);
+
+/** Current value of a setting (key already checked by the caller). */
+// @ts-ignore: decorator
+@inline export function cfg(key: i32): f32 {
+  return load<f32>(values + (<usize>key << 2));
+}
+
+/** Integer value of a setting whose range makes it integral. */
+// @ts-ignore: decorator
+@inline export function cfgInt(key: i32): i32 {
+  return <i32>load<f32>(values + (<usize>key << 2));
+}
+
+export function configDefaults(): void {
+  for (let k = 0; k < CFG_COUNT; k++) store<f32>(values + (<usize>k << 2), unchecked(CFG_DEFAULT[k]));
+}
+
+function isInteger(key: i32): bool {
+  return key == CFG_GAIN || key == CFG_SETTLE_DISCARD || key == CFG_SPIKE_MODE || key == CFG_SMOOTH_MODE ||
+    key == CFG_SPIKE_WINDOW || key == CFG_SPIKE_TRIM || key == CFG_SMOOTH_WINDOW || key == CFG_STABLE_COUNT ||
+    key == CFG_ADAPT_CONFIRM || key == CFG_FROZEN_COUNT || key == CFG_READY_TIMEOUT_MS;
+}
+
+/** Checks one value against its range and the rules that tie settings together. */
+export function configCheck(key: i32, v: f32): i32 {
+  if (key < 0 || key >= CFG_COUNT) return ERR_BAD_KEY;
+  // NaN fails both comparisons, so it is rejected here too.
+  if (!(v >= unchecked(CFG_MIN[key]) && v <= unchecked(CFG_MAX[key]))) return ERR_BAD_VALUE;
+  if (isInteger(key) && v != Mathf.floor(v)) return ERR_BAD_VALUE;
+  if (key == CFG_GAIN && v != 32 && v != 64 && v != 128) return ERR_BAD_VALUE;
+  const w = key == CFG_SPIKE_WINDOW ? v : cfg(CFG_SPIKE_WINDOW);
+  const t = key == CFG_SPIKE_TRIM ? v : cfg(CFG_SPIKE_TRIM);
+  if (key == CFG_SPIKE_WINDOW || key == CFG_SPIKE_TRIM) {
+    if (t + t >= w) return ERR_BAD_VALUE; // the trimmed mean keeps at least one sample
+  }
+  return 0;
+}
+
+export function configSet(key: i32, v: f32): i32 {
+  const err = configCheck(key, v);
+  if (err != 0) return err;
+  store<f32>(values + (<usize>key << 2), v);
+  return 0;
+}
+
+/** Restores every setting from `src` (CFG_COUNT f32) or, if any is invalid, none of them. */
+export function configRestore(src: usize): bool {
+  const saved = memory.data(CFG_COUNT * 4);
+  memory.copy(saved, values, CFG_COUNT * 4);
+  store<f32>(values + (<usize>CFG_SPIKE_TRIM << 2), 0); // so a smaller window can come first
+  for (let k = 0; k < CFG_COUNT; k++) {
+    if (configSet(k, load<f32>(src + (<usize>k << 2))) != 0) {
+      memory.copy(values, saved, CFG_COUNT * 4);
+      return false;
+    }
+  }
+  return true;
+}
+
+export function configGet(key: i32): f32 {
+  if (key < 0 || key >= CFG_COUNT) return NaN;
+  return cfg(key);
+}
+
+/** Address and size of the raw settings, for the blob code. */
+export const configBase: usize = values;
+export const configBytes: i32 = CFG_COUNT * 4;

@@ -1,0 +1,189 @@
+// The HX711 protocol: ready wait, 24-bit read with 25/26/27 pulses for the next conversion's gain,
+// protocol checks after every read, settling discards, power down / up, several chips summed.
+// The host only clocks pulses; every decision about them is made here (see notes/hx711.md).
+import { gpio_wait_low, gpio_clock_in, gpio_write } from "./host";
+import { cfgInt } from "./config";
+import {
+  CFG_GAIN, CFG_SETTLE_DISCARD, CFG_READY_TIMEOUT_MS, CFG_FROZEN_COUNT,
+  FAULT_TIMEOUT, FAULT_SATURATED_HIGH, FAULT_SATURATED_LOW, FAULT_STUCK_HIGH, FAULT_STUCK_LOW,
+  FAULT_NO_DOUT_HIGH, FAULT_POWER_DOWN, FAULT_FROZEN, FAULT_HOST, ERR_FULL, ERR_BAD_VALUE,
+} from "./abi";
+
+/** Chips on one platform (each with its own DOUT; clocks shared or separate). */
+export const MAX_CHIPS: i32 = 4;
+/** Datasheet T3: a clock high phase above 50 us may power the chip down (> 60 us certainly does). */
+const MAX_HIGH_US: u32 = 50;
+/** Data bits per conversion. */
+const DATA_BITS: i32 = 24;
+/** Highest GPIO number a pin may have (ESP32: 0..39; leaves room for other chips). */
+const MAX_PIN: i32 = 63;
+/** wait_low returns at most this for a bad argument (ABI). */
+const HOST_ERROR_BASE: i32 = -1000000;
+
+const clkPins = memory.data(MAX_CHIPS);
+const doutPins = memory.data(MAX_CHIPS);
+const lastCode = memory.data(MAX_CHIPS * 4);
+const sameCount = memory.data(MAX_CHIPS * 4);
+/** clock_in output: a word per chip, the high mask, the longest high phase. */
+const clockOut = memory.data((MAX_CHIPS + 2) * 4);
+
+let chips: i32 = 0;
+let powered: bool = true;
+/** Gain of the conversion now in progress (what the last read's pulses selected). */
+let convGain: i32 = 128;
+/** Conversions still to discard while the chips settle. */
+let settleLeft: i32 = 0;
+
+/** Result of the last successful read: the sum of every chip's signed code. */
+export let hxSum: i32 = 0;
+/** Fault of the last read: code in the low byte, chip index in the next. */
+export let hxFault: i32 = 0;
+/** Microseconds the last read waited for DOUT. */
+export let hxWaitedUs: i32 = 0;
+
+/** Forget the chips and return to power-up state. */
+export function hxReset(): void {
+  chips = 0;
+  powered = true;
+  restartSettling();
+}
+
+function restartSettling(): void {
+  convGain = 128; // power-up and reset select channel A, gain 128
+  settleLeft = cfgInt(CFG_SETTLE_DISCARD);
+  for (let i = 0; i < MAX_CHIPS; i++) store<i32>(sameCount + (<usize>i << 2), 0);
+}
+
+export function hxChips(): i32 {
+  return chips;
+}
+
+/** Adds a chip, keeping chips that share a clock next to each other so one clock_in reads them. */
+export function hxAddChip(clk: i32, dout: i32): i32 {
+  if (chips >= MAX_CHIPS) return ERR_FULL;
+  if (clk < 0 || clk > MAX_PIN || dout < 0 || dout > MAX_PIN || clk == dout) return ERR_BAD_VALUE;
+  let at = chips;
+  for (let i = 0; i < chips; i++) {
+    const c = <i32>load<u8>(clkPins + i);
+    const d = <i32>load<u8>(doutPins + i);
+    if (d == dout || d == clk || c == dout) return ERR_BAD_VALUE;
+    if (c == clk) at = i + 1;
+  }
+  for (let i = chips; i > at; i--) {
+    store<u8>(clkPins + i, load<u8>(clkPins + i - 1));
+    store<u8>(doutPins + i, load<u8>(doutPins + i - 1));
+  }
+  store<u8>(clkPins + at, <u8>clk);
+  store<u8>(doutPins + at, <u8>dout);
+  chips++;
+  restartSettling();
+  return chips;
+}
+
+/** Power down (clock held high: the chips sleep after 60 us) or up (clock low: chips reset). */
+export function hxPower(on: bool): i32 {
+  if (chips == 0) return ERR_BAD_VALUE;
+  for (let i = 0; i < chips; i++) {
+    if (i > 0 && load<u8>(clkPins + i) == load<u8>(clkPins + i - 1)) continue;
+    gpio_write(<i32>load<u8>(clkPins + i), on ? 0 : 1);
+  }
+  powered = on;
+  if (on) restartSettling();
+  return 0;
+}
+
+/** Pulses per read that select `gain` for the next conversion (datasheet table 3). */
+// @ts-ignore: decorator
+@inline function pulsesFor(gain: i32): i32 {
+  return gain == 128 ? 25 : gain == 32 ? 26 : 27;
+}
+
+function fault(code: i32, chip: i32): i32 {
+  if (hxFault == 0) hxFault = code | (chip << 8);
+  return hxFault;
+}
+
+/** Classifies a 24-bit code that cannot be a weight; 0 when it may be one. */
+function codeFault(data: u32, chip: i32): i32 {
+  if (data == 0x7FFFFF) return FAULT_SATURATED_HIGH;
+  if (data == 0x800000) return FAULT_SATURATED_LOW;
+  if (data == 0xFFFFFF) return FAULT_STUCK_HIGH;
+  if (data == 0) return FAULT_STUCK_LOW;
+  const frozenAfter = cfgInt(CFG_FROZEN_COUNT);
+  const lastAt = lastCode + (<usize>chip << 2);
+  const sameAt = sameCount + (<usize>chip << 2);
+  if (data == load<u32>(lastAt)) {
+    const same = load<i32>(sameAt) + 1;
+    store<i32>(sameAt, same);
+    if (frozenAfter > 0 && same >= frozenAfter) return FAULT_FROZEN;
+  } else {
+    store<u32>(lastAt, data);
+    store<i32>(sameAt, 0);
+  }
+  return 0;
+}
+
+/**
+ * Reads one conversion from every chip: one wait_low, then one clock_in per clock pin.
+ * Returns 1 for a reading (hxSum), 0 for a conversion discarded while settling or powered down,
+ * and -1 for a fault (hxFault). Never turns a fault into a number.
+ */
+export function hxRead(): i32 {
+  hxFault = 0;
+  if (!powered) return 0;
+  if (chips == 0) {
+    fault(FAULT_HOST, 0);
+    return -1;
+  }
+  const waited = gpio_wait_low(doutPins, chips, cfgInt(CFG_READY_TIMEOUT_MS) * 1000);
+  if (waited < 0) {
+    if (waited <= HOST_ERROR_BASE) fault(FAULT_HOST, 0);
+    else fault(FAULT_TIMEOUT, ctz(-waited));
+    return -1;
+  }
+  hxWaitedUs = waited;
+  const gain = cfgInt(CFG_GAIN);
+  const pulses = pulsesFor(gain);
+  const extra = pulses - DATA_BITS;
+  const extraMask: u32 = (1 << extra) - 1;
+  const settling = settleLeft > 0;
+  let poweredDown = false;
+  let sum: i32 = 0;
+  let start = 0;
+  while (start < chips) {
+    const clk = load<u8>(clkPins + start);
+    let end = start + 1;
+    while (end < chips && load<u8>(clkPins + end) == clk) end++;
+    const n = end - start;
+    if (gpio_clock_in(<i32>clk, doutPins + start, n, pulses, clockOut, (n + 2) * 4) != 0) {
+      fault(FAULT_HOST, start);
+      break;
+    }
+    const highAfter = load<u32>(clockOut + (<usize>n << 2));
+    if (load<u32>(clockOut + (<usize>(n + 1) << 2)) > MAX_HIGH_US) {
+      poweredDown = true;
+      fault(FAULT_POWER_DOWN, start);
+    }
+    for (let j = 0; j < n; j++) {
+      const word = load<u32>(clockOut + (<usize>j << 2));
+      // After the 25th rising edge DOUT is pulled high and stays high until the next conversion.
+      if ((word & extraMask) != extraMask || ((highAfter >> j) & 1) == 0) fault(FAULT_NO_DOUT_HIGH, start + j);
+      const data = (word >> <u32>extra) & 0xFFFFFF;
+      const bad = codeFault(data, start + j);
+      if (bad != 0 && !settling) fault(bad, start + j);
+      sum += (<i32>(data << 8)) >> 8;
+    }
+    start = end;
+  }
+  if (settleLeft > 0) settleLeft--;
+  if (poweredDown) {
+    restartSettling(); // the chips reset when the clock went low: channel A, gain 128
+  } else if (gain != convGain) {
+    convGain = gain;
+    settleLeft = cfgInt(CFG_SETTLE_DISCARD);
+  }
+  if (hxFault != 0) return -1;
+  if (settling) return 0;
+  hxSum = sum;
+  return 1;
+}

@@ -1,0 +1,83 @@
+// The desktop host's implementation of every import in assembly/abi.json, over the virtual board.
+// Same semantics as the ESP-IDF natives: arguments are checked, a bad one gets an error result
+// (never a crash), buffers are (pointer, length) ranges of the core's linear memory.
+import type { Board } from "./sim/board.js";
+
+/** wait_low's result for a bad argument (ABI: <= -1000000). */
+export const BAD_ARGUMENT = -1000001;
+/** Most pins one call may name (the core supports 4 chips). */
+const MAX_PINS = 8;
+const MAX_GPIO = 63;
+
+export interface CorePanic {
+  line: number;
+  col: number;
+}
+
+export interface HostImports {
+  imports: WebAssembly.Imports;
+  /** Give the imports the instance's memory (imports are made before the instance exists). */
+  bind(memory: WebAssembly.Memory): void;
+  /** Calls made by the core into the host, by name. */
+  calls: Record<string, number>;
+}
+
+export function makeImports(board: Board, onPanic: (p: CorePanic) => void): HostImports {
+  let bytes = new Uint8Array(0);
+  let view = new DataView(new ArrayBuffer(0));
+  const words = new Uint32Array(MAX_PINS);
+  const pinScratch = new Uint8Array(MAX_PINS);
+  const calls: Record<string, number> = { "gpio.wait_low": 0, "gpio.clock_in": 0, "gpio.write": 0, "sys.panic": 0 };
+
+  /** The pin list at [ptr, ptr+len), or null if the range or a pin is invalid. */
+  function pins(ptr: number, len: number): Uint8Array | null {
+    if (len < 1 || len > MAX_PINS || ptr < 0 || ptr + len > bytes.length) return null;
+    for (let i = 0; i < len; i++) {
+      const p = bytes[ptr + i];
+      if (p > MAX_GPIO) return null;
+      pinScratch[i] = p;
+    }
+    return pinScratch.subarray(0, len);
+  }
+
+  const gpio = {
+    wait_low(ptr: number, len: number, timeoutUs: number): number {
+      calls["gpio.wait_low"]++;
+      const list = pins(ptr, len);
+      if (!list || timeoutUs < 0) return BAD_ARGUMENT;
+      return board.waitLow(list, timeoutUs);
+    },
+    clock_in(clk: number, ptr: number, len: number, pulses: number, out: number, outLen: number): number {
+      calls["gpio.clock_in"]++;
+      const list = pins(ptr, len);
+      if (!list || clk < 0 || clk > MAX_GPIO || !board.isClockPin(clk)) return -1;
+      if (pulses < 1 || pulses > 32) return -2;
+      if (out < 0 || outLen < 4 * (len + 2) || out + outLen > bytes.length || (out & 3) !== 0) return -3;
+      const r = board.clockIn(clk, list, pulses, words);
+      for (let i = 0; i < len; i++) view.setUint32(out + 4 * i, words[i], true);
+      view.setUint32(out + 4 * len, r.highMask, true);
+      view.setUint32(out + 4 * (len + 1), r.maxHighUs, true);
+      return 0;
+    },
+    write(pin: number, level: number): void {
+      calls["gpio.write"]++;
+      if (pin < 0 || pin > MAX_GPIO || (level !== 0 && level !== 1)) return;
+      board.write(pin, level as 0 | 1);
+    },
+  };
+  const sys = {
+    panic(line: number, col: number): void {
+      calls["sys.panic"]++;
+      onPanic({ line, col });
+    },
+  };
+  return {
+    imports: { gpio, sys },
+    bind(memory: WebAssembly.Memory): void {
+      // One page, never grown (the ABI caps memory), so these views stay valid.
+      bytes = new Uint8Array(memory.buffer);
+      view = new DataView(memory.buffer);
+    },
+    calls,
+  };
+}

@@ -1,0 +1,101 @@
+// Scenario files: a platform (cells, rate, load cell), settings, and timed events (loads placed and
+// removed, temperature, commands, faults). Validated with zod so a bad file gets a precise error.
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { abi } from "../abi.js";
+
+const at = z.number().finite().min(0).describe("seconds from the start");
+const finite = z.number().finite();
+const configNames = Object.keys(abi.codes.config) as [string, ...string[]];
+
+export const COMMANDS = ["tare", "clear_tare", "zero", "cal_span", "cal_point", "cal_clear", "cal_fit"] as const;
+export const FAULTS = ["disconnect", "stuck_low", "bit_flips", "frozen", "stretch_clock", "short_pulse", "clear"] as const;
+
+const Event = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("load"), at, kg: finite, rampS: z.number().finite().min(0).default(0) }),
+  z.strictObject({ type: z.literal("temperature"), at, c: finite.min(-60).max(150) }),
+  z.strictObject({
+    type: z.literal("command"), at, name: z.enum(COMMANDS),
+    kg: finite.optional(), order: z.union([z.literal(1), z.literal(2)]).optional(),
+  }),
+  z.strictObject({ type: z.literal("set"), at, key: z.enum(configNames), value: finite }),
+  z.strictObject({
+    type: z.literal("fault"), at, fault: z.enum(FAULTS),
+    chip: z.number().int().min(0).max(3).default(0),
+    value: finite.optional().describe("bit_flips: probability; frozen: code; stretch_clock: high us"),
+  }),
+  z.strictObject({ type: z.literal("power"), at, on: z.boolean() }),
+]);
+
+const Cell = z.strictObject({
+  capacityKg: finite.positive(),
+  sensitivityMvV: finite.positive(),
+  excitationV: finite.min(2.6).max(5.5),
+  zeroBalanceMvV: finite,
+  nonlinearity: finite.min(0).max(0.05),
+  creepFraction: finite.min(0).max(0.05),
+  creepTauS: finite.positive(),
+  tempZeroPerC: finite,
+  tempSpanPerC: finite,
+  spikeProbability: finite.min(0).max(1),
+  spikeFraction: finite,
+}).partial();
+
+export const Scenario = z.strictObject({
+  name: z.string().default("scenario"),
+  rate: z.union([z.literal(10), z.literal(80)]).default(10),
+  cells: z.number().int().min(1).max(4).default(1),
+  sharedClock: z.boolean().default(true),
+  cell: Cell.default({}),
+  noiseNvRms: finite.min(0).optional().describe("input-referred noise per output sample; datasheet value if absent"),
+  temperatureC: finite.default(20),
+  durationS: finite.positive().optional(),
+  settings: z.partialRecord(z.enum(configNames), finite).default({}),
+  events: z.array(Event).default([]),
+});
+
+export type ScenarioEvent = z.infer<typeof Event>;
+export type Scenario = z.infer<typeof Scenario>;
+
+export class ScenarioError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ScenarioError";
+  }
+}
+
+/** Parses and validates scenario JSON; events are sorted by time. */
+export function parseScenario(json: unknown, source = "scenario"): Scenario {
+  const r = Scenario.safeParse(json);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new ScenarioError(`${source} is not a valid scenario:\n${lines.join("\n")}`);
+  }
+  const s = r.data;
+  for (const e of s.events) {
+    if (e.type === "command" && (e.name === "cal_span" || e.name === "cal_point") && e.kg === undefined) {
+      throw new ScenarioError(`${source}: command ${e.name} at ${e.at} s needs kg`);
+    }
+    if (e.type === "fault" && e.chip >= s.cells) {
+      throw new ScenarioError(`${source}: fault at ${e.at} s names chip ${e.chip}, but there are ${s.cells} cells`);
+    }
+  }
+  s.events.sort((a, b) => a.at - b.at);
+  return s;
+}
+
+export function loadScenario(path: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ScenarioError(`cannot read scenario ${path}: ${(e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ScenarioError(`${path} is not JSON: ${(e as Error).message}`);
+  }
+  return parseScenario(json, path);
+}

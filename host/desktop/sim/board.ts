@@ -1,0 +1,136 @@
+// The virtual board: a clock in microseconds, HX711s wired to GPIO pins, and the three GPIO
+// capabilities of the ABI with the ESP32 host's semantics. Timing faults (a preempted clock-high
+// phase, a pulse too short to be seen) are injected here, where the real hazard lives.
+import { Hx711 } from "./hx711.js";
+
+/** Nominal clock phases of the host's pulse primitive (us): datasheet typical. */
+export const PULSE_HIGH_US = 1;
+export const PULSE_LOW_US = 1;
+/** DOUT-low to first rising edge (datasheet T1 >= 0.1 us; the ESP32 host needs about 1 us). */
+export const FIRST_EDGE_US = 1;
+
+export interface TimingFaults {
+  /** Stretch one high phase of the next read to this many us (a preempted pulse); 0 for none. */
+  stretchHighUs: number;
+  /** Which pulse of the read (1-based) is stretched. */
+  stretchPulse: number;
+  /** Make one pulse of the next read too short to be seen (0 for none). */
+  shortPulse: number;
+}
+
+export class Board {
+  nowUs = 0;
+  readonly timing: TimingFaults = { stretchHighUs: 0, stretchPulse: 1, shortPulse: 0 };
+  /** Reads done by clock_in (one per clock pin per sample). */
+  clockInCalls = 0;
+  waitCalls = 0;
+  private readonly byDout = new Map<number, Hx711>();
+  private readonly byClock = new Map<number, Hx711[]>();
+  private readonly levels = new Map<number, 0 | 1>();
+
+  /** Wire a chip: its PD_SCK to `clk`, its DOUT to `dout`. */
+  attach(chip: Hx711, clk: number, dout: number): void {
+    if (this.byDout.has(dout) || this.byClock.has(dout) || this.byDout.has(clk)) {
+      throw new Error(`pin conflict wiring clk ${clk} / dout ${dout}`);
+    }
+    this.byDout.set(dout, chip);
+    const list = this.byClock.get(clk) ?? [];
+    list.push(chip);
+    this.byClock.set(clk, list);
+  }
+
+  chipOn(dout: number): Hx711 | undefined {
+    return this.byDout.get(dout);
+  }
+
+  isClockPin(pin: number): boolean {
+    return this.byClock.has(pin);
+  }
+
+  /** gpio.wait_low: us waited, or minus the mask (by list index) of pins still high at the timeout. */
+  waitLow(pins: ArrayLike<number>, timeoutUs: number): number {
+    this.waitCalls++;
+    let at = this.nowUs;
+    for (let i = 0; i < pins.length; i++) {
+      const chip = this.byDout.get(pins[i]);
+      const t = chip ? chip.readyAt(this.nowUs) : Infinity; // an unwired pin floats high (pull-up)
+      if (t > at) at = t;
+    }
+    if (at - this.nowUs <= timeoutUs) {
+      const waited = Math.ceil(at - this.nowUs);
+      this.nowUs += waited;
+      return waited;
+    }
+    this.nowUs += timeoutUs;
+    let mask = 0;
+    for (let i = 0; i < pins.length; i++) {
+      const chip = this.byDout.get(pins[i]);
+      if (!chip || chip.dout(this.nowUs) === 1) mask |= 1 << i;
+    }
+    return -mask;
+  }
+
+  /**
+   * gpio.clock_in: `pulses` pulses on clk; every data pin sampled after each rising edge.
+   * Fills words (one per pin), returns the mask of pins high after the last falling edge and the
+   * longest high phase in us (rounded up).
+   */
+  clockIn(clk: number, pins: ArrayLike<number>, pulses: number, words: Uint32Array): { highMask: number; maxHighUs: number } {
+    this.clockInCalls++;
+    const t0 = this.nowUs + FIRST_EDGE_US;
+    const chips = this.byClock.get(clk) ?? [];
+    // The fast path is exact when every chip on this clock is listed and no timing fault is due.
+    const faulty = this.timing.stretchHighUs > 0 || this.timing.shortPulse > 0 || chips.length !== pins.length;
+    let highMask = 0;
+    let maxHighUs = PULSE_HIGH_US;
+    if (!faulty) {
+      for (let i = 0; i < pins.length; i++) {
+        const chip = this.byDout.get(pins[i]);
+        const r = chip ? chip.shiftIn(t0, pulses, PULSE_HIGH_US, PULSE_LOW_US) : { word: 2 ** pulses - 1, after: 1 };
+        words[i] = r.word;
+        if (r.after) highMask |= 1 << i;
+      }
+      this.nowUs = t0 + pulses * (PULSE_HIGH_US + PULSE_LOW_US);
+      return { highMask, maxHighUs };
+    }
+    // Edge by edge, with the injected violation; every chip on this clock sees every edge.
+    words.fill(0, 0, pins.length);
+    let t = t0;
+    for (let p = 1; p <= pulses; p++) {
+      let high = PULSE_HIGH_US;
+      if (p === this.timing.stretchPulse && this.timing.stretchHighUs > 0) high = this.timing.stretchHighUs;
+      if (p === this.timing.shortPulse) high = 0.1;
+      maxHighUs = Math.max(maxHighUs, Math.ceil(high));
+      for (const chip of chips) chip.clock(t, true);
+      for (let i = 0; i < pins.length; i++) {
+        const chip = this.byDout.get(pins[i]);
+        words[i] = ((words[i] << 1) | (chip ? chip.dout(t + Math.min(0.1, high)) : 1)) >>> 0;
+      }
+      t += high;
+      for (const chip of chips) chip.clock(t, false);
+      t += PULSE_LOW_US;
+    }
+    for (let i = 0; i < pins.length; i++) {
+      const chip = this.byDout.get(pins[i]);
+      if (!chip || chip.dout(t - PULSE_LOW_US) === 1) highMask |= 1 << i;
+    }
+    this.timing.stretchHighUs = 0;
+    this.timing.shortPulse = 0;
+    this.nowUs = t;
+    return { highMask, maxHighUs };
+  }
+
+  /** gpio.write: only clock pins are outputs. Returns false for a pin that is not one. */
+  write(pin: number, level: 0 | 1): boolean {
+    const chips = this.byClock.get(pin);
+    if (!chips) return false;
+    this.levels.set(pin, level);
+    for (const chip of chips) chip.clock(this.nowUs, level === 1);
+    return true;
+  }
+
+  /** Lets virtual time pass (between samples, or while powered down). */
+  advance(us: number): void {
+    this.nowUs += us;
+  }
+}

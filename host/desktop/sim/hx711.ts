@@ -1,0 +1,214 @@
+// A timing-accurate HX711 (Avia Semiconductor datasheet; see ../shared/notes/hx711.md):
+// - conversions every 1/rate seconds; DOUT goes low when one is ready;
+// - each PD_SCK rising edge shifts out one bit, MSB first; the 25th edge pulls DOUT high;
+//   25 / 26 / 27 pulses select A-128 / B-32 / A-64 for the NEXT conversion;
+// - PD_SCK high for more than 60 us powers the chip down; taking it low resets it (A-128);
+// - the digital filter settles over 4 conversions (400 ms at 10 SPS, 50 ms at 80 SPS) after
+//   power-up, reset or a gain change, modelled as the mean of the last 4 conversion windows;
+// - the output saturates at 0x7FFFFF / 0x800000.
+import type { Random } from "./random.js";
+
+export type Gain = 128 | 64 | 32;
+export type Rate = 10 | 80;
+
+/** Datasheet: PD_SCK high longer than this powers the chip down (us). */
+export const POWER_DOWN_US = 60;
+/** Datasheet T3 minimum: a shorter high phase is not seen by the chip (us). */
+export const MIN_HIGH_US = 0.2;
+/** Datasheet T3 maximum for a valid read (us). */
+export const MAX_HIGH_US = 50;
+/** Conversions averaged by the settling model. */
+const SETTLE_WINDOWS = 4;
+const FULL_SCALE = 0x800000;
+
+/** Input-referred noise, datasheet typical (V rms): 50 nV at 10 SPS, 90 nV at 80 SPS. */
+export function datasheetNoiseV(rate: Rate): number {
+  return rate === 10 ? 50e-9 : 90e-9;
+}
+
+/** Faults a test can inject into one chip. */
+export interface ChipFaults {
+  /** DOUT pulled high: no conversion is ever seen (chip missing or unpowered). */
+  disconnected: boolean;
+  /** DOUT shorted low. */
+  stuckLow: boolean;
+  /** Probability per conversion that one data bit flips on the way out. */
+  bitFlipProbability: number;
+  /** Every conversion returns this code (a frozen or broken converter); null for none. */
+  frozenCode: number | null;
+}
+
+export function noFaults(): ChipFaults {
+  return { disconnected: false, stuckLow: false, bitFlipProbability: 0, frozenCode: null };
+}
+
+export class Hx711 {
+  readonly periodUs: number;
+  readonly faults: ChipFaults = noFaults();
+  /** Gain of the conversion in progress. */
+  gain: Gain = 128;
+  /** Count of reads with more than 27 or fewer than 25 pulses. */
+  protocolErrors = 0;
+  /** Conversions completed since power-up (for tests). */
+  conversions = 0;
+  private noiseV: number;
+  private nextConvUs: number;
+  private readonly windows = new Float64Array(SETTLE_WINDOWS);
+  private windowCount = 0;
+  private windowIndex = 0;
+  private data = 0;
+  private ready = false;
+  private shift = 0;
+  private clockHigh = false;
+  private highSinceUs = 0;
+
+  /**
+   * @param input differential input voltage (V) at a time (us)
+   * @param avddV analog supply: full scale is +-0.5 * AVDD / gain
+   */
+  constructor(
+    readonly rate: Rate,
+    private readonly input: (tUs: number) => number,
+    private readonly avddV: number,
+    private readonly random: Random,
+    startUs = 0,
+  ) {
+    this.periodUs = 1e6 / rate;
+    this.noiseV = datasheetNoiseV(rate);
+    this.nextConvUs = startUs + this.periodUs;
+  }
+
+  /** Noise per output sample (V rms); datasheet value by default. */
+  setNoise(vRms: number): void {
+    this.noiseV = vRms;
+  }
+
+  private poweredDownAt(tUs: number): boolean {
+    return this.clockHigh && tUs - this.highSinceUs > POWER_DOWN_US;
+  }
+
+  /** Runs every conversion due by tUs. */
+  advance(tUs: number): void {
+    const limit = this.clockHigh ? Math.min(tUs, this.highSinceUs + POWER_DOWN_US) : tUs;
+    while (this.nextConvUs <= limit) {
+      this.convert(this.nextConvUs);
+      this.nextConvUs += this.periodUs;
+    }
+  }
+
+  private convert(tUs: number): void {
+    this.conversions++;
+    // Each window sees the input at the gain selected for it, plus noise (x2 because the output
+    // is the mean of SETTLE_WINDOWS windows and the datasheet quotes the output's noise).
+    const v = this.input(tUs) + this.noiseV * 2 * this.random.normal();
+    this.windows[this.windowIndex] = (v * this.gain) / (0.5 * this.avddV) * FULL_SCALE;
+    this.windowIndex = (this.windowIndex + 1) % SETTLE_WINDOWS;
+    if (this.windowCount < SETTLE_WINDOWS) this.windowCount++;
+    if (this.windowCount < SETTLE_WINDOWS) return; // DOUT stays high while settling
+    if (this.shift > 0 && this.shift < 25) this.protocolErrors++; // an unfinished read is lost
+    let sum = 0;
+    for (let i = 0; i < SETTLE_WINDOWS; i++) sum += this.windows[i];
+    let code = Math.round(sum / SETTLE_WINDOWS);
+    code = code > FULL_SCALE - 1 ? FULL_SCALE - 1 : code < -FULL_SCALE ? -FULL_SCALE : code;
+    if (this.faults.frozenCode !== null) code = this.faults.frozenCode;
+    let bits = code & 0xffffff;
+    if (this.faults.bitFlipProbability > 0 && this.random.uniform() < this.faults.bitFlipProbability) {
+      bits ^= 1 << this.random.int(24);
+    }
+    this.data = bits;
+    this.ready = true;
+    this.shift = 0;
+  }
+
+  /** Power-up / reset: channel A, gain 128, settling from scratch. */
+  private reset(tUs: number): void {
+    this.gain = 128;
+    this.windowCount = 0;
+    this.windowIndex = 0;
+    this.ready = false;
+    this.shift = 0;
+    this.nextConvUs = tUs + this.periodUs;
+  }
+
+  /** DOUT level at tUs. */
+  dout(tUs: number): 0 | 1 {
+    if (this.faults.disconnected) return 1;
+    if (this.faults.stuckLow) return 0;
+    this.advance(tUs);
+    if (this.poweredDownAt(tUs) || !this.ready) return 1;
+    if (this.shift === 0) return 0;
+    if (this.shift <= 24) return ((this.data >>> (24 - this.shift)) & 1) as 0 | 1;
+    return 1;
+  }
+
+  /** Earliest time >= tUs at which DOUT reads low, or Infinity. */
+  readyAt(tUs: number): number {
+    if (this.faults.stuckLow) return tUs;
+    if (this.faults.disconnected || this.clockHigh) return Infinity;
+    this.advance(tUs);
+    if (this.ready && this.shift === 0) return tUs;
+    // The next conversion that completes with the filter settled.
+    const pending = SETTLE_WINDOWS - this.windowCount;
+    return this.nextConvUs + Math.max(0, pending - 1) * this.periodUs;
+  }
+
+  /** PD_SCK edge at tUs. A rising edge shorter than MIN_HIGH_US after it is not seen. */
+  clock(tUs: number, high: boolean): void {
+    if (high === this.clockHigh) return;
+    this.advance(tUs);
+    if (high) {
+      this.clockHigh = true;
+      this.highSinceUs = tUs;
+      if (!this.ready || this.faults.disconnected || this.faults.stuckLow) return;
+      this.shift++;
+      this.selectGain();
+      return;
+    }
+    const highUs = tUs - this.highSinceUs;
+    this.clockHigh = false;
+    if (highUs > POWER_DOWN_US) this.reset(tUs);
+    else if (highUs < MIN_HIGH_US && this.ready && this.shift > 0) this.shift--; // too short: not seen
+  }
+
+  private selectGain(): void {
+    if (this.shift === 25) this.gain = 128;
+    else if (this.shift === 26) this.gain = 32;
+    else if (this.shift === 27) this.gain = 64;
+    else if (this.shift === 28) this.protocolErrors++;
+  }
+
+  /**
+   * The common case of clock(): `pulses` well-formed pulses starting at t0Us, computed at once.
+   * Returns the sampled bits (first in the most significant place) and the DOUT level after the
+   * last falling edge. Same result as driving clock() and dout() edge by edge (a test checks).
+   */
+  shiftIn(t0Us: number, pulses: number, highUs: number, lowUs: number): { word: number; after: 0 | 1 } {
+    const endUs = t0Us + pulses * (highUs + lowUs) - lowUs;
+    if (this.faults.disconnected) return { word: pulses >= 32 ? -1 : 2 ** pulses - 1, after: 1 };
+    if (this.faults.stuckLow) return { word: 0, after: 0 };
+    this.advance(t0Us);
+    if (!this.ready || this.shift !== 0) {
+      return this.shiftInByEdges(t0Us, pulses, highUs, lowUs);
+    }
+    const extra = pulses - 24;
+    const word = extra >= 0 ? ((this.data * 2 ** extra) + (2 ** extra - 1)) : Math.floor(this.data / 2 ** -extra);
+    this.shift = pulses;
+    if (pulses >= 25) this.gain = pulses === 25 ? 128 : pulses === 26 ? 32 : 64;
+    if (pulses > 27) this.protocolErrors++;
+    return { word: word >>> 0, after: this.dout(endUs) };
+  }
+
+  /** Edge by edge: the reference behaviour. */
+  shiftInByEdges(t0Us: number, pulses: number, highUs: number, lowUs: number): { word: number; after: 0 | 1 } {
+    let t = t0Us;
+    let word = 0;
+    for (let i = 0; i < pulses; i++) {
+      this.clock(t, true);
+      word = (word * 2 + this.dout(t + Math.min(0.1, highUs))) >>> 0;
+      t += highUs;
+      this.clock(t, false);
+      t += lowUs;
+    }
+    return { word, after: this.dout(t - lowUs) };
+  }
+}

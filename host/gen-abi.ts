@@ -1,0 +1,43 @@
+// Generates the constants of assembly/abi.json as AssemblyScript (assembly/abi.ts), so the core
+// and the hosts share one definition. `npm run abi` runs it; a test fails when the output is stale.
+import { writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { abi } from "./abi.js";
+
+export function generateAssemblyScript(): string {
+  const out: string[] = [
+    "// Generated from assembly/abi.json by host/gen-abi.ts (npm run abi). Do not edit.",
+    "",
+    `export const ABI_VERSION: i32 = ${abi.version};`,
+  ];
+  const prefix: Record<string, string> = { fault: "FAULT_", error: "ERR_", flag: "FLAG_", blob: "BLOB_", config: "CFG_" };
+  for (const [group, codes] of Object.entries(abi.codes)) {
+    out.push("");
+    for (const [name, c] of Object.entries(codes)) {
+      out.push(`/** ${c.doc} */`);
+      out.push(`export const ${prefix[group]}${name}: i32 = ${c.value};`);
+    }
+  }
+  const cfg = Object.values(abi.codes.config);
+  cfg.forEach((c, i) => {
+    if (c.value !== i) throw new Error("config keys must be numbered 0, 1, 2, ... in order");
+  });
+  const list = (pick: (c: (typeof cfg)[number]) => number | undefined): string =>
+    cfg.map((c) => { const v = pick(c); if (v === undefined) throw new Error("config needs default, min, max"); return String(v); }).join(", ");
+  out.push("", `export const CFG_COUNT: i32 = ${cfg.length};`);
+  out.push(`export const CFG_DEFAULT: StaticArray<f32> = [${list((c) => c.default)}];`);
+  out.push(`export const CFG_MIN: StaticArray<f32> = [${list((c) => c.min)}];`);
+  out.push(`export const CFG_MAX: StaticArray<f32> = [${list((c) => c.max)}];`);
+  for (const [name, rec] of Object.entries(abi.records)) {
+    out.push("", `export const ${name.toUpperCase()}_SIZE: i32 = ${rec.size};`);
+    for (const f of rec.fields) out.push(`export const ${name.toUpperCase()}_${f.name.toUpperCase()}: i32 = ${f.offset};`);
+  }
+  return out.join("\n") + "\n";
+}
+
+export const generatedPath = fileURLToPath(new URL("../assembly/abi.ts", import.meta.url));
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  writeFileSync(generatedPath, generateAssemblyScript());
+  console.log(`wrote ${generatedPath}`);
+}
