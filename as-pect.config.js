@@ -1,0 +1,39 @@
+// as-pect runs the core's unit specs (assembly/__tests__). The HX711 specs script what the two
+// GPIO imports return through a small `spec` import module; everything else is pure core code.
+export default {
+  entries: ["assembly/__tests__/**/*.spec.ts"],
+  include: ["assembly/__tests__/**/*.include.ts"],
+  disclude: [/node_modules/],
+  async instantiate(memory, createImports, instantiate, binary) {
+    const script = { words: [], highAfter: 1, maxHighUs: 1, waitResult: 0, writes: [], pulses: 0 };
+    let exports;
+    const u32 = () => new Uint32Array(exports.memory.buffer);
+    const imports = {
+      env: { memory },
+      gpio: {
+        wait_low: () => script.waitResult,
+        clock_in: (clk, pins, len, pulses, out) => {
+          script.pulses = pulses;
+          for (let i = 0; i < len; i++) u32()[(out >> 2) + i] = script.words[i] >>> 0;
+          u32()[(out >> 2) + len] = script.highAfter;
+          u32()[(out >> 2) + len + 1] = script.maxHighUs;
+          return 0;
+        },
+        write: (pin, level) => { script.writes.push(pin * 10 + level); },
+      },
+      sys: { panic: () => { throw new Error("core panic"); } },
+      spec: {
+        set_word: (i, w) => { script.words[i] = w; },
+        set_after: (mask, maxHighUs) => { script.highAfter = mask; script.maxHighUs = maxHighUs; },
+        set_wait: (r) => { script.waitResult = r; },
+        last_pulses: () => script.pulses,
+        writes: () => script.writes.length,
+        last_write: () => script.writes[script.writes.length - 1] ?? -1,
+      },
+    };
+    const result = instantiate(binary, createImports(imports));
+    result.then?.((r) => { exports = (r.instance ?? r).exports; });
+    return result;
+  },
+  outputBinary: false,
+};

@@ -1,0 +1,85 @@
+import {
+  calReset, calSpan, calAddPoint, calFit, calEval, calResidual, calClearPoints, setZero,
+  calC1, calC2, zeroCounts, calKind, KIND_LINEAR, KIND_QUADRATIC,
+} from "../calibration";
+import { ERR_TOO_FEW_POINTS, ERR_DEGENERATE, ERR_BAD_VALUE, ERR_FULL } from "../abi";
+
+describe("span from one known weight", () => {
+  it("sets kg per count from the counts above zero", () => {
+    calReset();
+    setZero(100000);
+    expect<i32>(calSpan(10, 958993, 128)).toBe(0);
+    expect<f32>(calEval(958993 - zeroCounts)).toBeCloseTo(10, 4);
+    expect<i32>(calKind).toBe(KIND_LINEAR);
+  });
+  it("rejects a weight that does not move the reading, and bad weights", () => {
+    calReset();
+    setZero(100000);
+    expect<i32>(calSpan(10, 100010, 128)).toBe(ERR_DEGENERATE);
+    expect<i32>(calSpan(NaN, 900000, 128)).toBe(ERR_BAD_VALUE);
+    expect<i32>(calSpan(Infinity, 900000, 128)).toBe(ERR_BAD_VALUE);
+    expect<i32>(calSpan(-1, 900000, 128)).toBe(ERR_BAD_VALUE);
+  });
+});
+
+describe("least-squares fits", () => {
+  it("recovers an exact line and its zero, with zero residuals", () => {
+    calReset();
+    // kg = (counts - 50000) / 80000
+    calAddPoint(0, 50000);
+    calAddPoint(5, 450000);
+    calAddPoint(10, 850000);
+    expect<i32>(calFit(1, 128)).toBe(0);
+    expect<f32>(zeroCounts).toBeCloseTo(50000, 1);
+    expect<f64>(<f64>calC1).toBeCloseTo(1.0 / 80000, 9);
+    expect<f32>(calResidual(-1)).toBeLessThan(1e-5);
+  });
+  it("reports residuals of noisy points (measured minus fitted)", () => {
+    calReset();
+    calAddPoint(0, 0 + 100);
+    calAddPoint(10, 100000 - 100);
+    calAddPoint(20, 200000 + 100);
+    expect<i32>(calFit(1, 128)).toBe(0);
+    expect<f32>(calResidual(-1)).toBeGreaterThan(0.001);
+    expect<f32>(calResidual(0) + calResidual(1) + calResidual(2)).toBeCloseTo(0, 4);
+  });
+  it("recovers a quadratic", () => {
+    calReset();
+    // kg = 1e-4 x + 1e-11 x^2 around zero at 20000 counts
+    for (let i = 0; i < 5; i++) {
+      const x = <f64>(i * 200000);
+      calAddPoint(<f32>(1e-4 * x + 1e-11 * x * x), <f32>(x + 20000));
+    }
+    expect<i32>(calFit(2, 128)).toBe(0);
+    expect<i32>(calKind).toBe(KIND_QUADRATIC);
+    expect<f32>(zeroCounts).toBeCloseTo(20000, 0);
+    expect<f64>(<f64>calC2).toBeCloseTo(1e-11, 14);
+    expect<f32>(calEval(800000)).toBeCloseTo(86.4, 2);
+  });
+  it("rejects too few distinct points, bad orders and non-finite weights", () => {
+    calReset();
+    expect<i32>(calFit(1, 128)).toBe(ERR_TOO_FEW_POINTS);
+    calAddPoint(1, 1000);
+    calAddPoint(1, 1002);
+    expect<i32>(calFit(1, 128)).toBe(ERR_TOO_FEW_POINTS);
+    calAddPoint(2, 90000);
+    expect<i32>(calFit(2, 128)).toBe(ERR_TOO_FEW_POINTS);
+    expect<i32>(calFit(3, 128)).toBe(ERR_BAD_VALUE);
+    expect<i32>(calAddPoint(NaN, 1000)).toBe(ERR_BAD_VALUE);
+    expect<i32>(calAddPoint(-Infinity, 1000)).toBe(ERR_BAD_VALUE);
+  });
+  it("rejects a curve that turns back within the points", () => {
+    calReset();
+    calAddPoint(0, 0);
+    calAddPoint(10, 100000);
+    calAddPoint(0, 200000);
+    expect<i32>(calFit(2, 128)).toBe(ERR_DEGENERATE);
+  });
+  it("holds at most 8 points", () => {
+    calReset();
+    for (let i = 0; i < 8; i++) calAddPoint(<f32>i, <f32>(i * 1000));
+    expect<i32>(calAddPoint(9, 9000)).toBe(ERR_FULL);
+    calClearPoints();
+    expect<i32>(calAddPoint(9, 9000)).toBe(1);
+  });
+});
