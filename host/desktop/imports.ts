@@ -29,34 +29,32 @@ export function makeImports(board: Board, onPanic: (p: CorePanic) => void): Host
   const pinScratch = new Uint8Array(MAX_PINS);
   const calls: Record<string, number> = { "gpio.wait_low": 0, "gpio.clock_in": 0, "gpio.write": 0, "sys.panic": 0 };
 
-  /** The pin list at [ptr, ptr+len), or null if the range or a pin is invalid. */
-  function pins(ptr: number, len: number): Uint8Array | null {
-    if (len < 1 || len > MAX_PINS || ptr < 0 || ptr + len > bytes.length) return null;
+  /** Copies the pin list at [ptr, ptr+len) into pinScratch; false if the range or a pin is invalid. */
+  function pins(ptr: number, len: number): boolean {
+    if (len < 1 || len > MAX_PINS || ptr < 0 || ptr + len > bytes.length) return false;
     for (let i = 0; i < len; i++) {
       const p = bytes[ptr + i];
-      if (p > MAX_GPIO) return null;
+      if (p > MAX_GPIO) return false;
       pinScratch[i] = p;
     }
-    return pinScratch.subarray(0, len);
+    return true;
   }
 
   const gpio = {
     wait_low(ptr: number, len: number, timeoutUs: number): number {
       calls["gpio.wait_low"]++;
-      const list = pins(ptr, len);
-      if (!list || timeoutUs < 0) return BAD_ARGUMENT;
-      return board.waitLow(list, timeoutUs);
+      if (!pins(ptr, len) || timeoutUs < 0) return BAD_ARGUMENT;
+      return board.waitLow(pinScratch, len, timeoutUs);
     },
     clock_in(clk: number, ptr: number, len: number, pulses: number, out: number, outLen: number): number {
       calls["gpio.clock_in"]++;
-      const list = pins(ptr, len);
-      if (!list || clk < 0 || clk > MAX_GPIO || !board.isClockPin(clk)) return -1;
+      if (!pins(ptr, len) || clk < 0 || clk > MAX_GPIO || !board.isClockPin(clk)) return -1;
       if (pulses < 1 || pulses > 32) return -2;
       if (out < 0 || outLen < 4 * (len + 2) || out + outLen > bytes.length || (out & 3) !== 0) return -3;
-      const r = board.clockIn(clk, list, pulses, words);
+      board.clockIn(clk, pinScratch, len, pulses, words);
       for (let i = 0; i < len; i++) view.setUint32(out + 4 * i, words[i], true);
-      view.setUint32(out + 4 * len, r.highMask, true);
-      view.setUint32(out + 4 * (len + 1), r.maxHighUs, true);
+      view.setUint32(out + 4 * len, board.highMask, true);
+      view.setUint32(out + 4 * (len + 1), board.maxHighUs, true);
       return 0;
     },
     write(pin: number, level: number): void {

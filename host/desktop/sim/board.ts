@@ -24,35 +24,35 @@ export class Board {
   /** Reads done by clock_in (one per clock pin per sample). */
   clockInCalls = 0;
   waitCalls = 0;
-  private readonly byDout = new Map<number, Hx711>();
-  private readonly byClock = new Map<number, Hx711[]>();
-  private readonly levels = new Map<number, 0 | 1>();
+  /** Results of the last clockIn: pins high after the last falling edge, longest high phase (us). */
+  highMask = 0;
+  maxHighUs = 0;
+  private readonly byDout: (Hx711 | undefined)[] = new Array(64).fill(undefined);
+  private readonly byClock: (Hx711[] | undefined)[] = new Array(64).fill(undefined);
 
   /** Wire a chip: its PD_SCK to `clk`, its DOUT to `dout`. */
   attach(chip: Hx711, clk: number, dout: number): void {
-    if (this.byDout.has(dout) || this.byClock.has(dout) || this.byDout.has(clk)) {
+    if (this.byDout[dout] || this.byClock[dout] || this.byDout[clk]) {
       throw new Error(`pin conflict wiring clk ${clk} / dout ${dout}`);
     }
-    this.byDout.set(dout, chip);
-    const list = this.byClock.get(clk) ?? [];
-    list.push(chip);
-    this.byClock.set(clk, list);
+    this.byDout[dout] = chip;
+    (this.byClock[clk] ??= []).push(chip);
   }
 
   chipOn(dout: number): Hx711 | undefined {
-    return this.byDout.get(dout);
+    return this.byDout[dout];
   }
 
   isClockPin(pin: number): boolean {
-    return this.byClock.has(pin);
+    return this.byClock[pin] !== undefined;
   }
 
   /** gpio.wait_low: us waited, or minus the mask (by list index) of pins still high at the timeout. */
-  waitLow(pins: ArrayLike<number>, timeoutUs: number): number {
+  waitLow(pins: ArrayLike<number>, count: number, timeoutUs: number): number {
     this.waitCalls++;
     let at = this.nowUs;
-    for (let i = 0; i < pins.length; i++) {
-      const chip = this.byDout.get(pins[i]);
+    for (let i = 0; i < count; i++) {
+      const chip = this.byDout[pins[i]];
       const t = chip ? chip.readyAt(this.nowUs) : Infinity; // an unwired pin floats high (pull-up)
       if (t > at) at = t;
     }
@@ -63,8 +63,8 @@ export class Board {
     }
     this.nowUs += timeoutUs;
     let mask = 0;
-    for (let i = 0; i < pins.length; i++) {
-      const chip = this.byDout.get(pins[i]);
+    for (let i = 0; i < count; i++) {
+      const chip = this.byDout[pins[i]];
       if (!chip || chip.dout(this.nowUs) === 1) mask |= 1 << i;
     }
     return -mask;
@@ -75,26 +75,28 @@ export class Board {
    * Fills words (one per pin), returns the mask of pins high after the last falling edge and the
    * longest high phase in us (rounded up).
    */
-  clockIn(clk: number, pins: ArrayLike<number>, pulses: number, words: Uint32Array): { highMask: number; maxHighUs: number } {
+  clockIn(clk: number, pins: ArrayLike<number>, count: number, pulses: number, words: Uint32Array): void {
     this.clockInCalls++;
     const t0 = this.nowUs + FIRST_EDGE_US;
-    const chips = this.byClock.get(clk) ?? [];
+    const chips = this.byClock[clk] ?? [];
     // The fast path is exact when every chip on this clock is listed and no timing fault is due.
-    const faulty = this.timing.stretchHighUs > 0 || this.timing.shortPulse > 0 || chips.length !== pins.length;
+    const faulty = this.timing.stretchHighUs > 0 || this.timing.shortPulse > 0 || chips.length !== count;
     let highMask = 0;
     let maxHighUs = PULSE_HIGH_US;
     if (!faulty) {
-      for (let i = 0; i < pins.length; i++) {
-        const chip = this.byDout.get(pins[i]);
-        const r = chip ? chip.shiftIn(t0, pulses, PULSE_HIGH_US, PULSE_LOW_US) : { word: 2 ** pulses - 1, after: 1 };
-        words[i] = r.word;
-        if (r.after) highMask |= 1 << i;
+      for (let i = 0; i < count; i++) {
+        const chip = this.byDout[pins[i]];
+        chip!.shiftIn(t0, pulses, PULSE_HIGH_US, PULSE_LOW_US); // every pin is wired: counts match
+        words[i] = chip!.word;
+        if (chip!.after) highMask |= 1 << i;
       }
       this.nowUs = t0 + pulses * (PULSE_HIGH_US + PULSE_LOW_US);
-      return { highMask, maxHighUs };
+      this.highMask = highMask;
+      this.maxHighUs = maxHighUs;
+      return;
     }
     // Edge by edge, with the injected violation; every chip on this clock sees every edge.
-    words.fill(0, 0, pins.length);
+    words.fill(0, 0, count);
     let t = t0;
     for (let p = 1; p <= pulses; p++) {
       let high = PULSE_HIGH_US;
@@ -102,29 +104,29 @@ export class Board {
       if (p === this.timing.shortPulse) high = 0.1;
       maxHighUs = Math.max(maxHighUs, Math.ceil(high));
       for (const chip of chips) chip.clock(t, true);
-      for (let i = 0; i < pins.length; i++) {
-        const chip = this.byDout.get(pins[i]);
+      for (let i = 0; i < count; i++) {
+        const chip = this.byDout[pins[i]];
         words[i] = ((words[i] << 1) | (chip ? chip.dout(t + Math.min(0.1, high)) : 1)) >>> 0;
       }
       t += high;
       for (const chip of chips) chip.clock(t, false);
       t += PULSE_LOW_US;
     }
-    for (let i = 0; i < pins.length; i++) {
-      const chip = this.byDout.get(pins[i]);
+    for (let i = 0; i < count; i++) {
+      const chip = this.byDout[pins[i]];
       if (!chip || chip.dout(t - PULSE_LOW_US) === 1) highMask |= 1 << i;
     }
     this.timing.stretchHighUs = 0;
     this.timing.shortPulse = 0;
     this.nowUs = t;
-    return { highMask, maxHighUs };
+    this.highMask = highMask;
+    this.maxHighUs = maxHighUs;
   }
 
   /** gpio.write: only clock pins are outputs. Returns false for a pin that is not one. */
   write(pin: number, level: 0 | 1): boolean {
-    const chips = this.byClock.get(pin);
+    const chips = this.byClock[pin];
     if (!chips) return false;
-    this.levels.set(pin, level);
     for (const chip of chips) chip.clock(this.nowUs, level === 1);
     return true;
   }

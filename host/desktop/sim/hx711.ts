@@ -17,7 +17,7 @@ export const POWER_DOWN_US = 60;
 export const MIN_HIGH_US = 0.2;
 /** Datasheet T3 maximum for a valid read (us). */
 export const MAX_HIGH_US = 50;
-/** Conversions averaged by the settling model. */
+/** Conversions averaged by the settling model (a power of two). */
 const SETTLE_WINDOWS = 4;
 const FULL_SCALE = 0x800000;
 
@@ -51,11 +51,17 @@ export class Hx711 {
   protocolErrors = 0;
   /** Conversions completed since power-up (for tests). */
   conversions = 0;
+  /** Result of the last shiftIn: sampled bits (first in the most significant place), DOUT after. */
+  word = 0;
+  after: 0 | 1 = 1;
   private noiseV: number;
   private nextConvUs: number;
   private readonly windows = new Float64Array(SETTLE_WINDOWS);
   private windowCount = 0;
   private windowIndex = 0;
+  private windowSum = 0;
+  /** Counts per volt at gain 1: full scale is +-0.5 * AVDD / gain. */
+  private readonly countsPerVolt: number;
   private data = 0;
   private ready = false;
   private shift = 0;
@@ -69,11 +75,12 @@ export class Hx711 {
   constructor(
     readonly rate: Rate,
     private readonly input: (tUs: number) => number,
-    private readonly avddV: number,
+    avddV: number,
     private readonly random: Random,
     startUs = 0,
   ) {
     this.periodUs = 1e6 / rate;
+    this.countsPerVolt = FULL_SCALE / (0.5 * avddV);
     this.noiseV = datasheetNoiseV(rate);
     this.nextConvUs = startUs + this.periodUs;
   }
@@ -101,14 +108,15 @@ export class Hx711 {
     // Each window sees the input at the gain selected for it, plus noise (x2 because the output
     // is the mean of SETTLE_WINDOWS windows and the datasheet quotes the output's noise).
     const v = this.input(tUs) + this.noiseV * 2 * this.random.normal();
-    this.windows[this.windowIndex] = (v * this.gain) / (0.5 * this.avddV) * FULL_SCALE;
-    this.windowIndex = (this.windowIndex + 1) % SETTLE_WINDOWS;
+    const w = (v * this.gain * this.countsPerVolt);
+    this.windowSum += w - this.windows[this.windowIndex];
+    this.windows[this.windowIndex] = w;
+    this.windowIndex = (this.windowIndex + 1) & (SETTLE_WINDOWS - 1);
+    if (this.windowIndex === 0) this.windowSum = this.windows[0] + this.windows[1] + this.windows[2] + this.windows[3];
     if (this.windowCount < SETTLE_WINDOWS) this.windowCount++;
     if (this.windowCount < SETTLE_WINDOWS) return; // DOUT stays high while settling
     if (this.shift > 0 && this.shift < 25) this.protocolErrors++; // an unfinished read is lost
-    let sum = 0;
-    for (let i = 0; i < SETTLE_WINDOWS; i++) sum += this.windows[i];
-    let code = Math.round(sum / SETTLE_WINDOWS);
+    let code = Math.round(this.windowSum / SETTLE_WINDOWS);
     code = code > FULL_SCALE - 1 ? FULL_SCALE - 1 : code < -FULL_SCALE ? -FULL_SCALE : code;
     if (this.faults.frozenCode !== null) code = this.faults.frozenCode;
     let bits = code & 0xffffff;
@@ -125,6 +133,8 @@ export class Hx711 {
     this.gain = 128;
     this.windowCount = 0;
     this.windowIndex = 0;
+    this.windowSum = 0;
+    this.windows.fill(0);
     this.ready = false;
     this.shift = 0;
     this.nextConvUs = tUs + this.periodUs;
@@ -182,24 +192,24 @@ export class Hx711 {
    * Returns the sampled bits (first in the most significant place) and the DOUT level after the
    * last falling edge. Same result as driving clock() and dout() edge by edge (a test checks).
    */
-  shiftIn(t0Us: number, pulses: number, highUs: number, lowUs: number): { word: number; after: 0 | 1 } {
+  shiftIn(t0Us: number, pulses: number, highUs: number, lowUs: number): void {
     const endUs = t0Us + pulses * (highUs + lowUs) - lowUs;
-    if (this.faults.disconnected) return { word: pulses >= 32 ? -1 : 2 ** pulses - 1, after: 1 };
-    if (this.faults.stuckLow) return { word: 0, after: 0 };
     this.advance(t0Us);
-    if (!this.ready || this.shift !== 0) {
-      return this.shiftInByEdges(t0Us, pulses, highUs, lowUs);
+    if (!this.ready || this.shift !== 0 || this.faults.disconnected || this.faults.stuckLow) {
+      this.shiftInByEdges(t0Us, pulses, highUs, lowUs);
+      return;
     }
     const extra = pulses - 24;
-    const word = extra >= 0 ? ((this.data * 2 ** extra) + (2 ** extra - 1)) : Math.floor(this.data / 2 ** -extra);
+    const word = extra >= 0 ? this.data * 2 ** extra + (2 ** extra - 1) : Math.floor(this.data / 2 ** -extra);
     this.shift = pulses;
     if (pulses >= 25) this.gain = pulses === 25 ? 128 : pulses === 26 ? 32 : 64;
     if (pulses > 27) this.protocolErrors++;
-    return { word: word >>> 0, after: this.dout(endUs) };
+    this.word = word >>> 0;
+    this.after = this.dout(endUs);
   }
 
   /** Edge by edge: the reference behaviour. */
-  shiftInByEdges(t0Us: number, pulses: number, highUs: number, lowUs: number): { word: number; after: 0 | 1 } {
+  shiftInByEdges(t0Us: number, pulses: number, highUs: number, lowUs: number): void {
     let t = t0Us;
     let word = 0;
     for (let i = 0; i < pulses; i++) {
@@ -209,6 +219,7 @@ export class Hx711 {
       this.clock(t, false);
       t += lowUs;
     }
-    return { word, after: this.dout(t - lowUs) };
+    this.word = word;
+    this.after = this.dout(t - lowUs);
   }
 }

@@ -48,6 +48,9 @@ export class LoadCell {
   private creepTarget = 0;
   private lastUs = 0;
   private lastLoad = 0;
+  /** Creep decay factor for the last time step (conversions are evenly spaced: computed once). */
+  private decayDtUs = -1;
+  private decay = 0;
 
   constructor(readonly spec: LoadCellSpec, private readonly random: Random) {}
 
@@ -60,8 +63,12 @@ export class LoadCell {
       this.lastLoad = loadKg;
     }
     if (s.creepFraction !== 0) {
-      const dt = (tUs - this.lastUs) / 1e6;
-      this.creepKg += (this.creepTarget - this.creepKg) * (1 - Math.exp(-dt / s.creepTauS));
+      const dtUs = tUs - this.lastUs;
+      if (dtUs !== this.decayDtUs) {
+        this.decayDtUs = dtUs;
+        this.decay = 1 - Math.exp(-dtUs / 1e6 / s.creepTauS);
+      }
+      this.creepKg += (this.creepTarget - this.creepKg) * this.decay;
     }
     this.lastUs = tUs;
     const fraction = (loadKg + this.creepKg) / s.capacityKg;
