@@ -66,6 +66,7 @@ export function spikeStep(x: f32): f32 {
   f32Put(spikeRing, spikeHead, x);
   spikeHead = spikeHead + 1 == window ? 0 : spikeHead + 1;
   const n = spikeLen;
+  assert(n <= window && spikeHead < window); // debug builds check the ring; release drops it
   if (mode == SPIKE_MEDIAN) {
     const mid = n >> 1;
     return n & 1 ? f32At(spikeSorted, mid) : (f32At(spikeSorted, mid - 1) + f32At(spikeSorted, mid)) * 0.5;
@@ -109,6 +110,7 @@ function movingStep(x: f32): f32 {
   f32Put(movingRing, movingHead, x);
   movingSum += x;
   movingHead++;
+  assert(movingLen <= window && movingHead <= window);
   if (movingHead == window) {
     // Re-add the window once per cycle so f32 rounding in the running sum cannot accumulate.
     movingHead = 0;
@@ -184,6 +186,7 @@ export function stableStep(kg: f32, band: f32): bool {
   f32Put(stableRing, stableHead, kg);
   stableHead = stableHead + 1 == count ? 0 : stableHead + 1;
   if (stableLen < count) stableLen++;
+  assert(stableHead < count);
   if (stableLen < count) return false;
   let lo = kg;
   let hi = kg;

@@ -142,6 +142,7 @@ export function hxRead(): i32 {
     return -1;
   }
   hxWaitedUs = waited;
+  assert(chips <= MAX_CHIPS);
   const gain = cfgInt(CFG_GAIN);
   const pulses = pulsesFor(gain);
   const extra = pulses - DATA_BITS;

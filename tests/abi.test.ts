@@ -1,0 +1,120 @@
+// The compiled core, the desktop host and the generated constants all agree with assembly/abi.json;
+// the release binary uses only the allowed Wasm features and one memory page.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import wabtInit from "wabt";
+import { abi, wasmType, wamrSignature } from "../host/abi.js";
+import { generateAssemblyScript, generatedPath } from "../host/gen-abi.js";
+import { makeImports } from "../host/desktop/imports.js";
+import { Board } from "../host/desktop/sim/board.js";
+import { ScaleCore, CoreError } from "../host/desktop/core.js";
+import { releaseWasm, debugWasmPath } from "./helpers.js";
+
+const ALLOWED = { mutable_globals: true, sat_float_to_int: true, sign_extension: true, bulk_memory: true };
+const FORBIDDEN = {
+  exceptions: false, simd: false, threads: false, function_references: false, multi_value: false, tail_call: false,
+  reference_types: false, annotations: false, code_metadata: false, gc: false, memory64: false, extended_const: false,
+  relaxed_simd: false, multi_memory: false,
+};
+
+/** Imports and exports of a binary with their Wasm types, read from wabt's text form. */
+async function signatures(bytes: Uint8Array): Promise<{ imports: Map<string, string>; exports: Map<string, string>; memory: string }> {
+  const wabt = await wabtInit();
+  const mod = wabt.readWasm(bytes, { ...ALLOWED, ...FORBIDDEN });
+  mod.validate();
+  const wat = mod.toText({ foldExprs: false, inlineExport: false });
+  mod.destroy();
+  const types = new Map<string, string>();
+  for (const m of wat.matchAll(/\(type \(;(\d+);\) \(func(?: \(param ([^)]*)\))?(?: \(result ([^)]*)\))?\)\)/g)) {
+    types.set(m[1], `(${(m[2] ?? "").trim().split(/\s+/).filter(Boolean).join(",")})->${m[3] ?? "void"}`);
+  }
+  const imports = new Map<string, string>();
+  const funcTypes: string[] = [];
+  for (const m of wat.matchAll(/\(import "([^"]+)" "([^"]+)" \(func \(;\d+;\) \(type (\d+)\)\)\)/g)) {
+    imports.set(`${m[1]}.${m[2]}`, types.get(m[3])!);
+    funcTypes.push(types.get(m[3])!);
+  }
+  for (const m of wat.matchAll(/\n  \(func \(;(\d+);\) \(type (\d+)\)/g)) funcTypes[Number(m[1])] = types.get(m[2])!;
+  const exports = new Map<string, string>();
+  for (const m of wat.matchAll(/\(export "([^"]+)" \((func|memory) (\d+)\)\)/g)) {
+    exports.set(m[1], m[2] === "memory" ? "memory" : funcTypes[Number(m[3])]);
+  }
+  const memory = /\(memory \(;0;\) ([^)]*)\)/.exec(wat)?.[1] ?? "";
+  return { imports, exports, memory };
+}
+
+test("the release core's imports are exactly the ABI's (sys.panic may be optimised away)", async () => {
+  const { imports } = await signatures(releaseWasm());
+  for (const fn of abi.imports) {
+    const key = `${fn.module}.${fn.name}`;
+    if (!imports.has(key)) {
+      assert.equal(key, "sys.panic", `release core lacks import ${key}`);
+      continue;
+    }
+    assert.equal(imports.get(key), wasmType(fn), `type of import ${key}`);
+  }
+  const known = new Set(abi.imports.map((f) => `${f.module}.${f.name}`));
+  for (const key of imports.keys()) assert.ok(known.has(key), `release core imports ${key}, which the ABI lacks`);
+});
+
+test("the debug core imports sys.panic with the ABI's type (abort is routed there)", async () => {
+  const { imports } = await signatures(readFileSync(debugWasmPath));
+  assert.equal(imports.get("sys.panic"), "(i32,i32)->void");
+  assert.ok(!imports.has("env.abort"), "AssemblyScript's env.abort must be routed, not imported");
+});
+
+test("the release core's exports are exactly the ABI's, with the ABI's types", async () => {
+  const { exports } = await signatures(releaseWasm());
+  const expected = new Map(abi.exports.map((e) => [e.name, e.kind === "memory" ? "memory" : wasmType(e)]));
+  assert.deepEqual(new Map([...exports].sort()), new Map([...expected].sort()));
+});
+
+test("the release core validates with only MVP + mutable globals, sign extension, non-trapping f2i, bulk memory", async () => {
+  const wabt = await wabtInit();
+  const bytes = releaseWasm();
+  const mod = wabt.readWasm(bytes, { ...ALLOWED, ...FORBIDDEN });
+  assert.doesNotThrow(() => mod.validate());
+  mod.destroy();
+  // And the check can fail: without bulk memory the same binary is refused.
+  assert.throws(() => {
+    const strict = wabt.readWasm(bytes, { ...FORBIDDEN, mutable_globals: true, sat_float_to_int: true, sign_extension: true, bulk_memory: false });
+    strict.validate();
+  });
+});
+
+test("the release core has one memory page at most, and fits the 4 KiB budget or says by how much", async () => {
+  const { memory } = await signatures(releaseWasm());
+  assert.equal(memory, `${abi.memory.maxPages} ${abi.memory.maxPages}`, "initial and maximum pages");
+  const size = releaseWasm().length;
+  assert.ok(size < 8192, `release core is ${size} bytes`);
+});
+
+test("the desktop host offers exactly the ABI's imports, with the ABI's arity", () => {
+  const { imports } = makeImports(new Board(), () => {});
+  const offered = new Map<string, number>();
+  for (const [mod, fns] of Object.entries(imports)) {
+    for (const [name, fn] of Object.entries(fns as Record<string, unknown>)) offered.set(`${mod}.${name}`, (fn as (...a: unknown[]) => unknown).length);
+  }
+  const expected = new Map(abi.imports.map((f) => [`${f.module}.${f.name}`, (f.params ?? []).length]));
+  assert.deepEqual(new Map([...offered].sort()), new Map([...expected].sort()));
+});
+
+test("assembly/abi.ts is generated from the current abi.json", () => {
+  assert.equal(readFileSync(generatedPath, "utf8"), generateAssemblyScript(), "run `npm run abi`");
+});
+
+test("WAMR signatures derive from the ABI: pointers as '*' with '~' lengths", () => {
+  const sig = Object.fromEntries(abi.imports.map((f) => [`${f.module}.${f.name}`, wamrSignature(f)]));
+  assert.deepEqual(sig, { "gpio.wait_low": "(*~i)i", "gpio.clock_in": "(i*~i*~)i", "gpio.write": "(ii)", "sys.panic": "(ii)" });
+});
+
+test("the host refuses a module that is not a wasm-scale core, with a clear error", async () => {
+  const host = makeImports(new Board(), () => {});
+  await assert.rejects(ScaleCore.load(host, new Uint8Array([0, 1, 2, 3])), (e: CoreError) => /not a valid WebAssembly module/.test(e.message));
+  const wabt = await wabtInit();
+  const other = wabt.parseWat("other.wat", '(module (import "env" "evil" (func)) (memory (export "memory") 1) (func (export "scale_init") (result i32) i32.const 1))');
+  const { buffer } = other.toBinary({});
+  await assert.rejects(ScaleCore.load(host, buffer), (e: CoreError) => /missing function export "scale_sample"/.test(e.message) && /env\.evil/.test(e.message));
+  await assert.rejects(ScaleCore.load(host, "/nonexistent/core.wasm"), (e: CoreError) => /npm run asbuild/.test(e.message));
+});

@@ -1,0 +1,33 @@
+// Shared by the node:test suites: the built core, scenarios, and running a virtual scale.
+import { readFileSync, existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseScenario } from "../host/desktop/scenario.js";
+import { VirtualScale } from "../host/desktop/virtual-scale.js";
+import type { Reading } from "../host/desktop/core.js";
+
+export const releaseWasmPath = fileURLToPath(new URL("../build/release.wasm", import.meta.url));
+export const debugWasmPath = fileURLToPath(new URL("../build/debug.wasm", import.meta.url));
+
+export function releaseWasm(): Uint8Array {
+  if (!existsSync(releaseWasmPath)) throw new Error("build/release.wasm is missing: run `npm run asbuild`");
+  return readFileSync(releaseWasmPath);
+}
+
+/** A virtual scale on a scenario given as an object (validated like a file). */
+export async function scaleFor(scenario: unknown, seed = 1, wasm?: Uint8Array | string): Promise<VirtualScale> {
+  return VirtualScale.create(parseScenario(scenario, "test scenario"), { seed, wasm });
+}
+
+/** Runs to virtual time `untilS`, returning every reading and fault report on the way. */
+export function collect(scale: VirtualScale, untilS: number): Reading[] {
+  const out: Reading[] = [];
+  scale.run(untilS, (r) => out.push(r));
+  return out;
+}
+
+export const CAL_10KG = [
+  { type: "command", at: 1.5, name: "zero" },
+  { type: "load", at: 2, kg: 10 },
+  { type: "command", at: 4, name: "cal_span", kg: 10 },
+  { type: "load", at: 4.5, kg: 0 },
+] as const;

@@ -1,0 +1,310 @@
+// Host + simulator + Wasm core together: readings, faults, filters, zero, calibration, persistence.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { code } from "../host/abi.js";
+import { FileStore } from "../host/desktop/store.js";
+import type { Reading } from "../host/desktop/core.js";
+import { scaleFor, collect, CAL_10KG, debugWasmPath } from "./helpers.js";
+
+const STABLE = code("flag", "STABLE");
+const NET = code("flag", "NET");
+const CENTER_ZERO = code("flag", "CENTER_ZERO");
+const UNCALIBRATED = code("flag", "UNCALIBRATED");
+const D = 0.01;
+
+function readingsBetween(all: Reading[], fromS: number, toS: number): Reading[] {
+  return all.filter((r) => r.tMs >= fromS * 1000 && r.tMs < toS * 1000);
+}
+function assertNear(actual: number, expected: number, tolerance: number, what: string): void {
+  assert.ok(Math.abs(actual - expected) <= tolerance, `${what}: ${actual} not within ${tolerance} of ${expected}`);
+}
+
+test("a calibrated scale reads placed loads within one division, net after tare", async () => {
+  const scale = await scaleFor({
+    events: [...CAL_10KG,
+      { type: "load", at: 6, kg: 2.5 }, { type: "command", at: 8, name: "tare" },
+      { type: "load", at: 9, kg: 7.25 }, { type: "load", at: 12, kg: 0 }],
+  });
+  const all = collect(scale, 14);
+  assert.ok(scale.commands.every((c) => c.result >= 0), JSON.stringify(scale.commands));
+  for (const r of readingsBetween(all, 7, 8)) assertNear(r.kg, 2.5, D, "2.5 kg gross");
+  for (const r of readingsBetween(all, 8.2, 9)) {
+    assertNear(r.kg, 0, D, "net after tare");
+    assert.ok(r.flags & NET);
+  }
+  for (const r of readingsBetween(all, 10.5, 12)) assertNear(r.kg, 4.75, D, "net 7.25 - 2.5");
+  for (const r of readingsBetween(all, 13, 14)) assertNear(r.grossKg, 0, D, "empty again");
+  assert.equal(all.filter((r) => r.fault).length, 0);
+});
+
+test("the adaptive filter follows a step within a few samples and is quiet at rest", async () => {
+  const scale = await scaleFor({ rate: 80, events: [...CAL_10KG, { type: "load", at: 6, kg: 5 }] });
+  const all = collect(scale, 8);
+  const rest = readingsBetween(all, 5, 6).map((r) => r.kg);
+  assert.ok(Math.max(...rest) - Math.min(...rest) <= D, `at rest the reading moves ${Math.max(...rest) - Math.min(...rest)} kg`);
+  const after = readingsBetween(all, 6, 8);
+  const within = after.findIndex((r) => Math.abs(r.kg - 5) <= D);
+  // HX711 digital filter: 4 conversions; median of 5: +2; confirmation: 2.
+  assert.ok(within >= 0 && within <= 9, `reached 5 kg after ${within} samples`);
+  const moving = after.findIndex((r) => !(r.flags & STABLE));
+  assert.ok(moving >= 0 && moving <= 3, `motion seen at sample ${moving}`);
+  const stableAgain = after.findIndex((r, i) => i > moving && r.flags & STABLE);
+  assert.ok(stableAgain >= within && stableAgain <= within + 6, `stable again at sample ${stableAgain}, on target at ${within}`);
+});
+
+test("gain 64 halves the counts and B/32 quarters them, after the settling discards", async () => {
+  const scale = await scaleFor({ rate: 80, events: [{ type: "load", at: 0, kg: 20 }] });
+  const at128 = collect(scale, 1).at(-1)!.raw;
+  scale.core.set("GAIN", 64);
+  const at64 = collect(scale, 2);
+  assertNear(at64.at(-1)!.raw, at128 / 2, 60, "gain 64");
+  assert.ok(at64.every((r) => Math.abs(r.raw - at128) < 60 || Math.abs(r.raw - at128 / 2) < 60), "no transitional value reaches the filters");
+  assert.ok(at64.at(-1)!.flags & UNCALIBRATED);
+  scale.core.set("GAIN", 32);
+  assertNear(collect(scale, 3).at(-1)!.raw, at128 / 4, 60, "gain 32");
+});
+
+test("without settling discards the transitional conversions after a gain change do get through", async () => {
+  const scale = await scaleFor({ rate: 80, settings: { SETTLE_DISCARD: 0 }, events: [{ type: "load", at: 0, kg: 20 }] });
+  const at128 = collect(scale, 1).at(-1)!.raw;
+  scale.core.set("GAIN", 64);
+  const raws = collect(scale, 2).map((r) => r.raw);
+  assert.ok(raws.some((r) => Math.abs(r - at128) > 60 && Math.abs(r - at128 / 2) > 60), "the check above can fail");
+});
+
+interface FaultCase {
+  fault: string;
+  value?: number;
+  expect: string;
+  /** One-shot faults are followed by true weights; persistent ones by nothing but faults. */
+  once?: boolean;
+  /** A frozen converter looks like a steady load until its code has repeated FROZEN_COUNT times. */
+  undetectableFor?: number;
+}
+const FAULTS: FaultCase[] = [
+  { fault: "disconnect", expect: "TIMEOUT" },
+  { fault: "stuck_low", expect: "NO_DOUT_HIGH" },
+  { fault: "stretch_clock", value: 80, expect: "POWER_DOWN", once: true },
+  { fault: "short_pulse", value: 10, expect: "NO_DOUT_HIGH", once: true },
+  { fault: "frozen", value: 0x123456, expect: "FROZEN", undetectableFor: 16 },
+  { fault: "frozen", value: 0x7fffff, expect: "SATURATED_HIGH" },
+  { fault: "frozen", value: 0x800000, expect: "SATURATED_LOW" },
+  { fault: "frozen", value: 0xffffff, expect: "STUCK_HIGH" },
+  { fault: "frozen", value: 0, expect: "STUCK_LOW" },
+];
+
+for (const f of FAULTS) {
+  test(`injected ${f.fault}${f.value !== undefined ? ` (${f.value})` : ""} is reported as ${f.expect}, never as a weight`, async () => {
+    const scale = await scaleFor({
+      rate: 80,
+      events: [...CAL_10KG, { type: "load", at: 5, kg: 3 }, { type: "fault", at: 6, fault: f.fault, ...(f.value !== undefined ? { value: f.value } : {}) }],
+    });
+    const all = collect(scale, 7.5);
+    const after = readingsBetween(all, 6, 7.5);
+    const faults = after.filter((r) => r.fault);
+    assert.ok(faults.length > 0, "a fault is reported");
+    assert.equal(faults[0].fault, code("fault", f.expect));
+    for (const r of faults) assert.ok(Number.isNaN(r.kg) && Number.isNaN(r.grossKg), "a fault carries no weight");
+    const first = after.indexOf(faults[0]);
+    assert.ok(first <= (f.undetectableFor ?? 0) + 1, `detected after ${first} samples`);
+    for (const r of after.slice(0, first - (f.undetectableFor ?? 0))) assertNear(r.kg, 3, 2 * D, "weights before the fault");
+    const rest = after.slice(first + 1);
+    if (f.once) for (const r of rest) assert.ok(r.fault || Math.abs(r.kg - 3) <= 2 * D, `weight after the fault: ${r.kg}`);
+    else assert.ok(rest.every((r) => r.fault), "a lasting fault yields no weight at all");
+  });
+}
+
+test("a timing violation once: one POWER_DOWN fault, the chip settles again, readings resume", async () => {
+  const scale = await scaleFor({ rate: 80, events: [...CAL_10KG, { type: "load", at: 5, kg: 3 }, { type: "fault", at: 6, fault: "stretch_clock", value: 70 }] });
+  const all = collect(scale, 8);
+  const faults = all.filter((r) => r.fault);
+  assert.equal(faults.length, 1);
+  assert.equal(faults[0].fault, code("fault", "POWER_DOWN"));
+  const resumed = all.filter((r) => r.seq > faults[0].seq);
+  assert.ok(resumed.length > 50);
+  for (const r of resumed) assertNear(r.kg, 3, 2 * D, "after the reset");
+});
+
+test("bit flips are rejected by the default median of 5: no reading strays", async () => {
+  const scale = await scaleFor({
+    rate: 80,
+    events: [...CAL_10KG, { type: "load", at: 5, kg: 3 }, { type: "fault", at: 6, fault: "bit_flips", value: 0.02 }],
+  });
+  const after = readingsBetween(collect(scale, 60), 6, 60);
+  assert.ok(after.length > 4000);
+  const outliers = after.filter((r) => Math.abs(r.raw - after[0].raw) > 2000).length;
+  assert.ok(outliers > 40, `only ${outliers} corrupted conversions: the test would prove nothing`);
+  const stray = after.filter((r) => !r.fault && Math.abs(r.kg - 3) > 2 * D);
+  assert.equal(stray.length, 0, `stray readings: ${stray.slice(0, 3).map((r) => r.kg).join(", ")}`);
+});
+
+test("an electrical spike spreads over 4 conversions in the HX711's filter: a median of 9 removes it, of 5 not", async () => {
+  const run = async (window: number) => {
+    const scale = await scaleFor({
+      rate: 80,
+      cell: { spikeProbability: 0.003, spikeFraction: 0.3 },
+      settings: { SPIKE_WINDOW: window },
+      events: [...CAL_10KG, { type: "load", at: 5, kg: 3 }],
+    });
+    const after = readingsBetween(collect(scale, 60), 6, 60);
+    return after.filter((r) => !r.fault && Math.abs(r.kg - 3) > 2 * D).length;
+  };
+  assert.ok((await run(5)) > 0, "spikes get through a median of 5");
+  assert.equal(await run(9), 0);
+});
+
+test("four cells: summed, two host calls per sample on a shared clock, five with separate clocks", async () => {
+  for (const [shared, calls] of [[true, 2], [false, 5]] as const) {
+    const scale = await scaleFor({ cells: 4, sharedClock: shared, events: [...CAL_10KG, { type: "load", at: 5, kg: 8 }] });
+    collect(scale, 5);
+    const before = scale.board.waitCalls + scale.board.clockInCalls;
+    let samples = 0;
+    while (scale.nowS < 7) {
+      scale.step();
+      samples++;
+    }
+    assert.equal((scale.board.waitCalls + scale.board.clockInCalls - before) / samples, calls);
+    assertNear(scale.reading().kg, 8, D, "four cells summed");
+  }
+});
+
+test("zero tracking follows slow drift at zero, but at most 0.5 d per second, and not a real load", async () => {
+  // 0.1 degC a second for 100 s moves zero 0.05 d a second, 5 d in all.
+  const warming = Array.from({ length: 100 }, (_, i) => ({ type: "temperature", at: 10 + i, c: 20 + 0.1 * (i + 1) }));
+  const drift = { cell: { tempZeroPerC: 0.0001, creepFraction: 0 }, events: [...CAL_10KG, ...warming] };
+  const tracked = readingsBetween(collect(await scaleFor(drift), 115), 10, 115);
+  for (const r of tracked) assertNear(r.grossKg, 0, D, "tracked zero");
+  const untracked = collect(await scaleFor({ ...drift, settings: { ZERO_TRACK_D_PER_S: 0 } }), 115).at(-1)!;
+  assert.ok(Math.abs(untracked.grossKg) >= 4 * D, `without tracking the drift shows: ${untracked.grossKg}`);
+
+  // 1.5 d placed at zero with a 2 d tracking range: from 1 d to the centre of zero (0.25 d) takes
+  // (1 - 0.25) d / 0.5 d/s = 1.5 s; unlimited tracking would take one sample.
+  const small = await scaleFor({ rate: 80, settings: { ZERO_TRACK_RANGE_D: 2 }, events: [...CAL_10KG, { type: "load", at: 8, kg: 0.015 }] });
+  const after = readingsBetween(collect(small, 14), 8, 14);
+  const up = after.find((r) => r.grossKg >= 0.0095);
+  assert.ok(up, "the load shows first");
+  const centred = after.find((r) => r.tMs > up.tMs && r.flags & CENTER_ZERO);
+  assert.ok(centred, "and is tracked away");
+  const seconds = (centred.tMs - up.tMs) / 1000;
+  assert.ok(seconds >= 1.2 && seconds <= 2.5, `centre of zero after ${seconds} s`);
+
+  // 5 d is a load, not drift: it stays.
+  const load = await scaleFor({ events: [...CAL_10KG, { type: "load", at: 8, kg: 0.05 }] });
+  assertNear(collect(load, 20).at(-1)!.grossKg, 0.05, D, "a small load is kept");
+});
+
+test("commands are refused with a reason when the scale cannot honour them, and change nothing", async () => {
+  const scale = await scaleFor({ events: [...CAL_10KG, { type: "load", at: 6, kg: 10, rampS: 2 }] });
+  collect(scale, 6.5);
+  assert.equal(scale.command("tare"), code("error", "NOT_STABLE"));
+  collect(scale, 10);
+  assert.equal(scale.command("zero"), code("error", "OUT_OF_RANGE"), "10 kg is outside the 4 % zero-setting range");
+  assert.equal(scale.command("cal_span", Number.NaN), code("error", "BAD_VALUE"));
+  assert.equal(scale.command("cal_span", -5), code("error", "BAD_VALUE"));
+  assert.equal(scale.command("cal_fit", 0, 3), code("error", "BAD_VALUE"));
+  assert.equal(scale.command("cal_fit", 0, 1), code("error", "TOO_FEW_POINTS"));
+  assertNear(collect(scale, 11).at(-1)!.kg, 10, D, "calibration unchanged");
+});
+
+test("multi-point calibration: the quadratic fit absorbs cell non-linearity a line cannot", async () => {
+  const points = [0, 10, 20, 30, 40];
+  const events: unknown[] = [{ type: "command", at: 0.9, name: "cal_clear" }];
+  points.forEach((kg, i) => {
+    events.push({ type: "load", at: 1 + 2 * i, kg }, { type: "command", at: 2.5 + 2 * i, name: "cal_point", kg });
+  });
+  const fitAt = 11;
+  const run = async (order: 1 | 2) => {
+    const scale = await scaleFor({
+      cell: { nonlinearity: 0.002, creepFraction: 0 },
+      events: [...events, { type: "command", at: fitAt, name: "cal_fit", order }, { type: "load", at: 12, kg: 25 }],
+    });
+    const last = collect(scale, 15).at(-1)!;
+    assert.ok(scale.commands.every((c) => c.result >= 0), JSON.stringify(scale.commands));
+    return { kg: last.kg, rms: scale.core.exports.cal_residual(-1) };
+  };
+  const linear = await run(1);
+  const quadratic = await run(2);
+  // 0.2 % of 50 kg at half capacity bends the line by 0.1 kg; the quadratic follows it.
+  assert.ok(linear.rms > 0.02, `linear rms residual ${linear.rms}`);
+  assert.ok(quadratic.rms < 0.005, `quadratic rms residual ${quadratic.rms}`);
+  assertNear(quadratic.kg, 25, D, "quadratic at 25 kg");
+  assert.ok(Math.abs(linear.kg - 25) > 2 * D, `the line misses at 25 kg: ${linear.kg}`);
+});
+
+test("calibration, zero and tare survive a reboot through the file store; a damaged blob is refused", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-"));
+  try {
+    const path = join(dir, "store.json");
+    const first = await scaleFor({ events: [...CAL_10KG, { type: "load", at: 6, kg: 2 }, { type: "command", at: 8, name: "tare" }, { type: "load", at: 9, kg: 5 }] });
+    collect(first, 11);
+    const store = new FileStore(path);
+    store.set("CALIBRATION", first.core.saveBlob("CALIBRATION"));
+    store.set("CONFIG", first.core.saveBlob("CONFIG"));
+    const before = first.reading();
+    assertNear(before.kg, 3, D, "net before reboot");
+
+    // Reboot: a new board and core (same physical platform, same seed), state from the file.
+    const second = await scaleFor({ events: [{ type: "load", at: 0, kg: 5 }] });
+    const reopened = new FileStore(path);
+    assert.equal(second.core.loadBlob("CONFIG", reopened.get("CONFIG")!), 0);
+    assert.equal(second.core.loadBlob("CALIBRATION", reopened.get("CALIBRATION")!), 0);
+    const after = collect(second, 3).at(-1)!;
+    assertNear(after.kg, 3, D, "net after reboot");
+    assert.ok(after.flags & NET && !(after.flags & UNCALIBRATED));
+
+    const damaged = reopened.get("CALIBRATION")!;
+    damaged[20] ^= 0x40;
+    const third = await scaleFor({ events: [{ type: "load", at: 0, kg: 5 }] });
+    assert.equal(third.core.loadBlob("CALIBRATION", damaged), code("error", "BAD_BLOB"));
+    assert.equal(third.core.loadBlob("CALIBRATION", damaged.subarray(0, 10)), code("error", "BAD_BLOB"));
+    assert.equal(third.core.loadBlob("CONFIG", reopened.get("CALIBRATION")!), code("error", "BAD_BLOB"), "wrong kind");
+    assert.ok(collect(third, 2).at(-1)!.flags & UNCALIBRATED, "still uncalibrated, nothing half-loaded");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a settings blob with an out-of-range value is refused whole", async () => {
+  const scale = await scaleFor({});
+  scale.core.set("DIVISION_KG", 0.005);
+  const blob = scale.core.saveBlob("CONFIG");
+  const fresh = await scaleFor({});
+  const view = new DataView(blob.buffer, blob.byteOffset);
+  view.setFloat32(8 + 4 * code("config", "GAIN"), 100, true); // not a gain; the checksum is then fixed up below
+  const { crc32 } = await import("node:zlib");
+  view.setUint32(blob.length - 4, crc32(blob.subarray(0, blob.length - 4)), true);
+  assert.equal(fresh.core.loadBlob("CONFIG", blob), code("error", "BAD_BLOB"));
+  assert.equal(fresh.core.get("DIVISION_KG"), Math.fround(0.01), "nothing changed");
+});
+
+test("same seed, same readings; the debug core agrees with the release core and never panics", async () => {
+  const scenario = { rate: 80 as const, events: [...CAL_10KG, { type: "load", at: 5, kg: 4.2, rampS: 0.3 }] };
+  const a = collect(await scaleFor(scenario, 9), 8);
+  const b = collect(await scaleFor(scenario, 9), 8);
+  assert.deepEqual(a, b);
+  const debug = await scaleFor(scenario, 9, debugWasmPath);
+  const c = collect(debug, 8);
+  assert.deepEqual(c, a);
+  assert.equal(debug.panics.length, 0);
+});
+
+test("soak: 1,000,000 samples, memory does not grow, no panic, sequence without gaps", async () => {
+  const scale = await scaleFor({ rate: 80, cell: { spikeProbability: 0.001 }, events: [...CAL_10KG, { type: "load", at: 100, kg: 12 }] });
+  const startBytes = scale.core.memoryBytes();
+  let lastSeq = 0;
+  let gaps = 0;
+  for (let i = 0; i < 1_000_000; i++) {
+    if (scale.step() !== 0) {
+      const seq = scale.reading().seq;
+      if (seq !== lastSeq + 1) gaps++;
+      lastSeq = seq;
+    }
+  }
+  assert.equal(scale.core.memoryBytes() - startBytes, 0);
+  assert.equal(scale.panics.length, 0);
+  assert.equal(gaps, 0);
+  assertNear(scale.reading().kg, 12, 2 * D, "still weighing after 1e6 samples");
+});
