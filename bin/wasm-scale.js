@@ -3,5 +3,5 @@
 import { register } from "tsx/esm/api";
 
 register();
-const { program } = await import("../host/desktop/cli.ts");
-await program().parseAsync();
+const { main } = await import("../host/desktop/cli.ts");
+await main();

@@ -129,12 +129,17 @@ export function program(): Command {
   return cli;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  program().parseAsync().catch((e: unknown) => {
+/** Runs the command line; input errors print one clear line and exit with code 2. */
+export async function main(argv = process.argv): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (e) {
     if (e instanceof ScenarioError || e instanceof CoreError) {
       console.error(`wasm-scale: ${e.message}`);
       process.exit(2);
     }
     throw e;
-  });
+  }
 }
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();

@@ -1,0 +1,87 @@
+// The wasm-scale command as a user runs it.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { mkdtempSync, writeFileSync, rmSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL("../bin/wasm-scale.js", import.meta.url));
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+test("simulate --json prints one JSON summary of the default scenario", async () => {
+  const r = await cli("simulate", "--json", "--seed", "3");
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.hostCallsPerSample, 2);
+  assert.equal(s.memoryGrowthBytes, 0);
+  assert.ok(s.readings > 250 && s.virtualSeconds >= 30);
+  assert.deepEqual(s.commands.map((c: { name: string; result: number }) => [c.name, c.result >= 0]), [
+    ["zero", true], ["cal_span", true], ["tare", true], ["clear_tare", true],
+  ]);
+  assert.equal(s.final.kg, 0);
+});
+
+test("simulate honours --duration and --rate and is deterministic per seed", async () => {
+  const a = JSON.parse((await cli("simulate", "--json", "-d", "5", "-r", "80", "-s", "4")).stdout);
+  const b = JSON.parse((await cli("simulate", "--json", "-d", "5", "-r", "80", "-s", "4")).stdout);
+  assert.equal(a.rate, 80);
+  assert.ok(a.samples > 350 && a.samples < 410, `${a.samples} samples in 5 s at 80 SPS`);
+  delete a.wallSeconds;
+  delete b.wallSeconds;
+  assert.deepEqual(a, b);
+});
+
+test("bad input gets a clear error and exit code 2: scenario fields, unknown settings, arguments", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-cli-"));
+  try {
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, JSON.stringify({ rate: 20, events: [{ type: "load", at: -1, kg: 1 }] }));
+    let r = await cli("simulate", bad);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /rate/);
+    assert.match(r.stderr, /events\.0\.at/);
+    writeFileSync(bad, JSON.stringify({ settings: { GAIN: 100 } }));
+    r = await cli("simulate", bad);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /GAIN = 100 refused: BAD_VALUE/);
+    writeFileSync(bad, "{ not json");
+    r = await cli("simulate", bad);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /is not JSON/);
+    r = await cli("simulate", "--rate", "20");
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /10 or 80/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("run shows live readings and persists calibration across restarts", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-run-"));
+  try {
+    const store = join(dir, "store.json");
+    const r = await cli("run", "--duration", "8", "--speed", "200", "--store", store);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /#\d+ +\d+\.\d{3} kg/);
+    assert.match(r.stdout, /command cal_span: accepted/);
+    assert.ok(JSON.parse(readFileSync(store, "utf8")).entries.CALIBRATION);
+    const again = await cli("run", "--duration", "1.5", "--speed", "200", "--store", store);
+    assert.match(again.stdout, /restored calibration/);
+    assert.doesNotMatch(again.stdout.split("\n").filter((l) => / kg /.test(l)).join("\n"), /UNCALIBRATED/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
