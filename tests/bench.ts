@@ -12,8 +12,9 @@ async function run(samples: number, cells = 1): Promise<{ perSecond: number; cal
   const before = { calls: calls(), bytes: scale.core.memoryBytes() };
   const t0 = performance.now();
   let sink = 0;
+  const reading = scale.reading();
   for (let i = 0; i < samples; i++) {
-    if (scale.step() !== 0) sink += scale.reading().seq;
+    if (scale.step() !== 0) sink += scale.core.readInto(reading).seq;
   }
   const seconds = (performance.now() - t0) / 1000;
   if (sink < 0) console.log(sink);

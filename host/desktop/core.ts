@@ -66,7 +66,9 @@ export function validateModule(module: WebAssembly.Module): void {
   if (problems.length) throw new CoreError(`not a wasm-scale core (ABI ${abi.version}): ${problems.join("; ")}`);
 }
 
-const READING = Object.fromEntries(abi.records.reading.fields.map((f) => [f.name, f.offset]));
+const field = (name: string): number => abi.records.reading.fields.find((f) => f.name === name)!.offset;
+const AT_SEQ = field("seq"), AT_T = field("t_ms"), AT_KG = field("kg"), AT_GROSS = field("gross_kg");
+const AT_RAW = field("raw"), AT_COUNTS = field("counts"), AT_FLAGS = field("flags"), AT_FAULT = field("fault");
 
 export class ScaleCore {
   readonly exports: CoreExports;
@@ -128,22 +130,26 @@ export class ScaleCore {
     return this.exports.scale_sample(nowMs | 0);
   }
 
-  /** The reading record, decoded. */
+  /** The reading record, decoded into a new object. */
   reading(): Reading {
+    return this.readInto({ seq: 0, tMs: 0, kg: 0, grossKg: 0, raw: 0, counts: 0, flags: 0, fault: 0, faultChip: 0 });
+  }
+
+  /** The reading record, decoded into `r` (no allocation: for hot loops). */
+  readInto(r: Reading): Reading {
     const v = this.view;
     const at = this.readingAt;
-    const fault = v.getInt32(at + READING.fault, true);
-    return {
-      seq: v.getUint32(at + READING.seq, true),
-      tMs: v.getUint32(at + READING.t_ms, true),
-      kg: v.getFloat32(at + READING.kg, true),
-      grossKg: v.getFloat32(at + READING.gross_kg, true),
-      raw: v.getInt32(at + READING.raw, true),
-      counts: v.getFloat32(at + READING.counts, true),
-      flags: v.getUint32(at + READING.flags, true),
-      fault: fault & 0xff,
-      faultChip: (fault >> 8) & 0xff,
-    };
+    const fault = v.getInt32(at + AT_FAULT, true);
+    r.seq = v.getUint32(at + AT_SEQ, true);
+    r.tMs = v.getUint32(at + AT_T, true);
+    r.kg = v.getFloat32(at + AT_KG, true);
+    r.grossKg = v.getFloat32(at + AT_GROSS, true);
+    r.raw = v.getInt32(at + AT_RAW, true);
+    r.counts = v.getFloat32(at + AT_COUNTS, true);
+    r.flags = v.getUint32(at + AT_FLAGS, true);
+    r.fault = fault & 0xff;
+    r.faultChip = (fault >> 8) & 0xff;
+    return r;
   }
 
   /** Set a setting by its ABI name; returns 0 or a negative error code. */

@@ -200,7 +200,8 @@ export class Hx711 {
       return;
     }
     const extra = pulses - 24;
-    const word = extra >= 0 ? this.data * 2 ** extra + (2 ** extra - 1) : Math.floor(this.data / 2 ** -extra);
+    // 24 data bits, then DOUT high for every extra pulse (at most 8 extra: 32-bit words).
+    const word = extra >= 0 ? (this.data << extra) | ((1 << extra) - 1) : this.data >>> -extra;
     this.shift = pulses;
     if (pulses >= 25) this.gain = pulses === 25 ? 128 : pulses === 26 ? 32 : 64;
     if (pulses > 27) this.protocolErrors++;
