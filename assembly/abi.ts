@@ -39,6 +39,18 @@ export const ERR_FULL: i32 = -7;
 export const ERR_BAD_BLOB: i32 = -8;
 /** the last read was a fault */
 export const ERR_FAULTED: i32 = -9;
+/** a command payload is not one JSON object */
+export const ERR_BAD_JSON: i32 = -10;
+/** a command has an unknown, repeated or wrongly typed field, or a string with escapes or over 32 bytes */
+export const ERR_BAD_FIELD: i32 = -11;
+/** the cmd field names no command */
+export const ERR_UNKNOWN_COMMAND: i32 = -12;
+/** the command needs a field it lacks (kg, order, key, value) */
+export const ERR_MISSING_FIELD: i32 = -13;
+/** the message does not fit the io buffer */
+export const ERR_TOO_LONG: i32 = -14;
+/** mqtt_setup has not been given a valid device id */
+export const ERR_NO_DEVICE: i32 = -15;
 
 /** the last stable_count readings lie within stable_band_d divisions */
 export const FLAG_STABLE: i32 = 1;
@@ -56,6 +68,19 @@ export const FLAG_UNCALIBRATED: i32 = 32;
 export const FLAG_ZERO_RANGE: i32 = 64;
 /** gross below zero */
 export const FLAG_GROSS_NEGATIVE: i32 = 128;
+
+/** wasm-scale/<id>/state: a JSON reading */
+export const TOPIC_STATE: i32 = 0;
+/** wasm-scale/<id>/status: online / offline, retained (the will) */
+export const TOPIC_STATUS: i32 = 1;
+/** wasm-scale/<id>/cmd: JSON commands in */
+export const TOPIC_CMD: i32 = 2;
+/** wasm-scale/<id>/result: accepted / rejected with a reason, for every command */
+export const TOPIC_RESULT: i32 = 3;
+/** homeassistant/status: online re-announces discovery */
+export const TOPIC_HA_STATUS: i32 = 4;
+/** wasm-scale/<id>/gap: readings dropped while offline */
+export const TOPIC_GAP: i32 = 5;
 
 /** calibration, zero, tare and recorded points */
 export const BLOB_CALIBRATION: i32 = 0;
@@ -100,11 +125,21 @@ export const CFG_ZERO_RANGE_PCT: i32 = 16;
 export const CFG_READY_TIMEOUT_MS: i32 = 17;
 /** identical consecutive codes that make a FROZEN fault; 0 disables */
 export const CFG_FROZEN_COUNT: i32 = 18;
+/** a reading is queued for MQTT at most this often (a fault, or its end, at once); 0 queues every reading */
+export const CFG_PUBLISH_MS: i32 = 19;
+/** readings kept for publishing while the broker is unreachable; the oldest are dropped beyond it */
+export const CFG_OUTBOX_CAPACITY: i32 = 20;
 
-export const CFG_COUNT: i32 = 19;
-export const CFG_DEFAULT: StaticArray<f32> = [128, 4, 1, 5, 1, 3, 8, 0.1, 4, 2, 0.01, 50, 1, 5, 0.5, 0.5, 4, 500, 16];
-export const CFG_MIN: StaticArray<f32> = [32, 0, 0, 1, 0, 0, 1, 0.001, 0.1, 1, 0.000001, 0.001, 0.1, 2, 0, 0, 0, 1, 0];
-export const CFG_MAX: StaticArray<f32> = [128, 16, 2, 15, 7, 3, 64, 1, 1000, 8, 1000, 1000000, 100, 32, 0.5, 100, 100, 2000, 1000];
+export const CFG_COUNT: i32 = 21;
+/** Names by key, comma-separated (JSON payloads and commands). */
+export const CFG_NAMES = "GAIN,SETTLE_DISCARD,SPIKE_MODE,SPIKE_WINDOW,SPIKE_TRIM,SMOOTH_MODE,SMOOTH_WINDOW,SMOOTH_ALPHA,ADAPT_THRESHOLD_D,ADAPT_CONFIRM,DIVISION_KG,CAPACITY_KG,STABLE_BAND_D,STABLE_COUNT,ZERO_TRACK_D_PER_S,ZERO_TRACK_RANGE_D,ZERO_RANGE_PCT,READY_TIMEOUT_MS,FROZEN_COUNT,PUBLISH_MS,OUTBOX_CAPACITY";
+/** Names by -code, comma-separated (index 0 is unused). */
+export const ERR_NAMES = ",BAD_KEY,BAD_VALUE,NOT_STABLE,OUT_OF_RANGE,TOO_FEW_POINTS,DEGENERATE,FULL,BAD_BLOB,FAULTED,BAD_JSON,BAD_FIELD,UNKNOWN_COMMAND,MISSING_FIELD,TOO_LONG,NO_DEVICE";
+/** Names by code, comma-separated (index 0 is unused). */
+export const FAULT_NAMES = ",TIMEOUT,SATURATED_HIGH,SATURATED_LOW,STUCK_HIGH,STUCK_LOW,NO_DOUT_HIGH,POWER_DOWN,FROZEN,HOST";
+export const CFG_DEFAULT: StaticArray<f32> = [128, 4, 1, 5, 1, 3, 8, 0.1, 4, 2, 0.01, 50, 1, 5, 0.5, 0.5, 4, 500, 16, 1000, 1000];
+export const CFG_MIN: StaticArray<f32> = [32, 0, 0, 1, 0, 0, 1, 0.001, 0.1, 1, 0.000001, 0.001, 0.1, 2, 0, 0, 0, 1, 0, 0, 1];
+export const CFG_MAX: StaticArray<f32> = [128, 16, 2, 15, 7, 3, 64, 1, 1000, 8, 1000, 1000000, 100, 32, 0.5, 100, 100, 2000, 1000, 3600000, 1000];
 
 export const READING_SIZE: i32 = 32;
 export const READING_SEQ: i32 = 0;

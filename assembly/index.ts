@@ -2,8 +2,11 @@
 // frequency in assembly/abi.json. Only numbers cross; blobs and the reading go through memory.
 import {
   scaleInit, scaleSample, reading, io, IO_CAP, cmdTare, cmdClearTare, cmdZero, cmdCalSpan, cmdCalAddPoint,
-  cmdCalClearPoints, cmdCalFit, cmdConfigSet, blobSave, blobLoad,
+  cmdCalClearPoints, cmdCalFit, cmdConfigSet, blobSave, blobLoad, message,
 } from "./scale";
+import {
+  mqttSetup, mqttTopic, mqttWill, mqttConnected, outNext, outDone, outboxLength, outboxDropped, timeSync, takeDirty,
+} from "./mqtt";
 import { hxAddChip, hxPower } from "./hx711";
 import { configGet } from "./config";
 import { calResidual } from "./calibration";
@@ -46,3 +49,25 @@ export function cal_residual(i: i32): f32 { return calResidual(i); }
 export function blob_save(which: i32): i32 { return blobSave(which); }
 /** Restore a blob from the io buffer. At start-up. */
 export function blob_load(which: i32, len: i32): i32 { return blobLoad(which, len); }
+/** Set the device id (io buffer, len bytes). At start-up, before connecting. */
+export function mqtt_setup(len: i32): i32 { return len > IO_CAP ? -14 : mqttSetup(io, len); }
+/** Render a topic (codes.topic) into the io buffer. When subscribing. */
+export function mqtt_topic(which: i32): i32 { return mqttTopic(io, IO_CAP, which); }
+/** Frame the will (availability offline, retained) into the io buffer. Before connecting. */
+export function mqtt_will(): i32 { return mqttWill(io, IO_CAP); }
+/** The broker connection went up (1) or down (0). On every change. */
+export function mqtt_connected(up: i32): void { mqttConnected(up != 0); }
+/** A received message: topic then payload in the io buffer. Per message. */
+export function mqtt_message(topic_len: i32, payload_len: i32): i32 { return message(topic_len, payload_len); }
+/** Frame the next message to publish into the io buffer; 0 when none. While connected. */
+export function out_next(): i32 { return outNext(io, IO_CAP); }
+/** The last framed message was delivered (QoS 1: PUBACK). After each publish. */
+export function out_done(): i32 { return outDone(); }
+/** Readings waiting to be published. On demand. */
+export function out_pending(): i32 { return outboxLength(); }
+/** Readings dropped because the outbox was full, since start. On demand. */
+export function out_dropped(): i32 { return <i32>outboxDropped(); }
+/** The wall clock is known: epoch seconds (unsigned) at host time now_ms. After NTP. */
+export function time_sync(epoch_s: i32, now_ms: i32): void { timeSync(<u32>epoch_s, now_ms); }
+/** Blobs changed since the last call (bit per codes.blob); persist them. After commands. */
+export function state_dirty(): i32 { return takeDirty(); }

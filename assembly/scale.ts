@@ -19,6 +19,10 @@ import {
   calFit, calClearPoints, calForgetFit, restoreCalibration, calNominal,
 } from "./calibration";
 import { blobSeal, blobOpen, BLOB_HEADER } from "./blob";
+import {
+  mqttReset, outboxOffer, markDirty, mqttMessage, mqttResult, MESSAGE_RUN, cmdIndex, cmdKg, cmdOrder, cmdKey, cmdValue,
+  CMD_TARE, CMD_CLEAR_TARE, CMD_ZERO, CMD_CALIBRATE, CMD_CAL_POINT, CMD_CAL_CLEAR, CMD_CAL_FIT,
+} from "./mqtt";
 
 /** OIML R76: overload above Max + 9 e, underload below -20 e. */
 const OVERLOAD_D: f32 = 9;
@@ -29,7 +33,7 @@ const CENTER_ZERO_D: f32 = 0.25;
 const MAX_TRACK_DT_S: f32 = 1;
 const CAL_PAYLOAD: i32 = 32 + MAX_POINTS * 8;
 const CONFIG_PAYLOAD: i32 = configBytes;
-export const IO_CAP: i32 = 256;
+export const IO_CAP: i32 = 1024;
 
 export const reading = memory.data(READING_SIZE);
 export const io = memory.data(IO_CAP);
@@ -47,6 +51,7 @@ export function scaleInit(): i32 {
   hxReset();
   calReset();
   resetFilters(); // also derives the nominal calibration
+  mqttReset();
   seq = 0;
   haveReading = false;
   lastFaulted = false;
@@ -101,6 +106,7 @@ export function scaleSample(nowMs: i32): i32 {
     lastFaulted = true;
     lastStable = false;
     stableReset(); // stability must be earned again from good readings
+    outboxOffer(reading);
     return -(hxFault & 0xFF);
   }
 
@@ -145,6 +151,7 @@ export function scaleSample(nowMs: i32): i32 {
   lastCounts = counts;
   lastGross = gross;
   lastT = t;
+  outboxOffer(reading);
   return 1;
 }
 
@@ -161,11 +168,13 @@ export function cmdTare(): i32 {
   if (err != 0) return err;
   if (lastGross < 0 || lastGross > cfg(CFG_CAPACITY_KG)) return ERR_OUT_OF_RANGE;
   setTare(roundTo(lastGross, cfg(CFG_DIVISION_KG)));
+  markDirty(BLOB_CALIBRATION);
   return 0;
 }
 
 export function cmdClearTare(): i32 {
   setTare(0);
+  markDirty(BLOB_CALIBRATION);
   return 0;
 }
 
@@ -174,6 +183,7 @@ export function cmdZero(): i32 {
   if (err != 0) return err;
   if (!inZeroRange(lastCounts)) return ERR_OUT_OF_RANGE;
   setZero(lastCounts);
+  markDirty(BLOB_CALIBRATION);
   stableShift(-lastGross); // the readings in the stability window move with zero
   lastGross = 0;
   return 0;
@@ -181,6 +191,7 @@ export function cmdZero(): i32 {
 
 function calibrated(err: i32): i32 {
   if (err == 0) {
+    markDirty(BLOB_CALIBRATION);
     retune();
     stableReset();
     lastStable = false;
@@ -198,12 +209,15 @@ export function cmdCalAddPoint(kg: f32): i32 {
   const err = notSettled();
   if (err != 0) return err;
   calForgetFit();
-  return calAddPoint(kg, lastCounts);
+  const n = calAddPoint(kg, lastCounts);
+  if (n > 0) markDirty(BLOB_CALIBRATION);
+  return n;
 }
 
 export function cmdCalClearPoints(): i32 {
   calClearPoints();
   calForgetFit();
+  markDirty(BLOB_CALIBRATION);
   return 0;
 }
 
@@ -221,7 +235,24 @@ export function cmdConfigSet(key: i32, value: f32): i32 {
     lastStable = false;
   }
   retune();
+  markDirty(BLOB_CONFIG);
   return 0;
+}
+
+/** An MQTT message from the host (topic, then payload, in the io buffer). */
+export function message(topicLen: i32, payloadLen: i32): i32 {
+  const r = mqttMessage(io, IO_CAP, topicLen, payloadLen);
+  if (r != MESSAGE_RUN) return r;
+  let code = 0;
+  if (cmdIndex == CMD_TARE) code = cmdTare();
+  else if (cmdIndex == CMD_CLEAR_TARE) code = cmdClearTare();
+  else if (cmdIndex == CMD_ZERO) code = cmdZero();
+  else if (cmdIndex == CMD_CALIBRATE) code = cmdCalSpan(cmdKg);
+  else if (cmdIndex == CMD_CAL_POINT) code = cmdCalAddPoint(cmdKg);
+  else if (cmdIndex == CMD_CAL_CLEAR) code = cmdCalClearPoints();
+  else if (cmdIndex == CMD_CAL_FIT) code = cmdCalFit(cmdOrder);
+  else code = cmdConfigSet(cmdKey, cmdValue);
+  return mqttResult(code < 0 ? code : 0);
 }
 
 // --- blobs -------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ export function generateAssemblyScript(): string {
     "",
     `export const ABI_VERSION: i32 = ${abi.version};`,
   ];
-  const prefix: Record<string, string> = { fault: "FAULT_", error: "ERR_", flag: "FLAG_", blob: "BLOB_", config: "CFG_" };
+  const prefix: Record<string, string> = { fault: "FAULT_", error: "ERR_", flag: "FLAG_", blob: "BLOB_", config: "CFG_", topic: "TOPIC_" };
   for (const [group, codes] of Object.entries(abi.codes)) {
     out.push("");
     for (const [name, c] of Object.entries(codes)) {
@@ -25,6 +25,17 @@ export function generateAssemblyScript(): string {
   const list = (pick: (c: (typeof cfg)[number]) => number | undefined): string =>
     cfg.map((c) => { const v = pick(c); if (v === undefined) throw new Error("config needs default, min, max"); return String(v); }).join(", ");
   out.push("", `export const CFG_COUNT: i32 = ${cfg.length};`);
+  const names = (group: keyof typeof abi.codes, index: (v: number) => number): string => {
+    const list: string[] = [];
+    for (const [name, c] of Object.entries(abi.codes[group])) list[index(c.value)] = name;
+    return Array.from(list, (n) => n ?? "").join(",");
+  };
+  out.push(`/** Names by key, comma-separated (JSON payloads and commands). */`);
+  out.push(`export const CFG_NAMES = "${names("config", (v) => v)}";`);
+  out.push(`/** Names by -code, comma-separated (index 0 is unused). */`);
+  out.push(`export const ERR_NAMES = "${names("error", (v) => -v)}";`);
+  out.push(`/** Names by code, comma-separated (index 0 is unused). */`);
+  out.push(`export const FAULT_NAMES = "${names("fault", (v) => v)}";`);
   out.push(`export const CFG_DEFAULT: StaticArray<f32> = [${list((c) => c.default)}];`);
   out.push(`export const CFG_MIN: StaticArray<f32> = [${list((c) => c.min)}];`);
   out.push(`export const CFG_MAX: StaticArray<f32> = [${list((c) => c.max)}];`);

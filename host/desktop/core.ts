@@ -42,6 +42,25 @@ interface CoreExports {
   cal_residual(i: number): number;
   blob_save(which: number): number;
   blob_load(which: number, len: number): number;
+  mqtt_setup(len: number): number;
+  mqtt_topic(which: number): number;
+  mqtt_will(): number;
+  mqtt_connected(up: number): void;
+  mqtt_message(topicLen: number, payloadLen: number): number;
+  out_next(): number;
+  out_done(): number;
+  out_pending(): number;
+  out_dropped(): number;
+  time_sync(epochS: number, nowMs: number): void;
+  state_dirty(): number;
+}
+
+/** A message the core wants published. */
+export interface OutMessage {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  retain: boolean;
 }
 
 export class CoreError extends Error {
@@ -168,12 +187,99 @@ export class ScaleCore {
     return new Uint8Array(this.exports.memory.buffer, this.ioAt, len).slice();
   }
 
+  private io(len: number): Uint8Array {
+    return new Uint8Array(this.exports.memory.buffer, this.ioAt, len);
+  }
+
+  /** Device id for the topics; throws with the reason if the core refuses it. */
+  setDeviceId(id: string): void {
+    const bytes = Buffer.from(id, "utf8");
+    if (bytes.length > this.ioCap) throw new CoreError(`device id "${id}" is too long`);
+    this.io(bytes.length).set(bytes);
+    if (this.exports.mqtt_setup(bytes.length) !== 0) {
+      throw new CoreError(`device id "${id}" is not 1..32 of A-Z a-z 0-9 _ -`);
+    }
+  }
+
+  topic(which: TopicName): string {
+    const n = this.exports.mqtt_topic(code("topic", which));
+    if (n < 0) throw new CoreError(`no topic ${which}: ${codeName("error", n)}`, n);
+    return Buffer.from(this.io(n)).toString("latin1");
+  }
+
+  will(): OutMessage {
+    const n = this.exports.mqtt_will();
+    if (n < 0) throw new CoreError(`no will: ${codeName("error", n)}`, n);
+    return unframe(this.io(n).slice());
+  }
+
+  connected(up: boolean): void {
+    this.exports.mqtt_connected(up ? 1 : 0);
+  }
+
+  /**
+   * Hands a received message to the core. Returns its answer: a command's result code, 1 handled,
+   * 2 not for this core. A payload larger than the io buffer is passed truncated, with its length,
+   * so the core refuses it as TOO_LONG.
+   */
+  message(topic: string, payload: Uint8Array): number {
+    const t = Buffer.from(topic, "utf8");
+    if (t.length > this.ioCap) return 2;
+    const io = this.io(this.ioCap);
+    io.set(t);
+    io.set(payload.subarray(0, this.ioCap - t.length), t.length);
+    return this.exports.mqtt_message(t.length, payload.length);
+  }
+
+  /** The next message to publish, or null; call done() once it is delivered. */
+  next(): OutMessage | null {
+    const n = this.exports.out_next();
+    return n > 0 ? unframe(this.io(n).slice()) : null;
+  }
+
+  done(): void {
+    this.exports.out_done();
+  }
+
+  get pending(): number {
+    return this.exports.out_pending();
+  }
+
+  get dropped(): number {
+    return this.exports.out_dropped() >>> 0;
+  }
+
+  /** Tells the core the wall clock: epochMs now, at host time nowMs. */
+  timeSync(epochMs: number, nowMs: number): void {
+    this.exports.time_sync(Math.floor(epochMs / 1000) | 0, (nowMs - (epochMs % 1000)) | 0);
+  }
+
+  /** Blobs changed since last asked, as names. */
+  dirty(): Array<"CALIBRATION" | "CONFIG"> {
+    const mask = this.exports.state_dirty();
+    return (["CALIBRATION", "CONFIG"] as const).filter((n) => mask & (1 << code("blob", n)));
+  }
+
   /** Restore a blob; returns 0 or a negative error code (the core is unchanged on error). */
   loadBlob(which: "CALIBRATION" | "CONFIG", bytes: Uint8Array): number {
     if (bytes.length > this.ioCap) return code("error", "BAD_BLOB");
     new Uint8Array(this.exports.memory.buffer, this.ioAt, bytes.length).set(bytes);
     return this.exports.blob_load(code("blob", which), bytes.length);
   }
+}
+
+export type TopicName = "STATE" | "STATUS" | "CMD" | "RESULT" | "HA_STATUS" | "GAP";
+
+/** Parses the core's framing: flags byte, topic length (u16 LE), topic, payload. */
+export function unframe(bytes: Uint8Array): OutMessage {
+  const b = Buffer.from(bytes);
+  const topicLen = b.readUInt16LE(1);
+  return {
+    qos: (b[0] & 3) as 0 | 1 | 2,
+    retain: (b[0] & 4) !== 0,
+    topic: b.subarray(3, 3 + topicLen).toString("latin1"),
+    payload: b.subarray(3 + topicLen),
+  };
 }
 
 /** Names of the flag bits set in `flags`. */

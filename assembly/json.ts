@@ -1,0 +1,297 @@
+// Bytes in, bytes out: a small JSON writer for payloads and a strict parser for command objects.
+// No strings are allocated: literals are copied out of static data, numbers are formatted by hand.
+import { ERR_BAD_JSON, ERR_BAD_FIELD } from "./abi";
+
+// --- writer -----------------------------------------------------------------------------------
+let wAt: usize = 0;
+let wEnd: usize = 0;
+let wPos: usize = 0;
+
+/** Starts writing at p, at most cap bytes. */
+export function wBegin(p: usize, cap: i32): void {
+  wAt = p;
+  wPos = p;
+  wEnd = p + <usize>cap;
+}
+
+/** Bytes written; -1 if the buffer overflowed. */
+export function wLen(): i32 {
+  return wPos > wEnd ? -1 : <i32>(wPos - wAt);
+}
+
+export function wByte(b: i32): void {
+  if (wPos < wEnd) store<u8>(wPos, <u8>b);
+  wPos++;
+}
+
+/** Copies an ASCII literal. */
+export function wStr(s: string): void {
+  for (let i = 0; i < s.length; i++) wByte(s.charCodeAt(i));
+}
+
+export function wBytes(p: usize, n: i32): void {
+  for (let i = 0; i < n; i++) wByte(<i32>load<u8>(p + i));
+}
+
+export function wInt(v: i64): void {
+  if (v < 0) {
+    wByte(0x2D);
+    v = -v;
+  }
+  const digits = memory.data(20);
+  let n = 0;
+  do {
+    store<u8>(digits + n++, <u8>(0x30 + <i32>(v % 10)));
+    v /= 10;
+  } while (v > 0);
+  while (n > 0) wByte(<i32>load<u8>(digits + --n));
+}
+
+/** A number with `decimals` places (0..6), or null when it is not finite. */
+export function wFixed(v: f32, decimals: i32): void {
+  if (!isFinite(v)) {
+    wStr("null");
+    return;
+  }
+  let scale: i64 = 1;
+  for (let i = 0; i < decimals; i++) scale *= 10;
+  let n = <i64>Math.round(<f64>v * <f64>scale);
+  if (n < 0) {
+    wByte(0x2D);
+    n = -n;
+  }
+  wInt(n / scale);
+  if (decimals > 0) {
+    wByte(0x2E);
+    let frac = n % scale;
+    for (let s = scale / 10; s > 0; s /= 10) {
+      wByte(0x30 + <i32>(frac / s));
+      frac %= s;
+    }
+  }
+}
+
+export function wBool(b: bool): void {
+  wStr(b ? "true" : "false");
+}
+
+/** Writes `"key":` */
+export function wKey(key: string): void {
+  wByte(0x22);
+  wStr(key);
+  wStr("\":");
+}
+
+/** Writes the name-th comma-separated name of a list, quoted (for code names). */
+export function wListName(list: string, index: i32): void {
+  let start = 0;
+  for (let i = 0; i < index; i++) {
+    start = list.indexOf(",", start) + 1;
+    if (start == 0) return;
+  }
+  let end = list.indexOf(",", start);
+  if (end < 0) end = list.length;
+  wByte(0x22);
+  for (let i = start; i < end; i++) wByte(list.charCodeAt(i));
+  wByte(0x22);
+}
+
+// --- command parser ---------------------------------------------------------------------------
+// Accepts one flat object of known fields: {"cmd": string, "kg": number, "order": number,
+// "key": string, "value": number, "id": string or number}. Anything else is refused.
+
+export const F_CMD: i32 = 1;
+export const F_KG: i32 = 2;
+export const F_ORDER: i32 = 4;
+export const F_KEY: i32 = 8;
+export const F_VALUE: i32 = 16;
+export const F_ID: i32 = 32;
+/** Longest string value or id accepted. */
+export const MAX_TOKEN: i32 = 32;
+
+/** Fields present after parseCommand. */
+export let pFields: i32 = 0;
+export let pCmdAt: usize = 0;
+export let pCmdLen: i32 = 0;
+export let pKeyAt: usize = 0;
+export let pKeyLen: i32 = 0;
+/** Raw JSON token of the id (a safe string with its quotes, or a number), echoed in the result. */
+export let pIdAt: usize = 0;
+export let pIdLen: i32 = 0;
+export let pKg: f64 = 0;
+export let pOrder: f64 = 0;
+export let pValue: f64 = 0;
+
+let at: usize = 0;
+let end: usize = 0;
+
+// @ts-ignore: decorator
+@inline function peek(): i32 {
+  return at < end ? <i32>load<u8>(at) : -1;
+}
+
+function skipSpace(): void {
+  while (at < end) {
+    const c = load<u8>(at);
+    if (c != 0x20 && c != 0x09 && c != 0x0A && c != 0x0D) break;
+    at++;
+  }
+}
+
+/** A string of printable ASCII without escapes; returns its length (start in strAt) or an error. */
+let strAt: usize = 0;
+function parseString(): i32 {
+  if (peek() != 0x22) return ERR_BAD_JSON;
+  at++;
+  strAt = at;
+  while (at < end) {
+    const c = <i32>load<u8>(at);
+    if (c == 0x22) {
+      const n = <i32>(at - strAt);
+      at++;
+      return n;
+    }
+    if (c == 0x5C || c < 0x20 || c > 0x7E) return ERR_BAD_FIELD; // escapes and non-ASCII are never needed
+    at++;
+  }
+  return ERR_BAD_JSON;
+}
+
+// @ts-ignore: decorator
+@inline function isDigit(c: i32): bool {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/** A JSON number (RFC 8259 grammar) into pNumber; false if malformed. */
+let pNumber: f64 = 0;
+function parseNumber(): bool {
+  let neg = false;
+  if (peek() == 0x2D) {
+    neg = true;
+    at++;
+  }
+  if (!isDigit(peek())) return false;
+  let mant: f64 = 0;
+  let exp10: i32 = 0;
+  if (peek() == 0x30) at++;
+  else while (isDigit(peek())) mant = mant * 10 + <f64>(load<u8>(at++) - 0x30);
+  if (peek() == 0x2E) {
+    at++;
+    if (!isDigit(peek())) return false;
+    while (isDigit(peek())) {
+      mant = mant * 10 + <f64>(load<u8>(at++) - 0x30);
+      exp10--;
+    }
+  }
+  if (peek() == 0x65 || peek() == 0x45) {
+    at++;
+    let eneg = false;
+    if (peek() == 0x2B || peek() == 0x2D) eneg = load<u8>(at++) == 0x2D;
+    if (!isDigit(peek())) return false;
+    let e: i32 = 0;
+    while (isDigit(peek())) {
+      if (e < 100000) e = e * 10 + (load<u8>(at) - 0x30);
+      at++;
+    }
+    exp10 += eneg ? -e : e;
+  }
+  // Powers of ten by repeated multiplication: exact enough for settings, and overflow gives
+  // Infinity / underflow 0, which the setting checks then refuse or accept as they should.
+  let p: f64 = 1;
+  const n = exp10 < 0 ? -exp10 : exp10;
+  for (let i = 0; i < n && i < 400; i++) p *= 10;
+  pNumber = exp10 < 0 ? mant / p : mant * p;
+  if (neg) pNumber = -pNumber;
+  return true;
+}
+
+function keyIs(p: usize, n: i32, name: string): bool {
+  if (n != name.length) return false;
+  for (let i = 0; i < n; i++) if (<i32>load<u8>(p + i) != name.charCodeAt(i)) return false;
+  return true;
+}
+
+/** Parses a command object at [p, p+n). Returns 0, ERR_BAD_JSON or ERR_BAD_FIELD. */
+export function parseCommand(p: usize, n: i32): i32 {
+  at = p;
+  end = p + <usize>n;
+  pFields = 0;
+  pIdLen = 0;
+  skipSpace();
+  if (peek() != 0x7B) return ERR_BAD_JSON;
+  at++;
+  skipSpace();
+  if (peek() == 0x7D) {
+    at++;
+  } else {
+    while (true) {
+      skipSpace();
+      const kn = parseString();
+      if (kn < 0) return kn == ERR_BAD_FIELD ? kn : ERR_BAD_JSON;
+      const kAt = strAt;
+      skipSpace();
+      if (peek() != 0x3A) return ERR_BAD_JSON;
+      at++;
+      skipSpace();
+      let field = 0;
+      if (keyIs(kAt, kn, "cmd")) field = F_CMD;
+      else if (keyIs(kAt, kn, "kg")) field = F_KG;
+      else if (keyIs(kAt, kn, "order")) field = F_ORDER;
+      else if (keyIs(kAt, kn, "key")) field = F_KEY;
+      else if (keyIs(kAt, kn, "value")) field = F_VALUE;
+      else if (keyIs(kAt, kn, "id")) field = F_ID;
+      if (field == 0 || (pFields & field) != 0) return ERR_BAD_FIELD; // unknown or repeated
+      pFields |= field;
+      const c = peek();
+      if (field == F_CMD || field == F_KEY || (field == F_ID && c == 0x22)) {
+        const start = at;
+        const sn = parseString();
+        if (sn < 0) return sn;
+        if (sn == 0 || sn > MAX_TOKEN) return ERR_BAD_FIELD;
+        if (field == F_CMD) { pCmdAt = strAt; pCmdLen = sn; }
+        else if (field == F_KEY) { pKeyAt = strAt; pKeyLen = sn; }
+        else {
+          for (let i = 0; i < sn; i++) {
+            const ch = <i32>load<u8>(strAt + i);
+            if (ch == 0x22 || ch == 0x5C) return ERR_BAD_FIELD;
+          }
+          pIdAt = start;
+          pIdLen = sn + 2;
+        }
+      } else if (c == 0x2D || isDigit(c)) {
+        if (field == F_CMD || field == F_KEY) return ERR_BAD_FIELD;
+        const start = at;
+        if (!parseNumber()) return ERR_BAD_JSON;
+        if (field == F_KG) pKg = pNumber;
+        else if (field == F_ORDER) pOrder = pNumber;
+        else if (field == F_VALUE) pValue = pNumber;
+        else {
+          if (<i32>(at - start) > MAX_TOKEN) return ERR_BAD_FIELD;
+          pIdAt = start;
+          pIdLen = <i32>(at - start);
+        }
+      } else if (c == 0x7B || c == 0x5B || c == 0x74 || c == 0x66 || c == 0x6E || c == 0x22) {
+        return ERR_BAD_FIELD; // objects, arrays, true, false, null or a string where a number belongs
+      } else {
+        return ERR_BAD_JSON;
+      }
+      skipSpace();
+      if (peek() == 0x2C) {
+        at++;
+        continue;
+      }
+      if (peek() == 0x7D) {
+        at++;
+        break;
+      }
+      return ERR_BAD_JSON;
+    }
+  }
+  skipSpace();
+  return at == end ? 0 : ERR_BAD_JSON;
+}
+
+/** True when [p, p+n) equals the ASCII literal s. */
+export function bytesAre(p: usize, n: i32, s: string): bool {
+  return keyIs(p, n, s);
+}
