@@ -25,8 +25,6 @@ export interface VirtualScaleOptions {
   seed: number;
   /** The .wasm to run (bytes or path); the release build by default. */
   wasm?: Uint8Array | string;
-  /** Called when a state change (tare, zero, calibration, settings) should be persisted. */
-  onPersist?: (core: ScaleCore) => void;
 }
 
 /** A step of the platform load: from `from` at t0 to `to` at t0 + ramp. */
@@ -48,7 +46,7 @@ export class VirtualScale {
   private load: LoadStep = { t0Us: 0, from: 0, to: 0, rampUs: 0 };
   private next = 0;
 
-  private constructor(readonly scenario: Scenario, private readonly options: VirtualScaleOptions) {
+  private constructor(readonly scenario: Scenario, options: VirtualScaleOptions) {
     this.temperatureC = scenario.temperatureC;
     const spec = { ...DEFAULT_CELL, ...scenario.cell };
     for (let i = 0; i < scenario.cells; i++) {
@@ -135,7 +133,6 @@ export class VirtualScale {
 
   private record(at: number, name: string, result: number): void {
     this.commands.push(result < 0 ? { at, name, result, error: codeName("error", result) } : { at, name, result });
-    if (result >= 0) this.options.onPersist?.(this.core);
   }
 
   inject(fault: string, chip = 0, value?: number): void {

@@ -1,0 +1,141 @@
+// The desktop host's network capability: MQTT.js over TLS, moving the core's bytes. What is
+// published, when, and what a command means are the core's; this file connects, subscribes,
+// publishes what out_next frames (one at a time, in order, QoS 1) and reports delivery.
+import mqtt, { type MqttClient, type IClientOptions } from "mqtt";
+import type { ScaleCore, OutMessage } from "../core.js";
+import { readCert, readKey, type Connection } from "./config.js";
+
+export interface LinkEvents {
+  /** A state change worth showing: connected, disconnected, an error with its cause. */
+  onStatus?: (text: string) => void;
+  /** Blobs a command changed; the host persists them. */
+  onDirty?: (blobs: Array<"CALIBRATION" | "CONFIG">) => void;
+}
+
+/** Turns a TLS or MQTT failure into a sentence a user can act on. */
+export function describeError(e: Error & { code?: string | number }): string {
+  const code = String(e.code ?? "");
+  const why: Record<string, string> = {
+    SELF_SIGNED_CERT_IN_CHAIN: "the broker's certificate is signed by a CA this host does not trust (set the CA)",
+    DEPTH_ZERO_SELF_SIGNED_CERT: "the broker's certificate is self-signed and not trusted (set the CA)",
+    UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the broker's certificate chain does not lead to a trusted CA (set the CA)",
+    UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "the broker's certificate is signed by a CA this host does not trust (set the CA)",
+    ERR_TLS_CERT_ALTNAME_INVALID: "the broker's certificate is not valid for this host name (check the URL or servername)",
+    CERT_HAS_EXPIRED: "the broker's certificate has expired (or this clock is wrong)",
+    CERT_NOT_YET_VALID: "the broker's certificate is not valid yet (is this clock set?)",
+    ECONNREFUSED: "nothing listens at the broker's address and port",
+    ECONNRESET: "the broker closed the connection during the handshake (a client certificate may be required, or the port is not TLS)",
+    EPROTO: "the TLS handshake failed (is the port TLS? is a client certificate required?)",
+    ERR_SSL_WRONG_VERSION_NUMBER: "the port does not speak TLS (plaintext port?)",
+  };
+  const alert = /alert (certificate required|handshake failure|bad certificate|unknown ca)/i.exec(e.message);
+  if (alert) return `TLS refused by the broker (${alert[1]}): a valid client certificate is required`;
+  if (why[code]) return `${why[code]} [${code}]`;
+  if (/Not authorized|Bad username or password/i.test(e.message)) return `the broker refused the credentials: ${e.message}`;
+  return e.message || code;
+}
+
+export class MqttLink {
+  readonly client: MqttClient;
+  /** Messages published and acknowledged. */
+  delivered = 0;
+  lastError: string | null = null;
+  private pumping = false;
+  /** Bumped on every disconnect: an acknowledgement from before it is not trusted. */
+  private epoch = 0;
+
+  constructor(private readonly core: ScaleCore, readonly connection: Connection, private readonly events: LinkEvents = {}) {
+    core.setDeviceId(connection.deviceId);
+    const will = core.will();
+    // TLS 1.2 is Node's floor already; certificates are always verified.
+    const options: IClientOptions = {
+      protocolVersion: connection.protocolVersion,
+      clientId: `wasm-scale-${connection.deviceId}`,
+      clean: true,
+      keepalive: connection.keepaliveS,
+      reconnectPeriod: connection.reconnectMs,
+      connectTimeout: 10_000,
+      username: connection.username,
+      password: connection.password,
+      rejectUnauthorized: true,
+      ca: connection.ca ? readCert(connection.ca) : undefined,
+      cert: connection.cert ? readCert(connection.cert) : undefined,
+      key: connection.key ? readKey(connection.key) : undefined,
+      servername: connection.servername,
+      will: { topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain },
+      queueQoSZero: false,
+      manualConnect: true,
+    };
+    this.client = mqtt.connect(connection.url, options);
+    this.client.on("connect", () => {
+      this.lastError = null;
+      this.core.connected(true);
+      this.events.onStatus?.(`connected to ${connection.url}`);
+      this.client.subscribe([core.topic("CMD"), core.topic("HA_STATUS")], { qos: 1 }, (err) => {
+        if (err) this.fail(err);
+      });
+      this.pump();
+    });
+    this.client.on("close", () => {
+      if (this.epoch >= 0) this.epoch++;
+      this.core.connected(false);
+    });
+    this.client.on("offline", () => this.events.onStatus?.("broker unreachable; readings are kept and sent on reconnect"));
+    this.client.on("error", (e) => this.fail(e));
+    this.client.on("message", (topic, payload) => {
+      this.core.message(topic, payload);
+      const dirty = this.core.dirty();
+      if (dirty.length) this.events.onDirty?.(dirty);
+      this.pump();
+    });
+  }
+
+  private fail(e: Error): void {
+    this.lastError = describeError(e);
+    this.events.onStatus?.(`broker error: ${this.lastError}`);
+  }
+
+  start(): this {
+    this.client.connect();
+    return this;
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  /**
+   * Publishes everything the core has queued, oldest first, one message in flight at a time so
+   * order is kept and nothing leaves the core's outbox before the broker has it.
+   */
+  pump(): void {
+    if (this.pumping || !this.client.connected) return;
+    this.pumping = true;
+    void this.drain().finally(() => {
+      this.pumping = false;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    let m: OutMessage | null;
+    while (this.client.connected && (m = this.core.next())) {
+      const epoch = this.epoch;
+      try {
+        await this.client.publishAsync(m.topic, m.payload, { qos: m.qos, retain: m.retain });
+      } catch (e) {
+        this.fail(e as Error);
+        return;
+      }
+      // Acknowledged on the connection it was sent on: it may leave the outbox. Otherwise it is
+      // framed and sent again after reconnecting (QoS 1: at least once; seq tells duplicates).
+      if (epoch !== this.epoch) return;
+      this.core.done();
+      this.delivered++;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.epoch = -1;
+    await this.client.endAsync();
+  }
+}
