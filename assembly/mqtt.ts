@@ -21,7 +21,8 @@ const TOPIC_ROOT = "wasm-scale/";
 const HA_ROOT = "homeassistant/";
 export const MAX_ID: i32 = 32;
 const OUTBOX_MAX: i32 = 1000;
-const RESULTS_MAX: i32 = 16;
+/** Results waiting to be published; a burst of commands beyond this loses the oldest results. */
+const RESULTS_MAX: i32 = 64;
 /** A result: command index, code, id length, id bytes. */
 const RESULT_SIZE: i32 = 12 + 32;
 

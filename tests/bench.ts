@@ -1,7 +1,14 @@
 // npm run bench: figures for the core and the desktop host (`-- --json` for one JSON object).
 // Counts and ratios are exact; samples per second is the best of three runs (machines are noisy).
 import { parseArgs } from "node:util";
+import { readFileSync, rmSync } from "node:fs";
+import mqtt from "mqtt";
 import { releaseWasm, scaleFor } from "./helpers.js";
+import { makePki, startMosquitto, MOSQUITTO } from "./brokers.js";
+import { startBroker } from "../host/desktop/mqtt/broker.js";
+import { MqttLink } from "../host/desktop/mqtt/link.js";
+import { resolveConnection } from "../host/desktop/mqtt/config.js";
+import { Device } from "../host/desktop/device.js";
 
 const { values } = parseArgs({ options: { json: { type: "boolean", default: false }, samples: { type: "string", default: "1000000" } } });
 const SAMPLES = Number(values.samples);
@@ -21,8 +28,46 @@ async function run(samples: number, cells = 1): Promise<{ perSecond: number; cal
   return { perSecond: samples / seconds, callsPerSample: (calls() - before.calls) / samples, growth: scale.core.memoryBytes() - before.bytes };
 }
 
+/**
+ * Sample-to-subscriber latency through a real broker over TLS, in real time at 80 SPS with every
+ * reading published: from the moment the core hands out a reading to its arrival at an ordinary
+ * MQTT.js subscriber.
+ */
+async function latency(url: string, pki: Awaited<ReturnType<typeof makePki>>, seconds: number): Promise<{ p50: number; p99: number; n: number }> {
+  const sub = await mqtt.connectAsync(url, { ca: pki.ca.cert, cert: readFileSync(pki.file("watcher.pem")), key: readFileSync(pki.file("watcher-key.pem")) });
+  const arrived = new Map<number, number>();
+  sub.on("message", (_t, payload) => arrived.set((JSON.parse(payload.toString()) as { seq: number }).seq, performance.now()));
+  await sub.subscribeAsync("wasm-scale/dev1/state", { qos: 1 });
+  const scale = await scaleFor({ rate: 80, settings: { PUBLISH_MS: 0 }, events: [{ type: "load", at: 1, kg: 3 }] });
+  const link = new MqttLink(scale.core, resolveConnection(undefined, {}, {
+    url, deviceId: "dev1", ca: pki.file("ca.pem"), cert: pki.file("dev1.pem"), key: pki.file("dev1-key.pem"),
+  })).start();
+  while (!link.connected) await new Promise((r) => setTimeout(r, 10));
+  const sent: number[] = [];
+  const device = new Device(scale, link, { speed: 1, onReading: () => sent.push(performance.now()) });
+  await device.run(scale.nowS + seconds);
+  await new Promise((r) => setTimeout(r, 500));
+  await link.stop();
+  await sub.endAsync();
+  const ms = sent.map((t, i) => (arrived.get(i + 1) ?? NaN) - t).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const at = (q: number) => Math.round(ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] * 100) / 100;
+  return { p50: at(0.5), p99: at(0.99), n: ms.length };
+}
+
 const runs = [await run(SAMPLES), await run(SAMPLES), await run(SAMPLES)];
 const four = await run(100_000, 4);
+const pki = await makePki();
+const aedes = await startBroker({ ca: pki.ca.cert, cert: pki.server.cert, key: readFileSync(pki.file("server-key.pem"), "utf8") });
+const viaAedes = await latency(aedes.url, pki, 5);
+await aedes.close();
+let viaMosquitto: { p50: number; p99: number; n: number } | null = null;
+if (MOSQUITTO) {
+  const m = await startMosquitto(pki);
+  viaMosquitto = await latency(m.url, pki, 5);
+  await m.stop();
+}
+rmSync(pki.dir, { recursive: true, force: true });
+
 const figures = {
   core_wasm_bytes: releaseWasm().length,
   host_calls_per_sample: runs[0].callsPerSample,
@@ -30,8 +75,14 @@ const figures = {
   sim_samples_per_second: Math.round(Math.max(...runs.map((r) => r.perSecond))),
   wasm_memory_growth_bytes: Math.max(...runs.map((r) => r.growth)),
   samples_per_run: SAMPLES,
+  latency_aedes_ms_p50: viaAedes.p50,
+  latency_aedes_ms_p99: viaAedes.p99,
+  latency_mosquitto_ms_p50: viaMosquitto?.p50 ?? null,
+  latency_mosquitto_ms_p99: viaMosquitto?.p99 ?? null,
+  latency_samples: viaAedes.n,
 };
 
+process.exitCode = 0;
 if (values.json) {
   console.log(JSON.stringify(figures));
 } else {
@@ -39,4 +90,6 @@ if (values.json) {
   console.log(`host calls per sample         ${figures.host_calls_per_sample} (1 cell), ${figures.host_calls_per_sample_4_cells_shared_clock} (4 cells, shared clock)`);
   console.log(`simulated samples per second  ${figures.sim_samples_per_second.toLocaleString("en")} (simulator -> host -> Wasm core -> reading, best of 3 x ${SAMPLES.toLocaleString("en")})`);
   console.log(`Wasm memory growth            ${figures.wasm_memory_growth_bytes} bytes over ${SAMPLES.toLocaleString("en")} samples`);
+  console.log(`sample -> subscriber latency  aedes p50 ${viaAedes.p50} ms, p99 ${viaAedes.p99} ms (${viaAedes.n} readings, TLS, QoS 1, 80 SPS)`);
+  if (viaMosquitto) console.log(`                              Mosquitto (mutual TLS) p50 ${viaMosquitto.p50} ms, p99 ${viaMosquitto.p99} ms`);
 }

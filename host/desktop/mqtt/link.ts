@@ -77,7 +77,10 @@ export class MqttLink {
       this.pump();
     });
     this.client.on("close", () => {
+      // A publish still awaiting its acknowledgement belongs to the old connection: forget it
+      // (the core frames it again after reconnecting) and let a new drain start.
       if (this.epoch >= 0) this.epoch++;
+      this.pumping = false;
       this.core.connected(false);
     });
     this.client.on("offline", () => this.events.onStatus?.("broker unreachable; readings are kept and sent on reconnect"));
@@ -111,15 +114,15 @@ export class MqttLink {
   pump(): void {
     if (this.pumping || !this.client.connected) return;
     this.pumping = true;
-    void this.drain().finally(() => {
-      this.pumping = false;
+    const epoch = this.epoch;
+    void this.drain(epoch).finally(() => {
+      if (epoch === this.epoch) this.pumping = false;
     });
   }
 
-  private async drain(): Promise<void> {
+  private async drain(epoch: number): Promise<void> {
     let m: OutMessage | null;
-    while (this.client.connected && (m = this.core.next())) {
-      const epoch = this.epoch;
+    while (epoch === this.epoch && this.client.connected && (m = this.core.next())) {
       try {
         await this.client.publishAsync(m.topic, m.payload, { qos: m.qos, retain: m.retain });
       } catch (e) {
