@@ -2,7 +2,7 @@
 // and the hosts share one definition. `npm run abi` runs it; a test fails when the output is stale.
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { abi } from "./abi.js";
+import { abi, wamrSignature } from "./abi.js";
 
 export function generateAssemblyScript(): string {
   const out: string[] = [
@@ -46,9 +46,43 @@ export function generateAssemblyScript(): string {
   return out.join("\n") + "\n";
 }
 
+/** The same definition as a C header for the ESP-IDF host: codes, layout, native signatures. */
+export function generateC(): string {
+  const macro = (s: string) => s.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+  const out: string[] = [
+    "/* Generated from assembly/abi.json by host/gen-abi.ts (npm run abi). Do not edit. */",
+    "#pragma once",
+    "",
+    `#define SCALE_ABI_VERSION ${abi.version}`,
+    `#define SCALE_ABI_MAX_PAGES ${abi.memory.maxPages}`,
+    `#define SCALE_ABI_IMPORT_COUNT ${abi.imports.length}`,
+    "",
+    "/* Imports: WAMR native signatures ('*' pointer, '~' its length). */",
+  ];
+  for (const fn of abi.imports) {
+    out.push(`/* ${fn.module}.${fn.name}: ${fn.doc} Called ${fn.calls}. */`);
+    out.push(`#define SCALE_ABI_MODULE_${macro(fn.module!)}_${macro(fn.name)} "${fn.module}"`);
+    out.push(`#define SCALE_ABI_SIG_${macro(fn.module!)}_${macro(fn.name)} "${wamrSignature(fn)}"`);
+  }
+  out.push("", "/* Exports the host calls. */");
+  for (const fn of abi.exports) if (fn.kind !== "memory") out.push(`#define SCALE_EXPORT_${macro(fn.name)} "${fn.name}"`);
+  const prefix: Record<string, string> = { fault: "SCALE_FAULT_", error: "SCALE_ERR_", flag: "SCALE_FLAG_", blob: "SCALE_BLOB_", config: "SCALE_CFG_", topic: "SCALE_TOPIC_" };
+  for (const [group, codes] of Object.entries(abi.codes)) {
+    out.push("");
+    for (const [name, c] of Object.entries(codes)) out.push(`#define ${prefix[group]}${name} (${c.value}) /* ${c.doc} */`);
+  }
+  for (const [name, rec] of Object.entries(abi.records)) {
+    out.push("", `#define SCALE_ABI_${name.toUpperCase()}_SIZE ${rec.size}`);
+    for (const f of rec.fields) out.push(`#define SCALE_ABI_${name.toUpperCase()}_${f.name.toUpperCase()} ${f.offset} /* ${f.type} ${f.doc} */`);
+  }
+  return out.join("\n") + "\n";
+}
+
 export const generatedPath = fileURLToPath(new URL("../assembly/abi.ts", import.meta.url));
+export const generatedCPath = fileURLToPath(new URL("./esp-idf/components/wasm_host/include/scale_abi.h", import.meta.url));
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   writeFileSync(generatedPath, generateAssemblyScript());
-  console.log(`wrote ${generatedPath}`);
+  writeFileSync(generatedCPath, generateC());
+  console.log(`wrote ${generatedPath} and ${generatedCPath}`);
 }

@@ -1,0 +1,121 @@
+/* wasm-scale GPIO capability for the HX711 protocol in the Wasm core. */
+#include "hx711_gpio.h"
+
+#include "driver/gpio.h"
+#include "esp_attr.h"
+#include "esp_cpu.h"
+#include "esp_log.h"
+#include "esp_rom_sys.h"
+#include "esp_timer.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+#include "scale_portable.h"
+
+static const char *TAG = "hx711_gpio";
+
+/* Datasheet T3/T4 typical: 1 us high, 1 us low (min 0.2 us each, high at most 50 us). */
+#define PULSE_HIGH_US 1
+#define PULSE_LOW_US 1
+
+static portMUX_TYPE s_mux = portMUX_INITIALIZER_UNLOCKED;
+static int s_clk_pin = -1;
+static uint64_t s_input_mask;
+
+esp_err_t hx711_gpio_init(const hx711_gpio_config_t *config)
+{
+    if (config == NULL || !scale_pin_is_output(config->clk_pin) || config->dout_count < 1 || config->dout_count > 4) {
+        return ESP_ERR_INVALID_ARG;
+    }
+    uint64_t inputs = 0;
+    for (int i = 0; i < config->dout_count; i++) {
+        if (!scale_pin_is_input(config->dout_pins[i]) || config->dout_pins[i] == config->clk_pin) return ESP_ERR_INVALID_ARG;
+        inputs |= 1ULL << config->dout_pins[i];
+    }
+    gpio_config_t out = {
+        .pin_bit_mask = 1ULL << config->clk_pin,
+        .mode = GPIO_MODE_OUTPUT,
+        .pull_up_en = GPIO_PULLUP_DISABLE,
+        .pull_down_en = GPIO_PULLDOWN_DISABLE,
+        .intr_type = GPIO_INTR_DISABLE,
+    };
+    esp_err_t err = gpio_config(&out);
+    if (err != ESP_OK) return err;
+    gpio_set_level(config->clk_pin, 0);
+    gpio_config_t in = {
+        .pin_bit_mask = inputs,
+        .mode = GPIO_MODE_INPUT,
+        /* A missing chip then reads high (not ready) and times out, instead of floating. */
+        .pull_up_en = GPIO_PULLUP_ENABLE,
+        .pull_down_en = GPIO_PULLDOWN_DISABLE,
+        .intr_type = GPIO_INTR_DISABLE,
+    };
+    err = gpio_config(&in);
+    if (err != ESP_OK) return err;
+    s_clk_pin = config->clk_pin;
+    s_input_mask = inputs;
+    ESP_LOGI(TAG, "clock GPIO %d, %d data pin(s)", s_clk_pin, config->dout_count);
+    return ESP_OK;
+}
+
+static bool pins_configured(const uint8_t *pins, size_t len)
+{
+    if (!scale_pins_valid(pins, len)) return false;
+    for (size_t i = 0; i < len; i++) {
+        if ((s_input_mask & (1ULL << pins[i])) == 0) return false;
+    }
+    return true;
+}
+
+int32_t hx711_gpio_wait_low(const uint8_t *pins, size_t len, int32_t timeout_us)
+{
+    if (!pins_configured(pins, len) || timeout_us < 0) return -1000001;
+    const int64_t start = esp_timer_get_time();
+    for (;;) {
+        uint32_t high = 0;
+        for (size_t i = 0; i < len; i++) {
+            if (gpio_get_level(pins[i])) high |= 1u << i;
+        }
+        const int64_t waited = esp_timer_get_time() - start;
+        if (high == 0) return (int32_t)waited;
+        if (waited >= timeout_us) return -(int32_t)high;
+        vTaskDelay(1); /* bounded and yielding: never a busy wait that starves the watchdog */
+    }
+}
+
+int32_t IRAM_ATTR hx711_gpio_clock_in(int clk, const uint8_t *pins, size_t len, int pulses, uint8_t *out, size_t out_len)
+{
+    if (clk != s_clk_pin || !pins_configured(pins, len)) return -1;
+    if (pulses < 1 || pulses > 32) return -2;
+    if (out == NULL || out_len < scale_clock_out_len(len)) return -3;
+    uint32_t words[8] = {0};
+    uint32_t longest = 0;
+    const uint32_t ticks_per_us = esp_rom_get_cpu_ticks_per_us();
+    for (int p = 0; p < pulses; p++) {
+        /* Only the high phase is protected: the HX711 powers down if it lasts over 60 us, while
+         * the low phase has no maximum. Interrupts stay enabled between pulses. */
+        portENTER_CRITICAL(&s_mux);
+        const uint32_t t0 = esp_cpu_get_cycle_count();
+        gpio_set_level(clk, 1);
+        esp_rom_delay_us(PULSE_HIGH_US);
+        for (size_t i = 0; i < len; i++) words[i] = (words[i] << 1) | (uint32_t)gpio_get_level(pins[i]);
+        gpio_set_level(clk, 0);
+        const uint32_t high = esp_cpu_get_cycle_count() - t0;
+        portEXIT_CRITICAL(&s_mux);
+        if (high > longest) longest = high;
+        esp_rom_delay_us(PULSE_LOW_US);
+    }
+    uint32_t after = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (gpio_get_level(pins[i])) after |= 1u << i;
+        scale_put_u32(out + 4 * i, words[i]);
+    }
+    scale_put_u32(out + 4 * len, after);
+    scale_put_u32(out + 4 * (len + 1), (longest + ticks_per_us - 1) / ticks_per_us);
+    return 0;
+}
+
+esp_err_t hx711_gpio_write(int pin, int level)
+{
+    if (pin != s_clk_pin || (level != 0 && level != 1)) return ESP_ERR_INVALID_ARG;
+    return gpio_set_level(pin, (uint32_t)level);
+}

@@ -1,0 +1,85 @@
+/*
+ * wasm-scale network capability: WiFi station, SNTP, and an esp-mqtt link that moves the core's
+ * bytes. What is published and what a message means is decided by the core.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "esp_err.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/queue.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Connects as a station; up to max_retries attempts with doubling backoff (1 s .. 30 s).
+ * Returns ESP_OK with an IP address, ESP_ERR_TIMEOUT after the last failed attempt. */
+esp_err_t scale_wifi_connect(const char *ssid, const char *password, int max_retries);
+
+/* Starts SNTP and waits up to wait_ms for the first synchronisation. TLS certificate dates need
+ * it, so this runs before the broker connection. Returns ESP_ERR_TIMEOUT if the clock is unset. */
+esp_err_t scale_clock_sync(const char *server, uint32_t wait_ms);
+
+/* Epoch seconds when the clock has been set, else 0. */
+uint32_t scale_clock_epoch(void);
+
+typedef struct {
+    const char *uri;              /* mqtts://host:port */
+    const char *client_id;
+    const char *username;         /* NULL or "" for none */
+    const char *password;
+    const char *ca_pem;           /* NULL: the ESP-IDF certificate bundle */
+    const uint8_t *cert_der;      /* NULL: no client certificate */
+    size_t cert_der_len;
+    const uint8_t *key_der;
+    size_t key_der_len;
+    bool mqtt5;
+    /* The will, framed by the core (mqtt_will): topic, payload, QoS, retain. */
+    const char *will_topic;
+    const uint8_t *will_payload;
+    size_t will_len;
+    int will_qos;
+    bool will_retain;
+} scale_mqtt_config_t;
+
+/* A received message, reassembled from MQTT_EVENT_DATA fragments. */
+typedef struct {
+    char topic[128];
+    size_t topic_len;
+    size_t payload_len;       /* full length; the stored part is at most SCALE_MQTT_MAX_PAYLOAD */
+    uint8_t payload[1024];
+} scale_mqtt_message_t;
+#define SCALE_MQTT_MAX_PAYLOAD 1024
+
+typedef enum {
+    SCALE_MQTT_EVT_CONNECTED,
+    SCALE_MQTT_EVT_DISCONNECTED,
+    SCALE_MQTT_EVT_PUBLISHED,     /* value: msg_id acknowledged (QoS 1 PUBACK) */
+    SCALE_MQTT_EVT_MESSAGE,       /* the message is in the slot given by value */
+} scale_mqtt_event_kind_t;
+
+typedef struct {
+    scale_mqtt_event_kind_t kind;
+    int value;
+} scale_mqtt_event_t;
+
+/* Starts the client; events go to `events` (items: scale_mqtt_event_t, made by the caller), read
+ * by the task that runs the core. */
+esp_err_t scale_mqtt_start(const scale_mqtt_config_t *config, QueueHandle_t events);
+
+/* Subscribes with QoS 1. */
+esp_err_t scale_mqtt_subscribe(const char *topic);
+
+/* Publishes (non-blocking enqueue); returns the msg_id to wait for, or -1. */
+int scale_mqtt_publish(const char *topic, size_t topic_len, const uint8_t *payload, size_t len, int qos, bool retain);
+
+/* The message in slot `slot`; call scale_mqtt_message_done(slot) once it has been handled. */
+const scale_mqtt_message_t *scale_mqtt_message(int slot);
+void scale_mqtt_message_done(int slot);
+
+#ifdef __cplusplus
+}
+#endif

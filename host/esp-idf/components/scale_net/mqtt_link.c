@@ -1,0 +1,165 @@
+/* esp-mqtt link: TLS with server verification (bundle or CA), SNI kept, optional device
+ * certificate (DER), the core's will, fragments reassembled before the core sees a message. */
+#include "scale_net.h"
+
+#include <string.h>
+#include "esp_crt_bundle.h"
+#include "esp_log.h"
+#include "mqtt_client.h"
+#include "scale_portable.h"
+
+static const char *TAG = "mqtt";
+#define SLOTS 4
+
+static esp_mqtt_client_handle_t s_client;
+static QueueHandle_t s_events;
+static scale_mqtt_message_t s_slots[SLOTS];
+static volatile bool s_slot_busy[SLOTS];
+static int s_slot;
+static scale_assembler_t s_asm;
+static char s_will_topic[128];
+static char s_topic[128];
+
+static void post(scale_mqtt_event_kind_t kind, int value)
+{
+    scale_mqtt_event_t e = {.kind = kind, .value = value};
+    if (xQueueSend(s_events, &e, 0) != pdTRUE) ESP_LOGW(TAG, "event queue full: event %d dropped", (int)kind);
+}
+
+static void on_data(esp_mqtt_event_handle_t e)
+{
+    if (e->current_data_offset == 0) {
+        /* A new message: take a free slot for it. */
+        int free_slot = -1;
+        for (int i = 0; i < SLOTS; i++) {
+            int k = (s_slot + i) % SLOTS;
+            if (!s_slot_busy[k]) { free_slot = k; break; }
+        }
+        if (free_slot < 0) {
+            ESP_LOGW(TAG, "messages arrive faster than the core handles them: one dropped");
+            s_asm.active = false;
+            return;
+        }
+        s_slot = free_slot;
+        scale_asm_init(&s_asm, s_slots[s_slot].payload, sizeof s_slots[s_slot].payload);
+    }
+    scale_asm_result_t r = scale_asm_feed(&s_asm, e->topic, (size_t)(e->topic_len > 0 ? e->topic_len : 0), (const uint8_t *)e->data,
+                                          (size_t)e->data_len, (size_t)e->current_data_offset, (size_t)e->total_data_len);
+    if (r == SCALE_ASM_DROPPED) {
+        ESP_LOGW(TAG, "fragment out of sequence dropped");
+        return;
+    }
+    if (r != SCALE_ASM_COMPLETE) return;
+    scale_mqtt_message_t *m = &s_slots[s_slot];
+    memcpy(m->topic, s_asm.topic, s_asm.topic_len + 1);
+    m->topic_len = s_asm.topic_len;
+    m->payload_len = s_asm.received; /* the full length: the core refuses what did not fit */
+    s_slot_busy[s_slot] = true;
+    post(SCALE_MQTT_EVT_MESSAGE, s_slot);
+    s_slot = (s_slot + 1) % SLOTS;
+}
+
+static void on_event(void *arg, esp_event_base_t base, int32_t id, void *data)
+{
+    (void)arg;
+    (void)base;
+    esp_mqtt_event_handle_t e = data;
+    switch ((esp_mqtt_event_id_t)id) {
+    case MQTT_EVENT_CONNECTED:
+        ESP_LOGI(TAG, "connected (session present: %d)", e->session_present);
+        post(SCALE_MQTT_EVT_CONNECTED, 0);
+        break;
+    case MQTT_EVENT_DISCONNECTED:
+        ESP_LOGW(TAG, "disconnected; readings are kept by the core and sent on reconnect");
+        post(SCALE_MQTT_EVT_DISCONNECTED, 0);
+        break;
+    case MQTT_EVENT_PUBLISHED:
+        post(SCALE_MQTT_EVT_PUBLISHED, e->msg_id);
+        break;
+    case MQTT_EVENT_DATA:
+        on_data(e);
+        break;
+    case MQTT_EVENT_ERROR:
+        if (e->error_handle == NULL) break;
+        if (e->error_handle->error_type == MQTT_ERROR_TYPE_TCP_TRANSPORT) {
+            ESP_LOGE(TAG, "TLS/TCP failure: esp-tls 0x%x, mbedTLS -0x%x, errno %d (check the clock, the CA and SNI)",
+                     e->error_handle->esp_tls_last_esp_err, -e->error_handle->esp_tls_stack_err,
+                     e->error_handle->esp_transport_sock_errno);
+        } else if (e->error_handle->error_type == MQTT_ERROR_TYPE_CONNECTION_REFUSED) {
+            ESP_LOGE(TAG, "broker refused the connection: code 0x%x (credentials or client id)", e->error_handle->connect_return_code);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+esp_err_t scale_mqtt_start(const scale_mqtt_config_t *c, QueueHandle_t events)
+{
+    if (c == NULL || c->uri == NULL || strncmp(c->uri, "mqtts://", 8) != 0 || c->will_topic == NULL || events == NULL) {
+        return ESP_ERR_INVALID_ARG;
+    }
+    s_events = events;
+    strlcpy(s_will_topic, c->will_topic, sizeof s_will_topic);
+    esp_mqtt_client_config_t config = {
+        .broker.address.uri = c->uri,
+        /* The host name in the URI is both verified and sent as SNI (HiveMQ Cloud needs it):
+         * skip_cert_common_name_check stays false. */
+        .credentials.client_id = c->client_id,
+        .session.keepalive = 60,
+        .session.protocol_ver = c->mqtt5 ? MQTT_PROTOCOL_V_5 : MQTT_PROTOCOL_V_3_1_1,
+        .session.last_will.topic = s_will_topic,
+        .session.last_will.msg = (const char *)c->will_payload,
+        .session.last_will.msg_len = (int)c->will_len,
+        .session.last_will.qos = c->will_qos,
+        .session.last_will.retain = c->will_retain,
+        .network.reconnect_timeout_ms = 5000,
+        .network.timeout_ms = 10000,
+        .buffer.size = 2048,
+    };
+    if (c->ca_pem) {
+        config.broker.verification.certificate = c->ca_pem; /* PEM, NUL-terminated: length 0 */
+    } else {
+        config.broker.verification.crt_bundle_attach = esp_crt_bundle_attach;
+    }
+    if (c->username && c->username[0]) {
+        config.credentials.username = c->username;
+        config.credentials.authentication.password = c->password;
+    }
+    if (c->cert_der) {
+        /* DER, as the device stores it: the lengths tell esp-tls it is not PEM. */
+        config.credentials.authentication.certificate = (const char *)c->cert_der;
+        config.credentials.authentication.certificate_len = c->cert_der_len;
+        config.credentials.authentication.key = (const char *)c->key_der;
+        config.credentials.authentication.key_len = c->key_der_len;
+    }
+    s_client = esp_mqtt_client_init(&config);
+    if (s_client == NULL) return ESP_FAIL;
+    esp_err_t err = esp_mqtt_client_register_event(s_client, ESP_EVENT_ANY_ID, on_event, NULL);
+    if (err == ESP_OK) err = esp_mqtt_client_start(s_client);
+    return err;
+}
+
+esp_err_t scale_mqtt_subscribe(const char *topic)
+{
+    return esp_mqtt_client_subscribe(s_client, topic, 1) >= 0 ? ESP_OK : ESP_FAIL;
+}
+
+int scale_mqtt_publish(const char *topic, size_t topic_len, const uint8_t *payload, size_t len, int qos, bool retain)
+{
+    if (topic_len == 0 || topic_len >= sizeof s_topic) return -1;
+    memcpy(s_topic, topic, topic_len);
+    s_topic[topic_len] = '\0';
+    /* Non-blocking: the sampling task never waits on the network. */
+    return esp_mqtt_client_enqueue(s_client, s_topic, (const char *)payload, (int)len, qos, retain ? 1 : 0, true);
+}
+
+const scale_mqtt_message_t *scale_mqtt_message(int slot)
+{
+    return (slot >= 0 && slot < SLOTS) ? &s_slots[slot] : NULL;
+}
+
+void scale_mqtt_message_done(int slot)
+{
+    if (slot >= 0 && slot < SLOTS) s_slot_busy[slot] = false;
+}

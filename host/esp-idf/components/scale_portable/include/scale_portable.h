@@ -1,0 +1,98 @@
+/*
+ * wasm-scale: the parts of the ESP-IDF host that do not depend on ESP-IDF, built and unit-tested
+ * on any machine (CMake + CTest, run by `npm test`):
+ *  - reassembly of MQTT_EVENT_DATA fragments into whole messages before the core sees them;
+ *  - validation of the user's configuration (Kconfig values) with a readable reason;
+ *  - the byte-level glue of the ABI: pin lists, clock_in output words, out_next framing.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- MQTT fragment reassembly -------------------------------------------------------------- */
+
+typedef enum {
+    SCALE_ASM_PENDING = 0,  /* a fragment was stored; more are due */
+    SCALE_ASM_COMPLETE = 1, /* a whole message is ready (message may be truncated: see truncated) */
+    SCALE_ASM_DROPPED = -1, /* a fragment out of order or without its first part: discarded */
+} scale_asm_result_t;
+
+typedef struct {
+    char topic[128];
+    size_t topic_len;
+    uint8_t *buf;        /* caller-owned payload buffer */
+    size_t cap;          /* its size */
+    size_t total;        /* full payload length announced by the first fragment */
+    size_t received;     /* bytes seen so far (including any beyond cap) */
+    bool active;
+    bool truncated;      /* the payload (or topic) did not fit; the core rejects it as TOO_LONG */
+} scale_assembler_t;
+
+void scale_asm_init(scale_assembler_t *a, uint8_t *buf, size_t cap);
+
+/*
+ * Feeds one MQTT_EVENT_DATA: esp-mqtt gives the topic on the first fragment only, with
+ * current_data_offset 0 and total_data_len for the whole payload.
+ */
+scale_asm_result_t scale_asm_feed(scale_assembler_t *a, const char *topic, size_t topic_len,
+                                  const uint8_t *data, size_t data_len, size_t offset, size_t total_len);
+
+/* Stored payload bytes (at most cap) of a complete message. */
+size_t scale_asm_stored(const scale_assembler_t *a);
+
+/* ---- configuration ----------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *broker_uri;
+    const char *device_id;
+    const char *wifi_ssid;
+    int clk_pin;
+    int dout_pins[4];
+    int dout_count;
+    int led_pin;          /* -1 for none */
+    int rate_sps;         /* the HX711 RATE pin: 10 or 80 */
+    int wasm_stack_kb;
+    int wasm_pool_kb;
+} scale_config_t;
+
+/* NULL when the configuration can work, else a sentence saying what to change. */
+const char *scale_config_check(const scale_config_t *c);
+
+/* ---- ABI glue ------------------------------------------------------------------------------------- */
+
+/* Bytes clock_in writes for n data pins: a word per pin, the high-after mask, the longest high phase. */
+static inline size_t scale_clock_out_len(size_t n) { return 4 * (n + 2); }
+
+/* Pin list from the core: 1..8 distinct GPIO numbers, each valid for input on an ESP32. */
+bool scale_pins_valid(const uint8_t *pins, size_t len);
+
+/* GPIO usable as an output (the HX711 clock): not input-only, not flash. */
+bool scale_pin_is_output(int pin);
+
+/* GPIO usable as an input (DOUT): not flash. */
+bool scale_pin_is_input(int pin);
+
+/* Little-endian u32 store, whatever the host's alignment rules. */
+void scale_put_u32(uint8_t *p, uint32_t v);
+
+typedef struct {
+    int qos;
+    bool retain;
+    const char *topic;   /* not NUL-terminated: topic_len bytes */
+    size_t topic_len;
+    const uint8_t *payload;
+    size_t payload_len;
+} scale_frame_t;
+
+/* Parses out_next / mqtt_will framing; false if it is malformed. */
+bool scale_unframe(const uint8_t *buf, size_t len, scale_frame_t *out);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,172 @@
+/* Unit tests of the portable host C. Each CHECK names what it expects; the exit code is the failure count. */
+#include <stdio.h>
+#include <string.h>
+
+#include "scale_abi.h"
+#include "scale_portable.h"
+
+static int s_failures;
+static int s_checks;
+#define CHECK(cond)                                                       \
+    do {                                                                  \
+        s_checks++;                                                       \
+        if (!(cond)) {                                                    \
+            s_failures++;                                                 \
+            fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                 \
+    } while (0)
+
+static void test_whole_message(void)
+{
+    uint8_t buf[64];
+    scale_assembler_t a;
+    scale_asm_init(&a, buf, sizeof buf);
+    const char *t = "wasm-scale/dev1/cmd";
+    CHECK(scale_asm_feed(&a, t, strlen(t), (const uint8_t *)"{\"cmd\":\"tare\"}", 14, 0, 14) == SCALE_ASM_COMPLETE);
+    CHECK(strcmp(a.topic, t) == 0);
+    CHECK(scale_asm_stored(&a) == 14 && memcmp(buf, "{\"cmd\":\"tare\"}", 14) == 0);
+    CHECK(!a.truncated);
+}
+
+static void test_fragments(void)
+{
+    uint8_t buf[64];
+    scale_assembler_t a;
+    scale_asm_init(&a, buf, sizeof buf);
+    const char *msg = "{\"cmd\":\"calibrate\",\"kg\":2.5}";
+    size_t n = strlen(msg);
+    CHECK(scale_asm_feed(&a, "t", 1, (const uint8_t *)msg, 10, 0, n) == SCALE_ASM_PENDING);
+    /* esp-mqtt sends no topic with later fragments */
+    CHECK(scale_asm_feed(&a, NULL, 0, (const uint8_t *)msg + 10, 10, 10, n) == SCALE_ASM_PENDING);
+    CHECK(scale_asm_feed(&a, NULL, 0, (const uint8_t *)msg + 20, n - 20, 20, n) == SCALE_ASM_COMPLETE);
+    CHECK(scale_asm_stored(&a) == n && memcmp(buf, msg, n) == 0);
+    CHECK(strcmp(a.topic, "t") == 0);
+}
+
+static void test_bad_sequences(void)
+{
+    uint8_t buf[64];
+    scale_assembler_t a;
+    scale_asm_init(&a, buf, sizeof buf);
+    CHECK(scale_asm_feed(&a, NULL, 0, (const uint8_t *)"xx", 2, 4, 10) == SCALE_ASM_DROPPED); /* no first part */
+    CHECK(scale_asm_feed(&a, "t", 1, (const uint8_t *)"abcd", 4, 0, 10) == SCALE_ASM_PENDING);
+    CHECK(scale_asm_feed(&a, NULL, 0, (const uint8_t *)"ef", 2, 6, 10) == SCALE_ASM_DROPPED); /* a gap */
+    CHECK(scale_asm_feed(&a, NULL, 0, (const uint8_t *)"ef", 2, 4, 10) == SCALE_ASM_DROPPED); /* abandoned */
+    CHECK(scale_asm_feed(&a, "t", 1, (const uint8_t *)"abcd", 4, 0, 10) == SCALE_ASM_PENDING);
+    CHECK(scale_asm_feed(&a, NULL, 0, (const uint8_t *)"efghijklmn", 10, 4, 10) == SCALE_ASM_DROPPED); /* overrun */
+    CHECK(scale_asm_feed(&a, "", 0, (const uint8_t *)"x", 1, 0, 1) == SCALE_ASM_DROPPED); /* no topic */
+    /* a new first fragment abandons an unfinished message */
+    CHECK(scale_asm_feed(&a, "t", 1, (const uint8_t *)"abcd", 4, 0, 10) == SCALE_ASM_PENDING);
+    CHECK(scale_asm_feed(&a, "u", 1, (const uint8_t *)"zz", 2, 0, 2) == SCALE_ASM_COMPLETE);
+    CHECK(strcmp(a.topic, "u") == 0 && scale_asm_stored(&a) == 2);
+}
+
+static void test_oversize(void)
+{
+    uint8_t buf[8];
+    scale_assembler_t a;
+    scale_asm_init(&a, buf, sizeof buf);
+    uint8_t big[20];
+    memset(big, 'x', sizeof big);
+    CHECK(scale_asm_feed(&a, "t", 1, big, 12, 0, 20) == SCALE_ASM_PENDING);
+    CHECK(scale_asm_feed(&a, NULL, 0, big, 8, 12, 20) == SCALE_ASM_COMPLETE);
+    CHECK(a.truncated && a.received == 20 && scale_asm_stored(&a) == 8);
+    char topic[300];
+    memset(topic, 'a', sizeof topic);
+    CHECK(scale_asm_feed(&a, topic, sizeof topic, big, 1, 0, 1) == SCALE_ASM_COMPLETE);
+    CHECK(a.truncated && a.topic_len == sizeof a.topic - 1);
+}
+
+static scale_config_t good(void)
+{
+    scale_config_t c = {
+        .broker_uri = "mqtts://abc.s1.eu.hivemq.cloud:8883", .device_id = "scale1", .wifi_ssid = "home",
+        .clk_pin = 18, .dout_pins = {4, 16, 17, 5}, .dout_count = 1, .led_pin = 2, .rate_sps = 10,
+        .wasm_stack_kb = 16, .wasm_pool_kb = 48,
+    };
+    return c;
+}
+
+static void test_config(void)
+{
+    scale_config_t c = good();
+    CHECK(scale_config_check(&c) == NULL);
+    c.dout_count = 4;
+    CHECK(scale_config_check(&c) == NULL);
+    c = good(); c.broker_uri = "mqtt://broker:1883";
+    CHECK(strstr(scale_config_check(&c), "plaintext") != NULL);
+    c = good(); c.broker_uri = "mqtts://";
+    CHECK(strstr(scale_config_check(&c), "no host") != NULL);
+    c = good(); c.device_id = "scale/1";
+    CHECK(strstr(scale_config_check(&c), "A-Z") != NULL);
+    c = good(); c.device_id = "";
+    CHECK(scale_config_check(&c) != NULL);
+    c = good(); c.clk_pin = 34;
+    CHECK(strstr(scale_config_check(&c), "clock") != NULL);
+    c = good(); c.clk_pin = 7;
+    CHECK(scale_config_check(&c) != NULL);
+    c = good(); c.dout_pins[0] = 18;
+    CHECK(strstr(scale_config_check(&c), "clock") != NULL);
+    c = good(); c.dout_count = 2; c.dout_pins[1] = 4;
+    CHECK(strstr(scale_config_check(&c), "own data pin") != NULL);
+    c = good(); c.rate_sps = 20;
+    CHECK(strstr(scale_config_check(&c), "10 or 80") != NULL);
+    c = good(); c.wasm_pool_kb = 8;
+    CHECK(strstr(scale_config_check(&c), "pool") != NULL);
+    c = good(); c.led_pin = 18;
+    CHECK(strstr(scale_config_check(&c), "LED") != NULL);
+    c = good(); c.dout_pins[0] = 39;
+    CHECK(scale_config_check(&c) == NULL); /* input-only pins are fine for DOUT */
+}
+
+static void test_pins_and_words(void)
+{
+    uint8_t ok[] = {4, 16, 39};
+    uint8_t flash[] = {4, 7};
+    uint8_t dup[] = {4, 4};
+    CHECK(scale_pins_valid(ok, 3));
+    CHECK(!scale_pins_valid(ok, 0));
+    CHECK(!scale_pins_valid(flash, 2));
+    CHECK(!scale_pins_valid(dup, 2));
+    CHECK(scale_clock_out_len(1) == 12);
+    uint8_t w[4];
+    scale_put_u32(w, 0x01020304u);
+    CHECK(w[0] == 4 && w[1] == 3 && w[2] == 2 && w[3] == 1);
+}
+
+static void test_unframe(void)
+{
+    const uint8_t frame[] = {1 | 4, 3, 0, 'a', '/', 'b', 'o', 'n'};
+    scale_frame_t f;
+    CHECK(scale_unframe(frame, sizeof frame, &f));
+    CHECK(f.qos == 1 && f.retain && f.topic_len == 3 && memcmp(f.topic, "a/b", 3) == 0);
+    CHECK(f.payload_len == 2 && memcmp(f.payload, "on", 2) == 0);
+    CHECK(!scale_unframe(frame, 5, &f));         /* topic longer than the frame */
+    const uint8_t bad_flags[] = {0x08, 1, 0, 'a'};
+    CHECK(!scale_unframe(bad_flags, sizeof bad_flags, &f));
+    const uint8_t no_topic[] = {1, 0, 0, 'x'};
+    CHECK(!scale_unframe(no_topic, sizeof no_topic, &f));
+}
+
+static void test_abi_header(void)
+{
+    /* The generated header agrees with what the portable glue assumes. */
+    CHECK(SCALE_ABI_READING_SIZE == 32);
+    CHECK(SCALE_ABI_IMPORT_COUNT == 4);
+    CHECK(strcmp(SCALE_ABI_SIG_GPIO_CLOCK_IN, "(i*~i*~)i") == 0);
+    CHECK(SCALE_FAULT_POWER_DOWN == 7);
+}
+
+int main(void)
+{
+    test_whole_message();
+    test_fragments();
+    test_bad_sequences();
+    test_oversize();
+    test_config();
+    test_pins_and_words();
+    test_unframe();
+    test_abi_header();
+    printf("%d passed, %d failed\n", s_checks - s_failures, s_failures);
+    return s_failures;
+}

@@ -1,0 +1,129 @@
+/* Generated from assembly/abi.json by host/gen-abi.ts (npm run abi). Do not edit. */
+#pragma once
+
+#define SCALE_ABI_VERSION 1
+#define SCALE_ABI_MAX_PAGES 1
+#define SCALE_ABI_IMPORT_COUNT 4
+
+/* Imports: WAMR native signatures ('*' pointer, '~' its length). */
+/* gpio.wait_low: Wait until every listed DOUT pin reads low (all HX711s have a conversion ready), yielding to other tasks, at most timeout_us. Called per sample, first of two host calls. */
+#define SCALE_ABI_MODULE_GPIO_WAIT_LOW "gpio"
+#define SCALE_ABI_SIG_GPIO_WAIT_LOW "(*~i)i"
+/* gpio.clock_in: Clock `pulses` pulses on pin clk and sample every listed data pin after each rising edge. Each high phase is kept short (about 1 us) and uninterruptible; only low phases may be stretched. Called per sample, second of two host calls (once per clock pin). */
+#define SCALE_ABI_MODULE_GPIO_CLOCK_IN "gpio"
+#define SCALE_ABI_SIG_GPIO_CLOCK_IN "(i*~i*~)i"
+/* gpio.write: Drive an output pin. Used to power the HX711s down (clock high > 60 us) and up. Called rare: power down / up. */
+#define SCALE_ABI_MODULE_GPIO_WRITE "gpio"
+#define SCALE_ABI_SIG_GPIO_WRITE "(ii)"
+/* sys.panic: The core hit an internal invariant (AssemblyScript abort). The host logs it and instantiates the core again; the call traps right after. Called never in a correct core. */
+#define SCALE_ABI_MODULE_SYS_PANIC "sys"
+#define SCALE_ABI_SIG_SYS_PANIC "(ii)"
+
+/* Exports the host calls. */
+#define SCALE_EXPORT_SCALE_INIT "scale_init"
+#define SCALE_EXPORT_IO_PTR "io_ptr"
+#define SCALE_EXPORT_IO_CAP "io_cap"
+#define SCALE_EXPORT_READING_PTR "reading_ptr"
+#define SCALE_EXPORT_HX_ADD_CHIP "hx_add_chip"
+#define SCALE_EXPORT_HX_POWER "hx_power"
+#define SCALE_EXPORT_SCALE_SAMPLE "scale_sample"
+#define SCALE_EXPORT_CONFIG_SET "config_set"
+#define SCALE_EXPORT_CONFIG_GET "config_get"
+#define SCALE_EXPORT_CMD_TARE "cmd_tare"
+#define SCALE_EXPORT_CMD_CLEAR_TARE "cmd_clear_tare"
+#define SCALE_EXPORT_CMD_ZERO "cmd_zero"
+#define SCALE_EXPORT_CAL_SPAN "cal_span"
+#define SCALE_EXPORT_CAL_ADD_POINT "cal_add_point"
+#define SCALE_EXPORT_CAL_CLEAR_POINTS "cal_clear_points"
+#define SCALE_EXPORT_CAL_FIT "cal_fit"
+#define SCALE_EXPORT_CAL_RESIDUAL "cal_residual"
+#define SCALE_EXPORT_BLOB_SAVE "blob_save"
+#define SCALE_EXPORT_BLOB_LOAD "blob_load"
+#define SCALE_EXPORT_MQTT_SETUP "mqtt_setup"
+#define SCALE_EXPORT_MQTT_TOPIC "mqtt_topic"
+#define SCALE_EXPORT_MQTT_WILL "mqtt_will"
+#define SCALE_EXPORT_MQTT_CONNECTED "mqtt_connected"
+#define SCALE_EXPORT_MQTT_MESSAGE "mqtt_message"
+#define SCALE_EXPORT_OUT_NEXT "out_next"
+#define SCALE_EXPORT_OUT_DONE "out_done"
+#define SCALE_EXPORT_OUT_PENDING "out_pending"
+#define SCALE_EXPORT_OUT_DROPPED "out_dropped"
+#define SCALE_EXPORT_TIME_SYNC "time_sync"
+#define SCALE_EXPORT_STATE_DIRTY "state_dirty"
+
+#define SCALE_FAULT_TIMEOUT (1) /* DOUT did not go low within the ready timeout: chip missing, unpowered or DOUT stuck high */
+#define SCALE_FAULT_SATURATED_HIGH (2) /* code 0x7FFFFF: input above full scale, or a power-down mid-read */
+#define SCALE_FAULT_SATURATED_LOW (3) /* code 0x800000: input below negative full scale */
+#define SCALE_FAULT_STUCK_HIGH (4) /* all 24 bits one (0xFFFFFF) */
+#define SCALE_FAULT_STUCK_LOW (5) /* all 24 bits zero */
+#define SCALE_FAULT_NO_DOUT_HIGH (6) /* DOUT not high after the gain pulses: missed pulses or DOUT stuck low */
+#define SCALE_FAULT_POWER_DOWN (7) /* a clock high phase exceeded 50 us: the chip powered down during the read */
+#define SCALE_FAULT_FROZEN (8) /* the same code repeated more often than noise allows */
+#define SCALE_FAULT_HOST (9) /* the host refused a GPIO call */
+
+#define SCALE_ERR_BAD_KEY (-1) /* unknown setting key */
+#define SCALE_ERR_BAD_VALUE (-2) /* value out of range or not finite */
+#define SCALE_ERR_NOT_STABLE (-3) /* the weight is in motion */
+#define SCALE_ERR_OUT_OF_RANGE (-4) /* outside the zero-setting range, or no reading yet */
+#define SCALE_ERR_TOO_FEW_POINTS (-5) /* fewer distinct calibration points than the fit order needs */
+#define SCALE_ERR_DEGENERATE (-6) /* the points do not determine a usable calibration */
+#define SCALE_ERR_FULL (-7) /* no room for another chip or calibration point */
+#define SCALE_ERR_BAD_BLOB (-8) /* blob too short, wrong magic, version or checksum */
+#define SCALE_ERR_FAULTED (-9) /* the last read was a fault */
+#define SCALE_ERR_BAD_JSON (-10) /* a command payload is not one JSON object */
+#define SCALE_ERR_BAD_FIELD (-11) /* a command has an unknown, repeated or wrongly typed field, or a string with escapes or over 32 bytes */
+#define SCALE_ERR_UNKNOWN_COMMAND (-12) /* the cmd field names no command */
+#define SCALE_ERR_MISSING_FIELD (-13) /* the command needs a field it lacks (kg, order, key, value) */
+#define SCALE_ERR_TOO_LONG (-14) /* the message does not fit the io buffer */
+#define SCALE_ERR_NO_DEVICE (-15) /* mqtt_setup has not been given a valid device id */
+
+#define SCALE_FLAG_STABLE (1) /* the last stable_count readings lie within stable_band_d divisions */
+#define SCALE_FLAG_CENTER_ZERO (2) /* gross within a quarter division of zero */
+#define SCALE_FLAG_NET (4) /* a tare is active: kg is net */
+#define SCALE_FLAG_OVERLOAD (8) /* gross above capacity plus 9 divisions */
+#define SCALE_FLAG_UNDERLOAD (16) /* gross below minus 20 divisions */
+#define SCALE_FLAG_UNCALIBRATED (32) /* no calibration for the configured gain */
+#define SCALE_FLAG_ZERO_RANGE (64) /* gross inside the zero-setting range */
+#define SCALE_FLAG_GROSS_NEGATIVE (128) /* gross below zero */
+
+#define SCALE_TOPIC_STATE (0) /* wasm-scale/<id>/state: a JSON reading */
+#define SCALE_TOPIC_STATUS (1) /* wasm-scale/<id>/status: online / offline, retained (the will) */
+#define SCALE_TOPIC_CMD (2) /* wasm-scale/<id>/cmd: JSON commands in */
+#define SCALE_TOPIC_RESULT (3) /* wasm-scale/<id>/result: accepted / rejected with a reason, for every command */
+#define SCALE_TOPIC_HA_STATUS (4) /* homeassistant/status: online re-announces discovery */
+#define SCALE_TOPIC_GAP (5) /* wasm-scale/<id>/gap: readings dropped while offline */
+
+#define SCALE_BLOB_CALIBRATION (0) /* calibration, zero, tare and recorded points */
+#define SCALE_BLOB_CONFIG (1) /* every setting in codes.config */
+
+#define SCALE_CFG_GAIN (0) /* 128 (channel A), 64 (channel A) or 32 (channel B) */
+#define SCALE_CFG_SETTLE_DISCARD (1) /* conversions discarded after power-up, reset or a gain change */
+#define SCALE_CFG_SPIKE_MODE (2) /* 0 off, 1 median, 2 trimmed mean */
+#define SCALE_CFG_SPIKE_WINDOW (3) /* samples in the spike filter window (an even window's median averages the two middle samples) */
+#define SCALE_CFG_SPIKE_TRIM (4) /* samples dropped from each end by the trimmed mean */
+#define SCALE_CFG_SMOOTH_MODE (5) /* 0 off, 1 moving average, 2 EMA, 3 adaptive */
+#define SCALE_CFG_SMOOTH_WINDOW (6) /* samples in the moving average */
+#define SCALE_CFG_SMOOTH_ALPHA (7) /* EMA weight of a new sample; the adaptive filter's weight at rest */
+#define SCALE_CFG_ADAPT_THRESHOLD_D (8) /* a departure larger than this many divisions is a load change */
+#define SCALE_CFG_ADAPT_CONFIRM (9) /* consecutive departing samples that confirm a load change */
+#define SCALE_CFG_DIVISION_KG (10) /* display division d */
+#define SCALE_CFG_CAPACITY_KG (11) /* maximum capacity */
+#define SCALE_CFG_STABLE_BAND_D (12) /* stability band in divisions */
+#define SCALE_CFG_STABLE_COUNT (13) /* readings inside the band for stability */
+#define SCALE_CFG_ZERO_TRACK_D_PER_S (14) /* zero-tracking rate limit; 0 disables zero tracking */
+#define SCALE_CFG_ZERO_TRACK_RANGE_D (15) /* zero tracking acts only while |gross| is within this many divisions */
+#define SCALE_CFG_ZERO_RANGE_PCT (16) /* zero-setting range in percent of capacity around the calibrated zero */
+#define SCALE_CFG_READY_TIMEOUT_MS (17) /* longest wait for DOUT low */
+#define SCALE_CFG_FROZEN_COUNT (18) /* identical consecutive codes that make a FROZEN fault; 0 disables */
+#define SCALE_CFG_PUBLISH_MS (19) /* a reading is queued for MQTT at most this often (a fault, or its end, at once); 0 queues every reading */
+#define SCALE_CFG_OUTBOX_CAPACITY (20) /* readings kept for publishing while the broker is unreachable; the oldest are dropped beyond it */
+
+#define SCALE_ABI_READING_SIZE 32
+#define SCALE_ABI_READING_SEQ 0 /* u32 increments for every reading and fault report */
+#define SCALE_ABI_READING_T_MS 4 /* u32 host monotonic time of the conversion */
+#define SCALE_ABI_READING_KG 8 /* f32 net if a tare is active, else gross, rounded to the division; NaN on a fault */
+#define SCALE_ABI_READING_GROSS_KG 12 /* f32 gross weight rounded to the division; NaN on a fault */
+#define SCALE_ABI_READING_RAW 16 /* i32 sum of the decoded 24-bit codes of all chips */
+#define SCALE_ABI_READING_COUNTS 20 /* f32 filtered counts the weight was computed from */
+#define SCALE_ABI_READING_FLAGS 24 /* u32 codes.flag bits */
+#define SCALE_ABI_READING_FAULT 28 /* i32 codes.fault code in the low byte, chip index in the next byte; 0 when none */

@@ -1,0 +1,82 @@
+// The ESP-IDF host checked here, without ESP-IDF: its natives table, signatures and export calls
+// against assembly/abi.json, its generated header, and the settings a reviewer would look for.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { abi, wamrSignature } from "../host/abi.js";
+import { generateC, generatedCPath } from "../host/gen-abi.js";
+
+const root = fileURLToPath(new URL("../host/esp-idf/", import.meta.url));
+const read = (path: string) => readFileSync(root + path, "utf8");
+const macro = (s: string) => s.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+
+test("scale_abi.h is generated from the current abi.json", () => {
+  assert.equal(readFileSync(generatedCPath, "utf8"), generateC(), "run `npm run abi`");
+});
+
+test("the WAMR natives table has every import of the ABI, with the ABI's signature and module", () => {
+  const src = read("components/wasm_host/wasm_host.c");
+  const tables = new Map<string, string>(); // table variable -> module it is registered under
+  for (const m of src.matchAll(/wasm_runtime_register_natives\((SCALE_ABI_MODULE_\w+), (s_\w+),/g)) {
+    const header = readFileSync(generatedCPath, "utf8");
+    const module = new RegExp(`#define ${m[1]} "(\\w+)"`).exec(header)![1];
+    tables.set(m[2], module);
+  }
+  const found: string[] = [];
+  for (const [table, module] of tables) {
+    const body = new RegExp(`static NativeSymbol ${table}\\[\\] = \\{([\\s\\S]*?)\\n\\};`).exec(src)![1];
+    for (const e of body.matchAll(/\{"(\w+)", \(void \*\)(\w+), (SCALE_ABI_SIG_\w+), NULL\}/g)) {
+      const [, name, fn, sig] = e;
+      const imp = abi.imports.find((i) => i.module === module && i.name === name);
+      assert.ok(imp, `native ${module}.${name} is not in the ABI`);
+      assert.equal(sig, `SCALE_ABI_SIG_${macro(module)}_${macro(name)}`, `${module}.${name} uses its own signature`);
+      // exec_env first, then one C parameter per ABI parameter
+      const decl = new RegExp(`static \\w+ \\*?${fn}\\(wasm_exec_env_t env([^)]*)\\)`).exec(src);
+      assert.ok(decl, `native function ${fn} defined`);
+      const params = decl[1].split(",").filter((p) => p.trim()).length;
+      assert.equal(params, (imp.params ?? []).length, `${fn} takes the ABI's parameters`);
+      assert.match(wamrSignature(imp), /^\(/);
+      found.push(`${module}.${name}`);
+    }
+  }
+  assert.deepEqual(found.sort(), abi.imports.map((i) => `${i.module}.${i.name}`).sort());
+});
+
+test("every export the firmware calls exists, with the ABI's argument count", () => {
+  const sources = ["main/main.c", "components/wasm_host/wasm_host.c"].map(read).join("\n");
+  let calls = 0;
+  for (const m of sources.matchAll(/wasm_host_call_i\(SCALE_EXPORT_(\w+), (\d+)/g)) {
+    const ex = abi.exports.find((e) => macro(e.name) === m[1]);
+    assert.ok(ex, `SCALE_EXPORT_${m[1]} is not an export`);
+    assert.equal(Number(m[2]), (ex.params ?? []).length, `${ex.name} takes ${(ex.params ?? []).length} arguments`);
+    calls++;
+  }
+  assert.ok(calls >= 10, `${calls} calls checked`);
+});
+
+test("the firmware keeps SNI and verifies the broker; TLS and WAMR settings are as documented", () => {
+  const all = ["main/main.c", "components/scale_net/mqtt_link.c"].map(read).join("\n");
+  assert.doesNotMatch(all, /skip_cert_common_name_check\s*=\s*true/);
+  assert.match(all, /crt_bundle_attach = esp_crt_bundle_attach/);
+  const defaults = read("sdkconfig.defaults");
+  for (const line of [
+    "CONFIG_MQTT_PROTOCOL_5=y", "CONFIG_MBEDTLS_CERTIFICATE_BUNDLE=y", "CONFIG_WAMR_INTERP_FAST=y",
+    "# CONFIG_WAMR_ENABLE_AOT is not set", "# CONFIG_WAMR_ENABLE_LIBC_WASI is not set",
+    "# CONFIG_WAMR_ENABLE_LIB_PTHREAD is not set", "# CONFIG_WAMR_ENABLE_MULTI_MODULE is not set",
+    "CONFIG_MBEDTLS_SSL_IN_CONTENT_LEN=16384", "CONFIG_PARTITION_TABLE_CUSTOM=y",
+  ]) assert.ok(defaults.split("\n").includes(line), `sdkconfig.defaults: ${line}`);
+  assert.match(read("main/idf_component.yml"), /espressif\/wasm-micro-runtime: "\^2"/);
+  assert.match(read("CMakeLists.txt"), /FATAL_ERROR[\s\S]*npm run asbuild/);
+  assert.match(read("main/CMakeLists.txt"), /EMBED_FILES \$\{embed\}/);
+  const parts = read("partitions.csv").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(",").map((s) => s.trim()));
+  const end = parts.reduce((a, p) => Math.max(a, Number(p[3]) + Number(p[4])), 0);
+  assert.ok(end <= 4 * 1024 * 1024, "partitions fit 4 MB flash");
+  for (let i = 1; i < parts.length; i++) assert.equal(Number(parts[i][3]), Number(parts[i - 1][3]) + Number(parts[i - 1][4]), `${parts[i][0]} follows ${parts[i - 1][0]}`);
+});
+
+test("Kconfig offers every setting the firmware reads", () => {
+  const kconfig = read("main/Kconfig.projbuild");
+  const used = new Set([...["main/main.c", "components/wasm_host/wasm_host.c"].map(read).join("\n").matchAll(/CONFIG_(SCALE_\w+)/g)].map((m) => m[1]));
+  for (const name of used) assert.match(kconfig, new RegExp(`config ${name}\\b`), `Kconfig lacks ${name}`);
+});
