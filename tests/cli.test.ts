@@ -69,19 +69,40 @@ test("bad input gets a clear error and exit code 2: scenario fields, unknown set
   }
 });
 
-test("run shows live readings and persists calibration across restarts", async () => {
+test("run --no-mqtt shows live readings and persists calibration across restarts", async () => {
   const dir = mkdtempSync(join(tmpdir(), "wasm-scale-run-"));
   try {
     const store = join(dir, "store.json");
-    const r = await cli("run", "--duration", "8", "--speed", "200", "--store", store);
+    const r = await cli("run", "--no-mqtt", "--duration", "8", "--speed", "200", "--store", store);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /#\d+ +\d+\.\d{3} kg/);
-    assert.match(r.stdout, /command cal_span: accepted/);
+    assert.match(r.stdout, /cal_span: accepted/);
     assert.ok(JSON.parse(readFileSync(store, "utf8")).entries.CALIBRATION);
-    const again = await cli("run", "--duration", "1.5", "--speed", "200", "--store", store);
+    const again = await cli("run", "--no-mqtt", "--duration", "1.5", "--speed", "200", "--store", store);
     assert.match(again.stdout, /restored calibration/);
     assert.doesNotMatch(again.stdout.split("\n").filter((l) => / kg /.test(l)).join("\n"), /UNCALIBRATED/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("run (npm start) makes certificates, starts a TLS broker and shows what a subscriber receives", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-start-"));
+  try {
+    const r = await cli("run", "--duration", "9", "--speed", "3", "--store", join(dir, "store.json"), "--certs", join(dir, "certs"));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /embedded broker \(aedes, TLS\) on mqtts:\/\/localhost:\d+/);
+    assert.match(r.stdout, /subscriber {2}wasm-scale\/scale1\/status {2}online/);
+    assert.match(r.stdout, /subscriber {2}homeassistant\/sensor\/scale1\/weight\/config/);
+    assert.match(r.stdout, /subscriber {2}wasm-scale\/scale1\/state {2}\{"seq":1,/);
+    assert.match(readFileSync(join(dir, "certs", "ca.pem"), "utf8"), /BEGIN CERTIFICATE/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("run refuses a plaintext broker URL with a clear error", async () => {
+  const r = await cli("run", "--broker", "mqtt://localhost:1883", "--duration", "1", "--no-store");
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /only TLS is allowed/);
 });
