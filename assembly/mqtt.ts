@@ -62,6 +62,8 @@ let droppedTotal: u32 = 0;
 /** Dropped since the last gap message, and the seq of the first reading kept after them. */
 let droppedPending: u32 = 0;
 let gapNextSeq: u32 = 0;
+/** How many drops the gap message in flight reports (more may happen before it is acknowledged). */
+let gapFramed: u32 = 0;
 let lastQueuedMs: i32 = 0;
 let queuedAny: bool = false;
 let lastFault: i32 = 0;
@@ -475,6 +477,7 @@ export function outNext(p: usize, cap: i32): i32 {
     frameBegin(p, cap, 1, false);
     wTopic(TOPIC_GAP);
     frameTopicEnd(p);
+    gapFramed = droppedPending;
     wStr("{\"dropped\":");
     wInt(<i64>droppedPending);
     wStr(",\"dropped_total\":");
@@ -505,7 +508,7 @@ export function outDone(): i32 {
   else if (kind == OUT_RESULT) {
     resHead = (resHead + 1) % RESULTS_MAX;
     resLen--;
-  } else if (kind == OUT_GAP) droppedPending = 0;
+  } else if (kind == OUT_GAP) droppedPending -= gapFramed;
   else {
     outHead = outHead + 1 == OUTBOX_MAX ? 0 : outHead + 1;
     outLen--;
