@@ -75,13 +75,6 @@ export function wBool(b: bool): void {
   wStr(b ? "true" : "false");
 }
 
-/** Writes `"key":` */
-export function wKey(key: string): void {
-  wByte(0x22);
-  wStr(key);
-  wStr("\":");
-}
-
 /** Writes the name-th comma-separated name of a list, quoted (for code names). */
 export function wListName(list: string, index: i32): void {
   let start = 0;

@@ -11,7 +11,7 @@ import {
 } from "./abi";
 import { cfg, cfgInt } from "./config";
 import {
-  wBegin, wLen, wByte, wStr, wBytes, wInt, wFixed, wBool, wKey, wListName, parseCommand, bytesAre,
+  wBegin, wLen, wByte, wStr, wBytes, wInt, wFixed, wBool, wListName, parseCommand, bytesAre,
   F_KG, F_ORDER, F_KEY, F_VALUE, pFields, pCmdAt, pCmdLen, pKeyAt, pKeyLen, pIdAt, pIdLen, pKg, pOrder, pValue,
 } from "./json";
 

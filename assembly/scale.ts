@@ -116,8 +116,10 @@ export function scaleSample(nowMs: i32): i32 {
   const stable = stableStep(gross, cfg(CFG_STABLE_BAND_D) * d) && !smoothPending();
 
   // Zero tracking: stable, near zero, inside the zero-setting range, at most rate * d per second.
+  // Relative to the calibrated zero, so zero tracking below does not change it.
+  const zeroRange = inZeroRange(counts);
   const rate = cfg(CFG_ZERO_TRACK_D_PER_S);
-  if (rate > 0 && stable && haveReading && Mathf.abs(gross) <= cfg(CFG_ZERO_TRACK_RANGE_D) * d && inZeroRange(counts)) {
+  if (rate > 0 && stable && haveReading && Mathf.abs(gross) <= cfg(CFG_ZERO_TRACK_RANGE_D) * d && zeroRange) {
     const dt = min(<f32>(t - lastT) * 0.001, MAX_TRACK_DT_S);
     const limit = rate * d * max(dt, 0);
     const step = max(-limit, min(limit, gross));
@@ -136,7 +138,7 @@ export function scaleSample(nowMs: i32): i32 {
   if (gross > capacity + OVERLOAD_D * d) flags |= FLAG_OVERLOAD;
   if (gross < -UNDERLOAD_D * d) flags |= FLAG_UNDERLOAD;
   if (uncalibrated()) flags |= FLAG_UNCALIBRATED;
-  if (inZeroRange(counts)) flags |= FLAG_ZERO_RANGE;
+  if (zeroRange) flags |= FLAG_ZERO_RANGE;
   if (gross < 0) flags |= FLAG_GROSS_NEGATIVE;
 
   store<f32>(reading, roundTo(gross - tareKg, d), READING_KG);

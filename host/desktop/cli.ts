@@ -70,6 +70,11 @@ async function watch(c: Connection, print: (line: string) => void): Promise<Mqtt
   return client;
 }
 
+/** Decimal places that show the division d (0.01 -> 2, 0.005 -> 3, 1 -> 0). */
+function displayDecimals(core: ScaleCore): number {
+  return Math.max(0, Math.ceil(-Math.log10(core.get("DIVISION_KG")) - 1e-9));
+}
+
 export function formatReading(r: Reading, decimals: number): string {
   const t = (r.tMs / 1000).toFixed(1).padStart(7);
   if (r.fault) return `${t} s  #${r.seq}  FAULT ${codeName("fault", r.fault)} (chip ${r.faultChip})`;
@@ -97,7 +102,7 @@ export function program(): Command {
       if (o.rate) scenario.rate = o.rate;
       const duration = o.duration ?? scenario.durationS ?? 60;
       const scale = await VirtualScale.create(scenario, { seed: o.seed, wasm: o.wasm });
-      const decimals = Math.max(0, Math.ceil(-Math.log10(scale.core.get("DIVISION_KG")) - 1e-9));
+      const decimals = displayDecimals(scale.core);
       const started = performance.now();
       const summary = summarise(scale, duration, (r) => {
         if (o.readings && !o.json) console.log(formatReading(r, decimals));
@@ -132,7 +137,7 @@ export function program(): Command {
       const store = o.store ? new FileStore(o.store) : undefined;
       const scale = await VirtualScale.create(scenario, { seed: o.seed });
       for (const note of restore(store, scale.core)) console.log(note);
-      const decimals = Math.max(0, Math.ceil(-Math.log10(scale.core.get("DIVISION_KG")) - 1e-9));
+      const decimals = displayDecimals(scale.core);
       let broker: RunningBroker | undefined;
       let link: MqttLink | null = null;
       let subscriber: MqttClient | undefined;
