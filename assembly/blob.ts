@@ -34,3 +34,17 @@ export function blobOpen(p: usize, len: i32, which: i32, version: i32): i32 {
   if (load<u32>(p + BLOB_HEADER + payload) != crc32(p, BLOB_HEADER + payload)) return -1;
   return payload;
 }
+
+let dirty: i32 = 0;
+
+/** Marks a blob (codes.blob value) as changed: the host persists it. */
+export function markDirty(blob: i32): void {
+  dirty |= 1 << blob;
+}
+
+/** The blobs changed since the last call (bit per codes.blob), and forgets them. */
+export function takeDirty(): i32 {
+  const d = dirty;
+  dirty = 0;
+  return d;
+}

@@ -4,9 +4,10 @@ import {
   scaleInit, scaleSample, reading, io, IO_CAP, cmdTare, cmdClearTare, cmdZero, cmdCalSpan, cmdCalAddPoint,
   cmdCalClearPoints, cmdCalFit, cmdConfigSet, blobSave, blobLoad, message,
 } from "./scale";
-import {
-  mqttSetup, mqttTopic, mqttWill, mqttConnected, outNext, outDone, outboxLength, outboxDropped, timeSync, takeDirty,
-} from "./mqtt";
+import { mqttWill, mqttConnected, outNext, outDone } from "./mqtt";
+import { mqttSetup, mqttTopic } from "./topics";
+import { outboxLength, outboxDropped, timeSync } from "./outbox";
+import { takeDirty } from "./blob";
 import { hxAddChip, hxPower } from "./hx711";
 import { configGet } from "./config";
 import { calResidual } from "./calibration";

@@ -204,12 +204,103 @@ function keyIs(p: usize, n: i32, name: string): bool {
   return true;
 }
 
-/** Parses a command object at [p, p+n). Returns 0, ERR_BAD_JSON or ERR_BAD_FIELD. */
+/** Skips a JSON string (escapes allowed); false if it is malformed or unterminated. */
+function skipString(): bool {
+  if (peek() != 0x22) return false;
+  at++;
+  while (at < end) {
+    const c = <i32>load<u8>(at++);
+    if (c == 0x22) return true;
+    if (c < 0x20) return false;
+    if (c == 0x5C) at++;
+  }
+  return false;
+}
+
+/**
+ * Skips one value of a field that is refused anyway: strings are checked, brackets must balance
+ * (at most 32 deep); the grammar inside nested values is not, the command is refused either way.
+ */
+function skipValue(): bool {
+  let depth = 0;
+  do {
+    skipSpace();
+    const c = peek();
+    if (c == 0x22) {
+      if (!skipString()) return false;
+    } else if (c == 0x7B || c == 0x5B) {
+      if (++depth > 32) return false;
+      at++;
+    } else if (c == 0x7D || c == 0x5D) {
+      if (depth == 0) return false;
+      depth--;
+      at++;
+    } else if (depth > 0 && (c == 0x2C || c == 0x3A)) {
+      at++;
+    } else if (c == 0x2D || isDigit(c)) {
+      if (!parseNumber()) return false;
+    } else if (c >= 0x61 && c <= 0x7A) {
+      while (peek() >= 0x61 && peek() <= 0x7A) at++; // true, false, null
+    } else {
+      return false;
+    }
+  } while (depth > 0);
+  return true;
+}
+
+/** The field a key names (F_*), 0 for none. */
+function fieldOf(p: usize, n: i32): i32 {
+  if (keyIs(p, n, "cmd")) return F_CMD;
+  if (keyIs(p, n, "kg")) return F_KG;
+  if (keyIs(p, n, "order")) return F_ORDER;
+  if (keyIs(p, n, "key")) return F_KEY;
+  if (keyIs(p, n, "value")) return F_VALUE;
+  if (keyIs(p, n, "id")) return F_ID;
+  return 0;
+}
+
+/** Reads the value of a known field at `at`: 0, ERR_BAD_FIELD (wrong type or content) or ERR_BAD_JSON. */
+function parseField(field: i32): i32 {
+  const c = peek();
+  if (c == 0x22) {
+    if (field != F_CMD && field != F_KEY && field != F_ID) return ERR_BAD_FIELD;
+    const start = at;
+    const sn = parseString();
+    if (sn < 0) return sn;
+    if (sn == 0 || sn > MAX_TOKEN) return ERR_BAD_FIELD;
+    if (field == F_CMD) { pCmdAt = strAt; pCmdLen = sn; }
+    else if (field == F_KEY) { pKeyAt = strAt; pKeyLen = sn; }
+    else { pIdAt = start; pIdLen = sn + 2; }
+    return 0;
+  }
+  if (c == 0x2D || isDigit(c)) {
+    if (field == F_CMD || field == F_KEY) return ERR_BAD_FIELD;
+    const start = at;
+    if (!parseNumber()) return ERR_BAD_JSON;
+    if (field == F_KG) pKg = pNumber;
+    else if (field == F_ORDER) pOrder = pNumber;
+    else if (field == F_VALUE) pValue = pNumber;
+    else {
+      if (<i32>(at - start) > MAX_TOKEN) return ERR_BAD_FIELD;
+      pIdAt = start;
+      pIdLen = <i32>(at - start);
+    }
+    return 0;
+  }
+  return ERR_BAD_FIELD; // objects, arrays, true, false, null where a string or number belongs
+}
+
+/**
+ * Parses a command object at [p, p+n). Returns 0, ERR_BAD_JSON or ERR_BAD_FIELD. A refused field
+ * (unknown, repeated, of the wrong type) does not stop the parse: the rest is read, so that the
+ * command's name and id are known to the result that refuses it.
+ */
 export function parseCommand(p: usize, n: i32): i32 {
   at = p;
   end = p + <usize>n;
   pFields = 0;
   pIdLen = 0;
+  let refused = 0;
   skipSpace();
   if (peek() != 0x7B) return ERR_BAD_JSON;
   at++;
@@ -219,54 +310,30 @@ export function parseCommand(p: usize, n: i32): i32 {
   } else {
     while (true) {
       skipSpace();
+      const keyAt = at;
+      let field = 0;
       const kn = parseString();
-      if (kn < 0) return kn == ERR_BAD_FIELD ? kn : ERR_BAD_JSON;
-      const kAt = strAt;
+      if (kn >= 0) field = fieldOf(strAt, kn);
+      else if (kn != ERR_BAD_FIELD) return ERR_BAD_JSON;
+      else {
+        at = keyAt; // a key with escapes or non-ASCII: no field of ours
+        if (!skipString()) return ERR_BAD_JSON;
+      }
       skipSpace();
       if (peek() != 0x3A) return ERR_BAD_JSON;
       at++;
       skipSpace();
-      let field = 0;
-      if (keyIs(kAt, kn, "cmd")) field = F_CMD;
-      else if (keyIs(kAt, kn, "kg")) field = F_KG;
-      else if (keyIs(kAt, kn, "order")) field = F_ORDER;
-      else if (keyIs(kAt, kn, "key")) field = F_KEY;
-      else if (keyIs(kAt, kn, "value")) field = F_VALUE;
-      else if (keyIs(kAt, kn, "id")) field = F_ID;
-      if (field == 0 || (pFields & field) != 0) return ERR_BAD_FIELD; // unknown or repeated
-      pFields |= field;
-      const c = peek();
-      if (field == F_CMD || field == F_KEY || (field == F_ID && c == 0x22)) {
-        const start = at;
-        const sn = parseString();
-        if (sn < 0) return sn;
-        if (sn == 0 || sn > MAX_TOKEN) return ERR_BAD_FIELD;
-        if (field == F_CMD) { pCmdAt = strAt; pCmdLen = sn; }
-        else if (field == F_KEY) { pKeyAt = strAt; pKeyLen = sn; }
-        else {
-          for (let i = 0; i < sn; i++) {
-            const ch = <i32>load<u8>(strAt + i);
-            if (ch == 0x22 || ch == 0x5C) return ERR_BAD_FIELD;
-          }
-          pIdAt = start;
-          pIdLen = sn + 2;
-        }
-      } else if (c == 0x2D || isDigit(c)) {
-        if (field == F_CMD || field == F_KEY) return ERR_BAD_FIELD;
-        const start = at;
-        if (!parseNumber()) return ERR_BAD_JSON;
-        if (field == F_KG) pKg = pNumber;
-        else if (field == F_ORDER) pOrder = pNumber;
-        else if (field == F_VALUE) pValue = pNumber;
-        else {
-          if (<i32>(at - start) > MAX_TOKEN) return ERR_BAD_FIELD;
-          pIdAt = start;
-          pIdLen = <i32>(at - start);
-        }
-      } else if (c == 0x7B || c == 0x5B || c == 0x74 || c == 0x66 || c == 0x6E || c == 0x22) {
-        return ERR_BAD_FIELD; // objects, arrays, true, false, null or a string where a number belongs
-      } else {
-        return ERR_BAD_JSON;
+      const valueAt = at;
+      let r = ERR_BAD_FIELD;
+      if (field != 0 && (pFields & field) == 0) { // unknown and repeated keys are refused
+        r = parseField(field);
+        if (r == 0) pFields |= field;
+        else if (r == ERR_BAD_JSON) return r;
+      }
+      if (r != 0) {
+        refused = ERR_BAD_FIELD;
+        at = valueAt;
+        if (!skipValue()) return ERR_BAD_JSON;
       }
       skipSpace();
       if (peek() == 0x2C) {
@@ -281,7 +348,7 @@ export function parseCommand(p: usize, n: i32): i32 {
     }
   }
   skipSpace();
-  return at == end ? 0 : ERR_BAD_JSON;
+  return at == end ? refused : ERR_BAD_JSON;
 }
 
 /** True when [p, p+n) equals the ASCII literal s. */

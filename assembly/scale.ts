@@ -18,11 +18,13 @@ import {
   points, pointData, MAX_POINTS, KIND_NONE, KIND_QUADRATIC, setZero, setTare, calSpan, calAddPoint,
   calFit, calClearPoints, calForgetFit, restoreCalibration, calNominal,
 } from "./calibration";
-import { blobSeal, blobOpen, BLOB_HEADER } from "./blob";
+import { blobSeal, blobOpen, BLOB_HEADER, markDirty } from "./blob";
+import { mqttReset, mqttMessage, mqttResult, MESSAGE_RUN } from "./mqtt";
+import { outboxOffer } from "./outbox";
 import {
-  mqttReset, outboxOffer, markDirty, mqttMessage, mqttResult, MESSAGE_RUN, cmdIndex, cmdKg, cmdOrder, cmdKey, cmdValue,
+  cmdIndex, cmdKg, cmdOrder, cmdKey, cmdValue,
   CMD_TARE, CMD_CLEAR_TARE, CMD_ZERO, CMD_CALIBRATE, CMD_CAL_POINT, CMD_CAL_CLEAR, CMD_CAL_FIT,
-} from "./mqtt";
+} from "./commands";
 
 /** OIML R76: overload above Max + 9 e, underload below -20 e. */
 const OVERLOAD_D: f32 = 9;

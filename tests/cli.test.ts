@@ -29,7 +29,7 @@ test("simulate --json prints one JSON summary of the default scenario", async ()
   assert.equal(s.memoryGrowthBytes, 0);
   assert.ok(s.readings > 250 && s.virtualSeconds >= 30);
   assert.deepEqual(s.commands.map((c: { name: string; result: number }) => [c.name, c.result >= 0]), [
-    ["zero", true], ["cal_span", true], ["tare", true], ["clear_tare", true],
+    ["zero", true], ["calibrate", true], ["tare", true], ["clear_tare", true],
   ]);
   assert.equal(s.final.kg, 0);
 });
@@ -76,7 +76,7 @@ test("run --no-mqtt shows live readings and persists calibration across restarts
     const r = await cli("run", "--no-mqtt", "--duration", "8", "--speed", "200", "--store", store);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /#\d+ +\d+\.\d{3} kg/);
-    assert.match(r.stdout, /cal_span: accepted/);
+    assert.match(r.stdout, /calibrate: accepted/);
     assert.ok(JSON.parse(readFileSync(store, "utf8")).entries.CALIBRATION);
     const again = await cli("run", "--no-mqtt", "--duration", "1.5", "--speed", "200", "--store", store);
     assert.match(again.stdout, /restored calibration/);

@@ -28,6 +28,6 @@ export function collect(scale: VirtualScale, untilS: number): Reading[] {
 export const CAL_10KG = [
   { type: "command", at: 1.5, name: "zero" },
   { type: "load", at: 2, kg: 10 },
-  { type: "command", at: 4, name: "cal_span", kg: 10 },
+  { type: "command", at: 4, name: "calibrate", kg: 10 },
   { type: "load", at: 4.5, kg: 0 },
 ] as const;

@@ -202,8 +202,8 @@ test("commands are refused with a reason when the scale cannot honour them, and 
   assert.equal(scale.command("tare"), code("error", "NOT_STABLE"));
   collect(scale, 10);
   assert.equal(scale.command("zero"), code("error", "OUT_OF_RANGE"), "10 kg is outside the 4 % zero-setting range");
-  assert.equal(scale.command("cal_span", Number.NaN), code("error", "BAD_VALUE"));
-  assert.equal(scale.command("cal_span", -5), code("error", "BAD_VALUE"));
+  assert.equal(scale.command("calibrate", Number.NaN), code("error", "BAD_VALUE"));
+  assert.equal(scale.command("calibrate", -5), code("error", "BAD_VALUE"));
   assert.equal(scale.command("cal_fit", 0, 3), code("error", "BAD_VALUE"));
   assert.equal(scale.command("cal_fit", 0, 1), code("error", "TOO_FEW_POINTS"));
   assertNear(collect(scale, 11).at(-1)!.kg, 10, D, "calibration unchanged");

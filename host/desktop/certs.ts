@@ -125,37 +125,120 @@ export function certFiles(dir: string, deviceId: string): CertFiles {
   };
 }
 
-/**
- * Writes a CA (reused if dir already has one), a broker certificate for `hosts` and a device
- * certificate into dir, PEM and DER. Keys are written readable by the owner only.
- */
-export async function writeCerts(dir: string, deviceId: string, hosts: string[]): Promise<CertFiles> {
-  mkdirSync(dir, { recursive: true });
-  const files = certFiles(dir, deviceId);
-  const secret = (path: string, data: string | Buffer) => writeFileSync(path, data, { mode: 0o600 });
-  let ca: Issued;
-  if (existsSync(files.ca) && existsSync(files.caKey)) {
-    const pem = readFileSync(files.ca, "utf8");
-    const der = createPrivateKey(readFileSync(files.caKey)).export({ format: "der", type: "pkcs8" });
-    const privateKey = await webcrypto.subtle.importKey("pkcs8", der, EC, true, ["sign"]);
-    const cert = new x509.X509Certificate(pem);
-    const publicKey = await cert.publicKey.export(EC, ["verify"]);
-    ca = { cert: pem, key: "", certDer: Buffer.from(cert.rawData), keyDer: Buffer.from(der), keys: { privateKey, publicKey }, x509: cert };
-    if (cert.notAfter < new Date()) throw new Error(`${files.ca} has expired; delete it to make a new CA`);
-  } else {
-    ca = await makeCa();
-    writeFileSync(files.ca, ca.cert);
-    writeFileSync(join(dir, "ca.der"), ca.certDer);
-    secret(files.caKey, ca.key);
+export interface CertRequest {
+  /** Clients to hold a certificate (devices, subscribers): each the certificate's common name. */
+  clients: string[];
+  /** Host names and IP addresses the broker certificate must cover (added to those it has). */
+  hosts: string[];
+  /** Make new keys and certificates for the CA, the broker and the clients named, even if they exist. */
+  rotate?: boolean;
+}
+
+export interface CertReport {
+  files: CertFiles;
+  /** What was made and what was reused, one line each. */
+  lines: string[];
+  /** The broker certificate's names. */
+  hosts: string[];
+}
+
+async function loadCa(files: CertFiles): Promise<Issued> {
+  const pem = readFileSync(files.ca, "utf8");
+  const der = createPrivateKey(readFileSync(files.caKey)).export({ format: "der", type: "pkcs8" });
+  const privateKey = await webcrypto.subtle.importKey("pkcs8", der, EC, true, ["sign"]);
+  const cert = new x509.X509Certificate(pem);
+  const publicKey = await cert.publicKey.export(EC, ["verify"]);
+  if (cert.notAfter < new Date()) throw new CertError(`${files.ca} has expired: run certs with --rotate to make a new CA`);
+  return { cert: pem, key: "", certDer: Buffer.from(cert.rawData), keyDer: Buffer.from(der), keys: { privateKey, publicKey }, x509: cert };
+}
+
+/** The certificate at path when it exists, is signed by ca and is valid now; else null. */
+async function validIssued(path: string, ca: Issued): Promise<x509.X509Certificate | null> {
+  if (!existsSync(path)) return null;
+  try {
+    const cert = new x509.X509Certificate(readFileSync(path, "utf8"));
+    const now = new Date();
+    if (cert.notBefore > now || cert.notAfter < now) return null;
+    return (await cert.verify({ publicKey: ca.keys.publicKey, signatureOnly: true })) ? cert : null;
+  } catch {
+    return null;
   }
-  const broker = await makeServer(ca, hosts);
-  writeFileSync(files.broker, broker.cert);
-  secret(files.brokerKey, broker.key);
-  const device = await makeDevice(ca, deviceId);
-  writeFileSync(files.device, device.cert);
-  writeFileSync(join(dir, `${deviceId}.der`), device.certDer);
-  writeFileSync(join(dir, `${deviceId}.csr`), device.csr);
-  secret(files.deviceKey, device.key);
-  secret(join(dir, `${deviceId}-key.der`), device.keyDer);
-  return files;
+}
+
+function sanNames(cert: x509.X509Certificate): string[] {
+  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+  return san ? san.names.items.map((n) => n.value) : [];
+}
+
+/** The names of a broker certificate being replaced, so that a rotation keeps them. */
+function previousNames(path: string): string[] {
+  try {
+    return existsSync(path) ? sanNames(new x509.X509Certificate(readFileSync(path, "utf8"))) : [];
+  } catch {
+    return [];
+  }
+}
+
+export class CertError extends Error {}
+
+/**
+ * Makes what is missing in dir and reuses what is there: a CA, a broker certificate covering every
+ * host name asked for now or before, and a certificate per client, PEM and DER. Keys are written
+ * readable by the owner only. With rotate, everything named is made anew.
+ */
+export async function writeCerts(dir: string, request: CertRequest): Promise<CertReport> {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new CertError(`cannot create ${dir}: ${(e as Error).message}`);
+  }
+  const files = certFiles(dir, request.clients[0] ?? "scale1");
+  const lines: string[] = [];
+  const secret = (path: string, data: string | Buffer) => writeFileSync(path, data, { mode: 0o600 });
+  const write = (path: string, data: string | Buffer) => writeFileSync(path, data);
+  try {
+    let ca: Issued;
+    const rotateCa = request.rotate || !existsSync(files.ca) || !existsSync(files.caKey);
+    if (!rotateCa) {
+      ca = await loadCa(files);
+      lines.push(`CA       ${files.ca} (kept)`);
+    } else {
+      ca = await makeCa();
+      write(files.ca, ca.cert);
+      write(join(dir, "ca.der"), ca.certDer);
+      secret(files.caKey, ca.key);
+      lines.push(`CA       ${files.ca} (+ ca.der), key ${files.caKey} (new${request.rotate ? ": certificates from the old CA no longer verify" : ""})`);
+    }
+    const current = rotateCa ? null : await validIssued(files.broker, ca);
+    const had = current ? sanNames(current) : rotateCa ? previousNames(files.broker) : [];
+    const hosts = [...had, ...request.hosts.filter((h) => !had.includes(h))];
+    if (current && existsSync(files.brokerKey) && hosts.length === had.length) {
+      lines.push(`broker   ${files.broker} for ${hosts.join(", ")} (kept)`);
+    } else {
+      const broker = await makeServer(ca, hosts);
+      write(files.broker, broker.cert);
+      secret(files.brokerKey, broker.key);
+      lines.push(`broker   ${files.broker}, key ${files.brokerKey} for ${hosts.join(", ")} (new)`);
+    }
+    for (const id of request.clients) {
+      const f = certFiles(dir, id);
+      if (!rotateCa && existsSync(f.deviceKey) && (await validIssued(f.device, ca))) {
+        lines.push(`client   ${f.device}, key ${f.deviceKey} (kept)`);
+        continue;
+      }
+      const device = await makeDevice(ca, id);
+      write(f.device, device.cert);
+      write(join(dir, `${id}.der`), device.certDer);
+      write(join(dir, `${id}.csr`), device.csr);
+      secret(f.deviceKey, device.key);
+      secret(join(dir, `${id}-key.der`), device.keyDer);
+      lines.push(`client   ${f.device} (+ .der, .csr), key ${f.deviceKey} (+ -key.der) (new)`);
+    }
+    return { files, lines, hosts };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err instanceof CertError) throw err;
+    if (err.code && err.path) throw new CertError(`cannot write certificates in ${dir}: ${err.code} ${err.path}`);
+    throw err;
+  }
 }

@@ -23,9 +23,13 @@ export class Device {
     const now = options.now ?? Date.now;
     // The desktop's clock is the OS clock: known from the start (the ESP32 waits for SNTP).
     scale.core.timeSync(now(), Math.floor(scale.board.nowUs / 1000));
+    if (link) link.onMessage = () => this.persist();
   }
 
-  /** Saves the blobs the core marked as changed. */
+  /**
+   * Saves the blobs the core marked as changed, whoever changed them (a command over MQTT, a
+   * scenario, a setting): the one place the dirty flags are read.
+   */
   persist(): void {
     const store = this.options.store;
     const dirty = this.scale.core.dirty();

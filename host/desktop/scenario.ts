@@ -8,7 +8,7 @@ const at = z.number().finite().min(0).describe("seconds from the start");
 const finite = z.number().finite();
 const configNames = Object.keys(abi.codes.config) as [string, ...string[]];
 
-export const COMMANDS = ["tare", "clear_tare", "zero", "cal_span", "cal_point", "cal_clear", "cal_fit"] as const;
+export const COMMANDS = ["tare", "clear_tare", "zero", "calibrate", "cal_point", "cal_clear", "cal_fit"] as const;
 export const FAULTS = ["disconnect", "stuck_low", "bit_flips", "frozen", "stretch_clock", "short_pulse", "clear"] as const;
 
 const Event = z.discriminatedUnion("type", [
@@ -17,6 +17,7 @@ const Event = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("command"), at, name: z.enum(COMMANDS),
     kg: finite.optional(), order: z.union([z.literal(1), z.literal(2)]).optional(),
+    unlessRestored: z.boolean().default(false).describe("skipped when `run` restored a calibration from its store"),
   }),
   z.strictObject({ type: z.literal("set"), at, key: z.enum(configNames), value: finite }),
   z.strictObject({
@@ -73,7 +74,7 @@ export function parseScenario(json: unknown, source = "scenario"): Scenario {
   }
   const s = r.data;
   for (const e of s.events) {
-    if (e.type === "command" && (e.name === "cal_span" || e.name === "cal_point") && e.kg === undefined) {
+    if (e.type === "command" && (e.name === "calibrate" || e.name === "cal_point") && e.kg === undefined) {
       throw new ScenarioError(`${source}: command ${e.name} at ${e.at} s needs kg`);
     }
     if (e.type === "fault" && e.chip >= s.cells) {

@@ -3,6 +3,7 @@
 import { readFileSync, mkdirSync, renameSync, existsSync } from "node:fs";
 import { dirname } from "node:path";
 import writeFileAtomic from "write-file-atomic";
+import lockfile from "proper-lockfile";
 
 interface StoreFile {
   format: "wasm-scale-store";
@@ -12,12 +13,17 @@ interface StoreFile {
 
 export class StoreError extends Error {}
 
+/** A lock older than this, not refreshed, was left by a process that died (kill -9, a crash). */
+const LOCK_STALE_MS = 10_000;
+
 export class FileStore {
   private entries: Record<string, string> = {};
   /** Set when the file existed but could not be read; it is moved aside, never overwritten. */
   readonly recovered: string | null = null;
 
-  constructor(readonly path: string) {
+  /** Opens the store at path; with onLockLost, locked for this process first (see lock). */
+  constructor(readonly path: string, onLockLost?: (e: Error) => void) {
+    if (onLockLost) this.lock(onLockLost);
     if (!existsSync(path)) return;
     try {
       const data = JSON.parse(readFileSync(path, "utf8")) as StoreFile;
@@ -33,6 +39,27 @@ export class FileStore {
       renameSync(path, aside);
       this.recovered = `${path} was unreadable (${(e as Error).message}); moved to ${aside}`;
     }
+  }
+
+  private unlock: (() => void) | null = null;
+
+  /**
+   * Takes the store for this process: a second wasm-scale on the same store is refused, so two
+   * never write the same file. The lock is a directory beside the file, refreshed while held.
+   */
+  private lock(onLost: (e: Error) => void): void {
+    mkdirSync(dirname(this.path), { recursive: true });
+    try {
+      this.unlock = lockfile.lockSync(this.path, { realpath: false, stale: LOCK_STALE_MS, onCompromised: onLost });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ELOCKED") throw new StoreError(`cannot lock ${this.path}: ${(e as Error).message}`);
+      throw new StoreError(`${this.path} is in use by another wasm-scale (if none is running, a crashed one's lock frees itself within ${LOCK_STALE_MS / 1000} s; or pass --store FILE)`);
+    }
+  }
+
+  release(): void {
+    this.unlock?.();
+    this.unlock = null;
   }
 
   get(key: string): Uint8Array | undefined {

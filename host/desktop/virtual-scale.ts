@@ -123,7 +123,7 @@ export class VirtualScale {
       case "tare": return x.cmd_tare();
       case "clear_tare": return x.cmd_clear_tare();
       case "zero": return x.cmd_zero();
-      case "cal_span": return x.cal_span(kg);
+      case "calibrate": return x.cal_span(kg);
       case "cal_point": return x.cal_add_point(kg);
       case "cal_clear": return x.cal_clear_points();
       case "cal_fit": return x.cal_fit(order);

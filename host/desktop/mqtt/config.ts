@@ -36,6 +36,12 @@ export const ENV: Record<string, keyof Connection> = {
   WASM_SCALE_SERVERNAME: "servername",
 };
 
+/** The command-line flag that sets each field. */
+const FLAGS: Record<string, string> = {
+  url: "--broker", deviceId: "--device-id", ca: "--ca", cert: "--cert", key: "--key",
+  username: "--username", password: "--password", servername: "--servername", protocolVersion: "--mqtt5",
+};
+
 /** Merges file < environment < flags and validates the result. */
 export function resolveConnection(file: string | undefined, env: NodeJS.ProcessEnv, flags: Partial<Connection>): Connection {
   let fromFile: Record<string, unknown> = {};
@@ -55,7 +61,16 @@ export function resolveConnection(file: string | undefined, env: NodeJS.ProcessE
   const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
   const r = Connection.safeParse({ ...fromFile, ...fromEnv, ...defined });
   if (!r.success) {
-    throw new ConfigError(`broker configuration: ${r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
+    const where = (field: string) => {
+      const env = Object.keys(ENV).find((k) => ENV[k] === field);
+      const flag = FLAGS[field];
+      return [flag, env, `"${field}" in --config`].filter(Boolean).join(", ");
+    };
+    throw new ConfigError(`broker configuration: ${r.error.issues.map((i) => {
+      const field = i.path.join(".");
+      if (!field) return i.message;
+      return i.code === "invalid_type" && i.input === undefined ? `${field} is missing: set ${where(field)}` : `${field}: ${i.message} (${where(field)})`;
+    }).join("; ")}`);
   }
   if ((r.data.cert === undefined) !== (r.data.key === undefined)) throw new ConfigError("broker configuration: cert and key go together");
   return r.data;

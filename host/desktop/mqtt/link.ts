@@ -6,11 +6,12 @@ import type { ScaleCore, OutMessage } from "../core.js";
 import { readCert, readKey, type Connection } from "./config.js";
 
 export interface LinkEvents {
-  /** A state change worth showing: connected, disconnected, an error with its cause. */
+  /** A state change worth showing: connected, disconnected, an error with its cause (each once). */
   onStatus?: (text: string) => void;
-  /** Blobs a command changed; the host persists them. */
-  onDirty?: (blobs: Array<"CALIBRATION" | "CONFIG">) => void;
 }
+
+/** How long a clean stop waits for the broker to acknowledge "offline". */
+const STOP_MS = 3000;
 
 /** Turns a TLS or MQTT failure into a sentence a user can act on. */
 export function describeError(e: Error & { code?: string | number }): string {
@@ -43,6 +44,13 @@ export class MqttLink {
   private pumping = false;
   /** Bumped on every disconnect: an acknowledgement from before it is not trusted. */
   private epoch = 0;
+  private lastStatus = "";
+  /**
+   * Called after every received message has been handed to the core, before anything it caused
+   * is published: the device persists what the message changed here, so a result that says
+   * "accepted" is only ever sent for a change already on disk.
+   */
+  onMessage: (() => void) | null = null;
 
   constructor(private readonly core: ScaleCore, readonly connection: Connection, private readonly events: LinkEvents = {}) {
     core.setDeviceId(connection.deviceId);
@@ -70,7 +78,7 @@ export class MqttLink {
     this.client.on("connect", () => {
       this.lastError = null;
       this.core.connected(true);
-      this.events.onStatus?.(`connected to ${connection.url}`);
+      this.status(`connected to ${connection.url}`);
       this.client.subscribe([core.topic("CMD"), core.topic("HA_STATUS")], { qos: 1 }, (err) => {
         if (err) this.fail(err);
       });
@@ -83,19 +91,25 @@ export class MqttLink {
       this.pumping = false;
       this.core.connected(false);
     });
-    this.client.on("offline", () => this.events.onStatus?.("broker unreachable; readings are kept and sent on reconnect"));
+    this.client.on("offline", () => this.status(`broker unreachable${this.lastError ? ` (${this.lastError})` : ""}; readings are kept and sent on reconnect`));
     this.client.on("error", (e) => this.fail(e));
     this.client.on("message", (topic, payload) => {
       this.core.message(topic, payload);
-      const dirty = this.core.dirty();
-      if (dirty.length) this.events.onDirty?.(dirty);
+      this.onMessage?.();
       this.pump();
     });
   }
 
+  /** Reports a status once: a broker that keeps refusing is not reported every retry. */
+  private status(text: string): void {
+    if (text === this.lastStatus) return;
+    this.lastStatus = text;
+    this.events.onStatus?.(text);
+  }
+
   private fail(e: Error): void {
     this.lastError = describeError(e);
-    this.events.onStatus?.(`broker error: ${this.lastError}`);
+    this.status(`broker error: ${this.lastError}`);
   }
 
   start(): this {
@@ -137,8 +151,26 @@ export class MqttLink {
     }
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops cleanly: no more readings are sent, availability "offline" (the core's will, retained)
+   * is published and acknowledged, then the connection ends. Bounded: a broker that does not
+   * answer within STOP_MS leaves the will to say the same thing.
+   */
+  async stop(): Promise<boolean> {
     this.epoch = -1;
-    await this.client.endAsync();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<"expired">((resolve) => { timer = setTimeout(() => resolve("expired"), STOP_MS); });
+    let acknowledged = false;
+    if (this.client.connected) {
+      const will = this.core.will();
+      const publish = this.client.publishAsync(will.topic, will.payload, { qos: will.qos, retain: will.retain });
+      acknowledged = (await Promise.race([publish.then(() => "ok", () => "failed"), expired])) === "ok";
+    }
+    // A clean DISCONNECT when the broker answers; otherwise the socket is simply closed.
+    if (!acknowledged || (await Promise.race([this.client.endAsync().then(() => "ok"), expired])) === "expired") {
+      await this.client.endAsync(true);
+    }
+    clearTimeout(timer);
+    return acknowledged;
   }
 }

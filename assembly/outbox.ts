@@ -1,0 +1,199 @@
+// Store-and-forward of readings: a bounded queue that keeps what should be published while the
+// broker is away, and reports what a full queue cost. The accounting is exact by construction:
+// a reading is dropped only if it was never handed to the network (the oldest one, once framed,
+// may already be at the broker, so it stays until acknowledged), each drop is counted once, and a
+// gap message, once framed, is frozen: sent again it is byte for byte the same, so a subscriber
+// that sees it twice (QoS 1) tells by its dropped_total.
+import {
+  CFG_PUBLISH_MS, CFG_OUTBOX_CAPACITY, CFG_DIVISION_KG, FAULT_NAMES, TOPIC_STATE, TOPIC_GAP,
+  READING_SIZE, READING_SEQ, READING_T_MS, READING_KG, READING_GROSS_KG, READING_RAW, READING_FLAGS, READING_FAULT,
+  FLAG_STABLE, FLAG_NET, FLAG_CENTER_ZERO, FLAG_OVERLOAD, FLAG_UNDERLOAD, FLAG_UNCALIBRATED,
+} from "./abi";
+import { cfg, cfgInt } from "./config";
+import { wStr, wInt, wFixed, wBool, wListName, wByte } from "./json";
+import { idLen, frameBegin } from "./topics";
+
+/** Slots in the ring; one more than the largest capacity, for the reading in flight. */
+const OUTBOX_SLOTS: i32 = 1001;
+
+const outbox = memory.data(OUTBOX_SLOTS * READING_SIZE);
+let outHead: i32 = 0; // oldest
+let outLen: i32 = 0;
+/** The oldest reading has been framed for publishing: it may be at the broker, it is never dropped. */
+let headSent: bool = false;
+let pubSeq: u32 = 0;
+let droppedTotal: u32 = 0;
+/** Drops not yet in a gap message, and the seq of the first reading kept after them. */
+let droppedPending: u32 = 0;
+let gapNextSeq: u32 = 0;
+/** The gap message framed and not yet acknowledged: its figures are fixed once framed. */
+let gapFramed: u32 = 0;
+let gapFramedTotal: u32 = 0;
+let gapFramedNext: u32 = 0;
+let lastQueuedMs: i32 = 0;
+let queuedAny: bool = false;
+let lastFault: i32 = 0;
+
+let epochS: u32 = 0;
+let epochAtMs: i32 = 0;
+let timeKnown: bool = false;
+
+export function outboxReset(): void {
+  outHead = 0;
+  outLen = 0;
+  headSent = false;
+  pubSeq = 0;
+  droppedTotal = 0;
+  droppedPending = 0;
+  gapFramed = 0;
+  queuedAny = false;
+  lastFault = 0;
+  timeKnown = false;
+}
+
+export function timeSync(epochSeconds: u32, nowMs: i32): void {
+  epochS = epochSeconds;
+  epochAtMs = nowMs;
+  timeKnown = epochSeconds != 0;
+}
+
+/** Address of the i-th oldest reading in the outbox. */
+function slotAt(i: i32): usize {
+  let slot = outHead + i;
+  if (slot >= OUTBOX_SLOTS) slot -= OUTBOX_SLOTS;
+  return outbox + <usize>(slot * READING_SIZE);
+}
+
+/** Offered every reading (and fault report); keeps what should be published, bounded. */
+export function outboxOffer(reading: usize): void {
+  if (idLen == 0) return;
+  const t = load<i32>(reading, READING_T_MS);
+  const fault = load<i32>(reading, READING_FAULT);
+  const faultChanged = (fault != 0) != (lastFault != 0);
+  lastFault = fault;
+  if (queuedAny && !faultChanged && t - lastQueuedMs < cfgInt(CFG_PUBLISH_MS)) return;
+  queuedAny = true;
+  lastQueuedMs = t;
+  // Full: the oldest reading not yet handed to the network goes, counted once.
+  const capacity = min(cfgInt(CFG_OUTBOX_CAPACITY), OUTBOX_SLOTS - 1);
+  const keep = headSent ? 1 : 0;
+  let dropped = false;
+  while (outLen >= capacity && outLen > keep) {
+    if (keep) memory.copy(slotAt(1), slotAt(0), READING_SIZE);
+    outHead = outHead + 1 == OUTBOX_SLOTS ? 0 : outHead + 1;
+    outLen--;
+    droppedTotal++;
+    droppedPending++;
+    dropped = true;
+  }
+  if (dropped) gapNextSeq = outLen > keep ? load<u32>(slotAt(keep), READING_SEQ) : pubSeq + 1;
+  const at = slotAt(outLen);
+  memory.copy(at, reading, READING_SIZE);
+  store<u32>(at, ++pubSeq, READING_SEQ); // the published sequence: a gap means a lost reading
+  outLen++;
+}
+
+export function outboxLength(): i32 {
+  return outLen;
+}
+
+export function outboxDropped(): u32 {
+  return droppedTotal;
+}
+
+/** Decimal places that show the division (0.01 -> 2, 0.005 -> 3). */
+export function decimals(): i32 {
+  const d = cfg(CFG_DIVISION_KG);
+  let n = 0;
+  let step: f32 = 1;
+  while (n < 6 && step > d * 1.0001) {
+    step *= 0.1;
+    n++;
+  }
+  return n;
+}
+
+// --- the gap message -------------------------------------------------------------------------
+
+export function gapWaiting(): bool {
+  return gapFramed > 0 || droppedPending > 0;
+}
+
+export function gapFrame(p: usize, cap: i32): void {
+  if (gapFramed == 0) {
+    gapFramed = droppedPending;
+    gapFramedTotal = droppedTotal;
+    gapFramedNext = gapNextSeq;
+    droppedPending = 0;
+  }
+  frameBegin(p, cap, 1, false, TOPIC_GAP);
+  wStr("{\"dropped\":");
+  wInt(<i64>gapFramed);
+  wStr(",\"dropped_total\":");
+  wInt(<i64>gapFramedTotal);
+  wStr(",\"next_seq\":");
+  wInt(<i64>gapFramedNext);
+  wByte(0x7D);
+}
+
+export function gapDone(): void {
+  gapFramed = 0;
+}
+
+// --- readings --------------------------------------------------------------------------------
+
+export function readingFrame(p: usize, cap: i32): void {
+  headSent = true;
+  frameBegin(p, cap, 1, false, TOPIC_STATE);
+  wReading(slotAt(0));
+}
+
+export function readingDone(): void {
+  outHead = outHead + 1 == OUTBOX_SLOTS ? 0 : outHead + 1;
+  outLen--;
+  headSent = false;
+}
+
+function wReading(r: usize): void {
+  const flags = load<u32>(r, READING_FLAGS);
+  const fault = load<i32>(r, READING_FAULT) & 0xFF;
+  const dec = decimals();
+  const t = load<i32>(r, READING_T_MS);
+  wStr("{\"seq\":");
+  wInt(<i64>load<u32>(r, READING_SEQ));
+  wStr(",\"kg\":");
+  wFixed(load<f32>(r, READING_KG), dec);
+  wStr(",\"gross_kg\":");
+  wFixed(load<f32>(r, READING_GROSS_KG), dec);
+  wStr(",\"raw\":");
+  wInt(<i64>load<i32>(r, READING_RAW));
+  wStr(",\"stable\":");
+  wBool((flags & FLAG_STABLE) != 0);
+  wStr(",\"net\":");
+  wBool((flags & FLAG_NET) != 0);
+  wStr(",\"zero\":");
+  wBool((flags & FLAG_CENTER_ZERO) != 0);
+  wStr(",\"overload\":");
+  wBool((flags & FLAG_OVERLOAD) != 0);
+  wStr(",\"underload\":");
+  wBool((flags & FLAG_UNDERLOAD) != 0);
+  wStr(",\"calibrated\":");
+  wBool((flags & FLAG_UNCALIBRATED) == 0);
+  wStr(",\"flags\":");
+  wInt(<i64>flags);
+  wStr(",\"fault\":");
+  if (fault != 0) wListName(FAULT_NAMES, fault);
+  else wStr("null");
+  wStr(",\"status\":");
+  if (fault != 0) wListName(FAULT_NAMES, fault);
+  else wStr((flags & FLAG_STABLE) != 0 ? "\"stable\"" : "\"motion\"");
+  wStr(",\"t_ms\":");
+  wInt(<i64><u32>t);
+  wStr(",\"ts\":");
+  // Wall-clock milliseconds once the host has set the clock (NTP); null, and said so, before.
+  if (timeKnown) wInt(<i64>epochS * 1000 + <i64>(t - epochAtMs));
+  else wStr("null");
+  wStr(",\"time_known\":");
+  wBool(timeKnown);
+  wByte(0x7D);
+}
