@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "./brokers.js";
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL("../bin/wasm-scale.js", import.meta.url));
@@ -89,9 +90,10 @@ test("run --no-mqtt shows live readings and persists calibration across restarts
 test("run (npm start) makes certificates, starts a TLS broker and shows what a subscriber receives", async () => {
   const dir = mkdtempSync(join(tmpdir(), "wasm-scale-start-"));
   try {
-    const r = await cli("run", "--duration", "9", "--speed", "3", "--store", join(dir, "store.json"), "--certs", join(dir, "certs"));
+    const port = await freePort();
+    const r = await cli("run", "--duration", "9", "--speed", "3", "--store", join(dir, "store.json"), "--certs", join(dir, "certs"), "--port", String(port));
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /embedded broker \(aedes, TLS\) on mqtts:\/\/localhost:\d+/);
+    assert.match(r.stdout, new RegExp(`embedded broker \\(aedes, TLS, client certificates required\\) on mqtts://localhost:${port}`));
     assert.match(r.stdout, /subscriber {2}wasm-scale\/scale1\/status {2}online/);
     assert.match(r.stdout, /subscriber {2}homeassistant\/sensor\/scale1\/weight\/config/);
     assert.match(r.stdout, /subscriber {2}wasm-scale\/scale1\/state {2}\{"seq":1,/);
