@@ -67,10 +67,10 @@ function connection(url: string, extra: Partial<Connection> = {}): Connection {
   });
 }
 
-async function until(what: string, ok: () => boolean, ms = 15_000): Promise<void> {
+async function until(what: string, ok: () => boolean, ms = 15_000, detail?: () => string): Promise<void> {
   const end = Date.now() + ms;
   while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${detail ? ` (${detail()})` : ""}`);
     await sleep(10);
   }
 }
@@ -210,7 +210,7 @@ test("plaintext is refused: mqtt:// is a configuration error, and mqtts:// to a 
   await new Promise((resolve) => plain.close(resolve));
 });
 
-test("Mosquitto stopped and restarted 10 times: no reading lost within the outbox; beyond it the dropped count is exact", { skip: !MOSQUITTO && "mosquitto not installed", timeout: 180_000 }, async (t) => {
+test("Mosquitto stopped and restarted 10 times: no reading lost within the outbox; beyond it the dropped count is exact", { skip: !MOSQUITTO && "mosquitto not installed", timeout: 400_000 }, async (t) => {
   for (const capacity of [1000, 5]) {
     const w = await watcher(mosquitto!.url, { clean: false, id: `watcher-outage-${capacity}` });
     const scale = await scaleFor({ rate: 80, settings: { PUBLISH_MS: 100, OUTBOX_CAPACITY: capacity }, events: [...CAL_10KG, { type: "load", at: 6, kg: 1.5 }] });
@@ -225,14 +225,15 @@ test("Mosquitto stopped and restarted 10 times: no reading lost within the outbo
       await mosquitto!.start();
     }
     await device.run((virtual += 2));
-    await until("outbox drained", () => link.connected && scale.core.pending === 0, 30_000);
+    const state = () => `connected ${link.connected}, pending ${scale.core.pending}, delivered ${link.delivered}, last error ${link.lastError}`;
+    await until("outbox drained", () => link.connected && scale.core.pending === 0, 60_000, state);
     const seqs = new Set(states(w.got).map((r) => r.seq as number));
     const gaps = w.got.filter((m) => m.topic === "wasm-scale/dev1/gap").map((m) => m.json!);
     await until("every kept reading", () => {
       const all = new Set(states(w.got).map((r) => r.seq as number));
       const max = Math.max(...all);
       return all.size + scale.core.dropped === max;
-    }, 30_000);
+    }, 60_000, state);
     const max = Math.max(...seqs, ...states(w.got).map((r) => r.seq as number));
     const received = new Set(states(w.got).map((r) => r.seq as number));
     const missing = max - received.size;

@@ -12,6 +12,14 @@ export interface LinkEvents {
 
 /** How long a clean stop waits for the broker to acknowledge "offline". */
 const STOP_MS = 3000;
+/** How long a publish may wait for its acknowledgement before the connection is made again. */
+const ACK_TIMEOUT_MS = 10_000;
+
+class AckTimeout extends Error {
+  constructor() {
+    super(`no acknowledgement from the broker within ${ACK_TIMEOUT_MS / 1000} s; reconnecting`);
+  }
+}
 
 /** Turns a TLS or MQTT failure into a sentence a user can act on. */
 export function describeError(e: Error & { code?: string | number }): string {
@@ -137,11 +145,21 @@ export class MqttLink {
   private async drain(epoch: number): Promise<void> {
     let m: OutMessage | null;
     while (epoch === this.epoch && this.client.connected && (m = this.core.next())) {
+      // A publish never acknowledged (a broker that stalls, a packet lost with its connection)
+      // would stop the outbox for good: after ACK_TIMEOUT_MS the connection is dropped and made
+      // again, and the message is sent again, as esp-mqtt does on the device.
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await this.client.publishAsync(m.topic, m.payload, { qos: m.qos, retain: m.retain });
+        await Promise.race([
+          this.client.publishAsync(m.topic, m.payload, { qos: m.qos, retain: m.retain }),
+          new Promise((_, reject) => { timer = setTimeout(() => reject(new AckTimeout()), ACK_TIMEOUT_MS); }),
+        ]);
       } catch (e) {
+        if (e instanceof AckTimeout && epoch === this.epoch) this.client.stream?.destroy();
         this.fail(e as Error);
         return;
+      } finally {
+        clearTimeout(timer);
       }
       // Acknowledged on the connection it was sent on: it may leave the outbox. Otherwise it is
       // framed and sent again after reconnecting (QoS 1: at least once; seq tells duplicates).
