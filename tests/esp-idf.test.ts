@@ -2,7 +2,10 @@
 // against assembly/abi.json, its generated header, and the settings a reviewer would look for.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync, mkdtempSync, cpSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { abi, wamrSignature } from "../host/abi.js";
 import { generateC, generatedCPath } from "../host/gen-abi.js";
@@ -79,4 +82,46 @@ test("Kconfig offers every setting the firmware reads", () => {
   const kconfig = read("main/Kconfig.projbuild");
   const used = new Set([...["main/main.c", "components/wasm_host/wasm_host.c"].map(read).join("\n").matchAll(/CONFIG_(SCALE_\w+)/g)].map((m) => m[1]));
   for (const name of used) assert.match(kconfig, new RegExp(`config ${name}\\b`), `Kconfig lacks ${name}`);
+});
+
+// The firmware's C against the real ESP-IDF 5.5.4 headers and Kconfig (host/esp-idf/tools/check_build.py).
+// CI installs the compiler and sets WASM_SCALE_REQUIRE_ESP_IDF_CHECK, so there a missing tool fails.
+const checkScript = root + "tools/check_build.py";
+const haveXtensa = spawnSync("xtensa-lx106-elf-gcc", ["--version"]).status === 0;
+const skipCheck = !haveXtensa && !process.env.WASM_SCALE_REQUIRE_ESP_IDF_CHECK && "xtensa-lx106-elf-gcc not installed (apt-get install gcc-xtensa-lx106 libnewlib-dev)";
+
+function check(project?: string): { status: number | null; out: string } {
+  const r = spawnSync("python3", [checkScript, "--keep-going"], {
+    encoding: "utf8", env: { ...process.env, ...(project ? { WASM_SCALE_ESP_IDF_PROJECT: project } : {}) },
+  });
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+test("the firmware compiles against ESP-IDF 5.5.4's headers and its sdkconfig has what it needs", { skip: skipCheck, timeout: 600_000 }, () => {
+  const r = check();
+  assert.equal(r.status, 0, r.out);
+  assert.match(r.out, /8 C files of 5 components compile with -Wall -Wextra -Werror/);
+});
+
+test("the ESP-IDF check fails on a wrong field, a missing REQUIRES and a lost sdkconfig value", { skip: skipCheck, timeout: 600_000 }, () => {
+  const copy = mkdtempSync(join(tmpdir(), "wasm-scale-idf-"));
+  try {
+    cpSync(root, copy, { recursive: true, filter: (p) => !p.includes(`${sep}build`) });
+    const edit = (path: string, from: string | RegExp, to: string) => {
+      const before = readFileSync(join(copy, path), "utf8");
+      const after = before.replace(from, to);
+      assert.notEqual(after, before, `${path}: nothing to break`);
+      writeFileSync(join(copy, path), after);
+    };
+    edit("components/scale_net/mqtt_link.c", ".broker.address.uri", ".broker.address.urii");
+    edit("components/wasm_host/CMakeLists.txt", "PRIV_REQUIRES espressif__wasm-micro-runtime", "");
+    edit("sdkconfig.defaults", "CONFIG_FREERTOS_HZ=1000", "");
+    const r = check(copy);
+    assert.equal(r.status, 1, r.out);
+    assert.match(r.out, /mqtt_link\.c does not compile[\s\S]*urii/);
+    assert.match(r.out, /wasm_host\.c does not compile[\s\S]*wasm_export\.h/);
+    assert.match(r.out, /CONFIG_FREERTOS_HZ is 100, the firmware needs 1000/);
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
 });
