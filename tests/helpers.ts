@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { parseScenario } from "../host/desktop/scenario.js";
 import { VirtualScale } from "../host/desktop/virtual-scale.js";
 import type { Reading } from "../host/desktop/core.js";
+import type { EngineName } from "../host/desktop/engines/engine.js";
 
 export const releaseWasmPath = fileURLToPath(new URL("../build/release.wasm", import.meta.url));
 export const debugWasmPath = fileURLToPath(new URL("../build/debug.wasm", import.meta.url));
@@ -14,8 +15,8 @@ export function releaseWasm(): Uint8Array {
 }
 
 /** A virtual scale on a scenario given as an object (validated like a file). */
-export async function scaleFor(scenario: unknown, seed = 1, wasm?: Uint8Array | string): Promise<VirtualScale> {
-  return VirtualScale.create(parseScenario(scenario, "test scenario"), { seed, wasm });
+export async function scaleFor(scenario: unknown, seed = 1, wasm?: Uint8Array | string, engine?: EngineName): Promise<VirtualScale> {
+  return VirtualScale.create(parseScenario(scenario, "test scenario"), { seed, wasm, engine });
 }
 
 /** Runs to virtual time `untilS`, returning every reading and fault report on the way. */

@@ -10,6 +10,7 @@ import { VirtualScale } from "./virtual-scale.js";
 import { summarise, formatSummary } from "./summary.js";
 import { StoreError } from "./store.js";
 import { CoreError } from "./core.js";
+import { ENGINES, EngineError, type EngineName } from "./engines/engine.js";
 import { run, type RunOptions } from "./run.js";
 import { formatReading, displayDecimals } from "./terminal.js";
 
@@ -28,6 +29,10 @@ function rate(v: string): 10 | 80 {
   return Number(v) as 10 | 80;
 }
 
+function engineOption(): Option {
+  return new Option("-e, --engine <name>", "Wasm engine: V8, or the devices' interpreters (npm run build:engines)").choices(ENGINES).default("v8");
+}
+
 export function program(): Command {
   const cli = new Command("wasm-scale")
     .description("WiFi weighing-scale firmware core (WebAssembly), on a simulated HX711 and load cell")
@@ -41,13 +46,14 @@ export function program(): Command {
     .addOption(new Option("-r, --rate <sps>", "HX711 rate: 10 or 80 (default: the scenario's)").argParser(rate))
     .option("-s, --seed <n>", "random seed", number("seed", 0, 2 ** 31 - 1), 1)
     .option("--wasm <file>", "core module to run (default: build/release.wasm)")
+    .addOption(engineOption())
     .option("--json", "print one JSON object")
     .option("--readings", "print every reading too")
-    .action(async (file: string, o: { duration?: number; rate?: 10 | 80; seed: number; wasm?: string; json?: boolean; readings?: boolean }) => {
+    .action(async (file: string, o: { duration?: number; rate?: 10 | 80; seed: number; wasm?: string; engine: EngineName; json?: boolean; readings?: boolean }) => {
       const scenario = loadScenario(file);
       if (o.rate) scenario.rate = o.rate;
       const duration = o.duration ?? scenario.durationS ?? 60;
-      const scale = await VirtualScale.create(scenario, { seed: o.seed, wasm: o.wasm });
+      const scale = await VirtualScale.create(scenario, { seed: o.seed, wasm: o.wasm, engine: o.engine });
       const decimals = displayDecimals(scale.core);
       const started = performance.now();
       const summary = summarise(scale, duration, (r) => {
@@ -79,6 +85,7 @@ export function program(): Command {
     .option("--mqtt5", "speak MQTT 5 (the embedded broker speaks 3.1.1)")
     .option("--certs <dir>", "certificates of the embedded broker and its clients (made on first run, then reused)", join(".wasm-scale", "certs"))
     .option("--port <n>", "port of the embedded broker", number("port", 1, 65535), 8883)
+    .addOption(engineOption())
     .action((file: string, o: RunOptions) => run(file, o));
   cli
     .command("certs")
@@ -102,7 +109,7 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (e) {
-    if (e instanceof ScenarioError || e instanceof CoreError || e instanceof ConfigError || e instanceof StoreError || e instanceof CertError) {
+    if (e instanceof ScenarioError || e instanceof CoreError || e instanceof ConfigError || e instanceof StoreError || e instanceof CertError || e instanceof EngineError) {
       console.error(`wasm-scale: ${e.message}`);
       process.exit(2);
     }

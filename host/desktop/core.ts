@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { abi, code, codeName } from "../abi.js";
 import type { HostImports, CorePanic } from "./imports.js";
+import { instantiate, type EngineName, type EngineInstance } from "./engines/engine.js";
 
 export const defaultWasmPath = fileURLToPath(new URL("../../build/release.wasm", import.meta.url));
 
@@ -22,7 +23,7 @@ export interface Reading {
 }
 
 interface CoreExports {
-  memory: WebAssembly.Memory;
+  memory: { buffer: ArrayBuffer };
   scale_init(): number;
   io_ptr(): number;
   io_cap(): number;
@@ -96,7 +97,7 @@ export class ScaleCore {
   private readonly ioAt: number;
   private readonly ioCap: number;
 
-  private constructor(instance: WebAssembly.Instance) {
+  private constructor(private readonly instance: EngineInstance, readonly engine: EngineName) {
     this.exports = instance.exports as unknown as CoreExports;
     this.view = new DataView(this.exports.memory.buffer);
     const version = this.exports.scale_init();
@@ -106,8 +107,8 @@ export class ScaleCore {
     this.ioCap = this.exports.io_cap();
   }
 
-  /** Compile, validate and instantiate a core with the host's imports. */
-  static async load(host: HostImports, wasm: Uint8Array | string = defaultWasmPath): Promise<ScaleCore> {
+  /** Compile, validate and instantiate a core with the host's imports, in the engine asked for. */
+  static async load(host: HostImports, wasm: Uint8Array | string = defaultWasmPath, engine: EngineName = "v8"): Promise<ScaleCore> {
     let bytes: Uint8Array;
     try {
       bytes = typeof wasm === "string" ? readFileSync(wasm) : wasm;
@@ -121,13 +122,18 @@ export class ScaleCore {
       throw new CoreError(`not a valid WebAssembly module: ${(e as Error).message}`);
     }
     validateModule(module);
-    const instance = await WebAssembly.instantiate(module, host.imports);
-    const memory = instance.exports.memory as WebAssembly.Memory;
+    const instance = await instantiate(engine, module, bytes, host.imports);
+    const memory = instance.exports.memory;
     if (memory.buffer.byteLength > abi.memory.maxPages * 65536) {
       throw new CoreError(`core memory is ${memory.buffer.byteLength} bytes; the ABI allows ${abi.memory.maxPages} page(s)`);
     }
     host.bind(memory);
-    return new ScaleCore(instance);
+    return new ScaleCore(instance, engine);
+  }
+
+  /** The native engines' memory figures (WAMR's pool), null in V8. */
+  engineInfo(): ReturnType<EngineInstance["info"]> {
+    return this.instance.info();
   }
 
   /** Memory size in bytes (tests watch it does not grow). */

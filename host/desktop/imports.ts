@@ -17,7 +17,7 @@ export interface CorePanic {
 export interface HostImports {
   imports: WebAssembly.Imports;
   /** Give the imports the instance's memory (imports are made before the instance exists). */
-  bind(memory: WebAssembly.Memory): void;
+  bind(memory: { buffer: ArrayBuffer }): void;
   /** Calls made by the core into the host, by name. */
   calls: Record<string, number>;
 }
@@ -71,7 +71,7 @@ export function makeImports(board: Board, onPanic: (p: CorePanic) => void): Host
   };
   return {
     imports: { gpio, sys },
-    bind(memory: WebAssembly.Memory): void {
+    bind(memory: { buffer: ArrayBuffer }): void {
       // One page, never grown (the ABI caps memory), so these views stay valid.
       bytes = new Uint8Array(memory.buffer);
       view = new DataView(memory.buffer);

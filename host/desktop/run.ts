@@ -14,12 +14,13 @@ import { VirtualScale } from "./virtual-scale.js";
 import { FileStore } from "./store.js";
 import { printable, formatReading, displayDecimals } from "./terminal.js";
 import type { ScaleCore } from "./core.js";
+import type { EngineName } from "./engines/engine.js";
 import { codeName } from "../abi.js";
 
 export interface RunOptions {
   duration?: number; seed: number; speed: number; store: string | false; mqtt: boolean; config?: string; broker?: string;
   deviceId?: string; ca?: string; cert?: string; key?: string; username?: string; password?: string; servername?: string;
-  mqtt5?: boolean; certs: string; port: number;
+  mqtt5?: boolean; certs: string; port: number; engine: EngineName;
 }
 
 /** The client certificate the built-in subscriber uses on the embedded broker. */
@@ -92,7 +93,7 @@ export async function run(file: string, o: RunOptions): Promise<void> {
       process.exit(1);
     }) : undefined;
     if (store) cleanups.push(() => store.release());
-    const scale = await VirtualScale.create(scenario, { seed: o.seed });
+    const scale = await VirtualScale.create(scenario, { seed: o.seed, engine: o.engine });
     const restored = restore(store, scale.core);
     for (const note of restored.notes) console.log(note);
     if (restored.calibrated) {
@@ -131,7 +132,7 @@ export async function run(file: string, o: RunOptions): Promise<void> {
       }, WAITING_EVERY_MS).unref();
       cleanups.push(() => clearInterval(waiting));
     }
-    console.log(`wasm-scale: ${scenario.name} (${scenario.rate} SPS, ${scenario.cells} cell(s)); Ctrl-C to stop`);
+    console.log(`wasm-scale: ${scenario.name} (${scenario.rate} SPS, ${scenario.cells} cell(s), engine ${o.engine}); Ctrl-C to stop`);
     let seen = 0;
     const device = new Device(scale, link, {
       speed: o.speed,

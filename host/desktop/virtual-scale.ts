@@ -8,6 +8,7 @@ import { makeImports, type HostImports, type CorePanic } from "./imports.js";
 import { ScaleCore, CoreError, type Reading } from "./core.js";
 import { codeName } from "../abi.js";
 import type { Scenario, ScenarioEvent } from "./scenario.js";
+import type { EngineName } from "./engines/engine.js";
 
 /** GPIO numbers the desktop board uses (the ESP32 defaults of the firmware's Kconfig). */
 export const CLOCK_PINS = [18, 19, 21, 22];
@@ -25,6 +26,8 @@ export interface VirtualScaleOptions {
   seed: number;
   /** The .wasm to run (bytes or path); the release build by default. */
   wasm?: Uint8Array | string;
+  /** The engine that runs it; V8 by default. */
+  engine?: EngineName;
 }
 
 /** A step of the platform load: from `from` at t0 to `to` at t0 + ramp. */
@@ -63,7 +66,7 @@ export class VirtualScale {
   static async create(scenario: Scenario, options: VirtualScaleOptions): Promise<VirtualScale> {
     const s = new VirtualScale(scenario, options);
     s.host = makeImports(s.board, (p) => s.panics.push(p));
-    s.core = await ScaleCore.load(s.host, options.wasm);
+    s.core = await ScaleCore.load(s.host, options.wasm, options.engine);
     for (let i = 0; i < scenario.cells; i++) s.core.addChip(scenario.sharedClock ? CLOCK_PINS[0] : CLOCK_PINS[i], DATA_PINS[i]);
     for (const [key, value] of Object.entries(scenario.settings)) {
       const r = s.core.set(key, value as number);
