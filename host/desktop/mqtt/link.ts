@@ -53,6 +53,8 @@ export class MqttLink {
   /** Bumped on every disconnect: an acknowledgement from before it is not trusted. */
   private epoch = 0;
   private lastStatus = "";
+  /** The core has been told this connection is up. */
+  private coreUp = false;
   /**
    * Called after every received message has been handed to the core, before anything it caused
    * is published: the device persists what the message changed here, so a result that says
@@ -83,20 +85,20 @@ export class MqttLink {
       manualConnect: true,
     };
     this.client = mqtt.connect(connection.url, options);
-    this.client.on("connect", () => {
-      this.lastError = null;
-      this.core.connected(true);
-      this.status(`connected to ${connection.url}`);
-      this.client.subscribe([core.topic("CMD"), core.topic("HA_STATUS")], { qos: 1 }, (err) => {
-        if (err) this.fail(err);
-      });
-      this.pump();
+    // Up on the CONNACK itself: MQTT.js emits "connect" only after re-sending its stored packets,
+    // and not at all when that is cut short, while the connection is up and usable.
+    this.client.on("packetreceive", (packet) => {
+      if (packet.cmd === "connack" && ((packet as { returnCode?: number }).returnCode ?? (packet as { reasonCode?: number }).reasonCode ?? 0) === 0) {
+        setImmediate(() => this.up(connection.url));
+      }
     });
+    this.client.on("connect", () => this.up(connection.url));
     this.client.on("close", () => {
       // A publish still awaiting its acknowledgement belongs to the old connection: forget it
       // (the core frames it again after reconnecting) and let a new drain start.
       if (this.epoch >= 0) this.epoch++;
       this.pumping = false;
+      this.coreUp = false;
       this.core.connected(false);
     });
     this.client.on("offline", () => this.status(`broker unreachable${this.lastError ? ` (${this.lastError})` : ""}; readings are kept and sent on reconnect`));
@@ -106,6 +108,19 @@ export class MqttLink {
       this.onMessage?.();
       this.pump();
     });
+  }
+
+  /** The connection is up: tell the core (once per connection), subscribe, and start sending. */
+  private up(url: string): void {
+    if (this.coreUp || !this.client.connected || this.epoch < 0) return;
+    this.coreUp = true;
+    this.lastError = null;
+    this.core.connected(true);
+    this.status(`connected to ${url}`);
+    this.client.subscribe([this.core.topic("CMD"), this.core.topic("HA_STATUS")], { qos: 1 }, (err) => {
+      if (err) this.fail(err);
+    });
+    this.pump();
   }
 
   /** Reports a status once: a broker that keeps refusing is not reported every retry. */
@@ -134,7 +149,7 @@ export class MqttLink {
    * order is kept and nothing leaves the core's outbox before the broker has it.
    */
   pump(): void {
-    if (this.pumping || !this.client.connected) return;
+    if (this.pumping || !this.client.connected || !this.coreUp) return;
     this.pumping = true;
     const epoch = this.epoch;
     void this.drain(epoch).finally(() => {
@@ -157,6 +172,8 @@ export class MqttLink {
       } catch (e) {
         if (e instanceof AckTimeout && epoch === this.epoch) this.client.stream?.destroy();
         this.fail(e as Error);
+        // Refused on a connection that stays up: try again shortly rather than wait for a reading.
+        if (epoch === this.epoch) setTimeout(() => this.pump(), this.connection.reconnectMs).unref();
         return;
       } finally {
         clearTimeout(timer);
