@@ -9,12 +9,14 @@ import { startBroker } from "../host/desktop/mqtt/broker.js";
 import { MqttLink } from "../host/desktop/mqtt/link.js";
 import { resolveConnection } from "../host/desktop/mqtt/config.js";
 import { Device } from "../host/desktop/device.js";
+import { ENGINES, available, type EngineName } from "../host/desktop/engines/engine.js";
+import { instructionCounts } from "./bench-instructions.js";
 
 const { values } = parseArgs({ options: { json: { type: "boolean", default: false }, samples: { type: "string", default: "1000000" } } });
 const SAMPLES = Number(values.samples);
 
-async function run(samples: number, cells = 1): Promise<{ perSecond: number; callsPerSample: number; growth: number }> {
-  const scale = await scaleFor({ rate: 80, cells, cell: { spikeProbability: 0.001 }, events: [{ type: "load", at: 30, kg: 12 }] });
+async function run(samples: number, cells = 1, engine: EngineName = "v8"): Promise<{ perSecond: number; callsPerSample: number; growth: number }> {
+  const scale = await scaleFor({ rate: 80, cells, cell: { spikeProbability: 0.001 }, events: [{ type: "load", at: 30, kg: 12 }] }, 1, undefined, engine);
   const calls = () => Object.values(scale.host.calls).reduce((a, b) => a + b, 0);
   const before = { calls: calls(), bytes: scale.core.memoryBytes() };
   const t0 = performance.now();
@@ -54,7 +56,31 @@ async function latency(url: string, pki: Awaited<ReturnType<typeof makePki>>, se
   return { p50: at(0.5), p99: at(0.99), n: ms.length };
 }
 
+/**
+ * WAMR's memory as the device would see it, measured first so that this process's runtime pool
+ * has held nothing else: load + instantiate + exec env + 10,000 samples.
+ */
+async function wamrMemory(): Promise<{ poolPeak: number; linear: number } | null> {
+  if (!available("wamr-fast")) return null;
+  const scale = await scaleFor({ rate: 80, events: [{ type: "load", at: 1, kg: 5 }] }, 1, undefined, "wamr-fast");
+  for (let i = 0; i < 10_000; i++) scale.step();
+  const info = scale.core.engineInfo()!;
+  return { poolPeak: info.poolPeakBytes, linear: info.linearMemoryBytes };
+}
+
+const wamr = await wamrMemory();
 const runs = [await run(SAMPLES), await run(SAMPLES), await run(SAMPLES)];
+const ENGINE_SAMPLES = Math.min(SAMPLES, 200_000);
+const engines: Record<string, { samples_per_second: number } | null> = {};
+for (const engine of ENGINES) {
+  if (!available(engine)) {
+    engines[engine] = null;
+    continue;
+  }
+  const best = Math.max(...[await run(ENGINE_SAMPLES, 1, engine), await run(ENGINE_SAMPLES, 1, engine), await run(ENGINE_SAMPLES, 1, engine)].map((r) => r.perSecond));
+  engines[engine] = { samples_per_second: Math.round(best) };
+}
+const instructions = instructionCounts();
 const four = await run(100_000, 4);
 const pki = await makePki();
 const aedes = await startBroker({ ca: pki.ca.cert, cert: pki.server.cert, key: readFileSync(pki.file("server-key.pem"), "utf8") });
@@ -80,6 +106,12 @@ const figures = {
   latency_mosquitto_ms_p50: viaMosquitto?.p50 ?? null,
   latency_mosquitto_ms_p99: viaMosquitto?.p99 ?? null,
   latency_samples: viaAedes.n,
+  engines,
+  engine_samples_per_run: ENGINE_SAMPLES,
+  wamr_pool_peak_bytes: wamr?.poolPeak ?? null,
+  wamr_linear_memory_bytes: wamr?.linear ?? null,
+  ...instructions.figures,
+  instructions_note: instructions.note,
 };
 
 process.exitCode = 0;
@@ -92,4 +124,10 @@ if (values.json) {
   console.log(`Wasm memory growth            ${figures.wasm_memory_growth_bytes} bytes over ${SAMPLES.toLocaleString("en")} samples`);
   console.log(`sample -> subscriber latency  aedes p50 ${viaAedes.p50} ms, p99 ${viaAedes.p99} ms (${viaAedes.n} readings, TLS, QoS 1, 80 SPS)`);
   if (viaMosquitto) console.log(`                              Mosquitto (mutual TLS) p50 ${viaMosquitto.p50} ms, p99 ${viaMosquitto.p99} ms`);
+  for (const [engine, e] of Object.entries(engines)) {
+    console.log(`${`engine ${engine}`.padEnd(30)}${e ? `${e.samples_per_second.toLocaleString("en")} samples/s (whole pipeline, best of 3 x ${ENGINE_SAMPLES.toLocaleString("en")})` : "not built (npm run build:engines)"}`);
+  }
+  console.log(`WAMR pool peak, linear memory ${wamr ? `${wamr.poolPeak} bytes, ${wamr.linear} bytes (this machine's word size; load + instantiate + 10,000 samples)` : "wamr-fast not built"}`);
+  for (const [name, value] of Object.entries(instructions.figures)) console.log(`${name.padEnd(42)}${value ?? "-"}`);
+  if (instructions.note) console.log(`note: ${instructions.note}`);
 }

@@ -1,0 +1,54 @@
+// Instructions per sample and per publish, counted with valgrind (callgrind) on the harnesses of
+// host/desktop/engines/native/count: (count for 2N - count for N) / N, so start-up cancels out.
+// The native reference is the core compiled to C by wasm2c. Nothing is invented: a missing tool
+// or harness gives null and says why.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { releaseWasmPath } from "./helpers.js";
+
+const out = fileURLToPath(new URL("../build/engines/", import.meta.url));
+const HARNESS = {
+  native: `${out}count_native`,
+  wamr_fast: `${out}wamr-fast/count_wamr_fast`,
+  wamr_classic: `${out}wamr-classic/count_wamr_classic`,
+  wasm3: `${out}count_wasm3`,
+};
+const SAMPLES = 2000;
+const PUBLISHES = 200;
+
+function collected(exe: string, mode: "sample" | "publish", n: number): number {
+  const r = spawnSync("valgrind", ["--tool=callgrind", "--callgrind-out-file=/dev/null", exe, releaseWasmPath, mode, String(n)], { encoding: "utf8" });
+  const m = /Collected : (\d+)/.exec(r.stderr);
+  if (r.status !== 0 || !m) throw new Error(`${exe} ${mode} ${n}: ${r.stderr.slice(-400)}`);
+  return Number(m[1]);
+}
+
+function perUnit(exe: string, mode: "sample" | "publish", n: number): number {
+  return Math.round((collected(exe, mode, 2 * n) - collected(exe, mode, n)) / n);
+}
+
+export function instructionCounts(): { figures: Record<string, number | null>; note: string | null } {
+  const figures: Record<string, number | null> = {
+    native_instructions_per_sample: null,
+    wamr_fast_instructions_per_sample: null,
+    wamr_classic_instructions_per_sample: null,
+    wasm3_instructions_per_sample: null,
+    wamr_fast_instructions_per_publish: null,
+    wamr_fast_to_native_ratio: null,
+  };
+  if (spawnSync("valgrind", ["--version"]).status !== 0) return { figures, note: "valgrind is not installed (apt-get install valgrind): instruction counts not measured" };
+  const missing: string[] = [];
+  for (const [name, exe] of Object.entries(HARNESS)) {
+    if (!existsSync(exe)) {
+      missing.push(name);
+      continue;
+    }
+    figures[`${name}_instructions_per_sample`] = perUnit(exe, "sample", SAMPLES);
+    if (name === "wamr_fast") figures.wamr_fast_instructions_per_publish = perUnit(exe, "publish", PUBLISHES);
+  }
+  const fast = figures.wamr_fast_instructions_per_sample, native = figures.native_instructions_per_sample;
+  if (fast && native) figures.wamr_fast_to_native_ratio = Math.round((fast / native) * 100) / 100;
+  const note = missing.length ? `not built: ${missing.join(", ")} (npm run build:engines; the native reference needs wasm2c from Debian's wabt)` : null;
+  return { figures, note: note ? `x86-64 instructions under callgrind; ${note}` : "x86-64 instructions under callgrind (Xtensa counts differ but scale alike)" };
+}
