@@ -225,7 +225,7 @@ test("Mosquitto stopped and restarted 10 times: no reading lost within the outbo
       await mosquitto!.start();
     }
     await device.run((virtual += 2));
-    const state = () => `connected ${link.connected}, pending ${scale.core.pending}, delivered ${link.delivered}, last error ${link.lastError}`;
+    const state = () => `connected ${link.connected}, pending ${scale.core.pending}, delivered ${link.delivered}, ack timeouts ${link.ackTimeouts}, last error ${link.lastError}`;
     await until("outbox drained", () => link.connected && scale.core.pending === 0, 60_000, state);
     const seqs = new Set(states(w.got).map((r) => r.seq as number));
     const gaps = w.got.filter((m) => m.topic === "wasm-scale/dev1/gap").map((m) => m.json!);

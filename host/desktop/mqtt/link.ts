@@ -1,7 +1,8 @@
 // The desktop host's network capability: MQTT.js over TLS, moving the core's bytes. What is
 // published, when, and what a command means are the core's; this file connects, subscribes,
 // publishes what out_next frames (one at a time, in order, QoS 1) and reports delivery.
-import mqtt, { type MqttClient, type IClientOptions } from "mqtt";
+import mqtt, { Store, type MqttClient, type IClientOptions } from "mqtt";
+import { Readable } from "node:stream";
 import type { ScaleCore, OutMessage } from "../core.js";
 import { readCert, readKey, type Connection } from "./config.js";
 
@@ -44,10 +45,24 @@ export function describeError(e: Error & { code?: string | number }): string {
   return e.message || code;
 }
 
+/**
+ * MQTT.js's outgoing store, without its replay on reconnect. The core already sends again what was
+ * not acknowledged (QoS 1, at least once), so the replay only duplicates it; and a replay cut short
+ * by another disconnect leaves MQTT.js queueing every later publish for ever.
+ */
+class NoReplayStore extends Store {
+  createStream(): ReturnType<Store["createStream"]> {
+    // Node's Readable, typed as the readable-stream one MQTT.js declares (the same interface).
+    return new Readable({ objectMode: true, read() { this.push(null); } }) as unknown as ReturnType<Store["createStream"]>;
+  }
+}
+
 export class MqttLink {
   readonly client: MqttClient;
   /** Messages published and acknowledged. */
   delivered = 0;
+  /** Publishes not acknowledged in time (each made the connection again). */
+  ackTimeouts = 0;
   lastError: string | null = null;
   private pumping = false;
   /** Bumped on every disconnect: an acknowledgement from before it is not trusted. */
@@ -82,6 +97,7 @@ export class MqttLink {
       servername: connection.servername,
       will: { topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain },
       queueQoSZero: false,
+      outgoingStore: new NoReplayStore(),
       manualConnect: true,
     };
     this.client = mqtt.connect(connection.url, options);
@@ -170,7 +186,10 @@ export class MqttLink {
           new Promise((_, reject) => { timer = setTimeout(() => reject(new AckTimeout()), ACK_TIMEOUT_MS); }),
         ]);
       } catch (e) {
-        if (e instanceof AckTimeout && epoch === this.epoch) this.client.stream?.destroy();
+        if (e instanceof AckTimeout && epoch === this.epoch) {
+          this.ackTimeouts++;
+          this.client.stream?.destroy();
+        }
         this.fail(e as Error);
         // Refused on a connection that stays up: try again shortly rather than wait for a reading.
         if (epoch === this.epoch) setTimeout(() => this.pump(), this.connection.reconnectMs).unref();
