@@ -108,3 +108,38 @@ test("run refuses a plaintext broker URL with a clear error", async () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /only TLS is allowed/);
 });
+
+test("configuration mistakes name the flag to fix: no device id for an external broker, --mqtt5 on the embedded broker", async () => {
+  let r = await cli("run", "--broker", "mqtts://localhost:8883", "--no-store", "--duration", "1");
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /deviceId is missing: set --device-id, WASM_SCALE_DEVICE_ID, "deviceId" in --config/);
+  r = await cli("run", "--mqtt5", "--no-store", "--duration", "1");
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /embedded broker speaks MQTT 3\.1\.1: --mqtt5 needs --broker/);
+  r = await cli("simulate", "--engine", "nope");
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /Allowed choices are v8, wamr-fast, wamr-classic, wasm3/);
+});
+
+test("an unreachable broker is reported once, not every retry, and the readings waiting are shown", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-offline-"));
+  try {
+    const certs = join(dir, "certs");
+    assert.equal((await cli("certs", "--out", certs)).code, 0);
+    const port = await freePort(); // nothing listens there
+    const r = await cli("run", "--broker", `mqtts://localhost:${port}`, "--device-id", "scale1", "--ca", join(certs, "ca.pem"),
+      "--no-store", "--duration", "11", "--speed", "1");
+    assert.equal(r.code, 0, r.stderr);
+    const refused = r.stdout.split("\n").filter((l) => /ECONNREFUSED/.test(l));
+    assert.equal(refused.length, 1, `reported once:\n${r.stdout}`);
+    assert.match(r.stdout, /offline: \d+ reading\(s\) waiting, 0 dropped/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("npm run -s simulate -- --json prints nothing but JSON, for jq", async () => {
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+  const { stdout } = await run(npm, ["run", "-s", "simulate", "--", "--json", "-d", "3"], { cwd: fileURLToPath(new URL("..", import.meta.url)) });
+  assert.equal(JSON.parse(stdout).virtualSeconds >= 3, true);
+});

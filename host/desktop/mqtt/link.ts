@@ -70,6 +70,7 @@ export class MqttLink {
   private lastStatus = "";
   /** The core has been told this connection is up. */
   private coreUp = false;
+  private offlineShown = false;
   /**
    * Called after every received message has been handed to the core, before anything it caused
    * is published: the device persists what the message changed here, so a result that says
@@ -117,7 +118,11 @@ export class MqttLink {
       this.coreUp = false;
       this.core.connected(false);
     });
-    this.client.on("offline", () => this.status(`broker unreachable${this.lastError ? ` (${this.lastError})` : ""}; readings are kept and sent on reconnect`));
+    this.client.on("offline", () => {
+      if (this.offlineShown) return; // once per outage, not once per retry
+      this.offlineShown = true;
+      this.events.onStatus?.("broker unreachable; readings are kept and sent on reconnect");
+    });
     this.client.on("error", (e) => this.fail(e));
     this.client.on("message", (topic, payload) => {
       this.core.message(topic, payload);
@@ -130,6 +135,7 @@ export class MqttLink {
   private up(url: string): void {
     if (this.coreUp || !this.client.connected || this.epoch < 0) return;
     this.coreUp = true;
+    this.offlineShown = false;
     this.lastError = null;
     this.core.connected(true);
     this.status(`connected to ${url}`);
@@ -139,7 +145,7 @@ export class MqttLink {
     this.pump();
   }
 
-  /** Reports a status once: a broker that keeps refusing is not reported every retry. */
+  /** Reports a status unless it is the one reported last: a broker that keeps refusing is not reported every retry. */
   private status(text: string): void {
     if (text === this.lastStatus) return;
     this.lastStatus = text;
