@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "./brokers.js";
+import { available } from "../host/desktop/engines/engine.js";
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL("../bin/wasm-scale.js", import.meta.url));
@@ -142,4 +143,17 @@ test("npm run -s simulate -- --json prints nothing but JSON, for jq", async () =
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
   const { stdout } = await run(npm, ["run", "-s", "simulate", "--", "--json", "-d", "3"], { cwd: fileURLToPath(new URL("..", import.meta.url)) });
   assert.equal(JSON.parse(stdout).virtualSeconds >= 3, true);
+});
+
+test("npm start -- --engine wamr-fast: the ESP32's interpreter publishes to the subscriber as V8 does", { skip: !available("wamr-fast") && !process.env.WASM_SCALE_REQUIRE_ENGINES && "wamr-fast not built" }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-engine-"));
+  try {
+    const r = await cli("run", "--engine", "wamr-fast", "--duration", "4", "--speed", "2", "--store", join(dir, "store.json"),
+      "--certs", join(dir, "certs"), "--port", String(await freePort()));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /engine wamr-fast/);
+    assert.match(r.stdout, /subscriber {2}wasm-scale\/scale1\/state {2}\{"seq":1,/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
