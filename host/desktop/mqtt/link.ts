@@ -13,6 +13,8 @@ export interface LinkEvents {
 
 /** How long a clean stop waits for the broker to acknowledge "offline". */
 const STOP_MS = 3000;
+/** How often the link checks that the core's view of the connection is MQTT.js's. */
+const RECONCILE_MS = 250;
 /** How long a publish may wait for its acknowledgement before the connection is made again. */
 const ACK_TIMEOUT_MS = 10_000;
 
@@ -71,6 +73,7 @@ export class MqttLink {
   /** The core has been told this connection is up. */
   private coreUp = false;
   private offlineShown = false;
+  private watchdog: NodeJS.Timeout | undefined;
   /**
    * Called after every received message has been handed to the core, before anything it caused
    * is published: the device persists what the message changed here, so a result that says
@@ -159,7 +162,19 @@ export class MqttLink {
 
   start(): this {
     this.client.connect();
+    this.watchdog = setInterval(() => this.reconcile(), RECONCILE_MS).unref();
     return this;
+  }
+
+  /**
+   * MQTT.js's events can arrive out of order (a late "close" of a replaced socket after the new
+   * CONNACK): what it reports as its state is the truth, and this brings the core in line with it,
+   * and restarts sending if anything waits while nothing is in flight.
+   */
+  private reconcile(): void {
+    if (this.epoch < 0) return;
+    if (this.client.connected && !this.coreUp) this.up(this.connection.url);
+    else if (this.client.connected && !this.pumping) this.pump();
   }
 
   get connected(): boolean {
@@ -218,6 +233,7 @@ export class MqttLink {
    */
   async stop(): Promise<boolean> {
     this.epoch = -1;
+    clearInterval(this.watchdog);
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<"expired">((resolve) => { timer = setTimeout(() => resolve("expired"), STOP_MS); });
     let acknowledged = false;
