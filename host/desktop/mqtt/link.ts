@@ -204,16 +204,16 @@ export class MqttLink {
       try {
         await Promise.race([
           this.client.publishAsync(m.topic, m.payload, { qos: m.qos, retain: m.retain }),
-          new Promise((_, reject) => { timer = setTimeout(() => reject(new AckTimeout()), ACK_TIMEOUT_MS); }),
+          new Promise((_, reject) => { timer = setTimeout(() => reject(new AckTimeout()), ACK_TIMEOUT_MS).unref(); }),
         ]);
       } catch (e) {
-        if (e instanceof AckTimeout && epoch === this.epoch) {
+        if (epoch !== this.epoch) return; // a publish of a connection already gone: nothing to report
+        if (e instanceof AckTimeout) {
           this.ackTimeouts++;
           this.client.stream?.destroy();
         }
         this.fail(e as Error);
-        // Refused on a connection that stays up: try again shortly rather than wait for a reading.
-        if (epoch === this.epoch) setTimeout(() => this.pump(), this.connection.reconnectMs).unref();
+        // Refused on a connection that stays up: the watchdog tries again shortly.
         return;
       } finally {
         clearTimeout(timer);
