@@ -109,10 +109,10 @@ export class MqttLink {
     // and not at all when that is cut short, while the connection is up and usable.
     this.client.on("packetreceive", (packet) => {
       if (packet.cmd === "connack" && ((packet as { returnCode?: number }).returnCode ?? (packet as { reasonCode?: number }).reasonCode ?? 0) === 0) {
-        setImmediate(() => this.up(connection.url));
+        setImmediate(() => this.up());
       }
     });
-    this.client.on("connect", () => this.up(connection.url));
+    this.client.on("connect", () => this.up());
     this.client.on("close", () => {
       // A publish still awaiting its acknowledgement belongs to the old connection: forget it
       // (the core frames it again after reconnecting) and let a new drain start.
@@ -135,13 +135,13 @@ export class MqttLink {
   }
 
   /** The connection is up: tell the core (once per connection), subscribe, and start sending. */
-  private up(url: string): void {
+  private up(): void {
     if (this.coreUp || !this.client.connected || this.epoch < 0) return;
     this.coreUp = true;
     this.offlineShown = false;
     this.lastError = null;
     this.core.connected(true);
-    this.status(`connected to ${url}`);
+    this.status(`connected to ${this.connection.url}`);
     this.client.subscribe([this.core.topic("CMD"), this.core.topic("HA_STATUS")], { qos: 1 }, (err) => {
       if (err) this.fail(err);
     });
@@ -173,7 +173,7 @@ export class MqttLink {
    */
   private reconcile(): void {
     if (this.epoch < 0) return;
-    if (this.client.connected && !this.coreUp) this.up(this.connection.url);
+    if (this.client.connected && !this.coreUp) this.up();
     else if (this.client.connected && !this.pumping) this.pump();
   }
 

@@ -34,12 +34,9 @@ REPO = HERE.parent.parent.parent
 WORK = REPO / "build" / "esp-idf-check"
 VENDOR = Path(os.environ.get("WASM_SCALE_VENDOR", REPO.parent / "shared" / "vendor"))
 
-# Third-party sources: upstream commit, and the SHA-256 of the offline tarball.
-SOURCES = {
-    "esp-idf-v5.5.4": ("esp-idf-v5.5.4-headers.tar.gz", "200ca70f0b6979f82cbf39523f4a30b735440f3e2e67038b05ac151be2b60073"),
-    "esp-idf-kconfig-2.5.4": ("esp-idf-kconfig-2.5.4.tar.gz", "cd84286a84dd0e53e8ea7840fe9fe94fd96b3b4ed8b1b2abc4e4adf21b97876e"),
-    "wasm-micro-runtime-WAMR-2.4.0": ("wasm-micro-runtime-WAMR-2.4.0.tar.gz", "dcbbeb17ecfa59ce6f003eb57a0937b0be9ea7c0eebba251a0398e8d190e8e73"),
-}
+# Third-party sources, pinned once for the project in host/third-party.json.
+PINS = json.loads((REPO / "host" / "third-party.json").read_text())
+SOURCES = {PINS[k]["folder"]: (PINS[k]["tarball"], PINS[k]["sha256"]) for k in ("esp-idf-headers", "esp-idf-kconfig", "wamr")}
 
 CC = "xtensa-lx106-elf-gcc"
 
@@ -217,24 +214,24 @@ def include_dirs(name: str, components: dict, idf: Path, wamr: Path) -> list:
     through public REQUIRES only, as ESP-IDF's build resolves them."""
     seen, order = set(), []
 
-    def visit(dep: str, public_only: bool) -> None:
+    def visit(dep: str) -> None:
         if dep in seen:
             return
         seen.add(dep)
         order.append(dep)
         if dep in components:
             for r in components[dep][3]:
-                visit(r, True)
+                visit(r)
         elif dep in IDF:
             for r in IDF[dep][1]:
-                visit(r, True)
+                visit(r)
         elif dep != "espressif__wasm-micro-runtime":
             raise CheckError(f"{name} requires {dep}, which this check does not know: add it to the IDF table in {Path(__file__).name}")
 
-    d, _, _, requires, priv = components[name]
-    visit(name, False)
+    _, _, _, requires, priv = components[name]
+    visit(name)
     for r in requires + priv + COMMON:
-        visit(r, False)
+        visit(r)
     dirs = []
     for dep in order:
         if dep in components:

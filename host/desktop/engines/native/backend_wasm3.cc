@@ -25,10 +25,6 @@ const void *raw(IM3Runtime, IM3ImportContext ctx, uint64_t *sp, void *) {
   return m3Err_none;
 }
 
-std::string letters(const std::string &s) {
-  return s;  // wasm3's signature letters: i I f F (v for no result)
-}
-
 class Wasm3 : public Backend {
  public:
   ~Wasm3() override {
@@ -56,7 +52,8 @@ class Wasm3 : public Backend {
     for (size_t i = 0; i < imports.size(); i++) {
       const Import &im = imports[i];
       links_[i] = {trampoline, context, static_cast<uint32_t>(i), !im.result.empty(), static_cast<uint32_t>(im.params.size())};
-      std::string sig = (im.result.empty() ? std::string("v") : letters(im.result)) + "(" + letters(im.params) + ")";
+      // wasm3's signature letters are the ABI's (i I f F), with v for no result.
+      std::string sig = (im.result.empty() ? std::string("v") : im.result) + "(" + im.params + ")";
       r = m3_LinkRawFunctionEx(module_, im.module.c_str(), im.name.c_str(), sig.c_str(), &raw, &links_[i]);
       if (r && r != m3Err_functionLookupFailed) return "link " + im.module + "." + im.name + ": " + r;
     }

@@ -11,17 +11,16 @@ import { fileURLToPath } from "node:url";
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "../../../..");
 const optional = process.argv.includes("--optional");
-const SOURCES = {
-  WAMR: ["wasm-micro-runtime-WAMR-2.4.0.tar.gz", "dcbbeb17ecfa59ce6f003eb57a0937b0be9ea7c0eebba251a0398e8d190e8e73", "wasm-micro-runtime-WAMR-2.4.0"],
-  WASM3: ["wasm3-c9b579d8c048db71ce2322cf68a0d88ae81684d2.tar.gz", "e6ba097d398d39c1ca981739c3906a9bb66fd3104934bb8e77c385e13e2f4ec9", "wasm3-c9b579d8c048db71ce2322cf68a0d88ae81684d2"],
-};
+const pins = JSON.parse(readFileSync(join(repo, "host", "third-party.json"), "utf8"));
+/** FetchContent name -> its pin in host/third-party.json. */
+const SOURCES = { WAMR: pins.wamr, WASM3: pins.wasm3 };
 
 function vendorOverrides() {
   const vendor = process.env.WASM_SCALE_VENDOR ?? resolve(repo, "../shared/vendor");
   if (!existsSync(vendor)) return [];
   const out = join(repo, "build", "vendor");
   mkdirSync(out, { recursive: true });
-  return Object.entries(SOURCES).map(([name, [file, sha, folder]]) => {
+  return Object.entries(SOURCES).map(([name, { tarball: file, sha256: sha, folder }]) => {
     const tarball = join(vendor, file);
     const target = join(out, folder);
     if (!existsSync(join(target, ".unpacked"))) {
