@@ -137,9 +137,9 @@ export const CFG_NAMES = "GAIN,SETTLE_DISCARD,SPIKE_MODE,SPIKE_WINDOW,SPIKE_TRIM
 export const ERR_NAMES = ",BAD_KEY,BAD_VALUE,NOT_STABLE,OUT_OF_RANGE,TOO_FEW_POINTS,DEGENERATE,FULL,BAD_BLOB,FAULTED,BAD_JSON,BAD_FIELD,UNKNOWN_COMMAND,MISSING_FIELD,TOO_LONG,NO_DEVICE";
 /** Names by code, comma-separated (index 0 is unused). */
 export const FAULT_NAMES = ",TIMEOUT,SATURATED_HIGH,SATURATED_LOW,STUCK_HIGH,STUCK_LOW,NO_DOUT_HIGH,POWER_DOWN,FROZEN,HOST";
-export const CFG_DEFAULT: StaticArray<f32> = [128, 4, 1, 5, 1, 3, 8, 0.1, 4, 2, 0.01, 50, 1, 5, 0.5, 0.5, 4, 500, 16, 1000, 1000];
+export const CFG_DEFAULT: StaticArray<f32> = [128, 4, 1, 5, 1, 3, 8, 0.1, 4, 2, 0.01, 50, 1, 5, 0.5, 0.5, 4, 500, 16, 1000, 256];
 export const CFG_MIN: StaticArray<f32> = [32, 0, 0, 1, 0, 0, 1, 0.001, 0.1, 1, 0.000001, 0.001, 0.1, 2, 0, 0, 0, 1, 0, 0, 1];
-export const CFG_MAX: StaticArray<f32> = [128, 16, 2, 15, 7, 3, 64, 1, 1000, 8, 1000, 1000000, 100, 32, 0.5, 100, 100, 2000, 1000, 3600000, 1000];
+export const CFG_MAX: StaticArray<f32> = [128, 16, 2, 15, 7, 3, 64, 1, 1000, 8, 1000, 1000000, 100, 32, 0.5, 100, 100, 2000, 1000, 3600000, 256];
 
 export const READING_SIZE: i32 = 32;
 export const READING_SEQ: i32 = 0;

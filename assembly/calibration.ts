@@ -16,7 +16,7 @@ const MIN_SPAN_COUNTS: f64 = 64;
 /** Points closer than this many counts count as one (the fit needs distinct abscissae). */
 const DISTINCT_COUNTS: f64 = 8;
 
-export let calKind: i32 = KIND_NONE;
+export let calKind: i32 = 0; // KIND_NONE, as a literal: no start function
 /** Gain the calibration was made at; a different gain makes the scale uncalibrated. */
 export let calGain: i32 = 128;
 export let calC1: f32 = 1;

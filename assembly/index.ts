@@ -12,6 +12,15 @@ import { hxAddChip, hxPower } from "./hx711";
 import { configGet } from "./config";
 import { calResidual } from "./calibration";
 
+// The layout of linear memory, for WAMR: with these two immutable constants exported and no
+// memory.grow in the module, WAMR allocates only __heap_base bytes instead of the 64 KiB page
+// (everything the core keeps is static; it has no heap). WAMR then also takes the first mutable
+// i32 global whose initial value is at most __heap_base to be a C stack pointer, with a stack as
+// large as that value, and traps a global.set that leaves the stack. The core has no C stack, so
+// that global must be one that starts at 0 (a stack of size 0, which WAMR never checks);
+// Binaryen orders globals by use, so tests/abi.test.ts applies WAMR's rule to the release core.
+export { __heap_base, __data_end };
+
 /** Reset settings and state to power-up defaults. Once, after instantiating. Returns the ABI version. */
 export function scale_init(): i32 { return scaleInit(); }
 /** Address of the shared blob buffer. Once. */

@@ -20,7 +20,7 @@ const OUT_READING: i32 = 12;
 let connected: bool = false;
 let onlinePending: bool = false;
 let discoveryPending: i32 = 0; // bit per entity
-let lastOut: i32 = OUT_NONE;
+let lastOut: i32 = 0; // OUT_NONE, as a literal: no start function
 
 export function mqttReset(): void {
   topicsReset();

@@ -13,8 +13,12 @@ import { cfg, cfgInt } from "./config";
 import { wStr, wInt, wFixed, wBool, wListName, wByte } from "./json";
 import { idLen, frameBegin } from "./topics";
 
-/** Slots in the ring; one more than the largest capacity, for the reading in flight. */
-const OUTBOX_SLOTS: i32 = 1001;
+/**
+ * Slots in the ring; one more than the largest capacity, for the reading in flight. The ring is
+ * most of the core's linear memory (32 bytes a reading), so its size is set by the device's RAM
+ * budget (README, "Memory"): 256 readings are 4 minutes at the default interval.
+ */
+const OUTBOX_SLOTS: i32 = 257;
 
 const outbox = memory.data(OUTBOX_SLOTS * READING_SIZE);
 let outHead: i32 = 0; // oldest

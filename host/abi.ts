@@ -42,7 +42,7 @@ export interface AbiField {
 
 export interface Abi {
   version: number;
-  memory: { maxPages: number; exported: string };
+  memory: { maxPages: number; exported: string; layout: string[] };
   features: string[];
   imports: AbiFunction[];
   exports: AbiFunction[];

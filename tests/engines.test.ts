@@ -8,7 +8,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ENGINES, available, type EngineName } from "../host/desktop/engines/engine.js";
 import { Random } from "../host/desktop/sim/random.js";
-import { scaleFor, CAL_10KG } from "./helpers.js";
+import { makeImports } from "../host/desktop/imports.js";
+import { Board } from "../host/desktop/sim/board.js";
+import { scaleFor, CAL_10KG, releaseWasm } from "./helpers.js";
 
 const EPOCH_MS = Date.UTC(2026, 10, 24, 6, 0, 0);
 const FAULT_EVENTS = [
@@ -40,6 +42,7 @@ async function transcript(engine: EngineName): Promise<string[]> {
     events: [...CAL_10KG, { type: "load", at: 5, kg: 3, rampS: 0.5 }, { type: "load", at: 24, kg: 7.5 }, { type: "temperature", at: 25, c: 35 }, ...FAULT_EVENTS],
   }, 7, undefined, engine);
   const core = scale.core;
+  const memoryAtStart = core.memoryBytes();
   const out: string[] = [];
   const random = new Random(2026);
   core.setDeviceId("dev1");
@@ -78,7 +81,7 @@ async function transcript(engine: EngineName): Promise<string[]> {
       blob[20] ^= 1;
       out.push(`corrupt ${which} ${fresh.core.loadBlob(which, blob)}`);
     }
-    out.push(`panics ${scale.panics.length} memory ${core.memoryBytes()}`);
+    out.push(`panics ${scale.panics.length} memory growth ${core.memoryBytes() - memoryAtStart}`);
   } catch (e) {
     out.push(`TRAP at sample ${sample}: ${(e as Error).message}`);
   }
@@ -107,5 +110,18 @@ for (const engine of ENGINES.filter((e) => e !== "v8")) {
     const first = want.findIndex((line, i) => got[i] !== line);
     assert.equal(first, -1, `${engine} differs from V8 at line ${first}:\n  v8:      ${want[first]}\n  ${engine}: ${got[first]}`);
     assert.equal(got.length, want.length);
+  });
+}
+
+for (const engine of ["wamr-fast", "wamr-classic"] as const) {
+  const skip = !available(engine) && !process.env.WASM_SCALE_REQUIRE_ENGINES && `${engine} is not built (npm run build:engines)`;
+  test(`${engine} gives the core only its static data as linear memory (__heap_base), not the 64 KiB page`, { skip }, async () => {
+    const wasm = new WebAssembly.Module(new Uint8Array(releaseWasm()));
+    const heapBase = new WebAssembly.Instance(wasm, makeImports(new Board(), () => {}).imports).exports.__heap_base as WebAssembly.Global;
+    const scale = await scaleFor({ rate: 80 }, 1, undefined, engine);
+    assert.equal(scale.core.memoryBytes(), heapBase.value, `${engine}'s linear memory`);
+    assert.ok(heapBase.value < 65536 / 2);
+    for (let i = 0; i < 500; i++) scale.step();
+    assert.equal(scale.core.memoryBytes(), heapBase.value, "and it never grows");
   });
 }
