@@ -111,6 +111,8 @@ test("WAMR can shrink the release core's memory to its static data, and never ch
   for (const g of [dataEnd, heapBase]) assert.ok(g.i32 && !g.mutable && Number.isFinite(g.value), "immutable i32 constant");
   assert.ok(dataEnd.value <= heapBase.value && heapBase.value < 65536);
   assert.doesNotMatch(wat, /memory\.grow/, "memory.grow would stop WAMR from shrinking the memory");
+  // Nothing runs while instantiating: a start function would run before a host can bound it.
+  assert.doesNotMatch(wat, /\(start \d+\)/, "the core has a start function");
   for (const m of wat.matchAll(/\(data \(;\d+;\) \(i32\.const (\d+)\) "((?:[^"\\]|\\.)*)"\)/g)) {
     const bytes = m[2].replace(/\\[0-9a-f]{2}/g, "x").replace(/\\./g, "x").length;
     assert.ok(Number(m[1]) + bytes <= heapBase.value, `a data segment at ${m[1]} ends past __heap_base`);

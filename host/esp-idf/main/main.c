@@ -1,17 +1,22 @@
 /*
  * wasm-scale firmware: an ESP32 reads HX711s through the Wasm core and publishes over MQTT/TLS.
  *
- * Boot order: NVS -> status LED -> GPIO -> the Wasm core (instantiated early, before WiFi and TLS
- * fragment the heap; linear memory needs 64 KiB in one piece) -> settings and calibration from NVS
- * -> the network task (WiFi, then SNTP, then TLS/MQTT: certificate dates need the clock) while
- * this task samples. Only this task calls into Wasm.
+ * Boot order: NVS -> configuration check -> status LED -> GPIO -> the Wasm core (its pool and
+ * linear memory taken from the heap first, before WiFi and TLS fragment it) -> settings and
+ * calibration from NVS -> two tasks, and app_main returns:
+ *  - "core" samples and is the only task that calls into Wasm; it never waits on the network;
+ *  - "net" brings WiFi up (and back, for ever), sets the clock by SNTP before TLS (certificate
+ *    dates), starts esp-mqtt, then passes the core's frames to esp-mqtt.
  */
 #include <inttypes.h>
 #include <string.h>
 #include <sys/time.h>
 
+#include "driver/gpio.h"
 #include "esp_check.h"
+#include "esp_heap_caps.h"
 #include "esp_log.h"
+#include "esp_system.h"
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/queue.h"
@@ -29,7 +34,7 @@ static const char *TAG = "wasm-scale";
 /* Settings from `idf.py menuconfig`, mapped to local names in one place. */
 #define WIFI_SSID CONFIG_SCALE_WIFI_SSID
 #define WIFI_PASSWORD CONFIG_SCALE_WIFI_PASSWORD
-#define WIFI_RETRIES CONFIG_SCALE_WIFI_MAX_RETRIES
+#define WIFI_BACKOFF_MAX_S CONFIG_SCALE_WIFI_BACKOFF_MAX_S
 #define BROKER_URI CONFIG_SCALE_BROKER_URI
 #define BROKER_USERNAME CONFIG_SCALE_BROKER_USERNAME
 #define BROKER_PASSWORD CONFIG_SCALE_BROKER_PASSWORD
@@ -41,6 +46,7 @@ static const char *TAG = "wasm-scale";
 #define WASM_STACK_KB CONFIG_SCALE_WASM_STACK_KB
 #define WASM_POOL_KB CONFIG_SCALE_WASM_POOL_KB
 #define INSTRUCTION_LIMIT CONFIG_SCALE_WASM_INSTRUCTION_LIMIT
+#define CORE_TASK_STACK CONFIG_SCALE_CORE_TASK_STACK
 #ifdef CONFIG_SCALE_MQTT5
 #define MQTT5 true
 #else
@@ -53,6 +59,11 @@ static const char *const BLOB_KEYS[] = {[SCALE_BLOB_CALIBRATION] = "calibration"
 /* A publish not acknowledged by then is sent again (esp-mqtt's outbox expires after 30 s). */
 #define PUBLISH_TIMEOUT_MS 15000
 #define SNTP_WAIT_MS 15000
+#define MEMORY_LOG_MS (10 * 60 * 1000)
+/* The core's task: above esp-mqtt (5) so a read is not late, below lwIP (18) and WiFi (23). */
+#define CORE_TASK_PRIORITY 6
+#define NET_TASK_STACK 4096
+#define NET_TASK_PRIORITY 5
 
 extern const uint8_t core_wasm_start[] asm("_binary_release_wasm_start");
 extern const uint8_t core_wasm_end[] asm("_binary_release_wasm_end");
@@ -71,6 +82,9 @@ static const int s_dout_pins[] = {CONFIG_SCALE_HX711_DOUT_PIN, CONFIG_SCALE_HX71
 static int s_dout_count;
 static QueueHandle_t s_net_events;
 static bool s_time_synced;
+static bool s_connected;
+static char s_cmd_topic[128];
+static char s_ha_status_topic[128];
 static char s_will_topic[128];
 static uint8_t s_will_payload[32];
 static size_t s_will_len;
@@ -127,7 +141,8 @@ static void on_instantiated(void)
     size_t id_len = strlen(DEVICE_ID);
     memcpy(io, DEVICE_ID, id_len < cap ? id_len : cap);
     if (wasm_host_call_i(SCALE_EXPORT_MQTT_SETUP, 1, (int32_t)id_len, 0) != 0) ESP_LOGE(TAG, "device id \"%s\" refused", DEVICE_ID);
-    s_time_synced = false; /* told again below, on the next loop */
+    if (s_connected) wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, 1, 0); /* after a re-instantiation */
+    s_time_synced = false; /* told again on the next loop */
 }
 
 static void sync_time_if_known(void)
@@ -145,11 +160,17 @@ static void sync_time_if_known(void)
 static void net_task(void *arg)
 {
     (void)arg;
-    if (scale_wifi_connect(WIFI_SSID, WIFI_PASSWORD, WIFI_RETRIES) != ESP_OK) {
-        ESP_LOGE(TAG, "WiFi \"%s\" unreachable after %d attempts; sampling continues offline", WIFI_SSID, WIFI_RETRIES);
+    status_led_set(STATUS_STARTING);
+    esp_err_t err;
+    while ((err = scale_wifi_start(WIFI_SSID, WIFI_PASSWORD, WIFI_BACKOFF_MAX_S * 1000u)) != ESP_OK) {
+        /* Only a lack of memory or a driver fault gets here: say so, and try again. */
+        ESP_LOGE(TAG, "WiFi not started: %s; again in 10 s", esp_err_to_name(err));
         status_led_set(STATUS_WIFI_FAILED);
-        vTaskDelete(NULL);
-        return;
+        vTaskDelay(pdMS_TO_TICKS(10000));
+    }
+    while (!scale_wifi_wait(60000)) {
+        ESP_LOGW(TAG, "no IP address from \"%s\" yet; sampling continues offline, still trying", WIFI_SSID);
+        status_led_set(STATUS_WIFI_FAILED);
     }
     /* The clock before TLS: certificate validity is checked against it. */
     scale_clock_sync(NTP_SERVER, SNTP_WAIT_MS);
@@ -159,6 +180,7 @@ static void net_task(void *arg)
         .username = BROKER_USERNAME,
         .password = BROKER_PASSWORD,
         .mqtt5 = MQTT5,
+        .subscriptions = {s_cmd_topic, s_ha_status_topic},
         .will_topic = s_will_topic,
         .will_payload = s_will_payload,
         .will_len = s_will_len,
@@ -174,12 +196,13 @@ static void net_task(void *arg)
     mqtt.key_der = device_key_der_start;
     mqtt.key_der_len = (size_t)(device_key_der_end - device_key_der_start);
 #endif
-    esp_err_t err = scale_mqtt_start(&mqtt, s_net_events);
-    if (err != ESP_OK) {
-        ESP_LOGE(TAG, "MQTT client not started: %s", esp_err_to_name(err));
+    while ((err = scale_mqtt_start(&mqtt, s_net_events)) != ESP_OK) {
+        ESP_LOGE(TAG, "MQTT client not started: %s; again in 10 s", esp_err_to_name(err));
         status_led_set(STATUS_BROKER_DOWN);
+        vTaskDelay(pdMS_TO_TICKS(10000));
     }
-    vTaskDelete(NULL);
+    /* esp-mqtt reconnects by itself; from here this task only hands the core's frames to it. */
+    scale_mqtt_serve();
 }
 
 /* Copies a topic rendered by the core (mqtt_topic) into buf. */
@@ -212,6 +235,140 @@ static void prepare_will(void)
     s_will_retain = f.retain;
 }
 
+/* Memory, logged at start and every 10 minutes: the README's table comes from these lines. */
+static void log_memory(void)
+{
+    wasm_host_log_memory();
+    ESP_LOGI(TAG, "heap free %u (least ever %u, largest block %u); core task stack unused %u bytes", (unsigned)esp_get_free_heap_size(),
+             (unsigned)esp_get_minimum_free_heap_size(), (unsigned)heap_caps_get_largest_free_block(MALLOC_CAP_8BIT),
+             (unsigned)uxTaskGetStackHighWaterMark(NULL));
+}
+
+/* What the network said since the last loop. */
+typedef struct {
+    int in_flight;           /* msg_id awaiting its PUBACK, -1 for none */
+    bool submitted;          /* a frame is with the network task, its msg_id not known yet */
+    int early_ack;           /* a PUBACK that arrived before the msg_id was known */
+    int64_t since_ms;
+} publish_state_t;
+
+static void handle_events(publish_state_t *p)
+{
+    scale_mqtt_event_t ev;
+    while (xQueueReceive(s_net_events, &ev, 0) == pdTRUE) {
+        if (ev.kind == SCALE_MQTT_EVT_CONNECTED) {
+            s_connected = true;
+            p->in_flight = -1;
+            wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, 1, 0);
+        } else if (ev.kind == SCALE_MQTT_EVT_DISCONNECTED) {
+            s_connected = false;
+            p->in_flight = -1;
+            wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, 0, 0);
+            status_led_set(STATUS_BROKER_DOWN);
+        } else if (ev.kind == SCALE_MQTT_EVT_QUEUED) {
+            p->submitted = false;
+            if (ev.value == 0) {
+                wasm_host_call_i(SCALE_EXPORT_OUT_DONE, 0, 0, 0); /* QoS 0: nothing to wait for */
+            } else if (ev.value > 0 && ev.value == p->early_ack) {
+                wasm_host_call_i(SCALE_EXPORT_OUT_DONE, 0, 0, 0);
+            } else if (ev.value > 0) {
+                p->in_flight = ev.value;
+            } /* -1: not accepted; framed again on the next loop */
+            p->early_ack = -1;
+        } else if (ev.kind == SCALE_MQTT_EVT_PUBLISHED) {
+            if (ev.value == p->in_flight) {
+                wasm_host_call_i(SCALE_EXPORT_OUT_DONE, 0, 0, 0);
+                p->in_flight = -1;
+            } else if (p->submitted) {
+                p->early_ack = ev.value;
+            }
+        } else if (ev.kind == SCALE_MQTT_EVT_MESSAGE) {
+            const scale_mqtt_message_t *m = scale_mqtt_message(ev.value);
+            size_t cap;
+            uint8_t *io = wasm_host_io(&cap);
+            if (m && io && m->topic_len < cap) {
+                size_t stored = m->payload_len < SCALE_MQTT_MAX_PAYLOAD ? m->payload_len : SCALE_MQTT_MAX_PAYLOAD;
+                size_t room = cap - m->topic_len;
+                memcpy(io, m->topic, m->topic_len);
+                memcpy(io + m->topic_len, m->payload, stored < room ? stored : room);
+                /* The full length: a payload that did not fit is refused as TOO_LONG by the core. */
+                wasm_host_call_i(SCALE_EXPORT_MQTT_MESSAGE, 2, (int32_t)m->topic_len, (int32_t)m->payload_len);
+            }
+            scale_mqtt_message_done(ev.value);
+            persist_dirty(); /* before anything the command caused is published */
+        }
+    }
+}
+
+static void publish_next(publish_state_t *p, int64_t now_ms)
+{
+    if ((p->in_flight >= 0 || p->submitted) && now_ms - p->since_ms > PUBLISH_TIMEOUT_MS) {
+        p->in_flight = -1; /* framed and sent again: the core keeps it until OUT_DONE */
+        p->submitted = false;
+    }
+    if (!s_connected || p->in_flight >= 0 || p->submitted) return;
+    int32_t n = wasm_host_call_i(SCALE_EXPORT_OUT_NEXT, 0, 0, 0);
+    size_t cap;
+    const uint8_t *io = wasm_host_io(&cap);
+    scale_frame_t f;
+    if (n > 0 && io && scale_unframe(io, (size_t)n, &f) && scale_mqtt_submit(f.topic, f.topic_len, f.payload, f.payload_len, f.qos, f.retain)) {
+        p->submitted = true;
+        p->early_ack = -1;
+        p->since_ms = now_ms;
+    }
+}
+
+static void core_task(void *arg)
+{
+    (void)arg;
+    publish_state_t publish = {.in_flight = -1, .early_ack = -1};
+    int64_t next_memory_log_ms = MEMORY_LOG_MS;
+    bool reported_gave_up = false;
+    for (;;) {
+        const uint32_t yields = hx711_gpio_yields();
+        const int64_t now_ms = esp_timer_get_time() / 1000;
+        if (!wasm_host_ready()) {
+            esp_err_t r = wasm_host_recover(now_ms);
+            if (r == ESP_ERR_INVALID_STATE && !reported_gave_up) {
+                ESP_LOGE(TAG, "the Wasm core cannot run: the scale has stopped weighing (reflash or power-cycle)");
+                reported_gave_up = true;
+            }
+            if (r != ESP_OK) {
+                status_led_set(STATUS_FAULT);
+                vTaskDelay(pdMS_TO_TICKS(100));
+                continue;
+            }
+            publish = (publish_state_t){.in_flight = -1, .early_ack = -1};
+        }
+        sync_time_if_known();
+        /* Two host calls inside: wait_low (yields until DOUT is low) and clock_in. */
+        int32_t status = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, (int32_t)now_ms, 0);
+        if (status < 0 && status != INT32_MIN) status_led_set(STATUS_FAULT);
+        else if (status == 1) status_led_set(s_connected ? STATUS_OK : STATUS_BROKER_DOWN);
+        handle_events(&publish);
+        persist_dirty();
+        publish_next(&publish, now_ms);
+        if (now_ms >= next_memory_log_ms) {
+            log_memory();
+            next_memory_log_ms = now_ms + MEMORY_LOG_MS;
+        }
+        /* Every path yields: when the sample did not wait (DOUT stuck low, no chip, powered down,
+         * a trap), give lower priorities a tick. */
+        if (hx711_gpio_yields() == yields) vTaskDelay(1);
+    }
+}
+
+/* Pins the portable check cannot know: what this chip (ESP32, S2, S3, C3 ...) really has. */
+static const char *pins_exist_on_this_chip(const scale_config_t *c)
+{
+    if (!GPIO_IS_VALID_OUTPUT_GPIO(c->clk_pin)) return "the HX711 clock pin is not an output GPIO of this chip";
+    if (c->led_pin >= 0 && !GPIO_IS_VALID_OUTPUT_GPIO(c->led_pin)) return "the LED pin is not an output GPIO of this chip";
+    for (int i = 0; i < c->dout_count; i++) {
+        if (!GPIO_IS_VALID_GPIO(c->dout_pins[i])) return "an HX711 data pin is not a GPIO of this chip";
+    }
+    return NULL;
+}
+
 void app_main(void)
 {
     esp_err_t err = nvs_flash_init();
@@ -221,105 +378,67 @@ void app_main(void)
         err = nvs_flash_init();
     }
     ESP_ERROR_CHECK(err);
-    status_led_start(LED_PIN);
 
+    /* Every pin is checked before any is configured, the LED's included. */
     scale_config_t config = {
-        .broker_uri = BROKER_URI, .device_id = DEVICE_ID, .wifi_ssid = WIFI_SSID, .clk_pin = CLK_PIN,
-        .led_pin = LED_PIN, .rate_sps = RATE_SPS, .wasm_stack_kb = WASM_STACK_KB, .wasm_pool_kb = WASM_POOL_KB,
+        .broker_uri = BROKER_URI, .device_id = DEVICE_ID, .wifi_ssid = WIFI_SSID, .wifi_password = WIFI_PASSWORD,
+        .clk_pin = CLK_PIN, .led_pin = LED_PIN, .rate_sps = RATE_SPS, .wasm_stack_kb = WASM_STACK_KB,
+        .wasm_pool_kb = WASM_POOL_KB, .task_stack_bytes = CORE_TASK_STACK,
     };
     for (int i = 0; i < 4; i++) {
         if (s_dout_pins[i] >= 0) config.dout_pins[config.dout_count++] = s_dout_pins[i];
     }
     s_dout_count = config.dout_count;
     const char *problem = scale_config_check(&config);
+    if (problem == NULL) problem = pins_exist_on_this_chip(&config);
     if (problem) {
         ESP_LOGE(TAG, "configuration: %s (idf.py menuconfig -> wasm-scale)", problem);
+        return; /* nothing is driven: a wrong pin could be wired to something else */
+    }
+    const char *warning = scale_config_warning(&config);
+    if (warning) ESP_LOGW(TAG, "configuration: %s", warning);
+    status_led_start(LED_PIN);
+    status_led_set(STATUS_STARTING);
+    hx711_gpio_config_t gpio = {.clk_pin = CLK_PIN, .dout_count = config.dout_count};
+    memcpy(gpio.dout_pins, config.dout_pins, sizeof gpio.dout_pins);
+    err = hx711_gpio_init(&gpio);
+    if (err != ESP_OK) {
+        ESP_LOGE(TAG, "GPIO setup failed: %s", esp_err_to_name(err));
         status_led_set(STATUS_FAULT);
         return;
     }
-    hx711_gpio_config_t gpio = {.clk_pin = CLK_PIN, .dout_count = config.dout_count};
-    memcpy(gpio.dout_pins, config.dout_pins, sizeof gpio.dout_pins);
-    ESP_ERROR_CHECK(hx711_gpio_init(&gpio));
 
     wasm_host_config_t host = {
         .wasm = core_wasm_start,
         .wasm_len = (size_t)(core_wasm_end - core_wasm_start),
+        .pool_bytes = WASM_POOL_KB * 1024,
         .stack_bytes = WASM_STACK_KB * 1024,
         .instruction_limit = INSTRUCTION_LIMIT,
         .on_instantiated = on_instantiated,
     };
-    ESP_ERROR_CHECK(wasm_host_start(&host));
+    err = wasm_host_start(&host);
+    if (err != ESP_OK) {
+        /* No boot loop: the log says why, the LED shows a fault, the chip stays reachable by USB. */
+        ESP_LOGE(TAG, "the Wasm core did not start: %s (pool %d KiB, heap free %u)", esp_err_to_name(err), WASM_POOL_KB,
+                 (unsigned)esp_get_free_heap_size());
+        status_led_set(STATUS_FAULT);
+        return;
+    }
     prepare_will();
+    if (!core_topic(SCALE_TOPIC_CMD, s_cmd_topic, sizeof s_cmd_topic)) ESP_LOGE(TAG, "core gave no command topic");
+    if (!core_topic(SCALE_TOPIC_HA_STATUS, s_ha_status_topic, sizeof s_ha_status_topic)) ESP_LOGE(TAG, "core gave no HA status topic");
 
     s_net_events = xQueueCreate(16, sizeof(scale_mqtt_event_t));
-    ESP_ERROR_CHECK(s_net_events ? ESP_OK : ESP_ERR_NO_MEM);
-    xTaskCreate(net_task, "net", 6144, NULL, 5, NULL);
-
-    bool connected = false;
-    int in_flight = -1;
-    int64_t in_flight_since = 0;
-    uint32_t samples = 0;
-    for (;;) {
-        const int64_t now_ms = esp_timer_get_time() / 1000;
-        sync_time_if_known();
-        /* Two host calls inside: wait_low (yields until DOUT is low) and clock_in. */
-        int32_t status = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, (int32_t)now_ms, 0);
-        if (status < 0 && status != INT32_MIN) status_led_set(STATUS_FAULT);
-        else if (status == 1) status_led_set(connected ? STATUS_OK : STATUS_BROKER_DOWN);
-        if (++samples % (RATE_SPS * 600) == 0) wasm_host_log_memory();
-
-        scale_mqtt_event_t ev;
-        while (xQueueReceive(s_net_events, &ev, 0) == pdTRUE) {
-            if (ev.kind == SCALE_MQTT_EVT_CONNECTED) {
-                connected = true;
-                in_flight = -1;
-                wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, 1, 0);
-                char topic[128];
-                if (core_topic(SCALE_TOPIC_CMD, topic, sizeof topic)) scale_mqtt_subscribe(topic);
-                if (core_topic(SCALE_TOPIC_HA_STATUS, topic, sizeof topic)) scale_mqtt_subscribe(topic);
-            } else if (ev.kind == SCALE_MQTT_EVT_DISCONNECTED) {
-                connected = false;
-                in_flight = -1;
-                wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, 0, 0);
-                status_led_set(STATUS_BROKER_DOWN);
-            } else if (ev.kind == SCALE_MQTT_EVT_PUBLISHED) {
-                if (ev.value == in_flight) {
-                    wasm_host_call_i(SCALE_EXPORT_OUT_DONE, 0, 0, 0);
-                    in_flight = -1;
-                }
-            } else if (ev.kind == SCALE_MQTT_EVT_MESSAGE) {
-                const scale_mqtt_message_t *m = scale_mqtt_message(ev.value);
-                size_t cap;
-                uint8_t *io = wasm_host_io(&cap);
-                if (m && m->topic_len < cap) {
-                    size_t stored = m->payload_len < SCALE_MQTT_MAX_PAYLOAD ? m->payload_len : SCALE_MQTT_MAX_PAYLOAD;
-                    size_t room = cap - m->topic_len;
-                    memcpy(io, m->topic, m->topic_len);
-                    memcpy(io + m->topic_len, m->payload, stored < room ? stored : room);
-                    /* The full length: a payload that did not fit is refused as TOO_LONG by the core. */
-                    wasm_host_call_i(SCALE_EXPORT_MQTT_MESSAGE, 2, (int32_t)m->topic_len, (int32_t)m->payload_len);
-                }
-                scale_mqtt_message_done(ev.value);
-                persist_dirty();
-            }
-        }
-        persist_dirty();
-
-        if (in_flight >= 0 && now_ms - in_flight_since > PUBLISH_TIMEOUT_MS) in_flight = -1; /* send it again */
-        if (connected && in_flight < 0) {
-            int32_t n = wasm_host_call_i(SCALE_EXPORT_OUT_NEXT, 0, 0, 0);
-            size_t cap;
-            const uint8_t *io = wasm_host_io(&cap);
-            scale_frame_t f;
-            if (n > 0 && scale_unframe(io, (size_t)n, &f)) {
-                int id = scale_mqtt_publish(f.topic, f.topic_len, f.payload, f.payload_len, f.qos, f.retain);
-                if (id >= 0 && f.qos == 0) {
-                    wasm_host_call_i(SCALE_EXPORT_OUT_DONE, 0, 0, 0);
-                } else if (id >= 0) {
-                    in_flight = id;
-                    in_flight_since = now_ms;
-                }
-            }
-        }
+    TaskHandle_t core = NULL;
+    if (s_net_events == NULL ||
+        xTaskCreatePinnedToCore(core_task, "core", CORE_TASK_STACK, NULL, CORE_TASK_PRIORITY, &core, portNUM_PROCESSORS > 1 ? 1 : tskNO_AFFINITY) != pdPASS ||
+        xTaskCreate(net_task, "net", NET_TASK_STACK, NULL, NET_TASK_PRIORITY, NULL) != pdPASS) {
+        ESP_LOGE(TAG, "no memory for the tasks (heap free %u)", (unsigned)esp_get_free_heap_size());
+        status_led_set(STATUS_FAULT);
+        if (core) vTaskDelete(core);
+        return;
     }
+    ESP_LOGI(TAG, "heap free %u after the core (largest block %u)", (unsigned)esp_get_free_heap_size(),
+             (unsigned)heap_caps_get_largest_free_block(MALLOC_CAP_8BIT));
+    /* app_main returns: its task and its 3.5 KiB stack are freed. */
 }

@@ -9,7 +9,9 @@
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
+#include "hal/gpio_ll.h"
 #include "scale_portable.h"
+#include "soc/gpio_struct.h"
 
 static const char *TAG = "hx711_gpio";
 
@@ -20,6 +22,7 @@ static const char *TAG = "hx711_gpio";
 static portMUX_TYPE s_mux = portMUX_INITIALIZER_UNLOCKED;
 static int s_clk_pin = -1;
 static uint64_t s_input_mask;
+static volatile uint32_t s_yields;
 
 esp_err_t hx711_gpio_init(const hx711_gpio_config_t *config)
 {
@@ -44,7 +47,8 @@ esp_err_t hx711_gpio_init(const hx711_gpio_config_t *config)
     gpio_config_t in = {
         .pin_bit_mask = inputs,
         .mode = GPIO_MODE_INPUT,
-        /* A missing chip then reads high (not ready) and times out, instead of floating. */
+        /* A missing chip then reads high (not ready) and times out, instead of floating. GPIO 34..39
+         * have no pull-up: the configuration check asks for an external one there. */
         .pull_up_en = GPIO_PULLUP_ENABLE,
         .pull_down_en = GPIO_PULLDOWN_DISABLE,
         .intr_type = GPIO_INTR_DISABLE,
@@ -78,6 +82,7 @@ int32_t hx711_gpio_wait_low(const uint8_t *pins, size_t len, int32_t timeout_us)
         const int64_t waited = esp_timer_get_time() - start;
         if (high == 0) return (int32_t)waited;
         if (waited >= timeout_us) return -(int32_t)high;
+        s_yields++;
         vTaskDelay(1); /* bounded and yielding: never a busy wait that starves the watchdog */
     }
 }
@@ -93,12 +98,14 @@ int32_t IRAM_ATTR hx711_gpio_clock_in(int clk, const uint8_t *pins, size_t len, 
     for (int p = 0; p < pulses; p++) {
         /* Only the high phase is protected: the HX711 powers down if it lasts over 60 us, while
          * the low phase has no maximum. Interrupts stay enabled between pulses. */
+        /* Register access only (the LL layer, inlined into IRAM): gpio_get_level is not in IRAM on
+         * ESP-IDF 5.1/5.2, and a flash cache miss here could stretch the pulse. */
         portENTER_CRITICAL(&s_mux);
         const uint32_t t0 = esp_cpu_get_cycle_count();
-        gpio_set_level(clk, 1);
+        gpio_ll_set_level(&GPIO, (uint32_t)clk, 1);
         esp_rom_delay_us(PULSE_HIGH_US);
-        for (size_t i = 0; i < len; i++) words[i] = (words[i] << 1) | (uint32_t)gpio_get_level(pins[i]);
-        gpio_set_level(clk, 0);
+        for (size_t i = 0; i < len; i++) words[i] = (words[i] << 1) | (uint32_t)gpio_ll_get_level(&GPIO, pins[i]);
+        gpio_ll_set_level(&GPIO, (uint32_t)clk, 0);
         const uint32_t high = esp_cpu_get_cycle_count() - t0;
         portEXIT_CRITICAL(&s_mux);
         if (high > longest) longest = high;
@@ -112,6 +119,11 @@ int32_t IRAM_ATTR hx711_gpio_clock_in(int clk, const uint8_t *pins, size_t len, 
     scale_put_u32(out + 4 * len, after);
     scale_put_u32(out + 4 * (len + 1), (longest + ticks_per_us - 1) / ticks_per_us);
     return 0;
+}
+
+uint32_t hx711_gpio_yields(void)
+{
+    return s_yields;
 }
 
 esp_err_t hx711_gpio_write(int pin, int level)

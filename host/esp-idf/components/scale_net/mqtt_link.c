@@ -4,6 +4,7 @@
 
 #include <string.h>
 #include "esp_crt_bundle.h"
+#include "freertos/semphr.h"
 #include "esp_log.h"
 #include "mqtt_client.h"
 #include "scale_portable.h"
@@ -18,7 +19,18 @@ static volatile bool s_slot_busy[SLOTS];
 static int s_slot;
 static scale_assembler_t s_asm;
 static char s_will_topic[128];
-static char s_topic[128];
+static char s_subscriptions[2][128];
+
+/* The one frame between the core's task and the network task. */
+static struct {
+    char topic[128];
+    uint8_t payload[SCALE_MQTT_MAX_PAYLOAD];
+    size_t len;
+    int qos;
+    bool retain;
+} s_out;
+static volatile bool s_out_full;
+static SemaphoreHandle_t s_out_ready;
 
 static void post(scale_mqtt_event_kind_t kind, int value)
 {
@@ -67,6 +79,12 @@ static void on_event(void *arg, esp_event_base_t base, int32_t id, void *data)
     switch ((esp_mqtt_event_id_t)id) {
     case MQTT_EVENT_CONNECTED:
         ESP_LOGI(TAG, "connected (session present: %d)", e->session_present);
+        /* In esp-mqtt's task, as its examples do: never in the core's task. */
+        for (int i = 0; i < 2; i++) {
+            if (s_subscriptions[i][0] && esp_mqtt_client_subscribe(s_client, s_subscriptions[i], 1) < 0) {
+                ESP_LOGE(TAG, "subscribing to %s failed", s_subscriptions[i]);
+            }
+        }
         post(SCALE_MQTT_EVT_CONNECTED, 0);
         break;
     case MQTT_EVENT_DISCONNECTED:
@@ -96,11 +114,18 @@ static void on_event(void *arg, esp_event_base_t base, int32_t id, void *data)
 
 esp_err_t scale_mqtt_start(const scale_mqtt_config_t *c, QueueHandle_t events)
 {
-    if (c == NULL || c->uri == NULL || strncmp(c->uri, "mqtts://", 8) != 0 || c->will_topic == NULL || events == NULL) {
-        return ESP_ERR_INVALID_ARG;
+    if (c == NULL || c->uri == NULL || strncmp(c->uri, "mqtts://", 8) != 0 || events == NULL) return ESP_ERR_INVALID_ARG;
+    size_t will_len = c->will_topic ? strlen(c->will_topic) : 0;
+    if (will_len >= sizeof s_will_topic) return ESP_ERR_INVALID_ARG;
+    for (int i = 0; i < 2; i++) {
+        const char *t = c->subscriptions[i];
+        if (t && strlen(t) >= sizeof s_subscriptions[i]) return ESP_ERR_INVALID_ARG;
+        strlcpy(s_subscriptions[i], t ? t : "", sizeof s_subscriptions[i]);
     }
+    if (s_out_ready == NULL) s_out_ready = xSemaphoreCreateBinary();
+    if (s_out_ready == NULL) return ESP_ERR_NO_MEM;
     s_events = events;
-    strlcpy(s_will_topic, c->will_topic, sizeof s_will_topic);
+    memcpy(s_will_topic, c->will_topic ? c->will_topic : "", will_len + 1);
     esp_mqtt_client_config_t config = {
         .broker.address.uri = c->uri,
         /* The host name in the URI is both verified and sent as SNI (HiveMQ Cloud needs it):
@@ -108,15 +133,17 @@ esp_err_t scale_mqtt_start(const scale_mqtt_config_t *c, QueueHandle_t events)
         .credentials.client_id = c->client_id,
         .session.keepalive = 60,
         .session.protocol_ver = c->mqtt5 ? MQTT_PROTOCOL_V_5 : MQTT_PROTOCOL_V_3_1_1,
-        .session.last_will.topic = s_will_topic,
-        .session.last_will.msg = (const char *)c->will_payload,
-        .session.last_will.msg_len = (int)c->will_len,
-        .session.last_will.qos = c->will_qos,
-        .session.last_will.retain = c->will_retain,
         .network.reconnect_timeout_ms = 5000,
         .network.timeout_ms = 10000,
         .buffer.size = 2048,
     };
+    if (will_len > 0) { /* no will at all rather than one with an empty topic */
+        config.session.last_will.topic = s_will_topic;
+        config.session.last_will.msg = (const char *)c->will_payload;
+        config.session.last_will.msg_len = (int)c->will_len;
+        config.session.last_will.qos = c->will_qos;
+        config.session.last_will.retain = c->will_retain;
+    }
     if (c->ca_pem) {
         config.broker.verification.certificate = c->ca_pem; /* PEM, NUL-terminated: length 0 */
     } else {
@@ -140,18 +167,31 @@ esp_err_t scale_mqtt_start(const scale_mqtt_config_t *c, QueueHandle_t events)
     return err;
 }
 
-esp_err_t scale_mqtt_subscribe(const char *topic)
+bool scale_mqtt_submit(const char *topic, size_t topic_len, const uint8_t *payload, size_t len, int qos, bool retain)
 {
-    return esp_mqtt_client_subscribe(s_client, topic, 1) >= 0 ? ESP_OK : ESP_FAIL;
+    if (s_out_ready == NULL || s_out_full || topic_len == 0 || topic_len >= sizeof s_out.topic || len > sizeof s_out.payload) return false;
+    memcpy(s_out.topic, topic, topic_len);
+    s_out.topic[topic_len] = '\0';
+    memcpy(s_out.payload, payload, len);
+    s_out.len = len;
+    s_out.qos = qos;
+    s_out.retain = retain;
+    s_out_full = true;
+    xSemaphoreGive(s_out_ready);
+    return true;
 }
 
-int scale_mqtt_publish(const char *topic, size_t topic_len, const uint8_t *payload, size_t len, int qos, bool retain)
+void scale_mqtt_serve(void)
 {
-    if (topic_len == 0 || topic_len >= sizeof s_topic) return -1;
-    memcpy(s_topic, topic, topic_len);
-    s_topic[topic_len] = '\0';
-    /* Non-blocking: the sampling task never waits on the network. */
-    return esp_mqtt_client_enqueue(s_client, s_topic, (const char *)payload, (int)len, qos, retain ? 1 : 0, true);
+    for (;;) {
+        xSemaphoreTake(s_out_ready, portMAX_DELAY);
+        if (!s_out_full) continue;
+        /* Stored in esp-mqtt's outbox and sent by its task; QoS 1 is sent again after a reconnect. */
+        int id = esp_mqtt_client_enqueue(s_client, s_out.topic, (const char *)s_out.payload, (int)s_out.len, s_out.qos,
+                                         s_out.retain ? 1 : 0, true);
+        s_out_full = false;
+        post(SCALE_MQTT_EVT_QUEUED, id < 0 ? -1 : id);
+    }
 }
 
 const scale_mqtt_message_t *scale_mqtt_message(int slot)

@@ -1,4 +1,6 @@
-/* WiFi station with bounded retries and backoff (the pattern of ESP-IDF's station example). */
+/* WiFi station that never gives up: every disconnection schedules a reconnection on a one-shot
+ * timer with capped exponential backoff (1 s, 2 s, 4 s ... up to the configured cap), so no event
+ * handler ever sleeps and an outage of any length ends when the access point is back. */
 #include "scale_net.h"
 
 #include <inttypes.h>
@@ -7,16 +9,25 @@
 #include "esp_event.h"
 #include "esp_log.h"
 #include "esp_netif.h"
+#include "esp_timer.h"
 #include "esp_wifi.h"
 #include "freertos/event_groups.h"
 
 static const char *TAG = "wifi";
 #define GOT_IP_BIT BIT0
-#define FAILED_BIT BIT1
+#define FIRST_BACKOFF_MS 1000u
 
 static EventGroupHandle_t s_events;
-static int s_attempts;
-static int s_max_attempts;
+static esp_timer_handle_t s_retry_timer;
+static uint32_t s_backoff_max_ms;
+static int s_failures; /* consecutive failed attempts; 0 once an address is assigned */
+
+static void retry(void *arg)
+{
+    (void)arg;
+    esp_err_t err = esp_wifi_connect();
+    if (err != ESP_OK) ESP_LOGW(TAG, "reconnect: %s", esp_err_to_name(err));
+}
 
 static void on_event(void *arg, esp_event_base_t base, int32_t id, void *data)
 {
@@ -24,31 +35,36 @@ static void on_event(void *arg, esp_event_base_t base, int32_t id, void *data)
     if (base == WIFI_EVENT && id == WIFI_EVENT_STA_START) {
         esp_wifi_connect();
     } else if (base == WIFI_EVENT && id == WIFI_EVENT_STA_DISCONNECTED) {
-        if (++s_attempts >= s_max_attempts) {
-            xEventGroupSetBits(s_events, FAILED_BIT);
-            return;
-        }
-        int shift = s_attempts < 5 ? s_attempts : 5;
-        uint32_t backoff_ms = 1000u << shift;
-        if (backoff_ms > 30000) backoff_ms = 30000;
-        ESP_LOGW(TAG, "disconnected; attempt %d of %d in %" PRIu32 " ms", s_attempts + 1, s_max_attempts, backoff_ms);
-        vTaskDelay(pdMS_TO_TICKS(backoff_ms));
-        esp_wifi_connect();
+        xEventGroupClearBits(s_events, GOT_IP_BIT);
+        const wifi_event_sta_disconnected_t *d = data;
+        uint32_t backoff_ms = FIRST_BACKOFF_MS << (s_failures < 16 ? s_failures : 16);
+        if (backoff_ms > s_backoff_max_ms) backoff_ms = s_backoff_max_ms;
+        s_failures++;
+        ESP_LOGW(TAG, "disconnected (reason %d); attempt %d in %" PRIu32 " ms", d ? d->reason : -1, s_failures + 1, backoff_ms);
+        esp_timer_stop(s_retry_timer); /* ESP_ERR_INVALID_STATE when not running: fine */
+        esp_timer_start_once(s_retry_timer, (uint64_t)backoff_ms * 1000u);
     } else if (base == IP_EVENT && id == IP_EVENT_STA_GOT_IP) {
         const ip_event_got_ip_t *got = data;
-        ESP_LOGI(TAG, "got IP " IPSTR, IP2STR(&got->ip_info.ip));
-        s_attempts = 0; /* later drops get the full retry budget again */
+        ESP_LOGI(TAG, "got IP " IPSTR " after %d failed attempt(s)", IP2STR(&got->ip_info.ip), s_failures);
+        s_failures = 0;
         xEventGroupSetBits(s_events, GOT_IP_BIT);
     }
 }
 
-esp_err_t scale_wifi_connect(const char *ssid, const char *password, int max_retries)
+esp_err_t scale_wifi_start(const char *ssid, const char *password, uint32_t backoff_max_ms)
 {
-    if (ssid == NULL || strlen(ssid) == 0 || strlen(ssid) > 32 || password == NULL || strlen(password) > 64) {
-        return ESP_ERR_INVALID_ARG;
-    }
+    size_t ssid_len = ssid ? strlen(ssid) : 0, password_len = password ? strlen(password) : 0;
+    wifi_config_t config = {0};
+    /* The driver's fields are not NUL-terminated strings: a 32-byte SSID and a 64-digit PSK fit whole. */
+    if (ssid_len == 0 || ssid_len > sizeof config.sta.ssid || password_len > sizeof config.sta.password) return ESP_ERR_INVALID_ARG;
+    memcpy(config.sta.ssid, ssid, ssid_len);
+    memcpy(config.sta.password, password, password_len);
+    config.sta.threshold.authmode = password_len ? WIFI_AUTH_WPA2_PSK : WIFI_AUTH_OPEN;
+    s_backoff_max_ms = backoff_max_ms < FIRST_BACKOFF_MS ? FIRST_BACKOFF_MS : backoff_max_ms;
     s_events = xEventGroupCreate();
-    s_max_attempts = max_retries;
+    if (s_events == NULL) return ESP_ERR_NO_MEM;
+    const esp_timer_create_args_t timer = {.callback = retry, .name = "wifi-retry"};
+    ESP_RETURN_ON_ERROR(esp_timer_create(&timer, &s_retry_timer), TAG, "retry timer");
     ESP_RETURN_ON_ERROR(esp_netif_init(), TAG, "netif");
     esp_err_t err = esp_event_loop_create_default();
     if (err != ESP_OK && err != ESP_ERR_INVALID_STATE) return err; /* INVALID_STATE: it exists already */
@@ -57,13 +73,13 @@ esp_err_t scale_wifi_connect(const char *ssid, const char *password, int max_ret
     ESP_RETURN_ON_ERROR(esp_wifi_init(&init), TAG, "init");
     ESP_RETURN_ON_ERROR(esp_event_handler_instance_register(WIFI_EVENT, ESP_EVENT_ANY_ID, on_event, NULL, NULL), TAG, "wifi events");
     ESP_RETURN_ON_ERROR(esp_event_handler_instance_register(IP_EVENT, IP_EVENT_STA_GOT_IP, on_event, NULL, NULL), TAG, "ip events");
-    wifi_config_t config = {0};
-    strlcpy((char *)config.sta.ssid, ssid, sizeof config.sta.ssid);
-    strlcpy((char *)config.sta.password, password, sizeof config.sta.password);
-    config.sta.threshold.authmode = strlen(password) ? WIFI_AUTH_WPA2_PSK : WIFI_AUTH_OPEN;
     ESP_RETURN_ON_ERROR(esp_wifi_set_mode(WIFI_MODE_STA), TAG, "mode");
     ESP_RETURN_ON_ERROR(esp_wifi_set_config(WIFI_IF_STA, &config), TAG, "config");
-    ESP_RETURN_ON_ERROR(esp_wifi_start(), TAG, "start");
-    EventBits_t bits = xEventGroupWaitBits(s_events, GOT_IP_BIT | FAILED_BIT, pdFALSE, pdFALSE, portMAX_DELAY);
-    return (bits & GOT_IP_BIT) ? ESP_OK : ESP_ERR_TIMEOUT;
+    return esp_wifi_start();
+}
+
+bool scale_wifi_wait(uint32_t timeout_ms)
+{
+    EventBits_t bits = xEventGroupWaitBits(s_events, GOT_IP_BIT, pdFALSE, pdFALSE, pdMS_TO_TICKS(timeout_ms));
+    return (bits & GOT_IP_BIT) != 0;
 }

@@ -1,6 +1,7 @@
 /* Portable parts of the ESP-IDF host; see scale_portable.h. */
 #include "scale_portable.h"
 
+#include <ctype.h>
 #include <string.h>
 
 void scale_asm_init(scale_assembler_t *a, uint8_t *buf, size_t cap)
@@ -58,12 +59,17 @@ size_t scale_asm_stored(const scale_assembler_t *a)
     return a->received < a->cap ? a->received : a->cap;
 }
 
-/* ESP32 (original): GPIO 0..39; 6..11 drive the SPI flash; 34..39 are input only. */
-#define ESP32_GPIO_MAX 39
+/* ESP32 (original): GPIO 0..39 less 24 and 28..31, which do not exist (ESP-IDF's
+ * SOC_GPIO_VALID_GPIO_MASK); 6..11 drive the SPI flash; 34..39 are input only, without pull-ups. */
+#define ESP32_GPIO_VALID_MASK (0xFFFFFFFFFFULL & ~((1ULL << 24) | (1ULL << 28) | (1ULL << 29) | (1ULL << 30) | (1ULL << 31)))
 
 static bool pin_is_flash(int pin) { return pin >= 6 && pin <= 11; }
 
-bool scale_pin_is_input(int pin) { return pin >= 0 && pin <= ESP32_GPIO_MAX && !pin_is_flash(pin); }
+bool scale_pin_exists(int pin) { return pin >= 0 && pin <= 39 && (ESP32_GPIO_VALID_MASK >> pin) & 1; }
+
+bool scale_pin_is_input(int pin) { return scale_pin_exists(pin) && !pin_is_flash(pin); }
+
+bool scale_pin_has_pullup(int pin) { return scale_pin_is_input(pin) && pin < 34; }
 
 bool scale_pin_is_output(int pin) { return scale_pin_is_input(pin) && pin < 34; }
 
@@ -119,10 +125,12 @@ const char *scale_config_check(const scale_config_t *c)
         if (!id_char(c->device_id[i])) return "device id may use only A-Z a-z 0-9 _ -";
     }
     if (c->wifi_ssid == NULL || c->wifi_ssid[0] == '\0' || strlen(c->wifi_ssid) > 32) return "WiFi SSID must be 1..32 bytes";
-    if (!scale_pin_is_output(c->clk_pin)) return "HX711 clock pin must be an output-capable GPIO (0..33, not 6..11)";
+    if (!scale_pin_is_output(c->clk_pin)) {
+        return "HX711 clock pin must be an output-capable GPIO: 0..33, not 6..11 (flash), not 24 or 28..31 (absent)";
+    }
     if (c->dout_count < 1 || c->dout_count > 4) return "between 1 and 4 HX711 data pins are needed";
     for (int i = 0; i < c->dout_count; i++) {
-        if (!scale_pin_is_input(c->dout_pins[i])) return "HX711 data pins must be GPIO 0..39, not 6..11";
+        if (!scale_pin_is_input(c->dout_pins[i])) return "HX711 data pins must be GPIO 0..39, not 6..11 (flash), not 24 or 28..31 (absent)";
         if (c->dout_pins[i] == c->clk_pin) return "an HX711 data pin cannot also be the clock pin";
         if (c->dout_pins[i] == c->led_pin) return "an HX711 data pin cannot also be the LED pin";
         for (int j = 0; j < i; j++) {
@@ -132,8 +140,28 @@ const char *scale_config_check(const scale_config_t *c)
     if (c->led_pin != -1 && (!scale_pin_is_output(c->led_pin) || c->led_pin == c->clk_pin)) {
         return "LED pin must be -1 (none) or a free output-capable GPIO";
     }
+    if (c->wifi_password == NULL || strlen(c->wifi_password) > 64 || (strlen(c->wifi_password) > 0 && strlen(c->wifi_password) < 8)) {
+        return "WiFi password must be empty (open network), 8..63 characters, or 64 hex digits";
+    }
+    if (strlen(c->wifi_password) == 64) {
+        for (size_t i = 0; i < 64; i++) {
+            if (!isxdigit((unsigned char)c->wifi_password[i])) return "a 64-character WiFi password is a raw PSK: hex digits only";
+        }
+    }
     if (c->rate_sps != 10 && c->rate_sps != 80) return "HX711 rate must be 10 or 80 (the RATE pin)";
-    if (c->wasm_stack_kb < 4 || c->wasm_stack_kb > 64) return "Wasm stack must be 4..64 KiB";
-    if (c->wasm_pool_kb < 24 || c->wasm_pool_kb > 160) return "Wasm runtime pool must be 24..160 KiB";
+    if (c->wasm_stack_kb < 2 || c->wasm_stack_kb > 64) return "Wasm stack must be 2..64 KiB";
+    if (c->wasm_pool_kb < 16 || c->wasm_pool_kb > 192) return "Wasm runtime pool must be 16..192 KiB";
+    if (c->task_stack_bytes < 6144 || c->task_stack_bytes > 65536) return "the core task's stack must be 6144..65536 bytes";
+    return NULL;
+}
+
+const char *scale_config_warning(const scale_config_t *c)
+{
+    for (int i = 0; i < c->dout_count; i++) {
+        if (!scale_pin_has_pullup(c->dout_pins[i])) {
+            return "an HX711 data pin is on GPIO 34..39, which have no internal pull-up: fit an external one (10 kOhm to 3.3 V), "
+                   "or a missing or unpowered HX711 floats instead of reading not-ready";
+        }
+    }
     return NULL;
 }

@@ -2,6 +2,7 @@
 #include "wasm_host.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include "esp_heap_caps.h"
 #include "esp_log.h"
@@ -11,7 +12,16 @@
 
 static const char *TAG = "wasm_host";
 
-static uint8_t s_pool[CONFIG_SCALE_WASM_POOL_KB * 1024] __attribute__((aligned(8)));
+/* The fast interpreter translates the module into its own code and, loaded as "freeable", copies
+ * what else it keeps: the binary is only needed while loading. The classic interpreter rewrites
+ * opcodes in the binary and runs from it: its RAM copy lives as long as the module. */
+#ifdef CONFIG_WAMR_INTERP_FAST
+#define MODULE_COPY_KEPT false
+#else
+#define MODULE_COPY_KEPT true
+#endif
+
+static uint8_t *s_pool;
 static wasm_host_config_t s_config;
 static uint8_t *s_wasm_copy;
 static wasm_module_t s_module;
@@ -20,6 +30,11 @@ static wasm_exec_env_t s_env;
 static uint8_t *s_io;
 static size_t s_io_cap;
 static const uint8_t *s_reading;
+static bool s_setting_up;        /* inside on_instantiated */
+static bool s_setup_trapped;     /* a call trapped inside on_instantiated */
+static int s_failed_attempts;    /* consecutive failed instantiations */
+static int64_t s_next_attempt_ms;
+static bool s_gave_up;
 
 /* ---- natives: every import of assembly/abi.json, same semantics as host/desktop/imports.ts ---- */
 
@@ -71,6 +86,18 @@ static void unload(void)
     s_env = NULL;
     s_inst = NULL;
     s_module = NULL;
+    s_io = NULL;
+    s_io_cap = 0;
+    s_reading = NULL;
+}
+
+/* Every entry into Wasm goes through here: bounded by the instruction limit, when built in. */
+static bool call_bounded(wasm_function_inst_t fn, uint32_t argc, uint32_t *argv)
+{
+#ifdef SCALE_WASM_METERING
+    wasm_runtime_set_instruction_count_limit(s_env, (int)s_config.instruction_limit);
+#endif
+    return wasm_runtime_call_wasm(s_env, fn, argc, argv);
 }
 
 static esp_err_t lookup_buffers(void)
@@ -80,8 +107,9 @@ static esp_err_t lookup_buffers(void)
     uint32_t results[4];
     for (int i = 0; i < 4; i++) {
         wasm_function_inst_t fn = wasm_runtime_lookup_function(s_inst, names[i]);
-        if (fn == NULL || !wasm_runtime_call_wasm(s_env, fn, 0, argv)) {
-            ESP_LOGE(TAG, "core export %s missing or trapped", names[i]);
+        if (fn == NULL || !call_bounded(fn, 0, argv)) {
+            const char *exception = fn ? wasm_runtime_get_exception(s_inst) : NULL;
+            ESP_LOGE(TAG, "core export %s %s%s", names[i], fn ? "trapped: " : "missing", exception ? exception : "");
             return ESP_FAIL;
         }
         results[i] = argv[0];
@@ -101,21 +129,43 @@ static esp_err_t lookup_buffers(void)
     return ESP_OK;
 }
 
+static esp_err_t load(void)
+{
+    char error[128];
+    if (s_wasm_copy == NULL) s_wasm_copy = heap_caps_malloc(s_config.wasm_len, MALLOC_CAP_8BIT);
+    if (s_wasm_copy == NULL) {
+        ESP_LOGE(TAG, "no %u bytes of heap to load the core from", (unsigned)s_config.wasm_len);
+        return ESP_ERR_NO_MEM;
+    }
+    /* The loader writes into the buffer it is given: always a fresh RAM copy of the image. */
+    memcpy(s_wasm_copy, s_config.wasm, s_config.wasm_len);
+    LoadArgs args;
+    memset(&args, 0, sizeof args);
+    args.name = (char *)"core";
+    args.wasm_binary_freeable = !MODULE_COPY_KEPT;
+    s_module = wasm_runtime_load_ex(s_wasm_copy, (uint32_t)s_config.wasm_len, &args, error, sizeof error);
+    if (s_module != NULL && !MODULE_COPY_KEPT && wasm_runtime_is_underlying_binary_freeable(s_module)) {
+        free(s_wasm_copy);
+        s_wasm_copy = NULL;
+    }
+    if (s_module == NULL) {
+        ESP_LOGE(TAG, "load: %s", error);
+        return ESP_FAIL;
+    }
+    return ESP_OK;
+}
+
 static esp_err_t instantiate(void)
 {
     char error[128];
-    esp_err_t err = ESP_FAIL;
-    /* wasm_runtime_load rewrites the buffer in place: load from a fresh RAM copy every time. */
-    memcpy(s_wasm_copy, s_config.wasm, s_config.wasm_len);
-    s_module = wasm_runtime_load(s_wasm_copy, s_config.wasm_len, error, sizeof error);
-    if (s_module == NULL) {
-        ESP_LOGE(TAG, "load: %s", error);
-        goto fail;
-    }
-    /* heap 0: the core allocates nothing at run time; linear memory is its one page. */
+    esp_err_t err = load();
+    if (err != ESP_OK) goto fail;
+    /* The core has no start function (tests/abi.test.ts), so nothing runs here unbounded. Heap 0:
+     * the core allocates nothing; its linear memory is its static data (__heap_base). */
     s_inst = wasm_runtime_instantiate(s_module, s_config.stack_bytes, 0, error, sizeof error);
     if (s_inst == NULL) {
         ESP_LOGE(TAG, "instantiate: %s", error);
+        err = ESP_FAIL;
         goto fail;
     }
     s_env = wasm_runtime_create_exec_env(s_inst, s_config.stack_bytes);
@@ -126,7 +176,17 @@ static esp_err_t instantiate(void)
     }
     err = lookup_buffers();
     if (err != ESP_OK) goto fail;
-    if (s_config.on_instantiated) s_config.on_instantiated();
+    if (s_config.on_instantiated) {
+        s_setting_up = true;
+        s_setup_trapped = false;
+        s_config.on_instantiated();
+        s_setting_up = false;
+        if (s_setup_trapped) {
+            ESP_LOGE(TAG, "the core trapped while being set up");
+            err = ESP_FAIL;
+            goto fail;
+        }
+    }
     return ESP_OK;
 fail:
     unload();
@@ -135,15 +195,22 @@ fail:
 
 esp_err_t wasm_host_start(const wasm_host_config_t *config)
 {
-    if (config == NULL || config->wasm == NULL || config->wasm_len < 8) return ESP_ERR_INVALID_ARG;
+    if (config == NULL || config->wasm == NULL || config->wasm_len < 8 || config->pool_bytes < 4096 || config->stack_bytes < 512) {
+        return ESP_ERR_INVALID_ARG;
+    }
     s_config = *config;
+    s_pool = heap_caps_malloc(config->pool_bytes, MALLOC_CAP_8BIT | MALLOC_CAP_INTERNAL);
+    if (s_pool == NULL) {
+        ESP_LOGE(TAG, "no %" PRIu32 " bytes of heap for the WAMR pool", config->pool_bytes);
+        return ESP_ERR_NO_MEM;
+    }
     RuntimeInitArgs init;
     memset(&init, 0, sizeof init);
     init.mem_alloc_type = Alloc_With_Pool;
     init.mem_alloc_option.pool.heap_buf = s_pool;
-    init.mem_alloc_option.pool.heap_size = sizeof s_pool;
+    init.mem_alloc_option.pool.heap_size = config->pool_bytes;
     if (!wasm_runtime_full_init(&init)) {
-        ESP_LOGE(TAG, "WAMR init failed (pool %u bytes)", (unsigned)sizeof s_pool);
+        ESP_LOGE(TAG, "WAMR init failed (pool %" PRIu32 " bytes)", config->pool_bytes);
         return ESP_FAIL;
     }
     /* Natives are registered before any module is loaded. */
@@ -153,11 +220,6 @@ esp_err_t wasm_host_start(const wasm_host_config_t *config)
         wasm_runtime_destroy();
         return ESP_FAIL;
     }
-    s_wasm_copy = heap_caps_malloc(config->wasm_len, MALLOC_CAP_8BIT);
-    if (s_wasm_copy == NULL) {
-        wasm_runtime_destroy();
-        return ESP_ERR_NO_MEM;
-    }
     esp_err_t err = instantiate();
     if (err == ESP_OK) {
         ESP_LOGI(TAG, "core loaded: %u bytes, ABI %d", (unsigned)config->wasm_len, SCALE_ABI_VERSION);
@@ -166,23 +228,50 @@ esp_err_t wasm_host_start(const wasm_host_config_t *config)
     return err;
 }
 
+bool wasm_host_ready(void)
+{
+    return s_inst != NULL && !s_setup_trapped;
+}
+
+esp_err_t wasm_host_recover(int64_t now_ms)
+{
+    if (wasm_host_ready()) return ESP_OK;
+    if (s_gave_up) return ESP_ERR_INVALID_STATE;
+    if (now_ms < s_next_attempt_ms) return ESP_ERR_NOT_FINISHED;
+    if (instantiate() == ESP_OK) {
+        ESP_LOGI(TAG, "core instantiated again after %d failed attempt(s)", s_failed_attempts);
+        s_failed_attempts = 0;
+        return ESP_OK;
+    }
+    if (++s_failed_attempts >= WASM_HOST_MAX_ATTEMPTS) {
+        ESP_LOGE(TAG, "the core failed to instantiate %d times in a row: giving up", s_failed_attempts);
+        s_gave_up = true;
+        return ESP_ERR_INVALID_STATE;
+    }
+    int64_t backoff = (int64_t)WASM_HOST_BACKOFF_FIRST_MS << (s_failed_attempts - 1);
+    if (backoff > WASM_HOST_BACKOFF_MAX_MS) backoff = WASM_HOST_BACKOFF_MAX_MS;
+    s_next_attempt_ms = now_ms + backoff;
+    ESP_LOGW(TAG, "instantiation %d of %d failed; next in %" PRId64 " ms", s_failed_attempts, WASM_HOST_MAX_ATTEMPTS, backoff);
+    return ESP_FAIL;
+}
+
 esp_err_t wasm_host_call(const char *name, uint32_t argc, uint32_t *argv)
 {
-    if (s_inst == NULL && instantiate() != ESP_OK) return ESP_ERR_INVALID_STATE;
+    if (!wasm_host_ready()) return ESP_ERR_INVALID_STATE;
     wasm_function_inst_t fn = wasm_runtime_lookup_function(s_inst, name);
     if (fn == NULL) {
         ESP_LOGE(TAG, "core has no export %s", name);
         return ESP_ERR_NOT_FOUND;
     }
-#ifdef SCALE_WASM_METERING
-    /* Bound the call: a runaway core traps here instead of starving the task watchdog. */
-    wasm_runtime_set_instruction_count_limit(s_env, (int)s_config.instruction_limit);
-#endif
-    if (wasm_runtime_call_wasm(s_env, fn, argc, argv)) return ESP_OK;
+    if (call_bounded(fn, argc, argv)) return ESP_OK;
     const char *exception = wasm_runtime_get_exception(s_inst);
-    ESP_LOGE(TAG, "core trapped in %s: %s; instantiating it again", name, exception ? exception : "?");
-    unload();
-    if (instantiate() != ESP_OK) ESP_LOGE(TAG, "re-instantiation failed; will retry on the next call");
+    ESP_LOGE(TAG, "core trapped in %s: %s", name, exception ? exception : "?");
+    if (s_setting_up) {
+        s_setup_trapped = true; /* instantiate() fails and unloads once on_instantiated returns */
+    } else {
+        unload();
+        s_next_attempt_ms = 0; /* the first attempt is immediate */
+    }
     return ESP_FAIL;
 }
 
@@ -211,11 +300,26 @@ const uint8_t *wasm_host_reading(void)
     return s_reading;
 }
 
-void wasm_host_log_memory(void)
+void wasm_host_memory(wasm_host_memory_t *out)
 {
+    memset(out, 0, sizeof *out);
     mem_alloc_info_t info;
     if (wasm_runtime_get_mem_alloc_info(&info)) {
-        ESP_LOGI(TAG, "runtime pool: %" PRIu32 " of %" PRIu32 " bytes free, high-water %" PRIu32,
-                 (uint32_t)info.total_free_size, (uint32_t)info.total_size, (uint32_t)info.highmark_size);
+        out->pool_bytes = (uint32_t)info.total_size;
+        out->pool_peak_bytes = (uint32_t)info.highmark_size;
+        out->pool_free_bytes = (uint32_t)info.total_free_size;
     }
+    if (s_inst != NULL) {
+        wasm_memory_inst_t memory = wasm_runtime_get_default_memory(s_inst);
+        if (memory) out->linear_bytes = (uint32_t)(wasm_memory_get_cur_page_count(memory) * wasm_memory_get_bytes_per_page(memory));
+    }
+    out->module_copy_bytes = s_wasm_copy ? (uint32_t)s_config.wasm_len : 0;
+}
+
+void wasm_host_log_memory(void)
+{
+    wasm_host_memory_t m;
+    wasm_host_memory(&m);
+    ESP_LOGI(TAG, "WAMR pool %" PRIu32 " bytes, peak %" PRIu32 ", free %" PRIu32 "; linear memory %" PRIu32 "; module copy %" PRIu32,
+             m.pool_bytes, m.pool_peak_bytes, m.pool_free_bytes, m.linear_bytes, m.module_copy_bytes);
 }

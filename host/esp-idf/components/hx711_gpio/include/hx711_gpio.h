@@ -32,6 +32,10 @@ int32_t hx711_gpio_wait_low(const uint8_t *pins, size_t len, int32_t timeout_us)
  * preemption can only stretch the low phases. Returns 0, or a negative value for bad arguments. */
 int32_t hx711_gpio_clock_in(int clk, const uint8_t *pins, size_t len, int pulses, uint8_t *out, size_t out_len);
 
+/* How many times wait_low has yielded so far: the sampling loop yields itself when a sample
+ * took none (DOUT stuck low, no chips, powered down), so it never starves lower priorities. */
+uint32_t hx711_gpio_yields(void);
+
 /* gpio.write on the clock pin (power down / up); other pins are refused. */
 esp_err_t hx711_gpio_write(int pin, int level);
 

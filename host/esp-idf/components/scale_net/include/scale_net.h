@@ -15,9 +15,13 @@
 extern "C" {
 #endif
 
-/* Connects as a station; up to max_retries attempts with doubling backoff (1 s .. 30 s).
- * Returns ESP_OK with an IP address, ESP_ERR_TIMEOUT after the last failed attempt. */
-esp_err_t scale_wifi_connect(const char *ssid, const char *password, int max_retries);
+/* Starts the station and returns; it connects, and reconnects after every loss for ever, with
+ * backoff doubling from 1 s up to backoff_max_ms. The SSID (1..32 bytes) and password (empty,
+ * 8..63 characters or 64 hex digits) are taken whole. */
+esp_err_t scale_wifi_start(const char *ssid, const char *password, uint32_t backoff_max_ms);
+
+/* Waits up to timeout_ms for an IP address; true when the station has one. */
+bool scale_wifi_wait(uint32_t timeout_ms);
 
 /* Starts SNTP and waits up to wait_ms for the first synchronisation. TLS certificate dates need
  * it, so this runs before the broker connection. Returns ESP_ERR_TIMEOUT if the clock is unset. */
@@ -37,7 +41,9 @@ typedef struct {
     const uint8_t *key_der;
     size_t key_der_len;
     bool mqtt5;
-    /* The will, framed by the core (mqtt_will): topic, payload, QoS, retain. */
+    /* Subscribed on every connection, QoS 1 (rendered by the core: mqtt_topic). */
+    const char *subscriptions[2];
+    /* The will, framed by the core (mqtt_will): topic ("" or NULL: no will), payload, QoS, retain. */
     const char *will_topic;
     const uint8_t *will_payload;
     size_t will_len;
@@ -58,6 +64,7 @@ typedef enum {
     SCALE_MQTT_EVT_CONNECTED,
     SCALE_MQTT_EVT_DISCONNECTED,
     SCALE_MQTT_EVT_PUBLISHED,     /* value: msg_id acknowledged (QoS 1 PUBACK) */
+    SCALE_MQTT_EVT_QUEUED,        /* the submitted frame was handed to esp-mqtt; value: its msg_id (0 for QoS 0), or -1 */
     SCALE_MQTT_EVT_MESSAGE,       /* the message is in the slot given by value */
 } scale_mqtt_event_kind_t;
 
@@ -67,14 +74,19 @@ typedef struct {
 } scale_mqtt_event_t;
 
 /* Starts the client; events go to `events` (items: scale_mqtt_event_t, made by the caller), read
- * by the task that runs the core. */
+ * by the task that runs the core. Subscriptions are renewed on every connection. */
 esp_err_t scale_mqtt_start(const scale_mqtt_config_t *config, QueueHandle_t events);
 
-/* Subscribes with QoS 1. */
-esp_err_t scale_mqtt_subscribe(const char *topic);
+/*
+ * Hands one frame to the network task, copied, without blocking: the core's task never waits on
+ * the network. False if the previous frame has not been handed on yet, or the frame is too large.
+ * The outcome arrives as SCALE_MQTT_EVT_QUEUED.
+ */
+bool scale_mqtt_submit(const char *topic, size_t topic_len, const uint8_t *payload, size_t len, int qos, bool retain);
 
-/* Publishes (non-blocking enqueue); returns the msg_id to wait for, or -1. */
-int scale_mqtt_publish(const char *topic, size_t topic_len, const uint8_t *payload, size_t len, int qos, bool retain);
+/* The network task's loop: passes submitted frames to esp-mqtt (which may block on its lock and a
+ * TLS write) and reports each as SCALE_MQTT_EVT_QUEUED. Never returns. */
+void scale_mqtt_serve(void);
 
 /* The message in slot `slot`; call scale_mqtt_message_done(slot) once it has been handled. */
 const scale_mqtt_message_t *scale_mqtt_message(int slot);

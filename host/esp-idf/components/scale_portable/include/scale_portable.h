@@ -52,6 +52,7 @@ typedef struct {
     const char *broker_uri;
     const char *device_id;
     const char *wifi_ssid;
+    const char *wifi_password;
     int clk_pin;
     int dout_pins[4];
     int dout_count;
@@ -59,10 +60,14 @@ typedef struct {
     int rate_sps;         /* the HX711 RATE pin: 10 or 80 */
     int wasm_stack_kb;
     int wasm_pool_kb;
+    int task_stack_bytes; /* the task that runs the core */
 } scale_config_t;
 
 /* NULL when the configuration can work, else a sentence saying what to change. */
 const char *scale_config_check(const scale_config_t *c);
+
+/* NULL, or what the configuration needs that software cannot check (e.g. an external pull-up). */
+const char *scale_config_warning(const scale_config_t *c);
 
 /* ---- ABI glue ------------------------------------------------------------------------------------- */
 
@@ -72,10 +77,16 @@ static inline size_t scale_clock_out_len(size_t n) { return 4 * (n + 2); }
 /* Pin list from the core: 1..8 distinct GPIO numbers, each valid for input on an ESP32. */
 bool scale_pins_valid(const uint8_t *pins, size_t len);
 
+/* GPIO that exists on an ESP32 (0..39 less 24 and 28..31). */
+bool scale_pin_exists(int pin);
+
+/* GPIO with an internal pull-up (all inputs but 34..39). */
+bool scale_pin_has_pullup(int pin);
+
 /* GPIO usable as an output (the HX711 clock): not input-only, not flash. */
 bool scale_pin_is_output(int pin);
 
-/* GPIO usable as an input (DOUT): not flash. */
+/* GPIO usable as an input (DOUT): exists, not flash. */
 bool scale_pin_is_input(int pin);
 
 /* Little-endian u32 store, whatever the host's alignment rules. */

@@ -80,9 +80,9 @@ static void test_oversize(void)
 static scale_config_t good(void)
 {
     scale_config_t c = {
-        .broker_uri = "mqtts://abc.s1.eu.hivemq.cloud:8883", .device_id = "scale1", .wifi_ssid = "home",
+        .broker_uri = "mqtts://abc.s1.eu.hivemq.cloud:8883", .device_id = "scale1", .wifi_ssid = "home", .wifi_password = "secret-psk",
         .clk_pin = 18, .dout_pins = {4, 16, 17, 5}, .dout_count = 1, .led_pin = 2, .rate_sps = 10,
-        .wasm_stack_kb = 16, .wasm_pool_kb = 48,
+        .wasm_stack_kb = 2, .wasm_pool_kb = 44, .task_stack_bytes = 10240,
     };
     return c;
 }
@@ -116,7 +116,35 @@ static void test_config(void)
     c = good(); c.led_pin = 18;
     CHECK(strstr(scale_config_check(&c), "LED") != NULL);
     c = good(); c.dout_pins[0] = 39;
-    CHECK(scale_config_check(&c) == NULL); /* input-only pins are fine for DOUT */
+    CHECK(scale_config_check(&c) == NULL); /* input-only pins are fine for DOUT, with an external pull-up */
+    CHECK(strstr(scale_config_warning(&c), "pull-up") != NULL);
+    c = good();
+    CHECK(scale_config_warning(&c) == NULL);
+    /* GPIO 24 and 28..31 do not exist on an ESP32; 20 does (ESP-IDF's valid mask). */
+    int absent[] = {24, 28, 29, 30, 31, 40, -1};
+    for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++) {
+        c = good(); c.clk_pin = absent[i];
+        CHECK(strstr(scale_config_check(&c), "clock") != NULL);
+        c = good(); c.dout_pins[0] = absent[i];
+        CHECK(strstr(scale_config_check(&c), "data pins") != NULL);
+    }
+    c = good(); c.clk_pin = 20; c.dout_pins[0] = 25;
+    CHECK(scale_config_check(&c) == NULL);
+    /* WiFi: a 32-byte SSID and a 64-hex-digit PSK are whole values, not too long. */
+    c = good(); c.wifi_ssid = "abcdefghijklmnopqrstuvwxyz012345";
+    CHECK(scale_config_check(&c) == NULL);
+    c = good(); c.wifi_ssid = "abcdefghijklmnopqrstuvwxyz0123456";
+    CHECK(strstr(scale_config_check(&c), "SSID") != NULL);
+    c = good(); c.wifi_password = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789ABCDEF";
+    CHECK(scale_config_check(&c) == NULL);
+    c = good(); c.wifi_password = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789ABCDEG";
+    CHECK(strstr(scale_config_check(&c), "hex") != NULL);
+    c = good(); c.wifi_password = "short";
+    CHECK(strstr(scale_config_check(&c), "password") != NULL);
+    c = good(); c.wifi_password = "";
+    CHECK(scale_config_check(&c) == NULL);
+    c = good(); c.task_stack_bytes = 4096;
+    CHECK(strstr(scale_config_check(&c), "stack") != NULL);
 }
 
 static void test_pins_and_words(void)

@@ -1,9 +1,11 @@
 /*
  * wasm-scale Wasm host: loads the core into WAMR with the natives of assembly/abi.json, calls its
- * exports, and recovers from a trap by instantiating it again without rebooting.
+ * exports with every call bounded, and recovers from a trap by instantiating it again, with a
+ * bounded number of attempts and a backoff, without rebooting.
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "esp_err.h"
@@ -14,34 +16,65 @@ extern "C" {
 #endif
 
 typedef struct {
-    const uint8_t *wasm;        /* the core, e.g. embedded in flash; copied into RAM */
+    const uint8_t *wasm;        /* the core, e.g. embedded in flash; never written */
     size_t wasm_len;
-    uint32_t stack_bytes;       /* Wasm operand stack */
+    uint32_t pool_bytes;        /* WAMR's pool, allocated from the heap by wasm_host_start */
+    uint32_t stack_bytes;       /* the interpreter's stack for Wasm frames and operands */
     uint32_t instruction_limit; /* most instructions per call (when metering is built in) */
-    /* Called after every (re)instantiation, before sampling resumes: add chips, restore blobs. */
+    /* Called after every instantiation, before the core is handed out: add chips, restore blobs.
+     * A trap in it fails that instantiation (no recursion). */
     void (*on_instantiated)(void);
 } wasm_host_config_t;
 
-/* Initialises the runtime on its static pool and instantiates the core. */
+/* Consecutive failed instantiations before wasm_host_recover gives up, and its backoff. */
+#define WASM_HOST_MAX_ATTEMPTS 5
+#define WASM_HOST_BACKOFF_FIRST_MS 1000
+#define WASM_HOST_BACKOFF_MAX_MS 16000
+
+/* Allocates the pool, initialises the runtime and instantiates the core. The pool is taken from
+ * the heap here, at boot, before WiFi and TLS fragment it. */
 esp_err_t wasm_host_start(const wasm_host_config_t *config);
 
+/* True while a core is instantiated and callable. */
+bool wasm_host_ready(void);
+
 /*
- * Calls an export with 32-bit arguments; results come back in argv[0]. On a trap the exception
- * is logged, the core is instantiated again and ESP_FAIL is returned.
+ * After a trap the core is unloaded; this instantiates it again when the backoff allows.
+ * ESP_OK: ready. ESP_ERR_NOT_FINISHED: waiting for the backoff. ESP_FAIL: this attempt failed.
+ * ESP_ERR_INVALID_STATE: WASM_HOST_MAX_ATTEMPTS attempts in a row failed; the host has given up.
+ */
+esp_err_t wasm_host_recover(int64_t now_ms);
+
+/*
+ * Calls an export with 32-bit arguments, bounded by the instruction limit; results come back in
+ * argv[0]. On a trap the exception is logged, the core unloaded (wasm_host_recover brings it
+ * back) and ESP_FAIL returned; ESP_ERR_INVALID_STATE when no core is instantiated.
  */
 esp_err_t wasm_host_call(const char *name, uint32_t argc, uint32_t *argv);
 
-/* Typed conveniences over wasm_host_call; each returns the export's i32 result, or INT32_MIN if it trapped. */
+/* Typed conveniences over wasm_host_call; each returns the export's i32 result, or INT32_MIN if
+ * the call did not complete. */
 int32_t wasm_host_call_i(const char *name, uint32_t argc, int32_t a, int32_t b);
 int32_t wasm_host_call_if(const char *name, int32_t key, float value);
 
-/* The core's io buffer and its size (valid until the next re-instantiation). */
+/* The core's io buffer and its size (valid until the next instantiation). */
 uint8_t *wasm_host_io(size_t *cap);
 
 /* The reading record (SCALE_ABI_READING_SIZE bytes). */
 const uint8_t *wasm_host_reading(void);
 
-/* Logs the runtime pool's high-water mark. */
+/* What the core costs in RAM: the pool (size, peak, free), the linear memory and the RAM copy of
+ * the module that the classic interpreter runs from (0 for the fast interpreter). */
+typedef struct {
+    uint32_t pool_bytes;
+    uint32_t pool_peak_bytes;
+    uint32_t pool_free_bytes;
+    uint32_t linear_bytes;
+    uint32_t module_copy_bytes;
+} wasm_host_memory_t;
+void wasm_host_memory(wasm_host_memory_t *out);
+
+/* Logs wasm_host_memory. */
 void wasm_host_log_memory(void);
 
 #ifdef __cplusplus

@@ -1,13 +1,26 @@
 /*
- * The firmware's wasm_host.c, unchanged, on Linux: the release core loaded and run with the
- * Kconfig defaults (pool, stack, instruction limit) and a simulated HX711; a core that traps
- * re-instantiated 200 times with no pool memory lost; a runaway call stopped by metering; a core
- * of another ABI version refused.  Usage: test_wasm_host <case> <release.wasm>
+ * The firmware's wasm_host.c, unchanged, on Linux against the WAMR the ESP32 runs, with the
+ * Kconfig defaults (interpreter, pool, stack, instruction limit) and a simulated HX711:
+ *   load-and-run   the release core does everything the firmware asks of it (samples, commands,
+ *                  publishing, blobs) within the defaults, from a read-only image; prints the
+ *                  figures (pool peak, linear memory, module copy, native stack) for the bench
+ *   trap-recovery  a core that traps is instantiated again, 200 times, with no pool memory lost
+ *   setup-trap     a core that traps while being set up fails that instantiation (no recursion),
+ *                  is retried with backoff and given up after WASM_HOST_MAX_ATTEMPTS
+ *   runaway        an endless loop in a start-up export (scale_init) is stopped by metering
+ *   spin           so is one in a later call, and the core is instantiated again
+ *   wrong-abi      a core of another ABI version is refused
+ *   probe S P      the workload with a Wasm stack of S bytes and a pool of P bytes (the tests and
+ *                  the bench search the least that work: WAMR's own pool statistics drift, see
+ *                  largest_block)
+ * Usage: test_wasm_host <case> <release.wasm> [S P]
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "hx711_gpio.h"
 #include "wasm_export.h"
 #include "wasm_host.h"
@@ -55,20 +68,23 @@ esp_err_t hx711_gpio_write(int pin, int level)
 
 /* ---- cores ------------------------------------------------------------------------------------ */
 
-static uint8_t *read_file(const char *path, size_t *len)
+/* The image as the ESP32 has it in flash: mapped read-only, so a write into it crashes the test. */
+static const uint8_t *read_only_image(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     CHECK(f != NULL, "cannot open %s (npm run asbuild)", path);
     fseek(f, 0, SEEK_END);
     *len = (size_t)ftell(f);
     fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(*len);
-    CHECK(buf != NULL && fread(buf, 1, *len, f) == *len, "cannot read %s", path);
+    uint8_t *buf = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(buf != MAP_FAILED && fread(buf, 1, *len, f) == *len, "cannot read %s", path);
     fclose(f);
+    CHECK(mprotect(buf, *len, PROT_READ) == 0, "mprotect");
     return buf;
 }
 
-/* A minimal module with the core's start-up exports: scale_init returns `abi`, and `spin` loops for ever. */
+/* A minimal module with the core's start-up exports: scale_init returns `abi` (or loops for ever
+ * when `abi` is 0), and `spin` loops for ever. */
 static uint8_t s_mod[256];
 static size_t s_mod_len;
 static void put(const void *p, size_t n) { memcpy(s_mod + s_mod_len, p, n); s_mod_len += n; }
@@ -101,7 +117,11 @@ static const uint8_t *tiny_core(int32_t abi, size_t *len)
     section_end(at);
     at = section_begin(10);
     byte(5);
-    byte(4); byte(0); byte(0x41); byte((uint8_t)(abi & 0x3f)); byte(0x0b); /* i32.const abi (0..63) */
+    if (abi == 0) {
+        put("\x07\x00\x03\x40\x0c\x00\x0b\x00\x0b", 9); /* scale_init: loop br 0 end; unreachable */
+    } else {
+        byte(4); byte(0); byte(0x41); byte((uint8_t)(abi & 0x3f)); byte(0x0b); /* i32.const abi (1..63) */
+    }
     put("\x04\x00\x41\x00\x0b", 5);                                   /* io_ptr: 0 */
     put("\x05\x00\x41\x80\x08\x0b", 6);                               /* io_cap: 1024 */
     put("\x05\x00\x41\x80\x10\x0b", 6);                               /* reading_ptr: 2048 */
@@ -112,91 +132,250 @@ static const uint8_t *tiny_core(int32_t abi, size_t *len)
 }
 
 static int s_instantiations;
+static int s_trap_in_setup;
 static void on_instantiated(void)
 {
     s_instantiations++;
     wasm_host_call_i(SCALE_EXPORT_HX_ADD_CHIP, 2, 18, 4);
+    if (s_trap_in_setup) {
+        s_write_fails = 1; /* gpio.write refuses: the native traps the core */
+        wasm_host_call_i(SCALE_EXPORT_HX_POWER, 1, 0, 0);
+        s_write_fails = 0;
+    }
 }
 
-static wasm_host_config_t config_for(const uint8_t *wasm, size_t len)
+static uint32_t s_pool_bytes = CONFIG_SCALE_WASM_POOL_KB * 1024;
+
+static wasm_host_config_t config_for(const uint8_t *wasm, size_t len, uint32_t stack_bytes)
 {
     wasm_host_config_t c = {
         .wasm = wasm, .wasm_len = len,
-        .stack_bytes = CONFIG_SCALE_WASM_STACK_KB * 1024,
+        .pool_bytes = s_pool_bytes,
+        .stack_bytes = stack_bytes,
         .instruction_limit = CONFIG_SCALE_WASM_INSTRUCTION_LIMIT,
         .on_instantiated = on_instantiated,
     };
     return c;
 }
 
-static mem_alloc_info_t pool(void)
+static wasm_host_memory_t memory(void)
 {
-    mem_alloc_info_t info;
-    CHECK(wasm_runtime_get_mem_alloc_info(&info), "no pool information");
-    return info;
+    wasm_host_memory_t m;
+    wasm_host_memory(&m);
+    return m;
+}
+
+/*
+ * The largest block the pool can still give. WAMR 2.4.0's pool statistics cannot be trusted across
+ * a re-instantiation: gc_realloc_vo_internal (mem-alloc/ems/ems_alloc.c) grows a block in place
+ * without taking the bytes off total_free_size, so "free" creeps up by the grown bytes each time
+ * the block is freed (512 bytes per load/unload of the release core) and the high-water mark
+ * stops rising. What the pool can really allocate is measured here instead.
+ */
+static uint32_t largest_block(void)
+{
+    uint32_t lo = 0, hi = s_pool_bytes; /* lo can be allocated, hi cannot */
+    while (hi - lo > 8) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        void *p = wasm_runtime_malloc(mid);
+        if (p) {
+            wasm_runtime_free(p);
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+/* ---- the firmware's workload ------------------------------------------------------------------ */
+
+static void message(const char *topic, const char *payload)
+{
+    size_t cap, t = strlen(topic), p = strlen(payload);
+    uint8_t *io = wasm_host_io(&cap);
+    CHECK(t + p <= cap, "message too long for io");
+    memcpy(io, topic, t);
+    memcpy(io + t, payload, p);
+    CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_MESSAGE, 2, (int32_t)t, (int32_t)p) != INT32_MIN, "mqtt_message trapped on %s", payload);
+}
+
+/* Drains what the core has to publish; returns the number of messages. */
+static int drain(void)
+{
+    int n = 0;
+    for (;;) {
+        int32_t len = wasm_host_call_i(SCALE_EXPORT_OUT_NEXT, 0, 0, 0);
+        CHECK(len != INT32_MIN, "out_next trapped");
+        if (len <= 0) return n;
+        CHECK(wasm_host_call_i(SCALE_EXPORT_OUT_DONE, 0, 0, 0) != INT32_MIN, "out_done trapped");
+        n++;
+    }
+}
+
+/* What the firmware does with the core: set up, sample, take commands, publish, save blobs. */
+static void *workload(void *arg)
+{
+    int *readings = arg;
+    size_t cap;
+    uint8_t *io = wasm_host_io(&cap);
+    memcpy(io, "bench", 5);
+    CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_SETUP, 1, 5, 0) == 0, "device id refused");
+    CHECK(wasm_host_call_i(SCALE_EXPORT_TIME_SYNC, 2, 1795000000, 0) != INT32_MIN, "time_sync trapped");
+    CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, 1, 0) != INT32_MIN, "mqtt_connected trapped");
+    static const char *const commands[] = {
+        "{\"cmd\":\"tare\",\"id\":1}", "{\"cmd\":\"zero\"}", "{\"cmd\":\"calibrate\",\"kg\":5,\"id\":\"c\"}",
+        "{\"cmd\":\"cal_point\",\"kg\":0}", "{\"cmd\":\"cal_point\",\"kg\":2}", "{\"cmd\":\"cal_fit\",\"order\":2}",
+        "{\"cmd\":\"config\",\"key\":\"PUBLISH_MS\",\"value\":0}", "{\"cmd\":\"bogus\",\"x\":[1,{\"y\":[2,3]}]}",
+    };
+    int messages = 0;
+    int32_t t = 0;
+    *readings = 0;
+    for (int i = 0; i < 10000; i++) {
+        int32_t r = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, t += 13, 0);
+        CHECK(r != INT32_MIN, "sample %d trapped", i);
+        if (r > 0) (*readings)++;
+        if (i % 1000 == 500) message("wasm-scale/bench/cmd", commands[(i / 1000) % 8]);
+        if (i % 1000 == 900) message("homeassistant/status", "online");
+        if (i % 100 == 0) messages += drain();
+    }
+    for (int which = SCALE_BLOB_CALIBRATION; which <= SCALE_BLOB_CONFIG; which++) {
+        int32_t len = wasm_host_call_i(SCALE_EXPORT_BLOB_SAVE, 1, which, 0);
+        CHECK(len > 0, "blob %d not saved", which);
+        CHECK(wasm_host_call_i(SCALE_EXPORT_BLOB_LOAD, 2, which, len) == 0, "blob %d not restored", which);
+    }
+    CHECK(messages > 100, "only %d messages published", messages);
+    return NULL;
+}
+
+/* Runs the workload on a thread whose stack is painted, and returns the bytes of it used: the
+ * native stack the interpreter and the natives need (x86-32 frames; Xtensa's are larger). */
+static size_t workload_on_painted_stack(int *readings)
+{
+    enum { STACK = 256 * 1024 };
+    uint8_t *stack = aligned_alloc(4096, STACK);
+    CHECK(stack != NULL, "no memory");
+    memset(stack, 0xa5, STACK);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstack(&attr, stack, STACK);
+    pthread_t thread;
+    CHECK(pthread_create(&thread, &attr, workload, readings) == 0, "pthread_create");
+    pthread_join(thread, NULL);
+    size_t untouched = 0;
+    while (untouched < STACK && stack[untouched] == 0xa5) untouched++;
+    free(stack);
+    return STACK - untouched;
 }
 
 int main(int argc, char **argv)
 {
-    CHECK(argc == 3, "usage: test_wasm_host <load-and-run|trap-recovery|runaway|wrong-abi> <release.wasm>");
+    CHECK(argc >= 3, "usage: test_wasm_host <load-and-run|trap-recovery|setup-trap|runaway|spin|wrong-abi|probe> <release.wasm> [S P]");
     const char *what = argv[1];
-    printf("%u-bit, Kconfig defaults: pool %d KiB, stack %d KiB, instruction limit %d\n", (unsigned)(8 * sizeof(void *)),
-           CONFIG_SCALE_WASM_POOL_KB, CONFIG_SCALE_WASM_STACK_KB, CONFIG_SCALE_WASM_INSTRUCTION_LIMIT);
+    uint32_t stack_bytes = CONFIG_SCALE_WASM_STACK_KB * 1024;
+    if (strcmp(what, "probe") == 0) {
+        CHECK(argc == 5, "probe needs a stack and a pool size");
+        stack_bytes = (uint32_t)atoi(argv[3]);
+        s_pool_bytes = (uint32_t)atoi(argv[4]);
+    } else {
+        printf("%u-bit, %s interpreter, Kconfig defaults: pool %d KiB, stack %d KiB, instruction limit %d\n",
+               (unsigned)(8 * sizeof(void *)), CONFIG_WAMR_INTERP_FAST ? "fast" : "classic", CONFIG_SCALE_WASM_POOL_KB,
+               CONFIG_SCALE_WASM_STACK_KB, CONFIG_SCALE_WASM_INSTRUCTION_LIMIT);
+    }
     size_t len;
     if (strcmp(what, "wrong-abi") == 0) {
         const uint8_t *wasm = tiny_core(SCALE_ABI_VERSION + 1, &len);
-        wasm_host_config_t c = config_for(wasm, len);
+        wasm_host_config_t c = config_for(wasm, len, stack_bytes);
         CHECK(wasm_host_start(&c) == ESP_ERR_NOT_SUPPORTED, "a core of ABI %d was not refused", SCALE_ABI_VERSION + 1);
         CHECK(s_instantiations == 0, "on_instantiated ran for a refused core");
         return 0;
     }
     if (strcmp(what, "runaway") == 0) {
+        /* A start-up export that never returns is stopped too: the limit is set before scale_init. */
+        const uint8_t *wasm = tiny_core(0, &len);
+        wasm_host_config_t c = config_for(wasm, len, stack_bytes);
+        CHECK(wasm_host_start(&c) == ESP_FAIL, "an endless scale_init was not stopped");
+        CHECK(!wasm_host_ready() && s_instantiations == 0, "a core whose scale_init never returns was handed out");
+        CHECK(wasm_host_recover(0) == ESP_FAIL && !wasm_host_ready(), "the endless core came back");
+        printf("an endless scale_init was stopped after %d instructions, twice\n", CONFIG_SCALE_WASM_INSTRUCTION_LIMIT);
+        return 0;
+    }
+    if (strcmp(what, "spin") == 0) {
         const uint8_t *wasm = tiny_core(SCALE_ABI_VERSION, &len);
-        wasm_host_config_t c = config_for(wasm, len);
+        wasm_host_config_t c = config_for(wasm, len, stack_bytes);
         CHECK(wasm_host_start(&c) == ESP_OK, "the tiny core did not load");
         uint32_t args[1] = {0};
         CHECK(wasm_host_call("spin", 0, args) == ESP_FAIL, "an endless loop returned");
-        CHECK(s_instantiations == 2, "not instantiated again after the runaway call (%d)", s_instantiations);
+        CHECK(!wasm_host_ready(), "the core that ran away is still handed out");
+        CHECK(wasm_host_call("spin", 0, args) == ESP_ERR_INVALID_STATE, "a call reached an unloaded core");
+        CHECK(wasm_host_recover(0) == ESP_OK && wasm_host_ready() && s_instantiations == 2, "not instantiated again");
         printf("an endless loop was stopped after %d instructions and the core instantiated again\n", CONFIG_SCALE_WASM_INSTRUCTION_LIMIT);
         return 0;
     }
-    uint8_t *core = read_file(argv[2], &len);
-    wasm_host_config_t c = config_for(core, len);
-    esp_err_t err = wasm_host_start(&c);
-    CHECK(err == ESP_OK, "the release core (%zu bytes) does not load with the Kconfig defaults: error 0x%x", len, (unsigned)err);
-    if (strcmp(what, "load-and-run") == 0) {
-        int readings = 0;
-        int32_t t = 0;
-        for (int i = 0; i < 10000; i++) {
-            int32_t r = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, t += 13, 0);
-            CHECK(r != INT32_MIN, "sample %d trapped", i);
-            if (r > 0) readings++;
+    const uint8_t *core = read_only_image(argv[2], &len);
+    wasm_host_config_t c = config_for(core, len, stack_bytes);
+    if (strcmp(what, "setup-trap") == 0) {
+        s_trap_in_setup = 1;
+        CHECK(wasm_host_start(&c) == ESP_FAIL, "a core that traps in setup was handed out");
+        CHECK(s_instantiations == 1 && !wasm_host_ready(), "setup ran %d times", s_instantiations);
+        int64_t now = 0, waited = 0;
+        esp_err_t r = ESP_FAIL;
+        int attempts = 0;
+        while ((r = wasm_host_recover(now)) != ESP_ERR_INVALID_STATE) {
+            CHECK(r == ESP_FAIL || r == ESP_ERR_NOT_FINISHED, "recover said %d", r);
+            if (r == ESP_FAIL) attempts++;
+            now += 100;
+            waited += 100;
+            CHECK(waited < 120000, "still retrying after %" PRId64 " ms", waited);
         }
+        /* The failed start, then WASM_HOST_MAX_ATTEMPTS attempts: the last one gives up. */
+        CHECK(attempts == WASM_HOST_MAX_ATTEMPTS - 1 && s_instantiations == 1 + WASM_HOST_MAX_ATTEMPTS, "%d attempts, %d instantiations",
+              attempts, s_instantiations);
+        /* Backoff 1 + 2 + 4 + 8 s between the five attempts. */
+        CHECK(waited >= 15000, "gave up after only %" PRId64 " ms", waited);
+        CHECK(wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, 5, 0) == INT32_MIN, "a call reached a core that was given up");
+        const uint32_t largest = largest_block();
+        /* All of it but the runtime's own bookkeeping (under 300 bytes). */
+        CHECK(largest + 512 >= s_pool_bytes, "only %" PRIu32 " of %" PRIu32 " pool bytes free after giving up", largest, s_pool_bytes);
+        printf("a core that traps in setup: %d instantiations over %" PRId64 " ms, then given up; pool empty\n", s_instantiations, waited);
+        return 0;
+    }
+    esp_err_t err = wasm_host_start(&c);
+    CHECK(err == ESP_OK, "the release core (%zu bytes) does not load with a pool of %" PRIu32 " bytes and a stack of %" PRIu32 ": error 0x%x", len,
+          s_pool_bytes, stack_bytes, (unsigned)err);
+    if (strcmp(what, "load-and-run") == 0 || strcmp(what, "probe") == 0) {
+        int readings = 0;
+        size_t native_stack = workload_on_painted_stack(&readings);
         CHECK(readings > 9900, "only %d readings from 10,000 samples", readings);
-        mem_alloc_info_t p = pool();
-        printf("release core %zu bytes: 10,000 samples, %d readings; pool peak %" PRIu32 " of %" PRIu32 " bytes (%" PRIu32 " free)\n",
-               len, readings, p.highmark_size, p.total_size, p.total_free_size);
+        wasm_host_memory_t m = memory();
+        CHECK(m.linear_bytes > 0 && m.linear_bytes < 65536, "linear memory %" PRIu32 " bytes: WAMR did not shrink it", m.linear_bytes);
+        CHECK(m.pool_peak_bytes <= m.pool_bytes, "pool");
+        printf("release core %zu bytes: 10,000 samples, %d readings, commands and publishing; pool peak %" PRIu32 " of %" PRIu32
+               " bytes, linear memory %" PRIu32 " bytes, module copy %" PRIu32 " bytes, native stack %zu bytes\n",
+               len, readings, m.pool_peak_bytes, m.pool_bytes, m.linear_bytes, m.module_copy_bytes, native_stack);
+        printf("FIGURES {\"interpreter\":\"%s\",\"pool_peak\":%" PRIu32 ",\"pool\":%" PRIu32 ",\"linear\":%" PRIu32
+               ",\"module_copy\":%" PRIu32 ",\"native_stack\":%zu,\"stack\":%" PRIu32 "}\n",
+               CONFIG_WAMR_INTERP_FAST ? "fast" : "classic", m.pool_peak_bytes, m.pool_bytes, m.linear_bytes, m.module_copy_bytes,
+               native_stack, stack_bytes);
         return 0;
     }
     if (strcmp(what, "trap-recovery") == 0) {
-        mem_alloc_info_t before = pool();
-        s_write_fails = 1; /* gpio.write refuses: the native traps the core */
+        CHECK(wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, 5, 0) != INT32_MIN, "the core does not run");
+        const uint32_t largest_before = largest_block();
         for (int i = 0; i < 200; i++) {
+            s_write_fails = 1; /* gpio.write refuses: the native traps the core */
             CHECK(wasm_host_call_i(SCALE_EXPORT_HX_POWER, 1, 0, 0) == INT32_MIN, "call %d did not trap", i);
-            if (getenv("WASM_HOST_TRACE")) {
-                mem_alloc_info_t p = pool();
-                fprintf(stderr, "after trap %d: free %" PRIu32 " high-water %" PRIu32 "\n", i + 1, p.total_free_size, p.highmark_size);
-            }
+            s_write_fails = 0;
+            CHECK(!wasm_host_ready(), "a trapped core is still handed out");
+            CHECK(wasm_host_recover(i) == ESP_OK, "re-instantiation %d failed", i + 1);
+            CHECK(wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, 5, 0) != INT32_MIN, "the core does not run after trap %d", i + 1);
         }
-        s_write_fails = 0;
         CHECK(s_instantiations == 201, "%d instantiations after 200 traps", s_instantiations);
-        CHECK(wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, 5, 0) != INT32_MIN, "the core does not run after the traps");
-        mem_alloc_info_t after = pool();
-        /* A leak would push the high-water mark up with every re-instantiation. */
-        CHECK(after.highmark_size <= before.highmark_size + 1024, "pool high-water %" PRIu32 " before, %" PRIu32 " after 200 traps",
-              before.highmark_size, after.highmark_size);
-        printf("200 traps, 200 re-instantiations: pool high-water %" PRIu32 " bytes before, %" PRIu32 " after\n",
-               before.highmark_size, after.highmark_size);
+        /* A leak, or fragmentation, would shrink what the pool can still give. */
+        const uint32_t largest_after = largest_block();
+        CHECK(largest_after == largest_before, "largest free block %" PRIu32 " bytes before, %" PRIu32 " after 200 traps",
+              largest_before, largest_after);
+        printf("200 traps, 200 re-instantiations: largest free block %" PRIu32 " bytes before and after\n", largest_before);
         return 0;
     }
     CHECK(0, "unknown case %s", what);

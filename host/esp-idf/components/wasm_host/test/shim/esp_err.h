@@ -8,3 +8,4 @@ typedef int esp_err_t;
 #define ESP_ERR_INVALID_STATE 0x103
 #define ESP_ERR_NOT_FOUND 0x105
 #define ESP_ERR_NOT_SUPPORTED 0x106
+#define ESP_ERR_NOT_FINISHED 0x10C
