@@ -11,6 +11,7 @@ import { resolveConnection } from "../host/desktop/mqtt/config.js";
 import { Device } from "../host/desktop/device.js";
 import { ENGINES, available, type EngineName } from "../host/desktop/engines/engine.js";
 import { instructionCounts } from "./bench-instructions.js";
+import { INTERPRETERS, buildFirmwareHost, runCase, hostFigures, leastThatWorks, type Interpreter, type HostFigures } from "./firmware-host.js";
 
 const { values } = parseArgs({ options: { json: { type: "boolean", default: false }, samples: { type: "string", default: "1000000" } } });
 const SAMPLES = Number(values.samples);
@@ -57,18 +58,30 @@ async function latency(url: string, pki: Awaited<ReturnType<typeof makePki>>, se
 }
 
 /**
- * WAMR's memory as the device would see it, measured first so that this process's runtime pool
- * has held nothing else: load + instantiate + exec env + 10,000 samples.
+ * The device's RAM for the core, from the firmware's Wasm host on Linux (32-bit, the Kconfig
+ * defaults; tests/firmware-host.ts): for each interpreter, the least pool and Wasm stack that run
+ * the firmware's whole workload (found by search), the linear memory, the module's RAM copy and
+ * the native stack used.
  */
-async function wamrMemory(): Promise<{ poolPeak: number; linear: number } | null> {
-  if (!available("wamr-fast")) return null;
-  const scale = await scaleFor({ rate: 80, events: [{ type: "load", at: 1, kg: 5 }] }, 1, undefined, "wamr-fast");
-  for (let i = 0; i < 10_000; i++) scale.step();
-  const info = scale.core.engineInfo()!;
-  return { poolPeak: info.poolPeakBytes, linear: info.linearMemoryBytes };
+function firmwareMemory(): Record<Interpreter, (HostFigures & { least_pool: number; least_stack: number; bits: number }) | null> {
+  const out = {} as Record<Interpreter, (HostFigures & { least_pool: number; least_stack: number; bits: number }) | null>;
+  for (const interpreter of INTERPRETERS) {
+    const build = buildFirmwareHost(interpreter);
+    if ("unavailable" in build) {
+      out[interpreter] = null;
+      continue;
+    }
+    const run = runCase(build.binary, "load-and-run");
+    if (!run.ok) throw new Error(run.output);
+    const f = hostFigures(run.output);
+    const least = leastThatWorks(build.binary, { stack: f.stack, pool: f.pool });
+    out[interpreter] = { ...f, least_pool: least.pool, least_stack: least.stack, bits: build.bits };
+  }
+  return out;
 }
 
-const wamr = await wamrMemory();
+const memory = firmwareMemory();
+const wamr = memory.classic;
 const runs = [await run(SAMPLES), await run(SAMPLES), await run(SAMPLES)];
 const ENGINE_SAMPLES = Math.min(SAMPLES, 200_000);
 const engines: Record<string, { samples_per_second: number } | null> = {};
@@ -108,8 +121,17 @@ const figures = {
   latency_samples: viaAedes.n,
   engines,
   engine_samples_per_run: ENGINE_SAMPLES,
-  wamr_pool_peak_bytes: wamr?.poolPeak ?? null,
+  // The firmware's default (classic interpreter); the pool peak is the least pool that works.
+  wamr_pool_peak_bytes: wamr?.least_pool ?? null,
   wamr_linear_memory_bytes: wamr?.linear ?? null,
+  wamr_pool_default_bytes: wamr?.pool ?? null,
+  wamr_pool_highwater_bytes: wamr?.pool_peak ?? null,
+  wamr_module_copy_bytes: wamr?.module_copy ?? null,
+  wamr_wasm_stack_bytes: wamr?.least_stack ?? null,
+  wamr_native_stack_bytes: wamr?.native_stack ?? null,
+  wamr_build_bits: wamr?.bits ?? null,
+  wamr_fast_pool_peak_bytes: memory.fast?.least_pool ?? null,
+  wamr_fast_wasm_stack_bytes: memory.fast?.least_stack ?? null,
   ...instructions.figures,
   instructions_note: instructions.note,
 };
@@ -118,7 +140,7 @@ process.exitCode = 0;
 if (values.json) {
   console.log(JSON.stringify(figures));
 } else {
-  console.log(`core (release .wasm)          ${figures.core_wasm_bytes} bytes (target 4096)`);
+  console.log(`core (release .wasm)          ${figures.core_wasm_bytes} bytes (target 8192)`);
   console.log(`host calls per sample         ${figures.host_calls_per_sample} (1 cell), ${figures.host_calls_per_sample_4_cells_shared_clock} (4 cells, shared clock)`);
   console.log(`simulated samples per second  ${figures.sim_samples_per_second.toLocaleString("en")} (simulator -> host -> Wasm core -> reading, best of 3 x ${SAMPLES.toLocaleString("en")})`);
   console.log(`Wasm memory growth            ${figures.wasm_memory_growth_bytes} bytes over ${SAMPLES.toLocaleString("en")} samples`);
@@ -127,7 +149,10 @@ if (values.json) {
   for (const [engine, e] of Object.entries(engines)) {
     console.log(`${`engine ${engine}`.padEnd(30)}${e ? `${e.samples_per_second.toLocaleString("en")} samples/s (whole pipeline, best of 3 x ${ENGINE_SAMPLES.toLocaleString("en")})` : "not built (npm run build:engines)"}`);
   }
-  console.log(`WAMR pool peak, linear memory ${wamr ? `${wamr.poolPeak} bytes, ${wamr.linear} bytes (this machine's word size; load + instantiate + 10,000 samples)` : "wamr-fast not built"}`);
+  for (const interpreter of INTERPRETERS) {
+    const m = memory[interpreter];
+    console.log(`${`firmware RAM, ${interpreter}`.padEnd(30)}${m ? `pool ${m.least_pool} bytes needed (default ${m.pool}, WAMR's high-water ${m.pool_peak}), linear memory ${m.linear}, module copy ${m.module_copy}, Wasm stack ${m.least_stack} needed, native stack ${m.native_stack} (${m.bits}-bit)` : "WAMR sources not available (WASM_SCALE_VENDOR)"}`);
+  }
   for (const [name, value] of Object.entries(instructions.figures)) console.log(`${name.padEnd(42)}${value ?? "-"}`);
   if (instructions.note) console.log(`note: ${instructions.note}`);
 }

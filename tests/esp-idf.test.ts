@@ -64,12 +64,15 @@ test("the firmware keeps SNI and verifies the broker; TLS and WAMR settings are 
   assert.match(all, /crt_bundle_attach = esp_crt_bundle_attach/);
   const defaults = read("sdkconfig.defaults");
   for (const line of [
-    "CONFIG_MQTT_PROTOCOL_5=y", "CONFIG_MBEDTLS_CERTIFICATE_BUNDLE=y", "CONFIG_WAMR_INTERP_FAST=y",
+    "CONFIG_MQTT_PROTOCOL_5=y", "CONFIG_MBEDTLS_CERTIFICATE_BUNDLE=y", "CONFIG_WAMR_INTERP_CLASSIC=y",
+    "CONFIG_FREERTOS_USE_TRACE_FACILITY=y",
     "# CONFIG_WAMR_ENABLE_AOT is not set", "# CONFIG_WAMR_ENABLE_LIBC_WASI is not set",
     "# CONFIG_WAMR_ENABLE_LIB_PTHREAD is not set", "# CONFIG_WAMR_ENABLE_MULTI_MODULE is not set",
     "CONFIG_MBEDTLS_SSL_IN_CONTENT_LEN=16384", "CONFIG_PARTITION_TABLE_CUSTOM=y",
   ]) assert.ok(defaults.split("\n").includes(line), `sdkconfig.defaults: ${line}`);
-  assert.match(read("main/idf_component.yml"), /espressif\/wasm-micro-runtime: "\^2"/);
+  // WAMR >= 2.4.0 for instruction metering; ESP-IDF 5.x, where esp-mqtt is part of IDF.
+  assert.match(read("main/idf_component.yml"), /espressif\/wasm-micro-runtime: ">=2\.4\.0,<3\.0\.0"/);
+  assert.match(read("main/idf_component.yml"), /idf: ">=5\.1,<6\.0"/);
   assert.match(read("CMakeLists.txt"), /FATAL_ERROR[\s\S]*npm run asbuild/);
   assert.match(read("main/CMakeLists.txt"), /EMBED_FILES \$\{embed\}/);
   const parts = read("partitions.csv").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(",").map((s) => s.trim()));
