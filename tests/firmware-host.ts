@@ -34,7 +34,13 @@ export function buildFirmwareHost(interpreter: Interpreter): HostBuild {
   return { dir, binary: join(dir, "test_wasm_host"), bits: /WASM_HOST_32BIT:BOOL=ON/.test(cache) ? 32 : 64 };
 }
 
-/** Runs one case of the harness; its exit status and output. */
+/** Runs one of the harness's CTest cases (wasm_host_<name>); its outcome and output. */
+export function runCTest(dir: string, name: string): { ok: boolean; output: string } {
+  const r = spawnSync("ctest", ["--test-dir", dir, "-R", `^wasm_host_${name}$`, "--output-on-failure", "--no-tests=error"], { encoding: "utf8" });
+  return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
+}
+
+/** Runs one case of the harness directly; its exit status and output. */
 export function runCase(binary: string, name: string, ...args: string[]): { ok: boolean; output: string } {
   const r = spawnSync(binary, [name, CORE, ...args], { encoding: "utf8" });
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };

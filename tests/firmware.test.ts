@@ -7,7 +7,7 @@
 // compiler fails there instead of skipping.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { INTERPRETERS, buildFirmwareHost, runCase, hostFigures, leastThatWorks } from "./firmware-host.js";
+import { INTERPRETERS, buildFirmwareHost, runCase, runCTest, hostFigures, leastThatWorks } from "./firmware-host.js";
 
 const REQUIRED = Boolean(process.env.WASM_SCALE_REQUIRE_ENGINES);
 /** The budget of issue "Firmware that boots": WAMR's pool peak and the linear memory together. */
@@ -18,6 +18,7 @@ for (const interpreter of INTERPRETERS) {
   const why = "unavailable" in build ? build.unavailable : build.bits !== 32 ? "no 32-bit compiler (apt-get install gcc-multilib): the figures would not be the ESP32's" : "";
   const skip = !REQUIRED && why ? why : false;
   const binary = "unavailable" in build ? "" : build.binary;
+  const dir = "unavailable" in build ? "" : build.dir;
 
   test(`firmware host, ${interpreter} interpreter: the release core loads and runs the firmware's workload with the Kconfig defaults`, { skip }, () => {
     assert.equal(why, "", why);
@@ -42,8 +43,9 @@ for (const interpreter of INTERPRETERS) {
   for (const name of ["trap-recovery", "setup-trap", "runaway", "spin", "wrong-abi"]) {
     test(`firmware host, ${interpreter} interpreter: ${name}`, { skip }, () => {
       assert.equal(why, "", why);
-      const run = runCase(binary, name);
+      const run = runCTest(dir, name);
       assert.ok(run.ok, run.output);
+      assert.match(run.output, /100% tests passed, 0 tests failed out of 1/);
     });
   }
 }
