@@ -5,7 +5,7 @@ export default {
   include: ["assembly/__tests__/**/*.include.ts"],
   disclude: [/node_modules/],
   async instantiate(memory, createImports, instantiate, binary) {
-    const script = { words: [], highAfter: 1, maxHighUs: 1, waitResult: 0, writes: [], pulses: 0 };
+    const script = { words: [], highAfter: 1, maxHighUs: 1, ageUs: 100, waitResult: 0, writes: [], pulses: 0 };
     let exports;
     const u32 = () => new Uint32Array(exports.memory.buffer);
     const imports = {
@@ -17,6 +17,7 @@ export default {
           for (let i = 0; i < len; i++) u32()[(out >> 2) + i] = script.words[i] >>> 0;
           u32()[(out >> 2) + len] = script.highAfter;
           u32()[(out >> 2) + len + 1] = script.maxHighUs;
+          u32()[(out >> 2) + len + 2] = script.ageUs;
           return 0;
         },
         write: (pin, level) => { script.writes.push(pin * 10 + level); },
@@ -26,6 +27,7 @@ export default {
         set_word: (i, w) => { script.words[i] = w; },
         set_after: (mask, maxHighUs) => { script.highAfter = mask; script.maxHighUs = maxHighUs; },
         set_wait: (r) => { script.waitResult = r; },
+        set_age: (us) => { script.ageUs = us; },
         last_pulses: () => script.pulses,
         writes: () => script.writes.length,
         last_write: () => script.writes[script.writes.length - 1] ?? -1,

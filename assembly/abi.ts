@@ -1,6 +1,6 @@
 // Generated from assembly/abi.json by host/gen-abi.ts (npm run abi). Do not edit.
 
-export const ABI_VERSION: i32 = 1;
+export const ABI_VERSION: i32 = 2;
 
 /** DOUT did not go low within the ready timeout: chip missing, unpowered or DOUT stuck high */
 export const FAULT_TIMEOUT: i32 = 1;
@@ -8,11 +8,11 @@ export const FAULT_TIMEOUT: i32 = 1;
 export const FAULT_SATURATED_HIGH: i32 = 2;
 /** code 0x800000: input below negative full scale */
 export const FAULT_SATURATED_LOW: i32 = 3;
-/** all 24 bits one (0xFFFFFF) */
-export const FAULT_STUCK_HIGH: i32 = 4;
-/** all 24 bits zero */
-export const FAULT_STUCK_LOW: i32 = 5;
-/** DOUT not high after the gain pulses: missed pulses or DOUT stuck low */
+/** the read ended too long after the data became ready (a stalled read, or chips whose conversions drifted nearly a period apart): a new conversion may have replaced the later bits */
+export const FAULT_LATE: i32 = 4;
+/** the 25th..27th bits were not all high: a missed or extra pulse */
+export const FAULT_GAIN_PULSES: i32 = 5;
+/** DOUT not high after the last pulse: a missed pulse, or DOUT stuck low */
 export const FAULT_NO_DOUT_HIGH: i32 = 6;
 /** a clock high phase exceeded 50 us: the chip powered down during the read */
 export const FAULT_POWER_DOWN: i32 = 7;
@@ -52,17 +52,17 @@ export const ERR_TOO_LONG: i32 = -14;
 /** mqtt_setup has not been given a valid device id */
 export const ERR_NO_DEVICE: i32 = -15;
 
-/** the last stable_count readings lie within stable_band_d divisions */
+/** the lightly filtered weight stayed within STABLE_BAND_D divisions for STABLE_MS */
 export const FLAG_STABLE: i32 = 1;
 /** gross within a quarter division of zero */
 export const FLAG_CENTER_ZERO: i32 = 2;
 /** a tare is active: kg is net */
 export const FLAG_NET: i32 = 4;
-/** gross above capacity plus 9 divisions */
+/** gross above capacity plus 9 divisions, or the ADC saturated in the loading direction: kg and gross are then absent */
 export const FLAG_OVERLOAD: i32 = 8;
 /** gross below minus 20 divisions */
 export const FLAG_UNDERLOAD: i32 = 16;
-/** no calibration for the configured gain */
+/** no calibration for the gain this reading was taken at */
 export const FLAG_UNCALIBRATED: i32 = 32;
 /** gross inside the zero-setting range */
 export const FLAG_ZERO_RANGE: i32 = 64;
@@ -113,13 +113,13 @@ export const CFG_DIVISION_KG: i32 = 10;
 export const CFG_CAPACITY_KG: i32 = 11;
 /** stability band in divisions */
 export const CFG_STABLE_BAND_D: i32 = 12;
-/** readings inside the band for stability */
-export const CFG_STABLE_COUNT: i32 = 13;
+/** the weight is stable when it stays inside the band for this long (the same at 10 and 80 SPS) */
+export const CFG_STABLE_MS: i32 = 13;
 /** zero-tracking rate limit; 0 disables zero tracking */
 export const CFG_ZERO_TRACK_D_PER_S: i32 = 14;
 /** zero tracking acts only while |gross| is within this many divisions */
 export const CFG_ZERO_TRACK_RANGE_D: i32 = 15;
-/** zero-setting range in percent of capacity around the calibrated zero */
+/** zero-setting range in percent of capacity, in total (OIML R76: 4, i.e. -2 % .. +2 % around the initial zero), zero tracking included */
 export const CFG_ZERO_RANGE_PCT: i32 = 16;
 /** longest wait for DOUT low */
 export const CFG_READY_TIMEOUT_MS: i32 = 17;
@@ -129,17 +129,21 @@ export const CFG_FROZEN_COUNT: i32 = 18;
 export const CFG_PUBLISH_MS: i32 = 19;
 /** readings kept for publishing while the broker is unreachable; the oldest are dropped beyond it */
 export const CFG_OUTBOX_CAPACITY: i32 = 20;
+/** the HX711 output rate set by its RATE pin: 10 or 80; reads older than 80 % of a conversion period are refused */
+export const CFG_RATE_SPS: i32 = 21;
+/** initial zero-setting range in percent of capacity, in total (R76: up to 20): at power-up a stable load that close to the calibrated zero becomes zero; 0 keeps the stored zero (a monitoring scale may restart loaded) */
+export const CFG_INITIAL_ZERO_PCT: i32 = 22;
 
-export const CFG_COUNT: i32 = 21;
+export const CFG_COUNT: i32 = 23;
 /** Names by key, comma-separated (JSON payloads and commands). */
-export const CFG_NAMES = "GAIN,SETTLE_DISCARD,SPIKE_MODE,SPIKE_WINDOW,SPIKE_TRIM,SMOOTH_MODE,SMOOTH_WINDOW,SMOOTH_ALPHA,ADAPT_THRESHOLD_D,ADAPT_CONFIRM,DIVISION_KG,CAPACITY_KG,STABLE_BAND_D,STABLE_COUNT,ZERO_TRACK_D_PER_S,ZERO_TRACK_RANGE_D,ZERO_RANGE_PCT,READY_TIMEOUT_MS,FROZEN_COUNT,PUBLISH_MS,OUTBOX_CAPACITY";
+export const CFG_NAMES = "GAIN,SETTLE_DISCARD,SPIKE_MODE,SPIKE_WINDOW,SPIKE_TRIM,SMOOTH_MODE,SMOOTH_WINDOW,SMOOTH_ALPHA,ADAPT_THRESHOLD_D,ADAPT_CONFIRM,DIVISION_KG,CAPACITY_KG,STABLE_BAND_D,STABLE_MS,ZERO_TRACK_D_PER_S,ZERO_TRACK_RANGE_D,ZERO_RANGE_PCT,READY_TIMEOUT_MS,FROZEN_COUNT,PUBLISH_MS,OUTBOX_CAPACITY,RATE_SPS,INITIAL_ZERO_PCT";
 /** Names by -code, comma-separated (index 0 is unused). */
 export const ERR_NAMES = ",BAD_KEY,BAD_VALUE,NOT_STABLE,OUT_OF_RANGE,TOO_FEW_POINTS,DEGENERATE,FULL,BAD_BLOB,FAULTED,BAD_JSON,BAD_FIELD,UNKNOWN_COMMAND,MISSING_FIELD,TOO_LONG,NO_DEVICE";
 /** Names by code, comma-separated (index 0 is unused). */
-export const FAULT_NAMES = ",TIMEOUT,SATURATED_HIGH,SATURATED_LOW,STUCK_HIGH,STUCK_LOW,NO_DOUT_HIGH,POWER_DOWN,FROZEN,HOST";
-export const CFG_DEFAULT: StaticArray<f32> = [128, 4, 1, 5, 1, 3, 8, 0.1, 4, 2, 0.01, 50, 1, 5, 0.5, 0.5, 4, 500, 16, 1000, 256];
-export const CFG_MIN: StaticArray<f32> = [32, 0, 0, 1, 0, 0, 1, 0.001, 0.1, 1, 0.000001, 0.001, 0.1, 2, 0, 0, 0, 1, 0, 0, 1];
-export const CFG_MAX: StaticArray<f32> = [128, 16, 2, 15, 7, 3, 64, 1, 1000, 8, 1000, 1000000, 100, 32, 0.5, 100, 100, 2000, 1000, 3600000, 256];
+export const FAULT_NAMES = ",TIMEOUT,SATURATED_HIGH,SATURATED_LOW,LATE,GAIN_PULSES,NO_DOUT_HIGH,POWER_DOWN,FROZEN,HOST";
+export const CFG_DEFAULT: StaticArray<f32> = [128, 4, 1, 5, 1, 3, 8, 0.1, 4, 2, 0.01, 50, 1, 1000, 0.5, 0.5, 4, 500, 16, 1000, 256, 10, 0];
+export const CFG_MIN: StaticArray<f32> = [32, 0, 0, 1, 0, 0, 1, 0.001, 0.1, 1, 0.000001, 0.001, 0.1, 200, 0, 0, 0, 1, 0, 0, 1, 10, 0];
+export const CFG_MAX: StaticArray<f32> = [128, 16, 2, 15, 7, 3, 64, 1, 1000, 8, 1000, 1000000, 100, 5000, 0.5, 100, 20, 2000, 1000, 3600000, 256, 80, 20];
 
 export const READING_SIZE: i32 = 32;
 export const READING_SEQ: i32 = 0;

@@ -1,5 +1,6 @@
 // Calibration: counts -> kg. The narrow interface a swappable calibration module will implement:
-// calEval (per sample, f32), calSpan and calFit (rare, f64), with the state in one blob.
+// calEval (per sample), calSpan and calFit (rare), with the state in one blob. All in f64: the
+// counts of four summed chips need 26 bits, and zero tracking moves zero by fractions of a count.
 //
 //   gross kg = c1 * x + c2 * x^2,   x = counts - zeroCounts
 //
@@ -7,28 +8,35 @@
 // change the span; tare lives in kg, apart from both.
 import { ERR_BAD_VALUE, ERR_TOO_FEW_POINTS, ERR_DEGENERATE, ERR_FULL } from "./abi";
 
-export const MAX_POINTS: i32 = 8;
+export const MAX_POINTS: i32 = 10;
+/** Bytes per recorded point: counts f64, kg f32, padding. */
+export const POINT_BYTES: i32 = 16;
 export const KIND_NONE: i32 = 0;
 export const KIND_LINEAR: i32 = 1;
 export const KIND_QUADRATIC: i32 = 2;
-/** A span smaller than this many counts cannot be told from noise (16-20 noise-free bits). */
+/** A span smaller than this many counts cannot be told from noise (16-20 noise-free bits); the
+ * same minimum for a one-weight span and for the spread of fitted points. */
 const MIN_SPAN_COUNTS: f64 = 64;
+/** The curve must be monotonic from this many divisions below zero (OIML R76 underload)... */
+const UNDERLOAD_D: f64 = 20;
+/** ...to this many above capacity (R76 overload). */
+const OVERLOAD_D: f64 = 9;
 /** Points closer than this many counts count as one (the fit needs distinct abscissae). */
 const DISTINCT_COUNTS: f64 = 8;
 
 export let calKind: i32 = 0; // KIND_NONE, as a literal: no start function
 /** Gain the calibration was made at; a different gain makes the scale uncalibrated. */
 export let calGain: i32 = 128;
-export let calC1: f32 = 1;
-export let calC2: f32 = 0;
+export let calC1: f64 = 1;
+export let calC2: f64 = 0;
 /** Counts at gross zero now (moved by zero setting and zero tracking). */
-export let zeroCounts: f32 = 0;
-/** Counts at gross zero when calibrated: the zero-setting range is measured from here. */
-export let calZeroCounts: f32 = 0;
+export let zeroCounts: f64 = 0;
+/** Counts at gross zero when calibrated: the zero-setting ranges are measured from here. */
+export let calZeroCounts: f64 = 0;
 export let tareKg: f32 = 0;
 export let points: i32 = 0;
-/** Recorded points: counts (f32), kg (f32). */
-export const pointData = memory.data(MAX_POINTS * 8);
+/** Recorded points: counts (f64), kg (f32), 4 bytes of padding. */
+export const pointData = memory.data(MAX_POINTS * POINT_BYTES);
 const residuals = memory.data(MAX_POINTS * 4);
 let rmsResidual: f32 = NaN;
 
@@ -46,17 +54,17 @@ export function calReset(): void {
 
 /** Gross kg for x counts above zero. Per sample. */
 // @ts-ignore: decorator
-@inline export function calEval(x: f32): f32 {
+@inline export function calEval(x: f64): f64 {
   return x * (calC1 + calC2 * x);
 }
 
 /** kg per count at x counts above zero (for converting kg limits into counts). */
-export function calSlope(x: f32): f32 {
+export function calSlope(x: f64): f64 {
   return calC1 + 2 * calC2 * x;
 }
 
-/** Restores state read from a validated blob. */
-export function restoreCalibration(kind: i32, gain: i32, c1: f32, c2: f32, zero: f32, calZero: f32, tare: f32, n: i32, pts: usize): void {
+/** Restores state read from a validated blob (the points are copied by the caller). */
+export function restoreCalibration(kind: i32, gain: i32, c1: f64, c2: f64, zero: f64, calZero: f64, tare: f32, n: i32): void {
   calKind = kind;
   calGain = gain;
   calC1 = c1;
@@ -65,12 +73,25 @@ export function restoreCalibration(kind: i32, gain: i32, c1: f32, c2: f32, zero:
   calZeroCounts = calZero;
   tareKg = tare;
   points = n;
-  memory.copy(pointData, pts, MAX_POINTS * 8);
   rmsResidual = NaN;
 }
 
+/**
+ * True when kg = c1 x + c2 x^2 rises (or falls) without turning over from -UNDERLOAD_D d to
+ * capacity + OVERLOAD_D d: every weight the scale can show has exactly one reading.
+ */
+export function monotonicOverRange(c1: f64, c2: f64, capacity: f64, d: f64): bool {
+  if (!isFinite(c1) || !isFinite(c2) || c1 == 0) return false;
+  if (c2 == 0) return true;
+  // The vertex: where the slope c1 + 2 c2 x is zero, at weight -c1^2 / (4 c2).
+  const vertexKg = -c1 * c1 / (4 * c2);
+  // c2 against c1 bends the curve back above zero: the top must lie past the overload point;
+  // c2 with c1 bends it below zero: the bottom must lie past the underload point.
+  return vertexKg > 0 ? vertexKg > capacity + OVERLOAD_D * d : vertexKg < -UNDERLOAD_D * d;
+}
+
 /** Nominal output assumed until a calibration exists: 2 mV/V at capacity. */
-const NOMINAL_MV_PER_V: f32 = 2;
+const NOMINAL_MV_PER_V: f64 = 2;
 
 /**
  * Without a calibration the core assumes a 2 mV/V cell rated `capacity` kg, so an uncalibrated
@@ -79,11 +100,11 @@ const NOMINAL_MV_PER_V: f32 = 2;
  */
 export function calNominal(capacity: f32, gain: i32): void {
   if (calKind != KIND_NONE) return;
-  calC1 = capacity / (NOMINAL_MV_PER_V * 0.001 * 2 * <f32>gain * 8388608);
+  calC1 = <f64>capacity / (NOMINAL_MV_PER_V * 0.001 * 2 * <f64>gain * 8388608);
   calC2 = 0;
 }
 
-export function setZero(counts: f32): void {
+export function setZero(counts: f64): void {
   zeroCounts = counts;
 }
 
@@ -92,11 +113,14 @@ export function setTare(kg: f32): void {
 }
 
 /** Span from one known weight: `counts` are the filtered counts with `kg` on the scale. */
-export function calSpan(kg: f32, counts: f32, gain: i32): i32 {
-  if (!isFinite(kg) || kg <= 0) return ERR_BAD_VALUE;
-  const x = <f64>counts - <f64>zeroCounts;
+export function calSpan(kg: f32, counts: f64, gain: i32, d: f32): i32 {
+  // A calibration weight smaller than a division cannot set the span to a division.
+  if (!isFinite(kg) || kg < d) return ERR_BAD_VALUE;
+  const x = counts - zeroCounts;
   if (Math.abs(x) < MIN_SPAN_COUNTS) return ERR_DEGENERATE;
-  calC1 = <f32>(<f64>kg / x);
+  const c1 = <f64>kg / x;
+  if (!isFinite(c1) || c1 == 0) return ERR_DEGENERATE;
+  calC1 = c1;
   calC2 = 0;
   calKind = KIND_LINEAR;
   calGain = gain;
@@ -105,11 +129,11 @@ export function calSpan(kg: f32, counts: f32, gain: i32): i32 {
   return 0;
 }
 
-export function calAddPoint(kg: f32, counts: f32): i32 {
+export function calAddPoint(kg: f32, counts: f64): i32 {
   if (!isFinite(kg) || !isFinite(counts)) return ERR_BAD_VALUE;
   if (points >= MAX_POINTS) return ERR_FULL;
-  store<f32>(pointData + (<usize>points << 3), counts);
-  store<f32>(pointData + (<usize>points << 3) + 4, kg);
+  store<f64>(pointData + <usize>(points * POINT_BYTES), counts);
+  store<f32>(pointData + <usize>(points * POINT_BYTES) + 8, kg);
   return ++points;
 }
 
@@ -119,12 +143,12 @@ export function calClearPoints(): void {
 
 // @ts-ignore: decorator
 @inline function pointCounts(i: i32): f64 {
-  return <f64>load<f32>(pointData + (<usize>i << 3));
+  return load<f64>(pointData + <usize>(i * POINT_BYTES));
 }
 
 // @ts-ignore: decorator
 @inline function pointKg(i: i32): f64 {
-  return <f64>load<f32>(pointData + (<usize>i << 3) + 4);
+  return <f64>load<f32>(pointData + <usize>(i * POINT_BYTES) + 8);
 }
 
 function distinctPoints(): i32 {
@@ -147,15 +171,21 @@ function det3(a: f64, b: f64, c: f64, d: f64, e: f64, f: f64, g: f64, h: f64, i:
  * normal equations in f64 (u is centred and scaled to keep them well conditioned; a linear fit
  * pins c to 0). The curve is then re-expressed around its zero crossing.
  */
-export function calFit(order: i32, gain: i32): i32 {
+export function calFit(order: i32, gain: i32, capacity: f32, d: f32): i32 {
   if (order != 1 && order != 2) return ERR_BAD_VALUE;
   if (distinctPoints() < order + 1) return ERR_TOO_FEW_POINTS;
   let mean: f64 = 0;
-  for (let i = 0; i < points; i++) mean += pointCounts(i);
+  let lowest: f64 = Infinity;
+  let highest: f64 = -Infinity;
+  for (let i = 0; i < points; i++) {
+    mean += pointCounts(i);
+    lowest = Math.min(lowest, pointCounts(i));
+    highest = Math.max(highest, pointCounts(i));
+  }
   mean /= <f64>points;
+  if (highest - lowest < MIN_SPAN_COUNTS) return ERR_DEGENERATE;
   let scale: f64 = 0;
   for (let i = 0; i < points; i++) scale = Math.max(scale, Math.abs(pointCounts(i) - mean));
-  if (scale < MIN_SPAN_COUNTS) return ERR_DEGENERATE;
 
   // Sums of u^k (s) and kg*u^k (t).
   let s1: f64 = 0, s2: f64 = 0, s3: f64 = 0, s4: f64 = 0, t0: f64 = 0, t1: f64 = 0, t2: f64 = 0;
@@ -214,10 +244,12 @@ export function calFit(order: i32, gain: i32): i32 {
   const c2 = c / (scale * scale);
   const z = mean + u0 * scale;
   if (!isFinite(c1) || !isFinite(c2) || !isFinite(z) || c1 == 0) return ERR_DEGENERATE;
+  // Not only between the points: over every weight the scale can show.
+  if (!monotonicOverRange(c1, c2, <f64>capacity, <f64>d)) return ERR_DEGENERATE;
 
-  calC1 = <f32>c1;
-  calC2 = <f32>c2;
-  zeroCounts = <f32>z;
+  calC1 = c1;
+  calC2 = c2;
+  zeroCounts = z;
   calZeroCounts = zeroCounts;
   calKind = order == 1 ? KIND_LINEAR : KIND_QUADRATIC;
   calGain = gain;

@@ -2,7 +2,8 @@
 import {
   CFG_COUNT, CFG_DEFAULT, CFG_MIN, CFG_MAX, ERR_BAD_KEY, ERR_BAD_VALUE,
   CFG_GAIN, CFG_SPIKE_MODE, CFG_SMOOTH_MODE, CFG_SPIKE_WINDOW, CFG_SPIKE_TRIM, CFG_SMOOTH_WINDOW,
-  CFG_SETTLE_DISCARD, CFG_STABLE_COUNT, CFG_ADAPT_CONFIRM, CFG_FROZEN_COUNT, CFG_READY_TIMEOUT_MS,
+  CFG_SETTLE_DISCARD, CFG_STABLE_MS, CFG_ADAPT_CONFIRM, CFG_FROZEN_COUNT, CFG_READY_TIMEOUT_MS,
+  CFG_RATE_SPS, CFG_DIVISION_KG,
 } from "./abi";
 
 const values = memory.data(CFG_COUNT * 4);
@@ -25,8 +26,19 @@ export function configDefaults(): void {
 
 function isInteger(key: i32): bool {
   return key == CFG_GAIN || key == CFG_SETTLE_DISCARD || key == CFG_SPIKE_MODE || key == CFG_SMOOTH_MODE ||
-    key == CFG_SPIKE_WINDOW || key == CFG_SPIKE_TRIM || key == CFG_SMOOTH_WINDOW || key == CFG_STABLE_COUNT ||
-    key == CFG_ADAPT_CONFIRM || key == CFG_FROZEN_COUNT || key == CFG_READY_TIMEOUT_MS;
+    key == CFG_SPIKE_WINDOW || key == CFG_SPIKE_TRIM || key == CFG_SMOOTH_WINDOW || key == CFG_STABLE_MS ||
+    key == CFG_ADAPT_CONFIRM || key == CFG_FROZEN_COUNT || key == CFG_READY_TIMEOUT_MS || key == CFG_RATE_SPS;
+}
+
+/** A scale division is 1, 2 or 5 times a power of ten (OIML R76), e.g. 0.005 or 0.02 kg. */
+function isDivision(v: f32): bool {
+  const x = <f64>v;
+  const e = Math.floor(Math.log10(x));
+  for (let k = -1; k <= 1; k++) {
+    const p = Math.pow(10, e + <f64>k);
+    if (Math.abs(x - p) <= 1e-5 * x || Math.abs(x - 2 * p) <= 1e-5 * x || Math.abs(x - 5 * p) <= 1e-5 * x) return true;
+  }
+  return false;
 }
 
 /** Checks one value against its range and the rules that tie settings together. */
@@ -36,6 +48,8 @@ export function configCheck(key: i32, v: f32): i32 {
   if (!(v >= unchecked(CFG_MIN[key]) && v <= unchecked(CFG_MAX[key]))) return ERR_BAD_VALUE;
   if (isInteger(key) && v != Mathf.floor(v)) return ERR_BAD_VALUE;
   if (key == CFG_GAIN && v != 32 && v != 64 && v != 128) return ERR_BAD_VALUE;
+  if (key == CFG_RATE_SPS && v != 10 && v != 80) return ERR_BAD_VALUE;
+  if (key == CFG_DIVISION_KG && !isDivision(v)) return ERR_BAD_VALUE;
   const w = key == CFG_SPIKE_WINDOW ? v : cfg(CFG_SPIKE_WINDOW);
   const t = key == CFG_SPIKE_TRIM ? v : cfg(CFG_SPIKE_TRIM);
   if (key == CFG_SPIKE_WINDOW || key == CFG_SPIKE_TRIM) {
@@ -51,13 +65,17 @@ export function configSet(key: i32, v: f32): i32 {
   return 0;
 }
 
-/** Restores every setting from `src` (CFG_COUNT f32) or, if any is invalid, none of them. */
-export function configRestore(src: usize): bool {
+/**
+ * Restores settings 0 .. count-1 from `src` (f32 each), all or, if any is invalid, none; key
+ * `skip` (-1 for none) keeps its default. Keys from `count` on keep their values.
+ */
+export function configRestore(src: usize, count: i32, skip: i32): bool {
   const saved = memory.data(CFG_COUNT * 4);
   memory.copy(saved, values, CFG_COUNT * 4);
   store<f32>(values + (<usize>CFG_SPIKE_TRIM << 2), 0); // so a smaller window can come first
-  for (let k = 0; k < CFG_COUNT; k++) {
-    if (configSet(k, load<f32>(src + (<usize>k << 2))) != 0) {
+  for (let k = 0; k < count; k++) {
+    const v = k == skip ? unchecked(CFG_DEFAULT[k]) : load<f32>(src + (<usize>k << 2));
+    if (configSet(k, v) != 0) {
       memory.copy(values, saved, CFG_COUNT * 4);
       return false;
     }

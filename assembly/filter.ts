@@ -1,9 +1,11 @@
-// The filter pipeline, in counts: spike rejection, then smoothing; then stability in kg.
-// Each stage is a step function over preallocated state: one value in, one value out.
+// The filter pipeline, in counts: spike rejection, then smoothing; stability is judged on the
+// lightly filtered signal (after spike rejection) over a time window, together with the smoothed
+// value. State is f64: four summed 24-bit chips need 26 bits, more than an f32 carries, and an
+// EMA or running sum in f32 stalls short of a constant input at a real bridge's counts.
 import { cfg, cfgInt } from "./config";
 import {
   CFG_SPIKE_MODE, CFG_SPIKE_WINDOW, CFG_SPIKE_TRIM, CFG_SMOOTH_MODE, CFG_SMOOTH_WINDOW,
-  CFG_SMOOTH_ALPHA, CFG_ADAPT_CONFIRM, CFG_STABLE_COUNT,
+  CFG_SMOOTH_ALPHA, CFG_ADAPT_CONFIRM, CFG_STABLE_MS, CFG_RATE_SPS,
 } from "./abi";
 
 export const SPIKE_OFF: i32 = 0;
@@ -16,11 +18,10 @@ export const SMOOTH_ADAPTIVE: i32 = 3;
 
 const SPIKE_MAX: i32 = 15;
 const MOVING_MAX: i32 = 64;
-const STABLE_MAX: i32 = 32;
 
 // --- spike rejection: median or trimmed mean over a sliding window --------------------------
-const spikeRing = memory.data(SPIKE_MAX * 4);
-const spikeSorted = memory.data(SPIKE_MAX * 4);
+const spikeRing = memory.data(SPIKE_MAX * 8);
+const spikeSorted = memory.data(SPIKE_MAX * 8);
 let spikeLen: i32 = 0;
 let spikeHead: i32 = 0;
 
@@ -30,64 +31,64 @@ export function spikeReset(): void {
 }
 
 // @ts-ignore: decorator
-@inline function f32At(base: usize, i: i32): f32 {
-  return load<f32>(base + (<usize>i << 2));
+@inline function at(base: usize, i: i32): f64 {
+  return load<f64>(base + (<usize>i << 3));
 }
 
 // @ts-ignore: decorator
-@inline function f32Put(base: usize, i: i32, v: f32): void {
-  store<f32>(base + (<usize>i << 2), v);
+@inline function put(base: usize, i: i32, v: f64): void {
+  store<f64>(base + (<usize>i << 3), v);
 }
 
 /** Keeps spikeSorted ordered: drop `old` (when the window is full), insert `x`. */
-function sortedReplace(old: f32, drop: bool, x: f32): void {
+function sortedReplace(old: f64, drop: bool, x: f64): void {
   let n = spikeLen;
   if (drop) {
     let i = 0;
-    while (i < n - 1 && f32At(spikeSorted, i) != old) i++;
-    for (; i < n - 1; i++) f32Put(spikeSorted, i, f32At(spikeSorted, i + 1));
+    while (i < n - 1 && at(spikeSorted, i) != old) i++;
+    for (; i < n - 1; i++) put(spikeSorted, i, at(spikeSorted, i + 1));
     n--;
   }
   let j = n;
-  while (j > 0 && f32At(spikeSorted, j - 1) > x) {
-    f32Put(spikeSorted, j, f32At(spikeSorted, j - 1));
+  while (j > 0 && at(spikeSorted, j - 1) > x) {
+    put(spikeSorted, j, at(spikeSorted, j - 1));
     j--;
   }
-  f32Put(spikeSorted, j, x);
+  put(spikeSorted, j, x);
 }
 
-export function spikeStep(x: f32): f32 {
+export function spikeStep(x: f64): f64 {
   const mode = cfgInt(CFG_SPIKE_MODE);
   if (mode == SPIKE_OFF) return x;
   const window = cfgInt(CFG_SPIKE_WINDOW);
   const full = spikeLen == window;
-  sortedReplace(f32At(spikeRing, spikeHead), full, x);
+  sortedReplace(at(spikeRing, spikeHead), full, x);
   if (!full) spikeLen++;
-  f32Put(spikeRing, spikeHead, x);
+  put(spikeRing, spikeHead, x);
   spikeHead = spikeHead + 1 == window ? 0 : spikeHead + 1;
   const n = spikeLen;
   assert(n <= window && spikeHead < window); // debug builds check the ring; release drops it
   if (mode == SPIKE_MEDIAN) {
     const mid = n >> 1;
-    return n & 1 ? f32At(spikeSorted, mid) : (f32At(spikeSorted, mid - 1) + f32At(spikeSorted, mid)) * 0.5;
+    return n & 1 ? at(spikeSorted, mid) : (at(spikeSorted, mid - 1) + at(spikeSorted, mid)) * 0.5;
   }
   const trim = min(cfgInt(CFG_SPIKE_TRIM), (n - 1) >> 1);
-  let sum: f32 = 0;
-  for (let i = trim; i < n - trim; i++) sum += f32At(spikeSorted, i);
-  return sum / <f32>(n - 2 * trim);
+  let sum: f64 = 0;
+  for (let i = trim; i < n - trim; i++) sum += at(spikeSorted, i);
+  return sum / <f64>(n - 2 * trim);
 }
 
 // --- smoothing: moving average, EMA, or adaptive ---------------------------------------------
-const movingRing = memory.data(MOVING_MAX * 4);
+const movingRing = memory.data(MOVING_MAX * 8);
 let movingLen: i32 = 0;
 let movingHead: i32 = 0;
-let movingSum: f32 = 0;
-let smoothY: f32 = 0;
+let movingSum: f64 = 0;
+let smoothY: f64 = 0;
 let smoothStarted: bool = false;
 let departures: i32 = 0;
 let departSign: i32 = 0;
 /** Adaptive filter: a departure beyond this many counts may be a load change. */
-let adaptThreshold: f32 = 1;
+let adaptThreshold: f64 = 1;
 
 export function smoothReset(): void {
   movingLen = 0;
@@ -99,26 +100,26 @@ export function smoothReset(): void {
 }
 
 /** Sets the adaptive threshold in counts (the host-facing setting is in divisions). */
-export function smoothSetThreshold(counts: f32): void {
+export function smoothSetThreshold(counts: f64): void {
   adaptThreshold = counts;
 }
 
-function movingStep(x: f32): f32 {
+function movingStep(x: f64): f64 {
   const window = cfgInt(CFG_SMOOTH_WINDOW);
-  if (movingLen == window) movingSum -= f32At(movingRing, movingHead);
+  if (movingLen == window) movingSum -= at(movingRing, movingHead);
   else movingLen++;
-  f32Put(movingRing, movingHead, x);
+  put(movingRing, movingHead, x);
   movingSum += x;
   movingHead++;
   assert(movingLen <= window && movingHead <= window);
   if (movingHead == window) {
-    // Re-add the window once per cycle so f32 rounding in the running sum cannot accumulate.
+    // Re-add the window once per cycle so rounding in the running sum cannot accumulate.
     movingHead = 0;
-    let exact: f32 = 0;
-    for (let i = 0; i < movingLen; i++) exact += f32At(movingRing, i);
+    let exact: f64 = 0;
+    for (let i = 0; i < movingLen; i++) exact += at(movingRing, i);
     movingSum = exact;
   }
-  return movingSum / <f32>movingLen;
+  return movingSum / <f64>movingLen;
 }
 
 /**
@@ -126,11 +127,11 @@ function movingStep(x: f32): f32 {
  * samples beyond the threshold on the same side move the output straight to the newest sample.
  * Unconfirmed departures (spikes, knocks) leave the output where it was.
  */
-function adaptiveStep(x: f32): f32 {
+function adaptiveStep(x: f64): f64 {
   const d = x - smoothY;
-  if (Mathf.abs(d) <= adaptThreshold) {
+  if (Math.abs(d) <= adaptThreshold) {
     departures = 0;
-    smoothY += cfg(CFG_SMOOTH_ALPHA) * d;
+    smoothY += <f64>cfg(CFG_SMOOTH_ALPHA) * d;
     return smoothY;
   }
   const sign = d > 0 ? 1 : -1;
@@ -149,7 +150,7 @@ export function smoothPending(): bool {
   return departures > 0;
 }
 
-export function smoothStep(x: f32): f32 {
+export function smoothStep(x: f64): f64 {
   const mode = cfgInt(CFG_SMOOTH_MODE);
   if (mode == SMOOTH_OFF) return x;
   if (mode == SMOOTH_MOVING) return movingStep(x);
@@ -159,41 +160,70 @@ export function smoothStep(x: f32): f32 {
     return x;
   }
   if (mode == SMOOTH_EMA) {
-    smoothY += cfg(CFG_SMOOTH_ALPHA) * (x - smoothY);
+    smoothY += <f64>cfg(CFG_SMOOTH_ALPHA) * (x - smoothY);
     return smoothY;
   }
   return adaptiveStep(x);
 }
 
-// --- stability: the last N readings inside a band ---------------------------------------------
-const stableRing = memory.data(STABLE_MAX * 4);
-let stableLen: i32 = 0;
-let stableHead: i32 = 0;
+// --- stability: motion judged over a time window --------------------------------------------
+// The window (STABLE_MS) is cut into STABLE_SLOTS slots; each keeps the lowest and highest value
+// seen in it, so the span over the window is known at any rate with constant work per sample.
+// Stable: the slots cover the whole window and every value in it, and the value shown, lie
+// inside the band.
+const STABLE_SLOTS: i32 = 8;
+const slotLow = memory.data((STABLE_SLOTS + 1) * 8);
+const slotHigh = memory.data((STABLE_SLOTS + 1) * 8);
+let slotHead: i32 = 0;
+let slotsDone: i32 = 0;
+let slotStartMs: i32 = 0;
+let lastMs: i32 = 0;
+let slotsStarted: bool = false;
 
 export function stableReset(): void {
-  stableLen = 0;
-  stableHead = 0;
+  slotsStarted = false;
+  slotsDone = 0;
+  slotHead = 0;
 }
 
-/** Moves every value in the stability window by `kg` (zero was set: the readings move with it). */
-export function stableShift(kg: f32): void {
-  for (let i = 0; i < stableLen; i++) f32Put(stableRing, i, f32At(stableRing, i) + kg);
+/** Moves every value in the window by `kg` (zero was set: the readings move with it). */
+export function stableShift(kg: f64): void {
+  for (let i = 0; i <= STABLE_SLOTS; i++) {
+    put(slotLow, i, at(slotLow, i) + kg);
+    put(slotHigh, i, at(slotHigh, i) + kg);
+  }
 }
 
-/** True when the last STABLE_COUNT values (kg) span no more than `band` kg. */
-export function stableStep(kg: f32, band: f32): bool {
-  const count = cfgInt(CFG_STABLE_COUNT);
-  f32Put(stableRing, stableHead, kg);
-  stableHead = stableHead + 1 == count ? 0 : stableHead + 1;
-  if (stableLen < count) stableLen++;
-  assert(stableHead < count);
-  if (stableLen < count) return false;
-  let lo = kg;
-  let hi = kg;
-  for (let i = 0; i < count; i++) {
-    const v = f32At(stableRing, i);
-    lo = min(lo, v);
-    hi = max(hi, v);
+/** Records `kg` (lightly filtered) at `tMs`; true when it and `shown` stayed within `band` over STABLE_MS. */
+export function stableStep(kg: f64, shown: f64, tMs: i32, band: f64): bool {
+  const slotMs = max(cfgInt(CFG_STABLE_MS) / STABLE_SLOTS, 1);
+  const gap = tMs - lastMs;
+  lastMs = tMs;
+  if (!slotsStarted || gap < 0 || gap > max(slotMs, 2000 / cfgInt(CFG_RATE_SPS))) {
+    // The first value, or after a gap in the readings: stability is earned again.
+    slotsStarted = true;
+    slotsDone = 0;
+    slotHead = 0;
+    slotStartMs = tMs;
+    put(slotLow, 0, kg);
+    put(slotHigh, 0, kg);
+  } else {
+    while (tMs - slotStartMs >= slotMs) {
+      slotStartMs += slotMs;
+      slotHead = slotHead == STABLE_SLOTS ? 0 : slotHead + 1;
+      if (slotsDone < STABLE_SLOTS) slotsDone++;
+      put(slotLow, slotHead, kg);
+      put(slotHigh, slotHead, kg);
+    }
+    put(slotLow, slotHead, min(at(slotLow, slotHead), kg));
+    put(slotHigh, slotHead, max(at(slotHigh, slotHead), kg));
+  }
+  if (slotsDone < STABLE_SLOTS) return false;
+  let lo = shown;
+  let hi = shown;
+  for (let i = 0; i <= STABLE_SLOTS; i++) {
+    lo = min(lo, at(slotLow, i));
+    hi = max(hi, at(slotHigh, i));
   }
   return hi - lo <= band;
 }

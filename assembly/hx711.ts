@@ -1,12 +1,27 @@
 // The HX711 protocol: ready wait, 24-bit read with 25/26/27 pulses for the next conversion's gain,
 // protocol checks after every read, settling discards, power down / up, several chips summed.
 // The host only clocks pulses; every decision about them is made here (see notes/hx711.md).
+//
+// What a read must survive, and what catches it:
+// - a chip missing or DOUT stuck high: the ready wait times out (TIMEOUT);
+// - DOUT stuck low, or a missed pulse: DOUT is not high after the last pulse (NO_DOUT_HIGH), or a
+//   gain bit is low (GAIN_PULSES);
+// - a clock high phase over 50 us (a preempted pulse): the chip powers down (POWER_DOWN);
+// - a read that ends too long after the data became ready (a stalled low phase, or chips on a
+//   shared clock whose conversions drifted nearly a period apart): the next conversion may have
+//   replaced the later bits, so reads older than 80 % of a period are refused (LATE);
+// - a converter that repeats one code: FROZEN.
+// Codes 0x000000 and 0xFFFFFF are ordinary readings (a bridge near 0 V gives both). Residual
+// risk: a missed pulse at gain 128 leaves the least significant bit where the gain bit and the
+// after-read level are checked, so it passes when that bit is 1 (half the time); the value is
+// then the code with the bits after the missed pulse shifted, a spike the median filter removes
+// unless the miss was in the last few bits, where it changes the code by a few counts.
 import { gpio_wait_low, gpio_clock_in, gpio_write } from "./host";
 import { cfgInt } from "./config";
 import {
   CFG_GAIN, CFG_SETTLE_DISCARD, CFG_READY_TIMEOUT_MS, CFG_FROZEN_COUNT,
-  FAULT_TIMEOUT, FAULT_SATURATED_HIGH, FAULT_SATURATED_LOW, FAULT_STUCK_HIGH, FAULT_STUCK_LOW,
-  FAULT_NO_DOUT_HIGH, FAULT_POWER_DOWN, FAULT_FROZEN, FAULT_HOST, ERR_FULL, ERR_BAD_VALUE,
+  FAULT_TIMEOUT, FAULT_SATURATED_HIGH, FAULT_SATURATED_LOW, FAULT_LATE, FAULT_GAIN_PULSES,
+  FAULT_NO_DOUT_HIGH, FAULT_POWER_DOWN, FAULT_FROZEN, FAULT_HOST, ERR_FULL, ERR_BAD_VALUE, CFG_RATE_SPS,
 } from "./abi";
 
 /** Chips on one platform (each with its own DOUT; clocks shared or separate). */
@@ -24,13 +39,17 @@ const clkPins = memory.data(MAX_CHIPS);
 const doutPins = memory.data(MAX_CHIPS);
 const lastCode = memory.data(MAX_CHIPS * 4);
 const sameCount = memory.data(MAX_CHIPS * 4);
-/** clock_in output: a word per chip, the high mask, the longest high phase. */
-const clockOut = memory.data((MAX_CHIPS + 2) * 4);
+/** clock_in output: a word per chip, the high mask, the longest high phase, the read's age. */
+const clockOut = memory.data((MAX_CHIPS + 3) * 4);
+/** A read older than this fraction of the conversion period may hold bits of the next conversion. */
+const LATE_FRACTION: u32 = 80; // percent
 
 let chips: i32 = 0;
 let powered: bool = true;
 /** Gain of the conversion now in progress (what the last read's pulses selected). */
 let convGain: i32 = 128;
+/** Gain the last reading's data was converted at. */
+export let hxDataGain: i32 = 128;
 /** Conversions still to discard while the chips settle. */
 let settleLeft: i32 = 0;
 
@@ -107,8 +126,6 @@ function fault(code: i32, chip: i32): i32 {
 function codeFault(data: u32, chip: i32): i32 {
   if (data == 0x7FFFFF) return FAULT_SATURATED_HIGH;
   if (data == 0x800000) return FAULT_SATURATED_LOW;
-  if (data == 0xFFFFFF) return FAULT_STUCK_HIGH;
-  if (data == 0) return FAULT_STUCK_LOW;
   const frozenAfter = cfgInt(CFG_FROZEN_COUNT);
   const lastAt = lastCode + (<usize>chip << 2);
   const sameAt = sameCount + (<usize>chip << 2);
@@ -147,7 +164,11 @@ export function hxRead(): i32 {
   const pulses = pulsesFor(gain);
   const extra = pulses - DATA_BITS;
   const extraMask: u32 = (1 << extra) - 1;
-  const settling = settleLeft > 0;
+  // The data being read was converted at convGain; this read's pulses select `gain` for the next.
+  // A conversion at another gain than the configured one is the transition: never a weight.
+  const dataGain = convGain;
+  const settling = settleLeft > 0 || dataGain != gain;
+  const lateUs: u32 = <u32>(10000 * LATE_FRACTION) / <u32>max(cfgInt(CFG_RATE_SPS), 1);
   let poweredDown = false;
   let sum: i32 = 0;
   let start = 0;
@@ -156,7 +177,8 @@ export function hxRead(): i32 {
     let end = start + 1;
     while (end < chips && load<u8>(clkPins + end) == clk) end++;
     const n = end - start;
-    if (gpio_clock_in(<i32>clk, doutPins + start, n, pulses, clockOut, (n + 2) * 4) != 0) {
+    store<u32>(clockOut + (<usize>(n + 2) << 2), 0xFFFFFFFF); // a host that fills in no age: LATE
+    if (gpio_clock_in(<i32>clk, doutPins + start, n, pulses, clockOut, (n + 3) * 4) != 0) {
       fault(FAULT_HOST, start);
       break;
     }
@@ -165,10 +187,12 @@ export function hxRead(): i32 {
       poweredDown = true;
       fault(FAULT_POWER_DOWN, start);
     }
+    if (load<u32>(clockOut + (<usize>(n + 2) << 2)) > lateUs) fault(FAULT_LATE, start);
     for (let j = 0; j < n; j++) {
       const word = load<u32>(clockOut + (<usize>j << 2));
       // After the 25th rising edge DOUT is pulled high and stays high until the next conversion.
-      if ((word & extraMask) != extraMask || ((highAfter >> j) & 1) == 0) fault(FAULT_NO_DOUT_HIGH, start + j);
+      if (((highAfter >> j) & 1) == 0) fault(FAULT_NO_DOUT_HIGH, start + j);
+      if ((word & extraMask) != extraMask) fault(FAULT_GAIN_PULSES, start + j);
       const data = (word >> <u32>extra) & 0xFFFFFF;
       const bad = codeFault(data, start + j);
       if (bad != 0 && !settling) fault(bad, start + j);
@@ -186,5 +210,6 @@ export function hxRead(): i32 {
   if (hxFault != 0) return -1;
   if (settling) return 0;
   hxSum = sum;
+  hxDataGain = dataGain;
   return 1;
 }

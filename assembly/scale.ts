@@ -3,22 +3,23 @@
 import {
   ABI_VERSION, CFG_GAIN, CFG_DIVISION_KG, CFG_CAPACITY_KG, CFG_STABLE_BAND_D,
   CFG_ZERO_TRACK_D_PER_S, CFG_ZERO_TRACK_RANGE_D, CFG_ZERO_RANGE_PCT, CFG_ADAPT_THRESHOLD_D,
-  CFG_SPIKE_MODE, CFG_SPIKE_TRIM, CFG_SMOOTH_MODE, CFG_ADAPT_CONFIRM, CFG_STABLE_COUNT,
+  CFG_SPIKE_MODE, CFG_SPIKE_TRIM, CFG_SMOOTH_MODE, CFG_ADAPT_CONFIRM, CFG_STABLE_MS, CFG_INITIAL_ZERO_PCT,
+  FAULT_SATURATED_HIGH, FAULT_SATURATED_LOW,
   FLAG_STABLE, FLAG_CENTER_ZERO, FLAG_NET, FLAG_OVERLOAD, FLAG_UNDERLOAD, FLAG_UNCALIBRATED,
   FLAG_ZERO_RANGE, FLAG_GROSS_NEGATIVE, ERR_NOT_STABLE, ERR_OUT_OF_RANGE, ERR_FAULTED, ERR_BAD_VALUE,
-  ERR_BAD_BLOB, BLOB_CALIBRATION, BLOB_CONFIG,
+  ERR_BAD_BLOB, BLOB_CALIBRATION, BLOB_CONFIG, CFG_COUNT, ERR_TOO_FEW_POINTS,
   READING_SIZE, READING_SEQ, READING_T_MS, READING_KG, READING_GROSS_KG, READING_RAW, READING_COUNTS,
   READING_FLAGS, READING_FAULT,
 } from "./abi";
 import { cfg, cfgInt, configDefaults, configSet, configBase, configBytes, configRestore } from "./config";
-import { hxRead, hxReset, hxSum, hxFault, hxWaitedUs } from "./hx711";
+import { hxRead, hxReset, hxSum, hxFault, hxWaitedUs, hxDataGain } from "./hx711";
 import { spikeStep, spikeReset, smoothStep, smoothReset, smoothSetThreshold, stableStep, stableReset, stableShift, smoothPending } from "./filter";
 import {
   calEval, calSlope, calReset, calKind, calGain, calC1, calC2, zeroCounts, calZeroCounts, tareKg,
-  points, pointData, MAX_POINTS, KIND_NONE, KIND_QUADRATIC, setZero, setTare, calSpan, calAddPoint,
-  calFit, calClearPoints, calForgetFit, restoreCalibration, calNominal,
+  points, pointData, MAX_POINTS, POINT_BYTES, KIND_NONE, KIND_QUADRATIC, setZero, setTare, calSpan, calAddPoint,
+  calFit, calClearPoints, calForgetFit, restoreCalibration, calNominal, monotonicOverRange,
 } from "./calibration";
-import { blobSeal, blobOpen, BLOB_HEADER, markDirty } from "./blob";
+import { blobSeal, blobOpen, BLOB_HEADER, markDirty, CAL_VERSION, CONFIG_VERSION } from "./blob";
 import { mqttReset, mqttMessage, mqttResult, MESSAGE_RUN } from "./mqtt";
 import { outboxOffer } from "./outbox";
 import {
@@ -27,14 +28,19 @@ import {
 } from "./commands";
 
 /** OIML R76: overload above Max + 9 e, underload below -20 e. */
-const OVERLOAD_D: f32 = 9;
-const UNDERLOAD_D: f32 = 20;
+const OVERLOAD_D: f64 = 9;
+const UNDERLOAD_D: f64 = 20;
 /** Center of zero: within a quarter division. */
-const CENTER_ZERO_D: f32 = 0.25;
+const CENTER_ZERO_D: f64 = 0.25;
 /** Zero tracking never integrates more than this much time at once (s), e.g. after a gap. */
-const MAX_TRACK_DT_S: f32 = 1;
-const CAL_PAYLOAD: i32 = 32 + MAX_POINTS * 8;
+const MAX_TRACK_DT_S: f64 = 1;
+/** Calibration blob: kind, gain, c1, c2, zero, calibrated zero, tare, points, 16 reserved, points. */
+const CAL_PAYLOAD: i32 = 64 + MAX_POINTS * POINT_BYTES;
+/** The calibration blob before f64 state and 10 points (version 1): read, then saved as version 2. */
+const CAL_PAYLOAD_V1: i32 = 32 + 8 * 8;
 const CONFIG_PAYLOAD: i32 = configBytes;
+/** Settings in a version 1 blob (before RATE_SPS and INITIAL_ZERO_PCT; key 13 was a count). */
+const CONFIG_KEYS_V1: i32 = 21;
 export const IO_CAP: i32 = 1024;
 
 export const reading = memory.data(READING_SIZE);
@@ -44,9 +50,14 @@ let seq: u32 = 0;
 let haveReading: bool = false;
 let lastFaulted: bool = false;
 let lastStable: bool = false;
-let lastCounts: f32 = 0;
-let lastGross: f32 = 0;
+let lastCounts: f64 = 0;
+let lastGross: f64 = 0;
 let lastT: i32 = 0;
+/** Counts at the zero the zero-setting range is measured from: the calibrated zero, or the
+ * initial zero set at power-up. */
+let zeroRefCounts: f64 = 0;
+/** The initial zero-setting (INITIAL_ZERO_PCT) has yet to look at the first stable reading. */
+let initialZeroDue: bool = true;
 
 export function scaleInit(): i32 {
   configDefaults();
@@ -58,6 +69,8 @@ export function scaleInit(): i32 {
   haveReading = false;
   lastFaulted = false;
   lastT = 0;
+  zeroRefCounts = 0;
+  initialZeroDue = true;
   memory.fill(reading, 0, READING_SIZE);
   return ABI_VERSION;
 }
@@ -73,22 +86,30 @@ function resetFilters(): void {
 /** Re-derives the count-domain thresholds after a change of division or calibration. */
 function retune(): void {
   calNominal(cfg(CFG_CAPACITY_KG), cfgInt(CFG_GAIN));
-  smoothSetThreshold(cfg(CFG_ADAPT_THRESHOLD_D) * cfg(CFG_DIVISION_KG) / Mathf.abs(calC1));
+  smoothSetThreshold(<f64>cfg(CFG_ADAPT_THRESHOLD_D) * <f64>cfg(CFG_DIVISION_KG) / Math.abs(calC1));
+  if (calKind != KIND_NONE) zeroRefCounts = calZeroCounts;
 }
 
+/** The nearest multiple of d, halves away from zero: the same either side of zero. */
 // @ts-ignore: decorator
-@inline function roundTo(kg: f32, d: f32): f32 {
-  return Mathf.round(kg / d) * d;
+@inline function roundTo(kg: f64, d: f64): f64 {
+  const n = Math.floor(Math.abs(kg) / d + 0.5) * d;
+  return kg < 0 ? -n : n;
 }
 
-/** Inside the zero-setting range: the load relative to the calibrated zero is small enough. */
-function inZeroRange(counts: f32): bool {
-  if (calKind == KIND_NONE) return true; // no calibrated zero to measure from
-  return Mathf.abs(calEval(counts - calZeroCounts)) <= cfg(CFG_ZERO_RANGE_PCT) * 0.01 * cfg(CFG_CAPACITY_KG);
+/**
+ * Inside the zero-setting range (OIML R76): ZERO_RANGE_PCT of capacity in total, half each way,
+ * around the initial zero; zero tracking stays inside it too. An uncalibrated scale has no zero to
+ * measure the range from (its raw zero holds the platform and the cells' zero balance): never.
+ */
+function inZeroRange(counts: f64): bool {
+  if (calKind == KIND_NONE) return false;
+  return Math.abs(calEval(counts - zeroRefCounts)) <= <f64>cfg(CFG_ZERO_RANGE_PCT) * 0.005 * <f64>cfg(CFG_CAPACITY_KG);
 }
 
-function uncalibrated(): bool {
-  return calKind == KIND_NONE || calGain != cfgInt(CFG_GAIN);
+/** Without a calibration, or calibrated at another gain than the data was read at. */
+function uncalibratedAt(gain: i32): bool {
+  return calKind == KIND_NONE || calGain != gain;
 }
 
 /** One sample: at most two host calls (wait_low, clock_in), no allocation. */
@@ -99,32 +120,51 @@ export function scaleSample(nowMs: i32): i32 {
   store<u32>(reading, ++seq, READING_SEQ);
   store<i32>(reading, t, READING_T_MS);
   if (got < 0) {
+    const code = hxFault & 0xFF;
+    let flags: u32 = uncalibratedAt(cfgInt(CFG_GAIN)) ? FLAG_UNCALIBRATED : 0;
+    // A saturated converter in the loading direction is the scale overloaded, not only an ADC
+    // fault (counts rise with load when c1 > 0).
+    if ((code == FAULT_SATURATED_HIGH) == (calC1 > 0) && (code == FAULT_SATURATED_HIGH || code == FAULT_SATURATED_LOW)) flags |= FLAG_OVERLOAD;
+    else if (code == FAULT_SATURATED_HIGH || code == FAULT_SATURATED_LOW) flags |= FLAG_UNDERLOAD;
     store<f32>(reading, NaN, READING_KG);
     store<f32>(reading, NaN, READING_GROSS_KG);
     store<i32>(reading, 0, READING_RAW);
     store<f32>(reading, NaN, READING_COUNTS);
-    store<u32>(reading, uncalibrated() ? FLAG_UNCALIBRATED : 0, READING_FLAGS);
+    store<u32>(reading, flags, READING_FLAGS);
     store<i32>(reading, hxFault, READING_FAULT);
     lastFaulted = true;
     lastStable = false;
     stableReset(); // stability must be earned again from good readings
     outboxOffer(reading);
-    return -(hxFault & 0xFF);
+    return -code;
   }
 
-  const counts = smoothStep(spikeStep(<f32>hxSum));
-  const d = cfg(CFG_DIVISION_KG);
+  const light = spikeStep(<f64>hxSum); // spikes removed, otherwise raw: what motion is judged on
+  const counts = smoothStep(light);
+  const d = <f64>cfg(CFG_DIVISION_KG);
+  const band = <f64>cfg(CFG_STABLE_BAND_D) * d;
   let gross = calEval(counts - zeroCounts);
-  const stable = stableStep(gross, cfg(CFG_STABLE_BAND_D) * d) && !smoothPending();
+  const stable = stableStep(calEval(light - zeroCounts), gross, t, band) && !smoothPending();
+  const zeroRange = inZeroRange(counts);
+
+  // Initial zero-setting (R76), once after power-up, on the first stable reading, if enabled.
+  if (initialZeroDue && stable) {
+    initialZeroDue = false;
+    const pct = <f64>cfg(CFG_INITIAL_ZERO_PCT);
+    if (pct > 0 && calKind != KIND_NONE && Math.abs(calEval(counts - calZeroCounts)) <= pct * 0.005 * <f64>cfg(CFG_CAPACITY_KG)) {
+      setZero(counts);
+      zeroRefCounts = counts;
+      stableShift(-gross);
+      gross = 0;
+    }
+  }
 
   // Zero tracking: stable, near zero, inside the zero-setting range, at most rate * d per second.
-  // Relative to the calibrated zero, so zero tracking below does not change it.
-  const zeroRange = inZeroRange(counts);
-  const rate = cfg(CFG_ZERO_TRACK_D_PER_S);
-  if (rate > 0 && stable && haveReading && Mathf.abs(gross) <= cfg(CFG_ZERO_TRACK_RANGE_D) * d && zeroRange) {
-    const dt = min(<f32>(t - lastT) * 0.001, MAX_TRACK_DT_S);
-    const limit = rate * d * max(dt, 0);
-    const step = max(-limit, min(limit, gross));
+  const rate = <f64>cfg(CFG_ZERO_TRACK_D_PER_S);
+  if (rate > 0 && stable && haveReading && Math.abs(gross) <= <f64>cfg(CFG_ZERO_TRACK_RANGE_D) * d && zeroRange) {
+    const dt = Math.min(<f64>(t - lastT) * 0.001, MAX_TRACK_DT_S);
+    const limit = rate * d * Math.max(dt, 0);
+    const step = Math.max(-limit, Math.min(limit, gross));
     const slope = calSlope(counts - zeroCounts);
     if (step != 0 && slope != 0) {
       setZero(zeroCounts + step / slope);
@@ -132,26 +172,29 @@ export function scaleSample(nowMs: i32): i32 {
     }
   }
 
-  const capacity = cfg(CFG_CAPACITY_KG);
+  const capacity = <f64>cfg(CFG_CAPACITY_KG);
+  const shown = roundTo(gross, d);
   let flags: u32 = 0;
   if (stable) flags |= FLAG_STABLE;
-  if (Mathf.abs(gross) <= CENTER_ZERO_D * d) flags |= FLAG_CENTER_ZERO;
+  if (Math.abs(gross) <= CENTER_ZERO_D * d) flags |= FLAG_CENTER_ZERO;
   if (tareKg != 0) flags |= FLAG_NET;
-  if (gross > capacity + OVERLOAD_D * d) flags |= FLAG_OVERLOAD;
-  if (gross < -UNDERLOAD_D * d) flags |= FLAG_UNDERLOAD;
-  if (uncalibrated()) flags |= FLAG_UNCALIBRATED;
+  const overload = shown > capacity + OVERLOAD_D * d; // decided on what would be shown
+  if (overload) flags |= FLAG_OVERLOAD;
+  if (shown < -UNDERLOAD_D * d) flags |= FLAG_UNDERLOAD;
+  if (uncalibratedAt(hxDataGain)) flags |= FLAG_UNCALIBRATED;
   if (zeroRange) flags |= FLAG_ZERO_RANGE;
   if (gross < 0) flags |= FLAG_GROSS_NEGATIVE;
 
-  store<f32>(reading, roundTo(gross - tareKg, d), READING_KG);
-  store<f32>(reading, roundTo(gross, d), READING_GROSS_KG);
+  // Overloaded, the scale shows no weight (R76); the raw counts still go out.
+  store<f32>(reading, overload ? NaN : <f32>roundTo(gross - <f64>tareKg, d), READING_KG);
+  store<f32>(reading, overload ? NaN : <f32>shown, READING_GROSS_KG);
   store<i32>(reading, hxSum, READING_RAW);
-  store<f32>(reading, counts, READING_COUNTS);
+  store<f32>(reading, <f32>counts, READING_COUNTS);
   store<u32>(reading, flags, READING_FLAGS);
   store<i32>(reading, 0, READING_FAULT);
   haveReading = true;
   lastFaulted = false;
-  lastStable = stable;
+  lastStable = stable && !overload;
   lastCounts = counts;
   lastGross = gross;
   lastT = t;
@@ -170,8 +213,8 @@ function notSettled(): i32 {
 export function cmdTare(): i32 {
   const err = notSettled();
   if (err != 0) return err;
-  if (lastGross < 0 || lastGross > cfg(CFG_CAPACITY_KG)) return ERR_OUT_OF_RANGE;
-  setTare(roundTo(lastGross, cfg(CFG_DIVISION_KG)));
+  if (lastGross <= 0 || lastGross > <f64>cfg(CFG_CAPACITY_KG)) return ERR_OUT_OF_RANGE;
+  setTare(<f32>roundTo(lastGross, <f64>cfg(CFG_DIVISION_KG)));
   markDirty(BLOB_CALIBRATION);
   return 0;
 }
@@ -187,6 +230,7 @@ export function cmdZero(): i32 {
   if (err != 0) return err;
   if (!inZeroRange(lastCounts)) return ERR_OUT_OF_RANGE;
   setZero(lastCounts);
+  setTare(0); // zero-setting cancels a tare (R76)
   markDirty(BLOB_CALIBRATION);
   stableShift(-lastGross); // the readings in the stability window move with zero
   lastGross = 0;
@@ -203,10 +247,22 @@ function calibrated(err: i32): i32 {
   return err;
 }
 
+/**
+ * Span from one known weight now on the scale, keeping zero. A scale never calibrated has no zero
+ * yet: it takes the empty scale recorded with cal_point 0.
+ */
 export function cmdCalSpan(kg: f32): i32 {
   const err = notSettled();
   if (err != 0) return err;
-  return calibrated(calSpan(kg, lastCounts, cfgInt(CFG_GAIN)));
+  if (calKind == KIND_NONE) {
+    let empty = -1;
+    for (let i = 0; i < points; i++) {
+      if (load<f32>(pointData + <usize>(i * POINT_BYTES) + 8) == 0) empty = i;
+    }
+    if (empty < 0) return ERR_TOO_FEW_POINTS;
+    setZero(load<f64>(pointData + <usize>(empty * POINT_BYTES)));
+  }
+  return calibrated(calSpan(kg, lastCounts, cfgInt(CFG_GAIN), cfg(CFG_DIVISION_KG)));
 }
 
 export function cmdCalAddPoint(kg: f32): i32 {
@@ -226,15 +282,16 @@ export function cmdCalClearPoints(): i32 {
 }
 
 export function cmdCalFit(order: i32): i32 {
-  return calibrated(calFit(order, cfgInt(CFG_GAIN)));
+  return calibrated(calFit(order, cfgInt(CFG_GAIN), cfg(CFG_CAPACITY_KG), cfg(CFG_DIVISION_KG)));
 }
 
 export function cmdConfigSet(key: i32, value: f32): i32 {
   const err = configSet(key, value);
   if (err != 0) return err;
-  if (key >= CFG_SPIKE_MODE && key <= CFG_SPIKE_TRIM) spikeReset();
+  if (key == CFG_GAIN) resetFilters(); // data at the old gain must not mix with the new
+  else if (key >= CFG_SPIKE_MODE && key <= CFG_SPIKE_TRIM) spikeReset();
   else if (key >= CFG_SMOOTH_MODE && key <= CFG_ADAPT_CONFIRM) smoothReset();
-  else if (key == CFG_STABLE_COUNT) {
+  else if (key == CFG_STABLE_MS || key == CFG_STABLE_BAND_D) {
     stableReset();
     lastStable = false;
   }
@@ -265,42 +322,87 @@ export function blobSave(which: i32): i32 {
   const p = io + BLOB_HEADER;
   if (which == BLOB_CONFIG) {
     memory.copy(p, configBase, CONFIG_PAYLOAD);
-    return blobSeal(io, which, ABI_VERSION, CONFIG_PAYLOAD);
+    return blobSeal(io, which, CONFIG_VERSION, CONFIG_PAYLOAD);
   }
   if (which != BLOB_CALIBRATION) return ERR_BAD_VALUE;
+  memory.fill(p, 0, CAL_PAYLOAD);
   store<i32>(p, calKind, 0);
   store<i32>(p, calGain, 4);
-  store<f32>(p, calC1, 8);
-  store<f32>(p, calC2, 12);
-  store<f32>(p, zeroCounts, 16);
-  store<f32>(p, calZeroCounts, 20);
-  store<f32>(p, tareKg, 24);
-  store<i32>(p, points, 28);
-  memory.copy(p + 32, pointData, MAX_POINTS * 8);
-  return blobSeal(io, which, ABI_VERSION, CAL_PAYLOAD);
+  store<f64>(p, calC1, 8);
+  store<f64>(p, calC2, 16);
+  store<f64>(p, zeroCounts, 24);
+  store<f64>(p, calZeroCounts, 32);
+  store<f32>(p, tareKg, 40);
+  store<i32>(p, points, 44);
+  memory.copy(p + 64, pointData, MAX_POINTS * POINT_BYTES);
+  return blobSeal(io, which, CAL_VERSION, CAL_PAYLOAD);
 }
 
 export function blobLoad(which: i32, len: i32): i32 {
   if (len < 0 || len > IO_CAP) return ERR_BAD_BLOB;
   const p = io + BLOB_HEADER;
   if (which == BLOB_CONFIG) {
-    if (blobOpen(io, len, which, ABI_VERSION) != CONFIG_PAYLOAD) return ERR_BAD_BLOB;
-    if (!configRestore(p)) return ERR_BAD_BLOB;
+    if (blobOpen(io, len, which, CONFIG_VERSION) == CONFIG_PAYLOAD) {
+      if (!configRestore(p, CFG_COUNT, -1)) return ERR_BAD_BLOB;
+    } else if (blobOpen(io, len, which, 1) == CONFIG_KEYS_V1 * 4) {
+      if (!configRestore(p, CONFIG_KEYS_V1, CFG_STABLE_MS)) return ERR_BAD_BLOB; // its key 13 meant something else
+      markDirty(BLOB_CONFIG); // saved again in today's form
+    } else {
+      return ERR_BAD_BLOB;
+    }
     resetFilters();
     return 0;
   }
   if (which != BLOB_CALIBRATION) return ERR_BAD_VALUE;
-  if (blobOpen(io, len, which, ABI_VERSION) != CAL_PAYLOAD) return ERR_BAD_BLOB;
-  const kind = load<i32>(p, 0);
-  const gain = load<i32>(p, 4);
-  const c1 = load<f32>(p, 8);
-  const c2 = load<f32>(p, 12);
-  const n = load<i32>(p, 28);
-  if (kind < KIND_NONE || kind > KIND_QUADRATIC || (gain != 128 && gain != 64 && gain != 32)) return ERR_BAD_BLOB;
-  if (c1 == 0 || n < 0 || n > MAX_POINTS) return ERR_BAD_BLOB;
-  for (let off = 8; off < CAL_PAYLOAD; off += 4) {
-    if (off != 28 && !isFinite(load<f32>(p + off))) return ERR_BAD_BLOB;
+  let kind: i32, gain: i32, n: i32;
+  let c1: f64, c2: f64, zero: f64, calZero: f64;
+  let tare: f32;
+  if (blobOpen(io, len, which, CAL_VERSION) == CAL_PAYLOAD) {
+    kind = load<i32>(p, 0);
+    gain = load<i32>(p, 4);
+    c1 = load<f64>(p, 8);
+    c2 = load<f64>(p, 16);
+    zero = load<f64>(p, 24);
+    calZero = load<f64>(p, 32);
+    tare = load<f32>(p, 40);
+    n = load<i32>(p, 44);
+    if (n < 0 || n > MAX_POINTS) return ERR_BAD_BLOB;
+    for (let i = 0; i < n; i++) {
+      const at = p + 64 + <usize>(i * POINT_BYTES);
+      if (!isFinite(load<f64>(at)) || !isFinite(load<f32>(at, 8))) return ERR_BAD_BLOB;
+    }
+  } else if (blobOpen(io, len, which, 1) == CAL_PAYLOAD_V1) {
+    // Version 1: f32 state and up to 8 points of (counts f32, kg f32).
+    kind = load<i32>(p, 0);
+    gain = load<i32>(p, 4);
+    c1 = <f64>load<f32>(p, 8);
+    c2 = <f64>load<f32>(p, 12);
+    zero = <f64>load<f32>(p, 16);
+    calZero = <f64>load<f32>(p, 20);
+    tare = load<f32>(p, 24);
+    n = load<i32>(p, 28);
+    if (n < 0 || n > 8) return ERR_BAD_BLOB;
+    for (let i = 0; i < n; i++) {
+      if (!isFinite(load<f32>(p + 32 + <usize>(i * 8))) || !isFinite(load<f32>(p + 36 + <usize>(i * 8)))) return ERR_BAD_BLOB;
+    }
+  } else {
+    return ERR_BAD_BLOB;
   }
-  restoreCalibration(kind, gain, c1, c2, load<f32>(p, 16), load<f32>(p, 20), load<f32>(p, 24), n, p + 32);
+  if (kind < KIND_NONE || kind > KIND_QUADRATIC || (gain != 128 && gain != 64 && gain != 32)) return ERR_BAD_BLOB;
+  if (!isFinite(zero) || !isFinite(calZero) || !isFinite(tare)) return ERR_BAD_BLOB;
+  if (kind != KIND_NONE && !monotonicOverRange(c1, c2, <f64>cfg(CFG_CAPACITY_KG), <f64>cfg(CFG_DIVISION_KG))) return ERR_BAD_BLOB;
+  if (kind == KIND_NONE && !(isFinite(c1) && c1 != 0 && isFinite(c2))) return ERR_BAD_BLOB;
+  // Valid: now it may replace the state.
+  if (len == BLOB_HEADER + CAL_PAYLOAD + 4) {
+    memory.copy(pointData, p + 64, MAX_POINTS * POINT_BYTES);
+  } else {
+    for (let i = 0; i < n; i++) {
+      store<f64>(pointData + <usize>(i * POINT_BYTES), <f64>load<f32>(p + 32 + <usize>(i * 8)));
+      store<f32>(pointData + <usize>(i * POINT_BYTES) + 8, load<f32>(p + 36 + <usize>(i * 8)));
+    }
+    markDirty(BLOB_CALIBRATION); // saved again in today's form
+  }
+  restoreCalibration(kind, gain, c1, c2, zero, calZero, tare, n);
+  initialZeroDue = true;
   return calibrated(0);
 }

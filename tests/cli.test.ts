@@ -31,7 +31,7 @@ test("simulate --json prints one JSON summary of the default scenario", async ()
   assert.equal(s.memoryGrowthBytes, 0);
   assert.ok(s.readings > 250 && s.virtualSeconds >= 30);
   assert.deepEqual(s.commands.map((c: { name: string; result: number }) => [c.name, c.result >= 0]), [
-    ["zero", true], ["calibrate", true], ["tare", true], ["clear_tare", true],
+    ["cal_point", true], ["calibrate", true], ["tare", true], ["clear_tare", true],
   ]);
   assert.equal(s.final.kg, 0);
 });

@@ -27,7 +27,8 @@ export function collect(scale: VirtualScale, untilS: number): Reading[] {
 }
 
 export const CAL_10KG = [
-  { type: "command", at: 1.5, name: "zero" },
+  // The empty scale (stable for STABLE_MS, 1 s, after the first readings), then one known weight.
+  { type: "command", at: 1.9, name: "cal_point", kg: 0 },
   { type: "load", at: 2, kg: 10 },
   { type: "command", at: 4, name: "calibrate", kg: 10 },
   { type: "load", at: 4.5, kg: 0 },

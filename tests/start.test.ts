@@ -67,11 +67,14 @@ interface Workspace {
   args(...extra: string[]): string[];
 }
 
-/** A folder with a scenario (10 kg on the platform from the start), a store and certificates. */
+/** A folder with a scenario (the empty platform recorded, then 10 kg on it), a store and certificates. */
 async function workspace(): Promise<Workspace> {
   const dir = mkdtempSync(join(tmpdir(), "wasm-scale-start-"));
   const scenario = join(dir, "scenario.json");
-  writeFileSync(scenario, JSON.stringify({ name: "10 kg on the platform", rate: 10, events: [{ type: "load", at: 0, kg: 10 }] }));
+  writeFileSync(scenario, JSON.stringify({
+    name: "10 kg on the platform", rate: 10,
+    events: [{ type: "command", at: 1.9, name: "cal_point", kg: 0, unlessRestored: true }, { type: "load", at: 2.5, kg: 10 }],
+  }));
   const w: Workspace = {
     dir, certs: join(dir, "certs"), store: join(dir, "store.json"), scenario, port: await freePort(),
     args: (...extra) => ["run", scenario, "--store", w.store, "--certs", w.certs, "--port", String(w.port), ...extra],
@@ -127,7 +130,7 @@ test("commands over MQTT are persisted before they are answered: kill -9 after t
     const client = await tester(w);
     const box = inbox(client);
     await client.subscribeAsync(["wasm-scale/scale1/result", "wasm-scale/scale1/state"], { qos: 1 });
-    await box.until(() => box.got.find((m) => m.topic.endsWith("/state") && JSON.parse(m.text).stable === true));
+    await box.until(() => box.got.find((m) => m.topic.endsWith("/state") && JSON.parse(m.text).stable === true && JSON.parse(m.text).gross_kg > 5));
     const send = async (cmd: object, id: string) => {
       await client.publishAsync("wasm-scale/scale1/cmd", JSON.stringify({ ...cmd, id }), { qos: 1 });
       return box.until(() => box.got.map((m) => (m.topic.endsWith("/result") ? JSON.parse(m.text) : null)).find((r) => r?.id === id));

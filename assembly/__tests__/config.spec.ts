@@ -24,6 +24,14 @@ describe("settings", () => {
     expect<f32>(configGet(CFG_DIVISION_KG)).toBe(<f32>0.01);
     expect<f32>(configGet(CFG_GAIN)).toBe(128);
   });
+  it("take a division of 1, 2 or 5 times a power of ten only (R76)", () => {
+    configDefaults();
+    const good: f32[] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 2, 5, 10, 20, 50, 100, 0.000001, 1000];
+    for (let i = 0; i < good.length; i++) expect<i32>(configSet(CFG_DIVISION_KG, good[i])).toBe(0);
+    const bad: f32[] = [0.003, 0.025, 0.015, 3, 7, 0.0099, 25, 0.4];
+    for (let i = 0; i < bad.length; i++) expect<i32>(configSet(CFG_DIVISION_KG, bad[i])).toBe(ERR_BAD_VALUE);
+    expect<f32>(configGet(CFG_DIVISION_KG)).toBe(<f32>1000);
+  });
   it("keep at least one sample in the trimmed mean", () => {
     configDefaults();
     expect<i32>(configSet(CFG_SPIKE_WINDOW, 5)).toBe(0);

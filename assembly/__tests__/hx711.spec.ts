@@ -1,14 +1,15 @@
 // The protocol against scripted GPIO results (as-pect.config.js): decode, gain pulses, checks.
 import { configDefaults, configSet } from "../config";
-import { hxReset, hxAddChip, hxRead, hxPower, hxSum, hxFault, hxChips } from "../hx711";
+import { hxReset, hxAddChip, hxRead, hxPower, hxSum, hxFault, hxChips, hxDataGain } from "../hx711";
 import {
   CFG_GAIN, CFG_SETTLE_DISCARD, CFG_FROZEN_COUNT, FAULT_TIMEOUT, FAULT_SATURATED_HIGH, FAULT_SATURATED_LOW,
-  FAULT_STUCK_HIGH, FAULT_STUCK_LOW, FAULT_NO_DOUT_HIGH, FAULT_POWER_DOWN, FAULT_FROZEN, ERR_BAD_VALUE, ERR_FULL,
+  FAULT_LATE, FAULT_GAIN_PULSES, FAULT_NO_DOUT_HIGH, FAULT_POWER_DOWN, FAULT_FROZEN, ERR_BAD_VALUE, ERR_FULL, CFG_RATE_SPS,
 } from "../abi";
 
 @external("spec", "set_word") declare function setWord(i: i32, w: u32): void;
 @external("spec", "set_after") declare function setAfter(mask: u32, maxHighUs: u32): void;
 @external("spec", "set_wait") declare function setWait(r: i32): void;
+@external("spec", "set_age") declare function setAge(us: u32): void;
 @external("spec", "last_pulses") declare function lastPulses(): i32;
 @external("spec", "last_write") declare function lastWrite(): i32;
 
@@ -82,11 +83,23 @@ describe("gain pulses", () => {
     expect<i32>(hxRead()).toBe(1);
     configSet(CFG_GAIN, 64);
     setWord(0, (100 << 3) | 7);
-    expect<i32>(hxRead()).toBe(1); // converted at 128, valid; selects 64 for the next
+    expect<i32>(hxRead()).toBe(0); // converted at 128: the transition, never a weight; selects 64
     expect<i32>(hxRead()).toBe(0);
     expect<i32>(hxRead()).toBe(0);
     expect<i32>(hxRead()).toBe(0);
     expect<i32>(hxRead()).toBe(1);
+    expect<i32>(hxDataGain).toBe(64);
+  });
+  it("discards the transition even with no settling discards configured", () => {
+    oneChip();
+    setWord(0, word25(100));
+    expect<i32>(hxRead()).toBe(1);
+    expect<i32>(hxDataGain).toBe(128);
+    configSet(CFG_GAIN, 64);
+    setWord(0, (100 << 3) | 7);
+    expect<i32>(hxRead()).toBe(0); // old-gain data
+    expect<i32>(hxRead()).toBe(1);
+    expect<i32>(hxDataGain).toBe(64);
   });
 });
 
@@ -101,18 +114,29 @@ describe("faults are classified, never weights", () => {
     hxRead();
     expect<i32>(hxFault).toBe(FAULT_TIMEOUT | (1 << 8));
   });
-  it("flags saturation and stuck codes", () => {
+  it("flags saturation; 0x000000 and 0xFFFFFF are ordinary readings (a bridge near 0 V)", () => {
     oneChip();
     setWord(0, word25(0x7FFFFF)); expect<i32>(hxRead()).toBe(-1); expect<i32>(hxFault).toBe(FAULT_SATURATED_HIGH);
     setWord(0, word25(0x800000)); hxRead(); expect<i32>(hxFault).toBe(FAULT_SATURATED_LOW);
-    setWord(0, word25(0xFFFFFF)); hxRead(); expect<i32>(hxFault).toBe(FAULT_STUCK_HIGH);
-    setWord(0, word25(0)); hxRead(); expect<i32>(hxFault).toBe(FAULT_STUCK_LOW);
+    setWord(0, word25(0xFFFFFF)); expect<i32>(hxRead()).toBe(1); expect<i32>(hxSum).toBe(-1);
+    setWord(0, word25(0)); expect<i32>(hxRead()).toBe(1); expect<i32>(hxSum).toBe(0);
   });
-  it("checks DOUT is high after the gain pulses", () => {
+  it("refuses a read older than 80 % of a conversion period (a stall, or chips drifted apart)", () => {
+    oneChip();
+    configSet(CFG_RATE_SPS, 80); // 12,500 us
+    setWord(0, word25(100));
+    setAge(9999); expect<i32>(hxRead()).toBe(1);
+    setAge(10001); expect<i32>(hxRead()).toBe(-1); expect<i32>(hxFault).toBe(FAULT_LATE);
+    configSet(CFG_RATE_SPS, 10); // 100 ms
+    setAge(79999); expect<i32>(hxRead()).toBe(1);
+    setAge(80001); expect<i32>(hxRead()).toBe(-1);
+    setAge(100);
+  });
+  it("checks the gain bits and DOUT high after the last pulse", () => {
     oneChip();
     setWord(0, (100 << 1) | 0);
     expect<i32>(hxRead()).toBe(-1);
-    expect<i32>(hxFault).toBe(FAULT_NO_DOUT_HIGH);
+    expect<i32>(hxFault).toBe(FAULT_GAIN_PULSES); // DOUT high after, a gain bit low: a pulse went astray
     setWord(0, word25(100));
     setAfter(0, 1);
     hxRead();

@@ -9,10 +9,15 @@ const finite = z.number().finite();
 const configNames = Object.keys(abi.codes.config) as [string, ...string[]];
 
 export const COMMANDS = ["tare", "clear_tare", "zero", "calibrate", "cal_point", "cal_clear", "cal_fit"] as const;
-export const FAULTS = ["disconnect", "stuck_low", "bit_flips", "frozen", "stretch_clock", "short_pulse", "clear"] as const;
+export const FAULTS = ["disconnect", "stuck_low", "bit_flips", "frozen", "stretch_clock", "short_pulse", "stall", "clear"] as const;
+const position = z.number().finite().min(-1).max(1);
 
 const Event = z.discriminatedUnion("type", [
-  z.strictObject({ type: z.literal("load"), at, kg: finite, rampS: z.number().finite().min(0).default(0) }),
+  z.strictObject({
+    type: z.literal("load"), at, kg: finite, rampS: z.number().finite().min(0).default(0),
+    x: position.default(0).describe("where the load stands, -1 (left cells) .. 1 (right cells)"),
+    y: position.default(0).describe("-1 (front cells) .. 1 (back cells)"),
+  }),
   z.strictObject({ type: z.literal("temperature"), at, c: finite.min(-60).max(150) }),
   z.strictObject({
     type: z.literal("command"), at, name: z.enum(COMMANDS),
@@ -23,7 +28,7 @@ const Event = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("fault"), at, fault: z.enum(FAULTS),
     chip: z.number().int().min(0).max(3).default(0),
-    value: finite.optional().describe("bit_flips: probability; frozen: code; stretch_clock: high us"),
+    value: finite.optional().describe("bit_flips: probability; frozen: code; stretch_clock: high us; short_pulse: which pulse is missed; stall: low us after pulse 12"),
   }),
   z.strictObject({ type: z.literal("power"), at, on: z.boolean() }),
 ]);
@@ -49,6 +54,12 @@ export const Scenario = z.strictObject({
   sharedClock: z.boolean().default(true),
   cell: Cell.default({}),
   noiseNvRms: finite.min(0).optional().describe("input-referred noise per output sample; datasheet value if absent"),
+  noiseCorrelation: finite.min(0).max(0.99).default(0).describe("noise correlation from one conversion to the next; 0 is white"),
+  oscillatorPpm: finite.min(0).max(20000).default(2000).describe("each chip's oscillator is off by up to this much (seeded), with its own phase"),
+  inStep: z.boolean().default(false).describe("the chips share one clock source (an external clock on XI): same period, same phase"),
+  channelB: z.enum(["none", "cell", "temperature"]).default("none").describe("what is wired to channel B (gain 32)"),
+  bridgeMvPerC: finite.default(0.05).describe("channelB temperature: bridge output per degree C from 20 C"),
+  cellSensitivitySpread: finite.min(0).max(0.05).default(0).describe("each cell's sensitivity is off by up to this fraction (seeded)"),
   temperatureC: finite.default(20),
   durationS: finite.positive().optional(),
   settings: z.partialRecord(z.enum(configNames), finite).default({}),

@@ -30,12 +30,28 @@ export interface VirtualScaleOptions {
   engine?: EngineName;
 }
 
-/** A step of the platform load: from `from` at t0 to `to` at t0 + ramp. */
+/** A step of the platform load: from `from` at t0 to `to` at t0 + ramp, standing at (x, y). */
 interface LoadStep {
   t0Us: number;
   from: number;
   to: number;
   rampUs: number;
+  x: number;
+  y: number;
+}
+
+/**
+ * The share of a load at (x, y) that cell i of n carries: four cells at the corners (front left,
+ * front right, back right, back left), two at the ends, one or three equally.
+ */
+export function cellShare(i: number, n: number, x: number, y: number): number {
+  if (n === 4) {
+    const right = i === 1 || i === 2 ? 1 : -1;
+    const back = i >= 2 ? 1 : -1;
+    return ((1 + right * x) * (1 + back * y)) / 4;
+  }
+  if (n === 2) return (1 + (i === 1 ? x : -x)) / 2;
+  return 1 / n;
 }
 
 export class VirtualScale {
@@ -46,17 +62,37 @@ export class VirtualScale {
   core!: ScaleCore;
   host!: HostImports;
   temperatureC: number;
-  private load: LoadStep = { t0Us: 0, from: 0, to: 0, rampUs: 0 };
+  private load: LoadStep = { t0Us: 0, from: 0, to: 0, rampUs: 0, x: 0, y: 0 };
   private next = 0;
 
   private constructor(readonly scenario: Scenario, options: VirtualScaleOptions) {
     this.temperatureC = scenario.temperatureC;
-    const spec = { ...DEFAULT_CELL, ...scenario.cell };
+    const base = { ...DEFAULT_CELL, ...scenario.cell };
+    const shared = new Random(options.seed * 104729);
+    const commonPpm = scenario.oscillatorPpm * (2 * shared.uniform() - 1);
+    const commonPhase = 0.05 + 0.95 * shared.uniform();
     for (let i = 0; i < scenario.cells; i++) {
       const random = new Random(options.seed * 7919 + i);
+      const spread = scenario.cellSensitivitySpread;
+      const spec = { ...base, sensitivityMvV: base.sensitivityMvV * (1 + spread * (2 * random.uniform() - 1)) };
       const cell = new LoadCell(spec, random);
-      const share = 1 / scenario.cells;
-      const chip = new Hx711(scenario.rate, (t) => cell.output(this.loadAt(t) * share, t, this.temperatureC), spec.excitationV, random);
+      const n = scenario.cells;
+      const a = (t: number) => cell.output(this.loadAt(t) * cellShare(i, n, this.load.x, this.load.y), t, this.temperatureC);
+      // Channel B: nothing (0 V), a second cell under the same share, or a temperature bridge.
+      const second = new LoadCell(spec, random);
+      const b = scenario.channelB === "cell"
+        ? (t: number) => second.output(this.loadAt(t) * cellShare(i, n, this.load.x, this.load.y), t, this.temperatureC)
+        : scenario.channelB === "temperature"
+          ? () => ((this.temperatureC - 20) * scenario.bridgeMvPerC) / 1000
+          : () => 0;
+      const periodUs = 1e6 / scenario.rate;
+      const ownPpm = scenario.oscillatorPpm * (2 * random.uniform() - 1);
+      const ownPhase = 0.05 + 0.95 * random.uniform();
+      const chip = new Hx711(scenario.rate, { a, b }, base.excitationV, random, 0, {
+        oscillatorPpm: scenario.inStep ? commonPpm : ownPpm,
+        phaseUs: periodUs * (scenario.inStep ? commonPhase : ownPhase),
+        noiseCorrelation: scenario.noiseCorrelation,
+      });
       if (scenario.noiseNvRms !== undefined) chip.setNoise(scenario.noiseNvRms * 1e-9);
       this.board.attach(chip, scenario.sharedClock ? CLOCK_PINS[0] : CLOCK_PINS[i], DATA_PINS[i]);
       this.chips.push(chip);
@@ -68,6 +104,7 @@ export class VirtualScale {
     s.host = makeImports(s.board, (p) => s.panics.push(p));
     s.core = await ScaleCore.load(s.host, options.wasm, options.engine);
     for (let i = 0; i < scenario.cells; i++) s.core.addChip(scenario.sharedClock ? CLOCK_PINS[0] : CLOCK_PINS[i], DATA_PINS[i]);
+    s.core.set("RATE_SPS", scenario.rate); // the RATE pin, as the firmware sets it from its Kconfig
     for (const [key, value] of Object.entries(scenario.settings)) {
       const r = s.core.set(key, value as number);
       if (r !== 0) throw new CoreError(`setting ${key} = ${value} refused: ${codeName("error", r) ?? r}`, r);
@@ -99,7 +136,7 @@ export class VirtualScale {
     const now = this.board.nowUs;
     switch (e.type) {
       case "load":
-        this.load = { t0Us: now, from: this.loadAt(now), to: e.kg, rampUs: e.rampS * 1e6 };
+        this.load = { t0Us: now, from: this.loadAt(now), to: e.kg, rampUs: e.rampS * 1e6, x: e.x, y: e.y };
         break;
       case "temperature":
         this.temperatureC = e.c;
@@ -147,6 +184,7 @@ export class VirtualScale {
       case "frozen": c.faults.frozenCode = value ?? 0x123456; break;
       case "stretch_clock": this.board.timing.stretchHighUs = value ?? 80; this.board.timing.stretchPulse = 12; break;
       case "short_pulse": this.board.timing.shortPulse = value ?? 10; break;
+      case "stall": this.board.timing.stallLowUs = value ?? 20000; this.board.timing.stallPulse = 12; break;
       case "clear":
         for (const ch of this.chips) Object.assign(ch.faults, { disconnected: false, stuckLow: false, bitFlipProbability: 0, frozenCode: null });
         break;

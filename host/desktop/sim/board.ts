@@ -14,19 +14,28 @@ export interface TimingFaults {
   stretchHighUs: number;
   /** Which pulse of the read (1-based) is stretched. */
   stretchPulse: number;
-  /** Make one pulse of the next read too short to be seen (0 for none). */
+  /** Make one pulse of the next read too short to be seen (0 for none): a missed pulse. */
   shortPulse: number;
+  /** Stretch the low phase after one pulse of the next read to this many us (the host task
+   * preempted between pulses, which the HX711 allows); 0 for none. */
+  stallLowUs: number;
+  /** After which pulse of the read (1-based) the stall comes. */
+  stallPulse: number;
 }
 
 export class Board {
   nowUs = 0;
-  readonly timing: TimingFaults = { stretchHighUs: 0, stretchPulse: 1, shortPulse: 0 };
+  readonly timing: TimingFaults = { stretchHighUs: 0, stretchPulse: 1, shortPulse: 0, stallLowUs: 0, stallPulse: 1 };
   /** Reads done by clock_in (one per clock pin per sample). */
   clockInCalls = 0;
   waitCalls = 0;
   /** Results of the last clockIn: pins high after the last falling edge, longest high phase (us). */
   highMask = 0;
   maxHighUs = 0;
+  /** Age of the last read: from the first poll that saw one of its pins low to its last falling edge (us). */
+  readAgeUs = 0;
+  /** When the last wait_low first saw one of its pins low. */
+  private firstLowUs = 0;
   private readonly byDout: (Hx711 | undefined)[] = new Array(64).fill(undefined);
   private readonly byClock: (Hx711[] | undefined)[] = new Array(64).fill(undefined);
 
@@ -51,11 +60,15 @@ export class Board {
   waitLow(pins: ArrayLike<number>, count: number, timeoutUs: number): number {
     this.waitCalls++;
     let at = this.nowUs;
+    let first = Infinity;
     for (let i = 0; i < count; i++) {
       const chip = this.byDout[pins[i]];
       const t = chip ? chip.readyAt(this.nowUs) : Infinity; // an unwired pin floats high (pull-up)
       if (t > at) at = t;
+      if (t < first) first = t;
     }
+    // This host polls continuously: the first pin low is seen when it goes low (or at the call).
+    this.firstLowUs = Math.max(this.nowUs, first);
     if (at - this.nowUs <= timeoutUs) {
       const waited = Math.ceil(at - this.nowUs);
       this.nowUs += waited;
@@ -80,7 +93,7 @@ export class Board {
     const t0 = this.nowUs + FIRST_EDGE_US;
     const chips = this.byClock[clk] ?? [];
     // The fast path is exact when every chip on this clock is listed and no timing fault is due.
-    const faulty = this.timing.stretchHighUs > 0 || this.timing.shortPulse > 0 || chips.length !== count;
+    const faulty = this.timing.stretchHighUs > 0 || this.timing.shortPulse > 0 || this.timing.stallLowUs > 0 || chips.length !== count;
     let highMask = 0;
     let maxHighUs = PULSE_HIGH_US;
     if (!faulty) {
@@ -93,11 +106,13 @@ export class Board {
       this.nowUs = t0 + pulses * (PULSE_HIGH_US + PULSE_LOW_US);
       this.highMask = highMask;
       this.maxHighUs = maxHighUs;
+      this.readAgeUs = Math.ceil(this.nowUs - PULSE_LOW_US - this.firstLowUs);
       return;
     }
     // Edge by edge, with the injected violation; every chip on this clock sees every edge.
     words.fill(0, 0, count);
     let t = t0;
+    let lastFall = t0;
     for (let p = 1; p <= pulses; p++) {
       let high = PULSE_HIGH_US;
       if (p === this.timing.stretchPulse && this.timing.stretchHighUs > 0) high = this.timing.stretchHighUs;
@@ -106,21 +121,24 @@ export class Board {
       for (const chip of chips) chip.clock(t, true);
       for (let i = 0; i < count; i++) {
         const chip = this.byDout[pins[i]];
-        words[i] = ((words[i] << 1) | (chip ? chip.dout(t + Math.min(0.1, high)) : 1)) >>> 0;
+        words[i] = ((words[i] << 1) | (chip ? chip.dout(t + high) : 1)) >>> 0; // sampled as the high phase ends
       }
       t += high;
       for (const chip of chips) chip.clock(t, false);
-      t += PULSE_LOW_US;
+      lastFall = t;
+      t += p === this.timing.stallPulse && this.timing.stallLowUs > 0 ? this.timing.stallLowUs : PULSE_LOW_US;
     }
     for (let i = 0; i < count; i++) {
       const chip = this.byDout[pins[i]];
-      if (!chip || chip.dout(t - PULSE_LOW_US) === 1) highMask |= 1 << i;
+      if (!chip || chip.dout(lastFall) === 1) highMask |= 1 << i;
     }
     this.timing.stretchHighUs = 0;
     this.timing.shortPulse = 0;
-    this.nowUs = t;
+    this.timing.stallLowUs = 0;
     this.highMask = highMask;
     this.maxHighUs = maxHighUs;
+    this.nowUs = lastFall + PULSE_LOW_US;
+    this.readAgeUs = Math.ceil(lastFall - this.firstLowUs);
   }
 
   /** gpio.write: only clock pins are outputs. Returns false for a pin that is not one. */

@@ -1,5 +1,13 @@
 // A timing-accurate HX711 (Avia Semiconductor datasheet; see ../shared/notes/hx711.md):
-// - conversions every 1/rate seconds; DOUT goes low when one is ready;
+// - conversions every 1/rate seconds of the chip's own oscillator (a per-chip tolerance and phase:
+//   chips drift in and out of step); DOUT goes low when one is ready;
+// - a conversion that completes during a read replaces the data: the later bits come from it;
+// - DOUT follows a rising edge only T2 (0.1 us) later; a low phase shorter than 0.2 us hides the
+//   next rising edge;
+// - channel A (gain 128 or 64) and channel B (gain 32) are different inputs;
+// - noise: the datasheet's input-referred rms at gain 128, the same floor in counts at lower gains
+//   (never quieter than the datasheet supports), white from conversion to conversion unless a
+//   correlation is asked for;
 // - each PD_SCK rising edge shifts out one bit, MSB first; the 25th edge pulls DOUT high;
 //   25 / 26 / 27 pulses select A-128 / B-32 / A-64 for the NEXT conversion;
 // - PD_SCK high for more than 60 us powers the chip down; taking it low resets it (A-128);
@@ -17,6 +25,10 @@ export const POWER_DOWN_US = 60;
 export const MIN_HIGH_US = 0.2;
 /** Datasheet T3 maximum for a valid read (us). */
 export const MAX_HIGH_US = 50;
+/** Datasheet T2: DOUT is valid this long after a rising edge (us). */
+export const T2_US = 0.1;
+/** Datasheet T4 minimum: a shorter low phase hides the next rising edge (us). */
+export const MIN_LOW_US = 0.2;
 /** Conversions averaged by the settling model (a power of two). */
 const SETTLE_WINDOWS = 4;
 const FULL_SCALE = 0x800000;
@@ -42,6 +54,21 @@ export function noFaults(): ChipFaults {
   return { disconnected: false, stuckLow: false, bitFlipProbability: 0, frozenCode: null };
 }
 
+/** The two differential inputs: A (gains 128 and 64) and B (gain 32), in volts at a time (us). */
+export interface Hx711Inputs {
+  a: (tUs: number) => number;
+  b: (tUs: number) => number;
+}
+
+export interface Hx711Options {
+  /** This chip's oscillator: its period is the nominal one times (1 + ppm / 1e6). */
+  oscillatorPpm?: number;
+  /** When the first conversion completes after startUs (us), i.e. the chip's phase. */
+  phaseUs?: number;
+  /** Correlation of the noise from one conversion to the next (0: white). */
+  noiseCorrelation?: number;
+}
+
 export class Hx711 {
   readonly periodUs: number;
   readonly faults: ChipFaults = noFaults();
@@ -55,6 +82,8 @@ export class Hx711 {
   word = 0;
   after: 0 | 1 = 1;
   private noiseV: number;
+  private noiseState = 0;
+  private readonly noiseRho: number;
   private nextConvUs: number;
   private readonly windows = new Float64Array(SETTLE_WINDOWS);
   private windowCount = 0;
@@ -67,23 +96,33 @@ export class Hx711 {
   private shift = 0;
   private clockHigh = false;
   private highSinceUs = 0;
+  private lowSinceUs = -Infinity;
+  /** DOUT just before the last rising edge: what the pin still shows for T2 after it. */
+  private doutBeforeEdge: 0 | 1 = 1;
+  private lastRiseUs = -Infinity;
+  private edgeCounted = false;
 
   /**
-   * @param input differential input voltage (V) at a time (us)
+   * @param inputs differential input voltages (V) at a time (us), channel A and channel B
    * @param avddV analog supply: full scale is +-0.5 * AVDD / gain
    */
   constructor(
     readonly rate: Rate,
-    private readonly input: (tUs: number) => number,
+    inputs: Hx711Inputs | ((tUs: number) => number),
     avddV: number,
     private readonly random: Random,
     startUs = 0,
+    options: Hx711Options = {},
   ) {
-    this.periodUs = 1e6 / rate;
+    this.inputs = typeof inputs === "function" ? { a: inputs, b: () => 0 } : inputs;
+    this.periodUs = (1e6 / rate) * (1 + (options.oscillatorPpm ?? 0) / 1e6);
     this.countsPerVolt = FULL_SCALE / (0.5 * avddV);
     this.noiseV = datasheetNoiseV(rate);
-    this.nextConvUs = startUs + this.periodUs;
+    this.noiseRho = options.noiseCorrelation ?? 0;
+    this.nextConvUs = startUs + (options.phaseUs ?? this.periodUs);
   }
+
+  private readonly inputs: Hx711Inputs;
 
   /** Noise per output sample (V rms); datasheet value by default. */
   setNoise(vRms: number): void {
@@ -105,18 +144,20 @@ export class Hx711 {
 
   private convert(tUs: number): void {
     this.conversions++;
-    // Each window sees the input at the gain selected for it, plus noise (x2 because the output
-    // is the mean of SETTLE_WINDOWS windows and the datasheet quotes the output's noise).
-    const v = this.input(tUs) + this.noiseV * 2 * this.random.normal();
-    const w = (v * this.gain * this.countsPerVolt);
+    // Each window sees its channel's input at the gain selected for it; the digital filter's
+    // settling is the mean of the last SETTLE_WINDOWS windows. Noise is added to each output.
+    const v = this.gain === 32 ? this.inputs.b(tUs) : this.inputs.a(tUs);
+    const w = v * this.gain * this.countsPerVolt;
     this.windowSum += w - this.windows[this.windowIndex];
     this.windows[this.windowIndex] = w;
     this.windowIndex = (this.windowIndex + 1) & (SETTLE_WINDOWS - 1);
     if (this.windowIndex === 0) this.windowSum = this.windows[0] + this.windows[1] + this.windows[2] + this.windows[3];
     if (this.windowCount < SETTLE_WINDOWS) this.windowCount++;
     if (this.windowCount < SETTLE_WINDOWS) return; // DOUT stays high while settling
-    if (this.shift > 0 && this.shift < 25) this.protocolErrors++; // an unfinished read is lost
-    let code = Math.round(this.windowSum / SETTLE_WINDOWS);
+    // Output noise: the datasheet's input-referred rms at gain 128, as a floor in counts.
+    const white = this.random.normal();
+    this.noiseState = this.noiseRho === 0 ? white : this.noiseRho * this.noiseState + Math.sqrt(1 - this.noiseRho * this.noiseRho) * white;
+    let code = Math.round(this.windowSum / SETTLE_WINDOWS + this.noiseState * this.noiseV * 128 * this.countsPerVolt);
     code = code > FULL_SCALE - 1 ? FULL_SCALE - 1 : code < -FULL_SCALE ? -FULL_SCALE : code;
     if (this.faults.frozenCode !== null) code = this.faults.frozenCode;
     let bits = code & 0xffffff;
@@ -125,8 +166,14 @@ export class Hx711 {
     }
     this.data = bits;
     this.ready = true;
-    this.shift = 0;
+    // A read in progress carries on into the new conversion's bits; after a finished read (or
+    // none) DOUT goes low for the new data.
+    if (this.shift === 0 || this.shift > 24) this.shift = 0;
+    else this.midReadConversions++;
   }
+
+  /** Conversions that completed while a read was shifting bits out (for tests). */
+  midReadConversions = 0;
 
   /** Power-up / reset: channel A, gain 128, settling from scratch. */
   private reset(tUs: number): void {
@@ -145,6 +192,11 @@ export class Hx711 {
     if (this.faults.disconnected) return 1;
     if (this.faults.stuckLow) return 0;
     this.advance(tUs);
+    if (tUs - this.lastRiseUs < T2_US) return this.doutBeforeEdge; // not yet valid (T2)
+    return this.level(tUs);
+  }
+
+  private level(tUs: number): 0 | 1 {
     if (this.poweredDownAt(tUs) || !this.ready) return 1;
     if (this.shift === 0) return 0;
     if (this.shift <= 24) return ((this.data >>> (24 - this.shift)) & 1) as 0 | 1;
@@ -169,15 +221,24 @@ export class Hx711 {
     if (high) {
       this.clockHigh = true;
       this.highSinceUs = tUs;
+      this.edgeCounted = false;
+      if (tUs - this.lowSinceUs < MIN_LOW_US) return; // the low phase was too short: no edge seen
+      this.doutBeforeEdge = this.level(tUs);
+      this.lastRiseUs = tUs;
       if (!this.ready || this.faults.disconnected || this.faults.stuckLow) return;
       this.shift++;
+      this.edgeCounted = true;
       this.selectGain();
       return;
     }
     const highUs = tUs - this.highSinceUs;
     this.clockHigh = false;
+    this.lowSinceUs = tUs;
     if (highUs > POWER_DOWN_US) this.reset(tUs);
-    else if (highUs < MIN_HIGH_US && this.ready && this.shift > 0) this.shift--; // too short: not seen
+    else if (highUs < MIN_HIGH_US && this.edgeCounted) {
+      this.shift--; // too short: not seen
+      this.lastRiseUs = -Infinity;
+    }
   }
 
   private selectGain(): void {
@@ -195,7 +256,10 @@ export class Hx711 {
   shiftIn(t0Us: number, pulses: number, highUs: number, lowUs: number): void {
     const endUs = t0Us + pulses * (highUs + lowUs) - lowUs;
     this.advance(t0Us);
-    if (!this.ready || this.shift !== 0 || this.faults.disconnected || this.faults.stuckLow) {
+    // The closed form holds when the read starts on fresh data and no conversion completes
+    // before it ends; otherwise, edge by edge.
+    if (!this.ready || this.shift !== 0 || this.faults.disconnected || this.faults.stuckLow || this.nextConvUs <= endUs ||
+        highUs < T2_US || lowUs < MIN_LOW_US || t0Us - this.lowSinceUs < MIN_LOW_US) {
       this.shiftInByEdges(t0Us, pulses, highUs, lowUs);
       return;
     }
@@ -206,6 +270,9 @@ export class Hx711 {
     if (pulses >= 25) this.gain = pulses === 25 ? 128 : pulses === 26 ? 32 : 64;
     if (pulses > 27) this.protocolErrors++;
     this.word = word >>> 0;
+    this.lastRiseUs = endUs - highUs;
+    this.doutBeforeEdge = this.level(endUs); // the gain pulses' level: high before and after
+    this.lowSinceUs = endUs;
     this.after = this.dout(endUs);
   }
 
@@ -215,7 +282,7 @@ export class Hx711 {
     let word = 0;
     for (let i = 0; i < pulses; i++) {
       this.clock(t, true);
-      word = (word * 2 + this.dout(t + Math.min(0.1, highUs))) >>> 0;
+      word = (word * 2 + this.dout(t + highUs)) >>> 0; // sampled at the end of the high phase
       t += highUs;
       this.clock(t, false);
       t += lowUs;

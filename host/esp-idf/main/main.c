@@ -136,6 +136,8 @@ static void on_instantiated(void)
         }
         nvs_close(h);
     }
+    /* The RATE pin's setting, whatever a stored settings blob says: the core times reads by it. */
+    if (wasm_host_call_if(SCALE_EXPORT_CONFIG_SET, SCALE_CFG_RATE_SPS, (float)RATE_SPS) != 0) ESP_LOGE(TAG, "core refused rate %d", RATE_SPS);
     size_t cap;
     uint8_t *io = wasm_host_io(&cap);
     size_t id_len = strlen(DEVICE_ID);

@@ -23,6 +23,8 @@ static portMUX_TYPE s_mux = portMUX_INITIALIZER_UNLOCKED;
 static int s_clk_pin = -1;
 static uint64_t s_input_mask;
 static volatile uint32_t s_yields;
+/* When the last wait_low first saw one of its pins low (esp_timer us): a read's age counts from here. */
+static int64_t s_first_low_us;
 
 esp_err_t hx711_gpio_init(const hx711_gpio_config_t *config)
 {
@@ -74,12 +76,19 @@ int32_t hx711_gpio_wait_low(const uint8_t *pins, size_t len, int32_t timeout_us)
 {
     if (!pins_configured(pins, len) || timeout_us < 0) return -1000001;
     const int64_t start = esp_timer_get_time();
+    bool any_low = false;
     for (;;) {
         uint32_t high = 0;
         for (size_t i = 0; i < len; i++) {
             if (gpio_get_level(pins[i])) high |= 1u << i;
         }
-        const int64_t waited = esp_timer_get_time() - start;
+        const int64_t now = esp_timer_get_time();
+        const int64_t waited = now - start;
+        /* Polled once per tick: a pin that went low between polls is seen up to 1 ms late. */
+        if (!any_low && high != (1u << len) - 1) {
+            any_low = true;
+            s_first_low_us = now;
+        }
         if (high == 0) return (int32_t)waited;
         if (waited >= timeout_us) return -(int32_t)high;
         s_yields++;
@@ -116,8 +125,10 @@ int32_t IRAM_ATTR hx711_gpio_clock_in(int clk, const uint8_t *pins, size_t len, 
         if (gpio_get_level(pins[i])) after |= 1u << i;
         scale_put_u32(out + 4 * i, words[i]);
     }
+    const int64_t age = esp_timer_get_time() - s_first_low_us;
     scale_put_u32(out + 4 * len, after);
     scale_put_u32(out + 4 * (len + 1), (longest + ticks_per_us - 1) / ticks_per_us);
+    scale_put_u32(out + 4 * (len + 2), age < 0 ? 0 : age > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)age);
     return 0;
 }
 

@@ -71,8 +71,9 @@ const char *scale_config_warning(const scale_config_t *c);
 
 /* ---- ABI glue ------------------------------------------------------------------------------------- */
 
-/* Bytes clock_in writes for n data pins: a word per pin, the high-after mask, the longest high phase. */
-static inline size_t scale_clock_out_len(size_t n) { return 4 * (n + 2); }
+/* Bytes clock_in writes for n data pins: a word per pin, the high-after mask, the longest high
+ * phase, the age of the read. */
+static inline size_t scale_clock_out_len(size_t n) { return 4 * (n + 3); }
 
 /* Pin list from the core: 1..8 distinct GPIO numbers, each valid for input on an ESP32. */
 bool scale_pins_valid(const uint8_t *pins, size_t len);

@@ -82,7 +82,7 @@ static scale_config_t good(void)
     scale_config_t c = {
         .broker_uri = "mqtts://abc.s1.eu.hivemq.cloud:8883", .device_id = "scale1", .wifi_ssid = "home", .wifi_password = "secret-psk",
         .clk_pin = 18, .dout_pins = {4, 16, 17, 5}, .dout_count = 1, .led_pin = 2, .rate_sps = 10,
-        .wasm_stack_kb = 2, .wasm_pool_kb = 44, .task_stack_bytes = 10240,
+        .wasm_stack_kb = 2, .wasm_pool_kb = 46, .task_stack_bytes = 10240,
     };
     return c;
 }
@@ -156,7 +156,7 @@ static void test_pins_and_words(void)
     CHECK(!scale_pins_valid(ok, 0));
     CHECK(!scale_pins_valid(flash, 2));
     CHECK(!scale_pins_valid(dup, 2));
-    CHECK(scale_clock_out_len(1) == 12);
+    CHECK(scale_clock_out_len(1) == 16);
     uint8_t w[4];
     scale_put_u32(w, 0x01020304u);
     CHECK(w[0] == 4 && w[1] == 3 && w[2] == 2 && w[3] == 1);

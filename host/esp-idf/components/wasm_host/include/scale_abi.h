@@ -1,7 +1,7 @@
 /* Generated from assembly/abi.json by host/gen-abi.ts (npm run abi). Do not edit. */
 #pragma once
 
-#define SCALE_ABI_VERSION 1
+#define SCALE_ABI_VERSION 2
 #define SCALE_ABI_MAX_PAGES 1
 #define SCALE_ABI_IMPORT_COUNT 4
 
@@ -54,9 +54,9 @@
 #define SCALE_FAULT_TIMEOUT (1) /* DOUT did not go low within the ready timeout: chip missing, unpowered or DOUT stuck high */
 #define SCALE_FAULT_SATURATED_HIGH (2) /* code 0x7FFFFF: input above full scale, or a power-down mid-read */
 #define SCALE_FAULT_SATURATED_LOW (3) /* code 0x800000: input below negative full scale */
-#define SCALE_FAULT_STUCK_HIGH (4) /* all 24 bits one (0xFFFFFF) */
-#define SCALE_FAULT_STUCK_LOW (5) /* all 24 bits zero */
-#define SCALE_FAULT_NO_DOUT_HIGH (6) /* DOUT not high after the gain pulses: missed pulses or DOUT stuck low */
+#define SCALE_FAULT_LATE (4) /* the read ended too long after the data became ready (a stalled read, or chips whose conversions drifted nearly a period apart): a new conversion may have replaced the later bits */
+#define SCALE_FAULT_GAIN_PULSES (5) /* the 25th..27th bits were not all high: a missed or extra pulse */
+#define SCALE_FAULT_NO_DOUT_HIGH (6) /* DOUT not high after the last pulse: a missed pulse, or DOUT stuck low */
 #define SCALE_FAULT_POWER_DOWN (7) /* a clock high phase exceeded 50 us: the chip powered down during the read */
 #define SCALE_FAULT_FROZEN (8) /* the same code repeated more often than noise allows */
 #define SCALE_FAULT_HOST (9) /* the host refused a GPIO call */
@@ -77,12 +77,12 @@
 #define SCALE_ERR_TOO_LONG (-14) /* the message does not fit the io buffer */
 #define SCALE_ERR_NO_DEVICE (-15) /* mqtt_setup has not been given a valid device id */
 
-#define SCALE_FLAG_STABLE (1) /* the last stable_count readings lie within stable_band_d divisions */
+#define SCALE_FLAG_STABLE (1) /* the lightly filtered weight stayed within STABLE_BAND_D divisions for STABLE_MS */
 #define SCALE_FLAG_CENTER_ZERO (2) /* gross within a quarter division of zero */
 #define SCALE_FLAG_NET (4) /* a tare is active: kg is net */
-#define SCALE_FLAG_OVERLOAD (8) /* gross above capacity plus 9 divisions */
+#define SCALE_FLAG_OVERLOAD (8) /* gross above capacity plus 9 divisions, or the ADC saturated in the loading direction: kg and gross are then absent */
 #define SCALE_FLAG_UNDERLOAD (16) /* gross below minus 20 divisions */
-#define SCALE_FLAG_UNCALIBRATED (32) /* no calibration for the configured gain */
+#define SCALE_FLAG_UNCALIBRATED (32) /* no calibration for the gain this reading was taken at */
 #define SCALE_FLAG_ZERO_RANGE (64) /* gross inside the zero-setting range */
 #define SCALE_FLAG_GROSS_NEGATIVE (128) /* gross below zero */
 
@@ -109,14 +109,16 @@
 #define SCALE_CFG_DIVISION_KG (10) /* display division d */
 #define SCALE_CFG_CAPACITY_KG (11) /* maximum capacity */
 #define SCALE_CFG_STABLE_BAND_D (12) /* stability band in divisions */
-#define SCALE_CFG_STABLE_COUNT (13) /* readings inside the band for stability */
+#define SCALE_CFG_STABLE_MS (13) /* the weight is stable when it stays inside the band for this long (the same at 10 and 80 SPS) */
 #define SCALE_CFG_ZERO_TRACK_D_PER_S (14) /* zero-tracking rate limit; 0 disables zero tracking */
 #define SCALE_CFG_ZERO_TRACK_RANGE_D (15) /* zero tracking acts only while |gross| is within this many divisions */
-#define SCALE_CFG_ZERO_RANGE_PCT (16) /* zero-setting range in percent of capacity around the calibrated zero */
+#define SCALE_CFG_ZERO_RANGE_PCT (16) /* zero-setting range in percent of capacity, in total (OIML R76: 4, i.e. -2 % .. +2 % around the initial zero), zero tracking included */
 #define SCALE_CFG_READY_TIMEOUT_MS (17) /* longest wait for DOUT low */
 #define SCALE_CFG_FROZEN_COUNT (18) /* identical consecutive codes that make a FROZEN fault; 0 disables */
 #define SCALE_CFG_PUBLISH_MS (19) /* a reading is queued for MQTT at most this often (a fault, or its end, at once); 0 queues every reading */
 #define SCALE_CFG_OUTBOX_CAPACITY (20) /* readings kept for publishing while the broker is unreachable; the oldest are dropped beyond it */
+#define SCALE_CFG_RATE_SPS (21) /* the HX711 output rate set by its RATE pin: 10 or 80; reads older than 80 % of a conversion period are refused */
+#define SCALE_CFG_INITIAL_ZERO_PCT (22) /* initial zero-setting range in percent of capacity, in total (R76: up to 20): at power-up a stable load that close to the calibrated zero becomes zero; 0 keeps the stored zero (a monitoring scale may restart loaded) */
 
 #define SCALE_ABI_READING_SIZE 32
 #define SCALE_ABI_READING_SEQ 0 /* u32 increments for every reading and fault report */
