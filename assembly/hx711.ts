@@ -41,6 +41,8 @@ const lastCode = memory.data(MAX_CHIPS * 4);
 const sameCount = memory.data(MAX_CHIPS * 4);
 /** clock_in output: a word per chip, the high mask, the longest high phase, the read's age. */
 const clockOut = memory.data((MAX_CHIPS + 3) * 4);
+/** A jump larger than this to 0x000000 or 0xFFFFFF is not a bridge near 0 V (counts). */
+const JUMP_COUNTS: i32 = 4096;
 /** A read older than this fraction of the conversion period may hold bits of the next conversion. */
 const LATE_FRACTION: u32 = 80; // percent
 
@@ -129,6 +131,13 @@ function codeFault(data: u32, chip: i32): i32 {
   const frozenAfter = cfgInt(CFG_FROZEN_COUNT);
   const lastAt = lastCode + (<usize>chip << 2);
   const sameAt = sameCount + (<usize>chip << 2);
+  // All ones or all zeros are real codes near 0 V, but a jump to one from far away is a chip that
+  // missed a pulse and took this read's first pulses as its gain pulses: a lost step.
+  if (data == 0xFFFFFF || data == 0) {
+    const jump = ((<i32>(data << 8)) >> 8) - ((<i32>(load<u32>(lastAt) << 8)) >> 8);
+    // The last good code stays the reference: a converter stuck at all ones stays a fault.
+    if (jump > JUMP_COUNTS || jump < -JUMP_COUNTS) return FAULT_GAIN_PULSES;
+  }
   if (data == load<u32>(lastAt)) {
     const same = load<i32>(sameAt) + 1;
     store<i32>(sameAt, same);
@@ -195,14 +204,23 @@ export function hxRead(): i32 {
       if ((word & extraMask) != extraMask) fault(FAULT_GAIN_PULSES, start + j);
       const data = (word >> <u32>extra) & 0xFFFFFF;
       const bad = codeFault(data, start + j);
-      if (bad != 0 && !settling) fault(bad, start + j);
+      // A lost step counts while settling too: the resynchronisation starts again.
+      if (bad != 0 && (!settling || bad == FAULT_GAIN_PULSES)) fault(bad, start + j);
       sum += (<i32>(data << 8)) >> 8;
     }
     start = end;
   }
   if (settleLeft > 0) settleLeft--;
+  const failed = hxFault & 0xFF;
+  const lostStep = failed == FAULT_NO_DOUT_HIGH || failed == FAULT_GAIN_PULSES || failed == FAULT_LATE;
   if (poweredDown) {
     restartSettling(); // the chips reset when the clock went low: channel A, gain 128
+  } else if (lostStep) {
+    // A pulse went astray, or a conversion overran the read: the chip may wait for pulses it
+    // missed, or have taken extra ones as another gain. Its next read resynchronises it (and
+    // selects the gain again): until then and while it settles, nothing it says is a weight.
+    convGain = 0;
+    settleLeft = cfgInt(CFG_SETTLE_DISCARD);
   } else if (gain != convGain) {
     convGain = gain;
     settleLeft = cfgInt(CFG_SETTLE_DISCARD);

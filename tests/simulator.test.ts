@@ -1,7 +1,7 @@
 // The HX711 model against the datasheet, and its fast path against the edge-by-edge reference.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Hx711, POWER_DOWN_US } from "../host/desktop/sim/hx711.js";
+import { Hx711, POWER_DOWN_US, T2_US } from "../host/desktop/sim/hx711.js";
 import { Random } from "../host/desktop/sim/random.js";
 import { Board } from "../host/desktop/sim/board.js";
 
@@ -88,24 +88,129 @@ test("a stretched pulse mid-read corrupts the rest of the bits (the field failur
   assert.equal(words[0] & 0x1fff, 0x1fff, "bits after the power-down read as ones");
 });
 
-test("the fast path equals the edge-by-edge reference over many reads, gains and inputs", () => {
+test("the fast path equals the edge-by-edge reference from random start times, conversions completing mid-read included", () => {
   const random = new Random(42);
-  for (let trial = 0; trial < 300; trial++) {
+  let midRead = 0;
+  let notReady = 0;
+  for (let trial = 0; trial < 400; trial++) {
     const volts = (random.uniform() - 0.5) * 0.05;
-    const a = new Hx711(80, () => volts, 5, new Random(trial));
-    const b = new Hx711(80, () => volts, 5, new Random(trial));
+    const rate = random.uniform() < 0.5 ? 10 : 80;
+    const options = { oscillatorPpm: (random.uniform() - 0.5) * 20000, phaseUs: 1 + random.uniform() * 1e5 };
+    const input = (t: number) => volts + 1e-6 * Math.sin(t / 1e5); // changing: bits differ between conversions
+    const a = new Hx711(rate, input, 5, new Random(trial), 0, options);
+    const b = new Hx711(rate, input, 5, new Random(trial), 0, options);
     let t = 0;
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 8; i++) {
       const pulses = 25 + random.int(3);
-      t = a.readyAt(t + 10);
-      assert.equal(b.readyAt(t), t);
-      a.shiftIn(t, pulses, 1, 1);
-      b.shiftInByEdges(t, pulses, 1, 1);
+      // Any start time, not only the moment data is ready; and low phases up to 3 ms (a host
+      // preempted between pulses), so conversions complete during some reads.
+      t = a.readyAt(t + 10) + (random.uniform() < 0.3 ? random.uniform() * 20000 : 0);
+      const high = 0.3 + random.uniform() * 2;
+      const low = random.uniform() < 0.3 ? random.uniform() * 3000 : 0.3 + random.uniform() * 2;
+      if (a.dout(t) === 1) notReady++;
+      b.dout(t);
+      a.shiftIn(t, pulses, high, low);
+      b.shiftInByEdges(t, pulses, high, low);
       assert.equal(a.word, b.word, `trial ${trial} read ${i}`);
-      assert.equal(a.after, b.after);
+      assert.equal(a.after, b.after, `trial ${trial} read ${i}: DOUT after`);
       assert.equal(a.gain, b.gain);
+      t += pulses * (high + low);
     }
+    midRead += b.midReadConversions;
   }
+  assert.ok(midRead > 50, `only ${midRead} conversions completed mid-read: the case is not covered`);
+  assert.ok(notReady > 20, `only ${notReady} reads started before data was ready`);
+});
+
+test("a conversion that completes during a read replaces the later bits (the HX711 keeps shifting)", () => {
+  let volts = 0.001;
+  const c = new Hx711(80, () => volts, 5, new Random(1));
+  c.setNoise(0);
+  const t = c.readyAt(0);
+  const first = read(c, t);
+  const t2 = c.readyAt(t + 100);
+  volts = -0.001; // the next conversion sees another input (the filter settles over 4: partly)
+  // 12 pulses, then a stall past the next conversion, then 13 more.
+  c.shiftInByEdges(t2, 12, 1, 1);
+  const high12 = c.word;
+  c.shiftInByEdges(t2 + 24 + 13_000, 13, 1, 1);
+  assert.equal(c.midReadConversions, 1);
+  const mixed = signed(((high12 << 12) | (c.word >>> 1)) & 0xffffff);
+  assert.notEqual(mixed, first, "the later bits came from the new conversion");
+});
+
+test("DOUT is valid only T2 after a rising edge; a low phase under 0.2 us hides the next edge", () => {
+  const c = chip(80, 0.001);
+  const t = c.readyAt(0);
+  const expected = read(chip(80, 0.001), t);
+  const msb = (expected >>> 23) & 1;
+  c.clock(t, true);
+  assert.equal(c.dout(t + T2_US / 2), 0, "before T2: still the ready level (low)");
+  assert.equal(c.dout(t + T2_US), msb, "after T2: the first data bit");
+  c.clock(t + 1, false);
+  c.clock(t + 1.1, true); // 0.1 us low: not seen
+  c.clock(t + 2, false);
+  assert.equal(c.dout(t + 3), msb, "still the first bit: the short-low edge was not seen");
+});
+
+test("channel B is its own input: gain 32 reads B, not A at a quarter", () => {
+  const c = new Hx711(80, { a: () => 0.004, b: () => -0.002 }, 5, new Random(3));
+  c.setNoise(0);
+  let t = c.readyAt(0);
+  c.shiftInByEdges(t, 26, 1, 1); // select B/32
+  for (let i = 0; i < 5; i++) {
+    t = c.readyAt(t + 100);
+    c.shiftInByEdges(t, 26, 1, 1);
+  }
+  const code = signed(c.word >>> 2);
+  // -0.002 V at gain 32 on 5 V: -0.002 * 32 / 2.5 * 2^23 = -214,748
+  assert.ok(Math.abs(code - -214748) <= 2, `B/32 read ${code}`);
+});
+
+test("noise: white by default, correlated when asked, never below the gain-128 floor at lower gains", () => {
+  const series = (gainPulses: number, correlation: number) => {
+    const c = new Hx711(80, () => 0.001, 5, new Random(9), 0, { noiseCorrelation: correlation });
+    const out: number[] = [];
+    let t = 0;
+    for (let i = 0; i < 2000; i++) {
+      t = c.readyAt(t + 10);
+      c.shiftInByEdges(t, gainPulses, 1, 1);
+      out.push(signed(c.word >>> (gainPulses - 24)));
+    }
+    return out.slice(10);
+  };
+  const stats = (x: number[]) => {
+    const m = x.reduce((a, b) => a + b, 0) / x.length;
+    const v = x.reduce((a, b) => a + (b - m) ** 2, 0) / x.length;
+    let c1 = 0;
+    for (let i = 1; i < x.length; i++) c1 += (x[i] - m) * (x[i - 1] - m);
+    return { rms: Math.sqrt(v), lag1: c1 / (x.length - 1) / v };
+  };
+  const white = stats(series(25, 0));
+  const red = stats(series(25, 0.9));
+  const at64 = stats(series(27, 0));
+  assert.ok(Math.abs(white.lag1) < 0.1, `white noise lag-1 correlation ${white.lag1}`);
+  assert.ok(red.lag1 > 0.8, `correlated noise lag-1 correlation ${red.lag1}`);
+  // 90 nV rms at 80 SPS, gain 128: 90e-9 * 128 / 2.5 * 2^23 = 38.7 counts; the same floor at 64.
+  assert.ok(white.rms > 33 && white.rms < 45, `gain 128 noise ${white.rms}`);
+  assert.ok(at64.rms > 33, `gain 64 noise ${at64.rms} counts: not quieter than the datasheet supports`);
+});
+
+test("chips with their own oscillators drift in and out of step", () => {
+  const a = new Hx711(80, () => 0.001, 5, new Random(1), 0, { oscillatorPpm: 5000, phaseUs: 1000 });
+  const b = new Hx711(80, () => 0.001, 5, new Random(2), 0, { oscillatorPpm: -5000, phaseUs: 1000 });
+  const skews: number[] = [];
+  let t = 0;
+  for (let i = 0; i < 400; i++) {
+    const ta = a.readyAt(t);
+    const tb = b.readyAt(t);
+    skews.push(((tb - ta) % 12500 + 12500) % 12500);
+    a.shiftIn(ta, 25, 1, 1);
+    b.shiftIn(tb, 25, 1, 1);
+    t = Math.max(ta, tb) + 100;
+  }
+  // 1 % apart: the skew sweeps a whole period in 100 conversions.
+  assert.ok(Math.max(...skews) - Math.min(...skews) > 10000, "the conversions drift through a whole period");
 });
 
 test("the same seed gives the same noise; another seed does not", () => {

@@ -152,7 +152,7 @@ test("commands over MQTT are persisted before they are answered: kill -9 after t
 
     // The restart restores them. The killed process's lock frees itself: retry until it has.
     let again;
-    do again = await cli("run", w.scenario, "--no-mqtt", "--duration", "3", "--speed", "50", "--store", w.store);
+    do again = await cli("run", w.scenario, "--no-mqtt", "--duration", "5", "--speed", "50", "--store", w.store);
     while (again.code === 2 && /in use by another wasm-scale/.test(again.stderr));
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /restored config/);

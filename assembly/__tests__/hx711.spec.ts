@@ -120,6 +120,15 @@ describe("faults are classified, never weights", () => {
     setWord(0, word25(0x800000)); hxRead(); expect<i32>(hxFault).toBe(FAULT_SATURATED_LOW);
     setWord(0, word25(0xFFFFFF)); expect<i32>(hxRead()).toBe(1); expect<i32>(hxSum).toBe(-1);
     setWord(0, word25(0)); expect<i32>(hxRead()).toBe(1); expect<i32>(hxSum).toBe(0);
+    setWord(0, word25(0xFFFF00)); expect<i32>(hxRead()).toBe(1);
+    setWord(0, word25(0xFFFFFF)); expect<i32>(hxRead()).toBe(1); // -256 to -1: a bridge near 0 V
+  });
+  it("takes a jump to all ones or all zeros from far away as a lost step, and resynchronises", () => {
+    oneChip();
+    setWord(0, word25(400000)); expect<i32>(hxRead()).toBe(1);
+    setWord(0, word25(0xFFFFFF)); expect<i32>(hxRead()).toBe(-1); expect<i32>(hxFault).toBe(FAULT_GAIN_PULSES);
+    setWord(0, word25(400000)); expect<i32>(hxRead()).toBe(0); // the chip's next data is of unknown gain
+    expect<i32>(hxRead()).toBe(1);
   });
   it("refuses a read older than 80 % of a conversion period (a stall, or chips drifted apart)", () => {
     oneChip();
@@ -127,6 +136,8 @@ describe("faults are classified, never weights", () => {
     setWord(0, word25(100));
     setAge(9999); expect<i32>(hxRead()).toBe(1);
     setAge(10001); expect<i32>(hxRead()).toBe(-1); expect<i32>(hxFault).toBe(FAULT_LATE);
+    // The chip may have been caught mid-conversion: its next read only resynchronises it.
+    setAge(100); expect<i32>(hxRead()).toBe(0);
     configSet(CFG_RATE_SPS, 10); // 100 ms
     setAge(79999); expect<i32>(hxRead()).toBe(1);
     setAge(80001); expect<i32>(hxRead()).toBe(-1);

@@ -166,8 +166,8 @@ export class Hx711 {
     }
     this.data = bits;
     this.ready = true;
-    // A read in progress carries on into the new conversion's bits; after a finished read (or
-    // none) DOUT goes low for the new data.
+    // A read in progress (up to its gain pulse) carries on into the new conversion's bits; after
+    // a finished read, or none, DOUT goes low for the new data.
     if (this.shift === 0 || this.shift > 24) this.shift = 0;
     else this.midReadConversions++;
   }

@@ -9,7 +9,13 @@ export class Random {
   private spare = NaN;
 
   constructor(seed: number) {
-    this.gen = xoroshiro128plus(seed | 0);
+    // xoroshiro's first outputs barely differ for nearby seeds (7919, 7920, ...): mix the seed
+    // first (the murmur3 finaliser) and let the generator run in.
+    let h = seed | 0;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    this.gen = xoroshiro128plus((h ^ (h >>> 16)) | 0);
+    for (let i = 0; i < 16; i++) this.gen.next();
   }
 
   /** Uniform in (0, 1). */
