@@ -5,13 +5,13 @@ import {
   CFG_NAMES, CFG_COUNT, ERR_NAMES, ERR_UNKNOWN_COMMAND, ERR_MISSING_FIELD, ERR_TOO_LONG, ERR_BAD_KEY, TOPIC_RESULT,
 } from "./abi";
 import {
-  wStr, wBytes, wInt, wByte, wListName, parseCommand, F_KG, F_ORDER, F_KEY, F_VALUE,
-  pFields, pCmdAt, pCmdLen, pKeyAt, pKeyLen, pIdAt, pIdLen, pKg, pOrder, pValue, MAX_TOKEN,
+  wStr, wBytes, wInt, wByte, wListName, parseCommand, F_KG, F_ORDER, F_KEY, F_VALUE, F_CORNER,
+  pFields, pCmdAt, pCmdLen, pKeyAt, pKeyLen, pIdAt, pIdLen, pKg, pOrder, pValue, pCorner, MAX_TOKEN,
 } from "./json";
 import { frameBegin } from "./topics";
 
 /** Commands, in the order of their index. */
-const COMMANDS = "tare,clear_tare,zero,calibrate,cal_point,cal_clear,cal_fit,config";
+const COMMANDS = "tare,clear_tare,zero,calibrate,cal_point,cal_clear,cal_fit,config,trim_empty,trim_corner,trim_clear";
 export const CMD_TARE: i32 = 0;
 export const CMD_CLEAR_TARE: i32 = 1;
 export const CMD_ZERO: i32 = 2;
@@ -20,6 +20,9 @@ export const CMD_CAL_POINT: i32 = 4;
 export const CMD_CAL_CLEAR: i32 = 5;
 export const CMD_CAL_FIT: i32 = 6;
 export const CMD_CONFIG: i32 = 7;
+export const CMD_TRIM_EMPTY: i32 = 8;
+export const CMD_TRIM_CORNER: i32 = 9;
+export const CMD_TRIM_CLEAR: i32 = 10;
 
 /** Results waiting to be published. */
 const RESULTS_MAX: i32 = 64;
@@ -40,6 +43,7 @@ export let cmdKey: i32 = -1;
 export let cmdKg: f32 = 0;
 export let cmdOrder: i32 = 0;
 export let cmdValue: f32 = 0;
+export let cmdCorner: i32 = -1;
 
 export function commandsReset(): void {
   resHead = 0;
@@ -80,6 +84,7 @@ export function commandParse(p: usize, n: i32, truncated: bool): i32 {
   if (code != 0) return code;
   if ((cmdIndex == CMD_CALIBRATE || cmdIndex == CMD_CAL_POINT) && (pFields & F_KG) == 0) return ERR_MISSING_FIELD;
   if (cmdIndex == CMD_CAL_FIT && (pFields & F_ORDER) == 0) return ERR_MISSING_FIELD;
+  if (cmdIndex == CMD_TRIM_CORNER && (pFields & F_CORNER) == 0) return ERR_MISSING_FIELD;
   if (cmdIndex == CMD_CONFIG) {
     if ((pFields & F_KEY) == 0 || (pFields & F_VALUE) == 0) return ERR_MISSING_FIELD;
     cmdKey = listIndex(CFG_NAMES, pKeyAt, pKeyLen);
@@ -88,6 +93,7 @@ export function commandParse(p: usize, n: i32, truncated: bool): i32 {
   cmdKg = <f32>pKg;
   cmdOrder = pOrder == 1 ? 1 : pOrder == 2 ? 2 : 0; // anything else is refused by the fit
   cmdValue = <f32>pValue;
+  cmdCorner = pCorner >= 0 && pCorner <= 3 && pCorner == Math.floor(pCorner) ? <i32>pCorner : -1; // else refused
   return 0;
 }
 

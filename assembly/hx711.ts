@@ -55,8 +55,10 @@ export let hxDataGain: i32 = 128;
 /** Conversions still to discard while the chips settle. */
 let settleLeft: i32 = 0;
 
-/** Result of the last successful read: the sum of every chip's signed code. */
+/** Result of the last successful read: the sum of every chip's signed code... */
 export let hxSum: i32 = 0;
+/** ...and each chip's code (i32), in the core's chip order. */
+export const hxCodes = memory.data(MAX_CHIPS * 4);
 /** Fault of the last read: code in the low byte, chip index in the next. */
 export let hxFault: i32 = 0;
 /** Microseconds the last read waited for DOUT. */
@@ -206,7 +208,9 @@ export function hxRead(): i32 {
       const bad = codeFault(data, start + j);
       // A lost step counts while settling too: the resynchronisation starts again.
       if (bad != 0 && (!settling || bad == FAULT_GAIN_PULSES)) fault(bad, start + j);
-      sum += (<i32>(data << 8)) >> 8;
+      const signedCode = (<i32>(data << 8)) >> 8;
+      store<i32>(hxCodes + (<usize>(start + j) << 2), signedCode);
+      sum += signedCode;
     }
     start = end;
   }

@@ -2,7 +2,7 @@
 // frequency in assembly/abi.json. Only numbers cross; blobs and the reading go through memory.
 import {
   scaleInit, scaleSample, reading, io, IO_CAP, cmdTare, cmdClearTare, cmdZero, cmdCalSpan, cmdCalAddPoint,
-  cmdCalClearPoints, cmdCalFit, cmdConfigSet, blobSave, blobLoad, message,
+  cmdCalClearPoints, cmdCalFit, cmdConfigSet, blobSave, blobLoad, message, cmdTrimEmpty, cmdTrimCorner, cmdTrimClear,
 } from "./scale";
 import { mqttWill, mqttConnected, outNext, outDone } from "./mqtt";
 import { mqttSetup, mqttTopic } from "./topics";
@@ -45,6 +45,12 @@ export function cmd_tare(): i32 { return cmdTare(); }
 export function cmd_clear_tare(): i32 { return cmdClearTare(); }
 /** Set zero. On a command. */
 export function cmd_zero(): i32 { return cmdZero(); }
+/** Corner adjustment: the platform is empty. On a command. */
+export function cmd_trim_empty(): i32 { return cmdTrimEmpty(); }
+/** Corner adjustment: the test weight is over chip k's cell. On a command. */
+export function cmd_trim_corner(k: i32): i32 { return cmdTrimCorner(k); }
+/** Corner adjustment undone: equal factors. On a command. */
+export function cmd_trim_clear(): i32 { return cmdTrimClear(); }
 /** Calibrate from a known weight on the scale. On a command. */
 export function cal_span(kg: f32): i32 { return cmdCalSpan(kg); }
 /** Record a calibration point. On a command. */

@@ -12,7 +12,8 @@ import {
   READING_FLAGS, READING_FAULT,
 } from "./abi";
 import { cfg, cfgInt, configDefaults, configSet, configBase, configBytes, configRestore } from "./config";
-import { hxRead, hxReset, hxSum, hxFault, hxWaitedUs, hxDataGain } from "./hx711";
+import { hxRead, hxReset, hxSum, hxFault, hxWaitedUs, hxDataGain, hxCodes, hxChips } from "./hx711";
+import { trimSum, trimBreak, trimEmpty, trimCorner, trimReset, trimFactors } from "./trim";
 import { spikeStep, spikeReset, smoothStep, smoothReset, smoothSetThreshold, stableStep, stableReset, stableShift, smoothPending } from "./filter";
 import {
   calEval, calSlope, calReset, calKind, calGain, calC1, calC2, zeroCounts, calZeroCounts, tareKg,
@@ -23,8 +24,9 @@ import { blobSeal, blobOpen, BLOB_HEADER, markDirty, CAL_VERSION, CONFIG_VERSION
 import { mqttReset, mqttMessage, mqttResult, MESSAGE_RUN } from "./mqtt";
 import { outboxOffer } from "./outbox";
 import {
-  cmdIndex, cmdKg, cmdOrder, cmdKey, cmdValue,
+  cmdIndex, cmdKg, cmdOrder, cmdKey, cmdValue, cmdCorner,
   CMD_TARE, CMD_CLEAR_TARE, CMD_ZERO, CMD_CALIBRATE, CMD_CAL_POINT, CMD_CAL_CLEAR, CMD_CAL_FIT,
+  CMD_TRIM_EMPTY, CMD_TRIM_CORNER, CMD_TRIM_CLEAR,
 } from "./commands";
 
 /** OIML R76: overload above Max + 9 e, underload below -20 e. */
@@ -63,6 +65,7 @@ export function scaleInit(): i32 {
   configDefaults();
   hxReset();
   calReset();
+  trimReset();
   resetFilters(); // also derives the nominal calibration
   mqttReset();
   seq = 0;
@@ -135,11 +138,15 @@ export function scaleSample(nowMs: i32): i32 {
     lastFaulted = true;
     lastStable = false;
     stableReset(); // stability must be earned again from good readings
+    trimBreak();
     outboxOffer(reading);
     return -code;
   }
 
-  const light = spikeStep(<f64>hxSum); // spikes removed, otherwise raw: what motion is judged on
+  // Several chips: each weighed by its corner trim (1 until trimmed).
+  const n = hxChips();
+  const input = n > 1 ? trimSum(hxCodes, n) : <f64>hxSum;
+  const light = spikeStep(input); // spikes removed, otherwise raw: what motion is judged on
   const counts = smoothStep(light);
   const d = <f64>cfg(CFG_DIVISION_KG);
   const band = <f64>cfg(CFG_STABLE_BAND_D) * d;
@@ -274,6 +281,33 @@ export function cmdCalAddPoint(kg: f32): i32 {
   return n;
 }
 
+/** Corner adjustment, step 1: the platform empty and stable. */
+export function cmdTrimEmpty(): i32 {
+  const err = notSettled();
+  if (err != 0) return err;
+  return trimEmpty(hxChips());
+}
+
+/** Step 2, for every chip k: the test weight over its cell, stable. Applies the factors at the last. */
+export function cmdTrimCorner(k: i32): i32 {
+  const err = notSettled();
+  if (err != 0) return err;
+  const r = trimCorner(k, hxChips());
+  if (r == 0) {
+    markDirty(BLOB_CALIBRATION);
+    resetFilters(); // the sum changed its weighing: filtered history no longer applies
+  }
+  return r;
+}
+
+/** Back to equal factors. */
+export function cmdTrimClear(): i32 {
+  trimReset();
+  markDirty(BLOB_CALIBRATION);
+  resetFilters();
+  return 0;
+}
+
 export function cmdCalClearPoints(): i32 {
   calClearPoints();
   calForgetFit();
@@ -312,6 +346,9 @@ export function message(topicLen: i32, payloadLen: i32): i32 {
   else if (cmdIndex == CMD_CAL_POINT) code = cmdCalAddPoint(cmdKg);
   else if (cmdIndex == CMD_CAL_CLEAR) code = cmdCalClearPoints();
   else if (cmdIndex == CMD_CAL_FIT) code = cmdCalFit(cmdOrder);
+  else if (cmdIndex == CMD_TRIM_EMPTY) code = cmdTrimEmpty();
+  else if (cmdIndex == CMD_TRIM_CORNER) code = cmdTrimCorner(cmdCorner);
+  else if (cmdIndex == CMD_TRIM_CLEAR) code = cmdTrimClear();
   else code = cmdConfigSet(cmdKey, cmdValue);
   return mqttResult(code < 0 ? code : 0);
 }
@@ -334,6 +371,7 @@ export function blobSave(which: i32): i32 {
   store<f64>(p, calZeroCounts, 32);
   store<f32>(p, tareKg, 40);
   store<i32>(p, points, 44);
+  for (let i = 0; i < 4; i++) store<f32>(p + 48 + <usize>(i << 2), <f32>load<f64>(trimFactors + (<usize>i << 3)));
   memory.copy(p + 64, pointData, MAX_POINTS * POINT_BYTES);
   return blobSeal(io, which, CAL_VERSION, CAL_PAYLOAD);
 }
@@ -390,11 +428,18 @@ export function blobLoad(which: i32, len: i32): i32 {
   }
   if (kind < KIND_NONE || kind > KIND_QUADRATIC || (gain != 128 && gain != 64 && gain != 32)) return ERR_BAD_BLOB;
   if (!isFinite(zero) || !isFinite(calZero) || !isFinite(tare)) return ERR_BAD_BLOB;
+  const current = len == BLOB_HEADER + CAL_PAYLOAD + 4;
+  for (let i = 0; current && i < 4; i++) {
+    const f = load<f32>(p + 48 + <usize>(i << 2));
+    if (!(f >= 0.5 && f <= 2)) return ERR_BAD_BLOB;
+  }
   if (kind != KIND_NONE && !monotonicOverRange(c1, c2, <f64>cfg(CFG_CAPACITY_KG), <f64>cfg(CFG_DIVISION_KG))) return ERR_BAD_BLOB;
   if (kind == KIND_NONE && !(isFinite(c1) && c1 != 0 && isFinite(c2))) return ERR_BAD_BLOB;
   // Valid: now it may replace the state.
-  if (len == BLOB_HEADER + CAL_PAYLOAD + 4) {
+  trimReset();
+  if (current) {
     memory.copy(pointData, p + 64, MAX_POINTS * POINT_BYTES);
+    for (let i = 0; i < 4; i++) store<f64>(trimFactors + (<usize>i << 3), <f64>load<f32>(p + 48 + <usize>(i << 2)));
   } else {
     for (let i = 0; i < n; i++) {
       store<f64>(pointData + <usize>(i * POINT_BYTES), <f64>load<f32>(p + 32 + <usize>(i * 8)));

@@ -160,12 +160,32 @@ test("overload: above Max + 9 d the reading has no weight; a saturated ADC under
   assert.equal(state?.overload, true);
 });
 
-test("four cells of unequal sensitivity: a corner load reads off by about the spread; centred it averages out", async () => {
+test("four cells of unequal sensitivity: a corner load reads off by about the spread until the corners are trimmed", async () => {
   const corner = await scaleFor({ rate: 80, cells: 4, inStep: true, cellSensitivitySpread: 0.01, events: [...CAL_10KG, { type: "load", at: 6, kg: 10, x: 0.9, y: 0.9 }] });
   const atCorner = collect(corner, 9).at(-1)!.kg;
   const centred = await scaleFor({ rate: 80, cells: 4, inStep: true, cellSensitivitySpread: 0.01, events: [...CAL_10KG, { type: "load", at: 6, kg: 10 }] });
   near(collect(centred, 9).at(-1)!.kg, 10, 2 * D, "centred, where it was calibrated");
   assert.ok(Math.abs(atCorner - 10) > 2 * D && Math.abs(atCorner - 10) < 0.1, `in a corner: ${atCorner} kg`);
+
+  // The corner adjustment: empty, then 5 kg over each cell in turn, then the span again.
+  const corners = [[-1, -1], [1, -1], [1, 1], [-1, 1]];
+  const trim: unknown[] = [{ type: "command", at: 6, name: "trim_empty" }];
+  corners.forEach(([x, y], k) => trim.push({ type: "load", at: 7 + 2 * k, kg: 5, x, y }, { type: "command", at: 8.8 + 2 * k, name: "trim_corner", corner: k }));
+  const trimmed = await scaleFor({
+    rate: 80, cells: 4, inStep: true, cellSensitivitySpread: 0.01,
+    events: [...CAL_10KG, ...trim, { type: "load", at: 15, kg: 10 }, { type: "command", at: 17, name: "calibrate", kg: 10 },
+      { type: "load", at: 17.5, kg: 10, x: 0.9, y: 0.9 }, { type: "load", at: 19.5, kg: 10, x: -0.9, y: 0.5 }, { type: "load", at: 21.5, kg: 10, x: 0.3, y: -0.8 }],
+  });
+  const all = collect(trimmed, 23.5);
+  assert.deepEqual(trimmed.commands.map((c) => c.result), [1, 0, 0, 1, 1, 1, 0, 0], JSON.stringify(trimmed.commands));
+  for (const [from, to] of [[19, 19.5], [21, 21.5], [23, 23.5]]) {
+    for (const r of between(all, from, to)) near(r.kg, 10, 2 * D, `10 kg off centre, trimmed (${from} s)`);
+  }
+  // Persisted with the calibration, and refused when out of range.
+  const blob = trimmed.core.saveBlob("CALIBRATION");
+  const again = await scaleFor({ rate: 80, cells: 4, inStep: true, cellSensitivitySpread: 0.01, events: [{ type: "load", at: 0, kg: 10, x: 0.9, y: 0.9 }] });
+  assert.equal(again.core.loadBlob("CALIBRATION", blob), 0);
+  near(collect(again, 3).at(-1)!.kg, 10, 2 * D, "trimmed after a reboot");
 });
 
 /** A version 1 calibration blob, as the previous core (ABI 1) saved it. */

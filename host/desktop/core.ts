@@ -36,6 +36,9 @@ interface CoreExports {
   cmd_tare(): number;
   cmd_clear_tare(): number;
   cmd_zero(): number;
+  cmd_trim_empty(): number;
+  cmd_trim_corner(k: number): number;
+  cmd_trim_clear(): number;
   cal_span(kg: number): number;
   cal_add_point(kg: number): number;
   cal_clear_points(): number;

@@ -8,7 +8,7 @@ const at = z.number().finite().min(0).describe("seconds from the start");
 const finite = z.number().finite();
 const configNames = Object.keys(abi.codes.config) as [string, ...string[]];
 
-export const COMMANDS = ["tare", "clear_tare", "zero", "calibrate", "cal_point", "cal_clear", "cal_fit"] as const;
+export const COMMANDS = ["tare", "clear_tare", "zero", "calibrate", "cal_point", "cal_clear", "cal_fit", "trim_empty", "trim_corner", "trim_clear"] as const;
 export const FAULTS = ["disconnect", "stuck_low", "bit_flips", "frozen", "stretch_clock", "short_pulse", "stall", "clear"] as const;
 const position = z.number().finite().min(-1).max(1);
 
@@ -22,6 +22,7 @@ const Event = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("command"), at, name: z.enum(COMMANDS),
     kg: finite.optional(), order: z.union([z.literal(1), z.literal(2)]).optional(),
+    corner: z.number().int().min(0).max(3).optional().describe("trim_corner: the chip whose cell the test weight stands over"),
     unlessRestored: z.boolean().default(false).describe("skipped when `run` restored a calibration from its store"),
   }),
   z.strictObject({ type: z.literal("set"), at, key: z.enum(configNames), value: finite }),
@@ -87,6 +88,9 @@ export function parseScenario(json: unknown, source = "scenario"): Scenario {
   for (const e of s.events) {
     if (e.type === "command" && (e.name === "calibrate" || e.name === "cal_point") && e.kg === undefined) {
       throw new ScenarioError(`${source}: command ${e.name} at ${e.at} s needs kg`);
+    }
+    if (e.type === "command" && e.name === "trim_corner" && e.corner === undefined) {
+      throw new ScenarioError(`${source}: command trim_corner at ${e.at} s needs corner`);
     }
     if (e.type === "fault" && e.chip >= s.cells) {
       throw new ScenarioError(`${source}: fault at ${e.at} s names chip ${e.chip}, but there are ${s.cells} cells`);

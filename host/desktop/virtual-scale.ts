@@ -148,7 +148,7 @@ export class VirtualScale {
         this.record(e.at, e.on ? "power up" : "power down", this.core.power(e.on));
         break;
       case "command":
-        this.record(e.at, e.name, this.command(e.name, e.kg ?? 0, e.order ?? 1));
+        this.record(e.at, e.name, this.command(e.name, e.kg ?? 0, e.order ?? 1, e.corner ?? 0));
         break;
       case "fault":
         this.inject(e.fault, e.chip, e.value);
@@ -157,7 +157,7 @@ export class VirtualScale {
   }
 
   /** Runs a command through the core; returns its result code. */
-  command(name: string, kg = 0, order = 1): number {
+  command(name: string, kg = 0, order = 1, corner = 0): number {
     const x = this.core.exports;
     switch (name) {
       case "tare": return x.cmd_tare();
@@ -167,6 +167,9 @@ export class VirtualScale {
       case "cal_point": return x.cal_add_point(kg);
       case "cal_clear": return x.cal_clear_points();
       case "cal_fit": return x.cal_fit(order);
+      case "trim_empty": return x.cmd_trim_empty();
+      case "trim_corner": return x.cmd_trim_corner(corner);
+      case "trim_clear": return x.cmd_trim_clear();
       default: throw new Error(`unknown command ${name}`);
     }
   }

@@ -82,7 +82,7 @@ static scale_config_t good(void)
     scale_config_t c = {
         .broker_uri = "mqtts://abc.s1.eu.hivemq.cloud:8883", .device_id = "scale1", .wifi_ssid = "home", .wifi_password = "secret-psk",
         .clk_pin = 18, .dout_pins = {4, 16, 17, 5}, .dout_count = 1, .led_pin = 2, .rate_sps = 10,
-        .wasm_stack_kb = 2, .wasm_pool_kb = 46, .task_stack_bytes = 10240,
+        .wasm_stack_kb = 2, .wasm_pool_kb = 48, .task_stack_bytes = 10240,
     };
     return c;
 }
