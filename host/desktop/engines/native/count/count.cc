@@ -37,9 +37,10 @@ int32_t clock_in(uint32_t, uint32_t, uint32_t len, uint32_t pulses, uint32_t out
     uint32_t word = (data << extra) | ((1u << extra) - 1u);
     std::memcpy(g_mem + out + 4 * i, &word, 4);
   }
-  uint32_t high = (1u << len) - 1u, longest = 1;
+  uint32_t high = (1u << len) - 1u, longest = 1, age = 60;  // read 60 us after DOUT went low
   std::memcpy(g_mem + out + 4 * len, &high, 4);
   std::memcpy(g_mem + out + 4 * (len + 1), &longest, 4);
+  std::memcpy(g_mem + out + 4 * (len + 2), &age, 4);
   return 0;
 }
 
