@@ -95,7 +95,7 @@ function retune(): void {
 
 /** The nearest multiple of d, halves away from zero: the same either side of zero. */
 // @ts-ignore: decorator
-@inline function roundTo(kg: f64, d: f64): f64 {
+@inline export function roundTo(kg: f64, d: f64): f64 {
   const n = Math.floor(Math.abs(kg) / d + 0.5) * d;
   return kg < 0 ? -n : n;
 }

@@ -3,6 +3,7 @@ import {
   calC1, calC2, zeroCounts, calKind, KIND_LINEAR, KIND_QUADRATIC, monotonicOverRange,
 } from "../calibration";
 import { ERR_TOO_FEW_POINTS, ERR_DEGENERATE, ERR_BAD_VALUE, ERR_FULL } from "../abi";
+import { roundTo } from "../scale";
 
 describe("span from one known weight", () => {
   it("sets kg per count from the counts above zero", () => {
@@ -112,5 +113,25 @@ describe("least-squares fits", () => {
     // The same points, with a capacity the curve does reach before it turns: accepted.
     expect<i32>(calFit(2, 128, 20, 0.01)).toBe(0);
     expect<bool>(monotonicOverRange(calC1, calC2, 20, 0.01)).toBe(true);
+  });
+});
+
+describe("numbers", () => {
+  it("rounds to the division symmetrically about zero (halves away from zero)", () => {
+    const d: f64 = 0.01;
+    const cases: f64[] = [0.005, 0.015, 0.025, 1.235, 0.0049, 0.0149];
+    for (let i = 0; i < cases.length; i++) {
+      expect<f64>(roundTo(-cases[i], d)).toBe(-roundTo(cases[i], d));
+    }
+    expect<f64>(roundTo(0.015, d)).toBeCloseTo(0.02, 9);
+    expect<f64>(roundTo(-0.015, d)).toBeCloseTo(-0.02, 9);
+    expect<f64>(roundTo(0.0149, d)).toBeCloseTo(0.01, 9);
+  });
+  it("keeps zero tracking's fractions of a count at four chips' counts (f32 would lose them)", () => {
+    calReset();
+    setZero(32000000);
+    // 100 steps of 0.01 counts: in f32 (ulp 2 at 3.2e7) every step rounds away.
+    for (let i = 0; i < 100; i++) setZero(zeroCounts + 0.01);
+    expect<f64>(zeroCounts - 32000000).toBeCloseTo(1, 6);
   });
 });
