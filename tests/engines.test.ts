@@ -6,6 +6,9 @@
 // WASM_SCALE_REQUIRE_ENGINES, so there a missing engine fails instead of skipping.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { fileURLToPath } from "node:url";
 import { ENGINES, available, type EngineName } from "../host/desktop/engines/engine.js";
 import { Random } from "../host/desktop/sim/random.js";
 import { makeImports } from "../host/desktop/imports.js";
@@ -89,6 +92,22 @@ async function transcript(engine: EngineName): Promise<string[]> {
 }
 
 const reference = transcript("v8");
+const RECORDED = fileURLToPath(new URL("./fixtures/reference-transcript.txt.gz", import.meta.url));
+
+test("the core's output equals the recorded reference stream (optimisations change no byte)", async () => {
+  const text = (await reference).join("\n") + "\n";
+  if (process.env.WASM_SCALE_RECORD) {
+    // After a change that is meant to change the output: WASM_SCALE_RECORD=1 writes it again.
+    mkdirSync(fileURLToPath(new URL("./fixtures/", import.meta.url)), { recursive: true });
+    writeFileSync(RECORDED, gzipSync(text, { level: 9 }));
+  }
+  assert.ok(existsSync(RECORDED), "no recorded reference: run with WASM_SCALE_RECORD=1");
+  const want = gunzipSync(readFileSync(RECORDED)).toString().split("\n");
+  const got = text.split("\n");
+  const first = want.findIndex((line, i) => got[i] !== line);
+  assert.equal(first, -1, `line ${first + 1} differs:\n  recorded: ${want[first]}\n  now:      ${got[first]}`);
+  assert.equal(got.length, want.length);
+});
 
 test("the reference run exercises what it claims: every fault, commands accepted and refused, an outage, blobs", async () => {
   const t = await reference;
