@@ -125,7 +125,9 @@ int main(int argc, char **argv) {
   core.add_chip(18, 4);
   std::memcpy(g_mem + core.io_ptr(), "dev1", 4);
   core.mqtt_setup(4);
-  core.config_set(kPublishMsKey, 0);
+  // Per sample: the default settings, as a device runs them (a reading queued once a second).
+  // Per publish: every reading queued, so that there are readings to frame.
+  if (publish) core.config_set(kPublishMsKey, 0);
   long readings = 0;
   int32_t t = 0;
   for (int i = 0; i < 200; i++) readings += core.sample(t += 13) > 0;  // settle, and queue readings
