@@ -136,8 +136,14 @@ static void on_instantiated(void)
         }
         nvs_close(h);
     }
-    /* The RATE pin's setting, whatever a stored settings blob says: the core times reads by it. */
-    if (wasm_host_call_if(SCALE_EXPORT_CONFIG_SET, SCALE_CFG_RATE_SPS, (float)RATE_SPS) != 0) ESP_LOGE(TAG, "core refused rate %d", RATE_SPS);
+    /* The RATE pin's setting, whatever a stored settings blob says: the core times reads by it.
+     * Set only when it differs, so that a boot does not rewrite the settings in NVS. */
+    uint32_t argv[1] = {SCALE_CFG_RATE_SPS};
+    float rate = 0;
+    if (wasm_host_call(SCALE_EXPORT_CONFIG_GET, 1, argv) == ESP_OK) memcpy(&rate, &argv[0], sizeof rate);
+    if (rate != (float)RATE_SPS && wasm_host_call_if(SCALE_EXPORT_CONFIG_SET, SCALE_CFG_RATE_SPS, (float)RATE_SPS) != 0) {
+        ESP_LOGE(TAG, "core refused rate %d", RATE_SPS);
+    }
     size_t cap;
     uint8_t *io = wasm_host_io(&cap);
     size_t id_len = strlen(DEVICE_ID);
