@@ -44,6 +44,35 @@ export function wStr(s: string): void {
   wPos += n;
 }
 
+/**
+ * A message's literal parts, narrowed once into bytes so that writing one is a memory.copy:
+ * `src` holds the parts separated by "\u0001"; `bytes` receives them, `offsets` (u16) where each
+ * starts, plus where the last ends. (For the reading, sent most often: see outbox.ts.)
+ */
+export function partsInit(src: string, bytes: usize, offsets: usize): void {
+  let k = 0;
+  let at: usize = 0;
+  store<u16>(offsets, 0);
+  const p = changetype<usize>(src);
+  const n = <usize>(load<u32>(p - 4) >> 1);
+  for (let i: usize = 0; i < n; i++) {
+    const c = <i32>load<u16>(p + (i << 1));
+    if (c == 1) {
+      store<u16>(offsets + (<usize>++k << 1), <u16>at);
+    } else {
+      store<u8>(bytes + at, <u8>c);
+      at++;
+    }
+  }
+  store<u16>(offsets + (<usize>++k << 1), <u16>at);
+}
+
+/** Writes part k of a set made by partsInit. */
+export function wPart(bytes: usize, offsets: usize, k: i32): void {
+  const from = <usize>load<u16>(offsets + (<usize>k << 1));
+  wBytes(bytes + from, <i32>(<usize>load<u16>(offsets + (<usize>(k + 1) << 1)) - from));
+}
+
 export function wBytes(p: usize, n: i32): void {
   if (wPos + <usize>n <= wEnd) memory.copy(wPos, p, <usize>n);
   wPos += <usize>n;

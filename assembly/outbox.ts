@@ -10,7 +10,7 @@ import {
   FLAG_STABLE, FLAG_NET, FLAG_CENTER_ZERO, FLAG_OVERLOAD, FLAG_UNDERLOAD, FLAG_UNCALIBRATED,
 } from "./abi";
 import { cfg, cfgInt } from "./config";
-import { wStr, wInt, wFixed, wBool, wListName, wByte } from "./json";
+import { wStr, wInt, wFixed, wListName, wByte, partsInit, wPart } from "./json";
 import { idLen, frameBegin } from "./topics";
 
 /**
@@ -158,46 +158,67 @@ export function readingDone(): void {
   headSent = false;
 }
 
+// The reading message's literal parts, in the order written (see wReading).
+// One literal, not a concatenation: AssemblyScript would join strings at run time, allocating.
+const READING_PARTS = "{\"seq\":\u0001,\"kg\":\u0001,\"gross_kg\":\u0001,\"raw\":\u0001,\"stable\":\u0001,\"net\":\u0001,\"zero\":\u0001,\"overload\":\u0001,\"underload\":\u0001,\"calibrated\":\u0001,\"flags\":\u0001,\"fault\":\u0001,\"status\":\u0001,\"t_ms\":\u0001,\"ts\":\u0001,\"time_known\":\u0001}\u0001true\u0001false\u0001null\u0001\"stable\"\u0001\"motion\"";
+const P_TRUE = 17;
+const P_FALSE = 18;
+const P_NULL = 19;
+const P_STABLE = 20;
+const P_MOTION = 21;
+const readingBytes = memory.data(256);
+const readingOffsets = memory.data(24 * 2);
+let partsReady: bool = false;
+
+// @ts-ignore: decorator
+@inline function wFlag(on: bool): void {
+  wPart(readingBytes, readingOffsets, on ? P_TRUE : P_FALSE);
+}
+
 function wReading(r: usize): void {
+  if (!partsReady) {
+    partsInit(READING_PARTS, readingBytes, readingOffsets);
+    partsReady = true;
+  }
   const flags = load<u32>(r, READING_FLAGS);
   const fault = load<i32>(r, READING_FAULT) & 0xFF;
   const dec = decimals();
   const t = load<i32>(r, READING_T_MS);
-  wStr("{\"seq\":");
+  wPart(readingBytes, readingOffsets, 0);
   wInt(<i64>load<u32>(r, READING_SEQ));
-  wStr(",\"kg\":");
+  wPart(readingBytes, readingOffsets, 1);
   wFixed(load<f32>(r, READING_KG), dec);
-  wStr(",\"gross_kg\":");
+  wPart(readingBytes, readingOffsets, 2);
   wFixed(load<f32>(r, READING_GROSS_KG), dec);
-  wStr(",\"raw\":");
+  wPart(readingBytes, readingOffsets, 3);
   wInt(<i64>load<i32>(r, READING_RAW));
-  wStr(",\"stable\":");
-  wBool((flags & FLAG_STABLE) != 0);
-  wStr(",\"net\":");
-  wBool((flags & FLAG_NET) != 0);
-  wStr(",\"zero\":");
-  wBool((flags & FLAG_CENTER_ZERO) != 0);
-  wStr(",\"overload\":");
-  wBool((flags & FLAG_OVERLOAD) != 0);
-  wStr(",\"underload\":");
-  wBool((flags & FLAG_UNDERLOAD) != 0);
-  wStr(",\"calibrated\":");
-  wBool((flags & FLAG_UNCALIBRATED) == 0);
-  wStr(",\"flags\":");
+  wPart(readingBytes, readingOffsets, 4);
+  wFlag((flags & FLAG_STABLE) != 0);
+  wPart(readingBytes, readingOffsets, 5);
+  wFlag((flags & FLAG_NET) != 0);
+  wPart(readingBytes, readingOffsets, 6);
+  wFlag((flags & FLAG_CENTER_ZERO) != 0);
+  wPart(readingBytes, readingOffsets, 7);
+  wFlag((flags & FLAG_OVERLOAD) != 0);
+  wPart(readingBytes, readingOffsets, 8);
+  wFlag((flags & FLAG_UNDERLOAD) != 0);
+  wPart(readingBytes, readingOffsets, 9);
+  wFlag((flags & FLAG_UNCALIBRATED) == 0);
+  wPart(readingBytes, readingOffsets, 10);
   wInt(<i64>flags);
-  wStr(",\"fault\":");
+  wPart(readingBytes, readingOffsets, 11);
   if (fault != 0) wListName(FAULT_NAMES, fault);
-  else wStr("null");
-  wStr(",\"status\":");
+  else wPart(readingBytes, readingOffsets, P_NULL);
+  wPart(readingBytes, readingOffsets, 12);
   if (fault != 0) wListName(FAULT_NAMES, fault);
-  else wStr((flags & FLAG_STABLE) != 0 ? "\"stable\"" : "\"motion\"");
-  wStr(",\"t_ms\":");
+  else wPart(readingBytes, readingOffsets, (flags & FLAG_STABLE) != 0 ? P_STABLE : P_MOTION);
+  wPart(readingBytes, readingOffsets, 13);
   wInt(<i64><u32>t);
-  wStr(",\"ts\":");
+  wPart(readingBytes, readingOffsets, 14);
   // Wall-clock milliseconds once the host has set the clock (NTP); null, and said so, before.
   if (timeKnown) wInt(<i64>epochS * 1000 + <i64>(t - epochAtMs));
-  else wStr("null");
-  wStr(",\"time_known\":");
-  wBool(timeKnown);
-  wByte(0x7D);
+  else wPart(readingBytes, readingOffsets, P_NULL);
+  wPart(readingBytes, readingOffsets, 15);
+  wFlag(timeKnown);
+  wPart(readingBytes, readingOffsets, 16);
 }

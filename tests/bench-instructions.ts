@@ -28,11 +28,13 @@ function perUnit(exe: string, mode: "sample" | "publish", n: number): number {
   return Math.round((collected(exe, mode, 2 * n) - collected(exe, mode, n)) / n);
 }
 
-/** The native reference is built on demand: it needs Debian's wasm2c, which the engines do not. */
-function buildNative(): void {
-  if (existsSync(`${out}build.ninja`) || existsSync(`${out}Makefile`)) {
-    spawnSync("cmake", ["--build", out, "--target", "count_native"], { stdio: "ignore" });
-  }
+/**
+ * The native reference is built on demand: it needs Debian's wasm2c, which the engines do not.
+ * False when it could not be built for this core: an older binary would measure an older core.
+ */
+function buildNative(): boolean {
+  if (!existsSync(`${out}build.ninja`) && !existsSync(`${out}Makefile`)) return false;
+  return spawnSync("cmake", ["--build", out, "--target", "count_native"], { stdio: "ignore" }).status === 0;
 }
 
 export function instructionCounts(): { figures: Record<string, number | null>; note: string | null } {
@@ -45,10 +47,10 @@ export function instructionCounts(): { figures: Record<string, number | null>; n
     wamr_fast_to_native_ratio: null,
   };
   if (spawnSync("valgrind", ["--version"]).status !== 0) return { figures, note: "valgrind is not installed (apt-get install valgrind): instruction counts not measured" };
-  buildNative();
+  const nativeBuilt = buildNative();
   const missing: string[] = [];
   for (const [name, exe] of Object.entries(HARNESS)) {
-    if (!existsSync(exe)) {
+    if (!existsSync(exe) || (name === "native" && !nativeBuilt)) {
       missing.push(name);
       continue;
     }
