@@ -7,6 +7,9 @@ import {
 } from "./abi";
 
 const values = memory.data(CFG_COUNT * 4);
+/** The same settings as integers (truncated), kept beside them: the per-sample path reads these,
+ * with no conversion per lookup. */
+const ints = memory.data(CFG_COUNT * 4);
 
 /** Current value of a setting (key already checked by the caller). */
 // @ts-ignore: decorator
@@ -17,11 +20,17 @@ const values = memory.data(CFG_COUNT * 4);
 /** Integer value of a setting whose range makes it integral. */
 // @ts-ignore: decorator
 @inline export function cfgInt(key: i32): i32 {
-  return <i32>load<f32>(values + (<usize>key << 2));
+  return load<i32>(ints + (<usize>key << 2));
+}
+
+/** Stores a setting and its integer shadow: the one place settings change. */
+function put(key: i32, v: f32): void {
+  store<f32>(values + (<usize>key << 2), v);
+  store<i32>(ints + (<usize>key << 2), <i32>v);
 }
 
 export function configDefaults(): void {
-  for (let k = 0; k < CFG_COUNT; k++) store<f32>(values + (<usize>k << 2), unchecked(CFG_DEFAULT[k]));
+  for (let k = 0; k < CFG_COUNT; k++) put(k, unchecked(CFG_DEFAULT[k]));
 }
 
 function isInteger(key: i32): bool {
@@ -61,7 +70,7 @@ export function configCheck(key: i32, v: f32): i32 {
 export function configSet(key: i32, v: f32): i32 {
   const err = configCheck(key, v);
   if (err != 0) return err;
-  store<f32>(values + (<usize>key << 2), v);
+  put(key, v);
   return 0;
 }
 
@@ -72,11 +81,11 @@ export function configSet(key: i32, v: f32): i32 {
 export function configRestore(src: usize, count: i32, skip: i32): bool {
   const saved = memory.data(CFG_COUNT * 4);
   memory.copy(saved, values, CFG_COUNT * 4);
-  store<f32>(values + (<usize>CFG_SPIKE_TRIM << 2), 0); // so a smaller window can come first
+  put(CFG_SPIKE_TRIM, 0); // so a smaller window can come first
   for (let k = 0; k < count; k++) {
     const v = k == skip ? unchecked(CFG_DEFAULT[k]) : load<f32>(src + (<usize>k << 2));
     if (configSet(k, v) != 0) {
-      memory.copy(values, saved, CFG_COUNT * 4);
+      for (let j = 0; j < CFG_COUNT; j++) put(j, load<f32>(saved + (<usize>j << 2)));
       return false;
     }
   }
