@@ -13,6 +13,8 @@ import { CoreError } from "./core.js";
 import { ENGINES, EngineError, type EngineName } from "./engines/engine.js";
 import { run, type RunOptions } from "./run.js";
 import { formatReading, displayDecimals } from "./terminal.js";
+import { replay, parseSetting, formatReplaySummary } from "./replay.js";
+import { RecordingError } from "./record.js";
 
 export const defaultScenario = fileURLToPath(new URL("./scenarios/default.json", import.meta.url));
 
@@ -49,18 +51,45 @@ export function program(): Command {
     .addOption(engineOption())
     .option("--json", "print one JSON object")
     .option("--readings", "print every reading too")
-    .action(async (file: string, o: { duration?: number; rate?: 10 | 80; seed: number; wasm?: string; engine: EngineName; json?: boolean; readings?: boolean }) => {
+    .option("--record <file>", "record what the core is given, to replay it later (wasm-scale replay)")
+    .action(async (file: string, o: { duration?: number; rate?: 10 | 80; seed: number; wasm?: string; engine: EngineName; json?: boolean; readings?: boolean; record?: string }) => {
       const scenario = loadScenario(file);
       if (o.rate) scenario.rate = o.rate;
       const duration = o.duration ?? scenario.durationS ?? 60;
-      const scale = await VirtualScale.create(scenario, { seed: o.seed, wasm: o.wasm, engine: o.engine });
+      const scale = await VirtualScale.create(scenario, { seed: o.seed, wasm: o.wasm, engine: o.engine, record: o.record });
       const decimals = displayDecimals(scale.core);
       const started = performance.now();
       const summary = summarise(scale, duration, (r) => {
         if (o.readings && !o.json) console.log(formatReading(r, decimals));
       });
       summary.wallSeconds = (performance.now() - started) / 1000;
+      await scale.close();
       console.log(o.json ? JSON.stringify(summary) : formatSummary(summary));
+    });
+
+  cli
+    .command("replay")
+    .description("run a recording through the core again, with its settings or others, and summarise it")
+    .argument("<recording>", "a file made by simulate --record")
+    .option("--set <KEY=VALUE...>", "change a setting before replaying (not GAIN or RATE_SPS)")
+    .option("--wasm <file>", "core module to run (default: build/release.wasm)")
+    .addOption(engineOption())
+    .option("--json", "print one JSON object")
+    .option("--readings", "print every reading too")
+    .action(async (file: string, o: { set?: string[]; wasm?: string; engine: EngineName; json?: boolean; readings?: boolean }) => {
+      const set = (o.set ?? []).map(parseSetting);
+      const tty = process.stderr.isTTY && !o.json;
+      let shown = -1;
+      const { summary } = await replay(file, {
+        set, wasm: o.wasm, engine: o.engine,
+        onReading: o.readings && !o.json ? (r) => console.log(formatReading(r, 3)) : undefined,
+        onProgress: tty ? (f) => {
+          const pct = Math.floor(f * 100);
+          if (pct !== shown) process.stderr.write(`\rreplaying ${file}: ${(shown = pct)} %`);
+          if (f >= 1) process.stderr.write("\n");
+        } : undefined,
+      });
+      console.log(o.json ? JSON.stringify(summary) : formatReplaySummary(summary));
     });
 
   cli
@@ -109,7 +138,7 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (e) {
-    if (e instanceof ScenarioError || e instanceof CoreError || e instanceof ConfigError || e instanceof StoreError || e instanceof CertError || e instanceof EngineError) {
+    if (e instanceof ScenarioError || e instanceof CoreError || e instanceof ConfigError || e instanceof StoreError || e instanceof CertError || e instanceof EngineError || e instanceof RecordingError) {
       console.error(`wasm-scale: ${e.message}`);
       process.exit(2);
     }

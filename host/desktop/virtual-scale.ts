@@ -9,6 +9,8 @@ import { ScaleCore, CoreError, type Reading } from "./core.js";
 import { codeName } from "../abi.js";
 import type { Scenario, ScenarioEvent } from "./scenario.js";
 import type { EngineName } from "./engines/engine.js";
+import { Recorder, applyOp, RECORDING_FORMAT, RECORDING_VERSION, type CoreOp } from "./record.js";
+import { abi } from "../abi.js";
 
 /** GPIO numbers the desktop board uses (the ESP32 defaults of the firmware's Kconfig). */
 export const CLOCK_PINS = [18, 19, 21, 22];
@@ -28,6 +30,8 @@ export interface VirtualScaleOptions {
   wasm?: Uint8Array | string;
   /** The engine that runs it; V8 by default. */
   engine?: EngineName;
+  /** Record what the core is given to this file (see record.ts); close() finishes it. */
+  record?: string;
 }
 
 /** A step of the platform load: from `from` at t0 to `to` at t0 + ramp, standing at (x, y). */
@@ -61,6 +65,7 @@ export class VirtualScale {
   readonly panics: CorePanic[] = [];
   core!: ScaleCore;
   host!: HostImports;
+  recorder: Recorder | null = null;
   temperatureC: number;
   private load: LoadStep = { t0Us: 0, from: 0, to: 0, rampUs: 0, x: 0, y: 0 };
   private next = 0;
@@ -102,13 +107,22 @@ export class VirtualScale {
   static async create(scenario: Scenario, options: VirtualScaleOptions): Promise<VirtualScale> {
     const s = new VirtualScale(scenario, options);
     s.host = makeImports(s.board, (p) => s.panics.push(p));
-    s.core = await ScaleCore.load(s.host, options.wasm, options.engine);
-    for (let i = 0; i < scenario.cells; i++) s.core.addChip(scenario.sharedClock ? CLOCK_PINS[0] : CLOCK_PINS[i], DATA_PINS[i]);
+    s.recorder = options.record ? new Recorder(options.record) : null;
+    s.core = await ScaleCore.load(s.recorder ? s.recorder.wrap(s.host) : s.host, options.wasm, options.engine);
+    const chips: Array<[number, number]> = [];
+    for (let i = 0; i < scenario.cells; i++) chips.push([scenario.sharedClock ? CLOCK_PINS[0] : CLOCK_PINS[i], DATA_PINS[i]]);
+    for (const [clk, dout] of chips) s.core.addChip(clk, dout);
     s.core.set("RATE_SPS", scenario.rate); // the RATE pin, as the firmware sets it from its Kconfig
     for (const [key, value] of Object.entries(scenario.settings)) {
       const r = s.core.set(key, value as number);
       if (r !== 0) throw new CoreError(`setting ${key} = ${value} refused: ${codeName("error", r) ?? r}`, r);
     }
+    s.recorder?.begin({
+      format: RECORDING_FORMAT, version: RECORDING_VERSION, abi: abi.version, rate: scenario.rate, chips,
+      calibration: Buffer.from(s.core.saveBlob("CALIBRATION")).toString("base64"),
+      config: Buffer.from(s.core.saveBlob("CONFIG")).toString("base64"),
+      source: `scenario "${scenario.name}"`,
+    });
     return s;
   }
 
@@ -142,10 +156,10 @@ export class VirtualScale {
         this.temperatureC = e.c;
         break;
       case "set":
-        this.record(e.at, `set ${e.key}=${e.value}`, this.core.set(e.key, e.value));
+        this.record(e.at, `set ${e.key}=${e.value}`, this.op(["set", e.key, e.value]));
         break;
       case "power":
-        this.record(e.at, e.on ? "power up" : "power down", this.core.power(e.on));
+        this.record(e.at, e.on ? "power up" : "power down", this.op(["power", e.on]));
         break;
       case "command":
         this.record(e.at, e.name, this.command(e.name, e.kg ?? 0, e.order ?? 1, e.corner ?? 0));
@@ -158,20 +172,13 @@ export class VirtualScale {
 
   /** Runs a command through the core; returns its result code. */
   command(name: string, kg = 0, order = 1, corner = 0): number {
-    const x = this.core.exports;
-    switch (name) {
-      case "tare": return x.cmd_tare();
-      case "clear_tare": return x.cmd_clear_tare();
-      case "zero": return x.cmd_zero();
-      case "calibrate": return x.cal_span(kg);
-      case "cal_point": return x.cal_add_point(kg);
-      case "cal_clear": return x.cal_clear_points();
-      case "cal_fit": return x.cal_fit(order);
-      case "trim_empty": return x.cmd_trim_empty();
-      case "trim_corner": return x.cmd_trim_corner(corner);
-      case "trim_clear": return x.cmd_trim_clear();
-      default: throw new Error(`unknown command ${name}`);
-    }
+    return this.op(["command", name, kg, order, corner]);
+  }
+
+  /** A command, setting or power change: recorded when recording, then applied. */
+  private op(op: CoreOp): number {
+    this.recorder?.op(op);
+    return applyOp(this.core, op);
   }
 
   private record(at: number, name: string, result: number): void {
@@ -198,7 +205,14 @@ export class VirtualScale {
   /** One sample: due events, then the core reads the chips. Returns the core's status. */
   step(): number {
     this.applyDue();
-    return this.core.sample(Math.floor(this.board.nowUs / 1000));
+    const nowMs = Math.floor(this.board.nowUs / 1000);
+    this.recorder?.sample(nowMs);
+    return this.core.sample(nowMs);
+  }
+
+  /** Finishes a recording, if there is one. */
+  async close(): Promise<void> {
+    await this.recorder?.close();
   }
 
   reading(): Reading {

@@ -1,0 +1,96 @@
+// Record and replay: a run's conversions, commands and settings written down and given to a core
+// again. With the recorded settings the readings come back byte for byte; with others they show
+// what those settings would have made of the same conversions.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { replay } from "../host/desktop/replay.js";
+import { RecordingError } from "../host/desktop/record.js";
+import type { Reading } from "../host/desktop/core.js";
+import { parseScenario } from "../host/desktop/scenario.js";
+import { VirtualScale } from "../host/desktop/virtual-scale.js";
+import { CAL_10KG } from "./helpers.js";
+
+const bin = fileURLToPath(new URL("../bin/wasm-scale.js", import.meta.url));
+
+/** A recorded run with two cells, loads, commands, a setting change and faults; its readings. */
+async function recorded(dir: string): Promise<{ path: string; readings: Reading[] }> {
+  const path = join(dir, "run.rec");
+  const scenario = parseScenario({
+    rate: 80, cells: 2, inStep: true,
+    events: [
+      ...CAL_10KG, { type: "load", at: 6, kg: 3.2, rampS: 0.4 }, { type: "command", at: 8, name: "tare" },
+      { type: "set", at: 9, key: "SMOOTH_MODE", value: 2 }, { type: "fault", at: 10, fault: "stall", value: 20000 },
+      { type: "fault", at: 11, fault: "bit_flips", value: 0.02 }, { type: "fault", at: 12, fault: "clear" },
+      { type: "load", at: 13, kg: 0 }, { type: "command", at: 15, name: "clear_tare" },
+    ],
+  });
+  const scale = await VirtualScale.create(scenario, { seed: 5, record: path });
+  const readings: Reading[] = [];
+  while (scale.nowS < 17) if (scale.step() !== 0) readings.push(scale.reading());
+  await scale.close();
+  return { path, readings };
+}
+
+test("a recording replays to the same readings, byte for byte, and to others with other settings", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-rec-"));
+  try {
+    const { path, readings } = await recorded(dir);
+    assert.ok(readings.length > 1000 && readings.some((r) => r.fault), "a run with faults");
+    const same = await replay(path);
+    assert.equal(same.readings.length, readings.length);
+    assert.deepEqual(same.readings, readings, "the same readings");
+    assert.ok(same.summary.commands.every((c) => c.result >= 0) && same.summary.commands.length >= 5, JSON.stringify(same.summary.commands));
+    assert.ok(same.summary.faults.LATE >= 1, JSON.stringify(same.summary.faults));
+    assert.ok(same.summary.noiseD !== null && same.summary.noiseD > 0.01 && same.summary.noiseD < 1, `noise ${same.summary.noiseD} d`);
+
+    const other = await replay(path, { set: [["SPIKE_WINDOW", 9]] });
+    assert.equal(other.readings.length, readings.length, "the same conversions");
+    assert.notDeepEqual(other.readings, readings, "read through other settings");
+    // Through the bit flips (11..12 s) a median of 9 lets no more corrupted conversions through than 5.
+    const off = (rs: Reading[]) => rs.filter((r) => r.tMs > 11000 && r.tMs < 12500 && !r.fault && Math.abs(r.grossKg - 3.2) > 0.02).length;
+    assert.ok(off(other.readings) <= off(readings), `${off(other.readings)} off with a median of 9, ${off(readings)} with 5`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a replay refuses what it cannot honour, with a clear error", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-rec-"));
+  try {
+    const { path } = await recorded(dir);
+    await assert.rejects(replay(path, { set: [["GAIN", 64]] }), (e: RecordingError) => /GAIN cannot be replayed/.test(e.message));
+    const bytes = readFileSync(path);
+    const cut = join(dir, "cut.rec");
+    writeFileSync(cut, bytes.subarray(0, bytes.length / 2));
+    await assert.rejects(replay(cut), (e: RecordingError) => e instanceof RecordingError && /damaged|differently/.test(e.message));
+    const other = join(dir, "other.rec");
+    writeFileSync(other, gzipSync('{"format":"something else"}\n'));
+    await assert.rejects(replay(other), (e: RecordingError) => /not a wasm-scale recording/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the command line: simulate --record, then replay --set ... --json", () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-rec-"));
+  try {
+    const path = join(dir, "kitchen.rec");
+    const rec = spawnSync(process.execPath, [bin, "simulate", "--duration", "20", "--record", path], { encoding: "utf8" });
+    assert.equal(rec.status, 0, rec.stderr);
+    const r = spawnSync(process.execPath, [bin, "replay", path, "--set", "SPIKE_WINDOW=9", "STABLE_MS=500", "--json"], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.ok(s.readings > 150 && s.stableShare > 0.3, r.stdout);
+    const bad = spawnSync(process.execPath, [bin, "replay", path, "--set", "SPIKE_WINDOW"], { encoding: "utf8" });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /KEY=VALUE/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
