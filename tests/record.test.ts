@@ -87,6 +87,14 @@ test("the command line: simulate --record, then replay --set ... --json", () => 
     assert.equal(r.status, 0, r.stderr);
     const s = JSON.parse(r.stdout);
     assert.ok(s.readings > 150 && s.stableShare > 0.3, r.stdout);
+    // A plot of both: the recorded settings and the others, overlaid, with the commands marked.
+    const svg = join(dir, "plot.svg");
+    const p = spawnSync(process.execPath, [bin, "replay", path, "--set", "SPIKE_WINDOW=9", "--plot", svg], { encoding: "utf8" });
+    assert.equal(p.status, 0, p.stderr);
+    const text = readFileSync(svg, "utf8");
+    assert.match(text, /^<svg/);
+    for (const label of ["recorded", "SPIKE_WINDOW=9", "weight (kg)", "raw counts", "stable", "calibrate"]) assert.ok(text.includes(label), `the plot shows ${label}`);
+    assert.ok((text.match(/<path/g) ?? []).length >= 6, "lines are drawn");
     const bad = spawnSync(process.execPath, [bin, "replay", path, "--set", "SPIKE_WINDOW"], { encoding: "utf8" });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /KEY=VALUE/);

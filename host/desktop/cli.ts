@@ -14,6 +14,8 @@ import { ENGINES, EngineError, type EngineName } from "./engines/engine.js";
 import { run, type RunOptions } from "./run.js";
 import { formatReading, displayDecimals } from "./terminal.js";
 import { replay, parseSetting, formatReplaySummary } from "./replay.js";
+import { plotSvg } from "./plot.js";
+import { writeFileSync } from "node:fs";
 import { RecordingError } from "./record.js";
 
 export const defaultScenario = fileURLToPath(new URL("./scenarios/default.json", import.meta.url));
@@ -76,7 +78,8 @@ export function program(): Command {
     .addOption(engineOption())
     .option("--json", "print one JSON object")
     .option("--readings", "print every reading too")
-    .action(async (file: string, o: { set?: string[]; wasm?: string; engine: EngineName; json?: boolean; readings?: boolean }) => {
+    .option("--plot <file.svg>", "draw the weight, raw counts, stability, faults and commands; with --set, the recorded settings too, overlaid")
+    .action(async (file: string, o: { set?: string[]; wasm?: string; engine: EngineName; json?: boolean; readings?: boolean; plot?: string }) => {
       const set = (o.set ?? []).map(parseSetting);
       const tty = process.stderr.isTTY && !o.json;
       let shown = -1;
@@ -90,6 +93,14 @@ export function program(): Command {
         } : undefined,
       });
       console.log(o.json ? JSON.stringify(summary) : formatReplaySummary(summary));
+      if (o.plot) {
+        const label = set.length ? set.map(([k, v]) => `${k}=${v}`).join(", ") : "recorded";
+        const series = [{ name: label, readings: (await replay(file, { set, wasm: o.wasm, engine: o.engine })).readings }];
+        if (set.length) series.unshift({ name: "recorded", readings: (await replay(file, { wasm: o.wasm, engine: o.engine })).readings });
+        const commands = summary.commands.map((c) => ({ tS: c.tS, label: c.error ? `${c.op} (${c.error})` : c.op }));
+        writeFileSync(o.plot, await plotSvg(series, commands, `replay of ${file}`));
+        if (!o.json) console.log(`plot: ${o.plot}`);
+      }
     });
 
   cli

@@ -31,7 +31,7 @@ export interface ReplaySummary {
   /** Zero moved by zero tracking over the recording (zero and calibration commands apart), in kg. */
   zeroTrackedKg: number;
   /** The recorded commands and setting changes, with what this replay's core answered. */
-  commands: Array<{ op: string; result: number; error?: string }>;
+  commands: Array<{ op: string; result: number; error?: string; tS: number }>;
   final: Reading | null;
 }
 
@@ -79,6 +79,7 @@ export async function replay(path: string, options: ReplayOptions = {}): Promise
   const readings: Reading[] = [];
   const faults: Record<string, number> = {};
   let samples = 0;
+  let lastMs = 0;
   let stableCount = 0;
   let run: number[] = [];
   const deviations: number[] = [];
@@ -102,14 +103,15 @@ export async function replay(path: string, options: ReplayOptions = {}): Promise
       const result = applyOp(core, op);
       zeroFrom = zeroKg(core);
       const name = op[0] === "command" ? op[1] : op[0] === "set" ? `set ${op[1]}=${op[2]}` : op[1] ? "power up" : "power down";
-      commands.push(result < 0 ? { op: name, result, error: codeName("error", result) } : { op: name, result });
+      commands.push(result < 0 ? { op: name, result, error: codeName("error", result), tS: lastMs / 1000 } : { op: name, result, tS: lastMs / 1000 });
       closeRun();
       i++;
       continue;
     }
     if (e[0] !== "s") mismatch(`an import result (${e[0]}) where the core expected a sample`);
     replayed.seek(i + 1);
-    const status = core.sample(e[1] as number);
+    lastMs = e[1] as number;
+    const status = core.sample(lastMs);
     samples++;
     i = replayed.at();
     if (samples % 4096 === 0) options.onProgress?.(i / events.length);
