@@ -48,6 +48,8 @@ test("a recording replays to the same readings, byte for byte, and to others wit
     assert.ok(same.summary.commands.every((c) => c.result >= 0) && same.summary.commands.length >= 5, JSON.stringify(same.summary.commands));
     assert.ok(same.summary.faults.LATE >= 1, JSON.stringify(same.summary.faults));
     assert.ok(same.summary.noiseD !== null && same.summary.noiseD > 0.01 && same.summary.noiseD < 1, `noise ${same.summary.noiseD} d`);
+    // Four loads placed or taken off; each settles within STABLE_MS and the filters' delay.
+    assert.ok(same.summary.settleS.steps >= 3 && same.summary.settleS.median! > 0.9 && same.summary.settleS.max! < 2.5, JSON.stringify(same.summary.settleS));
 
     const other = await replay(path, { set: [["SPIKE_WINDOW", 9]] });
     assert.equal(other.readings.length, readings.length, "the same conversions");

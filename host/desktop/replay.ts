@@ -28,6 +28,9 @@ export interface ReplaySummary {
    * the raw counts about the median of each stable run (10 readings or more), as 1.4826 x the
    * median absolute deviation, an rms that a load arriving at a run's end cannot inflate. */
   noiseD: number | null;
+  /** Settling after each load change (the raw counts moving by more than 20 d from one reading to the
+   * next): seconds from the change to the first STABLE reading after the motion was seen. */
+  settleS: { steps: number; median: number | null; max: number | null };
   /** Zero moved by zero tracking over the recording (zero and calibration commands apart), in kg. */
   zeroTrackedKg: number;
   /** The recorded commands and setting changes, with what this replay's core answered. */
@@ -80,6 +83,12 @@ export async function replay(path: string, options: ReplayOptions = {}): Promise
   const faults: Record<string, number> = {};
   let samples = 0;
   let lastMs = 0;
+  // Steps are found on the raw counts, so they do not depend on the settings being replayed.
+  const stepCounts = (20 * core.get("DIVISION_KG")) / Math.abs(kgPerCount(core));
+  let lastRaw: number | null = null;
+  let stepAt: number | null = null;
+  let moved = false; // the step has been seen as motion (STABLE lags the raw counts by the filters)
+  const settles: number[] = [];
   let stableCount = 0;
   let run: number[] = [];
   const deviations: number[] = [];
@@ -119,6 +128,18 @@ export async function replay(path: string, options: ReplayOptions = {}): Promise
     const r = core.reading();
     readings.push(r);
     options.onReading?.(r);
+    if (!r.fault) {
+      if (lastRaw !== null && Math.abs(r.raw - lastRaw) > stepCounts && stepAt === null) {
+        stepAt = r.tMs;
+        moved = false;
+      }
+      lastRaw = r.raw;
+      if (stepAt !== null && !(r.flags & stable)) moved = true;
+      if (stepAt !== null && moved && r.flags & stable) {
+        settles.push((r.tMs - stepAt) / 1000);
+        stepAt = null;
+      }
+    }
     if (r.fault) {
       const name = codeName("fault", r.fault) ?? String(r.fault);
       faults[name] = (faults[name] ?? 0) + 1;
@@ -142,6 +163,7 @@ export async function replay(path: string, options: ReplayOptions = {}): Promise
       faults,
       stableShare: readings.length ? stableCount / readings.length : 0,
       noiseD: deviations.length ? (1.4826 * median(deviations) * Math.abs(kgPerCount(core))) / d : null,
+      settleS: { steps: settles.length, median: settles.length ? median(settles) : null, max: settles.length ? Math.max(...settles) : null },
       zeroTrackedKg: zeroTracked,
       commands,
       final: readings.at(-1) ?? null,
@@ -154,6 +176,7 @@ export function formatReplaySummary(s: ReplaySummary): string {
   return [
     `samples ${s.samples}, readings ${s.readings}, stable ${(100 * s.stableShare).toFixed(1)} %`,
     `noise while stable ${s.noiseD === null ? "-" : `${s.noiseD.toFixed(3)} d rms`}, zero tracked ${s.zeroTrackedKg.toFixed(4)} kg`,
+    `settling after ${s.settleS.steps} load change(s): ${s.settleS.median === null ? "-" : `median ${s.settleS.median.toFixed(2)} s, longest ${s.settleS.max!.toFixed(2)} s`}`,
     `faults: ${faults}`,
     `commands: ${s.commands.map((c) => (c.error ? `${c.op} refused (${c.error})` : `${c.op} accepted`)).join(", ") || "none"}`,
     s.final ? `last reading: ${s.final.kg} kg (gross ${s.final.grossKg} kg)` : "no reading",
