@@ -32,7 +32,16 @@ async function recorded(dir: string): Promise<{ path: string; readings: Reading[
   });
   const scale = await VirtualScale.create(scenario, { seed: 5, record: path });
   const readings: Reading[] = [];
-  while (scale.nowS < 17) if (scale.step() !== 0) readings.push(scale.reading());
+  let messaged = false;
+  while (scale.nowS < 17) {
+    if (!messaged && scale.nowS > 16) {
+      // A command over MQTT, as npm start receives one: recorded with the device id it came under.
+      scale.core.setDeviceId("dev1");
+      scale.core.message("wasm-scale/dev1/cmd", Buffer.from('{"cmd":"zero","id":7}'));
+      messaged = true;
+    }
+    if (scale.step() !== 0) readings.push(scale.reading());
+  }
   await scale.close();
   return { path, readings };
 }
@@ -45,7 +54,8 @@ test("a recording replays to the same readings, byte for byte, and to others wit
     const same = await replay(path);
     assert.equal(same.readings.length, readings.length);
     assert.deepEqual(same.readings, readings, "the same readings");
-    assert.ok(same.summary.commands.every((c) => c.result >= 0) && same.summary.commands.length >= 5, JSON.stringify(same.summary.commands));
+    assert.ok(same.summary.commands.every((c) => c.result >= 0) && same.summary.commands.length >= 7, JSON.stringify(same.summary.commands));
+    assert.ok(same.summary.commands.some((c) => c.op === "message on wasm-scale/dev1/cmd"), "the MQTT command is in the recording");
     assert.ok(same.summary.faults.LATE >= 1, JSON.stringify(same.summary.faults));
     assert.ok(same.summary.noiseD !== null && same.summary.noiseD > 0.01 && same.summary.noiseD < 1, `noise ${same.summary.noiseD} d`);
     // Four loads placed or taken off; each settles within STABLE_MS and the filters' delay.
@@ -74,6 +84,26 @@ test("a replay refuses what it cannot honour, with a clear error", async () => {
     const other = join(dir, "other.rec");
     writeFileSync(other, gzipSync('{"format":"something else"}\n'));
     await assert.rejects(replay(other), (e: RecordingError) => /not a wasm-scale recording/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("npm start --record: the restored calibration is part of the recording, and the replay sees what the run showed", () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-rec-"));
+  try {
+    const store = join(dir, "store.json");
+    const args = (rec: string) => [bin, "run", "--no-mqtt", "--duration", "10", "--speed", "50", "--store", store, "--record", join(dir, rec)];
+    assert.equal(spawnSync(process.execPath, args("first.rec"), { encoding: "utf8" }).status, 0);
+    const second = spawnSync(process.execPath, args("second.rec"), { encoding: "utf8" });
+    assert.equal(second.status, 0, second.stderr);
+    const shown = second.stdout.split("\n").filter((l) => /#\d+/.test(l)).length;
+    const r = spawnSync(process.execPath, [bin, "replay", join(dir, "second.rec"), "--json"], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.readings, shown, "as many readings as the run printed");
+    assert.deepEqual(s.commands.map((c: { op: string }) => c.op), ["config restored", "calibration restored"]);
+    assert.equal(s.final.kg, 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

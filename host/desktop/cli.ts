@@ -125,6 +125,7 @@ export function program(): Command {
     .option("--mqtt5", "speak MQTT 5 (the embedded broker speaks 3.1.1)")
     .option("--certs <dir>", "certificates of the embedded broker and its clients (made on first run, then reused)", join(".wasm-scale", "certs"))
     .option("--port <n>", "port of the embedded broker", number("port", 1, 65535), 8883)
+    .option("--record <file>", "record what the core is given, MQTT commands included, to replay it later (wasm-scale replay)")
     .addOption(engineOption())
     .action((file: string, o: RunOptions) => run(file, o));
   cli

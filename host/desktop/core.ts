@@ -202,6 +202,7 @@ export class ScaleCore {
 
   /** Device id for the topics; throws with the reason if the core refuses it. */
   setDeviceId(id: string): void {
+    this.tap?.(["device", id]);
     const bytes = Buffer.from(id, "utf8");
     if (bytes.length > this.ioCap) throw new CoreError(`device id "${id}" is too long`);
     this.io(bytes.length).set(bytes);
@@ -231,7 +232,11 @@ export class ScaleCore {
    * 2 not for this core. A payload larger than the io buffer is passed truncated, with its length,
    * so the core refuses it as TOO_LONG.
    */
+  /** Told of every MQTT message and blob the core is given (a recording keeps them). */
+  tap: ((op: ["message", string, string] | ["blob", "CALIBRATION" | "CONFIG", string] | ["device", string]) => void) | null = null;
+
   message(topic: string, payload: Uint8Array): number {
+    this.tap?.(["message", topic, Buffer.from(payload).toString("base64")]);
     const t = Buffer.from(topic, "utf8");
     if (t.length > this.ioCap) return 2;
     const io = this.io(this.ioCap);
@@ -271,6 +276,7 @@ export class ScaleCore {
 
   /** Restore a blob; returns 0 or a negative error code (the core is unchanged on error). */
   loadBlob(which: "CALIBRATION" | "CONFIG", bytes: Uint8Array): number {
+    this.tap?.(["blob", which, Buffer.from(bytes).toString("base64")]);
     if (bytes.length > this.ioCap) return code("error", "BAD_BLOB");
     new Uint8Array(this.exports.memory.buffer, this.ioAt, bytes.length).set(bytes);
     return this.exports.blob_load(code("blob", which), bytes.length);

@@ -11,6 +11,7 @@
 //   ["w", result]                          gpio.wait_low returned result
 //   ["c", [word, ...], high_mask, longest_high_us, age_us]   gpio.clock_in filled its output
 //   ["x", "command", name, kg, order, corner] | ["x", "set", key, value] | ["x", "power", on]
+//   ["x", "message", topic, payload_base64] | ["x", "blob", which, blob_base64] | ["x", "device", id]   (npm start)
 import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { createGunzip, createGzip, type Gzip } from "node:zlib";
 import { createInterface } from "node:readline";
@@ -34,7 +35,8 @@ export interface RecordingHeader {
   source: string;
 }
 
-export type CoreOp = ["command", string, number, number, number] | ["set", string, number] | ["power", boolean];
+export type CoreOp = ["command", string, number, number, number] | ["set", string, number] | ["power", boolean]
+  | ["message", string, string] | ["blob", "CALIBRATION" | "CONFIG", string] | ["device", string];
 type Event = ["s", number] | ["w", number] | ["c", number[], number, number, number] | ["x", ...CoreOp];
 
 export class RecordingError extends Error {
@@ -194,6 +196,12 @@ export function applyOp(core: ScaleCore, op: CoreOp): number {
   const x = core.exports;
   if (op[0] === "set") return core.set(op[1], op[2]);
   if (op[0] === "power") return core.power(op[1]);
+  if (op[0] === "message") return core.message(op[1], Buffer.from(op[2], "base64"));
+  if (op[0] === "blob") return core.loadBlob(op[1], Buffer.from(op[2], "base64"));
+  if (op[0] === "device") {
+    core.setDeviceId(op[1]);
+    return 0;
+  }
   const [, name, kg, order, corner] = op;
   switch (name) {
     case "tare": return x.cmd_tare();

@@ -111,7 +111,8 @@ export async function replay(path: string, options: ReplayOptions = {}): Promise
       zeroTracked += zeroKg(core) - zeroFrom;
       const result = applyOp(core, op);
       zeroFrom = zeroKg(core);
-      const name = op[0] === "command" ? op[1] : op[0] === "set" ? `set ${op[1]}=${op[2]}` : op[1] ? "power up" : "power down";
+      const name = op[0] === "command" ? op[1] : op[0] === "set" ? `set ${op[1]}=${op[2]}` : op[0] === "message" ? `message on ${op[1]}`
+        : op[0] === "blob" ? `${op[1].toLowerCase()} restored` : op[0] === "device" ? `device id ${op[1]}` : op[1] ? "power up" : "power down";
       commands.push(result < 0 ? { op: name, result, error: codeName("error", result), tS: lastMs / 1000 } : { op: name, result, tS: lastMs / 1000 });
       closeRun();
       i++;

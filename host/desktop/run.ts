@@ -20,7 +20,7 @@ import { codeName } from "../abi.js";
 export interface RunOptions {
   duration?: number; seed: number; speed: number; store: string | false; mqtt: boolean; config?: string; broker?: string;
   deviceId?: string; ca?: string; cert?: string; key?: string; username?: string; password?: string; servername?: string;
-  mqtt5?: boolean; certs: string; port: number; engine: EngineName;
+  mqtt5?: boolean; certs: string; port: number; engine: EngineName; record?: string;
 }
 
 /** The client certificate the built-in subscriber uses on the embedded broker. */
@@ -93,7 +93,8 @@ export async function run(file: string, o: RunOptions): Promise<void> {
       process.exit(1);
     }) : undefined;
     if (store) cleanups.push(() => store.release());
-    const scale = await VirtualScale.create(scenario, { seed: o.seed, engine: o.engine });
+    const scale = await VirtualScale.create(scenario, { seed: o.seed, engine: o.engine, record: o.record });
+    cleanups.push(() => scale.close());
     const restored = restore(store, scale.core);
     for (const note of restored.notes) console.log(note);
     if (restored.calibrated) {

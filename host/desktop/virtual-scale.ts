@@ -117,6 +117,7 @@ export class VirtualScale {
       const r = s.core.set(key, value as number);
       if (r !== 0) throw new CoreError(`setting ${key} = ${value} refused: ${codeName("error", r) ?? r}`, r);
     }
+    if (s.recorder) s.core.tap = (op) => s.recorder!.op(op);
     s.recorder?.begin({
       format: RECORDING_FORMAT, version: RECORDING_VERSION, abi: abi.version, rate: scenario.rate, chips,
       calibration: Buffer.from(s.core.saveBlob("CALIBRATION")).toString("base64"),
