@@ -58,6 +58,112 @@ function zeroKg(core: ScaleCore): number {
   return v.getFloat64(8 + 24, true) * v.getFloat64(8 + 8, true); // zero counts x kg per count
 }
 
+const median = (xs: number[]): number => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+
+const STABLE = code("flag", "STABLE");
+
+/** What a replay is summarised by, gathered reading by reading (see ReplaySummary). */
+class Statistics {
+  readings = 0;
+  stable = 0;
+  readonly faults: Record<string, number> = {};
+  readonly commands: ReplaySummary["commands"] = [];
+  private run: number[] = [];
+  private readonly deviations: number[] = [];
+  private readonly settles: number[] = [];
+  private lastRaw: number | null = null;
+  private stepAt: number | null = null;
+  private moved = false; // the step has been seen as motion (STABLE lags the raw counts by the filters)
+  private zeroFrom: number;
+  private zeroTracked = 0;
+
+  /** @param stepCounts a load change: the raw counts moving by more than this between readings */
+  constructor(private readonly core: ScaleCore, private readonly stepCounts: number) {
+    this.zeroFrom = zeroKg(core);
+  }
+
+  reading(r: Reading): void {
+    this.readings++;
+    if (r.fault) {
+      const name = codeName("fault", r.fault) ?? String(r.fault);
+      this.faults[name] = (this.faults[name] ?? 0) + 1;
+      this.closeRun();
+      return;
+    }
+    const stable = (r.flags & STABLE) !== 0;
+    if (this.lastRaw !== null && Math.abs(r.raw - this.lastRaw) > this.stepCounts && this.stepAt === null) {
+      this.stepAt = r.tMs;
+      this.moved = false;
+    }
+    this.lastRaw = r.raw;
+    if (this.stepAt !== null && !stable) this.moved = true;
+    if (this.stepAt !== null && this.moved && stable) {
+      this.settles.push((r.tMs - this.stepAt) / 1000);
+      this.stepAt = null;
+    }
+    if (stable) {
+      this.stable++;
+      this.run.push(r.raw);
+    } else {
+      this.closeRun();
+    }
+  }
+
+  /** Before a command or setting change: what it does to zero is not tracking, and a stable run ends. */
+  beforeOp(): void {
+    this.zeroTracked += zeroKg(this.core) - this.zeroFrom;
+    this.closeRun();
+  }
+
+  afterOp(name: string, result: number, tMs: number): void {
+    this.zeroFrom = zeroKg(this.core);
+    const tS = tMs / 1000;
+    this.commands.push(result < 0 ? { op: name, result, error: codeName("error", result), tS } : { op: name, result, tS });
+  }
+
+  private closeRun(): void {
+    if (this.run.length >= 10) {
+      const m = median(this.run);
+      for (const x of this.run) this.deviations.push(Math.abs(x - m));
+    }
+    this.run = [];
+  }
+
+  summary(samples: number, final: Reading | null): ReplaySummary {
+    this.closeRun();
+    this.zeroTracked += zeroKg(this.core) - this.zeroFrom;
+    this.zeroFrom = zeroKg(this.core);
+    const d = this.core.get("DIVISION_KG");
+    const s = this.settles;
+    return {
+      samples,
+      readings: this.readings,
+      faults: this.faults,
+      stableShare: this.readings ? this.stable / this.readings : 0,
+      noiseD: this.deviations.length ? (1.4826 * median(this.deviations) * Math.abs(kgPerCount(this.core))) / d : null,
+      settleS: { steps: s.length, median: s.length ? median(s) : null, max: s.length ? Math.max(...s) : null },
+      zeroTrackedKg: this.zeroTracked,
+      commands: this.commands,
+      final,
+    };
+  }
+}
+
+/** A name for a recorded operation, for the summary. */
+function opName(op: Parameters<typeof applyOp>[1]): string {
+  switch (op[0]) {
+    case "command": return op[1];
+    case "set": return `set ${op[1]}=${op[2]}`;
+    case "message": return `message on ${op[1]}`;
+    case "blob": return `${op[1].toLowerCase()} restored`;
+    case "device": return `device id ${op[1]}`;
+    case "power": return op[1] ? "power up" : "power down";
+  }
+}
+
 export async function replay(path: string, options: ReplayOptions = {}): Promise<{ readings: Reading[]; summary: ReplaySummary }> {
   const { header, events } = await readRecording(path);
   const mismatch = (what: string): never => {
@@ -75,46 +181,18 @@ export async function replay(path: string, options: ReplayOptions = {}): Promise
     const r = core.set(key, value);
     if (r !== 0) throw new CoreError(`--set ${key}=${value} refused: ${codeName("error", r) ?? r}`, r);
   }
-  let zeroFrom = zeroKg(core);
-  let zeroTracked = 0;
-  const commands: ReplaySummary["commands"] = [];
-  const stable = code("flag", "STABLE");
+  // Load changes are found on the raw counts (20 d at the starting calibration), so they do not
+  // depend on the settings being replayed.
+  const stats = new Statistics(core, (20 * core.get("DIVISION_KG")) / Math.abs(kgPerCount(core)));
   const readings: Reading[] = [];
-  const faults: Record<string, number> = {};
   let samples = 0;
   let lastMs = 0;
-  // Steps are found on the raw counts, so they do not depend on the settings being replayed.
-  const stepCounts = (20 * core.get("DIVISION_KG")) / Math.abs(kgPerCount(core));
-  let lastRaw: number | null = null;
-  let stepAt: number | null = null;
-  let moved = false; // the step has been seen as motion (STABLE lags the raw counts by the filters)
-  const settles: number[] = [];
-  let stableCount = 0;
-  let run: number[] = [];
-  const deviations: number[] = [];
-  const median = (xs: number[]) => {
-    const v = [...xs].sort((a, b) => a - b);
-    return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-  };
-  const closeRun = () => {
-    if (run.length >= 10) {
-      const m = median(run);
-      for (const x of run) deviations.push(Math.abs(x - m));
-    }
-    run = [];
-  };
   for (let i = 0; i < events.length; ) {
     const e = events[i];
     if (e[0] === "x") {
-      // A command or setting change: what it does to zero is not tracking, and a stable run ends.
       const op = e.slice(1) as Parameters<typeof applyOp>[1];
-      zeroTracked += zeroKg(core) - zeroFrom;
-      const result = applyOp(core, op);
-      zeroFrom = zeroKg(core);
-      const name = op[0] === "command" ? op[1] : op[0] === "set" ? `set ${op[1]}=${op[2]}` : op[0] === "message" ? `message on ${op[1]}`
-        : op[0] === "blob" ? `${op[1].toLowerCase()} restored` : op[0] === "device" ? `device id ${op[1]}` : op[1] ? "power up" : "power down";
-      commands.push(result < 0 ? { op: name, result, error: codeName("error", result), tS: lastMs / 1000 } : { op: name, result, tS: lastMs / 1000 });
-      closeRun();
+      stats.beforeOp();
+      stats.afterOp(opName(op), applyOp(core, op), lastMs);
       i++;
       continue;
     }
@@ -128,48 +206,11 @@ export async function replay(path: string, options: ReplayOptions = {}): Promise
     if (status === 0) continue;
     const r = core.reading();
     readings.push(r);
+    stats.reading(r);
     options.onReading?.(r);
-    if (!r.fault) {
-      if (lastRaw !== null && Math.abs(r.raw - lastRaw) > stepCounts && stepAt === null) {
-        stepAt = r.tMs;
-        moved = false;
-      }
-      lastRaw = r.raw;
-      if (stepAt !== null && !(r.flags & stable)) moved = true;
-      if (stepAt !== null && moved && r.flags & stable) {
-        settles.push((r.tMs - stepAt) / 1000);
-        stepAt = null;
-      }
-    }
-    if (r.fault) {
-      const name = codeName("fault", r.fault) ?? String(r.fault);
-      faults[name] = (faults[name] ?? 0) + 1;
-      closeRun();
-    } else if (r.flags & stable) {
-      stableCount++;
-      run.push(r.raw);
-    } else {
-      closeRun();
-    }
   }
-  closeRun();
-  zeroTracked += zeroKg(core) - zeroFrom;
   options.onProgress?.(1);
-  const d = core.get("DIVISION_KG");
-  return {
-    readings,
-    summary: {
-      samples,
-      readings: readings.length,
-      faults,
-      stableShare: readings.length ? stableCount / readings.length : 0,
-      noiseD: deviations.length ? (1.4826 * median(deviations) * Math.abs(kgPerCount(core))) / d : null,
-      settleS: { steps: settles.length, median: settles.length ? median(settles) : null, max: settles.length ? Math.max(...settles) : null },
-      zeroTrackedKg: zeroTracked,
-      commands,
-      final: readings.at(-1) ?? null,
-    },
-  };
+  return { readings, summary: stats.summary(samples, readings.at(-1) ?? null) };
 }
 
 export function formatReplaySummary(s: ReplaySummary): string {
