@@ -32,10 +32,12 @@ static struct {
 static volatile bool s_out_full;
 static SemaphoreHandle_t s_out_ready;
 
-static void post(scale_mqtt_event_kind_t kind, int value)
+static bool post(scale_mqtt_event_kind_t kind, int value)
 {
     scale_mqtt_event_t e = {.kind = kind, .value = value};
-    if (xQueueSend(s_events, &e, 0) != pdTRUE) ESP_LOGW(TAG, "event queue full: event %d dropped", (int)kind);
+    if (xQueueSend(s_events, &e, 0) == pdTRUE) return true;
+    ESP_LOGW(TAG, "event queue full: event %d dropped", (int)kind);
+    return false;
 }
 
 static void on_data(esp_mqtt_event_handle_t e)
@@ -67,7 +69,8 @@ static void on_data(esp_mqtt_event_handle_t e)
     m->topic_len = s_asm.topic_len;
     m->payload_len = s_asm.received; /* the full length: the core refuses what did not fit */
     s_slot_busy[s_slot] = true;
-    post(SCALE_MQTT_EVT_MESSAGE, s_slot);
+    /* Not queued: its slot must not stay taken, or four such losses would deafen the scale. */
+    if (!post(SCALE_MQTT_EVT_MESSAGE, s_slot)) s_slot_busy[s_slot] = false;
     s_slot = (s_slot + 1) % SLOTS;
 }
 
