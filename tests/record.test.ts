@@ -127,6 +127,11 @@ test("the command line: simulate --record, then replay --set ... --json", () => 
     assert.match(text, /^<svg/);
     for (const label of ["recorded", "SPIKE_WINDOW=9", "weight (kg)", "raw counts", "stable", "calibrate"]) assert.ok(text.includes(label), `the plot shows ${label}`);
     assert.ok((text.match(/<path/g) ?? []).length >= 6, "lines are drawn");
+    const png = join(dir, "plot.png");
+    assert.equal(spawnSync(process.execPath, [bin, "replay", path, "--plot", png], { encoding: "utf8" }).status, 0);
+    const bytes = readFileSync(png);
+    assert.deepEqual([...bytes.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG");
+    assert.ok(bytes.readUInt32BE(16) >= 900 && bytes.readUInt32BE(20) >= 400, `${bytes.readUInt32BE(16)} x ${bytes.readUInt32BE(20)} pixels`);
     const bad = spawnSync(process.execPath, [bin, "replay", path, "--set", "SPIKE_WINDOW"], { encoding: "utf8" });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /KEY=VALUE/);

@@ -14,7 +14,7 @@ import { ENGINES, EngineError, type EngineName } from "./engines/engine.js";
 import { run, type RunOptions } from "./run.js";
 import { formatReading, displayDecimals } from "./terminal.js";
 import { replay, parseSetting, formatReplaySummary } from "./replay.js";
-import { plotSvg } from "./plot.js";
+import { plotSvg, svgToPng } from "./plot.js";
 import { writeFileSync } from "node:fs";
 import { RecordingError } from "./record.js";
 
@@ -78,7 +78,7 @@ export function program(): Command {
     .addOption(engineOption())
     .option("--json", "print one JSON object")
     .option("--readings", "print every reading too")
-    .option("--plot <file.svg>", "draw the weight, raw counts, stability, faults and commands; with --set, the recorded settings too, overlaid")
+    .option("--plot <file>", "draw the weight, raw counts, stability, faults and commands (.svg or .png); with --set, the recorded settings too, overlaid")
     .action(async (file: string, o: { set?: string[]; wasm?: string; engine: EngineName; json?: boolean; readings?: boolean; plot?: string }) => {
       const set = (o.set ?? []).map(parseSetting);
       const tty = process.stderr.isTTY && !o.json;
@@ -98,7 +98,8 @@ export function program(): Command {
         const series = [{ name: label, readings: (await replay(file, { set, wasm: o.wasm, engine: o.engine })).readings }];
         if (set.length) series.unshift({ name: "recorded", readings: (await replay(file, { wasm: o.wasm, engine: o.engine })).readings });
         const commands = summary.commands.map((c) => ({ tS: c.tS, label: c.error ? `${c.op} (${c.error})` : c.op }));
-        writeFileSync(o.plot, await plotSvg(series, commands, `replay of ${file}`));
+        const svg = await plotSvg(series, commands, `replay of ${file}`);
+        writeFileSync(o.plot, o.plot.toLowerCase().endsWith(".png") ? svgToPng(svg) : svg);
         if (!o.json) console.log(`plot: ${o.plot}`);
       }
     });

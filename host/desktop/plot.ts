@@ -1,8 +1,9 @@
-// Plots of replays (`replay --plot out.svg`): on one time axis, the weight each set of settings
-// showed, the raw counts, when the weight was stable, the faults and the commands. Drawn with
-// Vega-Lite, rendered to SVG in Node (no browser).
+// Plots of replays (`replay --plot out.svg|out.png`): on one time axis, the weight each set of
+// settings showed, the raw counts, when the weight was stable, the faults and the commands. Drawn
+// with Vega-Lite, rendered to SVG in Node, and to PNG by resvg (no browser).
 import { compile, type TopLevelSpec } from "vega-lite";
 import { parse, View } from "vega";
+import { Resvg } from "@resvg/resvg-js";
 import { codeName, code } from "../abi.js";
 import type { Reading } from "./core.js";
 
@@ -70,4 +71,9 @@ export async function plotSvg(series: PlotSeries[], commands: PlotCommand[], tit
   };
   const view = new View(parse(compile(spec).spec), { renderer: "none" });
   return view.toSVG();
+}
+
+/** The SVG as a PNG, at its own size. */
+export function svgToPng(svg: string): Buffer {
+  return new Resvg(svg, { fitTo: { mode: "original" }, background: "white" }).render().asPng();
 }
