@@ -3,50 +3,20 @@
 // a second instance is refused, and what arrives from the network is printed safely.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { mkdtempSync, writeFileSync, rmSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import mqtt, { type MqttClient } from "mqtt";
 import { FileStore } from "../host/desktop/store.js";
 import { makeCa, makeDevice } from "../host/desktop/certs.js";
 import { freePort } from "./brokers.js";
 import { scaleFor } from "./helpers.js";
+import { Cli, inbox, bin } from "./processes.js";
 
-const bin = fileURLToPath(new URL("../bin/wasm-scale.js", import.meta.url));
+
 const execute = promisify(execFile);
-
-/** A running `wasm-scale` whose output can be awaited line by line. */
-class Cli {
-  readonly child: ChildProcess;
-  out = "";
-  err = "";
-  readonly exited: Promise<number | null>;
-  private waiters: Array<() => void> = [];
-
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    this.child.stdout!.on("data", (d) => { this.out += d; this.wake(); });
-    this.child.stderr!.on("data", (d) => { this.err += d; this.wake(); });
-    this.exited = new Promise((resolve) => this.child.once("exit", (code) => { this.wake(); resolve(code); }));
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-
-  /** Waits until stdout matches (or the process exits, which fails the wait). */
-  async waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
-    for (;;) {
-      const m = this.out.match(pattern);
-      if (m) return m;
-      if (this.child.exitCode !== null) throw new Error(`exited (${this.child.exitCode}) before ${pattern}:\n${this.out}\n${this.err}`);
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-    }
-  }
-}
 
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -103,23 +73,6 @@ function attempt(url: string, options: mqtt.IClientOptions): Promise<"connected"
     });
     c.once("close", () => resolve("refused"));
   });
-}
-
-/** Messages on a topic, awaited by predicate. */
-function inbox(client: MqttClient) {
-  const got: Array<{ topic: string; text: string }> = [];
-  let wake: (() => void) | null = null;
-  client.on("message", (topic, payload) => { got.push({ topic, text: payload.toString() }); wake?.(); });
-  return {
-    got,
-    async until<T>(find: () => T | undefined): Promise<T> {
-      for (;;) {
-        const v = find();
-        if (v !== undefined) return v;
-        await new Promise<void>((resolve) => { wake = resolve; });
-      }
-    },
-  };
 }
 
 test("commands over MQTT are persisted before they are answered: kill -9 after the results, the restart restores them", async () => {

@@ -127,6 +127,8 @@ export function program(): Command {
     .option("--certs <dir>", "certificates of the embedded broker and its clients (made on first run, then reused)", join(".wasm-scale", "certs"))
     .option("--port <n>", "port of the embedded broker", number("port", 1, 65535), 8883)
     .option("--record <file>", "record what the core is given, MQTT commands included, to replay it later (wasm-scale replay)")
+    .option("--web-port <n>", "port of the live web view on localhost (default 8080, or any free port when 8080 is taken; 0: any free port)", number("web port", 0, 65535))
+    .option("--no-web", "no live web view")
     .addOption(engineOption())
     .action((file: string, o: RunOptions) => run(file, o));
   cli

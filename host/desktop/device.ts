@@ -12,6 +12,8 @@ export interface DeviceOptions {
   speed: number;
   store?: FileStore;
   onReading?: (r: Reading, status: number) => void;
+  /** A message was handed to the core: its topic, payload and the core's answer (see ScaleCore.message). */
+  onMessage?: (topic: string, payload: Uint8Array, result: number, source: "mqtt" | "web") => void;
   /** Wall clock (ms since 1970), injectable for tests. */
   now?: () => number;
 }
@@ -23,7 +25,20 @@ export class Device {
     const now = options.now ?? Date.now;
     // The desktop's clock is the OS clock: known from the start (the ESP32 waits for SNTP).
     scale.core.timeSync(now(), Math.floor(scale.board.nowUs / 1000));
-    if (link) link.onMessage = () => this.persist();
+    if (link) link.receive = (topic, payload) => { this.receive(topic, payload); };
+  }
+
+  /**
+   * A message for the core, from the broker or from the web view: the one command path. The core
+   * answers it (a command's result also goes out on the result topic), what it changed is saved
+   * before anything is published, and listeners see the command and its answer.
+   */
+  receive(topic: string, payload: Uint8Array, source: "mqtt" | "web" = "mqtt"): number {
+    const result = this.scale.core.message(topic, payload);
+    this.persist();
+    this.options.onMessage?.(topic, payload, result, source);
+    this.link?.pump();
+    return result;
   }
 
   /**

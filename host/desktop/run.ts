@@ -16,11 +16,12 @@ import { printable, formatReading, displayDecimals } from "./terminal.js";
 import type { ScaleCore } from "./core.js";
 import type { EngineName } from "./engines/engine.js";
 import { codeName } from "../abi.js";
+import { WebView, webKey } from "./web/server.js";
 
 export interface RunOptions {
   duration?: number; seed: number; speed: number; store: string | false; mqtt: boolean; config?: string; broker?: string;
   deviceId?: string; ca?: string; cert?: string; key?: string; username?: string; password?: string; servername?: string;
-  mqtt5?: boolean; certs: string; port: number; engine: EngineName; record?: string;
+  mqtt5?: boolean; certs: string; port: number; engine: EngineName; record?: string; web: boolean; webPort?: number;
 }
 
 /** The client certificate the built-in subscriber uses on the embedded broker. */
@@ -51,6 +52,22 @@ function skipSetup(scenario: Scenario): string[] {
   const skipped = scenario.events.filter((e) => e.type === "command" && e.unlessRestored);
   scenario.events = scenario.events.filter((e) => !skipped.includes(e));
   return skipped.map((e) => (e.type === "command" ? e.name : e.type));
+}
+
+/** The web view's port when none is given; when it is taken, any free port (the URL is printed). */
+const WEB_PORT = 8080;
+
+async function startWebView(make: (port: number) => WebView, port: number | undefined): Promise<[WebView, string]> {
+  const view = make(port ?? WEB_PORT);
+  try {
+    return [view, await view.start()];
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE") throw e;
+    await view.close().catch(() => undefined);
+    if (port !== undefined) throw new ConfigError(`port ${port} of the web view is in use: pass another --web-port (0: any free port), or --no-web`);
+    const other = make(0);
+    return [other, await other.start()];
+  }
 }
 
 async function startEmbeddedBroker(certs: CertFiles, port: number): Promise<RunningBroker> {
@@ -103,6 +120,8 @@ export async function run(file: string, o: RunOptions): Promise<void> {
     }
     const decimals = displayDecimals(scale.core);
     let link: MqttLink | null = null;
+    let web: WebView | null = null;
+    let deviceId = o.deviceId ?? process.env.WASM_SCALE_DEVICE_ID ?? "scale1";
     if (o.mqtt) {
       const flags: Partial<Connection> = {
         url: o.broker, deviceId: o.deviceId, ca: o.ca, cert: o.cert, key: o.key,
@@ -110,7 +129,6 @@ export async function run(file: string, o: RunOptions): Promise<void> {
       };
       let certs: CertFiles | undefined;
       if (!external) {
-        const deviceId = o.deviceId ?? process.env.WASM_SCALE_DEVICE_ID ?? "scale1";
         const made = await writeCerts(o.certs, { clients: [deviceId, SUBSCRIBER_ID], hosts: ["localhost", "127.0.0.1"] });
         certs = made.files;
         const broker = await startEmbeddedBroker(certs, o.port);
@@ -123,7 +141,13 @@ export async function run(file: string, o: RunOptions): Promise<void> {
         const subscriber = await watch(connection, certs, (line) => console.log(line));
         cleanups.push(async () => { await subscriber.endAsync(); });
       }
-      const activeLink = new MqttLink(scale.core, connection, { onStatus: (t) => console.log(`device      ${printable(t)}`) }).start();
+      deviceId = connection.deviceId;
+      const activeLink = new MqttLink(scale.core, connection, {
+        onStatus: (t) => {
+          console.log(`device      ${printable(t)}`);
+          web?.note(t);
+        },
+      }).start();
       link = activeLink;
       cleanups.push(async () => {
         console.log(`device      ${(await activeLink.stop()) ? "offline (acknowledged by the broker)" : "stopped; the broker did not acknowledge \"offline\" (its will says so)"}`);
@@ -132,6 +156,8 @@ export async function run(file: string, o: RunOptions): Promise<void> {
         if (!activeLink.connected) console.log(`device      offline: ${scale.core.pending} reading(s) waiting, ${scale.core.dropped} dropped`);
       }, WAITING_EVERY_MS).unref();
       cleanups.push(() => clearInterval(waiting));
+    } else {
+      scale.core.setDeviceId(deviceId); // the web view's commands take the command topic's path
     }
     console.log(`wasm-scale: ${scenario.name} (${scenario.rate} SPS, ${scenario.cells} cell(s), engine ${o.engine}); Ctrl-C to stop`);
     let seen = 0;
@@ -143,9 +169,26 @@ export async function run(file: string, o: RunOptions): Promise<void> {
         for (; seen < scale.commands.length; seen++) {
           const c = scale.commands[seen];
           console.log(`scenario    ${c.name}: ${c.result >= 0 ? "accepted" : `rejected (${c.error})`}`);
+          web?.command("scenario", c.name, c.result);
         }
+        web?.reading(r);
+      },
+      onMessage: (topic, payload, result, source) => {
+        if (topic === scale.core.topic("CMD")) web?.command(source, Buffer.from(payload).toString("utf8"), result);
       },
     });
+    if (o.web) {
+      const activeLink = link;
+      const key = webKey(o.certs);
+      const [view, url] = await startWebView((port) => new WebView({
+        device, port, key,
+        about: { scenario: scenario.name, engine: o.engine, deviceId },
+        link: activeLink ? () => ({ connected: activeLink.connected, pending: scale.core.pending, dropped: scale.core.dropped }) : undefined,
+      }), o.webPort);
+      console.log(`web view    ${url}  (this machine only; the key is in ${o.certs})`);
+      web = view;
+      cleanups.push(() => view.close());
+    }
     let signals = 0;
     const stop = (signal: NodeJS.Signals) => {
       if (++signals > 1) {

@@ -75,11 +75,11 @@ export class MqttLink {
   private offlineShown = false;
   private watchdog: NodeJS.Timeout | undefined;
   /**
-   * Called after every received message has been handed to the core, before anything it caused
-   * is published: the device persists what the message changed here, so a result that says
-   * "accepted" is only ever sent for a change already on disk.
+   * Where a received message goes, before anything it caused is published: the device hands it
+   * to the core and persists what it changed there, so a result that says "accepted" is only
+   * ever sent for a change already on disk. The core itself when no device is attached.
    */
-  onMessage: (() => void) | null = null;
+  receive: (topic: string, payload: Uint8Array) => void = (topic, payload) => { this.core.message(topic, payload); };
 
   constructor(private readonly core: ScaleCore, readonly connection: Connection, private readonly events: LinkEvents = {}) {
     core.setDeviceId(connection.deviceId);
@@ -128,8 +128,7 @@ export class MqttLink {
     });
     this.client.on("error", (e) => this.fail(e));
     this.client.on("message", (topic, payload) => {
-      this.core.message(topic, payload);
-      this.onMessage?.();
+      this.receive(topic, payload);
       this.pump();
     });
   }
