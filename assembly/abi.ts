@@ -81,6 +81,8 @@ export const TOPIC_RESULT: i32 = 3;
 export const TOPIC_HA_STATUS: i32 = 4;
 /** wasm-scale/<id>/gap: readings dropped while offline */
 export const TOPIC_GAP: i32 = 5;
+/** wasm-scale/<id>/raw: while a record command runs, what the core was given, in binary batches (README, Recording on the device) */
+export const TOPIC_RAW: i32 = 6;
 
 /** calibration, zero, tare and recorded points */
 export const BLOB_CALIBRATION: i32 = 0;

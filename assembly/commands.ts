@@ -5,13 +5,14 @@ import {
   CFG_NAMES, CFG_COUNT, ERR_NAMES, ERR_UNKNOWN_COMMAND, ERR_MISSING_FIELD, ERR_TOO_LONG, ERR_BAD_KEY, TOPIC_RESULT,
 } from "./abi";
 import {
-  wStr, wBytes, wInt, wByte, wListName, parseCommand, F_KG, F_ORDER, F_KEY, F_VALUE, F_CORNER,
-  pFields, pCmdAt, pCmdLen, pKeyAt, pKeyLen, pIdAt, pIdLen, pKg, pOrder, pValue, pCorner, MAX_TOKEN,
+  wStr, wBytes, wInt, wByte, wListName, parseCommand, F_KG, F_ORDER, F_KEY, F_VALUE, F_CORNER, F_SECONDS,
+  pFields, pCmdAt, pCmdLen, pKeyAt, pKeyLen, pIdAt, pIdLen, pKg, pOrder, pValue, pCorner, pSeconds, MAX_TOKEN,
 } from "./json";
+import { RAW_MAX_S } from "./raw";
 import { frameBegin } from "./topics";
 
 /** Commands, in the order of their index. */
-const COMMANDS = "tare,clear_tare,zero,calibrate,cal_point,cal_clear,cal_fit,config,trim_empty,trim_corner,trim_clear";
+const COMMANDS = "tare,clear_tare,zero,calibrate,cal_point,cal_clear,cal_fit,config,trim_empty,trim_corner,trim_clear,record";
 export const CMD_TARE: i32 = 0;
 export const CMD_CLEAR_TARE: i32 = 1;
 export const CMD_ZERO: i32 = 2;
@@ -23,6 +24,7 @@ export const CMD_CONFIG: i32 = 7;
 export const CMD_TRIM_EMPTY: i32 = 8;
 export const CMD_TRIM_CORNER: i32 = 9;
 export const CMD_TRIM_CLEAR: i32 = 10;
+export const CMD_RECORD: i32 = 11;
 
 /** Results waiting to be published. */
 const RESULTS_MAX: i32 = 64;
@@ -44,6 +46,8 @@ export let cmdKg: f32 = 0;
 export let cmdOrder: i32 = 0;
 export let cmdValue: f32 = 0;
 export let cmdCorner: i32 = -1;
+/** The record command's seconds, -1 when not a whole number in range (refused). */
+export let cmdSeconds: i32 = -1;
 
 export function commandsReset(): void {
   resHead = 0;
@@ -85,6 +89,7 @@ export function commandParse(p: usize, n: i32, truncated: bool): i32 {
   if ((cmdIndex == CMD_CALIBRATE || cmdIndex == CMD_CAL_POINT) && (pFields & F_KG) == 0) return ERR_MISSING_FIELD;
   if (cmdIndex == CMD_CAL_FIT && (pFields & F_ORDER) == 0) return ERR_MISSING_FIELD;
   if (cmdIndex == CMD_TRIM_CORNER && (pFields & F_CORNER) == 0) return ERR_MISSING_FIELD;
+  if (cmdIndex == CMD_RECORD && (pFields & F_SECONDS) == 0) return ERR_MISSING_FIELD;
   if (cmdIndex == CMD_CONFIG) {
     if ((pFields & F_KEY) == 0 || (pFields & F_VALUE) == 0) return ERR_MISSING_FIELD;
     cmdKey = listIndex(CFG_NAMES, pKeyAt, pKeyLen);
@@ -94,6 +99,7 @@ export function commandParse(p: usize, n: i32, truncated: bool): i32 {
   cmdOrder = pOrder == 1 ? 1 : pOrder == 2 ? 2 : 0; // anything else is refused by the fit
   cmdValue = <f32>pValue;
   cmdCorner = pCorner >= 0 && pCorner <= 3 && pCorner == Math.floor(pCorner) ? <i32>pCorner : -1; // else refused
+  cmdSeconds = pSeconds >= 0 && pSeconds <= <f64>RAW_MAX_S && pSeconds == Math.floor(pSeconds) ? <i32>pSeconds : -1;
   return 0;
 }
 

@@ -17,6 +17,7 @@
 // then the code with the bits after the missed pulse shifted, a spike the median filter removes
 // unless the miss was in the last few bits, where it changes the code by a few counts.
 import { gpio_wait_low, gpio_clock_in, gpio_write } from "./host";
+import { rawWait, rawClock } from "./raw";
 import { cfgInt } from "./config";
 import {
   CFG_GAIN, CFG_SETTLE_DISCARD, CFG_READY_TIMEOUT_MS, CFG_FROZEN_COUNT,
@@ -35,8 +36,8 @@ const MAX_PIN: i32 = 63;
 /** wait_low returns at most this for a bad argument (ABI). */
 const HOST_ERROR_BASE: i32 = -1000000;
 
-const clkPins = memory.data(MAX_CHIPS);
-const doutPins = memory.data(MAX_CHIPS);
+export const clkPins = memory.data(MAX_CHIPS);
+export const doutPins = memory.data(MAX_CHIPS);
 const lastCode = memory.data(MAX_CHIPS * 4);
 const sameCount = memory.data(MAX_CHIPS * 4);
 /** clock_in output: a word per chip, the high mask, the longest high phase, the read's age. */
@@ -164,6 +165,7 @@ export function hxRead(): i32 {
     return -1;
   }
   const waited = gpio_wait_low(doutPins, chips, cfgInt(CFG_READY_TIMEOUT_MS) * 1000);
+  rawWait(waited);
   if (waited < 0) {
     if (waited <= HOST_ERROR_BASE) fault(FAULT_HOST, 0);
     else fault(FAULT_TIMEOUT, ctz(-waited));
@@ -193,6 +195,7 @@ export function hxRead(): i32 {
       fault(FAULT_HOST, start);
       break;
     }
+    rawClock(clockOut, n);
     const highAfter = load<u32>(clockOut + (<usize>n << 2));
     if (load<u32>(clockOut + (<usize>(n + 1) << 2)) > MAX_HIGH_US) {
       poweredDown = true;

@@ -11,6 +11,11 @@ import { takeDirty } from "./blob";
 import { hxAddChip, hxPower } from "./hx711";
 import { configGet } from "./config";
 import { calResidual } from "./calibration";
+import { rawPower, rawConfig, rawCall, rawBlobLoad } from "./raw";
+import {
+  CMD_TARE, CMD_CLEAR_TARE, CMD_ZERO, CMD_CALIBRATE, CMD_CAL_POINT, CMD_CAL_CLEAR, CMD_CAL_FIT, CMD_TRIM_EMPTY,
+  CMD_TRIM_CORNER, CMD_TRIM_CLEAR,
+} from "./commands";
 
 // The layout of linear memory, for WAMR: with these two immutable constants exported and no
 // memory.grow in the module, WAMR allocates only __heap_base bytes instead of the 64 KiB page
@@ -32,39 +37,39 @@ export function reading_ptr(): i32 { return <i32>reading; }
 /** Add an HX711 (clock pin, data pin). At start-up. */
 export function hx_add_chip(clk: i32, dout: i32): i32 { return hxAddChip(clk, dout); }
 /** Power the HX711s down (0) or up (1). Rare. */
-export function hx_power(on: i32): i32 { return hxPower(on != 0); }
+export function hx_power(on: i32): i32 { rawPower(on != 0); return hxPower(on != 0); }
 /** Take and process one sample. 10 or 80 times a second. */
 export function scale_sample(now_ms: i32): i32 { return scaleSample(now_ms); }
 /** Change a setting. On a command. */
-export function config_set(key: i32, value: f32): i32 { return cmdConfigSet(key, value); }
+export function config_set(key: i32, value: f32): i32 { rawConfig(key, value); return cmdConfigSet(key, value); }
 /** Read a setting. On demand. */
 export function config_get(key: i32): f32 { return configGet(key); }
 /** Tare the current gross weight. On a command. */
-export function cmd_tare(): i32 { return cmdTare(); }
+export function cmd_tare(): i32 { rawCall(CMD_TARE, 0); return cmdTare(); }
 /** Remove the tare. On a command. */
-export function cmd_clear_tare(): i32 { return cmdClearTare(); }
+export function cmd_clear_tare(): i32 { rawCall(CMD_CLEAR_TARE, 0); return cmdClearTare(); }
 /** Set zero. On a command. */
-export function cmd_zero(): i32 { return cmdZero(); }
+export function cmd_zero(): i32 { rawCall(CMD_ZERO, 0); return cmdZero(); }
 /** Corner adjustment: the platform is empty. On a command. */
-export function cmd_trim_empty(): i32 { return cmdTrimEmpty(); }
+export function cmd_trim_empty(): i32 { rawCall(CMD_TRIM_EMPTY, 0); return cmdTrimEmpty(); }
 /** Corner adjustment: the test weight is over chip k's cell. On a command. */
-export function cmd_trim_corner(k: i32): i32 { return cmdTrimCorner(k); }
+export function cmd_trim_corner(k: i32): i32 { rawCall(CMD_TRIM_CORNER, <f32>k); return cmdTrimCorner(k); }
 /** Corner adjustment undone: equal factors. On a command. */
-export function cmd_trim_clear(): i32 { return cmdTrimClear(); }
+export function cmd_trim_clear(): i32 { rawCall(CMD_TRIM_CLEAR, 0); return cmdTrimClear(); }
 /** Calibrate from a known weight on the scale. On a command. */
-export function cal_span(kg: f32): i32 { return cmdCalSpan(kg); }
+export function cal_span(kg: f32): i32 { rawCall(CMD_CALIBRATE, kg); return cmdCalSpan(kg); }
 /** Record a calibration point. On a command. */
-export function cal_add_point(kg: f32): i32 { return cmdCalAddPoint(kg); }
+export function cal_add_point(kg: f32): i32 { rawCall(CMD_CAL_POINT, kg); return cmdCalAddPoint(kg); }
 /** Forget the calibration points. On a command. */
-export function cal_clear_points(): i32 { return cmdCalClearPoints(); }
+export function cal_clear_points(): i32 { rawCall(CMD_CAL_CLEAR, 0); return cmdCalClearPoints(); }
 /** Fit the points (order 1 or 2). On a command. */
-export function cal_fit(order: i32): i32 { return cmdCalFit(order); }
+export function cal_fit(order: i32): i32 { rawCall(CMD_CAL_FIT, <f32>order); return cmdCalFit(order); }
 /** Residual of a point of the last fit; -1 for the rms. After cal_fit. */
 export function cal_residual(i: i32): f32 { return calResidual(i); }
 /** Serialise a blob into the io buffer. After a change to persist. */
 export function blob_save(which: i32): i32 { return blobSave(which); }
 /** Restore a blob from the io buffer. At start-up. */
-export function blob_load(which: i32, len: i32): i32 { return blobLoad(which, len); }
+export function blob_load(which: i32, len: i32): i32 { rawBlobLoad(which, io, min(len, IO_CAP)); return blobLoad(which, len); }
 /** Set the device id (io buffer, len bytes). At start-up, before connecting. */
 export function mqtt_setup(len: i32): i32 { return len > IO_CAP ? -14 : mqttSetup(io, len); }
 /** Render a topic (codes.topic) into the io buffer. When subscribing. */

@@ -136,7 +136,8 @@ export function wListName(list: string, index: i32): void {
 
 // --- command parser ---------------------------------------------------------------------------
 // Accepts one flat object of known fields: {"cmd": string, "kg": number, "order": number,
-// "key": string, "value": number, "corner": number, "id": string or number}. Anything else is refused.
+// "key": string, "value": number, "corner": number, "seconds": number, "id": string or number}.
+// Anything else is refused.
 
 export const F_CMD: i32 = 1;
 export const F_KG: i32 = 2;
@@ -145,6 +146,7 @@ export const F_KEY: i32 = 8;
 export const F_VALUE: i32 = 16;
 export const F_ID: i32 = 32;
 export const F_CORNER: i32 = 64;
+export const F_SECONDS: i32 = 128;
 /** Longest string value or id accepted. */
 export const MAX_TOKEN: i32 = 32;
 
@@ -161,6 +163,7 @@ export let pKg: f64 = 0;
 export let pOrder: f64 = 0;
 export let pValue: f64 = 0;
 export let pCorner: f64 = 0;
+export let pSeconds: f64 = 0;
 
 let at: usize = 0;
 let end: usize = 0;
@@ -304,6 +307,7 @@ function fieldOf(p: usize, n: i32): i32 {
   if (keyIs(p, n, "value")) return F_VALUE;
   if (keyIs(p, n, "id")) return F_ID;
   if (keyIs(p, n, "corner")) return F_CORNER;
+  if (keyIs(p, n, "seconds")) return F_SECONDS;
   return 0;
 }
 
@@ -329,6 +333,7 @@ function parseField(field: i32): i32 {
     else if (field == F_ORDER) pOrder = pNumber;
     else if (field == F_VALUE) pValue = pNumber;
     else if (field == F_CORNER) pCorner = pNumber;
+    else if (field == F_SECONDS) pSeconds = pNumber;
     else {
       if (<i32>(at - start) > MAX_TOKEN) return ERR_BAD_FIELD;
       pIdAt = start;

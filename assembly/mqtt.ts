@@ -2,12 +2,13 @@
 // for the next message, publishes it with the QoS and retain flag given, and calls out_done when
 // the broker has it. This file orders the outgoing messages and routes the incoming ones; topics,
 // discovery, commands and the outbox each have a file of their own.
-import { ERR_BAD_VALUE, ERR_NO_DEVICE, TOPIC_STATUS, TOPIC_CMD, TOPIC_HA_STATUS } from "./abi";
-import { wLen, wStr, bytesAre } from "./json";
+import { ERR_BAD_VALUE, ERR_NO_DEVICE, TOPIC_STATUS, TOPIC_CMD, TOPIC_HA_STATUS, TOPIC_RAW } from "./abi";
+import { wLen, wStr, wBytes, bytesAre } from "./json";
 import { idLen, topicsReset, topicIs, frameBegin } from "./topics";
 import { outboxReset, gapWaiting, gapFrame, gapDone, outboxLength, readingFrame, readingDone } from "./outbox";
 import { ENTITIES, discoveryFrame } from "./discovery";
 import { commandsReset, commandParse, resultPush, resultWaiting, resultFrame, resultDone } from "./commands";
+import { rawReset, rawWaiting, rawBatch, rawBatchLen, rawDone } from "./raw";
 
 // Kinds of outgoing message, in the order they are sent.
 const OUT_NONE: i32 = 0;
@@ -16,6 +17,7 @@ const OUT_DISCOVERY: i32 = 2; // + entity index
 const OUT_RESULT: i32 = 10;
 const OUT_GAP: i32 = 11;
 const OUT_READING: i32 = 12;
+const OUT_RAW: i32 = 13; // last: a recording never delays a reading, result or gap
 
 let connected: bool = false;
 let onlinePending: bool = false;
@@ -26,6 +28,7 @@ export function mqttReset(): void {
   topicsReset();
   outboxReset();
   commandsReset();
+  rawReset();
   connected = false;
   onlinePending = false;
   discoveryPending = 0;
@@ -106,6 +109,10 @@ export function outNext(p: usize, cap: i32): i32 {
   } else if (outboxLength() > 0) {
     readingFrame(p, cap);
     lastOut = OUT_READING;
+  } else if (rawWaiting()) {
+    frameBegin(p, cap, 1, false, TOPIC_RAW);
+    wBytes(rawBatch(), rawBatchLen());
+    lastOut = OUT_RAW;
   } else {
     return 0;
   }
@@ -121,6 +128,7 @@ export function outDone(): i32 {
   else if (kind >= OUT_DISCOVERY && kind < OUT_DISCOVERY + ENTITIES) discoveryPending &= ~(1 << (kind - OUT_DISCOVERY));
   else if (kind == OUT_RESULT) resultDone();
   else if (kind == OUT_GAP) gapDone();
+  else if (kind == OUT_RAW) rawDone();
   else readingDone();
   return 0;
 }

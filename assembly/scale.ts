@@ -3,7 +3,7 @@
 import {
   ABI_VERSION, CFG_GAIN, CFG_DIVISION_KG, CFG_CAPACITY_KG, CFG_STABLE_BAND_D,
   CFG_ZERO_TRACK_D_PER_S, CFG_ZERO_TRACK_RANGE_D, CFG_ZERO_RANGE_PCT, CFG_ADAPT_THRESHOLD_D,
-  CFG_SPIKE_MODE, CFG_SPIKE_TRIM, CFG_SMOOTH_MODE, CFG_ADAPT_CONFIRM, CFG_STABLE_MS, CFG_INITIAL_ZERO_PCT,
+  CFG_SPIKE_MODE, CFG_SPIKE_TRIM, CFG_SMOOTH_MODE, CFG_ADAPT_CONFIRM, CFG_STABLE_MS, CFG_INITIAL_ZERO_PCT, CFG_RATE_SPS,
   FAULT_SATURATED_HIGH, FAULT_SATURATED_LOW,
   FLAG_STABLE, FLAG_CENTER_ZERO, FLAG_NET, FLAG_OVERLOAD, FLAG_UNDERLOAD, FLAG_UNCALIBRATED,
   FLAG_ZERO_RANGE, FLAG_GROSS_NEGATIVE, ERR_NOT_STABLE, ERR_OUT_OF_RANGE, ERR_FAULTED, ERR_BAD_VALUE,
@@ -12,7 +12,8 @@ import {
   READING_FLAGS, READING_FAULT,
 } from "./abi";
 import { cfg, cfgInt, configDefaults, configSet, configBase, configBytes, configRestore } from "./config";
-import { hxRead, hxReset, hxSum, hxFault, hxWaitedUs, hxDataGain, hxCodes, hxChips } from "./hx711";
+import { hxRead, hxReset, hxSum, hxFault, hxWaitedUs, hxDataGain, hxCodes, hxChips, clkPins, doutPins } from "./hx711";
+import { rawStarting, rawBegin, rawBlob, rawSample, rawMessage, rawCommand } from "./raw";
 import { trimSum, trimBreak, trimEmpty, trimCorner, trimReset, trimFactors } from "./trim";
 import { spikeStep, spikeReset, smoothStep, smoothReset, smoothSetThreshold, stableStep, stableReset, stableShift, smoothPending } from "./filter";
 import {
@@ -24,9 +25,9 @@ import { blobSeal, blobOpen, BLOB_HEADER, markDirty, CAL_VERSION, CONFIG_VERSION
 import { mqttReset, mqttMessage, mqttResult, MESSAGE_RUN } from "./mqtt";
 import { outboxOffer } from "./outbox";
 import {
-  cmdIndex, cmdKg, cmdOrder, cmdKey, cmdValue, cmdCorner,
+  cmdIndex, cmdKg, cmdOrder, cmdKey, cmdValue, cmdCorner, cmdSeconds,
   CMD_TARE, CMD_CLEAR_TARE, CMD_ZERO, CMD_CALIBRATE, CMD_CAL_POINT, CMD_CAL_CLEAR, CMD_CAL_FIT,
-  CMD_TRIM_EMPTY, CMD_TRIM_CORNER, CMD_TRIM_CLEAR,
+  CMD_TRIM_EMPTY, CMD_TRIM_CORNER, CMD_TRIM_CLEAR, CMD_RECORD,
 } from "./commands";
 
 /** OIML R76: overload above Max + 9 e, underload below -20 e. */
@@ -117,6 +118,13 @@ function uncalibratedAt(gain: i32): bool {
 
 /** One sample: at most two host calls (wait_low, clock_in), no allocation. */
 export function scaleSample(nowMs: i32): i32 {
+  if (rawStarting()) {
+    // A recording starts here: the chips, then the blobs (through io, free between calls).
+    rawBegin(nowMs, cfgInt(CFG_RATE_SPS), clkPins, doutPins, hxChips());
+    rawBlob(io, blobSave(BLOB_CONFIG));
+    rawBlob(io, blobSave(BLOB_CALIBRATION));
+  }
+  rawSample(nowMs);
   const got = hxRead();
   if (got == 0) return 0;
   const t = nowMs + hxWaitedUs / 1000;
@@ -336,6 +344,7 @@ export function cmdConfigSet(key: i32, value: f32): i32 {
 
 /** An MQTT message from the host (topic, then payload, in the io buffer). */
 export function message(topicLen: i32, payloadLen: i32): i32 {
+  rawMessage(io, topicLen, payloadLen, topicLen < 0 || payloadLen < 0 ? -1 : min(topicLen + payloadLen, IO_CAP));
   const r = mqttMessage(io, IO_CAP, topicLen, payloadLen);
   if (r != MESSAGE_RUN) return r;
   let code = 0;
@@ -349,8 +358,16 @@ export function message(topicLen: i32, payloadLen: i32): i32 {
   else if (cmdIndex == CMD_TRIM_EMPTY) code = cmdTrimEmpty();
   else if (cmdIndex == CMD_TRIM_CORNER) code = cmdTrimCorner(cmdCorner);
   else if (cmdIndex == CMD_TRIM_CLEAR) code = cmdTrimClear();
+  else if (cmdIndex == CMD_RECORD) code = cmdRecord(cmdSeconds);
   else code = cmdConfigSet(cmdKey, cmdValue);
   return mqttResult(code < 0 ? code : 0);
+}
+
+/** Record what the core is given for `seconds` (0 ends a recording early); see raw.ts. */
+export function cmdRecord(seconds: i32): i32 {
+  if (seconds < 0) return ERR_BAD_VALUE;
+  rawCommand(seconds);
+  return 0;
 }
 
 // --- blobs -------------------------------------------------------------------------------------

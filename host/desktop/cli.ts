@@ -3,19 +3,20 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { ConfigError } from "./mqtt/config.js";
-import { writeCerts, CertError } from "./certs.js";
+import { ConfigError, resolveConnection, type Connection } from "./mqtt/config.js";
+import { writeCerts, certFiles, CertError } from "./certs.js";
+import { recordDevice } from "./device-recording.js";
 import { loadScenario, ScenarioError } from "./scenario.js";
 import { VirtualScale } from "./virtual-scale.js";
 import { summarise, formatSummary } from "./summary.js";
 import { StoreError } from "./store.js";
 import { CoreError } from "./core.js";
 import { ENGINES, EngineError, type EngineName } from "./engines/engine.js";
-import { run, type RunOptions } from "./run.js";
+import { run, SUBSCRIBER_ID, type RunOptions } from "./run.js";
 import { formatReading, displayDecimals } from "./terminal.js";
 import { replay, parseSetting, formatReplaySummary } from "./replay.js";
 import { plotSvg, svgToPng } from "./plot.js";
-import { writeFileSync } from "node:fs";
+import { writeFileSync, existsSync } from "node:fs";
 import { RecordingError } from "./record.js";
 
 export const defaultScenario = fileURLToPath(new URL("./scenarios/default.json", import.meta.url));
@@ -35,6 +36,44 @@ function rate(v: string): 10 | 80 {
 
 function engineOption(): Option {
   return new Option("-e, --engine <name>", "Wasm engine: V8, or the devices' interpreters (npm run build:engines)").choices(ENGINES).default("v8");
+}
+
+/** How `run` and `record` reach a broker: the same flags, file and environment variables. */
+function connectionOptions(command: Command, brokerDefault: string, certsHelp: string): Command {
+  return command
+    .option("-c, --config <file>", "broker configuration file (JSON: url, deviceId, ca, cert, key, username, password, servername, protocolVersion)")
+    .option("-b, --broker <url>", `broker URL, mqtts://host:8883 [env WASM_SCALE_BROKER]; ${brokerDefault}`)
+    .option("--device-id <id>", "device id in the topics [env WASM_SCALE_DEVICE_ID]")
+    .option("--ca <file>", "CA certificate, PEM or DER [env WASM_SCALE_CA]")
+    .option("--cert <file>", "client certificate, PEM or DER [env WASM_SCALE_CERT]")
+    .option("--key <file>", "client key, PEM or DER [env WASM_SCALE_KEY]")
+    .option("--username <name>", "[env WASM_SCALE_USERNAME]")
+    .option("--password <secret>", "[env WASM_SCALE_PASSWORD]")
+    .option("--servername <name>", "TLS SNI name when it differs from the URL's host [env WASM_SCALE_SERVERNAME]")
+    .option("--mqtt5", "speak MQTT 5 (the embedded broker speaks 3.1.1)")
+    .option("--certs <dir>", certsHelp, join(".wasm-scale", "certs"))
+    .option("--port <n>", "port of the embedded broker", number("port", 1, 65535), 8883);
+}
+
+interface RecordCliOptions {
+  seconds: number; config?: string; broker?: string; deviceId?: string; ca?: string; cert?: string; key?: string;
+  username?: string; password?: string; servername?: string; mqtt5?: boolean; certs: string; port: number;
+}
+
+/** The broker `record` uses: the one given, else npm start's embedded broker with the subscriber's certificate. */
+function recordConnection(o: RecordCliOptions): Connection {
+  const flags: Partial<Connection> = {
+    url: o.broker, deviceId: o.deviceId, ca: o.ca, cert: o.cert, key: o.key, username: o.username, password: o.password,
+    servername: o.servername, protocolVersion: o.mqtt5 ? 5 : undefined,
+  };
+  if (!o.config && !o.broker && !process.env.WASM_SCALE_BROKER) {
+    const mine = certFiles(o.certs, SUBSCRIBER_ID);
+    if (!existsSync(mine.device)) throw new ConfigError(`no ${mine.device}: start the scale first (npm start makes the certificates), or pass --broker`);
+    Object.assign(flags, { url: `mqtts://localhost:${o.port}`, ca: certFiles(o.certs, SUBSCRIBER_ID).ca, cert: mine.device, key: mine.deviceKey });
+    flags.deviceId ??= process.env.WASM_SCALE_DEVICE_ID ?? "scale1";
+  }
+  for (const k of Object.keys(flags) as Array<keyof Connection>) if (flags[k] === undefined) delete flags[k];
+  return resolveConnection(o.config, process.env, flags);
 }
 
 export function program(): Command {
@@ -104,7 +143,7 @@ export function program(): Command {
       }
     });
 
-  cli
+  const runCommand = cli
     .command("run", { isDefault: true })
     .description("run a virtual scale in real time, publishing over MQTT/TLS (npm start); with no --broker, an embedded broker and a subscriber show what arrives")
     .argument("[scenario]", "scenario JSON file", defaultScenario)
@@ -114,23 +153,30 @@ export function program(): Command {
     .option("--store <file>", "where calibration and settings persist", join(".wasm-scale", "store.json"))
     .option("--no-store", "do not persist anything")
     .option("--no-mqtt", "no network: print the readings only")
-    .option("-c, --config <file>", "broker configuration file (JSON: url, deviceId, ca, cert, key, username, password, servername, protocolVersion)")
-    .option("-b, --broker <url>", "broker URL, mqtts://host:8883 [env WASM_SCALE_BROKER]; default: an embedded broker on localhost")
-    .option("--device-id <id>", "device id in the topics [env WASM_SCALE_DEVICE_ID]")
-    .option("--ca <file>", "CA certificate, PEM or DER [env WASM_SCALE_CA]")
-    .option("--cert <file>", "device certificate, PEM or DER [env WASM_SCALE_CERT]")
-    .option("--key <file>", "device key, PEM or DER [env WASM_SCALE_KEY]")
-    .option("--username <name>", "[env WASM_SCALE_USERNAME]")
-    .option("--password <secret>", "[env WASM_SCALE_PASSWORD]")
-    .option("--servername <name>", "TLS SNI name when it differs from the URL's host [env WASM_SCALE_SERVERNAME]")
-    .option("--mqtt5", "speak MQTT 5 (the embedded broker speaks 3.1.1)")
-    .option("--certs <dir>", "certificates of the embedded broker and its clients (made on first run, then reused)", join(".wasm-scale", "certs"))
-    .option("--port <n>", "port of the embedded broker", number("port", 1, 65535), 8883)
     .option("--record <file>", "record what the core is given, MQTT commands included, to replay it later (wasm-scale replay)")
     .option("--web-port <n>", "port of the live web view on localhost (default 8080, or any free port when 8080 is taken; 0: any free port)", number("web port", 0, 65535))
     .option("--no-web", "no live web view")
-    .addOption(engineOption())
+    .addOption(engineOption());
+  connectionOptions(runCommand, "default: an embedded broker on localhost", "certificates of the embedded broker and its clients (made on first run, then reused)")
     .action((file: string, o: RunOptions) => run(file, o));
+
+  const recordCommand = cli
+    .command("record")
+    .description("ask a running scale (an ESP32, or npm start) to record what its core is given, over MQTT, into a file for replay")
+    .argument("<file>", "the recording to write")
+    .option("--seconds <n>", "how long to record (the device sends it as it goes)", number("seconds", 1, 3600), 60);
+  connectionOptions(recordCommand, "default: the embedded broker of npm start on localhost, with its subscriber's certificate", "certificates of npm start's embedded broker")
+    .action(async (file: string, o: RecordCliOptions) => {
+      const c = recordConnection(o);
+      const tty = process.stderr.isTTY;
+      if (tty) process.stderr.write(`asking "${c.deviceId}" at ${c.url} to record ${o.seconds} s\n`);
+      const r = await recordDevice(c, file, {
+        seconds: o.seconds,
+        onProgress: tty ? (n) => process.stderr.write(`\rbatches received: ${n}`) : undefined,
+      });
+      if (tty) process.stderr.write("\n");
+      console.log(`${r.file}: ${r.samples} samples in ${r.batches} batches${r.complete ? "" : `; the scale could not keep up: ${r.lost} record(s) lost, the file stops before the first hole`}`);
+    });
   cli
     .command("certs")
     .description("make what is missing of a CA, a broker certificate and client (device or subscriber) certificates, PEM and DER; what exists is reused")

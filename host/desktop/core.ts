@@ -283,7 +283,7 @@ export class ScaleCore {
   }
 }
 
-export type TopicName = "STATE" | "STATUS" | "CMD" | "RESULT" | "HA_STATUS" | "GAP";
+export type TopicName = "STATE" | "STATUS" | "CMD" | "RESULT" | "HA_STATUS" | "GAP" | "RAW";
 
 /** Parses the core's framing: flags byte, topic length (u16 LE), topic, payload. */
 export function unframe(bytes: Uint8Array): OutMessage {

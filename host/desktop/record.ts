@@ -37,7 +37,8 @@ export interface RecordingHeader {
 
 export type CoreOp = ["command", string, number, number, number] | ["set", string, number] | ["power", boolean]
   | ["message", string, string] | ["blob", "CALIBRATION" | "CONFIG", string] | ["device", string];
-type Event = ["s", number] | ["w", number] | ["c", number[], number, number, number] | ["x", ...CoreOp];
+export type RecordingEvent = ["s", number] | ["w", number] | ["c", number[], number, number, number] | ["x", ...CoreOp];
+type Event = RecordingEvent;
 
 export class RecordingError extends Error {
   constructor(message: string) {
@@ -68,6 +69,11 @@ export class Recorder {
 
   private line(v: unknown): void {
     this.gzip.write(JSON.stringify(v) + "\n");
+  }
+
+  /** An event made elsewhere (a device's recording, decoded). */
+  event(e: RecordingEvent): void {
+    this.line(e);
   }
 
   sample(nowMs: number): void {

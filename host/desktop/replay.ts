@@ -213,6 +213,11 @@ export async function replay(path: string, options: ReplayOptions = {}): Promise
   return { readings, summary: stats.summary(samples, readings.at(-1) ?? null) };
 }
 
+/** An f32 of the reading record as its shortest decimal (1.2, not 1.1999999284744263). */
+function shortest(x: number): number {
+  return Number(x.toPrecision(7));
+}
+
 export function formatReplaySummary(s: ReplaySummary): string {
   const faults = Object.entries(s.faults).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
   return [
@@ -221,6 +226,6 @@ export function formatReplaySummary(s: ReplaySummary): string {
     `settling after ${s.settleS.steps} load change(s): ${s.settleS.median === null ? "-" : `median ${s.settleS.median.toFixed(2)} s, longest ${s.settleS.max!.toFixed(2)} s`}`,
     `faults: ${faults}`,
     `commands: ${s.commands.map((c) => (c.error ? `${c.op} refused (${c.error})` : `${c.op} accepted`)).join(", ") || "none"}`,
-    s.final ? `last reading: ${s.final.kg} kg (gross ${s.final.grossKg} kg)` : "no reading",
+    s.final ? `last reading: ${shortest(s.final.kg)} kg (gross ${shortest(s.final.grossKg)} kg)` : "no reading",
   ].join("\n");
 }

@@ -95,6 +95,7 @@
 #define SCALE_TOPIC_RESULT (3) /* wasm-scale/<id>/result: accepted / rejected with a reason, for every command */
 #define SCALE_TOPIC_HA_STATUS (4) /* homeassistant/status: online re-announces discovery */
 #define SCALE_TOPIC_GAP (5) /* wasm-scale/<id>/gap: readings dropped while offline */
+#define SCALE_TOPIC_RAW (6) /* wasm-scale/<id>/raw: while a record command runs, what the core was given, in binary batches (README, Recording on the device) */
 
 #define SCALE_BLOB_CALIBRATION (0) /* calibration, zero, tare and recorded points */
 #define SCALE_BLOB_CONFIG (1) /* every setting in codes.config */
