@@ -102,7 +102,7 @@ test("npm start --record: the restored calibration is part of the recording, and
     assert.equal(r.status, 0, r.stderr);
     const s = JSON.parse(r.stdout);
     assert.equal(s.readings, shown, "as many readings as the run printed");
-    assert.deepEqual(s.commands.map((c: { op: string }) => c.op), ["config restored", "calibration restored"]);
+    assert.deepEqual(s.commands.map((c: { op: string }) => c.op), ["config restored", "calibration restored", "device id scale1"]);
     assert.equal(s.final.kg, 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
