@@ -17,7 +17,7 @@
 // then the code with the bits after the missed pulse shifted, a spike the median filter removes
 // unless the miss was in the last few bits, where it changes the code by a few counts.
 import { gpio_wait_low, gpio_clock_in, gpio_write } from "./host";
-import { rawWait, rawClock } from "./raw";
+import { rawOn, rawWait, rawClock } from "./raw";
 import { cfgInt } from "./config";
 import {
   CFG_GAIN, CFG_SETTLE_DISCARD, CFG_READY_TIMEOUT_MS, CFG_FROZEN_COUNT,
@@ -165,7 +165,7 @@ export function hxRead(): i32 {
     return -1;
   }
   const waited = gpio_wait_low(doutPins, chips, cfgInt(CFG_READY_TIMEOUT_MS) * 1000);
-  rawWait(waited);
+  if (rawOn) rawWait(waited);
   if (waited < 0) {
     if (waited <= HOST_ERROR_BASE) fault(FAULT_HOST, 0);
     else fault(FAULT_TIMEOUT, ctz(-waited));
@@ -195,7 +195,7 @@ export function hxRead(): i32 {
       fault(FAULT_HOST, start);
       break;
     }
-    rawClock(clockOut, n);
+    if (rawOn) rawClock(clockOut, n);
     const highAfter = load<u32>(clockOut + (<usize>n << 2));
     if (load<u32>(clockOut + (<usize>(n + 1) << 2)) > MAX_HIGH_US) {
       poweredDown = true;

@@ -13,7 +13,7 @@ import {
 } from "./abi";
 import { cfg, cfgInt, configDefaults, configSet, configBase, configBytes, configRestore } from "./config";
 import { hxRead, hxReset, hxSum, hxFault, hxWaitedUs, hxDataGain, hxCodes, hxChips, clkPins, doutPins } from "./hx711";
-import { rawStarting, rawBegin, rawBlob, rawSample, rawMessage, rawCommand } from "./raw";
+import { rawOn, rawStarting, rawBegin, rawBlob, rawSample, rawMessage, rawCommand } from "./raw";
 import { trimSum, trimBreak, trimEmpty, trimCorner, trimReset, trimFactors } from "./trim";
 import { spikeStep, spikeReset, smoothStep, smoothReset, smoothSetThreshold, stableStep, stableReset, stableShift, smoothPending } from "./filter";
 import {
@@ -118,13 +118,15 @@ function uncalibratedAt(gain: i32): bool {
 
 /** One sample: at most two host calls (wait_low, clock_in), no allocation. */
 export function scaleSample(nowMs: i32): i32 {
-  if (rawStarting()) {
-    // A recording starts here: the chips, then the blobs (through io, free between calls).
-    rawBegin(nowMs, cfgInt(CFG_RATE_SPS), clkPins, doutPins, hxChips());
-    rawBlob(io, blobSave(BLOB_CONFIG));
-    rawBlob(io, blobSave(BLOB_CALIBRATION));
+  if (rawOn) {
+    if (rawStarting()) {
+      // A recording starts here: the chips, then the blobs (through io, free between calls).
+      rawBegin(nowMs, cfgInt(CFG_RATE_SPS), clkPins, doutPins, hxChips());
+      rawBlob(io, blobSave(BLOB_CONFIG));
+      rawBlob(io, blobSave(BLOB_CALIBRATION));
+    }
+    rawSample(nowMs);
   }
-  rawSample(nowMs);
   const got = hxRead();
   if (got == 0) return 0;
   const t = nowMs + hxWaitedUs / 1000;
