@@ -158,67 +158,87 @@ export function readingDone(): void {
   headSent = false;
 }
 
-// The reading message's literal parts, in the order written (see wReading).
+// The reading message's literal parts, in the order written (see wReading). A flag's key and
+// value are one part ("stable":true and "stable":false are parts of their own), and so is the
+// run from "fault" to "t_ms" when there is no fault: in WAMR's fast interpreter each part costs a
+// call of about 600 x86 instructions, so the message is written in as few as its numbers allow.
 // One literal, not a concatenation: AssemblyScript would join strings at run time, allocating.
-const READING_PARTS = "{\"seq\":\u0001,\"kg\":\u0001,\"gross_kg\":\u0001,\"raw\":\u0001,\"stable\":\u0001,\"net\":\u0001,\"zero\":\u0001,\"overload\":\u0001,\"underload\":\u0001,\"calibrated\":\u0001,\"flags\":\u0001,\"fault\":\u0001,\"status\":\u0001,\"t_ms\":\u0001,\"ts\":\u0001,\"time_known\":\u0001}\u0001true\u0001false\u0001null\u0001\"stable\"\u0001\"motion\"";
-const P_TRUE = 17;
-const P_FALSE = 18;
-const P_NULL = 19;
-const P_STABLE = 20;
-const P_MOTION = 21;
-const readingBytes = memory.data(256);
-const readingOffsets = memory.data(24 * 2);
+const READING_PARTS = "{\"seq\":\u0001,\"kg\":\u0001,\"gross_kg\":\u0001,\"raw\":\u0001,\"stable\":true\u0001,\"stable\":false\u0001,\"net\":true\u0001,\"net\":false\u0001,\"zero\":true\u0001,\"zero\":false\u0001,\"overload\":true\u0001,\"overload\":false\u0001,\"underload\":true\u0001,\"underload\":false\u0001,\"calibrated\":true\u0001,\"calibrated\":false\u0001,\"flags\":\u0001,\"fault\":null,\"status\":\"stable\",\"t_ms\":\u0001,\"fault\":null,\"status\":\"motion\",\"t_ms\":\u0001,\"fault\":\u0001,\"status\":\u0001,\"t_ms\":\u0001,\"ts\":\u0001,\"ts\":null\u0001,\"time_known\":true}\u0001,\"time_known\":false}";
+const P_SEQ = 0;
+const P_KG = 1;
+const P_GROSS = 2;
+const P_RAW = 3;
+/** Flag k's part: P_FLAGS + 2k when set, + 1 when not (stable, net, zero, overload, underload, calibrated). */
+const P_FLAGS = 4;
+const P_FLAGS_NUMBER = 16;
+const P_NO_FAULT_STABLE = 17;
+const P_NO_FAULT_MOTION = 18;
+const P_FAULT = 19;
+const P_STATUS = 20;
+const P_T_MS = 21;
+const P_TS = 22;
+const P_TS_NULL = 23;
+const P_TIME_KNOWN = 24;
+const P_TIME_UNKNOWN = 25;
+/** Bytes of the parts above (383), rounded up. */
+const READING_BYTES: i32 = 384;
+const readingBytes = memory.data(READING_BYTES);
+const readingOffsets = memory.data(28 * 2);
 let partsReady: bool = false;
 
 // @ts-ignore: decorator
-@inline function wFlag(on: bool): void {
-  wPart(readingBytes, readingOffsets, on ? P_TRUE : P_FALSE);
+@inline function wPartOf(k: i32): void {
+  wPart(readingBytes, readingOffsets, k);
+}
+
+// @ts-ignore: decorator
+@inline function wFlag(k: i32, on: bool): void {
+  wPartOf(P_FLAGS + 2 * k + (on ? 0 : 1));
 }
 
 function wReading(r: usize): void {
   if (!partsReady) {
-    partsInit(READING_PARTS, readingBytes, readingOffsets);
+    partsInit(READING_PARTS, readingBytes, readingOffsets, READING_BYTES);
     partsReady = true;
   }
   const flags = load<u32>(r, READING_FLAGS);
   const fault = load<i32>(r, READING_FAULT) & 0xFF;
   const dec = decimals();
   const t = load<i32>(r, READING_T_MS);
-  wPart(readingBytes, readingOffsets, 0);
+  const stable = (flags & FLAG_STABLE) != 0;
+  wPartOf(P_SEQ);
   wInt(<i64>load<u32>(r, READING_SEQ));
-  wPart(readingBytes, readingOffsets, 1);
+  wPartOf(P_KG);
   wFixed(load<f32>(r, READING_KG), dec);
-  wPart(readingBytes, readingOffsets, 2);
+  wPartOf(P_GROSS);
   wFixed(load<f32>(r, READING_GROSS_KG), dec);
-  wPart(readingBytes, readingOffsets, 3);
+  wPartOf(P_RAW);
   wInt(<i64>load<i32>(r, READING_RAW));
-  wPart(readingBytes, readingOffsets, 4);
-  wFlag((flags & FLAG_STABLE) != 0);
-  wPart(readingBytes, readingOffsets, 5);
-  wFlag((flags & FLAG_NET) != 0);
-  wPart(readingBytes, readingOffsets, 6);
-  wFlag((flags & FLAG_CENTER_ZERO) != 0);
-  wPart(readingBytes, readingOffsets, 7);
-  wFlag((flags & FLAG_OVERLOAD) != 0);
-  wPart(readingBytes, readingOffsets, 8);
-  wFlag((flags & FLAG_UNDERLOAD) != 0);
-  wPart(readingBytes, readingOffsets, 9);
-  wFlag((flags & FLAG_UNCALIBRATED) == 0);
-  wPart(readingBytes, readingOffsets, 10);
+  wFlag(0, stable);
+  wFlag(1, (flags & FLAG_NET) != 0);
+  wFlag(2, (flags & FLAG_CENTER_ZERO) != 0);
+  wFlag(3, (flags & FLAG_OVERLOAD) != 0);
+  wFlag(4, (flags & FLAG_UNDERLOAD) != 0);
+  wFlag(5, (flags & FLAG_UNCALIBRATED) == 0);
+  wPartOf(P_FLAGS_NUMBER);
   wInt(<i64>flags);
-  wPart(readingBytes, readingOffsets, 11);
-  if (fault != 0) wListName(FAULT_NAMES, fault);
-  else wPart(readingBytes, readingOffsets, P_NULL);
-  wPart(readingBytes, readingOffsets, 12);
-  if (fault != 0) wListName(FAULT_NAMES, fault);
-  else wPart(readingBytes, readingOffsets, (flags & FLAG_STABLE) != 0 ? P_STABLE : P_MOTION);
-  wPart(readingBytes, readingOffsets, 13);
+  if (fault == 0) {
+    wPartOf(stable ? P_NO_FAULT_STABLE : P_NO_FAULT_MOTION);
+  } else {
+    wPartOf(P_FAULT);
+    wListName(FAULT_NAMES, fault);
+    wPartOf(P_STATUS);
+    wListName(FAULT_NAMES, fault);
+    wPartOf(P_T_MS);
+  }
   wInt(<i64><u32>t);
-  wPart(readingBytes, readingOffsets, 14);
   // Wall-clock milliseconds once the host has set the clock (NTP); null, and said so, before.
-  if (timeKnown) wInt(<i64>epochS * 1000 + <i64>(t - epochAtMs));
-  else wPart(readingBytes, readingOffsets, P_NULL);
-  wPart(readingBytes, readingOffsets, 15);
-  wFlag(timeKnown);
-  wPart(readingBytes, readingOffsets, 16);
+  if (timeKnown) {
+    wPartOf(P_TS);
+    wInt(<i64>epochS * 1000 + <i64>(t - epochAtMs));
+    wPartOf(P_TIME_KNOWN);
+  } else {
+    wPartOf(P_TS_NULL);
+    wPartOf(P_TIME_UNKNOWN);
+  }
 }
