@@ -12,13 +12,13 @@ import { fileURLToPath } from "node:url";
 export const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const pins = JSON.parse(readFileSync(join(repo, "host", "third-party.json"), "utf8"));
 /** FetchContent name -> its pin in host/third-party.json. */
-const SOURCES = { WAMR: pins.wamr, WASM3: pins.wasm3 };
+const SOURCES = { WAMR: pins.wamr, WASM3: pins.wasm3, PICO_SDK: pins["pico-sdk"], PICOTOOL: pins.picotool };
 
 /**
  * CMake arguments (-DFETCHCONTENT_SOURCE_DIR_<NAME>=dir ...) for the named sources, unpacked from
  * the vendor folder; [] when there is none. Throws on a tarball whose digest is not the pinned one.
  */
-export function vendorOverrides(names = Object.keys(SOURCES)) {
+export function vendorOverrides(names = ["WAMR", "WASM3"]) {
   const vendor = process.env.WASM_SCALE_VENDOR ?? resolve(repo, "../shared/vendor");
   if (!existsSync(vendor)) return [];
   const out = join(repo, "build", "vendor");

@@ -165,3 +165,112 @@ const char *scale_config_warning(const scale_config_t *c)
     }
     return NULL;
 }
+
+/* --- the module's __heap_base ------------------------------------------------------------------ */
+
+/* Unsigned LEB128 at *p (below end); false when it runs past end or over 32 bits. */
+static bool leb_u32(const uint8_t **p, const uint8_t *end, uint32_t *out)
+{
+    uint32_t v = 0;
+    for (unsigned shift = 0; shift < 35; shift += 7) {
+        if (*p >= end) return false;
+        const uint8_t b = *(*p)++;
+        v |= (uint32_t)(b & 0x7f) << shift;
+        if ((b & 0x80) == 0) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Signed LEB128 of an i32.const. */
+static bool leb_i32(const uint8_t **p, const uint8_t *end, int32_t *out)
+{
+    uint32_t v = 0;
+    unsigned shift = 0;
+    uint8_t b;
+    do {
+        if (*p >= end || shift >= 35) return false;
+        b = *(*p)++;
+        v |= (uint32_t)(b & 0x7f) << shift;
+        shift += 7;
+    } while (b & 0x80);
+    if (shift < 32 && (b & 0x40)) v |= ~0u << shift;
+    *out = (int32_t)v;
+    return true;
+}
+
+int32_t scale_wasm_heap_base(const uint8_t *wasm, size_t len)
+{
+    if (wasm == NULL || len < 8 || memcmp(wasm, "\0asm", 4) != 0) return -1;
+    const uint8_t *p = wasm + 8;
+    const uint8_t *const end = wasm + len;
+    uint32_t imported_globals = 0;
+    const uint8_t *globals = NULL, *globals_end = NULL;
+    int64_t index = -1;
+    while (p < end) {
+        const uint8_t id = *p++;
+        uint32_t size;
+        if (!leb_u32(&p, end, &size) || size > (size_t)(end - p)) return -1;
+        const uint8_t *s = p, *const s_end = p + size;
+        uint32_t n;
+        if (id == 2 && leb_u32(&s, s_end, &n)) { /* imports: count the imported globals */
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t k;
+                for (int field = 0; field < 2; field++) { /* module and name */
+                    if (!leb_u32(&s, s_end, &k) || k > (size_t)(s_end - s)) return -1;
+                    s += k;
+                }
+                if (s >= s_end) return -1;
+                const uint8_t kind = *s++;
+                if (kind == 0) { if (!leb_u32(&s, s_end, &k)) return -1; }                /* func: type */
+                else if (kind == 1) { s++; if (!leb_u32(&s, s_end, &k) || !leb_u32(&s, s_end, &k)) return -1; } /* table (limits flag 0 or 1) */
+                else if (kind == 2) { if (s >= s_end) return -1; const uint8_t f = *s++; if (!leb_u32(&s, s_end, &k) || ((f & 1) && !leb_u32(&s, s_end, &k))) return -1; }
+                else if (kind == 3) { s += 2; imported_globals++; }
+                else return -1;
+            }
+        } else if (id == 6) {
+            globals = s;
+            globals_end = s_end;
+        } else if (id == 7 && leb_u32(&s, s_end, &n)) { /* exports */
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t k, at;
+                if (!leb_u32(&s, s_end, &k) || k + 1 > (size_t)(s_end - s)) return -1;
+                const bool named = k == 11 && memcmp(s, "__heap_base", 11) == 0;
+                s += k;
+                const uint8_t kind = *s++;
+                if (!leb_u32(&s, s_end, &at)) return -1;
+                if (named && kind == 3) index = at;
+            }
+        }
+        p = s_end;
+    }
+    if (index < 0 || globals == NULL || index < imported_globals) return -1;
+    const uint8_t *g = globals;
+    uint32_t n;
+    if (!leb_u32(&g, globals_end, &n) || index - imported_globals >= n) return -1;
+    for (uint32_t i = 0; i <= index - imported_globals; i++) {
+        if (globals_end - g < 3) return -1;
+        const uint8_t type = g[0], mut = g[1];
+        g += 2;
+        const uint8_t op = *g++;
+        int32_t value = -1;
+        uint32_t skip;
+        if (op == 0x41) { /* i32.const */
+            if (!leb_i32(&g, globals_end, &value)) return -1;
+        } else if (op == 0x42) { /* i64.const: skip its LEB128 */
+            while (g < globals_end && (*g & 0x80)) g++;
+            g++;
+        } else if (op == 0x43 || op == 0x44) { /* f32.const, f64.const */
+            g += op == 0x43 ? 4 : 8;
+        } else if (op == 0x23) { /* global.get */
+            if (!leb_u32(&g, globals_end, &skip)) return -1;
+        } else {
+            return -1;
+        }
+        if (g >= globals_end || *g++ != 0x0b) return -1;
+        if (i == index - imported_globals) return type == 0x7f && mut == 0 && op == 0x41 ? value : -1;
+    }
+    return -1;
+}

@@ -105,6 +105,11 @@ typedef struct {
 /* Parses out_next / mqtt_will framing; false if it is malformed. */
 bool scale_unframe(const uint8_t *buf, size_t len, scale_frame_t *out);
 
+/* The value of the module's exported immutable i32 global `__heap_base` (the end of its static
+ * data: all the linear memory the core uses), read from the binary; -1 when it has none or the
+ * binary is malformed. A runtime without WAMR's memory shrinking (wasm3) limits memory to it. */
+int32_t scale_wasm_heap_base(const uint8_t *wasm, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

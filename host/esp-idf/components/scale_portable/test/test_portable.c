@@ -185,8 +185,39 @@ static void test_abi_header(void)
     CHECK(SCALE_FAULT_POWER_DOWN == 7);
 }
 
+/* The release core's __heap_base, read from the binary, is what its own export says (given by
+ * CMake from build/release.wasm when it exists); malformed binaries give -1. */
+static void test_heap_base(void)
+{
+    static const uint8_t tiny[] = {
+        0, 'a', 's', 'm', 1, 0, 0, 0,
+        6, 13, 2, 0x7f, 1, 0x41, 0, 0x0b, 0x7f, 0, 0x41, 0xa0, 0x9c, 0x01, 0x0b, /* mut i32 0; const i32 20000 */
+        7, 15, 1, 11, '_', '_', 'h', 'e', 'a', 'p', '_', 'b', 'a', 's', 'e', 3, 1,
+    };
+    CHECK(scale_wasm_heap_base(tiny, sizeof tiny) == 20000);
+    CHECK(scale_wasm_heap_base(tiny, sizeof tiny - 1) == -1);
+    CHECK(scale_wasm_heap_base(tiny, 8) == -1);
+    uint8_t mutable_export[sizeof tiny];
+    memcpy(mutable_export, tiny, sizeof tiny);
+    mutable_export[sizeof tiny - 1] = 0; /* exports the mutable global */
+    CHECK(scale_wasm_heap_base(mutable_export, sizeof tiny) == -1);
+#ifdef RELEASE_WASM
+    FILE *f = fopen(RELEASE_WASM, "rb");
+    CHECK(f != NULL);
+    if (f) {
+        static uint8_t core[65536];
+        const size_t n = fread(core, 1, sizeof core, f);
+        fclose(f);
+        const int32_t base = scale_wasm_heap_base(core, n);
+        CHECK(base == RELEASE_HEAP_BASE);
+        for (size_t cut = 0; cut < n; cut += 97) (void)scale_wasm_heap_base(core, cut); /* never reads past the end (ASan) */
+    }
+#endif
+}
+
 int main(void)
 {
+    test_heap_base();
     test_whole_message();
     test_fragments();
     test_bad_sequences();

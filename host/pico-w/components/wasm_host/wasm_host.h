@@ -1,0 +1,43 @@
+/*
+ * wasm-scale Wasm host for the Pico W: loads the core into wasm3 with the natives of
+ * assembly/abi.json, calls its exports, and after a trap instantiates it again (bounded attempts,
+ * with a backoff) without rebooting. wasm3 has no instruction metering: a call that never returns
+ * is ended by the hardware watchdog (main.c), which reboots.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "scale_abi.h"
+
+typedef struct {
+    const uint8_t *wasm; /* the core, in flash */
+    size_t wasm_len;
+    uint32_t stack_bytes; /* wasm3's stack for Wasm frames and operands */
+    /* Called after every instantiation: add chips, restore blobs. */
+    void (*on_instantiated)(void);
+} wasm_host_config_t;
+
+#define WASM_HOST_MAX_ATTEMPTS 5
+#define WASM_HOST_BACKOFF_FIRST_MS 1000
+#define WASM_HOST_BACKOFF_MAX_MS 16000
+
+typedef enum { WASM_HOST_OK = 0, WASM_HOST_FAIL = -1, WASM_HOST_WAIT = -2, WASM_HOST_GAVE_UP = -3 } wasm_host_status_t;
+
+wasm_host_status_t wasm_host_start(const wasm_host_config_t *config);
+bool wasm_host_ready(void);
+/* After a trap: instantiate again when the backoff allows (WAIT until then; GAVE_UP after
+ * WASM_HOST_MAX_ATTEMPTS failures in a row). */
+wasm_host_status_t wasm_host_recover(uint32_t now_ms);
+
+/* An export with i32 arguments (at most 4); INT32_MIN when the call did not complete. */
+int32_t wasm_host_call_i(const char *name, uint32_t argc, const int32_t *argv);
+/* config_set(key, value), and config_get(key) (NaN when the call did not complete). */
+int32_t wasm_host_config_set(int32_t key, float value);
+float wasm_host_config_get(int32_t key);
+
+uint8_t *wasm_host_io(size_t *cap);
+const uint8_t *wasm_host_reading(void);
+/* Bytes of linear memory wasm3 allocated (the core's static data, not a 64 KiB page). */
+uint32_t wasm_host_linear_bytes(void);

@@ -1,0 +1,278 @@
+/*
+ * wasm-scale firmware for the Raspberry Pi Pico W: the same Wasm core as the ESP32's, run by wasm3,
+ * reading HX711s clocked by PIO and publishing over MQTT/TLS.
+ *
+ * Boot: configuration check -> watchdog -> HX711 PIO -> the Wasm core (chips, blobs from flash,
+ * device id) -> WiFi. Then one loop on core 0, the only code that calls into Wasm: sample, save
+ * what commands changed, and move bytes between the core and the network. WiFi, lwIP, TLS and
+ * SNTP run in the CYW43's background interrupt; their callbacks only queue messages and results.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "hardware/watchdog.h"
+#include "hx711_pio.h"
+#include "net.h"
+#include "pico/cyw43_arch.h"
+#include "pico/stdlib.h"
+#include "scale_abi.h"
+#include "scale_portable.h"
+#include "store.h"
+#include "wasm_host.h"
+
+/* A loop (a sample waits at most READY_TIMEOUT_MS) or a Wasm call that does not come back within
+ * this reboots the board: wasm3 has no instruction metering, the watchdog bounds every call. */
+#define WATCHDOG_MS 8000
+
+extern const uint8_t scale_core_wasm[];
+extern const size_t scale_core_wasm_len;
+extern const uint8_t scale_broker_ca[];
+extern const size_t scale_broker_ca_len;
+#if SCALE_HAS_CLIENT_CERT
+extern const uint8_t scale_client_cert[], scale_client_key[];
+extern const size_t scale_client_cert_len, scale_client_key_len;
+#endif
+
+static hx711_pio_config_t s_pins;
+/* The clock pin of each chip. */
+static int s_chip_clk[HX711_MAX_CHIPS];
+static bool s_connected;
+static bool s_time_synced;
+static char s_will_topic[96], s_will_payload[16];
+static char s_cmd_topic[96], s_ha_topic[96];
+
+/* "18,19" -> pins; false when malformed. */
+static bool parse_pins(const char *text, int *pins, int max, int *count)
+{
+    *count = 0;
+    const char *p = text;
+    while (*p) {
+        char *end;
+        const long v = strtol(p, &end, 10);
+        if (end == p || *count == max || v < 0 || v > 29) return false;
+        pins[(*count)++] = (int)v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') return false;
+    }
+    return *count > 0;
+}
+
+/* NULL when the build's settings can work, else what to change (and where). */
+static const char *config_error(void)
+{
+    if (!parse_pins(SCALE_HX711_CLK_PINS, s_pins.clk_pins, HX711_MAX_CLOCKS, &s_pins.clk_count)) return "SCALE_HX711_CLK_PINS must be 1..4 GPIO numbers, comma-separated";
+    if (!parse_pins(SCALE_HX711_DOUT_PINS, s_pins.dout_pins, HX711_MAX_CHIPS, &s_pins.dout_count)) return "SCALE_HX711_DOUT_PINS must be 1..4 GPIO numbers, comma-separated";
+    if (s_pins.clk_count != 1 && s_pins.clk_count != s_pins.dout_count) return "give one clock pin for all chips, or one per DOUT pin";
+    for (int i = 0; i < s_pins.clk_count; i++) {
+        if (!hx711_pin_usable(s_pins.clk_pins[i])) return "a clock pin is not a free GPIO of the Pico W (0..22, 26..28)";
+    }
+    for (int i = 0; i < s_pins.dout_count; i++) {
+        if (!hx711_pin_usable(s_pins.dout_pins[i])) return "a DOUT pin is not a free GPIO of the Pico W (0..22, 26..28)";
+        s_chip_clk[i] = s_pins.clk_pins[s_pins.clk_count == 1 ? 0 : i];
+    }
+    if (SCALE_HX711_RATE_SPS != 10 && SCALE_HX711_RATE_SPS != 80) return "SCALE_HX711_RATE_SPS must be 10 or 80";
+    if (!*WIFI_SSID) return "WIFI_SSID is empty (cmake -DWIFI_SSID=...)";
+    if (!*SCALE_BROKER_HOST) return "SCALE_BROKER_HOST is empty (cmake -DSCALE_BROKER_HOST=...)";
+    return NULL;
+}
+
+static uint32_t now_ms(void)
+{
+    return to_ms_since_boot(get_absolute_time());
+}
+
+/* Saves the blobs the core changed (tare, zero, calibration, settings). */
+static void persist_dirty(void)
+{
+    const int32_t dirty = wasm_host_call_i(SCALE_EXPORT_STATE_DIRTY, 0, NULL);
+    if (dirty == INT32_MIN || dirty == 0) return;
+    for (int32_t which = SCALE_BLOB_CALIBRATION; which <= SCALE_BLOB_CONFIG; which++) {
+        if ((dirty & (1 << which)) == 0) continue;
+        const int32_t len = wasm_host_call_i(SCALE_EXPORT_BLOB_SAVE, 1, &which);
+        size_t cap;
+        uint8_t *io = wasm_host_io(&cap);
+        if (io == NULL || len <= 0 || (size_t)len > cap || !store_set(which, io, (size_t)len)) printf("wasm-scale: blob %ld not saved\n", (long)which);
+    }
+}
+
+/* Renders a topic of the core into `out` (NUL-terminated). */
+static void core_topic(int32_t which, char *out, size_t size)
+{
+    size_t cap;
+    const int32_t n = wasm_host_call_i(SCALE_EXPORT_MQTT_TOPIC, 1, &which);
+    const uint8_t *io = wasm_host_io(&cap);
+    out[0] = '\0';
+    if (io && n > 0 && (size_t)n < size) {
+        memcpy(out, io, (size_t)n);
+        out[n] = '\0';
+    }
+}
+
+/* After every (re)instantiation: chips, stored blobs, the RATE pin, device id, topics, will. */
+static void on_instantiated(void)
+{
+    for (int i = 0; i < s_pins.dout_count; i++) {
+        const int32_t args[2] = {s_chip_clk[i], s_pins.dout_pins[i]};
+        if (wasm_host_call_i(SCALE_EXPORT_HX_ADD_CHIP, 2, args) <= 0) printf("wasm-scale: the core refused HX711 clk %ld / dout %ld\n", (long)args[0], (long)args[1]);
+    }
+    for (int32_t which = SCALE_BLOB_CONFIG; which >= SCALE_BLOB_CALIBRATION; which--) {
+        size_t len, cap;
+        const uint8_t *blob = store_get(which, &len);
+        uint8_t *io = wasm_host_io(&cap);
+        if (blob == NULL || io == NULL || len > cap) continue;
+        memcpy(io, blob, len);
+        const int32_t args[2] = {which, (int32_t)len};
+        printf("wasm-scale: %s from flash: %s\n", which == SCALE_BLOB_CONFIG ? "settings" : "calibration",
+               wasm_host_call_i(SCALE_EXPORT_BLOB_LOAD, 2, args) == 0 ? "restored" : "refused (damaged or old), defaults kept");
+    }
+    /* The RATE pin's setting, set only when it differs (a boot does not rewrite the flash). */
+    if (wasm_host_config_get(SCALE_CFG_RATE_SPS) != (float)SCALE_HX711_RATE_SPS && wasm_host_config_set(SCALE_CFG_RATE_SPS, (float)SCALE_HX711_RATE_SPS) != 0) {
+        printf("wasm-scale: the core refused rate %d\n", SCALE_HX711_RATE_SPS);
+    }
+    size_t cap;
+    uint8_t *io = wasm_host_io(&cap);
+    const int32_t id_len = (int32_t)strlen(SCALE_DEVICE_ID);
+    if (io && (size_t)id_len <= cap) memcpy(io, SCALE_DEVICE_ID, (size_t)id_len);
+    if (wasm_host_call_i(SCALE_EXPORT_MQTT_SETUP, 1, &id_len) != 0) printf("wasm-scale: device id \"%s\" refused\n", SCALE_DEVICE_ID);
+    core_topic(SCALE_TOPIC_CMD, s_cmd_topic, sizeof s_cmd_topic);
+    core_topic(SCALE_TOPIC_HA_STATUS, s_ha_topic, sizeof s_ha_topic);
+    const int32_t n = wasm_host_call_i(SCALE_EXPORT_MQTT_WILL, 0, NULL);
+    io = wasm_host_io(&cap);
+    scale_frame_t f;
+    if (io && n > 0 && scale_unframe(io, (size_t)n, &f) && f.topic_len < sizeof s_will_topic && f.payload_len < sizeof s_will_payload) {
+        memcpy(s_will_topic, f.topic, f.topic_len);
+        s_will_topic[f.topic_len] = '\0';
+        memcpy(s_will_payload, f.payload, f.payload_len);
+        s_will_payload[f.payload_len] = '\0';
+    }
+    const int32_t up = s_connected ? 1 : 0;
+    if (up) wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, &up); /* after a re-instantiation */
+    s_time_synced = false;
+}
+
+static void sync_time_if_known(void)
+{
+    if (s_time_synced || net_clock_epoch() == 0) return;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    const int32_t args[2] = {(int32_t)(uint32_t)tv.tv_sec, (int32_t)now_ms() - (int32_t)(tv.tv_usec / 1000)};
+    wasm_host_call_i(SCALE_EXPORT_TIME_SYNC, 2, args);
+    s_time_synced = true;
+}
+
+/* Prints a reading (or fault report) on the USB/UART console. */
+static void print_reading(int32_t status)
+{
+    const uint8_t *r = wasm_host_reading();
+    if (r == NULL) return;
+    uint32_t seq, t, flags;
+    float kg;
+    memcpy(&seq, r + SCALE_ABI_READING_SEQ, 4);
+    memcpy(&t, r + SCALE_ABI_READING_T_MS, 4);
+    memcpy(&kg, r + SCALE_ABI_READING_KG, 4);
+    memcpy(&flags, r + SCALE_ABI_READING_FLAGS, 4);
+    if (status < 0) printf("%8lu ms  #%lu  fault %ld\n", (unsigned long)t, (unsigned long)seq, (long)-status);
+    else printf("%8lu ms  #%lu  %.3f kg  flags 0x%02lx\n", (unsigned long)t, (unsigned long)seq, (double)kg, (unsigned long)flags);
+}
+
+/* Messages in, one frame out per loop (in the core's order, one in flight), acknowledgements back. */
+static void move_bytes(void)
+{
+    if (net_mqtt_take_connected_edge()) {
+        s_connected = true;
+        const int32_t up = 1;
+        wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, &up);
+    }
+    if (net_mqtt_take_disconnected_edge()) {
+        s_connected = false;
+        const int32_t down = 0;
+        wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, &down);
+    }
+    static net_message_t m;
+    while (net_mqtt_take_message(&m)) {
+        size_t cap;
+        uint8_t *io = wasm_host_io(&cap);
+        if (io == NULL || m.topic_len > cap) continue;
+        const size_t stored = m.payload_len < sizeof m.payload ? m.payload_len : sizeof m.payload;
+        memcpy(io, m.topic, m.topic_len);
+        memcpy(io + m.topic_len, m.payload, stored < cap - m.topic_len ? stored : cap - m.topic_len);
+        const int32_t args[2] = {(int32_t)m.topic_len, (int32_t)m.payload_len};
+        wasm_host_call_i(SCALE_EXPORT_MQTT_MESSAGE, 2, args);
+        persist_dirty(); /* before the result that says "accepted" is published */
+    }
+    const int done = net_mqtt_take_publish_result();
+    if (done == 1) wasm_host_call_i(SCALE_EXPORT_OUT_DONE, 0, NULL);
+    if (!net_mqtt_connected()) return;
+    const int32_t n = wasm_host_call_i(SCALE_EXPORT_OUT_NEXT, 0, NULL);
+    size_t cap;
+    const uint8_t *io = wasm_host_io(&cap);
+    scale_frame_t f;
+    if (n > 0 && io && scale_unframe(io, (size_t)n, &f)) net_mqtt_publish(f.topic, f.topic_len, f.payload, f.payload_len, f.qos, f.retain);
+}
+
+/* The on-board LED (through the CYW43): slow blink without WiFi, fast without the broker, on when up. */
+static void show_status(uint32_t t, bool wifi_up)
+{
+    const bool on = !wasm_host_ready() ? (t / 100) % 10 == 0
+                  : !wifi_up          ? (t / 500) % 2 == 0
+                  : !s_connected      ? (t / 125) % 2 == 0
+                                      : true;
+    cyw43_arch_gpio_put(CYW43_WL_GPIO_LED_PIN, on);
+}
+
+int main(void)
+{
+    stdio_init_all();
+    const char *error = config_error();
+    while (error) {
+        printf("wasm-scale: configuration: %s\n", error); /* no boot loop: say it, and wait */
+        sleep_ms(5000);
+    }
+    if (watchdog_caused_reboot()) printf("wasm-scale: restarted by the watchdog\n");
+    watchdog_enable(WATCHDOG_MS, true);
+    if (!hx711_pio_init(&s_pins)) printf("wasm-scale: HX711 pins could not be set up\n");
+    const wasm_host_config_t core = {
+        .wasm = scale_core_wasm, .wasm_len = scale_core_wasm_len,
+        .stack_bytes = SCALE_WASM_STACK_KB * 1024, .on_instantiated = on_instantiated,
+    };
+    if (wasm_host_start(&core) != WASM_HOST_OK) printf("wasm-scale: the Wasm core did not start; retrying\n");
+    printf("wasm-scale: core linear memory %lu bytes\n", (unsigned long)wasm_host_linear_bytes());
+    if (!net_wifi_start(WIFI_SSID, WIFI_PASSWORD)) printf("wasm-scale: the CYW43 did not start\n");
+    const net_mqtt_config_t mqtt = {
+        .host = SCALE_BROKER_HOST, .port = SCALE_BROKER_PORT, .client_id = "wasm-scale-" SCALE_DEVICE_ID,
+        .username = SCALE_MQTT_USERNAME, .password = SCALE_MQTT_PASSWORD,
+        .ca_pem = scale_broker_ca, .ca_len = scale_broker_ca_len,
+#if SCALE_HAS_CLIENT_CERT
+        .cert_pem = scale_client_cert, .cert_len = scale_client_cert_len, .key_pem = scale_client_key, .key_len = scale_client_key_len,
+#endif
+        .will_topic = s_will_topic, .will_payload = s_will_payload, .subscriptions = {s_cmd_topic, s_ha_topic},
+    };
+    if (!net_mqtt_init(&mqtt)) printf("wasm-scale: TLS could not be set up (is the CA a PEM file?)\n");
+    bool sntp_started = false;
+    for (;;) {
+        watchdog_update();
+        const uint32_t t = now_ms();
+        if (!wasm_host_ready()) {
+            if (wasm_host_recover(t) == WASM_HOST_GAVE_UP) {
+                printf("wasm-scale: the core keeps failing; rebooting\n");
+                for (;;) tight_loop_contents(); /* the watchdog reboots */
+            }
+        } else {
+            const int32_t now = (int32_t)t;
+            const int32_t status = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, &now);
+            if (status != 0 && status != INT32_MIN) print_reading(status);
+            persist_dirty();
+        }
+        const bool wifi_up = net_wifi_poll(t);
+        if (wifi_up && !sntp_started) {
+            net_clock_start(SCALE_NTP_SERVER);
+            sntp_started = true;
+        }
+        if (wasm_host_ready()) sync_time_if_known();
+        net_mqtt_poll(t, wifi_up);
+        if (wasm_host_ready()) move_bytes();
+        show_status(t, wifi_up);
+    }
+}

@@ -1,0 +1,92 @@
+// The Pico W host: its wasm3 natives and export calls against assembly/abi.json, and the firmware
+// built to a .uf2 with the Pico SDK (offline from ../shared/vendor) and Debian's arm-none-eabi gcc.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, existsSync, statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { abi } from "../host/abi.js";
+
+const root = fileURLToPath(new URL("../host/pico-w/", import.meta.url));
+const repo = fileURLToPath(new URL("../", import.meta.url));
+const read = (path: string) => readFileSync(root + path, "utf8");
+const macro = (s: string) => s.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+
+/** wasm3's signature of an ABI import: result letter (v for none), then a letter per parameter, '*' for a pointer. */
+function wasm3Signature(fn: (typeof abi.imports)[number]): string {
+  const letter = (t: string) => ({ i32: "i", i64: "I", f32: "f", f64: "F" })[t]!;
+  const params = (fn.params ?? []).map((p) => (p.kind === "ptr" ? "*" : letter(p.type))).join("");
+  return `${fn.result ? letter(fn.result.type) : "v"}(${params})`;
+}
+
+test("the Pico W's wasm3 natives are the ABI's imports, with the ABI's signatures", () => {
+  const src = read("components/wasm_host/wasm_host.c");
+  const table = /NATIVES\[\] = \{([\s\S]*?)\n\};/.exec(src)![1];
+  const found: string[] = [];
+  for (const [, module, name, sig, fn] of table.matchAll(/\{"(\w+)", "(\w+)", "([^"]+)", (\w+)\}/g)) {
+    const imp = abi.imports.find((i) => i.module === module && i.name === name);
+    assert.ok(imp, `native ${module}.${name} is not in the ABI`);
+    assert.equal(sig, wasm3Signature(imp), `${module}.${name}'s signature`);
+    // One m3ApiGetArg / m3ApiGetArgMem per ABI parameter, in the function that implements it.
+    const body = new RegExp(`m3ApiRawFunction\\(${fn}\\)\\s*\\{([\\s\\S]*?)\\n\\}`).exec(src);
+    assert.ok(body, `${fn} is defined`);
+    const args = [...body[1].matchAll(/m3ApiGetArg(Mem)?\(/g)].map((m) => (m[1] ? "*" : "v"));
+    assert.deepEqual(args, (imp.params ?? []).map((p) => (p.kind === "ptr" ? "*" : "v")), `${fn} reads the ABI's parameters, pointers checked as memory`);
+    for (const p of (imp.params ?? []).filter((q) => q.kind === "ptr")) assert.match(body[1], new RegExp(`m3ApiCheckMem\\(${p.name},`), `${fn} bounds-checks ${p.name}`);
+    found.push(`${module}.${name}`);
+  }
+  assert.deepEqual(found.sort(), abi.imports.map((i) => `${i.module}.${i.name}`).sort());
+});
+
+test("every export the Pico W firmware calls exists, with the ABI's argument count", () => {
+  const sources = ["main.c", "components/wasm_host/wasm_host.c"].map(read).join("\n");
+  let calls = 0;
+  for (const m of sources.matchAll(/wasm_host_call_i\((?:SCALE_EXPORT_(\w+)|"(\w+)"), (\d+)/g)) {
+    const ex = abi.exports.find((e) => macro(e.name) === m[1] || e.name === m[2]);
+    assert.ok(ex, `${m[1] ?? m[2]} is not an export`);
+    assert.equal(Number(m[3]), (ex.params ?? []).length, `${ex.name} takes ${(ex.params ?? []).length} arguments`);
+    calls++;
+  }
+  for (const [name, args] of [["config_set", 2], ["config_get", 1]] as const) {
+    assert.match(sources, new RegExp(`call\\("${name}", ${args},`), `${name} is called with ${args} arguments`);
+    assert.equal(abi.exports.find((e) => e.name === name)!.params!.length, args);
+  }
+  assert.ok(calls >= 12, `${calls} calls checked`);
+});
+
+test("the Pico W verifies the broker, sends SNI, sets the clock before TLS and bounds every call", () => {
+  const link = read("components/net/mqtt_link.c");
+  assert.match(link, /mbedtls_ssl_set_hostname\(altcp_tls_context\(s_client->conn\), s_config\.host\)/);
+  assert.match(link, /net_clock_epoch\(\) == 0\) return;/, "no TLS before SNTP");
+  assert.match(read("config/lwipopts.h"), /#define ALTCP_MBEDTLS_AUTHMODE MBEDTLS_SSL_VERIFY_REQUIRED/);
+  assert.match(read("main.c"), /watchdog_enable\(WATCHDOG_MS, true\)/);
+  assert.match(read("components/hx711_pio/hx711.pio"), /side 1 \[4\][\s\S]*in pins, 32\s+side 1 \[4\]/, "the clock's high phase is fixed by the PIO program");
+});
+
+const toolchain = spawnSync("arm-none-eabi-gcc", ["--version"]).status === 0;
+const vendor = existsSync(process.env.WASM_SCALE_VENDOR ?? `${repo}../shared/vendor`);
+const skip = process.env.WASM_SCALE_REQUIRE_PICO ? false
+  : !toolchain ? "no arm-none-eabi-gcc (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib)"
+  : !vendor ? "no vendor folder with the Pico SDK (see README, Pico W)" : false;
+
+test("the Pico W firmware builds to a .uf2 for the RP2040, with the core, wasm3, TLS, MQTT and SNTP in it", { skip, timeout: 30 * 60_000 }, () => {
+  const r = spawnSync(process.execPath, [`${root}build.mjs`, "-DWIFI_SSID=example-network", "-DSCALE_BROKER_HOST=broker.example.com",
+    "-DSCALE_HX711_CLK_PINS=18,20", "-DSCALE_HX711_DOUT_PINS=19,21"], { encoding: "utf8", cwd: repo });
+  assert.equal(r.status, 0, r.stdout.slice(-3000) + r.stderr.slice(-3000));
+  const uf2 = readFileSync(`${repo}build/pico-w/wasm_scale.uf2`);
+  // UF2 blocks of 512 bytes: magic numbers, and the RP2040's family id.
+  assert.equal(uf2.length % 512, 0);
+  assert.equal(uf2.readUInt32LE(0), 0x0a324655);
+  assert.equal(uf2.readUInt32LE(4), 0x9e5d5157);
+  assert.equal(uf2.readUInt32LE(28), 0xe48bff56, "family RP2040");
+  const elf = `${repo}build/pico-w/wasm_scale.elf`;
+  const size = spawnSync("arm-none-eabi-size", [elf], { encoding: "utf8" }).stdout.split("\n")[1].trim().split(/\s+/).map(Number);
+  const [text, data, bss] = size;
+  assert.ok(text > 300_000 && text < 2 * 1024 * 1024, `flash ${text} bytes (2 MB on a Pico W)`);
+  assert.ok(data + bss < 100 * 1024, `static RAM ${data + bss} bytes of 264 KB`);
+  const symbols = spawnSync("arm-none-eabi-nm", [elf], { encoding: "utf8" }).stdout;
+  for (const s of ["mqtt_client_connect", "m3_LoadModule", "hx711_pio_clock_in", "mbedtls_ssl_set_hostname", "sntp_init", "watchdog_enable", "scale_wasm_heap_base", "scale_core_wasm"]) {
+    assert.match(symbols, new RegExp(` ${s}$`, "m"), `${s} is linked`);
+  }
+  assert.ok(statSync(`${repo}build/release.wasm`).size < text, "the core is embedded");
+});
