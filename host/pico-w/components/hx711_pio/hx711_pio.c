@@ -156,8 +156,16 @@ int32_t hx711_pio_clock_in(int clk, const uint8_t *pins, size_t len, int pulses,
 bool hx711_pio_write(int pin, int level)
 {
     if (pin < 0 || pin > 31 || (s_clk_mask & (1u << pin)) == 0 || (level != 0 && level != 1)) return false;
-    select_clock(pin);
-    /* The state machine waits at `pull`: the pin is set through it (high > 60 us powers the chips down). */
-    pio_sm_set_pins_with_mask(s_pio, s_sm, (uint32_t)level << pin, 1u << pin);
+    if (level) {
+        /* Power down (clock high > 60 us): the pin leaves the state machine, whose waiting `pull`
+         * would drive it low again, and is held high by the CPU's GPIO. */
+        gpio_put((uint)pin, 1);
+        gpio_set_dir((uint)pin, GPIO_OUT);
+        gpio_set_function((uint)pin, GPIO_FUNC_SIO);
+    } else {
+        /* Power up: low, and back to the state machine (its output for the pin rests low). */
+        gpio_put((uint)pin, 0);
+        pio_gpio_init(s_pio, (uint)pin);
+    }
     return true;
 }

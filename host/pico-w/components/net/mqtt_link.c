@@ -127,6 +127,7 @@ static void connection(mqtt_client_t *client, void *arg, mqtt_connection_status_
     if (s_connected) s_edge_down = true;
     s_connected = false;
     s_in_flight = false;
+    s_resolved = false; /* the broker's address is looked up again: it may have moved */
 }
 
 static void resolved(const char *name, const ip_addr_t *address, void *arg)
