@@ -1,7 +1,9 @@
 // npm run bench: figures for the core and the desktop host (`-- --json` for one JSON object).
 // Counts and ratios are exact; samples per second is the best of three runs (machines are noisy).
 import { parseArgs } from "node:util";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
 import { releaseWasm, scaleFor } from "./helpers.js";
 import { makePki, startMosquitto, MOSQUITTO } from "./brokers.js";
@@ -11,6 +13,7 @@ import { resolveConnection } from "../host/desktop/mqtt/config.js";
 import { Device } from "../host/desktop/device.js";
 import { ENGINES, available, type EngineName } from "../host/desktop/engines/engine.js";
 import { instructionCounts } from "./bench-instructions.js";
+import { buildPicoHost, runPicoCase, picoWasm3Bytes } from "./pico-host.js";
 import { INTERPRETERS, buildFirmwareHost, runCase, hostFigures, leastThatWorks, type Interpreter, type HostFigures } from "./firmware-host.js";
 
 const { values } = parseArgs({ options: { json: { type: "boolean", default: false }, samples: { type: "string", default: "1000000" } } });
@@ -107,6 +110,17 @@ if (MOSQUITTO) {
 }
 rmSync(pki.dir, { recursive: true, force: true });
 
+// The Pico W: flash and static RAM of the firmware as linked (npm run build:pico, or npm test),
+// and what wasm3 allocates for the core, measured by the firmware's wasm3 host on the desktop.
+const pico = await (async () => {
+  const elf = fileURLToPath(new URL("../build/pico-w/wasm_scale.elf", import.meta.url));
+  const size = existsSync(elf) ? spawnSync("arm-none-eabi-size", [elf], { encoding: "utf8" }) : null;
+  const [text, data, bss] = size?.status === 0 ? size.stdout.split("\n")[1].trim().split(/\s+/).map(Number) : [];
+  let wasm3: number | null = null;
+  if (!(await buildPicoHost())) wasm3 = picoWasm3Bytes(runPicoCase("pico_host_core").output);
+  return { flash: text ?? null, ram: data === undefined ? null : data + bss, wasm3 };
+})();
+
 const figures = {
   core_wasm_bytes: releaseWasm().length,
   host_calls_per_sample: runs[0].callsPerSample,
@@ -134,6 +148,9 @@ const figures = {
   wamr_fast_wasm_stack_bytes: memory.fast?.least_stack ?? null,
   ...instructions.figures,
   instructions_note: instructions.note,
+  pico_flash_bytes: pico.flash,
+  pico_static_ram_bytes: pico.ram,
+  pico_wasm3_ram_bytes: pico.wasm3,
 };
 
 process.exitCode = 0;
@@ -153,6 +170,7 @@ if (values.json) {
     const m = memory[interpreter];
     console.log(`${`firmware RAM, ${interpreter}`.padEnd(30)}${m ? `pool ${m.least_pool} bytes needed (default ${m.pool}, WAMR's high-water ${m.pool_peak}), linear memory ${m.linear}, module copy ${m.module_copy}, Wasm stack ${m.least_stack} needed, native stack ${m.native_stack} (${m.bits}-bit)` : "WAMR sources not available (WASM_SCALE_VENDOR)"}`);
   }
+  console.log(`${"Pico W firmware".padEnd(30)}${pico.flash === null ? "not built (npm run build:pico)" : `flash ${pico.flash} bytes, static RAM ${pico.ram} bytes`}; wasm3 RAM for the core ${pico.wasm3 ?? "-"} bytes`);
   for (const [name, value] of Object.entries(instructions.figures)) console.log(`${name.padEnd(42)}${value ?? "-"}`);
   if (instructions.note) console.log(`note: ${instructions.note}`);
 }

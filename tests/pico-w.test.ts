@@ -6,6 +6,7 @@ import { readFileSync, existsSync, statSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { abi } from "../host/abi.js";
+import { buildPicoHost, runPicoCase, picoWasm3Bytes } from "./pico-host.js";
 
 const root = fileURLToPath(new URL("../host/pico-w/", import.meta.url));
 const repo = fileURLToPath(new URL("../", import.meta.url));
@@ -61,6 +62,25 @@ test("the Pico W verifies the broker, sends SNI, sets the clock before TLS and b
   assert.match(read("config/lwipopts.h"), /#define ALTCP_MBEDTLS_AUTHMODE MBEDTLS_SSL_VERIFY_REQUIRED/);
   assert.match(read("main.c"), /watchdog_enable\(WATCHDOG_MS, true\)/);
   assert.match(read("components/hx711_pio/hx711.pio"), /side 1 \[4\][\s\S]*in pins, 32\s+side 1 \[4\]/, "the clock's high phase is fixed by the PIO program");
+});
+
+test("the Pico W host on the desktop: the store survives power cuts; the core runs in its wasm3 host; a hostile module is refused", async (t) => {
+  const why = await buildPicoHost();
+  if (why) {
+    if (process.env.WASM_SCALE_REQUIRE_PICO) assert.fail(why);
+    t.skip(why);
+    return;
+  }
+  const store = runPicoCase("pico_store");
+  assert.ok(store.ok, store.output);
+  assert.match(store.output, /power cuts survived/);
+  const core = runPicoCase("pico_host_core");
+  assert.ok(core.ok, core.output);
+  const bytes = picoWasm3Bytes(core.output)!;
+  t.diagnostic(`wasm3 RAM for the core: ${bytes} bytes at the peak`);
+  assert.ok(bytes > 22_000 && bytes < 120 * 1024, `${bytes} bytes`);
+  const hostile = runPicoCase("pico_host_hostile");
+  assert.ok(hostile.ok, hostile.output);
 });
 
 const toolchain = spawnSync("arm-none-eabi-gcc", ["--version"]).status === 0;

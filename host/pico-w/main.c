@@ -19,7 +19,7 @@
 #include "pico/stdlib.h"
 #include "scale_abi.h"
 #include "scale_portable.h"
-#include "store.h"
+#include "store_pico.h"
 #include "wasm_host.h"
 
 /* A loop (a sample waits at most READY_TIMEOUT_MS) or a Wasm call that does not come back within
@@ -232,6 +232,7 @@ int main(void)
     }
     if (watchdog_caused_reboot()) printf("wasm-scale: restarted by the watchdog\n");
     watchdog_enable(WATCHDOG_MS, true);
+    store_pico_init();
     if (!hx711_pio_init(&s_pins)) printf("wasm-scale: HX711 pins could not be set up\n");
     const wasm_host_config_t core = {
         .wasm = scale_core_wasm, .wasm_len = scale_core_wasm_len,

@@ -1,62 +1,126 @@
-/* Blobs in flash: a sector per blob at the end of flash, written with the other core locked out. */
+/*
+ * Blobs in flash, as a log of 512-byte records in two sectors per blob (see store.h). Portable: the
+ * flash is reached through store_flash_t (store_pico.c on the board; a simulated NOR flash in
+ * host/pico-w/test, which cuts the power mid-write).
+ */
 #include "store.h"
 
 #include <string.h>
 
-#include "hardware/flash.h"
-#include "pico/flash.h"
 #include "scale_abi.h"
 
-#define MAGIC 0x31425357u /* "WSB1" */
-#define HEADER 8
-#define MAX_BLOB (FLASH_SECTOR_SIZE - HEADER)
-/* Longest a write may wait for the flash to be free (ms). */
-#define WRITE_TIMEOUT_MS 500
+#define MAGIC 0x32425357u /* "WSB2" */
+#define SLOT 512
+#define HEADER 16
+#define MAX_BLOB (SLOT - HEADER)
+#define SLOTS_PER_SECTOR ((int)(STORE_SECTOR / SLOT))
 
-static uint32_t sector_offset(int which)
+static const store_flash_t *s_flash;
+
+void store_init(const store_flash_t *flash)
 {
-    return PICO_FLASH_SIZE_BYTES - (uint32_t)(which == SCALE_BLOB_CALIBRATION ? 1 : 2) * FLASH_SECTOR_SIZE;
+    s_flash = flash;
+}
+
+typedef struct {
+    uint32_t magic;
+    uint32_t seq;
+    uint32_t len;
+    uint32_t crc;
+} record_t;
+
+/* Flash offset of sector s (0 or 1) of a blob's region. */
+static uint32_t sector_offset(int which, int s)
+{
+    const uint32_t region = s_flash->size - (uint32_t)(which == SCALE_BLOB_CALIBRATION ? 2 : 4) * STORE_SECTOR;
+    return region + (uint32_t)s * STORE_SECTOR;
+}
+
+static const uint8_t *flash_at(uint32_t offset)
+{
+    return s_flash->base + offset;
+}
+
+/* CRC-32 (IEEE 802.3, reflected), bitwise: a few hundred bytes, rarely. */
+static uint32_t crc32(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    while (n--) {
+        c ^= *p++;
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
+static bool valid(const uint8_t *slot, record_t *r)
+{
+    memcpy(r, slot, sizeof *r);
+    return r->magic == MAGIC && r->len > 0 && r->len <= MAX_BLOB && crc32(slot + HEADER, r->len) == r->crc;
+}
+
+static bool erased(const uint8_t *slot)
+{
+    for (int i = 0; i < SLOT; i++) {
+        if (slot[i] != 0xff) return false;
+    }
+    return true;
+}
+
+/* The newest valid record of a blob: its sector and slot, or false. */
+static bool newest(int which, int *sector, int *slot, record_t *best)
+{
+    bool found = false;
+    for (int s = 0; s < 2; s++) {
+        for (int i = 0; i < SLOTS_PER_SECTOR; i++) {
+            record_t r;
+            if (!valid(flash_at(sector_offset(which, s) + (uint32_t)(i * SLOT)), &r)) continue;
+            if (!found || (int32_t)(r.seq - best->seq) > 0) {
+                *best = r;
+                *sector = s;
+                *slot = i;
+                found = true;
+            }
+        }
+    }
+    return found;
 }
 
 const uint8_t *store_get(int which, size_t *len)
 {
-    const uint8_t *p = (const uint8_t *)(XIP_BASE + sector_offset(which));
-    uint32_t magic, n;
-    memcpy(&magic, p, 4);
-    memcpy(&n, p + 4, 4);
-    if (magic != MAGIC || n == 0 || n > MAX_BLOB) return NULL;
-    *len = n;
-    return p + HEADER;
+    int s, i;
+    record_t r;
+    if (!newest(which, &s, &i, &r)) return NULL;
+    *len = r.len;
+    return flash_at(sector_offset(which, s) + (uint32_t)(i * SLOT)) + HEADER;
 }
 
-typedef struct {
-    uint32_t offset;
-    uint8_t page[FLASH_SECTOR_SIZE];
-    size_t len;
-} write_t;
-
-static write_t s_write;
-
-static void write_sector(void *arg)
-{
-    const write_t *w = arg;
-    flash_range_erase(w->offset, FLASH_SECTOR_SIZE);
-    flash_range_program(w->offset, w->page, (w->len + FLASH_PAGE_SIZE - 1) / FLASH_PAGE_SIZE * FLASH_PAGE_SIZE);
-}
+static uint8_t s_slot[SLOT];
 
 bool store_set(int which, const uint8_t *blob, size_t len)
 {
     if (len == 0 || len > MAX_BLOB) return false;
-    size_t old_len;
-    const uint8_t *old = store_get(which, &old_len);
-    if (old && old_len == len && memcmp(old, blob, len) == 0) return true; /* unchanged: no wear */
-    memset(s_write.page, 0xff, sizeof s_write.page);
-    const uint32_t magic = MAGIC, n = (uint32_t)len;
-    memcpy(s_write.page, &magic, 4);
-    memcpy(s_write.page + 4, &n, 4);
-    memcpy(s_write.page + HEADER, blob, len);
-    s_write.offset = sector_offset(which);
-    s_write.len = HEADER + len;
-    /* Interrupts off and the other core out of flash while it is erased and written. */
-    return flash_safe_execute(write_sector, &s_write, WRITE_TIMEOUT_MS) == PICO_OK;
+    int s = 0, i = -1;
+    record_t last = {0};
+    const bool any = newest(which, &s, &i, &last);
+    if (any && last.len == len && memcmp(flash_at(sector_offset(which, s) + (uint32_t)(i * SLOT)) + HEADER, blob, len) == 0) return true;
+    /* The next erased slot after the newest record in its sector; else the other sector, erased
+     * (it holds only older records: the newest stays readable until the new one is written). */
+    int32_t erase = -1;
+    int slot = -1;
+    for (int k = any ? i + 1 : 0; k < SLOTS_PER_SECTOR; k++) {
+        if (erased(flash_at(sector_offset(which, s) + (uint32_t)(k * SLOT)))) {
+            slot = k;
+            break;
+        }
+    }
+    if (slot < 0) {
+        s = any ? 1 - s : 0;
+        slot = 0;
+        erase = (int32_t)sector_offset(which, s);
+    }
+    const record_t r = {.magic = MAGIC, .seq = any ? last.seq + 1 : 1, .len = (uint32_t)len, .crc = crc32(blob, len)};
+    memset(s_slot, 0xff, sizeof s_slot);
+    memcpy(s_slot, &r, sizeof r);
+    memcpy(s_slot + HEADER, blob, len);
+    return s_flash->write(sector_offset(which, s) + (uint32_t)(slot * SLOT), s_slot, SLOT, erase);
 }

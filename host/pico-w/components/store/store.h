@@ -1,7 +1,9 @@
 /*
- * Persistence of the core's blobs (calibration, configuration) in the last two sectors of flash,
- * one each. A blob is written only when the core marks it changed (commands are rare), so wear is
- * a write per command; the core's own checksum tells a damaged blob, which it then refuses.
+ * Persistence of the core's blobs (calibration, settings) in the last four sectors of flash, two
+ * per blob, as a log of records (sequence number, length, CRC-32). A write goes to an erased slot
+ * and the newest valid record wins, so a power cut during a write or an erase leaves the previous
+ * value readable; a sector is erased only when both of its blob's sectors' slots are used up, so a
+ * tare costs an eighth of an erase (years of tares within the flash's 100,000 cycles).
  */
 #pragma once
 
@@ -9,7 +11,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The stored blob (a pointer into flash) and its length, or NULL. */
+/* Sector size of the flash (the RP2040's QSPI flash erases 4 KiB). */
+#define STORE_SECTOR 4096u
+
+/* The flash: memory-mapped for reading, and a write that erases a sector first when asked. */
+typedef struct {
+    const uint8_t *base; /* where offset 0 is mapped (XIP_BASE on the RP2040) */
+    uint32_t size;       /* bytes of flash: the store uses its last four sectors */
+    /* Erases the sector at `erase` (when >= 0), then programs n bytes at offset; false on failure. */
+    bool (*write)(uint32_t offset, const uint8_t *data, size_t n, int32_t erase);
+} store_flash_t;
+
+void store_init(const store_flash_t *flash);
+
+/* The newest valid copy of a blob (a pointer into flash) and its length, or NULL. */
 const uint8_t *store_get(int which, size_t *len);
-/* Saves a blob; false when flash could not be written. */
+/* Saves a blob (nothing when it is the stored one); false when flash could not be written. */
 bool store_set(int which, const uint8_t *blob, size_t len);
