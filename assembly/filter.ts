@@ -231,7 +231,8 @@ export function stableShift(kg: f64): void {
 }
 
 /** Closes the current slot and combines the completed ones (once per slot). */
-function nextSlot(kg: f64): void {
+// @ts-ignore: decorator
+@inline function nextSlot(kg: f64): void {
   put(slotLow, slotHead, curLow);
   put(slotHigh, slotHead, curHigh);
   slotHead = slotHead == STABLE_SLOTS ? 0 : slotHead + 1;

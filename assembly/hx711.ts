@@ -128,7 +128,8 @@ function fault(code: i32, chip: i32): i32 {
 }
 
 /** Classifies a 24-bit code that cannot be a weight; 0 when it may be one. */
-function codeFault(data: u32, chip: i32): i32 {
+// @ts-ignore: decorator
+@inline function codeFault(data: u32, chip: i32): i32 {
   if (data == 0x7FFFFF) return FAULT_SATURATED_HIGH;
   if (data == 0x800000) return FAULT_SATURATED_LOW;
   const frozenAfter = cfgInt(CFG_FROZEN_COUNT);

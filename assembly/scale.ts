@@ -106,13 +106,15 @@ function retune(): void {
  * around the initial zero; zero tracking stays inside it too. An uncalibrated scale has no zero to
  * measure the range from (its raw zero holds the platform and the cells' zero balance): never.
  */
-function inZeroRange(counts: f64): bool {
+// @ts-ignore: decorator
+@inline function inZeroRange(counts: f64): bool {
   if (calKind == KIND_NONE) return false;
   return Math.abs(calEval(counts - zeroRefCounts)) <= <f64>cfg(CFG_ZERO_RANGE_PCT) * 0.005 * <f64>cfg(CFG_CAPACITY_KG);
 }
 
 /** Without a calibration, or calibrated at another gain than the data was read at. */
-function uncalibratedAt(gain: i32): bool {
+// @ts-ignore: decorator
+@inline function uncalibratedAt(gain: i32): bool {
   return calKind == KIND_NONE || calGain != gain;
 }
 
