@@ -68,22 +68,14 @@ function slotAt(i: i32): usize {
   return outbox + <usize>(slot * READING_SIZE);
 }
 
-/**
- * Offered every reading (and fault report); keeps what should be published, bounded. Inlined:
- * most samples stop at the interval check, and a call costs more than the check in an interpreter.
- */
-// @ts-ignore: decorator
-@inline export function outboxOffer(reading: usize): void {
+/** Offered every reading (and fault report); keeps what should be published, bounded. */
+export function outboxOffer(reading: usize): void {
   if (idLen == 0) return;
   const t = load<i32>(reading, READING_T_MS);
   const fault = load<i32>(reading, READING_FAULT);
   const faultChanged = (fault != 0) != (lastFault != 0);
   lastFault = fault;
   if (queuedAny && !faultChanged && t - lastQueuedMs < cfgInt(CFG_PUBLISH_MS)) return;
-  outboxQueue(reading, t);
-}
-
-function outboxQueue(reading: usize, t: i32): void {
   queuedAny = true;
   lastQueuedMs = t;
   // Full: the oldest reading not yet handed to the network goes, counted once.
