@@ -4,7 +4,7 @@
 // without it, and a recording the network cannot carry is cut short and counted, not queued.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { scaleFor, CAL_10KG } from "./helpers.js";
@@ -152,6 +152,17 @@ test("wasm-scale record: a running npm start records over its embedded broker, a
     assert.ok(summary.readings > 30, `${summary.readings} readings`);
     const header = readFileSync(file).subarray(0, 2);
     assert.deepEqual([...header], [0x1f, 0x8b], "gzip");
+    // No scale by that id: a clear error once it has stayed silent, and no file.
+    const nobody = join(dir, "nobody.rec");
+    const silent = spawnSync(process.execPath, [bin, "record", nobody, "--seconds", "2", "--wait", "2", "--device-id", "nobody",
+      "--certs", certs, "--port", String(port)], { encoding: "utf8" });
+    assert.equal(silent.status, 2);
+    assert.match(silent.stderr, /the scale "nobody" sent nothing for 2 s/);
+    assert.equal(existsSync(nobody), false);
+    // A scale that refuses: the reason, at once.
+    const refused = spawnSync(process.execPath, [bin, "record", nobody, "--seconds", "0", "--certs", certs, "--port", String(port)], { encoding: "utf8" });
+    assert.equal(refused.status, 1, "--seconds 0 is refused (as every malformed argument) before anything is sent");
+    assert.match(refused.stderr, /seconds must be a number from 1 to 3600/);
   } finally {
     run.child.kill("SIGINT");
     await run.exited;

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { ConfigError, resolveConnection, type Connection } from "./mqtt/config.js";
 import { writeCerts, certFiles, CertError } from "./certs.js";
-import { recordDevice } from "./device-recording.js";
+import { recordDevice, SILENCE_S } from "./device-recording.js";
 import { loadScenario, ScenarioError } from "./scenario.js";
 import { VirtualScale } from "./virtual-scale.js";
 import { summarise, formatSummary } from "./summary.js";
@@ -56,7 +56,7 @@ function connectionOptions(command: Command, brokerDefault: string, certsHelp: s
 }
 
 interface RecordCliOptions {
-  seconds: number; config?: string; broker?: string; deviceId?: string; ca?: string; cert?: string; key?: string;
+  seconds: number; wait: number; config?: string; broker?: string; deviceId?: string; ca?: string; cert?: string; key?: string;
   username?: string; password?: string; servername?: string; mqtt5?: boolean; certs: string; port: number;
 }
 
@@ -164,14 +164,15 @@ export function program(): Command {
     .command("record")
     .description("ask a running scale (an ESP32, or npm start) to record what its core is given, over MQTT, into a file for replay")
     .argument("<file>", "the recording to write")
-    .option("--seconds <n>", "how long to record (the device sends it as it goes)", number("seconds", 1, 3600), 60);
+    .option("--seconds <n>", "how long to record (the device sends it as it goes)", number("seconds", 1, 3600), 60)
+    .option("--wait <s>", "give up when the scale sends nothing for this long", number("wait", 1, 3600), SILENCE_S);
   connectionOptions(recordCommand, "default: the embedded broker of npm start on localhost, with its subscriber's certificate", "certificates of npm start's embedded broker")
     .action(async (file: string, o: RecordCliOptions) => {
       const c = recordConnection(o);
       const tty = process.stderr.isTTY;
       if (tty) process.stderr.write(`asking "${c.deviceId}" at ${c.url} to record ${o.seconds} s\n`);
       const r = await recordDevice(c, file, {
-        seconds: o.seconds,
+        seconds: o.seconds, silenceS: o.wait,
         onProgress: tty ? (n) => process.stderr.write(`\rbatches received: ${n}`) : undefined,
       });
       if (tty) process.stderr.write("\n");

@@ -14,8 +14,8 @@ const RAW_VERSION = 1;
 const COMMANDS = ["tare", "clear_tare", "zero", "calibrate", "cal_point", "cal_clear", "cal_fit", "config", "trim_empty", "trim_corner", "trim_clear", "record"];
 const FIRST = 1;
 const LAST = 2;
-/** How long the scale may stay silent before the recording is given up (s). */
-const SILENCE_S = 30;
+/** How long the scale may stay silent before the recording is given up (s), by default. */
+export const SILENCE_S = 30;
 
 export interface Batch {
   flags: number;
@@ -131,6 +131,8 @@ export function decodeBatches(batches: Batch[], deviceId: string): Decoded {
 
 export interface DeviceRecordOptions {
   seconds: number;
+  /** Seconds of silence from the scale after which the recording is given up (SILENCE_S). */
+  silenceS?: number;
   /** Told how many batches have arrived, as they arrive. */
   onProgress?: (batches: number) => void;
 }
@@ -164,7 +166,8 @@ export async function recordDevice(c: Connection, file: string, o: DeviceRecordO
       let silence: NodeJS.Timeout | undefined;
       const quiet = () => {
         clearTimeout(silence);
-        silence = setTimeout(() => reject(new RecordingError(`the scale "${c.deviceId}" sent nothing for ${SILENCE_S} s (is it online, and is this its device id?)`)), SILENCE_S * 1000);
+        const wait = o.silenceS ?? SILENCE_S;
+        silence = setTimeout(() => reject(new RecordingError(`the scale "${c.deviceId}" sent nothing for ${wait} s (is it online, and is this its device id?)`)), wait * 1000);
       };
       quiet();
       client.on("message", (topic, payload) => {
