@@ -189,11 +189,6 @@ void net_mqtt_poll(uint32_t now_ms, bool wifi_up)
     cyw43_arch_lwip_end();
 }
 
-bool net_mqtt_connected(void)
-{
-    return s_connected;
-}
-
 bool net_mqtt_take_connected_edge(void)
 {
     const bool e = s_edge_up;
@@ -211,6 +206,11 @@ bool net_mqtt_take_disconnected_edge(void)
 static void published(void *arg, err_t err)
 {
     s_publish_result = err == ERR_OK ? 1 : -1;
+}
+
+bool net_mqtt_can_publish(void)
+{
+    return s_connected && !s_in_flight;
 }
 
 bool net_mqtt_publish(const char *topic, size_t topic_len, const uint8_t *payload, size_t len, int qos, bool retain)

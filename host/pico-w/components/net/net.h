@@ -49,11 +49,12 @@ typedef struct {
 bool net_mqtt_init(const net_mqtt_config_t *config);
 /* Connects when the clock is set and the link is down (bounded retries with a backoff). */
 void net_mqtt_poll(uint32_t now_ms, bool wifi_up);
-bool net_mqtt_connected(void);
 /* True once per new connection (the core is told, and sends online and discovery). */
 bool net_mqtt_take_connected_edge(void);
 bool net_mqtt_take_disconnected_edge(void);
 
+/* True when a message may be published now: connected, and none in flight. */
+bool net_mqtt_can_publish(void);
 /* Publishes one message; false when one is still in flight or the link is down. */
 bool net_mqtt_publish(const char *topic, size_t topic_len, const uint8_t *payload, size_t len, int qos, bool retain);
 /* 1: the last publish was acknowledged (QoS 1) or sent (QoS 0); -1: it failed; 0: pending or none. */
