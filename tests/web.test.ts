@@ -11,7 +11,7 @@ import { request } from "node:http";
 import mqtt from "mqtt";
 import { Cli, inbox } from "./processes.js";
 import { CHROMIUM, launch, WEB_SCENARIO } from "./browser.js";
-import { freePort } from "./brokers.js";
+import { freePort, makePki, startMosquitto, MOSQUITTO } from "./brokers.js";
 
 /** A plain HTTP request with the headers given (fetch does not let a test forge Host). */
 function get(port: number, path: string, headers: Record<string, string> = {}): Promise<number> {
@@ -92,5 +92,91 @@ test("the web view: live weight, a fault, tare from the page answered like an MQ
     run.child.kill("SIGINT");
     await run.exited;
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The page's event stream, read until `done` says enough (or the stream ends). */
+async function events(url: string, cookie: string, done: (event: string, data: unknown) => boolean): Promise<Array<[string, unknown]>> {
+  const seen: Array<[string, unknown]> = [];
+  const controller = new AbortController();
+  const res = await fetch(url, { headers: { cookie }, signal: controller.signal });
+  assert.equal(res.status, 200);
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done: ended } = await reader.read();
+    if (ended) return seen;
+    buffer += value;
+    let at: number;
+    while ((at = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, at);
+      buffer = buffer.slice(at + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1] ?? "";
+      const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? "null");
+      seen.push([event, data]);
+      if (done(event, data)) {
+        controller.abort();
+        return seen;
+      }
+    }
+  }
+}
+
+/** A running npm start's web view: its URL's port and the cookie the key gives. */
+async function webOf(run: Cli, certs: string): Promise<{ port: string; cookie: string }> {
+  const [, port] = await run.waitFor(/web view\s+http:\/\/localhost:(\d+)\/\?key=/);
+  return { port, cookie: `wasm-scale-${port}=${readFileSync(join(certs, "web-key"), "utf8").trim()}` };
+}
+
+test("the web view without MQTT (--no-mqtt): readings stream, and a command from the page is answered by the core", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-web-"));
+  const certs = join(dir, "certs");
+  const run = new Cli(["run", "--no-mqtt", "--no-store", "--certs", certs, "--web-port", "0", "--speed", "4"]);
+  try {
+    const { port, cookie } = await webOf(run, certs);
+    const seen = await events(`http://localhost:${port}/events`, cookie, (e) => e === "reading");
+    assert.equal(seen[0][0], "hello");
+    assert.equal((seen[0][1] as { link: unknown }).link, null, "no MQTT link to show");
+    const res = await fetch(`http://localhost:${port}/command`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: '{"cmd":"config","key":"PUBLISH_MS","value":250}' });
+    assert.deepEqual(await res.json(), { status: "accepted" });
+    const bad = await fetch(`http://localhost:${port}/command`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: '{"cmd":"levitate"}' });
+    assert.deepEqual(await bad.json(), { status: "rejected", reason: "UNKNOWN_COMMAND" });
+    const after = await events(`http://localhost:${port}/events`, cookie, (e) => e === "hello");
+    const settings = (after[0][1] as { settings: Array<{ name: string; value: number }> }).settings;
+    assert.equal(settings.find((s) => s.name === "PUBLISH_MS")!.value, 250, "the setting took");
+  } finally {
+    run.child.kill("SIGINT");
+    await run.exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the web view with an external broker (Mosquitto, mutual TLS): its state is shown, and the page's command is published as a result", { skip: !MOSQUITTO && "mosquitto not installed" }, async () => {
+  const pki = await makePki();
+  const broker = await startMosquitto(pki);
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-web-"));
+  const certs = join(dir, "certs");
+  const run = new Cli(["run", "--no-store", "--certs", certs, "--web-port", "0", "--speed", "2", "--broker", broker.url,
+    "--device-id", "dev1", "--ca", pki.file("ca.pem"), "--cert", pki.file("dev1.pem"), "--key", pki.file("dev1-key.pem")]);
+  const watcher = await mqtt.connectAsync(broker.url, {
+    ca: readFileSync(pki.file("ca.pem")), cert: readFileSync(pki.file("watcher.pem")), key: readFileSync(pki.file("watcher-key.pem")),
+    reconnectPeriod: 0, clientId: "web-external-watcher",
+  });
+  try {
+    const box = inbox(watcher);
+    await watcher.subscribeAsync("wasm-scale/dev1/result", { qos: 1 });
+    const { port, cookie } = await webOf(run, certs);
+    const seen = await events(`http://localhost:${port}/events`, cookie, (e, d) => e === "reading" && (d as { link: { connected: boolean } }).link.connected);
+    assert.ok(seen.length > 1);
+    const res = await fetch(`http://localhost:${port}/command`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: '{"cmd":"clear_tare","id":"w1"}' });
+    assert.deepEqual(await res.json(), { status: "accepted" });
+    assert.deepEqual(await box.until(() => box.got.map((m) => JSON.parse(m.text)).find((r) => r.id === "w1")), { cmd: "clear_tare", id: "w1", status: "accepted" });
+  } finally {
+    await watcher.endAsync();
+    run.child.kill("SIGINT");
+    await run.exited;
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(pki.dir, { recursive: true, force: true });
   }
 });
