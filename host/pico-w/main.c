@@ -7,10 +7,12 @@
  * what commands changed, and move bytes between the core and the network. WiFi, lwIP, TLS and
  * SNTP run in the CYW43's background interrupt; their callbacks only queue messages and results.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "hardware/watchdog.h"
 #include "hx711_pio.h"
@@ -162,6 +164,17 @@ static void sync_time_if_known(void)
     s_time_synced = true;
 }
 
+/* The heap as newlib sees it: in use, and free (returned blocks plus what sbrk has not handed out
+ * yet, up to the end of RAM). Printed at the first connection and every 10 minutes: the RAM with
+ * wasm3, lwIP and a TLS session up, which only a board can measure. */
+static void print_heap(void)
+{
+    extern char __StackLimit;
+    const struct mallinfo m = mallinfo();
+    const long never = (long)(&__StackLimit - (char *)sbrk(0));
+    printf("wasm-scale: heap %ld bytes in use, %ld free\n", (long)m.uordblks, (long)m.fordblks + never);
+}
+
 /* Prints a reading (or fault report) on the USB/UART console. */
 static void print_reading(int32_t status)
 {
@@ -182,6 +195,7 @@ static void move_bytes(void)
 {
     if (net_mqtt_take_connected_edge()) {
         s_connected = true;
+        print_heap();
         const int32_t up = 1;
         wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, &up);
     }
@@ -275,5 +289,10 @@ int main(void)
         net_mqtt_poll(t, wifi_up);
         if (wasm_host_ready()) move_bytes();
         show_status(t, wifi_up);
+        static uint32_t heap_at = 600000;
+        if ((int32_t)(t - heap_at) >= 0) {
+            print_heap();
+            heap_at = t + 600000;
+        }
     }
 }
