@@ -1,11 +1,12 @@
-// as-pect runs the core's unit specs (assembly/__tests__). The HX711 specs script what the two
-// GPIO imports return through a small `spec` import module; everything else is pure core code.
+// as-pect runs the core's unit specs (assembly/__tests__) and the example calibration modules'
+// (modules/*/__tests__). The HX711 specs script what the two GPIO imports return through a small
+// `spec` import module; calib.eval answers a straight line of the slope a spec sets (NaN for 0).
 export default {
-  entries: ["assembly/__tests__/**/*.spec.ts"],
+  entries: ["assembly/__tests__/**/*.spec.ts", "modules/*/__tests__/**/*.spec.ts"],
   include: ["assembly/__tests__/**/*.include.ts"],
   disclude: [/node_modules/],
   async instantiate(memory, createImports, instantiate, binary) {
-    const script = { words: [], highAfter: 1, maxHighUs: 1, ageUs: 100, waitResult: 0, writes: [], pulses: 0 };
+    const script = { words: [], highAfter: 1, maxHighUs: 1, ageUs: 100, waitResult: 0, writes: [], pulses: 0, moduleSlope: 0, fits: 0 };
     let exports;
     const u32 = () => new Uint32Array(exports.memory.buffer);
     const imports = {
@@ -22,6 +23,10 @@ export default {
         },
         write: (pin, level) => { script.writes.push(pin * 10 + level); },
       },
+      calib: {
+        eval: (x) => (script.moduleSlope === 0 ? NaN : x * script.moduleSlope),
+        fit: () => { script.fits++; return 0; },
+      },
       sys: { panic: () => { throw new Error("core panic"); } },
       spec: {
         set_word: (i, w) => { script.words[i] = w; },
@@ -31,6 +36,8 @@ export default {
         last_pulses: () => script.pulses,
         writes: () => script.writes.length,
         last_write: () => script.writes[script.writes.length - 1] ?? -1,
+        set_module_slope: (k) => { script.moduleSlope = k; },
+        module_fits: () => script.fits,
       },
     };
     const result = instantiate(binary, createImports(imports));

@@ -1,6 +1,6 @@
 // Generated from assembly/abi.json by host/gen-abi.ts (npm run abi). Do not edit.
 
-export const ABI_VERSION: i32 = 2;
+export const ABI_VERSION: i32 = 3;
 
 /** DOUT did not go low within the ready timeout: chip missing, unpowered or DOUT stuck high */
 export const FAULT_TIMEOUT: i32 = 1;
@@ -83,6 +83,8 @@ export const TOPIC_HA_STATUS: i32 = 4;
 export const TOPIC_GAP: i32 = 5;
 /** wasm-scale/<id>/raw: while a record command runs, what the core was given, in binary batches (README, Recording on the device) */
 export const TOPIC_RAW: i32 = 6;
+/** wasm-scale/<id>/module: calibration module transfer to the host (calibration_module.transfer); the core does not read it */
+export const TOPIC_MODULE: i32 = 7;
 
 /** calibration, zero, tare and recorded points */
 export const BLOB_CALIBRATION: i32 = 0;

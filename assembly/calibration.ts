@@ -7,6 +7,7 @@
 // Zero lives in counts, apart from the shape of the curve, so zeroing and zero tracking never
 // change the span; tare lives in kg, apart from both.
 import { ERR_BAD_VALUE, ERR_TOO_FEW_POINTS, ERR_DEGENERATE, ERR_FULL } from "./abi";
+import { calib_eval, calib_fit } from "./host";
 
 export const MAX_POINTS: i32 = 10;
 /** Bytes per recorded point: counts f64, kg f32, padding. */
@@ -40,6 +41,24 @@ export const pointData = memory.data(MAX_POINTS * POINT_BYTES);
 const residuals = memory.data(MAX_POINTS * 4);
 let rmsResidual: f32 = NaN;
 
+// A calibration module (a separate .wasm the host links to the calib imports) replaces the curve:
+// the gross weight of every reading comes from its evaluation, one host call a sample. What is
+// judged close to a reading (the lightly filtered signal for stability, the zero ranges, a zero
+// tracking step) uses the module's slope at zero instead: within a few divisions of the reading
+// the curve is a straight line to far better than a division. The built-in curve is kept, so
+// removing the module (or a rollback) returns to it.
+export let modOn = false;
+/** The module's kg per count near zero, measured when it is switched on or fitted. */
+export let modSlope: f64 = 0;
+/** Gain in force when the module was switched on: data at another gain is uncalibrated. */
+export let modGain: i32 = 128;
+/** Temperature the host last reported (degrees C), NaN when it has none. */
+export let envTempC: f64 = NaN;
+/** Counts either side of zero the slope is measured over. */
+const SLOPE_COUNTS: f64 = 4096;
+/** Two points (counts f64, kg f32, padding) for a span from one weight. */
+const spanPoints = memory.data(2 * POINT_BYTES);
+
 export function calReset(): void {
   calKind = KIND_NONE;
   calGain = 128;
@@ -52,15 +71,95 @@ export function calReset(): void {
   rmsResidual = NaN;
 }
 
-/** Gross kg for x counts above zero. Per sample. */
+/** Gross kg for x counts above zero: the built-in curve, or the module's slope near zero. */
 // @ts-ignore: decorator
 @inline export function calEval(x: f64): f64 {
-  return x * (calC1 + calC2 * x);
+  return modOn ? x * modSlope : x * (calC1 + calC2 * x);
 }
 
 /** kg per count at x counts above zero (for converting kg limits into counts). */
 export function calSlope(x: f64): f64 {
-  return calC1 + 2 * calC2 * x;
+  return modOn ? modSlope : calC1 + 2 * calC2 * x;
+}
+
+/** True once a curve exists: the built-in one calibrated, or a module switched on. */
+// @ts-ignore: decorator
+@inline export function calHasCurve(): bool {
+  return modOn || calKind != KIND_NONE;
+}
+
+/**
+ * The module's gross kg for x counts above zero, given each chip's latest code (NaN for absent
+ * chips) and the temperature. A failed evaluation (the host returns NaN once the module trapped,
+ * ran out of its budget or gave no finite weight) falls back to the built-in curve for that
+ * reading; the host rolls the module back before the next. Per sample, one host call.
+ */
+export function modEval(x: f64, codes: usize, chips: i32): f64 {
+  const kg = calib_eval(x, chipCode(codes, chips, 0), chipCode(codes, chips, 1), chipCode(codes, chips, 2), chipCode(codes, chips, 3), envTempC);
+  return isFinite(kg) ? kg : x * (calC1 + calC2 * x);
+}
+
+// @ts-ignore: decorator
+@inline function chipCode(codes: usize, chips: i32, i: i32): f64 {
+  return i < chips ? <f64>load<i32>(codes + (<usize>i << 2)) : NaN;
+}
+
+/** The module's slope near zero (kg per count), or 0 when it has none usable. */
+function moduleSlope(): f64 {
+  const up = calib_eval(SLOPE_COUNTS, NaN, NaN, NaN, NaN, envTempC);
+  const down = calib_eval(-SLOPE_COUNTS, NaN, NaN, NaN, NaN, envTempC);
+  const slope = (up - down) / (2 * SLOPE_COUNTS);
+  return isFinite(slope) ? slope : 0;
+}
+
+/** Switches the module on (measuring its slope) or off. Returns 0, or DEGENERATE for a flat or broken curve. */
+export function calModule(on: bool, gain: i32): i32 {
+  if (!on) {
+    modOn = false;
+    return 0;
+  }
+  const slope = moduleSlope();
+  if (slope == 0) return ERR_DEGENERATE;
+  modSlope = slope;
+  modGain = gain;
+  modOn = true;
+  return 0;
+}
+
+/**
+ * Fits the module to the recorded points (its own fit; the host hands them over as counts above
+ * zero). The empty scale's point, when one was taken, becomes zero first.
+ */
+export function modFit(order: i32, gain: i32): i32 {
+  if (points < 1) return ERR_TOO_FEW_POINTS;
+  for (let i = 0; i < points; i++) if (pointKg(i) == 0) zeroCounts = pointCounts(i);
+  return modFitted(calib_fit(order, pointData, points, zeroCounts), gain);
+}
+
+/** Span from one weight with a module: its fit through zero and this point. */
+export function modSpan(kg: f32, counts: f64, gain: i32, d: f32): i32 {
+  if (!isFinite(kg) || kg < d) return ERR_BAD_VALUE;
+  store<f64>(spanPoints, zeroCounts);
+  store<f32>(spanPoints + 8, 0);
+  store<f64>(spanPoints + <usize>POINT_BYTES, counts);
+  store<f32>(spanPoints + <usize>POINT_BYTES + 8, kg);
+  return modFitted(calib_fit(1, spanPoints, 2, zeroCounts), gain);
+}
+
+function modFitted(r: i32, gain: i32): i32 {
+  if (r != 0) return r < 0 && r >= ERR_DEGENERATE ? r : ERR_DEGENERATE;
+  const slope = moduleSlope();
+  if (slope == 0) return ERR_DEGENERATE;
+  modSlope = slope;
+  modGain = gain;
+  calZeroCounts = zeroCounts;
+  tareKg = 0;
+  rmsResidual = NaN;
+  return 0;
+}
+
+export function setTemperature(c: f64): void {
+  envTempC = c;
 }
 
 /** Restores state read from a validated blob (the points are copied by the caller). */

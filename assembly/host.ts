@@ -17,6 +17,17 @@ export declare function gpio_clock_in(clk: i32, pins: usize, pinsLen: i32, pulse
 @external("gpio", "write")
 export declare function gpio_write(pin: i32, level: i32): void;
 
+/** Gross kg from the installed calibration module for x counts above zero, the chips' latest codes
+ *  (NaN when absent) and the temperature (NaN when unknown); NaN when the module failed. Per sample
+ *  while a module is installed (the third host call). */
+@external("calib", "eval")
+export declare function calib_eval(x: f64, c0: f64, c1: f64, c2: f64, c3: f64, tempC: f64): f64;
+
+/** Fit the installed module to n points at ptr (counts f64, kg f32, 4 bytes padding each), as counts
+ *  above zeroCounts. Returns 0 or a negative error. On a calibration command. */
+@external("calib", "fit")
+export declare function calib_fit(order: i32, ptr: usize, n: i32, zeroCounts: f64): i32;
+
 /** Internal invariant broken; the host logs it and re-instantiates the core. */
 @external("sys", "panic")
 declare function sys_panic(line: i32, col: i32): void;

@@ -2,7 +2,7 @@
 // frequency in assembly/abi.json. Only numbers cross; blobs and the reading go through memory.
 import {
   scaleInit, scaleSample, reading, io, IO_CAP, cmdTare, cmdClearTare, cmdZero, cmdCalSpan, cmdCalAddPoint,
-  cmdCalClearPoints, cmdCalFit, cmdConfigSet, blobSave, blobLoad, message, cmdTrimEmpty, cmdTrimCorner, cmdTrimClear,
+  cmdCalClearPoints, cmdCalFit, cmdCalModule, cmdConfigSet, blobSave, blobLoad, message, cmdTrimEmpty, cmdTrimCorner, cmdTrimClear,
 } from "./scale";
 import { mqttWill, mqttConnected, outNext, outDone } from "./mqtt";
 import { mqttSetup, mqttTopic } from "./topics";
@@ -10,7 +10,7 @@ import { outboxLength, outboxDropped, timeSync } from "./outbox";
 import { takeDirty } from "./blob";
 import { hxAddChip, hxPower } from "./hx711";
 import { configGet } from "./config";
-import { calResidual } from "./calibration";
+import { calResidual, setTemperature } from "./calibration";
 import { rawPower, rawConfig, rawCall, rawBlobLoad } from "./raw";
 import {
   CMD_TARE, CMD_CLEAR_TARE, CMD_ZERO, CMD_CALIBRATE, CMD_CAL_POINT, CMD_CAL_CLEAR, CMD_CAL_FIT, CMD_TRIM_EMPTY,
@@ -66,6 +66,11 @@ export function cal_clear_points(): i32 { rawCall(CMD_CAL_CLEAR, 0); return cmdC
 export function cal_fit(order: i32): i32 { rawCall(CMD_CAL_FIT, <f32>order); return cmdCalFit(order); }
 /** Residual of a point of the last fit; -1 for the rms. After cal_fit. */
 export function cal_residual(i: i32): f32 { return calResidual(i); }
+/** A calibration module linked to the calib imports (1), or removed (0). When the host installs,
+ *  restores or rolls back a module. */
+export function cal_module(on: i32): i32 { return cmdCalModule(on != 0); }
+/** The temperature at the load cell (degrees C), NaN when unknown. When it changes. */
+export function env_temperature(celsius: f64): void { setTemperature(celsius); }
 /** Serialise a blob into the io buffer. After a change to persist. */
 export function blob_save(which: i32): i32 { return blobSave(which); }
 /** Restore a blob from the io buffer. At start-up. */

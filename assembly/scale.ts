@@ -20,6 +20,7 @@ import {
   calEval, calSlope, calReset, calKind, calGain, calC1, calC2, zeroCounts, calZeroCounts, tareKg,
   points, pointData, MAX_POINTS, POINT_BYTES, KIND_NONE, KIND_QUADRATIC, setZero, setTare, calSpan, calAddPoint,
   calFit, calClearPoints, calForgetFit, restoreCalibration, calNominal, monotonicOverRange,
+  calHasCurve, calModule, modOn, modGain, modEval, modFit, modSpan,
 } from "./calibration";
 import { blobSeal, blobOpen, BLOB_HEADER, markDirty, CAL_VERSION, CONFIG_VERSION } from "./blob";
 import { mqttReset, mqttMessage, mqttResult, MESSAGE_RUN } from "./mqtt";
@@ -90,8 +91,8 @@ function resetFilters(): void {
 /** Re-derives the count-domain thresholds after a change of division or calibration. */
 function retune(): void {
   calNominal(cfg(CFG_CAPACITY_KG), cfgInt(CFG_GAIN));
-  smoothSetThreshold(<f64>cfg(CFG_ADAPT_THRESHOLD_D) * <f64>cfg(CFG_DIVISION_KG) / Math.abs(calC1));
-  if (calKind != KIND_NONE) zeroRefCounts = calZeroCounts;
+  smoothSetThreshold(<f64>cfg(CFG_ADAPT_THRESHOLD_D) * <f64>cfg(CFG_DIVISION_KG) / Math.abs(calSlope(0)));
+  if (calHasCurve()) zeroRefCounts = calZeroCounts;
 }
 
 /** The nearest multiple of d, halves away from zero: the same either side of zero. */
@@ -108,14 +109,14 @@ function retune(): void {
  */
 // @ts-ignore: decorator
 @inline function inZeroRange(counts: f64): bool {
-  if (calKind == KIND_NONE) return false;
+  if (!calHasCurve()) return false;
   return Math.abs(calEval(counts - zeroRefCounts)) <= <f64>cfg(CFG_ZERO_RANGE_PCT) * 0.005 * <f64>cfg(CFG_CAPACITY_KG);
 }
 
 /** Without a calibration, or calibrated at another gain than the data was read at. */
 // @ts-ignore: decorator
 @inline function uncalibratedAt(gain: i32): bool {
-  return calKind == KIND_NONE || calGain != gain;
+  return modOn ? modGain != gain : calKind == KIND_NONE || calGain != gain;
 }
 
 /** One sample: at most two host calls (wait_low, clock_in), no allocation. */
@@ -139,7 +140,7 @@ export function scaleSample(nowMs: i32): i32 {
     let flags: u32 = uncalibratedAt(cfgInt(CFG_GAIN)) ? FLAG_UNCALIBRATED : 0;
     // A saturated converter in the loading direction is the scale overloaded, not only an ADC
     // fault (counts rise with load when c1 > 0).
-    if ((code == FAULT_SATURATED_HIGH) == (calC1 > 0) && (code == FAULT_SATURATED_HIGH || code == FAULT_SATURATED_LOW)) flags |= FLAG_OVERLOAD;
+    if ((code == FAULT_SATURATED_HIGH) == (calSlope(0) > 0) && (code == FAULT_SATURATED_HIGH || code == FAULT_SATURATED_LOW)) flags |= FLAG_OVERLOAD;
     else if (code == FAULT_SATURATED_HIGH || code == FAULT_SATURATED_LOW) flags |= FLAG_UNDERLOAD;
     store<f32>(reading, NaN, READING_KG);
     store<f32>(reading, NaN, READING_GROSS_KG);
@@ -162,15 +163,23 @@ export function scaleSample(nowMs: i32): i32 {
   const counts = smoothStep(light);
   const d = <f64>cfg(CFG_DIVISION_KG);
   const band = <f64>cfg(CFG_STABLE_BAND_D) * d;
-  let gross = calEval(counts - zeroCounts);
-  const stable = stableStep(calEval(light - zeroCounts), gross, t, band) && !smoothPending();
+  let gross: f64;
+  let lightKg: f64;
+  if (modOn) {
+    gross = modEval(counts - zeroCounts, hxCodes, n);
+    lightKg = gross + calEval(light - counts); // the module's slope over the few counts between them
+  } else {
+    gross = calEval(counts - zeroCounts);
+    lightKg = calEval(light - zeroCounts);
+  }
+  const stable = stableStep(lightKg, gross, t, band) && !smoothPending();
   const zeroRange = inZeroRange(counts);
 
   // Initial zero-setting (R76), once after power-up, on the first stable reading, if enabled.
   if (initialZeroDue && stable) {
     initialZeroDue = false;
     const pct = <f64>cfg(CFG_INITIAL_ZERO_PCT);
-    if (pct > 0 && calKind != KIND_NONE && Math.abs(calEval(counts - calZeroCounts)) <= pct * 0.005 * <f64>cfg(CFG_CAPACITY_KG)) {
+    if (pct > 0 && calHasCurve() && Math.abs(calEval(counts - calZeroCounts)) <= pct * 0.005 * <f64>cfg(CFG_CAPACITY_KG)) {
       setZero(counts);
       zeroRefCounts = counts;
       stableShift(-gross);
@@ -187,7 +196,7 @@ export function scaleSample(nowMs: i32): i32 {
     const slope = calSlope(counts - zeroCounts);
     if (step != 0 && slope != 0) {
       setZero(zeroCounts + step / slope);
-      gross = calEval(counts - zeroCounts);
+      gross = modOn ? gross - step : calEval(counts - zeroCounts);
     }
   }
 
@@ -273,6 +282,7 @@ function calibrated(err: i32): i32 {
 export function cmdCalSpan(kg: f32): i32 {
   const err = notSettled();
   if (err != 0) return err;
+  if (modOn) return calibrated(modSpan(kg, lastCounts, cfgInt(CFG_GAIN), cfg(CFG_DIVISION_KG)));
   if (calKind == KIND_NONE) {
     let empty = -1;
     for (let i = 0; i < points; i++) {
@@ -328,6 +338,7 @@ export function cmdCalClearPoints(): i32 {
 }
 
 export function cmdCalFit(order: i32): i32 {
+  if (modOn) return calibrated(modFit(order, cfgInt(CFG_GAIN)));
   return calibrated(calFit(order, cfgInt(CFG_GAIN), cfg(CFG_CAPACITY_KG), cfg(CFG_DIVISION_KG)));
 }
 
@@ -471,4 +482,15 @@ export function blobLoad(which: i32, len: i32): i32 {
   restoreCalibration(kind, gain, c1, c2, zero, calZero, tare, n);
   initialZeroDue = true;
   return calibrated(0);
+}
+
+/** A calibration module switched on (measuring its slope) or off: the weight changes its curve. */
+export function cmdCalModule(on: bool): i32 {
+  const r = calModule(on, cfgInt(CFG_GAIN));
+  if (r == 0) {
+    retune();
+    stableReset();
+    lastStable = false;
+  }
+  return r;
 }

@@ -1,6 +1,6 @@
 // The device id, the topics built from it, and the frame every outgoing message is written in:
 // flags (qos | retain << 2), topic length (u16 LE), topic, then the payload.
-import { ERR_BAD_VALUE, ERR_NO_DEVICE, TOPIC_STATE, TOPIC_STATUS, TOPIC_CMD, TOPIC_HA_STATUS, TOPIC_GAP, TOPIC_RAW } from "./abi";
+import { ERR_BAD_VALUE, ERR_NO_DEVICE, TOPIC_STATE, TOPIC_STATUS, TOPIC_CMD, TOPIC_HA_STATUS, TOPIC_GAP, TOPIC_RAW, TOPIC_MODULE } from "./abi";
 import { wBegin, wLen, wByte, wStr, wBytes } from "./json";
 
 const TOPIC_ROOT = "wasm-scale/";
@@ -45,13 +45,14 @@ export function wTopic(which: i32): void {
   else if (which == TOPIC_CMD) wStr("/cmd");
   else if (which == TOPIC_GAP) wStr("/gap");
   else if (which == TOPIC_RAW) wStr("/raw");
+  else if (which == TOPIC_MODULE) wStr("/module");
   else wStr("/result");
 }
 
 /** Renders a topic at p; returns its length, or an error. */
 export function mqttTopic(p: usize, cap: i32, which: i32): i32 {
   if (idLen == 0) return ERR_NO_DEVICE;
-  if (which < TOPIC_STATE || which > TOPIC_RAW) return ERR_BAD_VALUE;
+  if (which < TOPIC_STATE || which > TOPIC_MODULE) return ERR_BAD_VALUE;
   wBegin(p, cap);
   wTopic(which);
   return wLen();

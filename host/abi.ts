@@ -48,6 +48,19 @@ export interface Abi {
   exports: AbiFunction[];
   records: Record<string, { size: number; fields: AbiField[] }>;
   codes: Record<"fault" | "error" | "flag" | "blob" | "config" | "topic", Record<string, AbiCode>>;
+  calibration_module: ModuleAbi;
+}
+
+/** The calibration module's contract (abi.json, calibration_module). */
+export interface ModuleAbi {
+  version: number;
+  imports: AbiFunction[];
+  memory: { maxPages: number };
+  budget: Record<"eval" | "fit" | "other", { instructions: number; steps: number }>;
+  exports: AbiFunction[];
+  package: { magic: string; format: number; maxWasmBytes: number; maxManifestBytes: number; maxVectors: number };
+  transfer: { chunkBytes: number; confirmReadings: number };
+  reasons: Record<string, string>;
 }
 
 export const abiPath = fileURLToPath(new URL("../assembly/abi.json", import.meta.url));

@@ -88,7 +88,9 @@ test("the release core has one memory page at most and stays inside its size bud
   assert.equal(memory, `${abi.memory.maxPages} ${abi.memory.maxPages}`, "initial and maximum pages");
   // npm run bench reports the size; this only stops a regression (the ESP32 keeps a RAM copy).
   const size = releaseWasm().length;
-  assert.ok(size <= 24 * 1024, `release core is ${size} bytes, over the 24 KiB budget`);
+  // 25 KiB since the calibration module link (the calib imports, a module's fit and span, the
+  // module topic) added about 1 KB.
+  assert.ok(size <= 25 * 1024, `release core is ${size} bytes, over the 25 KiB budget`);
 });
 
 test("WAMR can shrink the release core's memory to its static data, and never checks a global as a C stack", async () => {
@@ -138,7 +140,10 @@ test("assembly/abi.ts is generated from the current abi.json", () => {
 
 test("WAMR signatures derive from the ABI: pointers as '*' with '~' lengths", () => {
   const sig = Object.fromEntries(abi.imports.map((f) => [`${f.module}.${f.name}`, wamrSignature(f)]));
-  assert.deepEqual(sig, { "gpio.wait_low": "(*~i)i", "gpio.clock_in": "(i*~i*~)i", "gpio.write": "(ii)", "sys.panic": "(ii)" });
+  assert.deepEqual(sig, {
+    "gpio.wait_low": "(*~i)i", "gpio.clock_in": "(i*~i*~)i", "gpio.write": "(ii)",
+    "calib.eval": "(FFFFFF)F", "calib.fit": "(i*iF)i", "sys.panic": "(ii)",
+  });
 });
 
 test("the host refuses a module that is not a wasm-scale core, with a clear error", async () => {

@@ -18,6 +18,10 @@ import { replay, parseSetting, formatReplaySummary } from "./replay.js";
 import { plotSvg, svgToPng } from "./plot.js";
 import { writeFileSync, existsSync } from "node:fs";
 import { RecordingError } from "./record.js";
+import { addModuleCommands, ModuleCliError } from "./module-cli.js";
+import { BuildError } from "./modules/build.js";
+import { SendError } from "./modules/send.js";
+import { KeyError } from "./modules/keys.js";
 
 export const defaultScenario = fileURLToPath(new URL("./scenarios/default.json", import.meta.url));
 
@@ -156,6 +160,7 @@ export function program(): Command {
     .option("--record <file>", "record what the core is given, MQTT commands included, to replay it later (wasm-scale replay)")
     .option("--web-port <n>", "port of the live web view on localhost (default 8080, or any free port when 8080 is taken; 0: any free port)", number("web port", 0, 65535))
     .option("--no-web", "no live web view")
+    .option("--module-key <files...>", "public keys whose calibration modules this scale accepts (default: .wasm-scale/keys/*.pub)")
     .addOption(engineOption());
   connectionOptions(runCommand, "default: an embedded broker on localhost", "certificates of the embedded broker and its clients (made on first run, then reused)")
     .action((file: string, o: RunOptions) => run(file, o));
@@ -192,6 +197,7 @@ export function program(): Command {
       const report = await writeCerts(o.out, { clients: o.deviceId, hosts: o.host, rotate: o.rotate });
       for (const line of report.lines) console.log(line);
     });
+  addModuleCommands(cli, { connectionOptions, connection: (o) => recordConnection(o as unknown as RecordCliOptions) });
   return cli;
 }
 
@@ -200,7 +206,8 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (e) {
-    if (e instanceof ScenarioError || e instanceof CoreError || e instanceof ConfigError || e instanceof StoreError || e instanceof CertError || e instanceof EngineError || e instanceof RecordingError) {
+    if (e instanceof ScenarioError || e instanceof CoreError || e instanceof ConfigError || e instanceof StoreError || e instanceof CertError || e instanceof EngineError || e instanceof RecordingError
+      || e instanceof ModuleCliError || e instanceof BuildError || e instanceof SendError || e instanceof KeyError) {
       console.error(`wasm-scale: ${e.message}`);
       process.exit(2);
     }

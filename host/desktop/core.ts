@@ -57,6 +57,8 @@ interface CoreExports {
   out_dropped(): number;
   time_sync(epochS: number, nowMs: number): void;
   state_dirty(): number;
+  cal_module(on: number): number;
+  env_temperature(celsius: number): void;
 }
 
 /** A message the core wants published. */
@@ -274,6 +276,16 @@ export class ScaleCore {
     return (["CALIBRATION", "CONFIG"] as const).filter((n) => mask & (1 << code("blob", n)));
   }
 
+  /** A calibration module was plugged into the calib imports (true) or removed; 0 or an error code. */
+  calModule(on: boolean): number {
+    return this.exports.cal_module(on ? 1 : 0);
+  }
+
+  /** The temperature at the cell (degrees C), NaN when unknown. */
+  temperature(celsius: number): void {
+    this.exports.env_temperature(celsius);
+  }
+
   /** Restore a blob; returns 0 or a negative error code (the core is unchanged on error). */
   loadBlob(which: "CALIBRATION" | "CONFIG", bytes: Uint8Array): number {
     this.tap?.(["blob", which, Buffer.from(bytes).toString("base64")]);
@@ -283,7 +295,7 @@ export class ScaleCore {
   }
 }
 
-export type TopicName = "STATE" | "STATUS" | "CMD" | "RESULT" | "HA_STATUS" | "GAP" | "RAW";
+export type TopicName = "STATE" | "STATUS" | "CMD" | "RESULT" | "HA_STATUS" | "GAP" | "RAW" | "MODULE";
 
 /** Parses the core's framing: flags byte, topic length (u16 LE), topic, payload. */
 export function unframe(bytes: Uint8Array): OutMessage {

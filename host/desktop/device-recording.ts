@@ -6,7 +6,7 @@
 import mqtt, { type MqttClient } from "mqtt";
 import { abi, code, codeName } from "../abi.js";
 import { Recorder, RecordingError, RECORDING_FORMAT, RECORDING_VERSION, type RecordingHeader, type RecordingEvent } from "./record.js";
-import { readCert, readKey, type Connection } from "./mqtt/config.js";
+import { toolClientOptions, type Connection } from "./mqtt/config.js";
 import { describeError } from "./mqtt/link.js";
 
 const RAW_VERSION = 1;
@@ -150,11 +150,7 @@ export interface DeviceRecordResult {
 export async function recordDevice(c: Connection, file: string, o: DeviceRecordOptions): Promise<DeviceRecordResult> {
   let client: MqttClient;
   try {
-    client = await mqtt.connectAsync(c.url, {
-      protocolVersion: c.protocolVersion, clientId: `wasm-scale-record-${process.pid}`, reconnectPeriod: 0, connectTimeout: 15_000,
-      username: c.username, password: c.password, rejectUnauthorized: true, servername: c.servername,
-      ca: c.ca ? readCert(c.ca) : undefined, cert: c.cert ? readCert(c.cert) : undefined, key: c.key ? readKey(c.key) : undefined,
-    });
+    client = await mqtt.connectAsync(c.url, toolClientOptions(c, `wasm-scale-record-${process.pid}`));
   } catch (e) {
     throw new RecordingError(`cannot reach the broker: ${describeError(e as Error)}`);
   }

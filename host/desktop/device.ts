@@ -6,6 +6,7 @@ import type { VirtualScale } from "./virtual-scale.js";
 import type { MqttLink } from "./mqtt/link.js";
 import type { FileStore } from "./store.js";
 import type { Reading } from "./core.js";
+import type { ModuleTransfer } from "./modules/transfer.js";
 
 export interface DeviceOptions {
   /** Virtual seconds per real second. */
@@ -14,6 +15,8 @@ export interface DeviceOptions {
   onReading?: (r: Reading, status: number) => void;
   /** A message was handed to the core: its topic, payload and the core's answer (see ScaleCore.message). */
   onMessage?: (topic: string, payload: Uint8Array, result: number, source: "mqtt" | "web") => void;
+  /** Receives calibration modules sent on the module topic (the host's, not the core's). */
+  transfer?: ModuleTransfer;
   /** Wall clock (ms since 1970), injectable for tests. */
   now?: () => number;
 }
@@ -34,6 +37,13 @@ export class Device {
    * before anything is published, and listeners see the command and its answer.
    */
   receive(topic: string, payload: Uint8Array, source: "mqtt" | "web" = "mqtt"): number {
+    const modules = `${this.scale.core.topic("MODULE")}/`;
+    if (this.options.transfer && topic.startsWith(modules)) {
+      this.options.transfer.handle(topic.slice(modules.length), payload);
+      this.persist(); // a module switched on, fitted or rolled back may have changed calibration
+      this.link?.pump();
+      return 1;
+    }
     const result = this.scale.core.message(topic, payload);
     this.persist();
     this.options.onMessage?.(topic, payload, result, source);

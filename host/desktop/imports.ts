@@ -2,6 +2,7 @@
 // Same semantics as the ESP-IDF natives: arguments are checked, a bad one gets an error result
 // (never a crash), buffers are (pointer, length) ranges of the core's linear memory.
 import type { Board } from "./sim/board.js";
+import { CalibrationSocket } from "./modules/socket.js";
 
 /** wait_low's result for a bad argument (ABI: <= -1000000). */
 export const BAD_ARGUMENT = -1000001;
@@ -20,6 +21,8 @@ export interface HostImports {
   bind(memory: { buffer: ArrayBuffer }): void;
   /** Calls made by the core into the host, by name. */
   calls: Record<string, number>;
+  /** Where a calibration module plugs into the core's calib imports. */
+  calibration: CalibrationSocket;
 }
 
 export function makeImports(board: Board, onPanic: (p: CorePanic) => void): HostImports {
@@ -70,13 +73,16 @@ export function makeImports(board: Board, onPanic: (p: CorePanic) => void): Host
       onPanic({ line, col });
     },
   };
+  const calibration = new CalibrationSocket(calls);
   return {
-    imports: { gpio, sys },
+    imports: { gpio, calib: calibration.imports, sys },
     bind(memory: { buffer: ArrayBuffer }): void {
       // One page, never grown (the ABI caps memory), so these views stay valid.
       bytes = new Uint8Array(memory.buffer);
       view = new DataView(memory.buffer);
+      calibration.bind(memory);
     },
     calls,
+    calibration,
   };
 }

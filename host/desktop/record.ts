@@ -12,11 +12,13 @@
 //   ["c", [word, ...], high_mask, longest_high_us, age_us]   gpio.clock_in filled its output
 //   ["x", "command", name, kg, order, corner] | ["x", "set", key, value] | ["x", "power", on]
 //   ["x", "message", topic, payload_base64] | ["x", "blob", which, blob_base64] | ["x", "device", id]   (npm start)
+//   ["x", "temperature", celsius | null]    the host's temperature for calibration modules (null: unknown)
 import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { createGunzip, createGzip, type Gzip } from "node:zlib";
 import { createInterface } from "node:readline";
 import { abi } from "../abi.js";
 import type { HostImports } from "./imports.js";
+import { CalibrationSocket } from "./modules/socket.js";
 import type { ScaleCore } from "./core.js";
 
 export const RECORDING_FORMAT = "wasm-scale-recording";
@@ -36,7 +38,7 @@ export interface RecordingHeader {
 }
 
 export type CoreOp = ["command", string, number, number, number] | ["set", string, number] | ["power", boolean]
-  | ["message", string, string] | ["blob", "CALIBRATION" | "CONFIG", string] | ["device", string];
+  | ["message", string, string] | ["blob", "CALIBRATION" | "CONFIG", string] | ["device", string] | ["temperature", number | null];
 export type RecordingEvent = ["s", number] | ["w", number] | ["c", number[], number, number, number] | ["x", ...CoreOp];
 type Event = RecordingEvent;
 
@@ -109,8 +111,9 @@ export class Recorder {
       write: gpio.write,
     };
     return {
-      imports: { gpio: recorded, sys: host.imports.sys },
+      imports: { gpio: recorded, calib: host.imports.calib, sys: host.imports.sys },
       calls: host.calls,
+      calibration: host.calibration,
       bind(m: { buffer: ArrayBuffer }): void {
         memory = m;
         host.bind(m);
@@ -165,8 +168,11 @@ export function replayImports(events: Event[], onMismatch: (what: string) => nev
     i++;
     return e;
   };
+  const calibration = new CalibrationSocket(calls);
   const host: HostImports = {
+    calibration,
     imports: {
+      calib: calibration.imports,
       gpio: {
         wait_low: (): number => {
           calls["gpio.wait_low"]++;
@@ -192,6 +198,7 @@ export function replayImports(events: Event[], onMismatch: (what: string) => nev
     calls,
     bind(m: { buffer: ArrayBuffer }): void {
       memory = m;
+      calibration.bind(m);
     },
   };
   return { host, at: () => i, seek: (k: number) => { i = k; } };
@@ -204,6 +211,10 @@ export function applyOp(core: ScaleCore, op: CoreOp): number {
   if (op[0] === "power") return core.power(op[1]);
   if (op[0] === "message") return core.message(op[1], Buffer.from(op[2], "base64"));
   if (op[0] === "blob") return core.loadBlob(op[1], Buffer.from(op[2], "base64"));
+  if (op[0] === "temperature") {
+    core.temperature(op[1] ?? NaN);
+    return 0;
+  }
   if (op[0] === "device") {
     core.setDeviceId(op[1]);
     return 0;

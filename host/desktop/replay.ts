@@ -161,6 +161,7 @@ function opName(op: Parameters<typeof applyOp>[1]): string {
     case "blob": return `${op[1].toLowerCase()} restored`;
     case "device": return `device id ${op[1]}`;
     case "power": return op[1] ? "power up" : "power down";
+    case "temperature": return `temperature ${op[1] ?? "unknown"} C`;
   }
 }
 
@@ -191,6 +192,11 @@ export async function replay(path: string, options: ReplayOptions = {}): Promise
     const e = events[i];
     if (e[0] === "x") {
       const op = e.slice(1) as Parameters<typeof applyOp>[1];
+      if (op[0] === "temperature") { // the environment, not an operation: given, not summarised
+        applyOp(core, op);
+        i++;
+        continue;
+      }
       stats.beforeOp();
       stats.afterOp(opName(op), applyOp(core, op), lastMs);
       i++;

@@ -17,11 +17,16 @@ import type { ScaleCore } from "./core.js";
 import type { EngineName } from "./engines/engine.js";
 import { codeName } from "../abi.js";
 import { WebView, webKey } from "./web/server.js";
+import { ModuleManager } from "./modules/manager.js";
+import { ModuleSlots, slotsDir } from "./modules/slots.js";
+import { ModuleTransfer, answerOf, describeAnswer, type TransferAnswer } from "./modules/transfer.js";
+import { trustedKeys } from "./modules/keys.js";
 
 export interface RunOptions {
   duration?: number; seed: number; speed: number; store: string | false; mqtt: boolean; config?: string; broker?: string;
   deviceId?: string; ca?: string; cert?: string; key?: string; username?: string; password?: string; servername?: string;
   mqtt5?: boolean; certs: string; port: number; engine: EngineName; record?: string; web: boolean; webPort?: number;
+  moduleKey?: string[];
 }
 
 /** The client certificate the built-in subscriber uses on the embedded broker. */
@@ -159,11 +164,27 @@ export async function run(file: string, o: RunOptions): Promise<void> {
     } else {
       scale.core.setDeviceId(deviceId); // the web view's commands take the command topic's path
     }
+    // Calibration modules: the slots beside the store, the keys this scale trusts, the module topic.
+    const keys = trustedKeys(o.moduleKey);
+    const modules = new ModuleManager(scale.core, scale.host.calibration, o.store ? new ModuleSlots(slotsDir(o.store)) : null, keys.keys);
+    scale.modules = modules;
+    const answer = (a: TransferAnswer) => {
+      if (a.step !== "chunk" || a.status !== "accepted") console.log(`module      ${describeAnswer(a)}`);
+      link?.notify(scale.core.topic("RESULT"), JSON.stringify(a));
+      web?.note(`module ${describeAnswer(a)}`);
+    };
+    modules.onEvent = (e) => answer(answerOf(e));
+    for (const note of modules.restore()) console.log(note);
+    const transfer = new ModuleTransfer(modules, answer);
+    console.log(keys.keys.length
+      ? `calibration modules signed by ${keys.described.join(", ")} are accepted on ${scale.core.topic("MODULE")}/#`
+      : "no module signing key is trusted: calibration modules are refused (wasm-scale module keygen, or --module-key FILE)");
     console.log(`wasm-scale: ${scenario.name} (${scenario.rate} SPS, ${scenario.cells} cell(s), engine ${o.engine}); Ctrl-C to stop`);
     let seen = 0;
     const device = new Device(scale, link, {
       speed: o.speed,
       store,
+      transfer,
       onReading: (r) => {
         if (!o.mqtt) console.log(formatReading(r, decimals));
         for (; seen < scale.commands.length; seen++) {

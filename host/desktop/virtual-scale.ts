@@ -11,6 +11,7 @@ import type { Scenario, ScenarioEvent } from "./scenario.js";
 import type { EngineName } from "./engines/engine.js";
 import { Recorder, applyOp, RECORDING_FORMAT, RECORDING_VERSION, type CoreOp } from "./record.js";
 import { abi } from "../abi.js";
+import type { ModuleManager } from "./modules/manager.js";
 
 /** GPIO numbers the desktop board uses (the ESP32 defaults of the firmware's Kconfig). */
 export const CLOCK_PINS = [18, 19, 21, 22];
@@ -67,6 +68,8 @@ export class VirtualScale {
   host!: HostImports;
   recorder: Recorder | null = null;
   temperatureC: number;
+  /** The calibration modules plugged into the core, when the host runs any. */
+  modules: ModuleManager | null = null;
   private load: LoadStep = { t0Us: 0, from: 0, to: 0, rampUs: 0, x: 0, y: 0 };
   private next = 0;
 
@@ -124,6 +127,7 @@ export class VirtualScale {
       config: Buffer.from(s.core.saveBlob("CONFIG")).toString("base64"),
       source: `scenario "${scenario.name}"`,
     });
+    s.op(["temperature", s.temperatureC]); // the board's thermometer, for calibration modules
     return s;
   }
 
@@ -155,6 +159,7 @@ export class VirtualScale {
         break;
       case "temperature":
         this.temperatureC = e.c;
+        this.op(["temperature", e.c]);
         break;
       case "set":
         this.record(e.at, `set ${e.key}=${e.value}`, this.op(["set", e.key, e.value]));
@@ -208,7 +213,9 @@ export class VirtualScale {
     this.applyDue();
     const nowMs = Math.floor(this.board.nowUs / 1000);
     this.recorder?.sample(nowMs);
-    return this.core.sample(nowMs);
+    const status = this.core.sample(nowMs);
+    this.modules?.afterSample();
+    return status;
   }
 
   /** Finishes a recording, if there is one. */

@@ -110,3 +110,12 @@ export function readKey(path: string): string {
   }
   throw new ConfigError(`${path} is not a private key (PEM, or DER as PKCS#8, SEC1 or PKCS#1)`);
 }
+
+/** MQTT.js options for a tool's own client (record, module install) on a resolved connection. */
+export function toolClientOptions(c: Connection, clientId: string, reconnectPeriod = 0): import("mqtt").IClientOptions {
+  return {
+    protocolVersion: c.protocolVersion, clientId, reconnectPeriod, connectTimeout: 15_000,
+    username: c.username, password: c.password, rejectUnauthorized: true, servername: c.servername,
+    ca: c.ca ? readCert(c.ca) : undefined, cert: c.cert ? readCert(c.cert) : undefined, key: c.key ? readKey(c.key) : undefined,
+  };
+}

@@ -59,6 +59,9 @@ class NoReplayStore extends Store {
   }
 }
 
+/** Host answers kept while offline. */
+const HOST_MESSAGES = 32;
+
 export class MqttLink {
   readonly client: MqttClient;
   /** Messages published and acknowledged. */
@@ -141,9 +144,11 @@ export class MqttLink {
     this.lastError = null;
     this.core.connected(true);
     this.status(`connected to ${this.connection.url}`);
-    this.client.subscribe([this.core.topic("CMD"), this.core.topic("HA_STATUS")], { qos: 1 }, (err) => {
+    // The module topic is the host's (calibration module transfer); everything else the core reads.
+    this.client.subscribe([this.core.topic("CMD"), this.core.topic("HA_STATUS"), `${this.core.topic("MODULE")}/#`], { qos: 1 }, (err) => {
       if (err) this.fail(err);
     });
+    this.flushHostMessages();
     this.pump();
   }
 
@@ -174,6 +179,29 @@ export class MqttLink {
     if (this.epoch < 0) return;
     if (this.client.connected && !this.coreUp) this.up();
     else if (this.client.connected && !this.pumping) this.pump();
+  }
+
+  /** Answers the host itself gives (calibration module steps), waiting for a connection if need be. */
+  private readonly hostMessages: Array<{ topic: string; payload: string }> = [];
+
+  /**
+   * Publishes a message of the host's own (QoS 1, not retained): the answers to calibration
+   * module transfers, which the core does not frame. Kept while offline, the oldest dropped
+   * beyond HOST_MESSAGES.
+   */
+  notify(topic: string, payload: string): void {
+    this.hostMessages.push({ topic, payload });
+    if (this.hostMessages.length > HOST_MESSAGES) this.hostMessages.shift();
+    this.flushHostMessages();
+  }
+
+  private flushHostMessages(): void {
+    while (this.client.connected && this.coreUp && this.hostMessages.length) {
+      const m = this.hostMessages.shift()!;
+      this.client.publish(m.topic, m.payload, { qos: 1 }, (err) => {
+        if (err) this.fail(err);
+      });
+    }
   }
 
   get connected(): boolean {

@@ -1,9 +1,9 @@
 /* Generated from assembly/abi.json by host/gen-abi.ts (npm run abi). Do not edit. */
 #pragma once
 
-#define SCALE_ABI_VERSION 2
+#define SCALE_ABI_VERSION 3
 #define SCALE_ABI_MAX_PAGES 1
-#define SCALE_ABI_IMPORT_COUNT 4
+#define SCALE_ABI_IMPORT_COUNT 6
 
 /* Imports: WAMR native signatures ('*' pointer, '~' its length). */
 /* gpio.wait_low: Wait until every listed DOUT pin reads low (all HX711s have a conversion ready), yielding to other tasks, at most timeout_us. Called per sample, first of two host calls. */
@@ -15,6 +15,12 @@
 /* gpio.write: Drive an output pin. Used to power the HX711s down (clock high > 60 us) and up. Called rare: power down / up. */
 #define SCALE_ABI_MODULE_GPIO_WRITE "gpio"
 #define SCALE_ABI_SIG_GPIO_WRITE "(ii)"
+/* calib.eval: Gross kg from the installed calibration module (see calibration_module) for x counts above zero, the chips' latest codes and the temperature. The host calls the module's cal_eval with its instruction budget; when the module traps, runs out of budget or returns a non-finite weight, the host answers NaN (the core then weighs that reading with its built-in curve) and rolls the module back. A host without module support returns NaN. Called per sample while a module is switched on (cal_module), the third host call; twice when it is switched on or fitted. */
+#define SCALE_ABI_MODULE_CALIB_EVAL "calib"
+#define SCALE_ABI_SIG_CALIB_EVAL "(FFFFFF)F"
+/* calib.fit: Fit the installed module to the recorded points: the host copies them into the module as (counts above zero_counts, kg) pairs and calls its cal_fit, then persists the module's parameters. Called on a calibration command while a module is switched on. */
+#define SCALE_ABI_MODULE_CALIB_FIT "calib"
+#define SCALE_ABI_SIG_CALIB_FIT "(i*iF)i"
 /* sys.panic: The core hit an internal invariant (AssemblyScript abort). The host logs it and instantiates the core again; the call traps right after. Called never in a correct core. */
 #define SCALE_ABI_MODULE_SYS_PANIC "sys"
 #define SCALE_ABI_SIG_SYS_PANIC "(ii)"
@@ -40,6 +46,8 @@
 #define SCALE_EXPORT_CAL_CLEAR_POINTS "cal_clear_points"
 #define SCALE_EXPORT_CAL_FIT "cal_fit"
 #define SCALE_EXPORT_CAL_RESIDUAL "cal_residual"
+#define SCALE_EXPORT_CAL_MODULE "cal_module"
+#define SCALE_EXPORT_ENV_TEMPERATURE "env_temperature"
 #define SCALE_EXPORT_BLOB_SAVE "blob_save"
 #define SCALE_EXPORT_BLOB_LOAD "blob_load"
 #define SCALE_EXPORT_MQTT_SETUP "mqtt_setup"
@@ -96,6 +104,7 @@
 #define SCALE_TOPIC_HA_STATUS (4) /* homeassistant/status: online re-announces discovery */
 #define SCALE_TOPIC_GAP (5) /* wasm-scale/<id>/gap: readings dropped while offline */
 #define SCALE_TOPIC_RAW (6) /* wasm-scale/<id>/raw: while a record command runs, what the core was given, in binary batches (README, Recording on the device) */
+#define SCALE_TOPIC_MODULE (7) /* wasm-scale/<id>/module: calibration module transfer to the host (calibration_module.transfer); the core does not read it */
 
 #define SCALE_BLOB_CALIBRATION (0) /* calibration, zero, tare and recorded points */
 #define SCALE_BLOB_CONFIG (1) /* every setting in codes.config */

@@ -1,0 +1,93 @@
+// `wasm-scale module build DIR`: compiles a calibration module written in AssemblyScript
+// (DIR/index.ts, with modules/asconfig.json: no imports, one page, no runtime) and packages it
+// with DIR/module.json: its parameters, and golden vectors whose weights the module itself
+// computes here. The package is unsigned until `wasm-scale module sign`.
+import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { abi } from "../../abi.js";
+import { CalibrationModule } from "./module.js";
+import { encodePackage, sha256, ModuleRefused, type Manifest } from "./package.js";
+import { runVectors } from "./manager.js";
+
+const ASCONFIG = fileURLToPath(new URL("../../../modules/asconfig.json", import.meta.url));
+
+const finite = z.number().refine(Number.isFinite, "must be a finite number");
+const specSchema = z.object({
+  $comment: z.string().optional(),
+  params: z.array(finite).max(32).default([]),
+  vectors: z.array(z.object({ x: finite, chips: z.array(finite.nullable()).max(4).default([]), temp: finite.nullable().default(null) }).strict()).min(1).max(abi.calibration_module.package.maxVectors),
+  tolerance: finite.default(0),
+}).strict();
+
+export class BuildError extends Error {}
+
+/** Compiles DIR/index.ts to a .wasm; returns its bytes. */
+export async function compileModule(dir: string, outFile: string): Promise<Buffer> {
+  const asc = (await import("assemblyscript/asc")).default;
+  const errors: string[] = [];
+  const stderr = { write: (s: string | Uint8Array) => { errors.push(String(s)); return true; } };
+  const { error } = await asc.main([join(dir, "index.ts"), "--config", ASCONFIG, "--target", "release", "--outFile", outFile], { stderr, stdout: stderr });
+  if (error) throw new BuildError(`${dir}: the module does not compile:\n${errors.join("")}`);
+  return readFileSync(outFile);
+}
+
+/** A package (unsigned) from a module's bytes and its spec: the vectors' weights computed by the module. */
+export function packageModule(wasm: Buffer, specText: string, from: string): { bytes: Buffer; manifest: Manifest } {
+  let spec: z.infer<typeof specSchema>;
+  try {
+    spec = specSchema.parse(JSON.parse(specText));
+  } catch (e) {
+    const detail = e instanceof z.ZodError ? e.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") : (e as Error).message;
+    throw new BuildError(`${from}: ${detail}`);
+  }
+  let module: CalibrationModule;
+  try {
+    module = CalibrationModule.load(wasm);
+  } catch (e) {
+    throw new BuildError(`the module is refused (${e instanceof ModuleRefused ? e.reason : "BAD_MODULE"}): ${(e as Error).message}`);
+  }
+  if (spec.params.length && module.loadParams(module.paramsBlob(spec.params)) !== 0) throw new BuildError(`${from}: the module refuses these params`);
+  const vectors = spec.vectors.map((v) => {
+    const chip = (k: number) => v.chips[k] ?? NaN;
+    const kg = module.evaluate(v.x, chip(0), chip(1), chip(2), chip(3), v.temp ?? NaN);
+    if (module.failure) throw new BuildError(`vector ${JSON.stringify(v)}: ${module.failure.detail}`);
+    return { ...v, kg };
+  });
+  const manifest: Manifest = {
+    format: "wasm-scale-module", name: module.name, version: module.version, abi: abi.calibration_module.version,
+    size: wasm.length, sha256: sha256(wasm), params: spec.params, vectors, tolerance: spec.tolerance,
+  };
+  // As a device will: a fresh instance, the params, then the vectors (a module whose weights
+  // depend on what it was asked before fails here, not on the scale).
+  const check = CalibrationModule.load(wasm);
+  if (spec.params.length) check.loadParams(check.paramsBlob(spec.params));
+  try {
+    runVectors(check, manifest);
+  } catch (e) {
+    throw new BuildError(`the module's weights are not reproducible: ${(e as Error).message}`);
+  }
+  const bytes = encodePackage(Buffer.from(JSON.stringify(manifest, null, 2) + "\n"), Buffer.alloc(0), wasm);
+  return { bytes, manifest };
+}
+
+/** Builds DIR into outDir: NAME.wasm and NAME-VERSION.wsm (unsigned). */
+export async function buildModule(dir: string, outDir: string): Promise<{ wasm: string; pkg: string; manifest: Manifest }> {
+  const abs = resolve(dir);
+  mkdirSync(outDir, { recursive: true });
+  const base = abs.split(/[\\/]/).pop()!;
+  const wasmFile = join(outDir, `${base}.wasm`);
+  const wasm = await compileModule(abs, wasmFile);
+  const specFile = join(abs, "module.json");
+  let specText: string;
+  try {
+    specText = readFileSync(specFile, "utf8");
+  } catch {
+    throw new BuildError(`${specFile} is missing: it gives the module's params and the inputs of its golden vectors`);
+  }
+  const { bytes, manifest } = packageModule(wasm, specText, specFile);
+  const pkg = join(outDir, `${manifest.name}-${manifest.version}.wsm`);
+  writeFileSync(pkg, bytes);
+  return { wasm: wasmFile, pkg, manifest };
+}

@@ -1,0 +1,133 @@
+// `wasm-scale module install PKG` over MQTT: sends a signed package to a running scale in chunks
+// (abi.json calibration_module.transfer), each acknowledged before the next, and waits for the
+// scale's verdict. A dropped connection is made again and the transfer resumes where the scale
+// says it stopped.
+import { createHash } from "node:crypto";
+import mqtt, { type MqttClient } from "mqtt";
+import { abi } from "../../abi.js";
+import { toolClientOptions, type Connection } from "../mqtt/config.js";
+import type { TransferAnswer } from "./transfer.js";
+
+const CHUNK = abi.calibration_module.transfer.chunkBytes;
+
+export class SendError extends Error {}
+
+export interface SendOptions {
+  /** Give up when the scale has not answered a step for this long (ms). */
+  answerTimeoutMs?: number;
+  onProgress?: (sent: number, total: number) => void;
+  /** Called with every answer (tests watch the steps). */
+  onAnswer?: (a: TransferAnswer) => void;
+}
+
+export async function sendModule(c: Connection, pkg: Uint8Array, o: SendOptions = {}): Promise<TransferAnswer> {
+  const timeoutMs = o.answerTimeoutMs ?? 30_000;
+  const root = `wasm-scale/${c.deviceId}`;
+  let client: MqttClient;
+  try {
+    client = await mqtt.connectAsync(c.url, toolClientOptions(c, `wasm-scale-module-${process.pid}`, 1000));
+  } catch (e) {
+    throw new SendError(`cannot reach the broker: ${(e as Error).message}`);
+  }
+  const answers: TransferAnswer[] = [];
+  let wake: (() => void) | null = null;
+  let reconnected = false;
+  client.on("message", (_topic, payload) => {
+    let a: TransferAnswer;
+    try {
+      a = JSON.parse(payload.toString("utf8")) as TransferAnswer;
+    } catch {
+      return;
+    }
+    if (a.cmd !== "module") return;
+    o.onAnswer?.(a);
+    answers.push(a);
+    wake?.();
+  });
+  client.on("connect", () => {
+    reconnected = true; // answers of the old connection may be lost: start again from begin
+    wake?.();
+  });
+  const next = async (steps: string[]): Promise<TransferAnswer | "reconnected"> => {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const i = answers.findIndex((a) => steps.includes(a.step));
+      if (i >= 0) return answers.splice(0, i + 1).pop()!;
+      if (reconnected) {
+        reconnected = false;
+        return "reconnected";
+      }
+      const left = until - Date.now();
+      if (left <= 0) throw new SendError(`the scale "${c.deviceId}" did not answer ${steps.join(" or ")} within ${timeoutMs / 1000} s (is it running, and is its id right?)`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        wake = () => { clearTimeout(t); resolve(); };
+      });
+      wake = null;
+    }
+  };
+  try {
+    await client.subscribeAsync(`${root}/result`, { qos: 1 });
+    const sha256 = createHash("sha256").update(pkg).digest("hex");
+    const begin = JSON.stringify({ size: pkg.length, sha256 });
+    reconnected = false;
+    for (;;) {
+      await client.publishAsync(`${root}/module/begin`, begin, { qos: 1 });
+      const started = await next(["begin"]);
+      if (started === "reconnected") continue;
+      if (started.status !== "accepted") return started;
+      let offset = started.offset ?? 0;
+      let restart = false;
+      while (offset < pkg.length) {
+        await client.publishAsync(`${root}/module/chunk/${offset}`, Buffer.from(pkg.subarray(offset, offset + CHUNK)), { qos: 1 });
+        const a = await next(["chunk"]);
+        if (a === "reconnected") {
+          restart = true;
+          break;
+        }
+        if (a.status !== "accepted" && a.reason !== "BAD_OFFSET") return a;
+        offset = a.offset ?? offset;
+        o.onProgress?.(offset, pkg.length);
+      }
+      if (restart) continue;
+      await client.publishAsync(`${root}/module/end`, "", { qos: 1 });
+      const verdict = await next(["install", "end"]);
+      if (verdict === "reconnected") continue;
+      return verdict;
+    }
+  } finally {
+    await client.endAsync();
+  }
+}
+
+/** Asks a running scale to roll its calibration module back; its answer. */
+export async function requestRollback(c: Connection, timeoutMs = 30_000): Promise<TransferAnswer> {
+  const root = `wasm-scale/${c.deviceId}`;
+  let client: MqttClient;
+  try {
+    client = await mqtt.connectAsync(c.url, toolClientOptions(c, `wasm-scale-module-${process.pid}`));
+  } catch (e) {
+    throw new SendError(`cannot reach the broker: ${(e as Error).message}`);
+  }
+  try {
+    const answer = new Promise<TransferAnswer>((resolve, reject) => {
+      const t = setTimeout(() => reject(new SendError(`the scale "${c.deviceId}" did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
+      client.on("message", (_topic, payload) => {
+        try {
+          const a = JSON.parse(payload.toString("utf8")) as TransferAnswer;
+          if (a.cmd === "module" && a.step === "rollback") {
+            clearTimeout(t);
+            resolve(a);
+          }
+        } catch {
+          // not an answer of ours
+        }
+      });
+    });
+    await client.subscribeAsync(`${root}/result`, { qos: 1 });
+    await client.publishAsync(`${root}/module/rollback`, "", { qos: 1 });
+    return await answer;
+  } finally {
+    await client.endAsync();
+  }
+}

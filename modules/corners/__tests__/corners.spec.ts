@@ -1,0 +1,50 @@
+import { cal_eval, cal_fit, cal_params_load, cal_abi } from "../index";
+import { cal_points, cal_params } from "../../lib/module";
+
+const SPAN: f64 = 0.001;
+
+function params(k0: f64, k1: f64, k2: f64, k3: f64): i32 {
+  const p = <usize>cal_params();
+  store<u32>(p, 1);
+  store<u32>(p, 9, 4);
+  store<f64>(p, SPAN, 8);
+  for (let i = 0; i < 4; i++) store<f64>(p + 16 + <usize>(i * 8), 0);
+  store<f64>(p, k0, 48);
+  store<f64>(p, k1, 56);
+  store<f64>(p, k2, 64);
+  store<f64>(p, k3, 72);
+  return cal_params_load(80);
+}
+
+describe("corners module", () => {
+  it("describes itself for module ABI 1", () => {
+    expect<i32>(cal_abi()).toBe(1);
+  });
+  it("weighs a load over one corner by that cell's factor", () => {
+    expect<i32>(params(1.01, 0.99, 1, 1)).toBe(0);
+    expect<f64>(cal_eval(100000, 100000, 0, 0, 0, NaN)).toBeCloseTo(101, 9);
+    expect<f64>(cal_eval(100000, 0, 100000, 0, 0, NaN)).toBeCloseTo(99, 9);
+    expect<f64>(cal_eval(100000, 50000, 50000, 0, 0, NaN)).toBeCloseTo(100, 9);
+  });
+  it("uses factor 1 for one chip, an empty platform or no chip codes", () => {
+    expect<i32>(params(1.01, 0.99, 1, 1)).toBe(0);
+    expect<f64>(cal_eval(100000, 100000, NaN, NaN, NaN, NaN)).toBeCloseTo(100, 9);
+    expect<f64>(cal_eval(1000, 1000, 0, 0, 0, NaN)).toBeCloseTo(1, 9);
+    expect<f64>(cal_eval(100000, NaN, NaN, NaN, NaN, NaN)).toBeCloseTo(100, 9);
+  });
+  it("fits the span, and takes each cell's zero from the empty platform", () => {
+    expect<i32>(params(1.01, 0.99, 1, 1)).toBe(0);
+    cal_eval(0, 500, -300, 200, 100, NaN); // empty: the cells' zeros
+    store<f64>(<usize>cal_points(), 0);
+    store<f64>(<usize>cal_points() + 8, 0);
+    store<f64>(<usize>cal_points() + 16, 200000);
+    store<f64>(<usize>cal_points() + 24, 50);
+    expect<i32>(cal_fit(2, 1)).toBe(0);
+    // The load over corner 0 only: its code above its own zero.
+    expect<f64>(cal_eval(200000, 200500, -300, 200, 100, NaN)).toBeCloseTo(50 * 1.01, 9);
+  });
+  it("refuses factors that are a wiring error, not a tolerance", () => {
+    expect<i32>(params(1.5, 1, 1, 1)).toBe(-2);
+    expect<i32>(params(1, 1, 1, NaN)).toBe(-8);
+  });
+});

@@ -1,0 +1,124 @@
+// A piecewise-linear table: kg at up to 16 points of counts above zero, straight lines between
+// them and the end segments extended beyond. For cells (or mechanics: levers, springs, bins that
+// bulge) whose curve a quadratic cannot follow. The fit takes the calibration points as the table.
+//
+// Parameters (version 1): [n, x0, kg0, x1, kg1, ...], x strictly increasing and kg strictly
+// monotonic with it (every weight has one reading).
+import {
+  MODULE_ABI, MAX_POINTS, ERR_TOO_FEW_POINTS, ERR_DEGENERATE, ERR_BAD_VALUE, nameAddress, beginParams,
+  putParam, checkParams, param, version, pointX, pointKg,
+} from "../lib/module";
+export { cal_points, cal_params } from "../lib/module";
+
+const PARAMS_VERSION: i32 = 1;
+const MAX_ROWS: i32 = 15;
+/** Points closer than this many counts cannot make a segment. */
+const DISTINCT_COUNTS: f64 = 8;
+
+const xs = memory.data(MAX_ROWS * 8);
+const kgs = memory.data(MAX_ROWS * 8);
+/** Rows in force; the default table is a nominal 2 mV/V, 50 kg cell at gain 128. */
+let rows: i32 = 2;
+let ready = false;
+
+const scratchX = memory.data(MAX_ROWS * 8);
+const scratchKg = memory.data(MAX_ROWS * 8);
+
+// @ts-ignore: decorator
+@inline function rowX(t: usize, i: i32): f64 { return load<f64>(t + <usize>(i << 3)); }
+// @ts-ignore: decorator
+@inline function setRow(t: usize, i: i32, v: f64): void { store<f64>(t + <usize>(i << 3), v); }
+
+function defaults(): void {
+  if (ready) return;
+  ready = true;
+  setRow(xs, 0, 0);
+  setRow(kgs, 0, 0);
+  setRow(xs, 1, 4294967.296);
+  setRow(kgs, 1, 50);
+}
+
+export function cal_abi(): i32 { return MODULE_ABI; }
+export function cal_name(): i32 { return nameAddress("table"); }
+export function cal_version(): i32 { return version(1, 0, 0); }
+
+export function cal_eval(x: f64, c0: f64, c1: f64, c2: f64, c3: f64, tempC: f64): f64 {
+  defaults();
+  // The segment x falls in (the first or last one beyond the ends). Rows are few: a scan.
+  let i = 1;
+  while (i < rows - 1 && x > rowX(xs, i)) i++;
+  const x0 = rowX(xs, i - 1);
+  const k0 = rowX(kgs, i - 1);
+  return k0 + (x - x0) * (rowX(kgs, i) - k0) / (rowX(xs, i) - x0);
+}
+
+/**
+ * Checks rows in (tx, tk): x strictly increasing by at least DISTINCT_COUNTS, kg strictly
+ * monotonic in the same direction throughout. 0 or DEGENERATE.
+ */
+function checkTable(tx: usize, tk: usize, n: i32): i32 {
+  if (n < 2) return ERR_TOO_FEW_POINTS;
+  const rising = rowX(tk, 1) > rowX(tk, 0);
+  for (let i = 1; i < n; i++) {
+    if (!(rowX(tx, i) - rowX(tx, i - 1) >= DISTINCT_COUNTS)) return ERR_DEGENERATE;
+    const step = rowX(tk, i) - rowX(tk, i - 1);
+    if (rising ? !(step > 0) : !(step < 0)) return ERR_DEGENERATE;
+  }
+  return 0;
+}
+
+function adopt(n: i32): void {
+  memory.copy(xs, scratchX, <usize>(n << 3));
+  memory.copy(kgs, scratchKg, <usize>(n << 3));
+  rows = n;
+  ready = true;
+}
+
+/** The points, sorted by x, become the table (order is ignored). */
+export function cal_fit(n: i32, order: i32): i32 {
+  if (n < 2) return ERR_TOO_FEW_POINTS;
+  if (n > MAX_POINTS) return ERR_BAD_VALUE;
+  // Insertion sort into the scratch table (at most 10 points).
+  for (let i = 0; i < n; i++) {
+    const x = pointX(i);
+    const kg = pointKg(i);
+    let j = i;
+    while (j > 0 && rowX(scratchX, j - 1) > x) {
+      setRow(scratchX, j, rowX(scratchX, j - 1));
+      setRow(scratchKg, j, rowX(scratchKg, j - 1));
+      j--;
+    }
+    setRow(scratchX, j, x);
+    setRow(scratchKg, j, kg);
+  }
+  const r = checkTable(scratchX, scratchKg, n);
+  if (r != 0) return r;
+  adopt(n);
+  return 0;
+}
+
+export function cal_params_save(): i32 {
+  defaults();
+  const len = beginParams(PARAMS_VERSION, 1 + 2 * rows);
+  putParam(0, <f64>rows);
+  for (let i = 0; i < rows; i++) {
+    putParam(1 + 2 * i, rowX(xs, i));
+    putParam(2 + 2 * i, rowX(kgs, i));
+  }
+  return len;
+}
+
+export function cal_params_load(len: i32): i32 {
+  const count = checkParams(len, PARAMS_VERSION, 5, 1 + 2 * MAX_ROWS);
+  if (count < 0) return count;
+  const n = <i32>param(0);
+  if (<f64>n != param(0) || count != 1 + 2 * n) return ERR_BAD_VALUE;
+  for (let i = 0; i < n; i++) {
+    setRow(scratchX, i, param(1 + 2 * i));
+    setRow(scratchKg, i, param(2 + 2 * i));
+  }
+  const r = checkTable(scratchX, scratchKg, n);
+  if (r != 0) return r;
+  adopt(n);
+  return 0;
+}

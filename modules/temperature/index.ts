@@ -1,0 +1,85 @@
+// Temperature-compensated zero and span, for scales outdoors (beehives, silos) where the cell's
+// zero and sensitivity drift with the weather. A load cell's datasheet gives both effects per
+// degree; this module removes them relative to the temperature at calibration:
+//
+//   kg = span * (x - tc_zero * dT) / (1 + tc_span * dT),   dT = temp - ref_c
+//
+// x is counts above zero, tc_zero counts per degree, tc_span a fraction per degree. Without a
+// temperature (NaN: the host has no sensor) dT is 0 and the module is a straight line.
+//
+// Parameters (version 1): [span kg/count, tc_zero counts/C, tc_span 1/C, ref_c C].
+// The fit sets span from the points and ref_c to the temperature of the last evaluation (the
+// temperature at which the points were taken); tc_zero and tc_span come with the package.
+import {
+  MODULE_ABI, ERR_BAD_VALUE, ERR_TOO_FEW_POINTS, ERR_DEGENERATE, nameAddress, beginParams, putParam,
+  checkParams, param, version, slopeThroughZero, pointX,
+} from "../lib/module";
+export { cal_points, cal_params } from "../lib/module";
+
+const PARAMS_VERSION: i32 = 1;
+const PARAMS: i32 = 4;
+/** A cell's zero moves at most this many counts per degree (2 % of a 2^23 full scale per 10 C). */
+const MAX_TC_ZERO: f64 = 20000;
+/** Sensitivity moves at most 1 % per degree. */
+const MAX_TC_SPAN: f64 = 0.01;
+
+// A nominal 2 mV/V, 50 kg cell at gain 128 until fitted; no temperature effect until given.
+let span: f64 = 50.0 / (0.002 * 2 * 128 * 8388608);
+let tcZero: f64 = 0;
+let tcSpan: f64 = 0;
+let refC: f64 = 20;
+/** The temperature of the last evaluation: the one the points of a fit were taken at. */
+let lastTempC: f64 = NaN;
+
+export function cal_abi(): i32 { return MODULE_ABI; }
+export function cal_name(): i32 { return nameAddress("temperature"); }
+export function cal_version(): i32 { return version(1, 0, 0); }
+
+/** The temperature difference the correction applies; 0 without a temperature. */
+function delta(tempC: f64): f64 {
+  return isFinite(tempC) ? tempC - refC : 0;
+}
+
+export function cal_eval(x: f64, c0: f64, c1: f64, c2: f64, c3: f64, tempC: f64): f64 {
+  lastTempC = tempC;
+  const dT = delta(tempC);
+  return span * (x - tcZero * dT) / (1 + tcSpan * dT);
+}
+
+/** Span through zero from the points, at the temperature they were taken at (order is ignored). */
+export function cal_fit(n: i32, order: i32): i32 {
+  if (n < 1) return ERR_TOO_FEW_POINTS;
+  let spread: f64 = 0;
+  for (let i = 0; i < n; i++) spread = Math.max(spread, Math.abs(pointX(i)));
+  if (spread < 64) return ERR_DEGENERATE;
+  // The points are corrected to the temperature they were taken at, which becomes the reference.
+  const s = slopeThroughZero(n);
+  if (!isFinite(s) || s == 0) return ERR_DEGENERATE;
+  span = s;
+  if (isFinite(lastTempC)) refC = lastTempC;
+  return 0;
+}
+
+export function cal_params_save(): i32 {
+  const len = beginParams(PARAMS_VERSION, PARAMS);
+  putParam(0, span);
+  putParam(1, tcZero);
+  putParam(2, tcSpan);
+  putParam(3, refC);
+  return len;
+}
+
+export function cal_params_load(len: i32): i32 {
+  const count = checkParams(len, PARAMS_VERSION, PARAMS, PARAMS);
+  if (count < 0) return count;
+  const s = param(0);
+  const z = param(1);
+  const k = param(2);
+  const r = param(3);
+  if (s == 0 || Math.abs(z) > MAX_TC_ZERO || Math.abs(k) > MAX_TC_SPAN || r < -60 || r > 100) return ERR_BAD_VALUE;
+  span = s;
+  tcZero = z;
+  tcSpan = k;
+  refC = r;
+  return 0;
+}
