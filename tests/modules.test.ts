@@ -4,7 +4,7 @@
 // restart, a fit whose parameters persist, and a transfer that resumes.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
@@ -16,6 +16,14 @@ import { ModuleTransfer, type TransferAnswer } from "../host/desktop/modules/tra
 import { CalibrationModule } from "../host/desktop/modules/module.js";
 import { packageModule } from "../host/desktop/modules/build.js";
 import { encodePackage, signPackage, decodePackage, generateSigningKey, sha256, type Manifest } from "../host/desktop/modules/package.js";
+import { sendModule, requestRollback } from "../host/desktop/modules/send.js";
+import { startBroker } from "../host/desktop/mqtt/broker.js";
+import { MqttLink } from "../host/desktop/mqtt/link.js";
+import { resolveConnection } from "../host/desktop/mqtt/config.js";
+import { Device } from "../host/desktop/device.js";
+import { makePki, freePort } from "./brokers.js";
+import { Cli, bin } from "./processes.js";
+import { spawnSync } from "node:child_process";
 import type { VirtualScale } from "../host/desktop/virtual-scale.js";
 import type { Reading } from "../host/desktop/core.js";
 
@@ -79,8 +87,8 @@ interface Rig {
   readings: Reading[];
 }
 
-async function rig(dir: string | null = null): Promise<Rig> {
-  const scale = await scaleFor(SCENARIO, 5);
+async function rig(dir: string | null = null, scenario: unknown = SCENARIO): Promise<Rig> {
+  const scale = await scaleFor(scenario, 5);
   const manager = new ModuleManager(scale.core, scale.host.calibration, dir ? new ModuleSlots(dir) : null, [trusted.pub]);
   scale.modules = manager;
   const r: Rig = { scale, manager, events: [], readings: [] };
@@ -187,5 +195,202 @@ test("a module that fails in service is rolled back at once: that reading and th
       const same = Number.isNaN(x.grossKg) ? Number.isNaN(reference[i].grossKg) : Math.abs(x.grossKg - reference[i].grossKg) <= 0.01 + 1e-6;
       assert.ok(same, `${what}: reading ${x.seq} weighed ${x.grossKg} kg, the built-in calibration ${reference[i].grossKg}`);
     });
+  }
+});
+
+test("a module survives a restart once confirmed; a restart during its trial rolls it back; a fit persists its parameters", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-slots-"));
+  try {
+    // Installed, then the device restarts before 200 good readings: back to the built-in curve.
+    let r = await rig(dir);
+    runTo(r, 5);
+    assert.equal(r.manager.install(signedExample("temperature")).status, "accepted");
+    runTo(r, 5.5);
+    r = await rig(dir);
+    assert.equal(r.manager.activeModule, null);
+    assert.ok(r.events.some((e) => e.step === "rollback" && e.reason === "UNCONFIRMED"));
+
+    // Installed and confirmed: it comes back after a restart, without its trial.
+    runTo(r, 5);
+    assert.equal(r.manager.install(signedExample("table")).status, "accepted");
+    runTo(r, 9);
+    r = await rig(dir);
+    assert.deepEqual(r.manager.activeModule, { name: "table", version: "1.0.0", trial: false });
+
+    // A second module on top; a rollback returns to the first, which survives a restart too.
+    runTo(r, 5);
+    assert.equal(r.manager.install(signedExample("corners")).status, "accepted");
+    assert.equal(r.manager.activeModule!.name, "corners");
+    const back = r.manager.rollback("requested");
+    assert.equal(back.status, "accepted");
+    assert.equal(r.manager.activeModule!.name, "table");
+    assert.equal(r.manager.rollback("requested").status, "accepted"); // then the built-in curve
+    assert.equal(r.manager.activeModule, null);
+    assert.equal(r.manager.rollback("requested").reason, "NO_PREVIOUS");
+
+    // A fit through the module (cal_point 0, cal_point 10 kg, cal_fit) is its table from then on.
+    r = await rig(dir, { rate: 80, events: [...CAL_10KG] }); // the platform left empty
+    runTo(r, 5);
+    assert.equal(r.manager.install(signedExample("table")).status, "accepted");
+    runTo(r, 8);
+    r.scale.apply({ type: "command", at: 8, name: "cal_clear" } as never);
+    r.scale.apply({ type: "command", at: 8, name: "cal_point", kg: 0 } as never);
+    r.scale.apply({ type: "load", at: 8, kg: 20, rampS: 0.2, x: 0, y: 0 } as never);
+    runTo(r, 11);
+    r.scale.apply({ type: "command", at: 11, name: "cal_point", kg: 20 } as never);
+    r.scale.apply({ type: "command", at: 11, name: "cal_fit", order: 1 } as never);
+    const fit = r.scale.commands.at(-1)!;
+    assert.equal(fit.result, 0, `cal_fit with the table module: ${JSON.stringify(r.scale.commands)}`);
+    assert.ok(r.events.some((e) => e.step === "fit" && e.status === "accepted"));
+    runTo(r, 14);
+    const weighed = r.readings.at(-1)!.grossKg;
+    assert.ok(Math.abs(weighed - 20) <= 0.01 + 1e-6, `20 kg after the fit: ${weighed} ${JSON.stringify(r.scale.commands)}`);
+    const saved = new ModuleSlots(dir).params(new ModuleSlots(dir).state.active!)!;
+    assert.equal(CalibrationModule.paramValues(saved)[0], 2, "a table of the two points, saved");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a transfer over the module topic resumes after a break, and refuses what does not fit", async () => {
+  const r = await rig();
+  runTo(r, 5);
+  const answers: TransferAnswer[] = [];
+  const t = new ModuleTransfer(r.manager, (a) => answers.push(a));
+  const pkg = signedExample("corners");
+  const hash = sha256(pkg);
+  const begin = (size = pkg.length, sha = hash) => t.handle("begin", Buffer.from(JSON.stringify({ size, sha256: sha })));
+  const last = () => answers.at(-1)!;
+
+  t.handle("chunk/0", pkg.subarray(0, 10));
+  assert.equal(last().reason, "NO_TRANSFER");
+  begin(1 << 20);
+  assert.equal(last().reason, "TOO_LARGE");
+  t.handle("begin", Buffer.from("{\"size\": 12}"));
+  assert.equal(last().reason, "BAD_PACKAGE");
+
+  begin();
+  assert.deepEqual([last().status, last().offset], ["accepted", 0]);
+  t.handle("chunk/0", pkg.subarray(0, 1000));
+  t.handle("chunk/2000", pkg.subarray(2000, 2100));
+  assert.deepEqual([last().reason, last().offset], ["BAD_OFFSET", 1000]);
+  t.handle("chunk/1000", Buffer.alloc(5000));
+  assert.equal(last().reason, "TOO_LARGE");
+  t.handle("end", Buffer.alloc(0));
+  assert.deepEqual([last().reason, last().offset], ["TRUNCATED", 1000]);
+  // The connection drops; the sender begins again with the same package and is told where to go on.
+  begin();
+  assert.deepEqual([last().status, last().offset], ["accepted", 1000]);
+  t.handle(`chunk/1000`, pkg.subarray(1000));
+  t.handle("end", Buffer.alloc(0));
+  const installed = r.events.at(-1)!; // the verdict comes from the manager (published beside these answers)
+  assert.equal(installed.step, "install");
+  assert.equal(installed.status, "accepted", installed.detail);
+
+  // A package that is not what begin announced: refused at the end, nothing installed.
+  const other = signedExample("table");
+  t.handle("begin", Buffer.from(JSON.stringify({ size: other.length, sha256: hash.replace(/^./, hash[0] === "0" ? "1" : "0") })));
+  t.handle("chunk/0", other.subarray(0, 4096));
+  t.handle(`chunk/${Math.min(4096, other.length)}`, other.subarray(4096));
+  t.handle("end", Buffer.alloc(0));
+  assert.equal(last().reason, "BAD_HASH");
+  assert.equal(r.manager.activeModule!.name, "corners");
+  t.handle("what", Buffer.alloc(0));
+  assert.equal(last().status, "rejected");
+});
+
+test("over a real broker (aedes, TLS): each example is sent in chunks, verified, installed and weighs; a rollback over MQTT", async () => {
+  const pki = await makePki();
+  const broker = await startBroker({ ca: pki.ca.cert, cert: pki.server.cert, key: readFileSync(pki.file("server-key.pem"), "utf8") });
+  const connection = (id: string) => resolveConnection(undefined, {}, {
+    url: broker.url, deviceId: "dev1", ca: pki.file("ca.pem"), cert: pki.file(`${id}.pem`), key: pki.file(`${id}-key.pem`), reconnectMs: 100,
+  });
+  const r = await rig(null, { rate: 80, events: [...CAL_10KG, { type: "load", at: 6, kg: 20, rampS: 0.3 }] });
+  const published: TransferAnswer[] = [];
+  const link = new MqttLink(r.scale.core, connection("dev1")).start();
+  const transfer = new ModuleTransfer(r.manager, (a) => link.notify(r.scale.core.topic("RESULT"), JSON.stringify(a)));
+  r.manager.onEvent = (e) => { r.events.push(e); link.notify(r.scale.core.topic("RESULT"), JSON.stringify({ cmd: "module", ...e })); };
+  const device = new Device(r.scale, link, { speed: 20, transfer, onReading: (x) => r.readings.push(x) });
+  const running = device.run(1e9);
+  try {
+    for (const name of ["temperature", "table", "corners"]) {
+      const verdict = await sendModule(connection("watcher"), signedExample(name), { onAnswer: (a) => published.push(a) });
+      assert.equal(verdict.status, "accepted", `${name}: ${verdict.detail}`);
+      assert.equal(verdict.step, "install");
+      assert.equal(r.manager.activeModule!.name, name);
+      // Its readings: what the module itself gives for them (20 kg on the platform), to the division.
+      const from = r.readings.length;
+      while (r.readings.length < from + 100) await new Promise((resolve) => setTimeout(resolve, 20));
+      const own = CalibrationModule.load(example(name));
+      own.loadParams(own.paramsBlob(decodePackage(signedExample(name)).manifest.params));
+      const zero = Buffer.from(r.scale.core.saveBlob("CALIBRATION")).readDoubleLE(8 + 24);
+      const last = r.readings.at(-1)!;
+      const expected = own.evaluate(last.counts - zero, last.raw, NaN, NaN, NaN, 20);
+      assert.ok(Math.abs(last.grossKg - expected) <= 0.01 + 1e-6, `${name}: ${last.grossKg} kg shown, the module says ${expected}`);
+    }
+    assert.ok(published.filter((a) => a.step === "chunk").every((a) => a.status === "accepted"), "every chunk acknowledged");
+    const refused = await sendModule(connection("watcher"), signedExample("table", stranger.priv));
+    assert.deepEqual([refused.status, refused.reason], ["rejected", "UNTRUSTED_KEY"]);
+    const back = await requestRollback(connection("watcher"));
+    assert.deepEqual([back.status, r.manager.activeModule?.name], ["accepted", "table"]);
+  } finally {
+    device.stop();
+    await running;
+    await link.stop();
+    await broker.close();
+    rmSync(pki.dir, { recursive: true, force: true });
+  }
+});
+
+test("wasm-scale module keygen, sign, verify, install and rollback as a user runs them, against npm start", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-modcli-"));
+  const keys = join(dir, "keys");
+  const certs = join(dir, "certs");
+  const store = join(dir, "store.json");
+  const port = String(await freePort());
+  const pkg = join(dir, "table.wsm");
+  const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
+  let scale: Cli | null = null;
+  try {
+    assert.match(run("module", "keygen", "--out", keys).stdout, /key [0-9a-f]{16}/);
+    assert.equal(statSync(join(keys, "module-signing.key")).mode & 0o777, 0o600, "the private key is the user's only");
+    assert.equal(run("module", "keygen", "--out", keys).status, 2, "an existing key is not replaced silently");
+    writeFileSync(pkg, readFileSync(new URL("table-1.0.0.wsm", EXAMPLES)));
+    const unsignedVerify = run("module", "verify", pkg, "--module-key", join(keys, "module-signing.pub"));
+    assert.equal(unsignedVerify.status, 2);
+    assert.match(unsignedVerify.stderr, /UNSIGNED/);
+    assert.equal(run("module", "sign", pkg, "--key", join(keys, "module-signing.key")).status, 0);
+    const verified = run("module", "verify", pkg, "--module-key", join(keys, "module-signing.pub"));
+    assert.equal(verified.status, 0, verified.stderr);
+    assert.match(verified.stdout, /table 1\.0\.0, signed by [0-9a-f]{16}, 6 vectors pass, monotonic/);
+
+    const start = () => new Cli(["run", "--store", store, "--certs", certs, "--port", port, "--no-web", "--speed", "4", "--module-key", join(keys, "module-signing.pub")]);
+    scale = start();
+    await scale.waitFor(/device {6}connected/);
+    await scale.waitFor(/calibration modules signed by .* are accepted on wasm-scale\/scale1\/module\/#/);
+    const installed = run("module", "install", pkg, "--certs", certs, "--port", port);
+    assert.equal(installed.status, 0, installed.stdout + installed.stderr);
+    assert.match(installed.stdout, /install accepted: table 1\.0\.0/);
+    await scale.waitFor(/module {6}confirm accepted/);
+    const listed = JSON.parse(run("module", "list", "--store", store, "--json").stdout) as Array<{ role: string; name: string; trial: boolean }>;
+    assert.deepEqual(listed.map((s) => [s.role, s.name, s.trial]), [["active", "table", false]]);
+    scale.child.kill("SIGINT");
+    assert.equal(await scale.exited, 0);
+
+    scale = start();
+    await scale.waitFor(/calibration module table 1\.0\.0 \(slot a\)/);
+    await scale.waitFor(/device {6}connected/);
+    const rolledBack = run("module", "rollback", "--certs", certs, "--port", port);
+    assert.equal(rolledBack.status, 0, rolledBack.stderr);
+    assert.match(rolledBack.stdout, /rollback accepted: table 1\.0\.0: .*the built-in calibration weighs now/);
+    const again = run("module", "rollback", "--certs", certs, "--port", port);
+    assert.equal(again.status, 1);
+    assert.match(again.stdout, /NO_PREVIOUS/);
+  } finally {
+    if (scale && scale.child.exitCode === null) {
+      scale.child.kill("SIGINT");
+      await scale.exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
   }
 });

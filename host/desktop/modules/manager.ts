@@ -236,10 +236,23 @@ export class ModuleManager implements CalibrationTarget {
   fit(order: number, xs: Float64Array, kgs: Float64Array, n: number): number {
     const a = this.active;
     if (!a) return -6;
-    const r = a.module.fit(order, xs, kgs, n);
+    const before = a.module.saveParams();
+    let r = a.module.fit(order, xs, kgs, n);
     if (a.module.failure) {
       this.failed ??= a.module.failure;
       return -6;
+    }
+    if (r === 0) {
+      // The module's fit is checked as its installation was: a curve that turns back anywhere
+      // in the scale's range is refused, and the parameters it had are given back.
+      try {
+        sweep(a.module, this.core.get("CAPACITY_KG"), this.core.get("DIVISION_KG"));
+      } catch (e) {
+        a.module.failure = null;
+        a.module.loadParams(before);
+        this.emit({ step: "fit", status: "rejected", reason: (e as ModuleRefused).reason, module: this.describe(a), detail: `the fitted curve: ${(e as Error).message}` });
+        r = -6;
+      }
     }
     if (r === 0) {
       if (a.slot) this.slots?.putParams(a.slot, a.module.saveParams());
