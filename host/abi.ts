@@ -55,7 +55,7 @@ export interface Abi {
 export interface ModuleAbi {
   version: number;
   imports: AbiFunction[];
-  memory: { maxPages: number };
+  memory: { maxPages: number; layout: string[] };
   budget: Record<"eval" | "fit" | "other", { instructions: number; steps: number }>;
   exports: AbiFunction[];
   package: { magic: string; format: number; maxWasmBytes: number; maxManifestBytes: number; maxVectors: number };

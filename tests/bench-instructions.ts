@@ -3,7 +3,9 @@
 // The native reference is the core compiled to C by wasm2c. Nothing is invented: a missing tool
 // or harness gives null and says why.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { releaseWasmPath } from "./helpers.js";
 
@@ -17,14 +19,33 @@ const HARNESS = {
 const SAMPLES = 2000;
 const PUBLISHES = 200;
 
-function collected(exe: string, mode: "sample" | "publish", n: number): number {
-  const r = spawnSync("valgrind", ["--tool=callgrind", "--callgrind-out-file=/dev/null", exe, releaseWasmPath, mode, String(n)], { encoding: "utf8" });
+/** The calibration module measured: the table example with its 4 rows (modules/table/module.json). */
+const MODULE_WASM = fileURLToPath(new URL("../build/modules/table.wasm", import.meta.url));
+const MODULE_SPEC = fileURLToPath(new URL("../modules/table/module.json", import.meta.url));
+
+/** The table module's parameter blob (version 1, its params as f64), for the harness to load. */
+function moduleParams(): string {
+  const values = (JSON.parse(readFileSync(MODULE_SPEC, "utf8")) as { params: number[] }).params;
+  const blob = Buffer.alloc(8 + 8 * values.length);
+  blob.writeUInt32LE(1, 0);
+  blob.writeUInt32LE(values.length, 4);
+  values.forEach((v, i) => blob.writeDoubleLE(v, 8 + 8 * i));
+  const file = join(mkdtempSync(join(tmpdir(), "wasm-scale-bench-")), "table.params");
+  writeFileSync(file, blob);
+  return file;
+}
+
+type Mode = "sample" | "publish" | "module";
+
+function collected(exe: string, mode: Mode, n: number): number {
+  const extra = mode === "module" ? [MODULE_WASM, moduleParams()] : [];
+  const r = spawnSync("valgrind", ["--tool=callgrind", "--callgrind-out-file=/dev/null", exe, releaseWasmPath, mode, String(n), ...extra], { encoding: "utf8" });
   const m = /Collected : (\d+)/.exec(r.stderr);
   if (r.status !== 0 || !m) throw new Error(`${exe} ${mode} ${n}: ${r.stderr.slice(-400)}`);
   return Number(m[1]);
 }
 
-function perUnit(exe: string, mode: "sample" | "publish", n: number): number {
+function perUnit(exe: string, mode: Mode, n: number): number {
   return Math.round((collected(exe, mode, 2 * n) - collected(exe, mode, n)) / n);
 }
 
@@ -45,6 +66,8 @@ export function instructionCounts(): { figures: Record<string, number | null>; n
     wasm3_instructions_per_sample: null,
     wamr_fast_instructions_per_publish: null,
     wamr_fast_to_native_ratio: null,
+    wamr_fast_instructions_per_sample_with_module: null,
+    module_instructions_per_sample: null,
   };
   if (spawnSync("valgrind", ["--version"]).status !== 0) return { figures, note: "valgrind is not installed (apt-get install valgrind): instruction counts not measured" };
   const nativeBuilt = buildNative();
@@ -55,7 +78,16 @@ export function instructionCounts(): { figures: Record<string, number | null>; n
       continue;
     }
     figures[`${name}_instructions_per_sample`] = perUnit(exe, "sample", SAMPLES);
-    if (name === "wamr_fast") figures.wamr_fast_instructions_per_publish = perUnit(exe, "publish", PUBLISHES);
+    if (name === "wamr_fast") {
+      figures.wamr_fast_instructions_per_publish = perUnit(exe, "publish", PUBLISHES);
+      // With the table module linked to calib.eval (a second instance in the same runtime, as on
+      // the ESP32): what the module adds to a sample, its call included.
+      if (existsSync(MODULE_WASM)) {
+        const withModule = perUnit(exe, "module", SAMPLES);
+        figures.wamr_fast_instructions_per_sample_with_module = withModule;
+        figures.module_instructions_per_sample = withModule - figures.wamr_fast_instructions_per_sample!;
+      }
+    }
   }
   const fast = figures.wamr_fast_instructions_per_sample, native = figures.native_instructions_per_sample;
   if (fast && native) figures.wamr_fast_to_native_ratio = Math.round((fast / native) * 100) / 100;

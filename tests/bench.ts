@@ -13,14 +13,30 @@ import { resolveConnection } from "../host/desktop/mqtt/config.js";
 import { Device } from "../host/desktop/device.js";
 import { ENGINES, available, type EngineName } from "../host/desktop/engines/engine.js";
 import { instructionCounts } from "./bench-instructions.js";
+import { createPrivateKey, createPublicKey } from "node:crypto";
+import { ModuleManager } from "../host/desktop/modules/manager.js";
+import { packageModule } from "../host/desktop/modules/build.js";
+import { decodePackage, generateSigningKey, signPackage } from "../host/desktop/modules/package.js";
 import { buildPicoHost, runPicoCase, picoWasm3Bytes } from "./pico-host.js";
 import { INTERPRETERS, buildFirmwareHost, runCase, hostFigures, leastThatWorks, type Interpreter, type HostFigures } from "./firmware-host.js";
 
 const { values } = parseArgs({ options: { json: { type: "boolean", default: false }, samples: { type: "string", default: "1000000" } } });
 const SAMPLES = Number(values.samples);
 
-async function run(samples: number, cells = 1, engine: EngineName = "v8"): Promise<{ perSecond: number; callsPerSample: number; growth: number }> {
+/** The table example, built by npm run asbuild, signed here with a key made for the run, and installed. */
+function installTable(scale: Awaited<ReturnType<typeof scaleFor>>): void {
+  const key = generateSigningKey();
+  const built = packageModule(readFileSync(new URL("../build/modules/table.wasm", import.meta.url)), readFileSync(new URL("../modules/table/module.json", import.meta.url), "utf8"), "table");
+  const signed = signPackage(decodePackage(built.bytes), createPrivateKey(key.privatePem));
+  const manager = new ModuleManager(scale.core, scale.host.calibration, null, [createPublicKey(key.publicPem)]);
+  scale.modules = manager;
+  const verdict = manager.install(signed);
+  if (verdict.status !== "accepted") throw new Error(`the table module was refused: ${verdict.detail}`);
+}
+
+async function run(samples: number, cells = 1, engine: EngineName = "v8", withModule = false): Promise<{ perSecond: number; callsPerSample: number; growth: number }> {
   const scale = await scaleFor({ rate: 80, cells, cell: { spikeProbability: 0.001 }, events: [{ type: "load", at: 30, kg: 12 }] }, 1, undefined, engine);
+  if (withModule) installTable(scale);
   const calls = () => Object.values(scale.host.calls).reduce((a, b) => a + b, 0);
   const before = { calls: calls(), bytes: scale.core.memoryBytes() };
   const t0 = performance.now();
@@ -98,6 +114,7 @@ for (const engine of ENGINES) {
 }
 const instructions = instructionCounts();
 const four = await run(100_000, 4);
+const moduled = [await run(SAMPLES, 1, "v8", true), await run(SAMPLES, 1, "v8", true), await run(SAMPLES, 1, "v8", true)];
 const pki = await makePki();
 const aedes = await startBroker({ ca: pki.ca.cert, cert: pki.server.cert, key: readFileSync(pki.file("server-key.pem"), "utf8") });
 const viaAedes = await latency(aedes.url, pki, 5);
@@ -125,6 +142,8 @@ const figures = {
   core_wasm_bytes: releaseWasm().length,
   host_calls_per_sample: runs[0].callsPerSample,
   host_calls_per_sample_4_cells_shared_clock: four.callsPerSample,
+  host_calls_per_sample_with_module: moduled[0].callsPerSample,
+  sim_samples_per_second_with_module: Math.round(Math.max(...moduled.map((r) => r.perSecond))),
   sim_samples_per_second: Math.round(Math.max(...runs.map((r) => r.perSecond))),
   wasm_memory_growth_bytes: Math.max(...runs.map((r) => r.growth)),
   samples_per_run: SAMPLES,
@@ -158,7 +177,8 @@ if (values.json) {
   console.log(JSON.stringify(figures));
 } else {
   console.log(`core (release .wasm)          ${figures.core_wasm_bytes} bytes (target 8192)`);
-  console.log(`host calls per sample         ${figures.host_calls_per_sample} (1 cell), ${figures.host_calls_per_sample_4_cells_shared_clock} (4 cells, shared clock)`);
+  console.log(`host calls per sample         ${figures.host_calls_per_sample} (1 cell), ${figures.host_calls_per_sample_4_cells_shared_clock} (4 cells, shared clock), ${figures.host_calls_per_sample_with_module} (1 cell, a calibration module)`);
+  console.log(`with a calibration module     ${figures.sim_samples_per_second_with_module.toLocaleString("en")} simulated samples/s (the table example, V8)`);
   console.log(`simulated samples per second  ${figures.sim_samples_per_second.toLocaleString("en")} (simulator -> host -> Wasm core -> reading, best of 3 x ${SAMPLES.toLocaleString("en")})`);
   console.log(`Wasm memory growth            ${figures.wasm_memory_growth_bytes} bytes over ${SAMPLES.toLocaleString("en")} samples`);
   console.log(`sample -> subscriber latency  aedes p50 ${viaAedes.p50} ms, p99 ${viaAedes.p99} ms (${viaAedes.n} readings, TLS, QoS 1, 80 SPS)`);

@@ -45,9 +45,10 @@ function signedExample(name: string, key = trusted.priv): Buffer {
 }
 
 /** A hand-written module (WAT) of the module ABI; `body` runs first in cal_eval, `$n` counts calls. */
-function wat(o: { body?: string; memory?: string; abi?: number; extra?: string; slope?: number } = {}): Uint8Array {
+function wat(o: { body?: string; memory?: string; abi?: number; extra?: string; slope?: number; layout?: string } = {}): Uint8Array {
   const text = `(module ${o.extra ?? ""}
     (memory (export "memory") ${o.memory ?? "1 1"})
+    ${o.layout ?? '(global (export "__data_end") i32 (i32.const 4096)) (global (export "__heap_base") i32 (i32.const 4096))'}
     (global $n (mut i32) (i32.const 0))
     (data (i32.const 16) "hostile\\00")
     (func (export "cal_abi") (result i32) (i32.const ${o.abi ?? 1}))
@@ -146,6 +147,11 @@ test("packages that are not what they claim are refused with their reason, and w
     ["a module that imports", handPacked(wat({ extra: '(import "env" "now" (func))' })), "FORBIDDEN_IMPORT"],
     ["a module whose memory may grow without limit", handPacked(wat({ memory: "1" })), "MEMORY"],
     ["a module whose memory may grow to 4 pages", handPacked(wat({ memory: "1 4" })), "MEMORY"],
+    ["a module that would get a whole page on the ESP32", handPacked(wat({ layout: "" })), "MEMORY"],
+    ["a module that grows its memory", handPacked(wat({ body: "(drop (memory.grow (i32.const 1)))" })), "MEMORY"],
+    ["a module with a start function", handPacked(wat({ extra: "(func $s) (start $s)" })), "BAD_MODULE"],
+    ["a module whose state WAMR would take for a stack pointer", handPacked(wat({ extra: "(global $g (mut i32) (i32.const 5)) (func (export \"g\") (result i32) (global.get $g))", layout: '(global (export "__data_end") i32 (i32.const 4096)) (global (export "__heap_base") i32 (i32.const 4096))' })), "BAD_MODULE"],
+    ["a module using SIMD", handPacked(wat({ body: "(drop (v128.const i32x4 0 0 0 0))" })), "BAD_MODULE"],
     ["a module built for another module ABI", handPacked(wat({ abi: 2 })), "WRONG_ABI"],
     ["a manifest for another module ABI", handPacked(wat(), { abi: 2 }), "WRONG_ABI"],
     ["a module that traps at once", handPacked(wat({ body: "unreachable" })), "TRAPPED"],

@@ -14,6 +14,8 @@ import {
   checkParams, param, version, slopeThroughZero, pointX,
 } from "../lib/module";
 export { cal_points, cal_params } from "../lib/module";
+// The layout WAMR needs to give the module only its static data, not a 64 KiB page.
+export { __heap_base, __data_end };
 
 const PARAMS_VERSION: i32 = 1;
 const CELLS: i32 = 4;
@@ -25,7 +27,9 @@ const EMPTY_COUNTS: f64 = 200;
 /** Factors further than this from 1 are not a cell's tolerance but a wiring or setup error. */
 const MAX_FACTOR_DEVIATION: f64 = 0.2;
 
-let span: f64 = 50.0 / (0.002 * 2 * 128 * 8388608);
+/** A nominal 2 mV/V, 50 kg cell at gain 128 (50 / (0.002 * 2 * 128 * 2^23)), as a literal: a
+ * computed initial value would need a start function, which a module may not have. */
+let span: f64 = 1.1641532182693481e-5;
 const zeros = memory.data(CELLS * 8);
 const factors = memory.data<f64>([1, 1, 1, 1]);
 /** Chip codes last seen with the platform empty; NaN until seen. */

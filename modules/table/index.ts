@@ -9,17 +9,20 @@ import {
   putParam, checkParams, param, version, pointX, pointKg,
 } from "../lib/module";
 export { cal_points, cal_params } from "../lib/module";
+// The layout WAMR needs to give the module only its static data, not a 64 KiB page.
+export { __heap_base, __data_end };
 
 const PARAMS_VERSION: i32 = 1;
 const MAX_ROWS: i32 = 15;
 /** Points closer than this many counts cannot make a segment. */
 const DISTINCT_COUNTS: f64 = 8;
 
-const xs = memory.data(MAX_ROWS * 8);
-const kgs = memory.data(MAX_ROWS * 8);
-/** Rows in force; the default table is a nominal 2 mV/V, 50 kg cell at gain 128. */
-let rows: i32 = 2;
-let ready = false;
+// The table in force; by default a nominal 2 mV/V, 50 kg cell at gain 128. Its row count lives in
+// memory, not in a mutable i32 global: WAMR takes the first such global that starts at a small
+// value for a C stack pointer and checks every write to it (see the README, module ABI).
+const xs = memory.data<f64>([0, 4294967.296, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+const kgs = memory.data<f64>([0, 50, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+const rowCount = memory.data<i32>([2]);
 
 const scratchX = memory.data(MAX_ROWS * 8);
 const scratchKg = memory.data(MAX_ROWS * 8);
@@ -29,24 +32,18 @@ const scratchKg = memory.data(MAX_ROWS * 8);
 // @ts-ignore: decorator
 @inline function setRow(t: usize, i: i32, v: f64): void { store<f64>(t + <usize>(i << 3), v); }
 
-function defaults(): void {
-  if (ready) return;
-  ready = true;
-  setRow(xs, 0, 0);
-  setRow(kgs, 0, 0);
-  setRow(xs, 1, 4294967.296);
-  setRow(kgs, 1, 50);
-}
+// @ts-ignore: decorator
+@inline function rows(): i32 { return load<i32>(rowCount); }
 
 export function cal_abi(): i32 { return MODULE_ABI; }
 export function cal_name(): i32 { return nameAddress("table"); }
 export function cal_version(): i32 { return version(1, 0, 0); }
 
 export function cal_eval(x: f64, c0: f64, c1: f64, c2: f64, c3: f64, tempC: f64): f64 {
-  defaults();
   // The segment x falls in (the first or last one beyond the ends). Rows are few: a scan.
   let i = 1;
-  while (i < rows - 1 && x > rowX(xs, i)) i++;
+  const n = rows();
+  while (i < n - 1 && x > rowX(xs, i)) i++;
   const x0 = rowX(xs, i - 1);
   const k0 = rowX(kgs, i - 1);
   return k0 + (x - x0) * (rowX(kgs, i) - k0) / (rowX(xs, i) - x0);
@@ -70,8 +67,7 @@ function checkTable(tx: usize, tk: usize, n: i32): i32 {
 function adopt(n: i32): void {
   memory.copy(xs, scratchX, <usize>(n << 3));
   memory.copy(kgs, scratchKg, <usize>(n << 3));
-  rows = n;
-  ready = true;
+  store<i32>(rowCount, n);
 }
 
 /** The points, sorted by x, become the table (order is ignored). */
@@ -98,10 +94,10 @@ export function cal_fit(n: i32, order: i32): i32 {
 }
 
 export function cal_params_save(): i32 {
-  defaults();
-  const len = beginParams(PARAMS_VERSION, 1 + 2 * rows);
-  putParam(0, <f64>rows);
-  for (let i = 0; i < rows; i++) {
+  const n = rows();
+  const len = beginParams(PARAMS_VERSION, 1 + 2 * n);
+  putParam(0, <f64>n);
+  for (let i = 0; i < n; i++) {
     putParam(1 + 2 * i, rowX(xs, i));
     putParam(2 + 2 * i, rowX(kgs, i));
   }

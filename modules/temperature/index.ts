@@ -15,6 +15,8 @@ import {
   checkParams, param, version, slopeThroughZero, pointX,
 } from "../lib/module";
 export { cal_points, cal_params } from "../lib/module";
+// The layout WAMR needs to give the module only its static data, not a 64 KiB page.
+export { __heap_base, __data_end };
 
 const PARAMS_VERSION: i32 = 1;
 const PARAMS: i32 = 4;
@@ -23,8 +25,10 @@ const MAX_TC_ZERO: f64 = 20000;
 /** Sensitivity moves at most 1 % per degree. */
 const MAX_TC_SPAN: f64 = 0.01;
 
-// A nominal 2 mV/V, 50 kg cell at gain 128 until fitted; no temperature effect until given.
-let span: f64 = 50.0 / (0.002 * 2 * 128 * 8388608);
+// No temperature effect until the parameters give one.
+/** A nominal 2 mV/V, 50 kg cell at gain 128 (50 / (0.002 * 2 * 128 * 2^23)), as a literal: a
+ * computed initial value would need a start function, which a module may not have. */
+let span: f64 = 1.1641532182693481e-5;
 let tcZero: f64 = 0;
 let tcSpan: f64 = 0;
 let refC: f64 = 20;

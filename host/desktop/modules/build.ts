@@ -12,6 +12,8 @@ import { encodePackage, sha256, ModuleRefused, type Manifest } from "./package.j
 import { runVectors } from "./manager.js";
 
 const ASCONFIG = fileURLToPath(new URL("../../../modules/asconfig.json", import.meta.url));
+/** The core's transform: __heap_base rounded up to 16 bytes, as WAMR needs to shrink memory. */
+const ALIGN_HEAP_BASE = fileURLToPath(new URL("../../align-heap-base.mjs", import.meta.url));
 
 const finite = z.number().refine(Number.isFinite, "must be a finite number");
 const specSchema = z.object({
@@ -28,7 +30,7 @@ export async function compileModule(dir: string, outFile: string): Promise<Buffe
   const asc = (await import("assemblyscript/asc")).default;
   const errors: string[] = [];
   const stderr = { write: (s: string | Uint8Array) => { errors.push(String(s)); return true; } };
-  const { error } = await asc.main([join(dir, "index.ts"), "--config", ASCONFIG, "--target", "release", "--outFile", outFile], { stderr, stdout: stderr });
+  const { error } = await asc.main([join(dir, "index.ts"), "--config", ASCONFIG, "--target", "release", "--transform", ALIGN_HEAP_BASE, "--outFile", outFile], { stderr, stdout: stderr });
   if (error) throw new BuildError(`${dir}: the module does not compile:\n${errors.join("")}`);
   return readFileSync(outFile);
 }

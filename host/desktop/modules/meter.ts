@@ -43,6 +43,27 @@ class Reader {
     }
   }
 
+  /** A signed LEB128 of at most 5 bytes, as an i32. */
+  s32(): number {
+    let result = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      byte = this.byte();
+      result |= (byte & 0x7f) << shift;
+      shift += 7;
+    } while (byte & 0x80 && shift < 35);
+    if (byte & 0x80) throw new ModuleFormatError("an integer is longer than its encoding allows");
+    return shift < 32 && byte & 0x40 ? result | (~0 << shift) : result | 0;
+  }
+
+  name(): string {
+    const n = this.u32();
+    const at = this.at;
+    this.skip(n);
+    return Buffer.from(this.b.subarray(at, at + n)).toString("utf8");
+  }
+
   /** Skips a signed LEB128 of at most maxBytes bytes. */
   skipSigned(maxBytes: number): void {
     for (let i = 0; i < maxBytes; i++) if ((this.byte() & 0x80) === 0) return;
@@ -136,7 +157,7 @@ function check(global: number): number[] {
   return [0x23, ...g, 0x41, 0x01, 0x6b, 0x24, ...g, 0x23, ...g, 0x41, 0x00, 0x48, 0x04, 0x40, 0x00, 0x0b];
 }
 
-function meterBody(body: Uint8Array, global: number): number[] {
+function meterBody(body: Uint8Array, global: number, seen: { grow: boolean }): number[] {
   const r = new Reader(body);
   const groups = r.u32();
   for (let i = 0; i < groups; i++) {
@@ -147,6 +168,7 @@ function meterBody(body: Uint8Array, global: number): number[] {
   let copied = r.at;
   while (r.at < body.length) {
     const op = r.byte();
+    if (op === 0x40) seen.grow = true;
     if (skipImmediates(r, op)) {
       out.push(...body.subarray(copied, r.at), ...check(global));
       copied = r.at;
@@ -156,10 +178,52 @@ function meterBody(body: Uint8Array, global: number): number[] {
   return out;
 }
 
+export interface GlobalInfo {
+  type: number;
+  mutable: boolean;
+  /** The constant initial value of an i32 global, else null. */
+  i32: number | null;
+}
+
 export interface MeteredModule {
   bytes: Uint8Array;
   /** Declared memory limits in pages: max is null when the module declares none. */
   memory: { min: number; max: number | null } | null;
+  /** What WAMR's memory shrinking and a start-up run depend on (see module.ts). */
+  globals: GlobalInfo[];
+  exportedGlobals: Map<string, number>;
+  hasStart: boolean;
+  usesMemoryGrow: boolean;
+}
+
+function readGlobals(payload: Uint8Array): GlobalInfo[] {
+  const r = new Reader(payload);
+  const n = r.u32();
+  const out: GlobalInfo[] = [];
+  for (let i = 0; i < n; i++) {
+    const type = r.byte();
+    const mutable = r.byte() === 1;
+    const op = r.byte();
+    let value: number | null = null;
+    if (op === 0x41) value = r.s32();
+    else skipImmediates(r, op);
+    if (r.byte() !== 0x0b) throw new ModuleFormatError("a global's initial value is not a constant");
+    out.push({ type, mutable, i32: type === 0x7f ? value : null });
+  }
+  return out;
+}
+
+function readExportedGlobals(payload: Uint8Array): Map<string, number> {
+  const r = new Reader(payload);
+  const n = r.u32();
+  const out = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const name = r.name();
+    const kind = r.byte();
+    const index = r.u32();
+    if (kind === 0x03) out.set(name, index);
+  }
+  return out;
 }
 
 /** Rewrites a module so each call runs on the fuel in its exported `__fuel` global (initially `initialFuel`). */
@@ -176,11 +240,15 @@ export function meter(wasm: Uint8Array, initialFuel: number): MeteredModule {
     r.skip(size);
     sections.push({ id, payload: wasm.subarray(start, start + size) });
   }
-  let globals = 0;
   let memory: MeteredModule["memory"] = null;
+  let globalList: GlobalInfo[] = [];
+  let exportedGlobals = new Map<string, number>();
+  let hasStart = false;
   for (const s of sections) {
     if (s.id === 2 && new Reader(s.payload).u32() > 0) throw new ModuleFormatError("imports something: a calibration module may import nothing");
-    if (s.id === SECTION_GLOBAL) globals = new Reader(s.payload).u32();
+    if (s.id === SECTION_GLOBAL) globalList = readGlobals(s.payload);
+    if (s.id === SECTION_EXPORT) exportedGlobals = readExportedGlobals(s.payload);
+    if (s.id === 8) hasStart = true;
     if (s.id === 5) {
       const m = new Reader(s.payload);
       const n = m.u32();
@@ -190,7 +258,8 @@ export function meter(wasm: Uint8Array, initialFuel: number): MeteredModule {
       memory = { min, max: flags & 1 ? m.u32() : null };
     }
   }
-  const fuel = globals; // no imported globals: the new global's index is the count so far
+  const fuel = globalList.length; // no imported globals: the new global's index is the count so far
+  const seen = { grow: false };
   const out: number[] = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
   const emit = (id: number, payload: number[] | Uint8Array) => out.push(...section(id, payload));
   const newGlobal = [0x7f, 0x01, 0x41, ...signed32(initialFuel), 0x0b];
@@ -225,7 +294,7 @@ export function meter(wasm: Uint8Array, initialFuel: number): MeteredModule {
       const bodies: number[] = [...u32Bytes(n)];
       for (let i = 0; i < n; i++) {
         const size = c.u32();
-        const body = meterBody(s.payload.subarray(c.at, c.at + size), fuel);
+        const body = meterBody(s.payload.subarray(c.at, c.at + size), fuel, seen);
         c.skip(size);
         bodies.push(...u32Bytes(body.length), ...body);
       }
@@ -235,7 +304,7 @@ export function meter(wasm: Uint8Array, initialFuel: number): MeteredModule {
     }
   }
   pending(-1);
-  return { bytes: Uint8Array.from(out), memory };
+  return { bytes: Uint8Array.from(out), memory, globals: globalList, exportedGlobals, hasStart, usesMemoryGrow: seen.grow };
 }
 
 function signed32(v: number): number[] {

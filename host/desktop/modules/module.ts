@@ -30,6 +30,34 @@ export interface Failure {
 const MAX_PARAMS_BYTES = 8 + 32 * 8;
 const POINT_BYTES = 16;
 
+/**
+ * What the ESP32 needs of a module to run it in a few hundred bytes rather than a 64 KiB page, and
+ * safely: WAMR (wasm_loader.c, load_from_sections, 2.4.0) gives a module only __heap_base bytes of
+ * linear memory when it exports __data_end <= __heap_base as immutable i32 constants and never
+ * uses memory.grow; it then takes the first mutable i32 global whose initial value is at most
+ * __heap_base for a C stack pointer and checks every write to it, so that global must start at 0.
+ * No start function: nothing may run before a budget applies.
+ */
+function checkLayout(m: ReturnType<typeof meter>): void {
+  if (m.hasStart) throw new ModuleRefused("BAD_MODULE", "has a start function (it would run before any budget applies): initialise with constants");
+  const at = (name: string) => {
+    const index = m.exportedGlobals.get(name);
+    const g = index === undefined ? undefined : m.globals[index];
+    if (!g || g.mutable || g.i32 === null) throw new ModuleRefused("MEMORY", `exports no constant ${name}: the ESP32 would give it a whole 64 KiB page (export { __heap_base, __data_end })`);
+    return g.i32 >>> 0;
+  };
+  const dataEnd = at("__data_end");
+  const heapBase = at("__heap_base");
+  if (dataEnd > heapBase || heapBase > contract.memory.maxPages * 65536 || ((dataEnd + 15) & ~15) > heapBase) {
+    throw new ModuleRefused("MEMORY", `__data_end ${dataEnd} and __heap_base ${heapBase} do not let WAMR shrink its memory (__heap_base a multiple of 16 past __data_end)`);
+  }
+  if (m.usesMemoryGrow) throw new ModuleRefused("MEMORY", "uses memory.grow: its memory must stay its static data");
+  const stack = m.globals.find((g) => g.mutable && g.i32 !== null && g.i32 >>> 0 <= heapBase);
+  if (stack && stack.i32 !== 0) {
+    throw new ModuleRefused("BAD_MODULE", `a mutable i32 global starts at ${stack.i32}: WAMR would take it for a stack pointer and trap its writes (keep such state in memory)`);
+  }
+}
+
 export class CalibrationModule {
   private readonly x: ModuleExports;
   private readonly fuel: WebAssembly.Global;
@@ -64,6 +92,7 @@ export class CalibrationModule {
     } catch (e) {
       throw new ModuleRefused("BAD_MODULE", `not valid WebAssembly: ${(e as Error).message}`);
     }
+    checkLayout(metered);
     const mem = metered.memory;
     if (!mem) throw new ModuleRefused("MEMORY", "has no memory (it must export one)");
     if (mem.max === null) throw new ModuleRefused("MEMORY", `memory may grow without limit: declare a maximum of ${contract.memory.maxPages} page(s)`);

@@ -4,6 +4,9 @@
 // C by wasm2c: the reference). Run under valgrind twice (N and 2N); the difference over N is the
 // cost per sample (or per publish), host imports included, start-up excluded.
 //   count <core.wasm> <sample|publish> <N>
+//   count <core.wasm> module <N> <module.wasm> <params.bin>   (engines only: per sample with a
+//     calibration module linked to calib.eval, a second instance in the same runtime)
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -51,7 +54,6 @@ extern "C" {
 u32 Z_gpioZ_wait_low(struct Z_gpio_instance_t *, u32 a, u32 b, u32 c) { return static_cast<u32>(wait_low(a, b, c)); }
 u32 Z_gpioZ_clock_in(struct Z_gpio_instance_t *, u32 a, u32 b, u32 c, u32 d, u32 e, u32 f) { return static_cast<u32>(clock_in(a, b, c, d, e, f)); }
 void Z_gpioZ_write(struct Z_gpio_instance_t *, u32, u32) {}
-}
 
 struct Core {
   Z_core_instance_t inst;
@@ -71,21 +73,33 @@ struct Core {
   int32_t out_next() { return static_cast<int32_t>(Z_coreZ_out_next(&inst)); }
   int32_t out_done() { return static_cast<int32_t>(Z_coreZ_out_done(&inst)); }
 };
+f64 Z_calibZ_eval(struct Z_calib_instance_t *, f64, f64, f64, f64, f64, f64) { return NAN; }  // no module
+u32 Z_calibZ_fit(struct Z_calib_instance_t *, u32, u32, u32, f64) { return static_cast<u32>(-6); }
+}
 #else
+// The calibration module, when one is linked: its cal_eval is export 0.
+std::unique_ptr<scale::Backend> g_module;
+
 bool trampoline(void *, uint32_t index, scale::Value *a, scale::Value *r) {
   if (index == 0) r->i32 = wait_low(a[0].i32, a[1].i32, a[2].i32);
   else if (index == 1) r->i32 = clock_in(a[0].i32, a[1].i32, a[2].i32, a[3].i32, a[4].i32, a[5].i32);
-  else if (index == 3) return false;  // sys.panic: trap
+  else if (index == 3) {  // calib.eval: the module's cal_eval, as the firmware's native calls it
+    if (!g_module) { r->f64 = NAN; return true; }
+    return g_module->call(0, a, r).empty();
+  } else if (index == 4) r->i32 = -6;  // calib.fit: not measured
+  else if (index == 5) return false;  // sys.panic: trap
   return true;
 }
 
 struct Core {
   std::unique_ptr<scale::Backend> b{scale::make_backend()};
-  enum { INIT, ADD, SAMPLE, SET, IO, SETUP, CONNECTED, NEXT, DONE };
+  enum { INIT, ADD, SAMPLE, SET, IO, SETUP, CONNECTED, NEXT, DONE, MODULE };
   explicit Core(const std::vector<uint8_t> &wasm) {
-    std::vector<scale::Import> imports = {{"gpio", "wait_low", "iii", "i"}, {"gpio", "clock_in", "iiiiii", "i"}, {"gpio", "write", "ii", ""}, {"sys", "panic", "ii", ""}};
+    std::vector<scale::Import> imports = {{"gpio", "wait_low", "iii", "i"}, {"gpio", "clock_in", "iiiiii", "i"}, {"gpio", "write", "ii", ""},
+                                          {"calib", "eval", "FFFFFF", "F"}, {"calib", "fit", "iiiF", "i"}, {"sys", "panic", "ii", ""}};
     std::vector<scale::Export> exports = {{"scale_init", "", "i"}, {"hx_add_chip", "ii", "i"}, {"scale_sample", "i", "i"}, {"config_set", "if", "i"},
-                                          {"io_ptr", "", "i"}, {"mqtt_setup", "i", "i"}, {"mqtt_connected", "i", ""}, {"out_next", "", "i"}, {"out_done", "", "i"}};
+                                          {"io_ptr", "", "i"}, {"mqtt_setup", "i", "i"}, {"mqtt_connected", "i", ""}, {"out_next", "", "i"}, {"out_done", "", "i"},
+                                          {"cal_module", "i", "i"}};
     std::string err = b->load(wasm, imports, exports, &trampoline, nullptr, {16 * 1024, 0});
     if (!err.empty()) { std::fprintf(stderr, "load: %s\n", err.c_str()); std::exit(2); }
     uint64_t bytes = 0;
@@ -110,11 +124,34 @@ struct Core {
   void connected(int32_t up) { call(CONNECTED, up); }
   int32_t out_next() { return call(NEXT); }
   int32_t out_done() { return call(DONE); }
+  int32_t cal_module(int32_t on) { return call(MODULE, on); }
 };
+
+/** Loads a calibration module (no imports) and gives it its parameter blob; false on any error. */
+bool load_module(const char *wasm_path, const char *params_path) {
+  std::ifstream wf(wasm_path, std::ios::binary), pf(params_path, std::ios::binary);
+  std::vector<uint8_t> wasm((std::istreambuf_iterator<char>(wf)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> params((std::istreambuf_iterator<char>(pf)), std::istreambuf_iterator<char>());
+  if (wasm.empty()) return false;
+  g_module.reset(scale::make_backend());
+  std::vector<scale::Export> exports = {{"cal_eval", "FFFFFF", "F"}, {"cal_params", "", "i"}, {"cal_params_load", "i", "i"}};
+  std::string err = g_module->load(wasm, {}, exports, &trampoline, nullptr, {8 * 1024, 0});
+  if (!err.empty()) { std::fprintf(stderr, "module: %s\n", err.c_str()); return false; }
+  scale::Value none[6]{}, r{};
+  if (!g_module->call(1, none, &r).empty()) return false;
+  uint64_t bytes = 0;
+  uint8_t *mem = g_module->memory(&bytes);
+  if (r.i32 < 0 || static_cast<uint64_t>(r.i32) + params.size() > bytes) return false;
+  std::memcpy(mem + r.i32, params.data(), params.size());
+  scale::Value len{};
+  len.i32 = static_cast<int32_t>(params.size());
+  return g_module->call(2, &len, &r).empty() && r.i32 == 0;
+}
 #endif
 
 int main(int argc, char **argv) {
-  if (argc != 4) { std::fprintf(stderr, "usage: count <core.wasm> <sample|publish> <N>\n"); return 2; }
+  bool with_module = argc == 6 && std::strcmp(argv[2], "module") == 0;
+  if (argc != 4 && !with_module) { std::fprintf(stderr, "usage: count <core.wasm> <sample|publish> <N> | count <core.wasm> module <N> <module.wasm> <params.bin>\n"); return 2; }
   std::ifstream f(argv[1], std::ios::binary);
   std::vector<uint8_t> wasm((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   if (wasm.empty()) { std::fprintf(stderr, "cannot read %s\n", argv[1]); return 2; }
@@ -125,6 +162,15 @@ int main(int argc, char **argv) {
   core.add_chip(18, 4);
   std::memcpy(g_mem + core.io_ptr(), "dev1", 4);
   core.mqtt_setup(4);
+  if (with_module) {
+#ifdef COUNT_NATIVE
+    std::fprintf(stderr, "module: the native reference links no module\n");
+    return 2;
+#else
+    if (!load_module(argv[4], argv[5])) { std::fprintf(stderr, "cannot load the module %s\n", argv[4]); return 2; }
+    if (core.cal_module(1) != 0) { std::fprintf(stderr, "the core refused the module\n"); return 2; }
+#endif
+  }
   // Per sample: the default settings, as a device runs them (a reading queued once a second).
   // Per publish: every reading queued, so that there are readings to frame.
   if (publish) core.config_set(kPublishMsKey, 0);
