@@ -30,8 +30,20 @@ export function buildFirmwareHost(interpreter: Interpreter): HostBuild {
     const err = e as { stderr?: Buffer; stdout?: Buffer; message: string };
     throw new Error(`building the firmware's Wasm host failed:\n${err.stdout?.toString() ?? ""}${err.stderr?.toString() ?? err.message}`);
   }
-  const cache = execFileSync("cmake", ["-L", "-N", dir], { encoding: "utf8" });
-  return { dir, binary: join(dir, "test_wasm_host"), bits: /WASM_HOST_32BIT:BOOL=ON/.test(cache) ? 32 : 64 };
+  const cache = execFileSync("cmake", ["-LA", "-N", dir], { encoding: "utf8" });
+  const binary = join(dir, "test_wasm_host");
+  const emulator = /WASM_HOST_RUN:INTERNAL=(.*)/.exec(cache)?.[1].trim();
+  if (emulator) EMULATOR.set(binary, emulator);
+  return { dir, binary, bits: /WASM_HOST_32BIT:BOOL=ON/.test(cache) ? 32 : 64 };
+}
+
+/** Binaries that run under an emulator (qemu-i386 on a kernel without 32-bit support; host-32bit.cmake). */
+const EMULATOR = new Map<string, string>();
+
+/** Runs a harness binary as CTest would: directly, or under its emulator. */
+export function runBinary(binary: string, args: string[]): ReturnType<typeof spawnSync> {
+  const emulator = EMULATOR.get(binary);
+  return emulator ? spawnSync(emulator, [binary, ...args], { encoding: "utf8" }) : spawnSync(binary, args, { encoding: "utf8" });
 }
 
 /** Runs one of the harness's CTest cases (wasm_host_<name>); its outcome and output. */
@@ -42,7 +54,7 @@ export function runCTest(dir: string, name: string): { ok: boolean; output: stri
 
 /** Runs one case of the harness directly; its exit status and output. */
 export function runCase(binary: string, name: string, ...args: string[]): { ok: boolean; output: string } {
-  const r = spawnSync(binary, [name, CORE, ...args], { encoding: "utf8" });
+  const r = runBinary(binary, [name, CORE, ...args]);
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
 }
 

@@ -2,6 +2,7 @@
 #include "wasm_host.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "esp_heap_caps.h"
@@ -35,6 +36,7 @@ static bool s_setup_trapped;     /* a call trapped inside on_instantiated */
 static int s_failed_attempts;    /* consecutive failed instantiations */
 static int64_t s_next_attempt_ms;
 static bool s_gave_up;
+static wasm_host_calibration_t s_calibration;
 
 /* ---- natives: every import of assembly/abi.json, same semantics as host/desktop/imports.ts ---- */
 
@@ -65,12 +67,38 @@ static void native_panic(wasm_exec_env_t env, int32_t line, int32_t col)
     wasm_runtime_set_exception(wasm_runtime_get_module_inst(env), "core panic");
 }
 
+/* The calibration module's evaluation: per sample while one is linked (the third host call). */
+static double native_calib_eval(wasm_exec_env_t env, double x, double c0, double c1, double c2, double c3, double temp_c)
+{
+    (void)env;
+    return s_calibration.eval ? s_calibration.eval(s_calibration.context, x, c0, c1, c2, c3, temp_c) : NAN;
+}
+
+/* The module's fit from the core's points: n records of 16 bytes, checked against the core's memory. */
+static int32_t native_calib_fit(wasm_exec_env_t env, int32_t order, const uint8_t *points, int32_t n, double zero_counts)
+{
+    if (n < 1 || n > 10 || !wasm_runtime_validate_native_addr(wasm_runtime_get_module_inst(env), (void *)points, (uint64_t)n * 16u)) {
+        return SCALE_ERR_BAD_VALUE;
+    }
+    return s_calibration.fit ? s_calibration.fit(s_calibration.context, order, points, n, zero_counts) : SCALE_ERR_DEGENERATE;
+}
+
+void wasm_host_set_calibration(const wasm_host_calibration_t *calibration)
+{
+    if (calibration) s_calibration = *calibration;
+    else memset(&s_calibration, 0, sizeof s_calibration);
+}
+
 /* WAMR keeps pointers into these tables: they live as long as the program. The signatures come
  * from the generated scale_abi.h; tests/esp-idf.test.ts checks this table against the ABI. */
 static NativeSymbol s_gpio_natives[] = {
     {"wait_low", (void *)native_wait_low, SCALE_ABI_SIG_GPIO_WAIT_LOW, NULL},
     {"clock_in", (void *)native_clock_in, SCALE_ABI_SIG_GPIO_CLOCK_IN, NULL},
     {"write", (void *)native_write, SCALE_ABI_SIG_GPIO_WRITE, NULL},
+};
+static NativeSymbol s_calib_natives[] = {
+    {"eval", (void *)native_calib_eval, SCALE_ABI_SIG_CALIB_EVAL, NULL},
+    {"fit", (void *)native_calib_fit, SCALE_ABI_SIG_CALIB_FIT, NULL},
 };
 static NativeSymbol s_sys_natives[] = {
     {"panic", (void *)native_panic, SCALE_ABI_SIG_SYS_PANIC, NULL},
@@ -215,6 +243,7 @@ esp_err_t wasm_host_start(const wasm_host_config_t *config)
     }
     /* Natives are registered before any module is loaded. */
     if (!wasm_runtime_register_natives(SCALE_ABI_MODULE_GPIO_WAIT_LOW, s_gpio_natives, sizeof s_gpio_natives / sizeof s_gpio_natives[0]) ||
+        !wasm_runtime_register_natives(SCALE_ABI_MODULE_CALIB_EVAL, s_calib_natives, sizeof s_calib_natives / sizeof s_calib_natives[0]) ||
         !wasm_runtime_register_natives(SCALE_ABI_MODULE_SYS_PANIC, s_sys_natives, sizeof s_sys_natives / sizeof s_sys_natives[0])) {
         ESP_LOGE(TAG, "registering natives failed");
         wasm_runtime_destroy();

@@ -74,6 +74,18 @@ typedef struct {
 } wasm_host_memory_t;
 void wasm_host_memory(wasm_host_memory_t *out);
 
+/*
+ * Where the core's calib imports go (assembly/abi.json): the calibration module's evaluation and
+ * fit, installed by the cal_module component. Without one, calib.eval answers NaN (the core then
+ * weighs with its built-in calibration) and calib.fit DEGENERATE. NULL removes it.
+ */
+typedef struct {
+    void *context;
+    double (*eval)(void *context, double x, double c0, double c1, double c2, double c3, double temp_c);
+    int32_t (*fit)(void *context, int32_t order, const uint8_t *points, int32_t n, double zero_counts);
+} wasm_host_calibration_t;
+void wasm_host_set_calibration(const wasm_host_calibration_t *calibration);
+
 /* Logs wasm_host_memory. */
 void wasm_host_log_memory(void);
 

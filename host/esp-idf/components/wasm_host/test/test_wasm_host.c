@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include "hx711_gpio.h"
+#include "sim_hx711.h"
 #include "wasm_export.h"
 #include "wasm_host.h"
 
@@ -34,38 +35,6 @@
             exit(1);                                                      \
         }                                                                 \
     } while (0)
-
-/* ---- a simulated HX711 on GPIO 18 (clock) and 4 (data): ready at once, a few counts of noise ---- */
-
-static uint32_t s_noise = 1;
-static int s_write_fails;
-
-int32_t hx711_gpio_wait_low(const uint8_t *pins, size_t len, int32_t timeout_us)
-{
-    (void)pins;
-    (void)len;
-    (void)timeout_us;
-    return 0;
-}
-
-int32_t hx711_gpio_clock_in(int clk, const uint8_t *pins, size_t len, int pulses, uint8_t *out, size_t out_len)
-{
-    (void)pins;
-    if (clk != 18 || pulses < 25 || pulses > 27 || out_len < 4 * (len + 3)) return -1;
-    s_noise = s_noise * 1103515245u + 12345u;
-    uint32_t data = 100000u + ((s_noise >> 16) & 63u), extra = (uint32_t)pulses - 24u;
-    uint32_t word = (data << extra) | ((1u << extra) - 1u), high = (1u << len) - 1u, longest = 1, age = 60;
-    for (size_t i = 0; i < len; i++) memcpy(out + 4 * i, &word, 4);
-    memcpy(out + 4 * len, &high, 4);
-    memcpy(out + 4 * (len + 1), &longest, 4);
-    memcpy(out + 4 * (len + 2), &age, 4);
-    return 0;
-}
-
-esp_err_t hx711_gpio_write(int pin, int level)
-{
-    return (s_write_fails || pin != 18 || (level != 0 && level != 1)) ? ESP_ERR_INVALID_ARG : ESP_OK;
-}
 
 /* ---- cores ------------------------------------------------------------------------------------ */
 
@@ -139,9 +108,9 @@ static void on_instantiated(void)
     s_instantiations++;
     wasm_host_call_i(SCALE_EXPORT_HX_ADD_CHIP, 2, 18, 4);
     if (s_trap_in_setup) {
-        s_write_fails = 1; /* gpio.write refuses: the native traps the core */
+        sim_hx711_write_fails = 1; /* gpio.write refuses: the native traps the core */
         wasm_host_call_i(SCALE_EXPORT_HX_POWER, 1, 0, 0);
-        s_write_fails = 0;
+        sim_hx711_write_fails = 0;
     }
 }
 
@@ -364,9 +333,9 @@ int main(int argc, char **argv)
         CHECK(wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, 5, 0) != INT32_MIN, "the core does not run");
         const uint32_t largest_before = largest_block();
         for (int i = 0; i < 200; i++) {
-            s_write_fails = 1; /* gpio.write refuses: the native traps the core */
+            sim_hx711_write_fails = 1; /* gpio.write refuses: the native traps the core */
             CHECK(wasm_host_call_i(SCALE_EXPORT_HX_POWER, 1, 0, 0) == INT32_MIN, "call %d did not trap", i);
-            s_write_fails = 0;
+            sim_hx711_write_fails = 0;
             CHECK(!wasm_host_ready(), "a trapped core is still handed out");
             CHECK(wasm_host_recover(i) == ESP_OK, "re-instantiation %d failed", i + 1);
             CHECK(wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, 5, 0) != INT32_MIN, "the core does not run after trap %d", i + 1);

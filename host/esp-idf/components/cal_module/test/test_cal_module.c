@@ -1,0 +1,402 @@
+/*
+ * The firmware's calibration module support (../cal_module.c, ../module_pkg.c, unchanged) with its
+ * Wasm host (../../wasm_host/wasm_host.c) on Linux, against the WAMR the ESP32 runs, built 32-bit
+ * with the Kconfig defaults, a simulated HX711 and slots in RAM. Packages are made and signed by
+ * tests/firmware-modules.test.ts. Every case prints what it checked and exits 1 on a failure.
+ *   install KEY PKG EXPECT [CODE KG]  sent in 1 KiB chunks over the module "topic": accepted, or
+ *                                     refused with the reason EXPECT; accepted, the weight at chip
+ *                                     code CODE is KG (to the division), every reading kept
+ *   service KEY PKG REASON            installed, then fails in service: rolled back with REASON at
+ *                                     once, no reading lost, none weighed by the failing module
+ *   slots KEY PKG_A PKG_B             trial, restart (UNCONFIRMED), confirmation, restart (kept),
+ *                                     a second module, rollback over MQTT, NO_PREVIOUS
+ *   transfer KEY PKG                  resumed after a break; bad offsets, oversize chunks, end too
+ *                                     early and a wrong hash refused
+ *   fit KEY PKG                       calibration points through the module's fit, saved
+ *   memory KEY PKG                    the pool the core and an installed module need (a figure)
+ * Usage: test_cal_module <case> <release.wasm> <args...>
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cJSON.h"
+#include "cal_module.h"
+#include "sim_hx711.h"
+#include "wasm_export.h"
+#include "wasm_host.h"
+
+#define CHECK(cond, ...)                                                  \
+    do {                                                                  \
+        if (!(cond)) {                                                    \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);          \
+            fprintf(stderr, __VA_ARGS__);                                 \
+            fputc('\n', stderr);                                          \
+            exit(1);                                                      \
+        }                                                                 \
+    } while (0)
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc(*len + 1);
+    CHECK(buf && fread(buf, 1, *len, f) == *len, "cannot read %s", path);
+    buf[*len] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* ---- slots in RAM, as the partition and NVS keep them ------------------------------------------ */
+
+#define SLOT_BYTES (128 * 1024)
+static uint8_t s_slot[2][SLOT_BYTES];
+static uint8_t s_params[2][300];
+static size_t s_params_len[2];
+static cal_slots_state_t s_state = {-1, -1, false};
+static uint32_t s_lengths[2];
+static bool s_have_state;
+
+static bool ram_erase(void *ctx, int slot) { (void)ctx; memset(s_slot[slot], 0xff, SLOT_BYTES); s_params_len[slot] = 0; return true; }
+static bool ram_write(void *ctx, int slot, uint32_t at, const void *p, size_t n) { (void)ctx; if (at + n > SLOT_BYTES) return false; memcpy(s_slot[slot] + at, p, n); return true; }
+static bool ram_read(void *ctx, int slot, uint32_t at, void *p, size_t n) { (void)ctx; if (at + n > SLOT_BYTES) return false; memcpy(p, s_slot[slot] + at, n); return true; }
+static bool ram_save_params(void *ctx, int slot, const uint8_t *b, size_t n) { (void)ctx; if (n > sizeof s_params[0]) return false; memcpy(s_params[slot], b, n); s_params_len[slot] = n; return true; }
+static size_t ram_load_params(void *ctx, int slot, uint8_t *b, size_t cap) { (void)ctx; if (s_params_len[slot] > cap) return 0; memcpy(b, s_params[slot], s_params_len[slot]); return s_params_len[slot]; }
+static bool ram_save_state(void *ctx, const cal_slots_state_t *s, const uint32_t lengths[2]) { (void)ctx; s_state = *s; memcpy(s_lengths, lengths, sizeof s_lengths); s_have_state = true; return true; }
+static bool ram_load_state(void *ctx, cal_slots_state_t *s, uint32_t lengths[2]) { (void)ctx; *s = s_state; memcpy(lengths, s_lengths, sizeof s_lengths); return s_have_state; }
+
+static const cal_storage_t STORAGE = {NULL, SLOT_BYTES, ram_erase, ram_write, ram_read, ram_save_params, ram_load_params, ram_save_state, ram_load_state};
+
+/* ---- the core, as main.c drives it --------------------------------------------------------------- */
+
+#define MAX_ANSWERS 512
+static char *s_answers[MAX_ANSWERS];
+static int s_n_answers;
+
+static void on_answer(const char *json)
+{
+    if (s_n_answers < MAX_ANSWERS) s_answers[s_n_answers++] = strdup(json);
+}
+
+/* The newest answer of `step`: its status and reason (reason "" when none). */
+static bool last_answer(const char *step, char *status, char *reason)
+{
+    for (int i = s_n_answers - 1; i >= 0; i--) {
+        cJSON *j = cJSON_Parse(s_answers[i]);
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "step");
+        if (cJSON_IsString(st) && strcmp(st->valuestring, step) == 0) {
+            const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "status"), *r = cJSON_GetObjectItemCaseSensitive(j, "reason");
+            strcpy(status, a->valuestring);
+            strcpy(reason, cJSON_IsString(r) ? r->valuestring : "");
+            cJSON_Delete(j);
+            return true;
+        }
+        cJSON_Delete(j);
+    }
+    return false;
+}
+
+static int32_t core_module(bool on)
+{
+    return wasm_host_call_i(SCALE_EXPORT_CAL_MODULE, 1, on ? 1 : 0, 0);
+}
+
+static float config_get(int key)
+{
+    uint32_t argv[1] = {(uint32_t)key};
+    float v = NAN;
+    if (wasm_host_call(SCALE_EXPORT_CONFIG_GET, 1, argv) == 0) memcpy(&v, argv, sizeof v);
+    return v;
+}
+
+static void core_range(double *capacity, double *division)
+{
+    *capacity = config_get(SCALE_CFG_CAPACITY_KG);
+    *division = config_get(SCALE_CFG_DIVISION_KG);
+}
+
+static void on_instantiated(void)
+{
+    wasm_host_call_i(SCALE_EXPORT_HX_ADD_CHIP, 2, 18, 4);
+    size_t cap;
+    uint8_t *io = wasm_host_io(&cap);
+    memcpy(io, "dev1", 4);
+    wasm_host_call_i(SCALE_EXPORT_MQTT_SETUP, 1, 4, 0);
+    /* A temperature, as from a sensor: the temperature module's correction applies. */
+    double celsius = 30;
+    uint32_t argv[2];
+    memcpy(argv, &celsius, sizeof celsius);
+    wasm_host_call(SCALE_EXPORT_ENV_TEMPERATURE, 2, argv);
+}
+
+static const char *s_keys[1];
+static uint8_t *s_core;
+static size_t s_core_len;
+
+static void start_core(void)
+{
+    wasm_host_config_t c = {
+        .wasm = s_core, .wasm_len = s_core_len, .pool_bytes = CONFIG_SCALE_WASM_POOL_KB * 1024,
+        .stack_bytes = CONFIG_SCALE_WASM_STACK_KB * 1024, .instruction_limit = CONFIG_SCALE_WASM_INSTRUCTION_LIMIT,
+        .on_instantiated = on_instantiated,
+    };
+    CHECK(wasm_host_start(&c) == 0, "the core does not start");
+}
+
+/* The device restarting: the manager starts again from what the slots and their state hold. */
+static void start_manager(void)
+{
+    cal_manager_config_t m = {
+        .storage = &STORAGE, .keys_pem = s_keys, .n_keys = 1, .chunk_bytes = 1024,
+        .core_module = core_module, .core_range = core_range, .answer = on_answer,
+    };
+    cal_manager_start(&m);
+}
+
+static void restart(void)
+{
+    cal_manager_stop();
+    core_module(false);
+    start_manager();
+}
+
+typedef struct {
+    uint32_t seq;
+    float kg;
+    float gross;
+    uint32_t flags;
+} reading_t;
+
+static uint32_t s_last_seq;
+static int s_lost;
+
+/* n samples; the last reading in *last. Counts readings whose sequence number skips one. */
+static int samples(int n, reading_t *last)
+{
+    static int32_t t;
+    int readings = 0;
+    for (int i = 0; i < n; i++) {
+        int32_t r = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, t += 13, 0);
+        CHECK(r != INT32_MIN, "sample trapped");
+        cal_manager_after_sample();
+        if (r == 0) continue;
+        const uint8_t *rec = wasm_host_reading();
+        reading_t x;
+        memcpy(&x.seq, rec + 0, 4);
+        memcpy(&x.kg, rec + 8, 4);
+        memcpy(&x.gross, rec + 12, 4);
+        memcpy(&x.flags, rec + 24, 4);
+        if (s_last_seq && x.seq != s_last_seq + 1) s_lost++;
+        s_last_seq = x.seq;
+        if (last) *last = x;
+        readings++;
+    }
+    return readings;
+}
+
+/* Sends a package as the desktop's sender does: begin, chunks, end. */
+static void send_package(const uint8_t *pkg, size_t len, size_t chunk)
+{
+    uint8_t hash[32];
+    CHECK(module_sha256(pkg, len, hash), "sha256");
+    char begin[160], hex[65];
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+    snprintf(begin, sizeof begin, "{\"size\":%u,\"sha256\":\"%s\"}", (unsigned)len, hex);
+    cal_manager_message("begin", 5, (const uint8_t *)begin, strlen(begin));
+    for (size_t at = 0; at < len; at += chunk) {
+        char sub[32];
+        snprintf(sub, sizeof sub, "chunk/%u", (unsigned)at);
+        cal_manager_message(sub, strlen(sub), pkg + at, len - at < chunk ? len - at : chunk);
+    }
+    cal_manager_message("end", 3, NULL, 0);
+}
+
+static void expect(const char *step, const char *want)
+{
+    char status[16], reason[32];
+    CHECK(last_answer(step, status, reason), "no %s answer", step);
+    if (strcmp(want, "accepted") == 0) CHECK(strcmp(status, "accepted") == 0, "%s %s (%s), expected accepted: %s", step, status, reason, s_answers[s_n_answers - 1]);
+    else CHECK(strcmp(status, "rejected") == 0 && strcmp(reason, want) == 0, "%s %s (%s), expected %s: %s", step, status, reason, want, s_answers[s_n_answers - 1]);
+    printf("%s %s%s%s\n", step, status, reason[0] ? " " : "", reason);
+}
+
+/* The verdict of a whole transfer: install's answer, or end's when it never got that far. */
+static void expect_verdict(const char *want)
+{
+    char status[16], reason[32];
+    bool installed = last_answer("install", status, reason);
+    expect(installed ? "install" : "end", want);
+}
+
+static uint8_t *package(const char *path, size_t *len)
+{
+    return read_file(path, len);
+}
+
+int main(int argc, char **argv)
+{
+    CHECK(argc >= 5, "usage: test_cal_module <case> <release.wasm> <key.pub> <package> [...]");
+    const char *name = argv[1];
+    s_core = read_file(argv[2], &s_core_len);
+    size_t key_len;
+    s_keys[0] = (const char *)read_file(argv[3], &key_len);
+    size_t len;
+    uint8_t *pkg = package(argv[4], &len);
+    start_core();
+    start_manager();
+    reading_t r = {0};
+    samples(50, &r);
+
+    if (strcmp(name, "install") == 0) {
+        CHECK(argc >= 6, "install: EXPECT");
+        send_package(pkg, len, 1024);
+        expect_verdict(argv[5]);
+        bool trial;
+        if (strcmp(argv[5], "accepted") == 0) {
+            CHECK(cal_manager_active(&trial) && trial, "no module on trial after an accepted install");
+            if (argc >= 8) {
+                sim_hx711_code = atoi(argv[6]);
+                samples(400, &r);
+                double want = atof(argv[7]);
+                CHECK(fabs(r.gross - want) <= 0.011, "%.4f kg weighed at code %s; the module says %.4f", r.gross, argv[6], want);
+                printf("weighs %.3f kg at code %s (the module: %.4f)\n", r.gross, argv[6], want);
+            }
+        } else {
+            CHECK(cal_manager_active(NULL) == NULL, "a refused module is active");
+        }
+        samples(300, &r);
+        CHECK(s_lost == 0, "%d reading(s) lost", s_lost);
+        CHECK(isfinite(r.gross), "the weight is not finite");
+    } else if (strcmp(name, "service") == 0) {
+        CHECK(argc >= 6, "service: REASON");
+        send_package(pkg, len, 1024);
+        expect_verdict("accepted");
+        int readings = samples(3000, &r);
+        expect("rollback", "accepted");
+        char status[16], reason[32];
+        last_answer("rollback", status, reason);
+        CHECK(strcmp(reason, argv[5]) == 0, "rolled back for %s, expected %s", reason, argv[5]);
+        CHECK(cal_manager_active(NULL) == NULL, "the module is still active");
+        CHECK(s_lost == 0, "%d reading(s) lost", s_lost);
+        CHECK(isfinite(r.gross) && fabs(r.gross - 1.16) < 0.02, "after the rollback the built-in curve weighs %.4f", r.gross);
+        printf("rolled back (%s) with %d readings, none lost\n", reason, readings);
+    } else if (strcmp(name, "slots") == 0) {
+        CHECK(argc >= 6, "slots: PKG_B");
+        size_t len_b;
+        uint8_t *pkg_b = package(argv[5], &len_b);
+        send_package(pkg, len, 1024);
+        expect_verdict("accepted");
+        samples(50, &r);
+        restart();
+        expect("rollback", "accepted");
+        CHECK(cal_manager_active(NULL) == NULL, "a module on trial survived a restart");
+        send_package(pkg, len, 1024);
+        expect_verdict("accepted");
+        samples(CAL_MODULE_CONFIRM_READINGS + 50, &r);
+        expect("confirm", "accepted");
+        restart();
+        bool trial = true;
+        const char *active = cal_manager_active(&trial);
+        CHECK(active && !trial, "the confirmed module did not come back after a restart");
+        printf("restored %s after a restart\n", active);
+        char first[33];
+        snprintf(first, sizeof first, "%s", active);
+        send_package(pkg_b, len_b, 1024);
+        expect_verdict("accepted");
+        cal_manager_message("rollback", 8, NULL, 0);
+        expect("rollback", "accepted");
+        active = cal_manager_active(NULL);
+        CHECK(active && strcmp(active, first) == 0, "rollback went to %s, not %s", active ? active : "none", first);
+        cal_manager_message("rollback", 8, NULL, 0);
+        CHECK(cal_manager_active(NULL) == NULL, "a second rollback left a module");
+        cal_manager_message("rollback", 8, NULL, 0);
+        expect("rollback", "NO_PREVIOUS");
+        samples(100, &r);
+        CHECK(s_lost == 0, "%d reading(s) lost", s_lost);
+    } else if (strcmp(name, "transfer") == 0) {
+        uint8_t hash[32];
+        char begin[160], hex[65];
+        module_sha256(pkg, len, hash);
+        for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+        snprintf(begin, sizeof begin, "{\"size\":%u,\"sha256\":\"%s\"}", (unsigned)len, hex);
+        cal_manager_message("chunk/0", 7, pkg, 100);
+        expect("chunk", "NO_TRANSFER");
+        cal_manager_message("begin", 5, (const uint8_t *)"{\"size\":999999999,\"sha256\":\"00\"}", 33);
+        expect("begin", "BAD_PACKAGE");
+        cal_manager_message("begin", 5, (const uint8_t *)begin, strlen(begin));
+        expect("begin", "accepted");
+        cal_manager_message("chunk/0", 7, pkg, 1024);
+        cal_manager_message("chunk/5", 7, pkg, 10);
+        expect("chunk", "BAD_OFFSET");
+        cal_manager_message("chunk/1024", 10, pkg + 1024, 2000);
+        expect("chunk", "TOO_LARGE");
+        cal_manager_message("end", 3, NULL, 0);
+        expect("end", "TRUNCATED");
+        cal_manager_message("begin", 5, (const uint8_t *)begin, strlen(begin)); /* after a break: resumes */
+        CHECK(strstr(s_answers[s_n_answers - 1], "\"offset\":1024") != NULL, "resume at 1024: %s", s_answers[s_n_answers - 1]);
+        for (size_t at = 1024; at < len; at += 1024) {
+            char sub[32];
+            snprintf(sub, sizeof sub, "chunk/%u", (unsigned)at);
+            cal_manager_message(sub, strlen(sub), pkg + at, len - at < 1024 ? len - at : 1024);
+        }
+        cal_manager_message("end", 3, NULL, 0);
+        expect("install", "accepted");
+        hex[0] = hex[0] == '0' ? '1' : '0'; /* a package that is not what begin announced */
+        snprintf(begin, sizeof begin, "{\"size\":%u,\"sha256\":\"%s\"}", (unsigned)len, hex);
+        cal_manager_message("begin", 5, (const uint8_t *)begin, strlen(begin));
+        for (size_t at = 0; at < len; at += 1024) {
+            char sub[32];
+            snprintf(sub, sizeof sub, "chunk/%u", (unsigned)at);
+            cal_manager_message(sub, strlen(sub), pkg + at, len - at < 1024 ? len - at : 1024);
+        }
+        cal_manager_message("end", 3, NULL, 0);
+        expect("end", "BAD_HASH");
+        CHECK(cal_manager_active(NULL) != NULL, "the installed module was lost to a bad transfer");
+    } else if (strcmp(name, "fit") == 0) {
+        send_package(pkg, len, 1024);
+        expect_verdict("accepted");
+        samples(200, &r);
+        const char *cmds[] = {"{\"cmd\":\"cal_clear\"}", "{\"cmd\":\"cal_point\",\"kg\":0}"};
+        size_t cap;
+        for (int i = 0; i < 2; i++) {
+            uint8_t *io = wasm_host_io(&cap);
+            size_t t = strlen("wasm-scale/dev1/cmd"), p = strlen(cmds[i]);
+            memcpy(io, "wasm-scale/dev1/cmd", t);
+            memcpy(io + t, cmds[i], p);
+            CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_MESSAGE, 2, (int32_t)t, (int32_t)p) >= 0, "%s refused", cmds[i]);
+        }
+        sim_hx711_code = 100000 + 1717987; /* 20 kg of a nominal cell */
+        samples(300, &r);
+        const char *more[] = {"{\"cmd\":\"cal_point\",\"kg\":20}", "{\"cmd\":\"cal_fit\",\"order\":1}"};
+        for (int i = 0; i < 2; i++) {
+            uint8_t *io = wasm_host_io(&cap);
+            size_t t = strlen("wasm-scale/dev1/cmd"), p = strlen(more[i]);
+            memcpy(io, "wasm-scale/dev1/cmd", t);
+            memcpy(io + t, more[i], p);
+            CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_MESSAGE, 2, (int32_t)t, (int32_t)p) >= 0, "%s refused", more[i]);
+        }
+        expect("fit", "accepted");
+        samples(300, &r);
+        CHECK(fabs(r.gross - 20) <= 0.011, "%.4f kg after the fit, 20 on the platform", r.gross);
+        CHECK(s_params_len[s_state.active] > 8, "the fitted parameters were not saved");
+        printf("fitted: 20 kg weighs %.3f; %u bytes of parameters saved\n", r.gross, (unsigned)s_params_len[s_state.active]);
+    } else if (strcmp(name, "memory") == 0) {
+        wasm_host_memory_t before, after;
+        wasm_host_memory(&before);
+        send_package(pkg, len, 1024);
+        expect_verdict("accepted");
+        samples(300, &r);
+        wasm_host_memory(&after);
+        printf("FIGURES {\"pool\":%u,\"pool_peak\":%u,\"pool_free_before\":%u,\"pool_free_after\":%u}\n", (unsigned)after.pool_bytes, (unsigned)after.pool_peak_bytes,
+               (unsigned)before.pool_free_bytes, (unsigned)after.pool_free_bytes);
+    } else {
+        CHECK(false, "unknown case %s", name);
+    }
+    printf("PASS %s\n", name);
+    return 0;
+}
