@@ -21,7 +21,9 @@
 #include "freertos/FreeRTOS.h"
 #include "freertos/queue.h"
 #include "freertos/task.h"
+#include "cal_module.h"
 #include "hx711_gpio.h"
+#include "module_store.h"
 #include "nvs.h"
 #include "nvs_flash.h"
 #include "scale_net.h"
@@ -76,6 +78,10 @@ extern const uint8_t device_der_end[] asm("_binary_device_der_end");
 extern const uint8_t device_key_der_start[] asm("_binary_device_key_der_start");
 extern const uint8_t device_key_der_end[] asm("_binary_device_key_der_end");
 #endif
+#ifdef SCALE_MODULE_KEY
+/* The public key calibration modules must be signed with (main/certs/module-signing.pub). */
+extern const char module_key_start[] asm("_binary_module_signing_pub_start");
+#endif
 
 static const int s_dout_pins[] = {CONFIG_SCALE_HX711_DOUT_PIN, CONFIG_SCALE_HX711_DOUT_PIN_2,
                                   CONFIG_SCALE_HX711_DOUT_PIN_3, CONFIG_SCALE_HX711_DOUT_PIN_4};
@@ -85,6 +91,8 @@ static bool s_time_synced;
 static bool s_connected;
 static char s_cmd_topic[128];
 static char s_ha_status_topic[128];
+static char s_module_topic[128]; /* "<module topic>/#": calibration module transfers, for the host */
+static char s_result_topic[128];
 static char s_will_topic[128];
 static uint8_t s_will_payload[32];
 static size_t s_will_len;
@@ -151,6 +159,7 @@ static void on_instantiated(void)
     if (wasm_host_call_i(SCALE_EXPORT_MQTT_SETUP, 1, (int32_t)id_len, 0) != 0) ESP_LOGE(TAG, "device id \"%s\" refused", DEVICE_ID);
     if (s_connected) wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, 1, 0); /* after a re-instantiation */
     s_time_synced = false; /* told again on the next loop */
+    cal_manager_relink(); /* a calibration module in use is linked to the new instance */
 }
 
 static void sync_time_if_known(void)
@@ -188,7 +197,7 @@ static void net_task(void *arg)
         .username = BROKER_USERNAME,
         .password = BROKER_PASSWORD,
         .mqtt5 = MQTT5,
-        .subscriptions = {s_cmd_topic, s_ha_status_topic},
+        .subscriptions = {s_cmd_topic, s_ha_status_topic, s_module_topic[0] ? s_module_topic : NULL},
         .will_topic = s_will_topic,
         .will_payload = s_will_payload,
         .will_len = s_will_len,
@@ -211,6 +220,57 @@ static void net_task(void *arg)
     }
     /* esp-mqtt reconnects by itself; from here this task only hands the core's frames to it. */
     scale_mqtt_serve();
+}
+
+/* ---- calibration modules (components/cal_module) ---------------------------------------------- */
+
+static bool core_topic(int which, char *buf, size_t size);
+
+static int32_t core_module(bool on)
+{
+    return wasm_host_call_i(SCALE_EXPORT_CAL_MODULE, 1, on ? 1 : 0, 0);
+}
+
+static float core_setting(int key)
+{
+    uint32_t argv[1] = {(uint32_t)key};
+    float v = 0;
+    if (wasm_host_call(SCALE_EXPORT_CONFIG_GET, 1, argv) == ESP_OK) memcpy(&v, &argv[0], sizeof v);
+    return v;
+}
+
+static void core_range(double *capacity_kg, double *division_kg)
+{
+    *capacity_kg = core_setting(SCALE_CFG_CAPACITY_KG);
+    *division_kg = core_setting(SCALE_CFG_DIVISION_KG);
+}
+
+static void module_answer(const char *json)
+{
+    if (!scale_mqtt_notify(s_result_topic, json)) ESP_LOGW(TAG, "a module answer was dropped (the network is behind)");
+}
+
+/* Slots in the `modules` partition, the key the firmware was built with, the module topic. */
+static void start_modules(void)
+{
+    static cal_storage_t storage;
+#ifdef SCALE_MODULE_KEY
+    static const char *keys[] = {module_key_start};
+    const size_t n_keys = 1;
+#else
+    static const char *keys[] = {NULL};
+    const size_t n_keys = 0;
+    ESP_LOGW(TAG, "no main/certs/module-signing.pub: calibration modules will be refused (wasm-scale module keygen)");
+#endif
+    if (module_store_init(&storage) != ESP_OK) return;
+    char topic[128];
+    if (!core_topic(SCALE_TOPIC_MODULE, topic, sizeof topic - 2)) return;
+    snprintf(s_module_topic, sizeof s_module_topic, "%s/#", topic);
+    cal_manager_config_t c = {
+        .storage = &storage, .keys_pem = keys, .n_keys = n_keys, .chunk_bytes = SCALE_MQTT_MAX_PAYLOAD,
+        .core_module = core_module, .core_range = core_range, .answer = module_answer,
+    };
+    cal_manager_start(&c);
 }
 
 /* Copies a topic rendered by the core (mqtt_topic) into buf. */
@@ -292,9 +352,13 @@ static void handle_events(publish_state_t *p)
             }
         } else if (ev.kind == SCALE_MQTT_EVT_MESSAGE) {
             const scale_mqtt_message_t *m = scale_mqtt_message(ev.value);
-            size_t cap;
+            size_t cap, prefix = strlen(s_module_topic) - 1; /* "<module topic>/" */
             uint8_t *io = wasm_host_io(&cap);
-            if (m && io && m->topic_len < cap) {
+            if (m && prefix > 0 && m->topic_len > prefix && memcmp(m->topic, s_module_topic, prefix) == 0) {
+                /* A calibration module transfer: the host's. A chunk larger than the buffer is
+                 * passed with its full length, which the transfer refuses as TOO_LARGE. */
+                cal_manager_message(m->topic + prefix, m->topic_len - prefix, m->payload, m->payload_len);
+            } else if (m && io && m->topic_len < cap) {
                 size_t stored = m->payload_len < SCALE_MQTT_MAX_PAYLOAD ? m->payload_len : SCALE_MQTT_MAX_PAYLOAD;
                 size_t room = cap - m->topic_len;
                 memcpy(io, m->topic, m->topic_len);
@@ -351,6 +415,7 @@ static void core_task(void *arg)
         sync_time_if_known();
         /* Two host calls inside: wait_low (yields until DOUT is low) and clock_in. */
         int32_t status = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, (int32_t)now_ms, 0);
+        cal_manager_after_sample(); /* a calibration module that failed is rolled back before the next */
         if (status < 0 && status != INT32_MIN) status_led_set(STATUS_FAULT);
         else if (status == 1) status_led_set(s_connected ? STATUS_OK : STATUS_BROKER_DOWN);
         handle_events(&publish);
@@ -435,6 +500,8 @@ void app_main(void)
     prepare_will();
     if (!core_topic(SCALE_TOPIC_CMD, s_cmd_topic, sizeof s_cmd_topic)) ESP_LOGE(TAG, "core gave no command topic");
     if (!core_topic(SCALE_TOPIC_HA_STATUS, s_ha_status_topic, sizeof s_ha_status_topic)) ESP_LOGE(TAG, "core gave no HA status topic");
+    if (!core_topic(SCALE_TOPIC_RESULT, s_result_topic, sizeof s_result_topic)) ESP_LOGE(TAG, "core gave no result topic");
+    start_modules();
 
     s_net_events = xQueueCreate(16, sizeof(scale_mqtt_event_t));
     TaskHandle_t core = NULL;

@@ -82,6 +82,12 @@ IDF = {
     "tcp_transport": (["include"], ["esp-tls", "lwip", "esp_timer"]),
     "mqtt": (["esp-mqtt/include"], ["esp_event", "tcp_transport"]),
 }
+# Components from the ESP Component Registry (main/idf_component.yml, components/*/idf_component.yml):
+# WAMR from the vendor folder; cJSON, which espressif/cjson packages unchanged, from Debian's
+# libcjson-dev (the same upstream project and API, 1.7.x).
+MANAGED = ["espressif__wasm-micro-runtime", "espressif__cjson"]
+CJSON = Path("/usr/include/cjson")
+
 # What every ESP-IDF component sees without asking (IDF's "common requirements").
 COMMON = ["newlib", "esp_common", "esp_system", "esp_hw_support", "esp_rom", "soc", "hal", "xtensa",
           "freertos", "log", "heap"]
@@ -95,7 +101,7 @@ EXPECTED = {
     "CONFIG_FREERTOS_USE_TRACE_FACILITY": "1",
     "CONFIG_COMPILER_OPTIMIZATION_SIZE": "1",
     # The defaults tests/firmware.test.ts runs the core with (its harness reads the same Kconfig).
-    "CONFIG_SCALE_WASM_POOL_KB": "48",
+    "CONFIG_SCALE_WASM_POOL_KB": "80",
     "CONFIG_SCALE_WASM_STACK_KB": "3",
     "CONFIG_SCALE_CORE_TASK_STACK": "10240",
     "CONFIG_MBEDTLS_CERTIFICATE_BUNDLE": "1",
@@ -201,7 +207,9 @@ def cmake_list(text: str, key: str) -> list:
 
 
 def project_components() -> dict:
-    """name -> (dir, srcs, include dirs, requires, priv_requires), from each CMakeLists.txt."""
+    """name -> (dir, srcs, include dirs, requires, priv_requires, defines), from each CMakeLists.txt.
+    The defines are those of target_compile_definitions(${COMPONENT_LIB} PRIVATE ...), as this
+    project's top CMakeLists.txt and a full build (main/certs filled in) would set them."""
     found = {}
     for cmakelists in [PROJECT / "main" / "CMakeLists.txt", *sorted(PROJECT.glob("components/*/CMakeLists.txt"))]:
         text = cmakelists.read_text()
@@ -210,8 +218,9 @@ def project_components() -> dict:
             raise CheckError(f"{cmakelists}: no idf_component_register")
         body = call.group(1)
         d = cmakelists.parent
+        defines = [w for m in re.finditer(r"target_compile_definitions\(\$\{COMPONENT_LIB\} PRIVATE ([^)]*)\)", text) for w in m.group(1).split()]
         found[d.name] = (d, cmake_list(body, "SRCS"), cmake_list(body, "INCLUDE_DIRS"),
-                         cmake_list(body, "REQUIRES"), cmake_list(body, "PRIV_REQUIRES"))
+                         cmake_list(body, "REQUIRES"), cmake_list(body, "PRIV_REQUIRES"), defines)
     return found
 
 
@@ -231,20 +240,24 @@ def include_dirs(name: str, components: dict, idf: Path, wamr: Path) -> list:
         elif dep in IDF:
             for r in IDF[dep][1]:
                 visit(r)
-        elif dep != "espressif__wasm-micro-runtime":
+        elif dep not in MANAGED:
             raise CheckError(f"{name} requires {dep}, which this check does not know: add it to the IDF table in {Path(__file__).name}")
 
-    _, _, _, requires, priv = components[name]
+    _, _, _, requires, priv, _ = components[name]
     visit(name)
     for r in requires + priv + COMMON:
         visit(r)
     dirs = []
     for dep in order:
         if dep in components:
-            cd, _, incs, _, _ = components[dep]
+            cd, _, incs, _, _, _ = components[dep]
             dirs += [cd / i for i in incs]
         elif dep == "espressif__wasm-micro-runtime":
             dirs.append(wamr / "core/iwasm/include")
+        elif dep == "espressif__cjson":
+            if not (CJSON / "cJSON.h").exists():
+                raise CheckError(f"{CJSON}/cJSON.h is missing (apt-get install libcjson-dev): the stand-in for espressif/cjson")
+            dirs.append(CJSON)
         else:
             dirs += [idf / "components" / dep / i for i in IDF[dep][0]]
     return [str(p) for p in dirs]
@@ -288,10 +301,10 @@ def main() -> int:
             base += ["-isystem", d]
         base += ["-isystem", "/usr/include/newlib", "-I", str(config)]
         compiled = 0
-        for name, (d, srcs, _, _, _) in components.items():
+        for name, (d, srcs, _, _, _, defines) in components.items():
             incs = [a for i in include_dirs(name, components, idf, wamr) for a in ("-I", i)]
             for src in srcs:
-                cmd = [CC, *base, *incs, str(d / src)]
+                cmd = [CC, *base, *[f"-D{x}" for x in defines], *incs, str(d / src)]
                 r = subprocess.run(cmd, capture_output=True, text=True)
                 compiled += 1
                 if r.returncode != 0:

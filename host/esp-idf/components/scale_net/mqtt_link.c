@@ -19,7 +19,14 @@ static volatile bool s_slot_busy[SLOTS];
 static int s_slot;
 static scale_assembler_t s_asm;
 static char s_will_topic[128];
-static char s_subscriptions[2][128];
+static char s_subscriptions[3][128];
+/* The host's own messages (scale_mqtt_notify), waiting for the network task. */
+#define NOTES 4
+typedef struct {
+    char topic[128];
+    char text[384];
+} note_t;
+static QueueHandle_t s_notes;
 
 /* The one frame between the core's task and the network task. */
 static struct {
@@ -83,7 +90,7 @@ static void on_event(void *arg, esp_event_base_t base, int32_t id, void *data)
     case MQTT_EVENT_CONNECTED:
         ESP_LOGI(TAG, "connected (session present: %d)", e->session_present);
         /* In esp-mqtt's task, as its examples do: never in the core's task. */
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 3; i++) {
             if (s_subscriptions[i][0] && esp_mqtt_client_subscribe(s_client, s_subscriptions[i], 1) < 0) {
                 ESP_LOGE(TAG, "subscribing to %s failed", s_subscriptions[i]);
             }
@@ -120,13 +127,14 @@ esp_err_t scale_mqtt_start(const scale_mqtt_config_t *c, QueueHandle_t events)
     if (c == NULL || c->uri == NULL || strncmp(c->uri, "mqtts://", 8) != 0 || events == NULL) return ESP_ERR_INVALID_ARG;
     size_t will_len = c->will_topic ? strlen(c->will_topic) : 0;
     if (will_len >= sizeof s_will_topic) return ESP_ERR_INVALID_ARG;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         const char *t = c->subscriptions[i];
         if (t && strlen(t) >= sizeof s_subscriptions[i]) return ESP_ERR_INVALID_ARG;
         strlcpy(s_subscriptions[i], t ? t : "", sizeof s_subscriptions[i]);
     }
     if (s_out_ready == NULL) s_out_ready = xSemaphoreCreateBinary();
-    if (s_out_ready == NULL) return ESP_ERR_NO_MEM;
+    if (s_notes == NULL) s_notes = xQueueCreate(NOTES, sizeof(note_t));
+    if (s_out_ready == NULL || s_notes == NULL) return ESP_ERR_NO_MEM;
     s_events = events;
     memcpy(s_will_topic, c->will_topic ? c->will_topic : "", will_len + 1);
     esp_mqtt_client_config_t config = {
@@ -184,10 +192,25 @@ bool scale_mqtt_submit(const char *topic, size_t topic_len, const uint8_t *paylo
     return true;
 }
 
+bool scale_mqtt_notify(const char *topic, const char *text)
+{
+    note_t n;
+    if (s_notes == NULL || strlen(topic) >= sizeof n.topic || strlen(text) >= sizeof n.text) return false;
+    strlcpy(n.topic, topic, sizeof n.topic);
+    strlcpy(n.text, text, sizeof n.text);
+    if (xQueueSend(s_notes, &n, 0) != pdTRUE) return false;
+    xSemaphoreGive(s_out_ready);
+    return true;
+}
+
 void scale_mqtt_serve(void)
 {
+    note_t n;
     for (;;) {
         xSemaphoreTake(s_out_ready, portMAX_DELAY);
+        while (xQueueReceive(s_notes, &n, 0) == pdTRUE) {
+            if (esp_mqtt_client_enqueue(s_client, n.topic, n.text, 0, 1, 0, true) < 0) ESP_LOGW(TAG, "an answer on %s was not queued", n.topic);
+        }
         if (!s_out_full) continue;
         /* Stored in esp-mqtt's outbox and sent by its task; QoS 1 is sent again after a reconnect. */
         int id = esp_mqtt_client_enqueue(s_client, s_out.topic, (const char *)s_out.payload, (int)s_out.len, s_out.qos,

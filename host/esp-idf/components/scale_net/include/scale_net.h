@@ -41,8 +41,8 @@ typedef struct {
     const uint8_t *key_der;
     size_t key_der_len;
     bool mqtt5;
-    /* Subscribed on every connection, QoS 1 (rendered by the core: mqtt_topic). */
-    const char *subscriptions[2];
+    /* Subscribed on every connection, QoS 1 (rendered by the core: mqtt_topic; NULL: none). */
+    const char *subscriptions[3];
     /* The will, framed by the core (mqtt_will): topic ("" or NULL: no will), payload, QoS, retain. */
     const char *will_topic;
     const uint8_t *will_payload;
@@ -83,6 +83,13 @@ esp_err_t scale_mqtt_start(const scale_mqtt_config_t *config, QueueHandle_t even
  * The outcome arrives as SCALE_MQTT_EVT_QUEUED.
  */
 bool scale_mqtt_submit(const char *topic, size_t topic_len, const uint8_t *payload, size_t len, int qos, bool retain);
+
+/*
+ * A message of the host's own (a calibration module step's answer, JSON text), QoS 1, not retained,
+ * handed to the network task without blocking. Kept in a small queue; false (and dropped) when it
+ * is full or too long. It reports no event: the core's outbox is not involved.
+ */
+bool scale_mqtt_notify(const char *topic, const char *text);
 
 /* The network task's loop: passes submitted frames to esp-mqtt (which may block on its lock and a
  * TLS write) and reports each as SCALE_MQTT_EVT_QUEUED. Never returns. */

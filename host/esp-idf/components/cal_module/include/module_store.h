@@ -1,0 +1,17 @@
+/* The calibration module slots on the ESP32: the two halves of the `modules` partition hold the
+ * packages; NVS holds each slot's parameters and which slot is active (cal_module.h's storage). */
+#pragma once
+
+#include "cal_module.h"
+#include "esp_err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Finds the `modules` partition (partitions.csv) and fills `out`; ESP_ERR_NOT_FOUND without it. */
+esp_err_t module_store_init(cal_storage_t *out);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,114 @@
+/* Module slots in the `modules` partition and NVS: see module_store.h. */
+#include "module_store.h"
+
+#include <string.h>
+#include "esp_log.h"
+#include "esp_partition.h"
+#include "nvs.h"
+
+static const char *TAG = "module_store";
+#define NAMESPACE "modules"
+#define SECTOR 4096u
+
+static const esp_partition_t *s_part;
+static uint32_t s_slot_bytes;
+/* Sectors of each slot erased since its transfer began: erased as chunks arrive, one sector
+ * (about 45 ms of flash time) at a time, rather than the whole slot at once. */
+static uint32_t s_erased[2];
+
+typedef struct {
+    cal_slots_state_t state;
+    uint32_t lengths[2];
+} stored_state_t;
+
+static bool slot_erase(void *ctx, int slot)
+{
+    (void)ctx;
+    s_erased[slot] = 0;
+    return slot == 0 || slot == 1;
+}
+
+static bool slot_write(void *ctx, int slot, uint32_t offset, const void *data, size_t len)
+{
+    (void)ctx;
+    if (offset + len > s_slot_bytes) return false;
+    uint32_t base = (uint32_t)slot * s_slot_bytes;
+    while (s_erased[slot] < offset + len) {
+        if (esp_partition_erase_range(s_part, base + s_erased[slot], SECTOR) != ESP_OK) return false;
+        s_erased[slot] += SECTOR;
+    }
+    return esp_partition_write(s_part, base + offset, data, len) == ESP_OK;
+}
+
+static bool slot_read(void *ctx, int slot, uint32_t offset, void *data, size_t len)
+{
+    (void)ctx;
+    return offset + len <= s_slot_bytes && esp_partition_read(s_part, (uint32_t)slot * s_slot_bytes + offset, data, len) == ESP_OK;
+}
+
+static bool nvs_put(const char *key, const void *data, size_t len)
+{
+    nvs_handle_t h;
+    if (nvs_open(NAMESPACE, NVS_READWRITE, &h) != ESP_OK) return false;
+    esp_err_t err = nvs_set_blob(h, key, data, len);
+    if (err == ESP_OK) err = nvs_commit(h);
+    nvs_close(h);
+    return err == ESP_OK;
+}
+
+static size_t nvs_get(const char *key, void *data, size_t cap)
+{
+    nvs_handle_t h;
+    size_t len = cap;
+    if (nvs_open(NAMESPACE, NVS_READONLY, &h) != ESP_OK) return 0;
+    esp_err_t err = nvs_get_blob(h, key, data, &len);
+    nvs_close(h);
+    return err == ESP_OK ? len : 0;
+}
+
+static bool params_save(void *ctx, int slot, const uint8_t *blob, size_t len)
+{
+    (void)ctx;
+    return nvs_put(slot ? "params1" : "params0", blob, len);
+}
+
+static size_t params_load(void *ctx, int slot, uint8_t *blob, size_t cap)
+{
+    (void)ctx;
+    return nvs_get(slot ? "params1" : "params0", blob, cap);
+}
+
+static bool state_save(void *ctx, const cal_slots_state_t *s, const uint32_t lengths[2])
+{
+    (void)ctx;
+    stored_state_t st = {*s, {lengths[0], lengths[1]}};
+    return nvs_put("state", &st, sizeof st);
+}
+
+static bool state_load(void *ctx, cal_slots_state_t *s, uint32_t lengths[2])
+{
+    (void)ctx;
+    stored_state_t st;
+    if (nvs_get("state", &st, sizeof st) != sizeof st) return false;
+    for (int i = 0; i < 2; i++) {
+        if (st.lengths[i] > s_slot_bytes) return false;
+        lengths[i] = st.lengths[i];
+    }
+    *s = st.state;
+    return s->active >= -1 && s->active <= 1 && s->previous >= -1 && s->previous <= 1;
+}
+
+esp_err_t module_store_init(cal_storage_t *out)
+{
+    s_part = esp_partition_find_first(ESP_PARTITION_TYPE_DATA, (esp_partition_subtype_t)0x40, "modules");
+    if (s_part == NULL) {
+        ESP_LOGE(TAG, "no `modules` partition (partitions.csv): calibration modules cannot be installed");
+        return ESP_ERR_NOT_FOUND;
+    }
+    s_slot_bytes = (uint32_t)(s_part->size / 2) & ~(SECTOR - 1);
+    *out = (cal_storage_t){
+        .ctx = NULL, .slot_bytes = s_slot_bytes, .erase = slot_erase, .write = slot_write, .read = slot_read,
+        .save_params = params_save, .load_params = params_load, .save_state = state_save, .load_state = state_load,
+    };
+    return ESP_OK;
+}
