@@ -282,7 +282,6 @@ function calibrated(err: i32): i32 {
 export function cmdCalSpan(kg: f32): i32 {
   const err = notSettled();
   if (err != 0) return err;
-  if (modOn) return calibrated(modSpan(kg, lastCounts, cfgInt(CFG_GAIN), cfg(CFG_DIVISION_KG)));
   if (calKind == KIND_NONE) {
     let empty = -1;
     for (let i = 0; i < points; i++) {
@@ -291,6 +290,7 @@ export function cmdCalSpan(kg: f32): i32 {
     if (empty < 0) return ERR_TOO_FEW_POINTS;
     setZero(load<f64>(pointData + <usize>(empty * POINT_BYTES)));
   }
+  if (modOn) return calibrated(modSpan(kg, lastCounts, cfgInt(CFG_GAIN), cfg(CFG_DIVISION_KG)));
   return calibrated(calSpan(kg, lastCounts, cfgInt(CFG_GAIN), cfg(CFG_DIVISION_KG)));
 }
 

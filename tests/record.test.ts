@@ -72,6 +72,30 @@ test("a recording replays to the same readings, byte for byte, and to others wit
   }
 });
 
+test("a recording replays through a calibration module: the same conversions, the module's weights", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-rec-"));
+  try {
+    const { path, readings } = await recorded(dir);
+    const table = fileURLToPath(new URL("../build/modules/table-1.0.0.wsm", import.meta.url));
+    const through = await replay(path, { module: table });
+    assert.equal(through.readings.length, readings.length, "the same conversions");
+    assert.deepEqual(through.readings.map((r) => r.seq), readings.map((r) => r.seq));
+    // Before the run's calibration the table's own curve weighs (the 10 kg otherwise); the run's
+    // calibrate command then fits the module, and the 3.2 kg load weighs 3.2 kg through it.
+    const at = (rs: Reading[], from: number, to: number) => rs.filter((r) => r.tMs > from && r.tMs < to && !r.fault).at(-1)!.grossKg;
+    assert.notEqual(at(through.readings, 3000, 3900), at(readings, 3000, 3900));
+    assert.ok(Math.abs(at(through.readings, 7000, 8000) - 3.2) <= 0.01 + 1e-6, `3.2 kg: ${at(through.readings, 7000, 8000)}`);
+    const cli = spawnSync(process.execPath, [bin, "replay", path, "--module", table, "--json"], { encoding: "utf8" });
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.equal(JSON.parse(cli.stdout).readings, readings.length);
+    const bad = join(dir, "bad.wasm");
+    writeFileSync(bad, Buffer.from("\0asm\x01\0\0\0"));
+    await assert.rejects(replay(path, { module: bad }), (e: RecordingError) => /refused \((BAD_MODULE|MEMORY)\)/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("a replay refuses what it cannot honour, with a clear error", async () => {
   const dir = mkdtempSync(join(tmpdir(), "wasm-scale-rec-"));
   try {

@@ -118,16 +118,17 @@ export function program(): Command {
     .argument("<recording>", "a file made by simulate --record")
     .option("--set <KEY=VALUE...>", "change a setting before replaying (not GAIN or RATE_SPS)")
     .option("--wasm <file>", "core module to run (default: build/release.wasm)")
+    .option("--module <file>", "weigh with this calibration module: a package (.wsm, its parameters loaded) or a .wasm")
     .addOption(engineOption())
     .option("--json", "print one JSON object")
     .option("--readings", "print every reading too")
-    .option("--plot <file>", "draw the weight, raw counts, stability, faults and commands (.svg or .png); with --set, the recorded settings too, overlaid")
-    .action(async (file: string, o: { set?: string[]; wasm?: string; engine: EngineName; json?: boolean; readings?: boolean; plot?: string }) => {
+    .option("--plot <file>", "draw the weight, raw counts, stability, faults and commands (.svg or .png); with --set or --module, the recorded run too, overlaid")
+    .action(async (file: string, o: { set?: string[]; wasm?: string; module?: string; engine: EngineName; json?: boolean; readings?: boolean; plot?: string }) => {
       const set = (o.set ?? []).map(parseSetting);
       const tty = process.stderr.isTTY && !o.json;
       let shown = -1;
       const { summary } = await replay(file, {
-        set, wasm: o.wasm, engine: o.engine,
+        set, wasm: o.wasm, engine: o.engine, module: o.module,
         onReading: o.readings && !o.json ? (r) => console.log(formatReading(r, 3)) : undefined,
         onProgress: tty ? (f) => {
           const pct = Math.floor(f * 100);
@@ -137,9 +138,10 @@ export function program(): Command {
       });
       console.log(o.json ? JSON.stringify(summary) : formatReplaySummary(summary));
       if (o.plot) {
-        const label = set.length ? set.map(([k, v]) => `${k}=${v}`).join(", ") : "recorded";
-        const series = [{ name: label, readings: (await replay(file, { set, wasm: o.wasm, engine: o.engine })).readings }];
-        if (set.length) series.unshift({ name: "recorded", readings: (await replay(file, { wasm: o.wasm, engine: o.engine })).readings });
+        const changes = [...set.map(([k, v]) => `${k}=${v}`), ...(o.module ? [`module ${o.module}`] : [])];
+        const label = changes.length ? changes.join(", ") : "recorded";
+        const series = [{ name: label, readings: (await replay(file, { set, wasm: o.wasm, engine: o.engine, module: o.module })).readings }];
+        if (changes.length) series.unshift({ name: "recorded", readings: (await replay(file, { wasm: o.wasm, engine: o.engine })).readings });
         const commands = summary.commands.map((c) => ({ tS: c.tS, label: c.error ? `${c.op} (${c.error})` : c.op }));
         const svg = await plotSvg(series, commands, `replay of ${file}`);
         writeFileSync(o.plot, o.plot.toLowerCase().endsWith(".png") ? svgToPng(svg) : svg);

@@ -1,6 +1,10 @@
 // Replays a recording (record.ts) through a core, with the recorded settings or others, at full
 // speed, and summarises what the core made of it.
+import { readFileSync } from "node:fs";
 import { code, codeName } from "../abi.js";
+import { CalibrationModule } from "./modules/module.js";
+import { decodePackage, ModuleRefused } from "./modules/package.js";
+import type { CalibrationSocket } from "./modules/socket.js";
 import { ScaleCore, CoreError, type Reading } from "./core.js";
 import { readRecording, replayImports, applyOp, RecordingError } from "./record.js";
 import type { EngineName } from "./engines/engine.js";
@@ -13,6 +17,8 @@ export interface ReplayOptions {
   set?: Array<[string, number]>;
   engine?: EngineName;
   wasm?: Uint8Array | string;
+  /** A calibration module to weigh with: a package (.wsm, with its parameters) or a bare .wasm. */
+  module?: string;
   onReading?: (r: Reading) => void;
   /** Called now and then with the fraction done (for a progress bar). */
   onProgress?: (fraction: number) => void;
@@ -165,6 +171,41 @@ function opName(op: Parameters<typeof applyOp>[1]): string {
   }
 }
 
+/**
+ * Links a calibration module to the replaying core, as a device does once it installed it (a
+ * package's parameters loaded; its signature is the device's concern, not a replay's). A module
+ * that fails during the replay stops it with the reason: a replay has no previous module.
+ */
+function plugModule(core: ScaleCore, socket: CalibrationSocket, file: string, recording: string): void {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    throw new RecordingError(`cannot read the module ${file}: ${(e as Error).message}`);
+  }
+  let module: CalibrationModule;
+  try {
+    const pkg = bytes.subarray(0, 4).toString("latin1") === "\0asm" ? null : decodePackage(bytes);
+    module = CalibrationModule.load(pkg ? pkg.wasm : bytes);
+    if (pkg?.manifest.params.length && module.loadParams(module.paramsBlob(pkg.manifest.params)) !== 0) {
+      throw new ModuleRefused("BAD_PARAMS", "the module refuses its manifest's parameters");
+    }
+  } catch (e) {
+    if (e instanceof ModuleRefused) throw new RecordingError(`${file} refused (${e.reason}): ${e.message}`);
+    throw e;
+  }
+  socket.target = {
+    evaluate(x, c0, c1, c2, c3, tempC) {
+      const kg = module.evaluate(x, c0, c1, c2, c3, tempC);
+      if (module.failure) throw new RecordingError(`${recording}: the module ${module.name} failed (${module.failure.reason}): ${module.failure.detail}`);
+      return kg;
+    },
+    fit: (order, xs, kgs, n) => module.fit(order, xs, kgs, n),
+  };
+  const r = core.calModule(true);
+  if (r !== 0) throw new RecordingError(`${file}: the core refused the module's curve (${codeName("error", r) ?? r})`);
+}
+
 export async function replay(path: string, options: ReplayOptions = {}): Promise<{ readings: Reading[]; summary: ReplaySummary }> {
   const { header, events } = await readRecording(path);
   const mismatch = (what: string): never => {
@@ -177,6 +218,7 @@ export async function replay(path: string, options: ReplayOptions = {}): Promise
     const r = core.loadBlob(which, Buffer.from(b64, "base64"));
     if (r !== 0) throw new RecordingError(`${path}: its ${which.toLowerCase()} was refused by this core (${codeName("error", r) ?? r})`);
   }
+  if (options.module) plugModule(core, replayed.host.calibration, options.module, path);
   for (const [key, value] of options.set ?? []) {
     if (FIXED.includes(key)) throw new RecordingError(`--set ${key} cannot be replayed: it changes how the chips are read (record again instead)`);
     const r = core.set(key, value);

@@ -77,9 +77,11 @@ export async function sendModule(c: Connection, pkg: Uint8Array, o: SendOptions 
       if (started === "reconnected") continue;
       if (started.status !== "accepted") return started;
       let offset = started.offset ?? 0;
+      // The scale says how much it takes at once (an ESP32 1 KiB, the desktop 4 KiB).
+      const chunk = Math.max(1, Math.min(CHUNK, started.chunk ?? CHUNK));
       let restart = false;
       while (offset < pkg.length) {
-        await client.publishAsync(`${root}/module/chunk/${offset}`, Buffer.from(pkg.subarray(offset, offset + CHUNK)), { qos: 1 });
+        await client.publishAsync(`${root}/module/chunk/${offset}`, Buffer.from(pkg.subarray(offset, offset + chunk)), { qos: 1 });
         const a = await next(["chunk"]);
         if (a === "reconnected") {
           restart = true;

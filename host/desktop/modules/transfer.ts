@@ -22,6 +22,8 @@ export interface TransferAnswer {
   reason?: string;
   detail: string;
   offset?: number;
+  /** In begin's answer: the largest chunk this scale takes (the ESP32's MQTT buffer is smaller). */
+  chunk?: number;
   module?: { name: string; version: string };
 }
 
@@ -73,7 +75,7 @@ export class ModuleTransfer {
     const same = this.inflight && this.inflight.sha256 === msg.sha256 && this.inflight.size === msg.size;
     if (!same) this.inflight = { sha256: msg.sha256, size: msg.size, bytes: Buffer.alloc(msg.size), received: 0 };
     const offset = this.inflight!.received;
-    this.reply("begin", "accepted", same ? `resuming at byte ${offset} of ${msg.size}` : `ready for ${msg.size} bytes`, { offset });
+    this.reply("begin", "accepted", same ? `resuming at byte ${offset} of ${msg.size}` : `ready for ${msg.size} bytes`, { offset, chunk: contract.transfer.chunkBytes });
   }
 
   private chunk(at: string, payload: Uint8Array): void {
