@@ -67,6 +67,8 @@ export function instructionCounts(): { figures: Record<string, number | null>; n
     wamr_fast_instructions_per_publish: null,
     wamr_fast_to_native_ratio: null,
     wamr_fast_instructions_per_sample_with_module: null,
+    wamr_classic_instructions_per_sample_with_module: null,
+    wasm3_instructions_per_sample_with_module: null,
     module_instructions_per_sample: null,
   };
   if (spawnSync("valgrind", ["--version"]).status !== 0) return { figures, note: "valgrind is not installed (apt-get install valgrind): instruction counts not measured" };
@@ -78,18 +80,14 @@ export function instructionCounts(): { figures: Record<string, number | null>; n
       continue;
     }
     figures[`${name}_instructions_per_sample`] = perUnit(exe, "sample", SAMPLES);
-    if (name === "wamr_fast") {
-      figures.wamr_fast_instructions_per_publish = perUnit(exe, "publish", PUBLISHES);
-      // With the table module linked to calib.eval (a second instance in the same runtime, as on
-      // the ESP32): what the module adds to a sample, its call included.
-      if (existsSync(MODULE_WASM)) {
-        const withModule = perUnit(exe, "module", SAMPLES);
-        figures.wamr_fast_instructions_per_sample_with_module = withModule;
-        figures.module_instructions_per_sample = withModule - figures.wamr_fast_instructions_per_sample!;
-      }
-    }
+    if (name === "wamr_fast") figures.wamr_fast_instructions_per_publish = perUnit(exe, "publish", PUBLISHES);
+    // With the table module linked to calib.eval (a second instance in the same runtime, as on the
+    // ESP32): a sample with the module's call included. The native reference links no module.
+    if (name !== "native" && existsSync(MODULE_WASM)) figures[`${name}_instructions_per_sample_with_module`] = perUnit(exe, "module", SAMPLES);
   }
   const fast = figures.wamr_fast_instructions_per_sample, native = figures.native_instructions_per_sample;
+  const fastModule = figures.wamr_fast_instructions_per_sample_with_module;
+  if (fast && fastModule) figures.module_instructions_per_sample = fastModule - fast;
   if (fast && native) figures.wamr_fast_to_native_ratio = Math.round((fast / native) * 100) / 100;
   const note = missing.length ? `not built: ${missing.join(", ")} (npm run build:engines; the native reference needs wasm2c from Debian's wabt)` : null;
   return { figures, note: note ? `x86-64 instructions under callgrind; ${note}` : "x86-64 instructions under callgrind (Xtensa counts differ but scale alike)" };
