@@ -60,7 +60,7 @@ struct Core {
   explicit Core(const std::vector<uint8_t> &) {
     wasm_rt_init();
     Z_core_init_module();
-    Z_core_instantiate(&inst, nullptr);
+    Z_core_instantiate(&inst, nullptr, nullptr);
     g_mem = inst.w2c_memory.data;
   }
   int32_t init() { return static_cast<int32_t>(Z_coreZ_scale_init(&inst)); }
