@@ -77,6 +77,12 @@ export function calReset(): void {
   return modOn ? x * modSlope : x * (calC1 + calC2 * x);
 }
 
+/** Gross kg for x counts above zero on the built-in curve alone (the per-sample path without a module). */
+// @ts-ignore: decorator
+@inline export function calCurve(x: f64): f64 {
+  return x * (calC1 + calC2 * x);
+}
+
 /** kg per count at x counts above zero (for converting kg limits into counts). */
 export function calSlope(x: f64): f64 {
   return modOn ? modSlope : calC1 + 2 * calC2 * x;
@@ -96,7 +102,7 @@ export function calSlope(x: f64): f64 {
  */
 export function modEval(x: f64, codes: usize, chips: i32): f64 {
   const kg = calib_eval(x, chipCode(codes, chips, 0), chipCode(codes, chips, 1), chipCode(codes, chips, 2), chipCode(codes, chips, 3), envTempC);
-  return isFinite(kg) ? kg : x * (calC1 + calC2 * x);
+  return isFinite(kg) ? kg : calCurve(x);
 }
 
 // @ts-ignore: decorator

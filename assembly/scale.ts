@@ -20,7 +20,7 @@ import {
   calEval, calSlope, calReset, calKind, calGain, calC1, calC2, zeroCounts, calZeroCounts, tareKg,
   points, pointData, MAX_POINTS, POINT_BYTES, KIND_NONE, KIND_QUADRATIC, setZero, setTare, calSpan, calAddPoint,
   calFit, calClearPoints, calForgetFit, restoreCalibration, calNominal, monotonicOverRange,
-  calHasCurve, calModule, modOn, modGain, modEval, modFit, modSpan,
+  calHasCurve, calCurve, calModule, modOn, modGain, modEval, modFit, modSpan,
 } from "./calibration";
 import { blobSeal, blobOpen, BLOB_HEADER, markDirty, CAL_VERSION, CONFIG_VERSION } from "./blob";
 import { mqttReset, mqttMessage, mqttResult, MESSAGE_RUN } from "./mqtt";
@@ -169,8 +169,8 @@ export function scaleSample(nowMs: i32): i32 {
     gross = modEval(counts - zeroCounts, hxCodes, n);
     lightKg = gross + calEval(light - counts); // the module's slope over the few counts between them
   } else {
-    gross = calEval(counts - zeroCounts);
-    lightKg = calEval(light - zeroCounts);
+    gross = calCurve(counts - zeroCounts);
+    lightKg = calCurve(light - zeroCounts);
   }
   const stable = stableStep(lightKg, gross, t, band) && !smoothPending();
   const zeroRange = inZeroRange(counts);
@@ -196,7 +196,7 @@ export function scaleSample(nowMs: i32): i32 {
     const slope = calSlope(counts - zeroCounts);
     if (step != 0 && slope != 0) {
       setZero(zeroCounts + step / slope);
-      gross = modOn ? gross - step : calEval(counts - zeroCounts);
+      gross = modOn ? gross - step : calCurve(counts - zeroCounts);
     }
   }
 
