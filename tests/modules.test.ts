@@ -217,7 +217,7 @@ test("a transfer over the module topic resumes after a break, and refuses what d
   assert.equal(last().status, "rejected");
 });
 
-test("over a real broker (aedes, TLS): each example is sent in chunks, verified, installed and weighs; a rollback over MQTT", async () => {
+test("over a real broker (aedes, TLS): each example is sent in chunks, verified, installed and weighs; a dropped sender resumes; a rollback over MQTT", async () => {
   const pki = await makePki();
   const broker = await startBroker({ ca: pki.ca.cert, cert: pki.server.cert, key: readFileSync(pki.file("server-key.pem"), "utf8") });
   const connection = (id: string) => resolveConnection(undefined, {}, {
@@ -226,7 +226,8 @@ test("over a real broker (aedes, TLS): each example is sent in chunks, verified,
   const r = await rig(null, { rate: 80, events: [...CAL_10KG, { type: "load", at: 6, kg: 20, rampS: 0.3 }] });
   const published: TransferAnswer[] = [];
   const link = new MqttLink(r.scale.core, connection("dev1")).start();
-  const transfer = new ModuleTransfer(r.manager, (a) => link.notify(r.scale.core.topic("RESULT"), JSON.stringify(a)));
+  // 1 KiB chunks, as an ESP32 takes them: the packages go in several.
+  const transfer = new ModuleTransfer(r.manager, (a) => link.notify(r.scale.core.topic("RESULT"), JSON.stringify(a)), 1024);
   r.manager.onEvent = (e) => { r.events.push(e); link.notify(r.scale.core.topic("RESULT"), JSON.stringify({ cmd: "module", ...e })); };
   const device = new Device(r.scale, link, { speed: 20, transfer, onReading: (x) => r.readings.push(x) });
   const running = device.run(1e9);
@@ -247,10 +248,28 @@ test("over a real broker (aedes, TLS): each example is sent in chunks, verified,
       assert.ok(Math.abs(last.grossKg - expected) <= 0.01 + 1e-6, `${name}: ${last.grossKg} kg shown, the module says ${expected}`);
     }
     assert.ok(published.filter((a) => a.step === "chunk").every((a) => a.status === "accepted"), "every chunk acknowledged");
+    // A sender whose connection drops mid-transfer connects again and resumes where the scale says.
+    const answers: TransferAnswer[] = [];
+    let dropped = false;
+    const resumed = await sendModule(connection("watcher"), signedExample("table"), {
+      onAnswer: (a) => {
+        answers.push(a);
+        if (!dropped && a.step === "chunk" && (a.offset ?? 0) >= 1024) {
+          dropped = true; // the broker loses the sender (as a WiFi drop would)
+          for (const c of Object.values((broker.aedes as unknown as { clients: Record<string, { id: string; close(): void }> }).clients)) {
+            if (c.id.startsWith("wasm-scale-module-")) c.close();
+          }
+        }
+      },
+    });
+    assert.equal(resumed.status, "accepted", resumed.detail);
+    const begins = answers.filter((a) => a.step === "begin");
+    assert.ok(dropped && begins.length >= 2 && (begins.at(-1)!.offset ?? 0) >= 1024, `resumed: ${JSON.stringify(begins)}`);
+    assert.equal(begins[0].chunk, 1024, "the scale says how much it takes at once");
     const refused = await sendModule(connection("watcher"), signedExample("table", stranger.priv));
     assert.deepEqual([refused.status, refused.reason], ["rejected", "UNTRUSTED_KEY"]);
     const back = await requestRollback(connection("watcher"));
-    assert.deepEqual([back.status, r.manager.activeModule?.name], ["accepted", "table"]);
+    assert.deepEqual([back.status, r.manager.activeModule?.name], ["accepted", "corners"]);
   } finally {
     device.stop();
     await running;

@@ -40,7 +40,12 @@ export function describeAnswer(e: ModuleEvent | TransferAnswer): string {
 export class ModuleTransfer {
   private inflight: { sha256: string; size: number; bytes: Buffer; received: number } | null = null;
 
-  constructor(private readonly manager: ModuleManager, private readonly answer: (a: TransferAnswer) => void) {}
+  /** chunkBytes: the largest chunk taken (the ABI's by default; a device with a smaller buffer takes less). */
+  constructor(
+    private readonly manager: ModuleManager,
+    private readonly answer: (a: TransferAnswer) => void,
+    private readonly chunkBytes = contract.transfer.chunkBytes,
+  ) {}
 
   private reply(step: string, status: "accepted" | "rejected", detail: string, extra: Partial<TransferAnswer> = {}): void {
     this.answer({ cmd: "module", step, status, detail, ...extra });
@@ -75,7 +80,7 @@ export class ModuleTransfer {
     const same = this.inflight && this.inflight.sha256 === msg.sha256 && this.inflight.size === msg.size;
     if (!same) this.inflight = { sha256: msg.sha256, size: msg.size, bytes: Buffer.alloc(msg.size), received: 0 };
     const offset = this.inflight!.received;
-    this.reply("begin", "accepted", same ? `resuming at byte ${offset} of ${msg.size}` : `ready for ${msg.size} bytes`, { offset, chunk: contract.transfer.chunkBytes });
+    this.reply("begin", "accepted", same ? `resuming at byte ${offset} of ${msg.size}` : `ready for ${msg.size} bytes`, { offset, chunk: this.chunkBytes });
   }
 
   private chunk(at: string, payload: Uint8Array): void {
@@ -83,8 +88,8 @@ export class ModuleTransfer {
     if (!t) return this.refuse("chunk", "NO_TRANSFER", "no transfer begun (send begin first)");
     const offset = /^\d{1,9}$/.test(at) ? Number(at) : -1;
     if (offset !== t.received) return this.refuse("chunk", "BAD_OFFSET", `expected offset ${t.received}, got ${at}`, { offset: t.received });
-    if (payload.length === 0 || payload.length > contract.transfer.chunkBytes) {
-      return this.refuse("chunk", "TOO_LARGE", `a chunk carries 1..${contract.transfer.chunkBytes} bytes, this one ${payload.length}`, { offset: t.received });
+    if (payload.length === 0 || payload.length > this.chunkBytes) {
+      return this.refuse("chunk", "TOO_LARGE", `a chunk carries 1..${this.chunkBytes} bytes, this one ${payload.length}`, { offset: t.received });
     }
     if (offset + payload.length > t.size) return this.refuse("chunk", "TOO_LARGE", `the chunk runs past the announced ${t.size} bytes`, { offset: t.received });
     t.bytes.set(payload, offset);
