@@ -355,9 +355,11 @@ static void handle_events(publish_state_t *p)
             size_t cap, prefix = strlen(s_module_topic) - 1; /* "<module topic>/" */
             uint8_t *io = wasm_host_io(&cap);
             if (m && prefix > 0 && m->topic_len > prefix && memcmp(m->topic, s_module_topic, prefix) == 0) {
-                /* A calibration module transfer: the host's. A chunk larger than the buffer is
-                 * passed with its full length, which the transfer refuses as TOO_LARGE. */
-                cal_manager_message(m->topic + prefix, m->topic_len - prefix, m->payload, m->payload_len);
+                /* A calibration module transfer: the host's. A payload larger than the buffer is
+                 * passed without its bytes and with its full length: refused as TOO_LARGE (a
+                 * chunk) or BAD_PACKAGE (a begin), never read past the buffer. */
+                bool whole = m->payload_len <= SCALE_MQTT_MAX_PAYLOAD;
+                cal_manager_message(m->topic + prefix, m->topic_len - prefix, whole ? m->payload : NULL, m->payload_len);
             } else if (m && io && m->topic_len < cap) {
                 size_t stored = m->payload_len < SCALE_MQTT_MAX_PAYLOAD ? m->payload_len : SCALE_MQTT_MAX_PAYLOAD;
                 size_t room = cap - m->topic_len;

@@ -560,7 +560,7 @@ static int spare_slot(void)
 
 static void transfer_begin(const uint8_t *payload, size_t len)
 {
-    cJSON *j = cJSON_ParseWithLength((const char *)payload, len);
+    cJSON *j = payload ? cJSON_ParseWithLength((const char *)payload, len) : NULL;
     const cJSON *size = cJSON_GetObjectItemCaseSensitive(j, "size"), *sha = cJSON_GetObjectItemCaseSensitive(j, "sha256");
     uint8_t hash[32];
     bool ok = cJSON_IsNumber(size) && size->valuedouble >= 1 && size->valuedouble == floor(size->valuedouble) && cJSON_IsString(sha) &&
@@ -613,7 +613,7 @@ static void transfer_chunk(const char *at, size_t at_len, const uint8_t *payload
         snprintf(detail, sizeof detail, "expected offset %u", (unsigned)s_transfer.received);
         { answer("chunk", false, "BAD_OFFSET", detail, NULL, (long)s_transfer.received); return; }
     }
-    if (len == 0 || len > s_cfg.chunk_bytes || s_transfer.received + len > s_transfer.size) {
+    if (payload == NULL || len == 0 || len > s_cfg.chunk_bytes || s_transfer.received + len > s_transfer.size) {
         snprintf(detail, sizeof detail, "a chunk carries 1..%u bytes within the announced %u", (unsigned)s_cfg.chunk_bytes, (unsigned)s_transfer.size);
         { answer("chunk", false, "TOO_LARGE", detail, NULL, (long)s_transfer.received); return; }
     }

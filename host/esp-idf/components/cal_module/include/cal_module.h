@@ -72,7 +72,8 @@ void cal_manager_relink(void);
 void cal_manager_after_sample(void);
 
 /* A message on the module topic: `sub` is what follows "<module topic>/" (begin, chunk/<offset>,
- * end, rollback). */
+ * end, rollback). `payload` may be NULL for a message too large to have been kept (len is then its
+ * full length): it is refused without being read. */
 void cal_manager_message(const char *sub, size_t sub_len, const uint8_t *payload, size_t len);
 
 /* Back to the previous module, or the built-in calibration; false when nothing was installed. */

@@ -328,12 +328,16 @@ int main(int argc, char **argv)
         expect("chunk", "NO_TRANSFER");
         cal_manager_message("begin", 5, (const uint8_t *)"{\"size\":999999999,\"sha256\":\"00\"}", 33);
         expect("begin", "BAD_PACKAGE");
+        cal_manager_message("begin", 5, NULL, 4000); /* too large for the MQTT buffer: not kept, not read */
+        expect("begin", "BAD_PACKAGE");
         cal_manager_message("begin", 5, (const uint8_t *)begin, strlen(begin));
         expect("begin", "accepted");
         cal_manager_message("chunk/0", 7, pkg, 1024);
         cal_manager_message("chunk/5", 7, pkg, 10);
         expect("chunk", "BAD_OFFSET");
         cal_manager_message("chunk/1024", 10, pkg + 1024, 2000);
+        expect("chunk", "TOO_LARGE");
+        cal_manager_message("chunk/1024", 10, NULL, 5000);
         expect("chunk", "TOO_LARGE");
         cal_manager_message("end", 3, NULL, 0);
         expect("end", "TRUNCATED");
