@@ -10,12 +10,16 @@ export const CONFIG_VERSION: i32 = 2;
 
 /** CRC-32 (IEEE 802.3, reflected, as zlib), bitwise: blobs are rare and small, a table is not worth 1 KiB. */
 export function crc32(p: usize, len: i32): u32 {
-  let crc: u32 = 0xFFFFFFFF;
+  return ~crc32Update(0xFFFFFFFF, p, len);
+}
+
+/** The CRC-32 register after `len` more bytes (start at 0xFFFFFFFF, invert at the end). */
+export function crc32Update(crc: u32, p: usize, len: i32): u32 {
   for (let i = 0; i < len; i++) {
     crc ^= <u32>load<u8>(p + i);
     for (let b = 0; b < 8; b++) crc = (crc >>> 1) ^ (0xEDB88320 & (0 - (crc & 1)));
   }
-  return ~crc;
+  return crc;
 }
 
 /** Writes header and checksum around a payload already at p + BLOB_HEADER; returns the blob length. */

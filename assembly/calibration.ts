@@ -381,3 +381,15 @@ export function calResidual(i: i32): f32 {
 export function calForgetFit(): void {
   rmsResidual = NaN;
 }
+
+// --- volatile state (state.ts): zero as tracked since the blob was saved, and the tare ----------
+
+export function calStateSave(p: usize): usize {
+  store<f64>(p, zeroCounts); store<f32>(p, tareKg, 8);
+  return p + 16;
+}
+
+export function calStateLoad(p: usize): usize {
+  zeroCounts = load<f64>(p); tareKg = load<f32>(p, 8);
+  return p + 16;
+}

@@ -31,7 +31,8 @@ const RESULTS_MAX: i32 = 64;
 /** A result: command index, code, id length, id bytes (a JSON token of at most MAX_TOKEN + 2). */
 const RESULT_SIZE: i32 = 12 + 36;
 
-const results = memory.data(RESULTS_MAX * RESULT_SIZE);
+export const results = memory.data(RESULTS_MAX * RESULT_SIZE);
+export const RESULTS_BYTES: i32 = RESULTS_MAX * RESULT_SIZE;
 let resHead: i32 = 0;
 let resLen: i32 = 0;
 /** Results that found the queue full, since start. */
@@ -151,4 +152,16 @@ export function resultFrame(p: usize, cap: i32): void {
 export function resultDone(): void {
   resHead = (resHead + 1) % RESULTS_MAX;
   resLen--;
+}
+
+// --- volatile state (state.ts): results not yet published ---------------------------------------
+
+export function commandsStateSave(p: usize): usize {
+  store<i32>(p, resHead); store<i32>(p, resLen, 4); store<u32>(p, resultsLost, 8);
+  return p + 12;
+}
+
+export function commandsStateLoad(p: usize): usize {
+  resHead = load<i32>(p); resLen = load<i32>(p, 4); resultsLost = load<u32>(p, 8);
+  return p + 12;
 }

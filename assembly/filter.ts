@@ -20,8 +20,9 @@ const SPIKE_MAX: i32 = 15;
 const MOVING_MAX: i32 = 64;
 
 // --- spike rejection: median or trimmed mean over a sliding window --------------------------
-const spikeRing = memory.data(SPIKE_MAX * 8);
-const spikeSorted = memory.data(SPIKE_MAX * 8);
+export const spikeRing = memory.data(SPIKE_MAX * 8);
+export const spikeSorted = memory.data(SPIKE_MAX * 8);
+export const SPIKE_BYTES: i32 = SPIKE_MAX * 8;
 let spikeLen: i32 = 0;
 let spikeHead: i32 = 0;
 
@@ -104,7 +105,8 @@ export function spikeStep(x: f64): f64 {
 }
 
 // --- smoothing: moving average, EMA, or adaptive ---------------------------------------------
-const movingRing = memory.data(MOVING_MAX * 8);
+export const movingRing = memory.data(MOVING_MAX * 8);
+export const MOVING_BYTES: i32 = MOVING_MAX * 8;
 let movingLen: i32 = 0;
 let movingHead: i32 = 0;
 let movingSum: f64 = 0;
@@ -199,8 +201,9 @@ export function smoothStep(x: f64): f64 {
 // Stable: the slots cover the whole window and every value in it, and the value shown, lie
 // inside the band.
 const STABLE_SLOTS: i32 = 8;
-const slotLow = memory.data((STABLE_SLOTS + 1) * 8);
-const slotHigh = memory.data((STABLE_SLOTS + 1) * 8);
+export const slotLow = memory.data((STABLE_SLOTS + 1) * 8);
+export const slotHigh = memory.data((STABLE_SLOTS + 1) * 8);
+export const SLOT_BYTES: i32 = (STABLE_SLOTS + 1) * 8;
 let slotHead: i32 = 0;
 let slotsDone: i32 = 0;
 let slotStartMs: i32 = 0;
@@ -287,4 +290,26 @@ export function stableStep(kg: f64, shown: f64, tMs: i32, band: f64): bool {
   if (shown < lo) lo = shown;
   if (shown > hi) hi = shown;
   return hi - lo <= band;
+}
+
+// --- volatile state (state.ts): the scalars, in this order; the arrays are regions of their own --
+
+export function filterStateSave(p: usize): usize {
+  store<i32>(p, spikeLen); store<i32>(p, spikeHead, 4); store<i32>(p, movingLen, 8); store<i32>(p, movingHead, 12);
+  store<f64>(p, movingSum, 16); store<f64>(p, smoothY, 24); store<i32>(p, smoothStarted ? 1 : 0, 32);
+  store<i32>(p, departures, 36); store<i32>(p, departSign, 40); store<f64>(p, adaptThreshold, 48);
+  store<i32>(p, slotHead, 56); store<i32>(p, slotsDone, 60); store<i32>(p, slotStartMs, 64); store<i32>(p, lastMs, 68);
+  store<i32>(p, slotsStarted ? 1 : 0, 72); store<f64>(p, curLow, 80); store<f64>(p, curHigh, 88);
+  store<f64>(p, doneLow, 96); store<f64>(p, doneHigh, 104);
+  return p + 112;
+}
+
+export function filterStateLoad(p: usize): usize {
+  spikeLen = load<i32>(p); spikeHead = load<i32>(p, 4); movingLen = load<i32>(p, 8); movingHead = load<i32>(p, 12);
+  movingSum = load<f64>(p, 16); smoothY = load<f64>(p, 24); smoothStarted = load<i32>(p, 32) != 0;
+  departures = load<i32>(p, 36); departSign = load<i32>(p, 40); adaptThreshold = load<f64>(p, 48);
+  slotHead = load<i32>(p, 56); slotsDone = load<i32>(p, 60); slotStartMs = load<i32>(p, 64); lastMs = load<i32>(p, 68);
+  slotsStarted = load<i32>(p, 72) != 0; curLow = load<f64>(p, 80); curHigh = load<f64>(p, 88);
+  doneLow = load<f64>(p, 96); doneHigh = load<f64>(p, 104);
+  return p + 112;
 }

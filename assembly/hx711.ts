@@ -38,8 +38,9 @@ const HOST_ERROR_BASE: i32 = -1000000;
 
 export const clkPins = memory.data(MAX_CHIPS);
 export const doutPins = memory.data(MAX_CHIPS);
-const lastCode = memory.data(MAX_CHIPS * 4);
-const sameCount = memory.data(MAX_CHIPS * 4);
+export const lastCode = memory.data(MAX_CHIPS * 4);
+export const sameCount = memory.data(MAX_CHIPS * 4);
+export const CODES_BYTES: i32 = MAX_CHIPS * 4;
 /** clock_in output: a word per chip, the high mask, the longest high phase, the read's age. */
 const clockOut = memory.data((MAX_CHIPS + 3) * 4);
 /** A jump larger than this to 0x000000 or 0xFFFFFF is not a bridge near 0 V (counts). */
@@ -238,4 +239,17 @@ export function hxRead(): i32 {
   hxSum = sum;
   hxDataGain = dataGain;
   return 1;
+}
+
+// --- volatile state (state.ts): power, the gain in conversion and settling; the chips themselves
+// are the host's to add again at every start.
+
+export function hxStateSave(p: usize): usize {
+  store<i32>(p, powered ? 1 : 0); store<i32>(p, convGain, 4); store<i32>(p, hxDataGain, 8); store<i32>(p, settleLeft, 12);
+  return p + 16;
+}
+
+export function hxStateLoad(p: usize): usize {
+  powered = load<i32>(p) != 0; convGain = load<i32>(p, 4); hxDataGain = load<i32>(p, 8); settleLeft = load<i32>(p, 12);
+  return p + 16;
 }

@@ -12,6 +12,7 @@ import { hxAddChip, hxPower } from "./hx711";
 import { configGet } from "./config";
 import { calResidual, setTemperature } from "./calibration";
 import { rawPower, rawConfig, rawCall, rawBlobLoad } from "./raw";
+import { stateSave, stateLoad } from "./state";
 import {
   CMD_TARE, CMD_CLEAR_TARE, CMD_ZERO, CMD_CALIBRATE, CMD_CAL_POINT, CMD_CAL_CLEAR, CMD_CAL_FIT, CMD_TRIM_EMPTY,
   CMD_TRIM_CORNER, CMD_TRIM_CLEAR,
@@ -97,3 +98,7 @@ export function out_dropped(): i32 { return <i32>outboxDropped(); }
 export function time_sync(epoch_s: i32, now_ms: i32): void { timeSync(<u32>epoch_s, now_ms); }
 /** Blobs changed since the last call (bit per codes.blob); persist them. After commands. */
 export function state_dirty(): i32 { return takeDirty(); }
+/** Serialise chunk k of the volatile state into the io buffer, chunks in order from 0. For deep sleep. */
+export function state_save(chunk: i32): i32 { return stateSave(chunk, io, IO_CAP); }
+/** Restore chunk k of the volatile state from the io buffer, after chunks, blobs and device id as at a cold boot. */
+export function state_load(chunk: i32, len: i32): i32 { return len > IO_CAP ? -14 : stateLoad(chunk, io, len, IO_CAP); }

@@ -20,7 +20,8 @@ import { idLen, frameBegin } from "./topics";
  */
 const OUTBOX_SLOTS: i32 = 257;
 
-const outbox = memory.data(OUTBOX_SLOTS * READING_SIZE);
+export const outbox = memory.data(OUTBOX_SLOTS * READING_SIZE);
+export const OUTBOX_BYTES: i32 = OUTBOX_SLOTS * READING_SIZE;
 let outHead: i32 = 0; // oldest
 let outLen: i32 = 0;
 /** The oldest reading has been framed for publishing: it may be at the broker, it is never dropped. */
@@ -241,4 +242,26 @@ function wReading(r: usize): void {
     wPartOf(P_TS_NULL);
     wPartOf(P_TIME_UNKNOWN);
   }
+}
+
+// --- volatile state (state.ts): the queue's bookkeeping and the wall clock --------------------
+// A reading framed before the save may be at the broker: it stays framed (never dropped), and is
+// sent again after the restore, as after any reconnection (QoS 1; seq tells the duplicate).
+
+export function outboxStateSave(p: usize): usize {
+  store<i32>(p, outHead); store<i32>(p, outLen, 4); store<u32>(p, pubSeq, 8); store<u32>(p, droppedTotal, 12);
+  store<u32>(p, droppedPending, 16); store<u32>(p, gapNextSeq, 20); store<u32>(p, gapFramed, 24);
+  store<u32>(p, gapFramedTotal, 28); store<u32>(p, gapFramedNext, 32); store<i32>(p, lastQueuedMs, 36);
+  store<i32>(p, queuedAny ? 1 : 0, 40); store<i32>(p, lastFault, 44); store<u32>(p, epochS, 48);
+  store<i32>(p, epochAtMs, 52); store<i32>(p, timeKnown ? 1 : 0, 56); store<i32>(p, headSent ? 1 : 0, 60);
+  return p + 64;
+}
+
+export function outboxStateLoad(p: usize): usize {
+  outHead = load<i32>(p); outLen = load<i32>(p, 4); pubSeq = load<u32>(p, 8); droppedTotal = load<u32>(p, 12);
+  droppedPending = load<u32>(p, 16); gapNextSeq = load<u32>(p, 20); gapFramed = load<u32>(p, 24);
+  gapFramedTotal = load<u32>(p, 28); gapFramedNext = load<u32>(p, 32); lastQueuedMs = load<i32>(p, 36);
+  queuedAny = load<i32>(p, 40) != 0; lastFault = load<i32>(p, 44); epochS = load<u32>(p, 48);
+  epochAtMs = load<i32>(p, 52); timeKnown = load<i32>(p, 56) != 0; headSent = load<i32>(p, 60) != 0;
+  return p + 64;
 }

@@ -494,3 +494,19 @@ export function cmdCalModule(on: bool): i32 {
   }
   return r;
 }
+
+// --- volatile state (state.ts) -------------------------------------------------------------------
+
+export function scaleStateSave(p: usize): usize {
+  store<u32>(p, seq); store<i32>(p, haveReading ? 1 : 0, 4); store<i32>(p, lastFaulted ? 1 : 0, 8);
+  store<i32>(p, lastStable ? 1 : 0, 12); store<f64>(p, lastCounts, 16); store<f64>(p, lastGross, 24);
+  store<i32>(p, lastT, 32); store<i32>(p, initialZeroDue ? 1 : 0, 36); store<f64>(p, zeroRefCounts, 40);
+  return p + 48;
+}
+
+export function scaleStateLoad(p: usize): usize {
+  seq = load<u32>(p); haveReading = load<i32>(p, 4) != 0; lastFaulted = load<i32>(p, 8) != 0;
+  lastStable = load<i32>(p, 12) != 0; lastCounts = load<f64>(p, 16); lastGross = load<f64>(p, 24);
+  lastT = load<i32>(p, 32); initialZeroDue = load<i32>(p, 36) != 0; zeroRefCounts = load<f64>(p, 40);
+  return p + 48;
+}

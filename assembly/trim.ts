@@ -10,10 +10,12 @@ import { ERR_BAD_VALUE, ERR_TOO_FEW_POINTS, ERR_DEGENERATE } from "./abi";
 /** Per-chip factors (f64), 1 until trimmed. */
 export const trimFactors = memory.data(MAX_CHIPS * 8);
 /** Each chip's code, smoothed (an EMA over about 16 readings): what a record takes. */
-const smoothed = memory.data(MAX_CHIPS * 8);
-const empty = memory.data(MAX_CHIPS * 8);
+export const smoothed = memory.data(MAX_CHIPS * 8);
+export const empty = memory.data(MAX_CHIPS * 8);
+export const TRIM_BYTES: i32 = MAX_CHIPS * 8;
 /** Row k: every chip's code with the weight over corner k, less the empty platform. */
-const rows = memory.data(MAX_CHIPS * MAX_CHIPS * 8);
+export const rows = memory.data(MAX_CHIPS * MAX_CHIPS * 8);
+export const ROWS_BYTES: i32 = MAX_CHIPS * MAX_CHIPS * 8;
 let haveEmpty: bool = false;
 let cornersDone: i32 = 0;
 let smoothedValid: bool = false;
@@ -116,4 +118,16 @@ function solve(n: i32): i32 {
   for (let i = 0; i < n; i++) put(trimFactors, i, at(m, i * w + n) / at(m, i * w + i));
   trimForget();
   return 0;
+}
+
+// --- volatile state (state.ts): a corner adjustment in progress ---------------------------------
+
+export function trimStateSave(p: usize): usize {
+  store<i32>(p, haveEmpty ? 1 : 0); store<i32>(p, cornersDone, 4); store<i32>(p, smoothedValid ? 1 : 0, 8);
+  return p + 12;
+}
+
+export function trimStateLoad(p: usize): usize {
+  haveEmpty = load<i32>(p) != 0; cornersDone = load<i32>(p, 4); smoothedValid = load<i32>(p, 8) != 0;
+  return p + 12;
 }

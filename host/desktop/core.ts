@@ -59,6 +59,8 @@ interface CoreExports {
   state_dirty(): number;
   cal_module(on: number): number;
   env_temperature(celsius: number): void;
+  state_save(chunk: number): number;
+  state_load(chunk: number, len: number): number;
 }
 
 /** A message the core wants published. */
@@ -284,6 +286,29 @@ export class ScaleCore {
   /** The temperature at the cell (degrees C), NaN when unknown. */
   temperature(celsius: number): void {
     this.exports.env_temperature(celsius);
+  }
+
+  /** The volatile state (for deep sleep), read out chunk by chunk. */
+  saveState(): Uint8Array {
+    const parts: Uint8Array[] = [];
+    for (let k = 0; ; k++) {
+      const n = this.exports.state_save(k);
+      if (n < 0) throw new CoreError(`state chunk ${k}: ${codeName("error", n)}`, n);
+      if (n === 0) break;
+      parts.push(this.io(n).slice());
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** Restores a state saved by saveState (after chips, blobs and device id); 0 or a negative error code. */
+  loadState(bytes: Uint8Array): number {
+    for (let k = 0, at = 0; at < bytes.length; k++, at += this.ioCap) {
+      const chunk = bytes.subarray(at, Math.min(at + this.ioCap, bytes.length));
+      new Uint8Array(this.exports.memory.buffer, this.ioAt, chunk.length).set(chunk);
+      const r = this.exports.state_load(k, chunk.length);
+      if (r <= 0) return at + chunk.length === bytes.length || r < 0 ? r : code("error", "BAD_BLOB");
+    }
+    return code("error", "BAD_BLOB");
   }
 
   /** Restore a blob; returns 0 or a negative error code (the core is unchanged on error). */

@@ -61,6 +61,8 @@
 #define SCALE_EXPORT_OUT_DROPPED "out_dropped"
 #define SCALE_EXPORT_TIME_SYNC "time_sync"
 #define SCALE_EXPORT_STATE_DIRTY "state_dirty"
+#define SCALE_EXPORT_STATE_SAVE "state_save"
+#define SCALE_EXPORT_STATE_LOAD "state_load"
 
 #define SCALE_FAULT_TIMEOUT (1) /* DOUT did not go low within the ready timeout: chip missing, unpowered or DOUT stuck high */
 #define SCALE_FAULT_SATURATED_HIGH (2) /* code 0x7FFFFF: input above full scale, or a power-down mid-read */

@@ -1,0 +1,187 @@
+// The core's volatile state as one stream, for a host that turns the core off between readings
+// (deep sleep) or moves it: filters and stability, zero tracking and tare, the sequence numbers,
+// the outbox with its readings, the results not yet published, a corner adjustment in progress
+// and the wall clock. Not in it: settings and calibration (their blobs), the chips and the device
+// id (added by the host at every start), the MQTT connection (told by the host), a recording.
+//
+// The host restores a start as at a cold boot (scale_init, chips, blobs, device id), then the
+// state, and must keep its millisecond clock running across the gap (the state holds times).
+// The stream passes through the io buffer in chunks, in order: chunk k is bytes [k*cap, (k+1)*cap).
+//   magic "WSS1" | version u16 | regions u16 | total length u32 | scalars length u16 | scalars |
+//   every region's bytes | crc32 u32 (of everything before it)
+import { ERR_BAD_BLOB, ERR_BAD_VALUE } from "./abi";
+import { crc32Update } from "./blob";
+import { filterStateSave, filterStateLoad, spikeRing, spikeSorted, SPIKE_BYTES, movingRing, MOVING_BYTES, slotLow, slotHigh, SLOT_BYTES } from "./filter";
+import { hxStateSave, hxStateLoad, lastCode, sameCount, CODES_BYTES } from "./hx711";
+import { trimStateSave, trimStateLoad, smoothed, empty, rows, TRIM_BYTES, ROWS_BYTES } from "./trim";
+import { calStateSave, calStateLoad } from "./calibration";
+import { commandsStateSave, commandsStateLoad, results, RESULTS_BYTES } from "./commands";
+import { outboxStateSave, outboxStateLoad, outbox, OUTBOX_BYTES } from "./outbox";
+import { scaleStateSave, scaleStateLoad } from "./scale";
+
+const STATE_MAGIC: u32 = 0x31535357; // "WSS1"
+export const STATE_VERSION: i32 = 1;
+const HEAD: i32 = 14;
+/** The scalars' bytes: filter 112, hx711 16, trim 12, calibration 16, commands 12, outbox 64, scale 48. */
+const SCALARS_LEN: i32 = 280;
+const REGIONS: i32 = 11;
+
+/** Header and scalars, staged: written here before the first chunk, read here before applying. */
+const staged = memory.data(HEAD + SCALARS_LEN);
+/** The regions: address and size, in stream order (the outbox comes after them). */
+const regionTable = memory.data(REGIONS * 8);
+let tableReady: bool = false;
+
+/** Where a stream is: the next chunk expected, the CRC register, and its length (0: none started). */
+let nextChunk: i32 = 0;
+let crc: u32 = 0;
+let total: i32 = 0;
+/** The CRC trailer as it arrives. */
+let trailer: u32 = 0;
+
+function region(i: i32, at: usize, size: i32): void {
+  store<u32>(regionTable + <usize>(i * 8), <u32>at);
+  store<u32>(regionTable + <usize>(i * 8), <u32>size, 4);
+}
+
+function table(): void {
+  if (tableReady) return;
+  region(0, spikeRing, SPIKE_BYTES);
+  region(1, spikeSorted, SPIKE_BYTES);
+  region(2, movingRing, MOVING_BYTES);
+  region(3, slotLow, SLOT_BYTES);
+  region(4, slotHigh, SLOT_BYTES);
+  region(5, lastCode, CODES_BYTES);
+  region(6, sameCount, CODES_BYTES);
+  region(7, smoothed, TRIM_BYTES);
+  region(8, empty, TRIM_BYTES);
+  region(9, rows, ROWS_BYTES);
+  region(10, results, RESULTS_BYTES);
+  tableReady = true;
+}
+
+/** The stream's length: header, scalars, regions, outbox, CRC. */
+function streamLength(): i32 {
+  let n = HEAD + SCALARS_LEN + OUTBOX_BYTES + 4;
+  for (let i = 0; i < REGIONS; i++) n += <i32>load<u32>(regionTable + <usize>(i * 8), 4);
+  return n;
+}
+
+/** Copies the part of [at, at + size) (stream position pos) inside stream bytes [from, from + n). */
+function visit(at: usize, size: i32, pos: i32, p: usize, from: i32, n: i32, save: bool): i32 {
+  const lo = max(from, pos);
+  const hi = min(from + n, pos + size);
+  if (lo < hi) {
+    const outside = p + <usize>(lo - from);
+    const inside = at + <usize>(lo - pos);
+    if (save) memory.copy(outside, inside, <usize>(hi - lo));
+    else memory.copy(inside, outside, <usize>(hi - lo));
+  }
+  return pos + size;
+}
+
+/**
+ * Copies stream bytes [from, from + n) to p (save), or from p into the state (load): the staged
+ * header and scalars, the regions, the outbox. The CRC trailer is the caller's.
+ */
+function move(p: usize, from: i32, n: i32, save: bool): void {
+  let pos = visit(staged, HEAD + SCALARS_LEN, 0, p, from, n, save);
+  for (let i = 0; i < REGIONS; i++) {
+    const e = regionTable + <usize>(i * 8);
+    pos = visit(<usize>load<u32>(e), <i32>load<u32>(e, 4), pos, p, from, n, save);
+  }
+  visit(outbox, OUTBOX_BYTES, pos, p, from, n, save);
+}
+
+function stageScalars(): void {
+  let q = staged + <usize>HEAD;
+  q = filterStateSave(q);
+  q = hxStateSave(q);
+  q = trimStateSave(q);
+  q = calStateSave(q);
+  q = commandsStateSave(q);
+  q = outboxStateSave(q);
+  q = scaleStateSave(q);
+  assert(<i32>(q - staged) == HEAD + SCALARS_LEN);
+}
+
+function applyScalars(): void {
+  let q = staged + <usize>HEAD;
+  q = filterStateLoad(q);
+  q = hxStateLoad(q);
+  q = trimStateLoad(q);
+  q = calStateLoad(q);
+  q = commandsStateLoad(q);
+  q = outboxStateLoad(q);
+  scaleStateLoad(q);
+}
+
+/** Writes chunk k of the state into [p, p + cap): its length, 0 after the last chunk, or an error. */
+export function stateSave(k: i32, p: usize, cap: i32): i32 {
+  table();
+  if (k == 0) {
+    stageScalars();
+    total = streamLength();
+    store<u32>(staged, STATE_MAGIC);
+    store<u16>(staged, <u16>STATE_VERSION, 4);
+    store<u16>(staged, <u16>(REGIONS + 1), 6);
+    store<u32>(staged, <u32>total, 8);
+    store<u16>(staged, <u16>SCALARS_LEN, 12);
+    crc = 0xFFFFFFFF;
+  } else if (k != nextChunk || total == 0) {
+    return ERR_BAD_VALUE; // chunks go in order, from 0
+  }
+  const from = k * cap;
+  if (from >= total) return 0;
+  const n = min(cap, total - from);
+  const body = min(n, total - 4 - from); // the bytes before the CRC trailer
+  if (body > 0) {
+    move(p, from, body, true);
+    crc = crc32Update(crc, p, body);
+  }
+  // The trailer's bytes in this chunk (it may straddle two): the CRC is complete by then.
+  for (let t = max(from, total - 4); t < from + n; t++) store<u8>(p + <usize>(t - from), <u8>(~crc >> (<u32>(t - total + 4) << 3)));
+  nextChunk = k + 1;
+  return n;
+}
+
+/**
+ * Takes chunk k (n bytes at p; every chunk but the last a full cap). Returns 1 while more is due,
+ * 0 when the whole state has arrived, been checked and applied; or an error (BAD_BLOB: wrong magic,
+ * version, length or checksum; BAD_VALUE: out of order), after which the state is not to be
+ * used: the host starts the core as at a cold boot.
+ */
+export function stateLoad(k: i32, p: usize, n: i32, cap: i32): i32 {
+  table();
+  if (k == 0) {
+    if (n < HEAD || load<u32>(p) != STATE_MAGIC || <i32>load<u16>(p, 4) != STATE_VERSION || <i32>load<u16>(p, 6) != REGIONS + 1
+      || <i32>load<u16>(p, 12) != SCALARS_LEN || <i32>load<u32>(p, 8) != streamLength()) {
+      total = 0;
+      return ERR_BAD_BLOB;
+    }
+    total = streamLength();
+    crc = 0xFFFFFFFF;
+    trailer = 0;
+  } else if (k != nextChunk || total == 0) {
+    total = 0;
+    return ERR_BAD_VALUE;
+  }
+  const from = k * cap;
+  if (n <= 0 || from + n > total || (from + n < total && n != cap)) {
+    total = 0;
+    return ERR_BAD_BLOB;
+  }
+  const body = min(n, total - 4 - from);
+  if (body > 0) {
+    crc = crc32Update(crc, p, body);
+    move(p, from, body, false);
+  }
+  for (let t = max(from, total - 4); t < from + n; t++) trailer |= <u32>load<u8>(p + <usize>(t - from)) << (<u32>(t - total + 4) << 3);
+  nextChunk = k + 1;
+  if (from + n < total) return 1;
+  const ok = trailer == ~crc;
+  total = 0;
+  if (!ok) return ERR_BAD_BLOB;
+  applyScalars();
+  return 0;
+}
