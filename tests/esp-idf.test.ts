@@ -128,3 +128,18 @@ test("the ESP-IDF check fails on a wrong field, a missing REQUIRES and a lost sd
     rmSync(copy, { recursive: true, force: true });
   }
 });
+
+test("the firmware's calibration module limits are abi.json's", () => {
+  const header = read("components/cal_module/include/cal_module.h");
+  const define = (name: string) => Number(new RegExp(`#define ${name} (\\d+)`).exec(header)?.[1]);
+  const m = abi.calibration_module;
+  assert.equal(define("CAL_MODULE_BUDGET_EVAL"), m.budget.eval.instructions);
+  assert.equal(define("CAL_MODULE_BUDGET_FIT"), m.budget.fit.instructions);
+  assert.equal(define("CAL_MODULE_BUDGET_OTHER"), m.budget.other.instructions);
+  assert.equal(define("CAL_MODULE_CONFIRM_READINGS"), m.transfer.confirmReadings);
+  const pkg = read("components/cal_module/include/module_pkg.h");
+  assert.equal(Number(/#define MODULE_ABI_VERSION (\d+)/.exec(pkg)?.[1]), m.version);
+  assert.equal(Number(/#define MODULE_MAX_WASM_BYTES (\d+)/.exec(pkg)?.[1]), m.package.maxWasmBytes);
+  assert.equal(Number(/#define MODULE_MAX_MANIFEST_BYTES (\d+)/.exec(pkg)?.[1]), m.package.maxManifestBytes);
+  assert.equal(Number(/#define MODULE_MAX_VECTORS (\d+)/.exec(pkg)?.[1]), m.package.maxVectors);
+});

@@ -11,7 +11,7 @@
 // and each cell's zero from the chip codes last seen with the platform empty.
 import {
   MODULE_ABI, ERR_TOO_FEW_POINTS, ERR_DEGENERATE, ERR_BAD_VALUE, nameAddress, beginParams, putParam,
-  checkParams, param, version, slopeThroughZero, pointX,
+  checkParams, param, version, slopeThroughZero,
 } from "../lib/module";
 export { cal_points, cal_params } from "../lib/module";
 // The layout WAMR needs to give the module only its static data, not a 64 KiB page.
@@ -69,9 +69,6 @@ export function cal_eval(x: f64, c0: f64, c1: f64, c2: f64, c3: f64, tempC: f64)
 /** Span through zero from the points; the cells' zeros from the empty platform (order is ignored). */
 export function cal_fit(n: i32, order: i32): i32 {
   if (n < 1) return ERR_TOO_FEW_POINTS;
-  let spread: f64 = 0;
-  for (let i = 0; i < n; i++) spread = Math.max(spread, Math.abs(pointX(i)));
-  if (spread < 64) return ERR_DEGENERATE;
   const s = slopeThroughZero(n);
   if (!isFinite(s) || s == 0) return ERR_DEGENERATE;
   span = s;

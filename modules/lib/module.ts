@@ -79,14 +79,22 @@ export function version(major: i32, minor: i32, patch: i32): i32 {
   return (major << 16) | (minor << 8) | patch;
 }
 
-/** Least-squares slope through the origin over the points, or NaN when the points give none. */
+/** Points closer to zero than this many counts cannot set a span (noise; as the core's own fit). */
+const MIN_SPAN_COUNTS: f64 = 64;
+
+/**
+ * Least-squares slope through the origin over the points, or NaN when they give none: no point
+ * at least MIN_SPAN_COUNTS from zero.
+ */
 export function slopeThroughZero(n: i32): f64 {
   let sxy: f64 = 0;
   let sxx: f64 = 0;
+  let spread: f64 = 0;
   for (let i = 0; i < n; i++) {
     const x = pointX(i);
     sxy += x * pointKg(i);
     sxx += x * x;
+    spread = Math.max(spread, Math.abs(x));
   }
-  return sxx > 0 ? sxy / sxx : NaN;
+  return spread >= MIN_SPAN_COUNTS ? sxy / sxx : NaN;
 }

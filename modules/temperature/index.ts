@@ -12,7 +12,7 @@
 // temperature at which the points were taken); tc_zero and tc_span come with the package.
 import {
   MODULE_ABI, ERR_BAD_VALUE, ERR_TOO_FEW_POINTS, ERR_DEGENERATE, nameAddress, beginParams, putParam,
-  checkParams, param, version, slopeThroughZero, pointX,
+  checkParams, param, version, slopeThroughZero,
 } from "../lib/module";
 export { cal_points, cal_params } from "../lib/module";
 // The layout WAMR needs to give the module only its static data, not a 64 KiB page.
@@ -53,10 +53,7 @@ export function cal_eval(x: f64, c0: f64, c1: f64, c2: f64, c3: f64, tempC: f64)
 /** Span through zero from the points, at the temperature they were taken at (order is ignored). */
 export function cal_fit(n: i32, order: i32): i32 {
   if (n < 1) return ERR_TOO_FEW_POINTS;
-  let spread: f64 = 0;
-  for (let i = 0; i < n; i++) spread = Math.max(spread, Math.abs(pointX(i)));
-  if (spread < 64) return ERR_DEGENERATE;
-  // The points are corrected to the temperature they were taken at, which becomes the reference.
+  // The span holds at the temperature the points were taken at, which becomes the reference.
   const s = slopeThroughZero(n);
   if (!isFinite(s) || s == 0) return ERR_DEGENERATE;
   span = s;

@@ -275,11 +275,6 @@ export class ModuleManager implements CalibrationTarget {
       this.emit({ step: "confirm", status: "accepted", module: this.describe(this.active), detail: `${this.active!.module.name} ${this.active!.module.version} confirmed after ${this.goodReadings} good readings` });
     }
   }
-
-  list(): ModuleListing[] {
-    if (!this.slots) return [];
-    return listSlots(this.slots);
-  }
 }
 
 /** What the slots hold, without loading anything (wasm-scale module list). */

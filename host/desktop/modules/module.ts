@@ -111,17 +111,21 @@ export class CalibrationModule {
 
   /** Runs fn on a fresh budget; a trap or an exhausted budget becomes `failure` and NaN. */
   private call(kind: keyof typeof budget, fn: () => number): number {
-    const fuel = this.fuel;
-    fuel.value = budget[kind].steps;
+    this.fuel.value = budget[kind].steps;
     try {
       return fn();
     } catch (e) {
-      const exhausted = (fuel.value as number) < 0;
-      this.failure ??= exhausted
-        ? { reason: "BUDGET", detail: `ran past its budget of ${budget[kind].steps} steps in one call` }
-        : { reason: "TRAPPED", detail: `trapped: ${(e as Error).message}` };
-      return NaN;
+      return this.trapped(kind, e);
     }
+  }
+
+  /** A call that threw: out of budget or trapped, noted as the failure. NaN. */
+  private trapped(kind: keyof typeof budget, e: unknown): number {
+    const exhausted = (this.fuel.value as number) < 0;
+    this.failure ??= exhausted
+      ? { reason: "BUDGET", detail: `ran past its budget of ${budget[kind].steps} steps in one call` }
+      : { reason: "TRAPPED", detail: `trapped: ${(e as Error).message}` };
+    return NaN;
   }
 
   private readName(): string {
@@ -137,7 +141,14 @@ export class CalibrationModule {
 
   /** Gross kg; NaN when the call failed or gave no finite weight (see failure). Per sample. */
   evaluate(x: number, c0: number, c1: number, c2: number, c3: number, tempC: number): number {
-    const kg = this.call("eval", () => this.x.cal_eval(x, c0, c1, c2, c3, tempC));
+    // As call("eval", ...), without a closure a sample.
+    this.fuel.value = budget.eval.steps;
+    let kg: number;
+    try {
+      kg = this.x.cal_eval(x, c0, c1, c2, c3, tempC);
+    } catch (e) {
+      kg = this.trapped("eval", e);
+    }
     if (!Number.isFinite(kg)) this.failure ??= { reason: "NOT_FINITE", detail: `weighed ${kg} kg for ${x} counts` };
     return kg;
   }

@@ -20,15 +20,19 @@ export interface SendOptions {
   onAnswer?: (a: TransferAnswer) => void;
 }
 
-export async function sendModule(c: Connection, pkg: Uint8Array, o: SendOptions = {}): Promise<TransferAnswer> {
-  const timeoutMs = o.answerTimeoutMs ?? 30_000;
-  const root = `wasm-scale/${c.deviceId}`;
-  let client: MqttClient;
+/** The tool's own client; reconnectPeriod 0: no reconnection. */
+async function connect(c: Connection, reconnectPeriod: number): Promise<MqttClient> {
   try {
-    client = await mqtt.connectAsync(c.url, toolClientOptions(c, `wasm-scale-module-${process.pid}`, 1000));
+    return await mqtt.connectAsync(c.url, toolClientOptions(c, `wasm-scale-module-${process.pid}`, reconnectPeriod));
   } catch (e) {
     throw new SendError(`cannot reach the broker: ${(e as Error).message}`);
   }
+}
+
+export async function sendModule(c: Connection, pkg: Uint8Array, o: SendOptions = {}): Promise<TransferAnswer> {
+  const timeoutMs = o.answerTimeoutMs ?? 30_000;
+  const root = `wasm-scale/${c.deviceId}`;
+  const client = await connect(c, 1000);
   const answers: TransferAnswer[] = [];
   let wake: (() => void) | null = null;
   let reconnected = false;
@@ -105,12 +109,7 @@ export async function sendModule(c: Connection, pkg: Uint8Array, o: SendOptions 
 /** Asks a running scale to roll its calibration module back; its answer. */
 export async function requestRollback(c: Connection, timeoutMs = 30_000): Promise<TransferAnswer> {
   const root = `wasm-scale/${c.deviceId}`;
-  let client: MqttClient;
-  try {
-    client = await mqtt.connectAsync(c.url, toolClientOptions(c, `wasm-scale-module-${process.pid}`));
-  } catch (e) {
-    throw new SendError(`cannot reach the broker: ${(e as Error).message}`);
-  }
+  const client = await connect(c, 0);
   try {
     const answer = new Promise<TransferAnswer>((resolve, reject) => {
       const t = setTimeout(() => reject(new SendError(`the scale "${c.deviceId}" did not answer within ${timeoutMs / 1000} s`)), timeoutMs);

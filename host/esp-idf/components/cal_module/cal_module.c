@@ -564,12 +564,7 @@ static void transfer_begin(const uint8_t *payload, size_t len)
     const cJSON *size = cJSON_GetObjectItemCaseSensitive(j, "size"), *sha = cJSON_GetObjectItemCaseSensitive(j, "sha256");
     uint8_t hash[32];
     bool ok = cJSON_IsNumber(size) && size->valuedouble >= 1 && size->valuedouble == floor(size->valuedouble) && cJSON_IsString(sha) &&
-              strlen(sha->valuestring) == 64;
-    for (int i = 0; ok && i < 32; i++) {
-        unsigned v;
-        ok = sscanf(sha->valuestring + 2 * i, "%2x", &v) == 1;
-        hash[i] = (uint8_t)v;
-    }
+              module_sha256_from_hex(sha->valuestring, hash);
     double n = ok ? size->valuedouble : 0;
     cJSON_Delete(j);
     if (!ok) { answer("begin", false, "BAD_PACKAGE", "begin needs {\"size\": bytes, \"sha256\": 64 hex digits}", NULL, -1); return; }

@@ -30,13 +30,18 @@ bool module_sha256(const uint8_t *data, size_t len, uint8_t out[32])
 
 static uint32_t le32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
-static bool hex_bytes(const char *hex, uint8_t *out, size_t n)
+static int hex_digit(char c)
 {
-    if (strlen(hex) != 2 * n) return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !((hex[2 * i] >= '0' && hex[2 * i] <= '9') || (hex[2 * i] >= 'a' && hex[2 * i] <= 'f'))) return false;
-        out[i] = (uint8_t)v;
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+bool module_sha256_from_hex(const char *hex, uint8_t out[32])
+{
+    if (strlen(hex) != 64) return false;
+    for (int i = 0; i < 32; i++) {
+        int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) return false;
+        out[i] = (uint8_t)(hi << 4 | lo);
     }
     return true;
 }
@@ -109,7 +114,7 @@ static bool read_manifest(const cJSON *m, module_pkg_t *out, module_refusal_t *w
     if (!cJSON_IsNumber(abi) || !cJSON_IsNumber(size) || size->valuedouble < 1 || size->valuedouble > MODULE_MAX_WASM_BYTES) {
         return module_refuse(why, "BAD_PACKAGE", "manifest: abi and size (1..%d) must be numbers", MODULE_MAX_WASM_BYTES);
     }
-    if (!cJSON_IsString(sha) || !hex_bytes(sha->valuestring, out->sha256, 32)) return module_refuse(why, "BAD_PACKAGE", "manifest: sha256 is not 64 hex digits");
+    if (!cJSON_IsString(sha) || !module_sha256_from_hex(sha->valuestring, out->sha256)) return module_refuse(why, "BAD_PACKAGE", "manifest: sha256 is not 64 hex digits");
     if (key && (!cJSON_IsString(key) || strlen(key->valuestring) != 16)) return module_refuse(why, "BAD_PACKAGE", "manifest: key is not 16 hex digits");
     snprintf(out->name, sizeof out->name, "%s", name->valuestring);
     snprintf(out->version, sizeof out->version, "%u.%u.%u", a, b, c);

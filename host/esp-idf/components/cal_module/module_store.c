@@ -24,8 +24,9 @@ typedef struct {
 static bool slot_erase(void *ctx, int slot)
 {
     (void)ctx;
+    if (slot != 0 && slot != 1) return false;
     s_erased[slot] = 0;
-    return slot == 0 || slot == 1;
+    return true;
 }
 
 static bool slot_write(void *ctx, int slot, uint32_t offset, const void *data, size_t len)

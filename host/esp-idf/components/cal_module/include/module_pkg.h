@@ -74,6 +74,9 @@ bool module_wasm_scan(const uint8_t *wasm, size_t len, module_refusal_t *why);
 
 bool module_sha256(const uint8_t *data, size_t len, uint8_t out[32]);
 
+/* 64 lower-case hex digits as a SHA-256; false for anything else. */
+bool module_sha256_from_hex(const char *hex, uint8_t out[32]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -24,19 +24,11 @@
 
 #include "cJSON.h"
 #include "cal_module.h"
+#include "check.h"
 #include "sim_hx711.h"
 #include "wasm_export.h"
 #include "wasm_host.h"
 
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);          \
-            fprintf(stderr, __VA_ARGS__);                                 \
-            fputc('\n', stderr);                                          \
-            exit(1);                                                      \
-        }                                                                 \
-    } while (0)
 
 static uint8_t *read_file(const char *path, size_t *len)
 {
@@ -199,21 +191,44 @@ static int samples(int n, reading_t *last)
     return readings;
 }
 
-/* Sends a package as the desktop's sender does: begin, chunks, end. */
-static void send_package(const uint8_t *pkg, size_t len, size_t chunk)
+/* The begin message for a package of len bytes announced with SHA-256 `hash` (its hex in hex[65]). */
+static void begin_for(size_t len, const uint8_t hash[32], char hex[65], char *begin, size_t size)
 {
-    uint8_t hash[32];
-    CHECK(module_sha256(pkg, len, hash), "sha256");
-    char begin[160], hex[65];
     for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", hash[i]);
-    snprintf(begin, sizeof begin, "{\"size\":%u,\"sha256\":\"%s\"}", (unsigned)len, hex);
-    cal_manager_message("begin", 5, (const uint8_t *)begin, strlen(begin));
-    for (size_t at = 0; at < len; at += chunk) {
+    snprintf(begin, size, "{\"size\":%u,\"sha256\":\"%s\"}", (unsigned)len, hex);
+}
+
+/* Sends bytes [from, len) of a package in 1 KiB chunks at their offsets. */
+static void send_chunks(const uint8_t *pkg, size_t len, size_t from)
+{
+    for (size_t at = from; at < len; at += 1024) {
         char sub[32];
         snprintf(sub, sizeof sub, "chunk/%u", (unsigned)at);
-        cal_manager_message(sub, strlen(sub), pkg + at, len - at < chunk ? len - at : chunk);
+        cal_manager_message(sub, strlen(sub), pkg + at, len - at < 1024 ? len - at : 1024);
     }
+}
+
+/* Sends a package as the desktop's sender does: begin, chunks, end. */
+static void send_package(const uint8_t *pkg, size_t len)
+{
+    uint8_t hash[32];
+    char begin[160], hex[65];
+    CHECK(module_sha256(pkg, len, hash), "sha256");
+    begin_for(len, hash, hex, begin, sizeof begin);
+    cal_manager_message("begin", 5, (const uint8_t *)begin, strlen(begin));
+    send_chunks(pkg, len, 0);
     cal_manager_message("end", 3, NULL, 0);
+}
+
+/* A command to the core on its command topic, as main.c hands one over. */
+static void command(const char *json)
+{
+    static const char topic[] = "wasm-scale/dev1/cmd";
+    size_t cap, t = strlen(topic), p = strlen(json);
+    uint8_t *io = wasm_host_io(&cap);
+    memcpy(io, topic, t);
+    memcpy(io + t, json, p);
+    CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_MESSAGE, 2, (int32_t)t, (int32_t)p) >= 0, "%s refused", json);
 }
 
 static void expect(const char *step, const char *want)
@@ -233,11 +248,6 @@ static void expect_verdict(const char *want)
     expect(installed ? "install" : "end", want);
 }
 
-static uint8_t *package(const char *path, size_t *len)
-{
-    return read_file(path, len);
-}
-
 int main(int argc, char **argv)
 {
     CHECK(argc >= 5, "usage: test_cal_module <case> <release.wasm> <key.pub> <package> [...]");
@@ -246,7 +256,7 @@ int main(int argc, char **argv)
     size_t key_len;
     s_keys[0] = (const char *)read_file(argv[3], &key_len);
     size_t len;
-    uint8_t *pkg = package(argv[4], &len);
+    uint8_t *pkg = read_file(argv[4], &len);
     start_core();
     start_manager();
     reading_t r = {0};
@@ -254,7 +264,7 @@ int main(int argc, char **argv)
 
     if (strcmp(name, "install") == 0) {
         CHECK(argc >= 6, "install: EXPECT");
-        send_package(pkg, len, 1024);
+        send_package(pkg, len);
         expect_verdict(argv[5]);
         bool trial;
         if (strcmp(argv[5], "accepted") == 0) {
@@ -274,7 +284,7 @@ int main(int argc, char **argv)
         CHECK(isfinite(r.gross), "the weight is not finite");
     } else if (strcmp(name, "service") == 0) {
         CHECK(argc >= 6, "service: REASON");
-        send_package(pkg, len, 1024);
+        send_package(pkg, len);
         expect_verdict("accepted");
         int readings = samples(3000, &r);
         expect("rollback", "accepted");
@@ -288,14 +298,14 @@ int main(int argc, char **argv)
     } else if (strcmp(name, "slots") == 0) {
         CHECK(argc >= 6, "slots: PKG_B");
         size_t len_b;
-        uint8_t *pkg_b = package(argv[5], &len_b);
-        send_package(pkg, len, 1024);
+        uint8_t *pkg_b = read_file(argv[5], &len_b);
+        send_package(pkg, len);
         expect_verdict("accepted");
         samples(50, &r);
         restart();
         expect("rollback", "accepted");
         CHECK(cal_manager_active(NULL) == NULL, "a module on trial survived a restart");
-        send_package(pkg, len, 1024);
+        send_package(pkg, len);
         expect_verdict("accepted");
         samples(CAL_MODULE_CONFIRM_READINGS + 50, &r);
         expect("confirm", "accepted");
@@ -306,7 +316,7 @@ int main(int argc, char **argv)
         printf("restored %s after a restart\n", active);
         char first[33];
         snprintf(first, sizeof first, "%s", active);
-        send_package(pkg_b, len_b, 1024);
+        send_package(pkg_b, len_b);
         expect_verdict("accepted");
         cal_manager_message("rollback", 8, NULL, 0);
         expect("rollback", "accepted");
@@ -322,8 +332,7 @@ int main(int argc, char **argv)
         uint8_t hash[32];
         char begin[160], hex[65];
         module_sha256(pkg, len, hash);
-        for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", hash[i]);
-        snprintf(begin, sizeof begin, "{\"size\":%u,\"sha256\":\"%s\"}", (unsigned)len, hex);
+        begin_for(len, hash, hex, begin, sizeof begin);
         cal_manager_message("chunk/0", 7, pkg, 100);
         expect("chunk", "NO_TRANSFER");
         cal_manager_message("begin", 5, (const uint8_t *)"{\"size\":999999999,\"sha256\":\"00\"}", 33);
@@ -343,47 +352,26 @@ int main(int argc, char **argv)
         expect("end", "TRUNCATED");
         cal_manager_message("begin", 5, (const uint8_t *)begin, strlen(begin)); /* after a break: resumes */
         CHECK(strstr(s_answers[s_n_answers - 1], "\"offset\":1024") != NULL, "resume at 1024: %s", s_answers[s_n_answers - 1]);
-        for (size_t at = 1024; at < len; at += 1024) {
-            char sub[32];
-            snprintf(sub, sizeof sub, "chunk/%u", (unsigned)at);
-            cal_manager_message(sub, strlen(sub), pkg + at, len - at < 1024 ? len - at : 1024);
-        }
+        send_chunks(pkg, len, 1024);
         cal_manager_message("end", 3, NULL, 0);
         expect("install", "accepted");
-        hex[0] = hex[0] == '0' ? '1' : '0'; /* a package that is not what begin announced */
-        snprintf(begin, sizeof begin, "{\"size\":%u,\"sha256\":\"%s\"}", (unsigned)len, hex);
+        hash[0] ^= 0x10; /* a package that is not what begin announced */
+        begin_for(len, hash, hex, begin, sizeof begin);
         cal_manager_message("begin", 5, (const uint8_t *)begin, strlen(begin));
-        for (size_t at = 0; at < len; at += 1024) {
-            char sub[32];
-            snprintf(sub, sizeof sub, "chunk/%u", (unsigned)at);
-            cal_manager_message(sub, strlen(sub), pkg + at, len - at < 1024 ? len - at : 1024);
-        }
+        send_chunks(pkg, len, 0);
         cal_manager_message("end", 3, NULL, 0);
         expect("end", "BAD_HASH");
         CHECK(cal_manager_active(NULL) != NULL, "the installed module was lost to a bad transfer");
     } else if (strcmp(name, "fit") == 0) {
-        send_package(pkg, len, 1024);
+        send_package(pkg, len);
         expect_verdict("accepted");
         samples(200, &r);
-        const char *cmds[] = {"{\"cmd\":\"cal_clear\"}", "{\"cmd\":\"cal_point\",\"kg\":0}"};
-        size_t cap;
-        for (int i = 0; i < 2; i++) {
-            uint8_t *io = wasm_host_io(&cap);
-            size_t t = strlen("wasm-scale/dev1/cmd"), p = strlen(cmds[i]);
-            memcpy(io, "wasm-scale/dev1/cmd", t);
-            memcpy(io + t, cmds[i], p);
-            CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_MESSAGE, 2, (int32_t)t, (int32_t)p) >= 0, "%s refused", cmds[i]);
-        }
+        command("{\"cmd\":\"cal_clear\"}");
+        command("{\"cmd\":\"cal_point\",\"kg\":0}");
         sim_hx711_code = 100000 + 1717987; /* 20 kg of a nominal cell */
         samples(300, &r);
-        const char *more[] = {"{\"cmd\":\"cal_point\",\"kg\":20}", "{\"cmd\":\"cal_fit\",\"order\":1}"};
-        for (int i = 0; i < 2; i++) {
-            uint8_t *io = wasm_host_io(&cap);
-            size_t t = strlen("wasm-scale/dev1/cmd"), p = strlen(more[i]);
-            memcpy(io, "wasm-scale/dev1/cmd", t);
-            memcpy(io + t, more[i], p);
-            CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_MESSAGE, 2, (int32_t)t, (int32_t)p) >= 0, "%s refused", more[i]);
-        }
+        command("{\"cmd\":\"cal_point\",\"kg\":20}");
+        command("{\"cmd\":\"cal_fit\",\"order\":1}");
         expect("fit", "accepted");
         samples(300, &r);
         CHECK(fabs(r.gross - 20) <= 0.011, "%.4f kg after the fit, 20 on the platform", r.gross);
@@ -392,7 +380,7 @@ int main(int argc, char **argv)
     } else if (strcmp(name, "memory") == 0) {
         wasm_host_memory_t before, after;
         wasm_host_memory(&before);
-        send_package(pkg, len, 1024);
+        send_package(pkg, len);
         expect_verdict("accepted");
         samples(300, &r);
         wasm_host_memory(&after);

@@ -22,19 +22,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include "hx711_gpio.h"
+#include "check.h"
 #include "sim_hx711.h"
 #include "wasm_export.h"
 #include "wasm_host.h"
 
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);          \
-            fprintf(stderr, __VA_ARGS__);                                 \
-            fputc('\n', stderr);                                          \
-            exit(1);                                                      \
-        }                                                                 \
-    } while (0)
 
 /* ---- cores ------------------------------------------------------------------------------------ */
 
