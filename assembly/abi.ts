@@ -1,6 +1,6 @@
 // Generated from assembly/abi.json by host/gen-abi.ts (npm run abi). Do not edit.
 
-export const ABI_VERSION: i32 = 3;
+export const ABI_VERSION: i32 = 4;
 
 /** DOUT did not go low within the ready timeout: chip missing, unpowered or DOUT stuck high */
 export const FAULT_TIMEOUT: i32 = 1;
@@ -137,17 +137,27 @@ export const CFG_OUTBOX_CAPACITY: i32 = 20;
 export const CFG_RATE_SPS: i32 = 21;
 /** initial zero-setting range in percent of capacity, in total (R76: up to 20): at power-up a stable load that close to the calibrated zero becomes zero; 0 keeps the stored zero (a monitoring scale may restart loaded) */
 export const CFG_INITIAL_ZERO_PCT: i32 = 22;
+/** battery mode: the scale wakes this often (seconds), takes one reading and sleeps; 0 keeps it awake, sampling continuously */
+export const CFG_WAKE_INTERVAL_S: i32 = 23;
+/** battery mode: connect and publish every this many wakes; the readings in between wait in the outbox */
+export const CFG_PUBLISH_EVERY: i32 = 24;
+/** battery mode: publish at once when the weight moved more than this since the last publishing wake; 0 disables */
+export const CFG_PUBLISH_CHANGE_KG: i32 = 25;
+/** battery mode: longest time a wake samples for a stable reading; then the last reading is kept as it is (motion or fault) */
+export const CFG_WAKE_SAMPLE_MS: i32 = 26;
+/** battery mode: longest time a publishing wake spends on WiFi, TLS and MQTT; then the host gives up, keeps the readings and sleeps */
+export const CFG_CONNECT_BUDGET_MS: i32 = 27;
 
-export const CFG_COUNT: i32 = 23;
+export const CFG_COUNT: i32 = 28;
 /** Names by key, comma-separated (JSON payloads and commands). */
-export const CFG_NAMES = "GAIN,SETTLE_DISCARD,SPIKE_MODE,SPIKE_WINDOW,SPIKE_TRIM,SMOOTH_MODE,SMOOTH_WINDOW,SMOOTH_ALPHA,ADAPT_THRESHOLD_D,ADAPT_CONFIRM,DIVISION_KG,CAPACITY_KG,STABLE_BAND_D,STABLE_MS,ZERO_TRACK_D_PER_S,ZERO_TRACK_RANGE_D,ZERO_RANGE_PCT,READY_TIMEOUT_MS,FROZEN_COUNT,PUBLISH_MS,OUTBOX_CAPACITY,RATE_SPS,INITIAL_ZERO_PCT";
+export const CFG_NAMES = "GAIN,SETTLE_DISCARD,SPIKE_MODE,SPIKE_WINDOW,SPIKE_TRIM,SMOOTH_MODE,SMOOTH_WINDOW,SMOOTH_ALPHA,ADAPT_THRESHOLD_D,ADAPT_CONFIRM,DIVISION_KG,CAPACITY_KG,STABLE_BAND_D,STABLE_MS,ZERO_TRACK_D_PER_S,ZERO_TRACK_RANGE_D,ZERO_RANGE_PCT,READY_TIMEOUT_MS,FROZEN_COUNT,PUBLISH_MS,OUTBOX_CAPACITY,RATE_SPS,INITIAL_ZERO_PCT,WAKE_INTERVAL_S,PUBLISH_EVERY,PUBLISH_CHANGE_KG,WAKE_SAMPLE_MS,CONNECT_BUDGET_MS";
 /** Names by -code, comma-separated (index 0 is unused). */
 export const ERR_NAMES = ",BAD_KEY,BAD_VALUE,NOT_STABLE,OUT_OF_RANGE,TOO_FEW_POINTS,DEGENERATE,FULL,BAD_BLOB,FAULTED,BAD_JSON,BAD_FIELD,UNKNOWN_COMMAND,MISSING_FIELD,TOO_LONG,NO_DEVICE";
 /** Names by code, comma-separated (index 0 is unused). */
 export const FAULT_NAMES = ",TIMEOUT,SATURATED_HIGH,SATURATED_LOW,LATE,GAIN_PULSES,NO_DOUT_HIGH,POWER_DOWN,FROZEN,HOST";
-export const CFG_DEFAULT: StaticArray<f32> = [128, 4, 1, 5, 1, 3, 8, 0.1, 4, 2, 0.01, 50, 1, 1000, 0.5, 0.5, 4, 500, 16, 1000, 256, 10, 0];
-export const CFG_MIN: StaticArray<f32> = [32, 0, 0, 1, 0, 0, 1, 0.001, 0.1, 1, 0.000001, 0.001, 0.1, 200, 0, 0, 0, 1, 0, 0, 1, 10, 0];
-export const CFG_MAX: StaticArray<f32> = [128, 16, 2, 15, 7, 3, 64, 1, 1000, 8, 1000, 1000000, 100, 5000, 0.5, 100, 20, 2000, 1000, 3600000, 256, 80, 20];
+export const CFG_DEFAULT: StaticArray<f32> = [128, 4, 1, 5, 1, 3, 8, 0.1, 4, 2, 0.01, 50, 1, 1000, 0.5, 0.5, 4, 500, 16, 1000, 256, 10, 0, 0, 4, 0, 5000, 20000];
+export const CFG_MIN: StaticArray<f32> = [32, 0, 0, 1, 0, 0, 1, 0.001, 0.1, 1, 0.000001, 0.001, 0.1, 200, 0, 0, 0, 1, 0, 0, 1, 10, 0, 0, 1, 0, 500, 2000];
+export const CFG_MAX: StaticArray<f32> = [128, 16, 2, 15, 7, 3, 64, 1, 1000, 8, 1000, 1000000, 100, 5000, 0.5, 100, 20, 2000, 1000, 3600000, 256, 80, 20, 86400, 1000, 1000000, 60000, 120000];
 
 export const READING_SIZE: i32 = 32;
 export const READING_SEQ: i32 = 0;

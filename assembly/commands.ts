@@ -27,14 +27,14 @@ export const CMD_TRIM_CLEAR: i32 = 10;
 export const CMD_RECORD: i32 = 11;
 
 /** Results waiting to be published. */
-const RESULTS_MAX: i32 = 64;
+export const RESULTS_MAX: i32 = 64;
 /** A result: command index, code, id length, id bytes (a JSON token of at most MAX_TOKEN + 2). */
-const RESULT_SIZE: i32 = 12 + 36;
+export const RESULT_SIZE: i32 = 12 + 36;
 
 export const results = memory.data(RESULTS_MAX * RESULT_SIZE);
 export const RESULTS_BYTES: i32 = RESULTS_MAX * RESULT_SIZE;
-let resHead: i32 = 0;
-let resLen: i32 = 0;
+export let resHead: i32 = 0;
+export let resLen: i32 = 0;
 /** Results that found the queue full, since start. */
 let resultsLost: u32 = 0;
 /** The last payload was parsed (not truncated): its id, if any, can be echoed. */
@@ -157,7 +157,8 @@ export function resultDone(): void {
 // --- volatile state (state.ts): results not yet published ---------------------------------------
 
 export function commandsStateSave(p: usize): usize {
-  store<i32>(p, resHead); store<i32>(p, resLen, 4); store<u32>(p, resultsLost, 8);
+  // The stream holds the waiting results oldest first (state.ts): restored, the oldest is slot 0.
+  store<i32>(p, 0); store<i32>(p, resLen, 4); store<u32>(p, resultsLost, 8);
   return p + 12;
 }
 

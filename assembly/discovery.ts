@@ -4,6 +4,7 @@ import { TOPIC_STATE, TOPIC_STATUS, TOPIC_CMD } from "./abi";
 import { wStr, wByte, wInt } from "./json";
 import { HA_ROOT, wTopic, wDeviceId, frameOpen, frameTopicEnd } from "./topics";
 import { decimals } from "./outbox";
+import { expireAfterS } from "./duty";
 
 /** The version of the core, as Home Assistant shows it (package.json's, checked by a test). */
 export const CORE_VERSION = "0.2.0";
@@ -49,6 +50,13 @@ export function discoveryFrame(p: usize, cap: i32, e: i32): void {
       wInt(<i64>decimals());
     } else {
       wStr("\",\"value_template\":\"{{ value_json.status }}\",\"icon\":\"mdi:scale\"");
+    }
+    // Battery mode: the state goes unavailable when three publishing periods bring nothing (the
+    // device sleeps between connections, so the will never tells that it is gone).
+    const expire = expireAfterS();
+    if (expire > 0) {
+      wStr(",\"expire_after\":");
+      wInt(<i64>expire);
     }
   }
   wDevice();

@@ -9,6 +9,7 @@ import { outboxReset, gapWaiting, gapFrame, gapDone, outboxLength, readingFrame,
 import { ENTITIES, discoveryFrame } from "./discovery";
 import { commandsReset, commandParse, resultPush, resultWaiting, resultFrame, resultDone } from "./commands";
 import { rawReset, rawWaiting, rawBatch, rawBatchLen, rawDone } from "./raw";
+import { discoveryDue, discoverySent } from "./duty";
 
 // Kinds of outgoing message, in the order they are sent.
 const OUT_NONE: i32 = 0;
@@ -48,7 +49,7 @@ export function mqttConnected(up: bool): void {
   lastOut = OUT_NONE;
   if (up) {
     onlinePending = true;
-    discoveryPending = (1 << ENTITIES) - 1;
+    if (discoveryDue()) discoveryPending = (1 << ENTITIES) - 1;
   }
 }
 
@@ -125,7 +126,10 @@ export function outDone(): i32 {
   lastOut = OUT_NONE;
   if (kind == OUT_NONE) return ERR_BAD_VALUE;
   if (kind == OUT_ONLINE) onlinePending = false;
-  else if (kind >= OUT_DISCOVERY && kind < OUT_DISCOVERY + ENTITIES) discoveryPending &= ~(1 << (kind - OUT_DISCOVERY));
+  else if (kind >= OUT_DISCOVERY && kind < OUT_DISCOVERY + ENTITIES) {
+    discoveryPending &= ~(1 << (kind - OUT_DISCOVERY));
+    if (discoveryPending == 0) discoverySent();
+  }
   else if (kind == OUT_RESULT) resultDone();
   else if (kind == OUT_GAP) gapDone();
   else if (kind == OUT_RAW) rawDone();

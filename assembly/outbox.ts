@@ -18,12 +18,12 @@ import { idLen, frameBegin } from "./topics";
  * most of the core's linear memory (32 bytes a reading), so its size is set by the device's RAM
  * budget (README, "Memory"): 256 readings are 4 minutes at the default interval.
  */
-const OUTBOX_SLOTS: i32 = 257;
+export const OUTBOX_SLOTS: i32 = 257;
 
 export const outbox = memory.data(OUTBOX_SLOTS * READING_SIZE);
 export const OUTBOX_BYTES: i32 = OUTBOX_SLOTS * READING_SIZE;
-let outHead: i32 = 0; // oldest
-let outLen: i32 = 0;
+export let outHead: i32 = 0; // oldest
+export let outLen: i32 = 0;
 /** The oldest reading has been framed for publishing: it may be at the broker, it is never dropped. */
 let headSent: bool = false;
 let pubSeq: u32 = 0;
@@ -77,6 +77,14 @@ export function outboxOffer(reading: usize): void {
   const faultChanged = (fault != 0) != (lastFault != 0);
   lastFault = fault;
   if (queuedAny && !faultChanged && t - lastQueuedMs < cfgInt(CFG_PUBLISH_MS)) return;
+  outboxPut(reading);
+}
+
+/** Queues a reading whatever the interval (battery mode's one reading per wake); bounded. */
+export function outboxPut(reading: usize): void {
+  if (idLen == 0) return;
+  const t = load<i32>(reading, READING_T_MS);
+  lastFault = load<i32>(reading, READING_FAULT);
   queuedAny = true;
   lastQueuedMs = t;
   // Full: the oldest reading not yet handed to the network goes, counted once.
@@ -249,7 +257,8 @@ function wReading(r: usize): void {
 // sent again after the restore, as after any reconnection (QoS 1; seq tells the duplicate).
 
 export function outboxStateSave(p: usize): usize {
-  store<i32>(p, outHead); store<i32>(p, outLen, 4); store<u32>(p, pubSeq, 8); store<u32>(p, droppedTotal, 12);
+  // The stream holds the queued readings oldest first (state.ts): restored, the oldest is slot 0.
+  store<i32>(p, 0); store<i32>(p, outLen, 4); store<u32>(p, pubSeq, 8); store<u32>(p, droppedTotal, 12);
   store<u32>(p, droppedPending, 16); store<u32>(p, gapNextSeq, 20); store<u32>(p, gapFramed, 24);
   store<u32>(p, gapFramedTotal, 28); store<u32>(p, gapFramedNext, 32); store<i32>(p, lastQueuedMs, 36);
   store<i32>(p, queuedAny ? 1 : 0, 40); store<i32>(p, lastFault, 44); store<u32>(p, epochS, 48);

@@ -12,7 +12,7 @@ import {
   READING_FLAGS, READING_FAULT,
 } from "./abi";
 import { cfg, cfgInt, configDefaults, configSet, configBase, configBytes, configRestore } from "./config";
-import { hxRead, hxReset, hxSum, hxFault, hxWaitedUs, hxDataGain, hxCodes, hxChips, clkPins, doutPins } from "./hx711";
+import { hxRead, hxReset, hxPower, hxSum, hxFault, hxWaitedUs, hxDataGain, hxCodes, hxChips, clkPins, doutPins } from "./hx711";
 import { rawOn, rawStarting, rawBegin, rawBlob, rawSample, rawMessage, rawCommand } from "./raw";
 import { trimSum, trimBreak, trimEmpty, trimCorner, trimReset, trimFactors } from "./trim";
 import { spikeStep, spikeReset, smoothStep, smoothReset, smoothSetThreshold, stableStep, stableReset, stableShift, smoothPending } from "./filter";
@@ -25,6 +25,7 @@ import {
 import { blobSeal, blobOpen, BLOB_HEADER, markDirty, CAL_VERSION, CONFIG_VERSION } from "./blob";
 import { mqttReset, mqttMessage, mqttResult, MESSAGE_RUN } from "./mqtt";
 import { outboxOffer } from "./outbox";
+import { waking, wakeSeen, wakeBegin, wakeDecide, dutyReset, dutyConfigChanged, DUTY_SAMPLE } from "./duty";
 import {
   cmdIndex, cmdKg, cmdOrder, cmdKey, cmdValue, cmdCorner, cmdSeconds,
   CMD_TARE, CMD_CLEAR_TARE, CMD_ZERO, CMD_CALIBRATE, CMD_CAL_POINT, CMD_CAL_CLEAR, CMD_CAL_FIT,
@@ -45,6 +46,8 @@ const CAL_PAYLOAD_V1: i32 = 32 + 8 * 8;
 const CONFIG_PAYLOAD: i32 = configBytes;
 /** Settings in a version 1 blob (before RATE_SPS and INITIAL_ZERO_PCT; key 13 was a count). */
 const CONFIG_KEYS_V1: i32 = 21;
+/** Settings in a version 2 blob (before battery mode's). */
+const CONFIG_KEYS_V2: i32 = 23;
 export const IO_CAP: i32 = 1024;
 
 export const reading = memory.data(READING_SIZE);
@@ -70,6 +73,7 @@ export function scaleInit(): i32 {
   trimReset();
   resetFilters(); // also derives the nominal calibration
   mqttReset();
+  dutyReset();
   seq = 0;
   haveReading = false;
   lastFaulted = false;
@@ -152,7 +156,7 @@ export function scaleSample(nowMs: i32): i32 {
     lastStable = false;
     stableReset(); // stability must be earned again from good readings
     trimBreak();
-    outboxOffer(reading);
+    if (waking) wakeSeen(); else outboxOffer(reading);
     return -code;
   }
 
@@ -226,8 +230,26 @@ export function scaleSample(nowMs: i32): i32 {
   lastCounts = counts;
   lastGross = gross;
   lastT = t;
-  outboxOffer(reading);
+  if (waking) wakeSeen(); else outboxOffer(reading);
   return 1;
+}
+
+// --- battery mode (duty.ts decides; this is where it touches the chips and filters) -----------
+
+/** A wake starts: chips up (settling discarded), filters afresh: the last wake was minutes ago. */
+export function cmdWakeBegin(nowMs: i32): i32 {
+  const err = hxPower(true);
+  if (err != 0) return err;
+  resetFilters();
+  wakeBegin(nowMs);
+  return 0;
+}
+
+/** After a sample of a wake: go on, or the wake's reading is queued and the chips sleep. */
+export function cmdWakeStep(nowMs: i32): i32 {
+  const d = wakeDecide(nowMs, reading);
+  if (d > DUTY_SAMPLE) hxPower(false);
+  return d;
 }
 
 /** Why the current reading cannot be acted on, or 0. */
@@ -353,6 +375,7 @@ export function cmdConfigSet(key: i32, value: f32): i32 {
     lastStable = false;
   }
   retune();
+  dutyConfigChanged(key);
   markDirty(BLOB_CONFIG);
   return 0;
 }
@@ -414,6 +437,9 @@ export function blobLoad(which: i32, len: i32): i32 {
   if (which == BLOB_CONFIG) {
     if (blobOpen(io, len, which, CONFIG_VERSION) == CONFIG_PAYLOAD) {
       if (!configRestore(p, CFG_COUNT, -1)) return ERR_BAD_BLOB;
+    } else if (blobOpen(io, len, which, 2) == CONFIG_KEYS_V2 * 4) {
+      if (!configRestore(p, CONFIG_KEYS_V2, -1)) return ERR_BAD_BLOB; // battery mode's keep their defaults
+      markDirty(BLOB_CONFIG);
     } else if (blobOpen(io, len, which, 1) == CONFIG_KEYS_V1 * 4) {
       if (!configRestore(p, CONFIG_KEYS_V1, CFG_STABLE_MS)) return ERR_BAD_BLOB; // its key 13 meant something else
       markDirty(BLOB_CONFIG); // saved again in today's form

@@ -8,23 +8,32 @@
 // state, and must keep its millisecond clock running across the gap (the state holds times).
 // The stream passes through the io buffer in chunks, in order: chunk k is bytes [k*cap, (k+1)*cap).
 //   magic "WSS1" | version u16 | regions u16 | total length u32 | scalars length u16 | scalars |
-//   every region's bytes | crc32 u32 (of everything before it)
+//   every region's bytes | the waiting results, oldest first | the queued readings, oldest first |
+//   crc32 u32 (of everything before it)
+// The two queues take only their used slots, so a battery scale's stream is about 2 KB plus
+// 32 bytes a queued reading: it fits the ESP32's RTC memory until an outage of many hours.
 import { ERR_BAD_BLOB, ERR_BAD_VALUE } from "./abi";
 import { crc32Update } from "./blob";
 import { filterStateSave, filterStateLoad, spikeRing, spikeSorted, SPIKE_BYTES, movingRing, MOVING_BYTES, slotLow, slotHigh, SLOT_BYTES } from "./filter";
 import { hxStateSave, hxStateLoad, lastCode, sameCount, CODES_BYTES } from "./hx711";
 import { trimStateSave, trimStateLoad, smoothed, empty, rows, TRIM_BYTES, ROWS_BYTES } from "./trim";
 import { calStateSave, calStateLoad } from "./calibration";
-import { commandsStateSave, commandsStateLoad, results, RESULTS_BYTES } from "./commands";
-import { outboxStateSave, outboxStateLoad, outbox, OUTBOX_BYTES } from "./outbox";
+import { commandsStateSave, commandsStateLoad, results, resHead, resLen, RESULTS_MAX, RESULT_SIZE } from "./commands";
+import { outboxStateSave, outboxStateLoad, outbox, outHead, outLen, OUTBOX_SLOTS } from "./outbox";
+import { dutyStateSave, dutyStateLoad } from "./duty";
+import { READING_SIZE } from "./abi";
 import { scaleStateSave, scaleStateLoad } from "./scale";
 
 const STATE_MAGIC: u32 = 0x31535357; // "WSS1"
-export const STATE_VERSION: i32 = 1;
+export const STATE_VERSION: i32 = 2;
 const HEAD: i32 = 14;
-/** The scalars' bytes: filter 112, hx711 16, trim 12, calibration 16, commands 12, outbox 64, scale 48. */
-const SCALARS_LEN: i32 = 280;
-const REGIONS: i32 = 11;
+/** The scalars' bytes: filter 112, hx711 16, trim 12, calibration 16, commands 12, outbox 64, scale 48,
+ * duty 40. */
+const SCALARS_LEN: i32 = 320;
+/** Where the two queues' lengths are in the stream (their heads are written as 0). */
+const RESULTS_LEN_AT: i32 = HEAD + 112 + 16 + 12 + 16 + 4;
+const OUTBOX_LEN_AT: i32 = HEAD + 112 + 16 + 12 + 16 + 12 + 4;
+const REGIONS: i32 = 10;
 
 /** Header and scalars, staged: written here before the first chunk, read here before applying. */
 const staged = memory.data(HEAD + SCALARS_LEN);
@@ -56,16 +65,19 @@ function table(): void {
   region(7, smoothed, TRIM_BYTES);
   region(8, empty, TRIM_BYTES);
   region(9, rows, ROWS_BYTES);
-  region(10, results, RESULTS_BYTES);
   tableReady = true;
 }
 
-/** The stream's length: header, scalars, regions, outbox, CRC. */
-function streamLength(): i32 {
-  let n = HEAD + SCALARS_LEN + OUTBOX_BYTES + 4;
+/** The stream's length with `results` and `readings` queued: header, scalars, regions, queues, CRC. */
+function streamLength(results: i32, readings: i32): i32 {
+  let n = HEAD + SCALARS_LEN + results * RESULT_SIZE + readings * READING_SIZE + 4;
   for (let i = 0; i < REGIONS; i++) n += <i32>load<u32>(regionTable + <usize>(i * 8), 4);
   return n;
 }
+
+/** The queue lengths of the stream being loaded (from its scalars, in chunk 0). */
+let loadResults: i32 = 0;
+let loadReadings: i32 = 0;
 
 /** Copies the part of [at, at + size) (stream position pos) inside stream bytes [from, from + n). */
 function visit(at: usize, size: i32, pos: i32, p: usize, from: i32, n: i32, save: bool): i32 {
@@ -81,8 +93,19 @@ function visit(at: usize, size: i32, pos: i32, p: usize, from: i32, n: i32, save
 }
 
 /**
+ * A queue's used slots, oldest first: saved from the ring as it stands (head, len; the part after
+ * the end of the ring, then the part from its start), loaded into slots 0 .. len-1.
+ */
+function visitQueue(ring: usize, size: i32, slots: i32, head: i32, len: i32, pos: i32, p: usize, from: i32, n: i32, save: bool): i32 {
+  if (!save) return visit(ring, len * size, pos, p, from, n, false);
+  const first = min(len, slots - head);
+  pos = visit(ring + <usize>(head * size), first * size, pos, p, from, n, true);
+  return visit(ring, (len - first) * size, pos, p, from, n, true);
+}
+
+/**
  * Copies stream bytes [from, from + n) to p (save), or from p into the state (load): the staged
- * header and scalars, the regions, the outbox. The CRC trailer is the caller's.
+ * header and scalars, the regions, the results and the readings. The CRC trailer is the caller's.
  */
 function move(p: usize, from: i32, n: i32, save: bool): void {
   let pos = visit(staged, HEAD + SCALARS_LEN, 0, p, from, n, save);
@@ -90,7 +113,8 @@ function move(p: usize, from: i32, n: i32, save: bool): void {
     const e = regionTable + <usize>(i * 8);
     pos = visit(<usize>load<u32>(e), <i32>load<u32>(e, 4), pos, p, from, n, save);
   }
-  visit(outbox, OUTBOX_BYTES, pos, p, from, n, save);
+  pos = visitQueue(results, RESULT_SIZE, RESULTS_MAX, resHead, save ? resLen : loadResults, pos, p, from, n, save);
+  visitQueue(outbox, READING_SIZE, OUTBOX_SLOTS, outHead, save ? outLen : loadReadings, pos, p, from, n, save);
 }
 
 function stageScalars(): void {
@@ -102,6 +126,7 @@ function stageScalars(): void {
   q = commandsStateSave(q);
   q = outboxStateSave(q);
   q = scaleStateSave(q);
+  q = dutyStateSave(q);
   assert(<i32>(q - staged) == HEAD + SCALARS_LEN);
 }
 
@@ -113,7 +138,8 @@ function applyScalars(): void {
   q = calStateLoad(q);
   q = commandsStateLoad(q);
   q = outboxStateLoad(q);
-  scaleStateLoad(q);
+  q = scaleStateLoad(q);
+  dutyStateLoad(q);
 }
 
 /** Writes chunk k of the state into [p, p + cap): its length, 0 after the last chunk, or an error. */
@@ -121,10 +147,10 @@ export function stateSave(k: i32, p: usize, cap: i32): i32 {
   table();
   if (k == 0) {
     stageScalars();
-    total = streamLength();
+    total = streamLength(resLen, outLen);
     store<u32>(staged, STATE_MAGIC);
     store<u16>(staged, <u16>STATE_VERSION, 4);
-    store<u16>(staged, <u16>(REGIONS + 1), 6);
+    store<u16>(staged, <u16>(REGIONS + 2), 6);
     store<u32>(staged, <u32>total, 8);
     store<u16>(staged, <u16>SCALARS_LEN, 12);
     crc = 0xFFFFFFFF;
@@ -154,12 +180,20 @@ export function stateSave(k: i32, p: usize, cap: i32): i32 {
 export function stateLoad(k: i32, p: usize, n: i32, cap: i32): i32 {
   table();
   if (k == 0) {
-    if (n < HEAD || load<u32>(p) != STATE_MAGIC || <i32>load<u16>(p, 4) != STATE_VERSION || <i32>load<u16>(p, 6) != REGIONS + 1
-      || <i32>load<u16>(p, 12) != SCALARS_LEN || <i32>load<u32>(p, 8) != streamLength()) {
+    // Chunk 0 holds the header and the scalars whole (the io buffer is larger than both).
+    if (n < HEAD + SCALARS_LEN || load<u32>(p) != STATE_MAGIC || <i32>load<u16>(p, 4) != STATE_VERSION || <i32>load<u16>(p, 6) != REGIONS + 2
+      || <i32>load<u16>(p, 12) != SCALARS_LEN) {
       total = 0;
       return ERR_BAD_BLOB;
     }
-    total = streamLength();
+    loadResults = load<i32>(p + <usize>RESULTS_LEN_AT);
+    loadReadings = load<i32>(p + <usize>OUTBOX_LEN_AT);
+    if (loadResults < 0 || loadResults > RESULTS_MAX || loadReadings < 0 || loadReadings > OUTBOX_SLOTS
+      || <i32>load<u32>(p, 8) != streamLength(loadResults, loadReadings)) {
+      total = 0;
+      return ERR_BAD_BLOB;
+    }
+    total = streamLength(loadResults, loadReadings);
     crc = 0xFFFFFFFF;
     trailer = 0;
   } else if (k != nextChunk || total == 0) {

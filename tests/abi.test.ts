@@ -88,9 +88,10 @@ test("the release core has one memory page at most and stays inside its size bud
   assert.equal(memory, `${abi.memory.maxPages} ${abi.memory.maxPages}`, "initial and maximum pages");
   // npm run bench reports the size; this only stops a regression (the ESP32 keeps a RAM copy).
   const size = releaseWasm().length;
-  // 27.5 KiB since the calibration module link (the calib imports, a module's fit and span, the
-  // module topic: about 1 KB) and the state stream for deep sleep (state_save/state_load: 2.2 KB).
-  assert.ok(size <= 27.5 * 1024, `release core is ${size} bytes, over the 27.5 KiB budget`);
+  // 28.5 KiB since the calibration module link (the calib imports, a module's fit and span, the
+  // module topic: about 1 KB), the state stream for deep sleep (state_save/state_load: 2.2 KB)
+  // and battery mode's duty cycle (wake_begin/wake_step/wake_sleep_ms, five settings: 1.5 KB).
+  assert.ok(size <= 28.5 * 1024, `release core is ${size} bytes, over the 28.5 KiB budget`);
 });
 
 test("WAMR can shrink the release core's memory to its static data, and never checks a global as a C stack", async () => {

@@ -86,18 +86,57 @@ test("a run moved into a fresh core at any point goes on exactly as the uninterr
   }
 });
 
-test("the state is about 13 KB, in io-buffer chunks; a damaged, truncated or foreign state is refused", async () => {
+test("a queue that wraps round the end of the outbox's ring is saved oldest first and sent on in order", async () => {
+  // 80 readings a second queued: 3 s online moves the ring's head near its end (257 slots), then
+  // 1.5 s offline fills it round the end.
+  const scenario = { ...SCENARIO, settings: { ...SCENARIO.settings, PUBLISH_MS: 0 } };
+  const make = async () => {
+    const scale = await scaleFor(scenario, 11);
+    scale.core.setDeviceId("hive7");
+    scale.core.timeSync(1_790_000_000_000, 0);
+    return scale;
+  };
+  const upTo = (s: number) => s < 3.1;
+  const drive = (scale: VirtualScale, until: number, out: string[], up: { value: boolean }) => {
+    while (scale.nowS < until) {
+      scale.step();
+      const want = upTo(scale.nowS) || scale.nowS >= 4.6;
+      if (want !== up.value) scale.core.connected((up.value = want));
+      if (!up.value) continue;
+      for (let m: OutMessage | null; (m = scale.core.next()); scale.core.done()) if (m.topic.endsWith("/state")) out.push(m.payload.toString());
+    }
+  };
+  const whole: string[] = [];
+  drive(await make(), 5, whole, { value: false });
+  const cut: string[] = [];
+  const b = await make();
+  const up = { value: false };
+  drive(b, 4.5, cut, up);
+  const pending = b.core.pending;
+  assert.ok(pending > 100, `${pending} readings queued`);
+  const state = b.core.saveState();
+  assert.equal(await sleepAndWake(b, up.value), 0);
+  assert.equal(b.core.pending, pending);
+  drive(b, 5, cut, up);
+  assert.deepEqual(cut, whole);
+  assert.ok(state.length < 2048 + 32 * pending, `${state.length} bytes for ${pending} readings`);
+});
+
+test("the state is about 1.7 KB and 32 bytes a queued reading, in io-buffer chunks; a damaged, truncated or foreign state is refused", async () => {
   const a = await device();
   runTo(a, 6, { readings: [], published: [] }, { value: false });
   const state = a.core.saveState();
-  assert.ok(state.length > 10_000 && state.length < 16_000, `${state.length} bytes`);
+  const queued = a.core.pending;
+  assert.ok(queued > 5, `${queued} readings queued`);
+  // The two queues take only their used slots: what battery mode's RTC memory (8 KB) can hold.
+  assert.ok(state.length > 1024 + 32 * queued && state.length < 2048 + 32 * queued, `${state.length} bytes with ${queued} readings queued`);
   const fresh = async () => {
     const core = await ScaleCore.load(a.host);
     core.setDeviceId("hive7");
     return core;
   };
   const BAD_BLOB = code("error", "BAD_BLOB");
-  for (const at of [0, 5, 20, 700, 5000, state.length - 1]) {
+  for (const at of [0, 5, 20, 300, 1200, state.length - 1]) {
     const damaged = Buffer.from(state);
     damaged[at] ^= 0x40;
     assert.equal((await fresh()).loadState(damaged), BAD_BLOB, `a flipped bit at byte ${at}`);

@@ -61,7 +61,14 @@ interface CoreExports {
   env_temperature(celsius: number): void;
   state_save(chunk: number): number;
   state_load(chunk: number, len: number): number;
+  wake_begin(nowMs: number): number;
+  wake_step(nowMs: number): number;
+  wake_sleep_ms(nowMs: number): number;
 }
+
+/** wake_step's answers: sample on; the wake's reading is queued, sleep; or publish, then sleep. */
+export const WAKE_STEPS = ["sample", "sleep", "publish"] as const;
+export type WakeStep = (typeof WAKE_STEPS)[number];
 
 /** A message the core wants published. */
 export interface OutMessage {
@@ -309,6 +316,25 @@ export class ScaleCore {
       if (r <= 0) return at + chunk.length === bytes.length || r < 0 ? r : code("error", "BAD_BLOB");
     }
     return code("error", "BAD_BLOB");
+  }
+
+  /** Battery mode: a wake starts at host time nowMs (chips up, filters afresh). */
+  wakeBegin(nowMs: number): void {
+    const r = this.exports.wake_begin(nowMs | 0);
+    if (r < 0) throw new CoreError(`wake_begin: ${codeName("error", r) ?? r}`, r);
+  }
+
+  /** Battery mode: after each sample of a wake, what the wake does next. */
+  wakeStep(nowMs: number): WakeStep {
+    const r = this.exports.wake_step(nowMs | 0);
+    const step = WAKE_STEPS[r];
+    if (step === undefined) throw new CoreError(`wake_step outside a wake: ${codeName("error", r) ?? r}`, r);
+    return step;
+  }
+
+  /** Battery mode: milliseconds from nowMs to the next wake; 0 when battery mode is off. */
+  wakeSleepMs(nowMs: number): number {
+    return this.exports.wake_sleep_ms(nowMs | 0);
   }
 
   /** Restore a blob; returns 0 or a negative error code (the core is unchanged on error). */

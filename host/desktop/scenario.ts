@@ -32,6 +32,7 @@ const Event = z.discriminatedUnion("type", [
     value: finite.optional().describe("bit_flips: probability; frozen: code; stretch_clock: high us; short_pulse: which pulse is missed; stall: low us after pulse 12"),
   }),
   z.strictObject({ type: z.literal("power"), at, on: z.boolean() }),
+  z.strictObject({ type: z.literal("network"), at, up: z.boolean() }).describe("battery mode: the network (WiFi or the broker) goes away or comes back; publishing wakes fail meanwhile and keep their readings"),
 ]);
 
 const Cell = z.strictObject({

@@ -69,6 +69,16 @@ export class FileStore {
 
   set(key: string, value: Uint8Array): void {
     this.entries[key] = Buffer.from(value).toString("base64");
+    this.write();
+  }
+
+  delete(key: string): void {
+    if (!(key in this.entries)) return;
+    delete this.entries[key];
+    this.write();
+  }
+
+  private write(): void {
     mkdirSync(dirname(this.path), { recursive: true });
     const file: StoreFile = { format: "wasm-scale-store", version: 1, entries: this.entries };
     writeFileAtomic.sync(this.path, JSON.stringify(file, null, 2) + "\n");

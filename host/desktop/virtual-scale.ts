@@ -70,8 +70,13 @@ export class VirtualScale {
   temperatureC: number;
   /** The calibration modules plugged into the core, when the host runs any. */
   modules: ModuleManager | null = null;
+  /** The network a battery scale publishes over is reachable (scenario "network" events). */
+  networkUp = true;
   private load: LoadStep = { t0Us: 0, from: 0, to: 0, rampUs: 0, x: 0, y: 0 };
   private next = 0;
+  private chipPins: Array<[number, number]> = [];
+  private wasm: Uint8Array | string | undefined;
+  private engine: EngineName | undefined;
 
   private constructor(readonly scenario: Scenario, options: VirtualScaleOptions) {
     this.temperatureC = scenario.temperatureC;
@@ -114,8 +119,10 @@ export class VirtualScale {
     s.core = await ScaleCore.load(s.recorder ? s.recorder.wrap(s.host) : s.host, options.wasm, options.engine);
     const chips: Array<[number, number]> = [];
     for (let i = 0; i < scenario.cells; i++) chips.push([scenario.sharedClock ? CLOCK_PINS[0] : CLOCK_PINS[i], DATA_PINS[i]]);
-    for (const [clk, dout] of chips) s.core.addChip(clk, dout);
-    s.core.set("RATE_SPS", scenario.rate); // the RATE pin, as the firmware sets it from its Kconfig
+    s.chipPins = chips;
+    s.wasm = options.wasm;
+    s.engine = options.engine;
+    s.wire();
     for (const [key, value] of Object.entries(scenario.settings)) {
       const r = s.core.set(key, value as number);
       if (r !== 0) throw new CoreError(`setting ${key} = ${value} refused: ${codeName("error", r) ?? r}`, r);
@@ -129,6 +136,38 @@ export class VirtualScale {
     });
     s.op(["temperature", s.temperatureC]); // the board's thermometer, for calibration modules
     return s;
+  }
+
+  /** The firmware's start-up wiring of a fresh core: the chips, and the RATE pin from its Kconfig. */
+  private wire(): void {
+    for (const [clk, dout] of this.chipPins) this.core.addChip(clk, dout);
+    this.core.set("RATE_SPS", this.scenario.rate);
+  }
+
+  /**
+   * The processor starts again (a wake from deep sleep, a reset) on the same board, chips and
+   * load: a fresh core, wired as at start-up. Settings, calibration and state are the caller's to
+   * restore; the scenario's settings are not applied again.
+   */
+  async reboot(): Promise<void> {
+    if (this.recorder) throw new CoreError("a recording cannot span a restart of the core");
+    this.host = makeImports(this.board, (p) => this.panics.push(p));
+    this.core = await ScaleCore.load(this.host, this.wasm, this.engine);
+    this.wire();
+  }
+
+  /** Virtual time passes with the core asleep until tUs; the scenario's events apply on time. */
+  sleepUntil(tUs: number): void {
+    const events = this.scenario.events;
+    while (this.next < events.length && events[this.next].at * 1e6 <= tUs) {
+      const e = events[this.next++];
+      if (e.type === "command" || e.type === "set" || e.type === "power") {
+        throw new CoreError(`scenario event at ${e.at} s (${e.type}) comes while the core sleeps: in battery mode commands and settings reach the scale over MQTT`);
+      }
+      this.board.nowUs = Math.max(this.board.nowUs, e.at * 1e6);
+      this.apply(e);
+    }
+    this.board.nowUs = Math.max(this.board.nowUs, tUs);
   }
 
   /** Platform load (kg) at time tUs. */
@@ -172,6 +211,9 @@ export class VirtualScale {
         break;
       case "fault":
         this.inject(e.fault, e.chip, e.value);
+        break;
+      case "network":
+        this.networkUp = e.up;
         break;
     }
   }

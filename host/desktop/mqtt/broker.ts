@@ -20,6 +20,8 @@ export interface RunningBroker {
   port: number;
   url: string;
   aedes: Aedes;
+  /** Stops accepting connections (an outage for new clients; those connected stay), or starts again on the same port. */
+  listening(on: boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,17 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     port,
     url: `mqtts://localhost:${port}`,
     aedes,
+    async listening(on: boolean) {
+      if (on === server.listening) return;
+      if (!on) {
+        server.close(); // its callback waits for the connections still open: not for this
+        return;
+      }
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, o.host ?? "127.0.0.1", () => { server.off("error", reject); resolve(); });
+      });
+    },
     async close() {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));

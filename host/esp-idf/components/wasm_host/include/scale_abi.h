@@ -1,7 +1,7 @@
 /* Generated from assembly/abi.json by host/gen-abi.ts (npm run abi). Do not edit. */
 #pragma once
 
-#define SCALE_ABI_VERSION 3
+#define SCALE_ABI_VERSION 4
 #define SCALE_ABI_MAX_PAGES 1
 #define SCALE_ABI_IMPORT_COUNT 6
 
@@ -63,6 +63,9 @@
 #define SCALE_EXPORT_STATE_DIRTY "state_dirty"
 #define SCALE_EXPORT_STATE_SAVE "state_save"
 #define SCALE_EXPORT_STATE_LOAD "state_load"
+#define SCALE_EXPORT_WAKE_BEGIN "wake_begin"
+#define SCALE_EXPORT_WAKE_STEP "wake_step"
+#define SCALE_EXPORT_WAKE_SLEEP_MS "wake_sleep_ms"
 
 #define SCALE_FAULT_TIMEOUT (1) /* DOUT did not go low within the ready timeout: chip missing, unpowered or DOUT stuck high */
 #define SCALE_FAULT_SATURATED_HIGH (2) /* code 0x7FFFFF: input above full scale, or a power-down mid-read */
@@ -134,6 +137,11 @@
 #define SCALE_CFG_OUTBOX_CAPACITY (20) /* readings kept for publishing while the broker is unreachable; the oldest are dropped beyond it */
 #define SCALE_CFG_RATE_SPS (21) /* the HX711 output rate set by its RATE pin: 10 or 80; reads older than 80 % of a conversion period are refused */
 #define SCALE_CFG_INITIAL_ZERO_PCT (22) /* initial zero-setting range in percent of capacity, in total (R76: up to 20): at power-up a stable load that close to the calibrated zero becomes zero; 0 keeps the stored zero (a monitoring scale may restart loaded) */
+#define SCALE_CFG_WAKE_INTERVAL_S (23) /* battery mode: the scale wakes this often (seconds), takes one reading and sleeps; 0 keeps it awake, sampling continuously */
+#define SCALE_CFG_PUBLISH_EVERY (24) /* battery mode: connect and publish every this many wakes; the readings in between wait in the outbox */
+#define SCALE_CFG_PUBLISH_CHANGE_KG (25) /* battery mode: publish at once when the weight moved more than this since the last publishing wake; 0 disables */
+#define SCALE_CFG_WAKE_SAMPLE_MS (26) /* battery mode: longest time a wake samples for a stable reading; then the last reading is kept as it is (motion or fault) */
+#define SCALE_CFG_CONNECT_BUDGET_MS (27) /* battery mode: longest time a publishing wake spends on WiFi, TLS and MQTT; then the host gives up, keeps the readings and sleeps */
 
 #define SCALE_ABI_READING_SIZE 32
 #define SCALE_ABI_READING_SEQ 0 /* u32 increments for every reading and fault report */
