@@ -51,7 +51,7 @@ export class BatteryDevice {
   /** State writes to flash (wear: each is a sector erase on the device). */
   flashWrites = 0;
   /** What RTC memory holds across deep sleep: the state, the TLS session, when SNTP last ran. */
-  private rtc: { state: Uint8Array | null; tlsSession: Buffer | null; sntpAtMs: number | null } = { state: null, tlsSession: null, sntpAtMs: null };
+  readonly rtc: { state: Uint8Array | null; tlsSession: Buffer | null; sntpAtMs: number | null } = { state: null, tlsSession: null, sntpAtMs: null };
   /** The device's flash when no store is given. */
   private readonly flash = new Map<string, Uint8Array>();
   private connections = 0;

@@ -1,0 +1,254 @@
+// Battery mode: the core's duty cycle (one reading a wake, when to publish, when to wake next) and
+// the desktop battery device running days of virtual time through deep sleeps (a fresh core every
+// wake), network outages and a broker that stops listening, against aedes over TLS: every reading
+// is delivered exactly once, in order, with its own timestamp, and a command sent while the scale
+// slept is answered at the next publishing wake.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import mqtt from "mqtt";
+import { makePki } from "./brokers.js";
+import { scaleFor, CAL_10KG } from "./helpers.js";
+import { startBroker } from "../host/desktop/mqtt/broker.js";
+import { resolveConnection } from "../host/desktop/mqtt/config.js";
+import { BatteryDevice, RTC_STATE_BYTES, type WakeRecord } from "../host/desktop/battery/device.js";
+import { report } from "../host/desktop/battery/energy.js";
+import { FileStore } from "../host/desktop/store.js";
+import { code } from "../host/abi.js";
+import type { VirtualScale } from "../host/desktop/virtual-scale.js";
+
+const FLAG_STABLE = code("flag", "STABLE");
+
+/** A calibrated 50 kg scale, then battery mode from 8 s: a wake every `interval` s. */
+function batteryScenario(settings: Record<string, number>, events: unknown[] = []) {
+  return {
+    rate: 10,
+    settings: { DIVISION_KG: 0.01, CAPACITY_KG: 50 },
+    events: [
+      ...CAL_10KG,
+      { type: "load", at: 6, kg: 31.5, rampS: 0.5 },
+      ...Object.entries(settings).map(([key, value]) => ({ type: "set", at: 8, key, value })),
+      ...events,
+    ],
+  };
+}
+
+/** Samples a wake by hand: wake_begin, scale_sample and wake_step until done. */
+function wake(scale: VirtualScale): { step: string; ms: number } {
+  const t0 = scale.board.nowUs;
+  scale.core.wakeBegin(Math.floor(t0 / 1000));
+  let step = scale.core.wakeStep(Math.floor(t0 / 1000));
+  while (step === "sample") {
+    if (scale.step() === 0) scale.board.nowUs += 1000;
+    step = scale.core.wakeStep(Math.floor(scale.board.nowUs / 1000));
+  }
+  return { step, ms: (scale.board.nowUs - t0) / 1000 };
+}
+
+test("the core's duty cycle: one stable reading a wake, publishing every N wakes, on a change or a fault, and a regular grid", async () => {
+  const scale = await scaleFor(batteryScenario({ WAKE_INTERVAL_S: 600, PUBLISH_EVERY: 3, PUBLISH_CHANGE_KG: 2 }), 3);
+  scale.run(9);
+  const core = scale.core;
+  core.setDeviceId("hive1");
+  assert.equal(core.get("WAKE_INTERVAL_S"), 600);
+  const sleep = (s: number) => scale.sleepUntil(scale.board.nowUs + s * 1000);
+  const steps: string[] = [];
+  const start = scale.board.nowUs;
+  for (let i = 0; i < 7; i++) {
+    const w = wake(scale);
+    steps.push(w.step);
+    const r = core.reading();
+    assert.ok(r.flags & FLAG_STABLE, `wake ${i}: a stable reading (${w.ms} ms)`);
+    assert.ok(Math.abs(r.kg - 31.5) < 0.02, `wake ${i}: ${r.kg} kg`);
+    assert.ok(w.ms < core.get("WAKE_SAMPLE_MS"), `wake ${i} took ${w.ms} ms`);
+    // The chips sleep after the wake: nothing more to read.
+    assert.equal(core.sample(Math.floor(scale.board.nowUs / 1000)), 0);
+    const s = core.wakeSleepMs(Math.floor(scale.board.nowUs / 1000));
+    // On the grid: the next wake 600 s after this one's slot, whatever this one took.
+    assert.equal(Math.floor(scale.board.nowUs / 1000) + s, Math.floor(start / 1000) + (i + 1) * 600_000);
+    sleep(s);
+  }
+  // The first wake after a cold boot publishes (and the host learns the time); then every third.
+  assert.deepEqual(steps, ["publish", "sleep", "sleep", "publish", "sleep", "sleep", "publish"]);
+  assert.equal(core.pending, 7, "every wake queued its one reading");
+  assert.equal(core.exports.wake_step(0), code("error", "BAD_VALUE"), "wake_step outside a wake");
+
+  // A change of more than PUBLISH_CHANGE_KG since the last publishing wake: at once.
+  scale.apply({ type: "load", at: 0, kg: 34, rampS: 0, x: 0, y: 0 });
+  assert.equal(wake(scale).step, "publish");
+  sleep(core.wakeSleepMs(Math.floor(scale.board.nowUs / 1000)));
+  // A fault appearing: at once; the reading says so; its clearing: at once too.
+  scale.inject("disconnect");
+  const faulted = wake(scale);
+  assert.equal(faulted.step, "publish");
+  assert.ok(core.reading().fault !== 0, "the wake's reading reports the fault");
+  assert.ok(faulted.ms >= core.get("WAKE_SAMPLE_MS"), "a faulty wake samples to its limit");
+  sleep(core.wakeSleepMs(Math.floor(scale.board.nowUs / 1000)));
+  scale.inject("clear");
+  assert.equal(wake(scale).step, "publish");
+
+  // Motion all through the wake: the limit ends it, and the reading is queued as motion.
+  sleep(core.wakeSleepMs(Math.floor(scale.board.nowUs / 1000)));
+  scale.apply({ type: "load", at: 0, kg: 40, rampS: 30, x: 0, y: 0 });
+  const moving = wake(scale);
+  assert.ok(moving.ms >= core.get("WAKE_SAMPLE_MS") && moving.ms < core.get("WAKE_SAMPLE_MS") + 200, `${moving.ms} ms`);
+  assert.equal(core.reading().flags & FLAG_STABLE, 0, "queued as motion");
+
+  // Battery mode off: no sleep.
+  assert.equal(core.set("WAKE_INTERVAL_S", 0), 0);
+  assert.equal(core.wakeSleepMs(0), 0);
+});
+
+test("in battery mode Home Assistant gets discovery once per cold boot, with expire_after", async () => {
+  const scale = await scaleFor(batteryScenario({ WAKE_INTERVAL_S: 900, PUBLISH_EVERY: 4 }), 5);
+  scale.run(9);
+  const core = scale.core;
+  core.setDeviceId("hive2");
+  const drain = () => {
+    core.connected(true);
+    const topics: string[] = [];
+    for (let m = core.next(); m; m = core.next(), core.done()) topics.push(m.topic);
+    core.connected(false);
+    return topics;
+  };
+  wake(scale);
+  const first = drain();
+  const configs = first.filter((t) => t.endsWith("/config"));
+  assert.equal(configs.length, 4, first.join(", "));
+  core.connected(true);
+  core.connected(false);
+  wake(scale);
+  const second = drain();
+  assert.equal(second.filter((t) => t.endsWith("/config")).length, 0, second.join(", "));
+  assert.ok(second.includes("wasm-scale/hive2/status"), "online on every connection");
+  // expire_after: three publishing periods (900 s x 4 x 3).
+  core.set("PUBLISH_EVERY", 4); // a change of the wake settings announces again
+  core.connected(true);
+  let weight = "";
+  for (let m = core.next(); m; m = core.next(), core.done()) if (m.topic.endsWith("/weight/config")) weight = m.payload.toString();
+  assert.match(weight, /"expire_after":10800/);
+});
+
+interface Delivered { seq: number; tMs: number; ts: number; kg: number; net: boolean }
+
+test("days on batteries through sleeps and outages: every reading delivered once, in order, with its timestamp; commands sent during a sleep answered", async (t) => {
+  const pki = await makePki();
+  const broker = await startBroker({ ca: pki.ca.cert, cert: pki.server.cert, key: pki.server.key });
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-battery-"));
+  t.after(async () => {
+    await broker.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(pki.dir, { recursive: true, force: true });
+  });
+  const HOUR = 3600;
+  // A wake every 5 minutes, publishing every half hour; the WiFi gone for 14 hours on day 1 (the
+  // state outgrows RTC memory and goes to flash), the broker not listening for 3 hours on day 2.
+  const scenario = batteryScenario({ WAKE_INTERVAL_S: 300, PUBLISH_EVERY: 6 }, [
+    { type: "network", at: 6 * HOUR, up: false },
+    { type: "network", at: 20 * HOUR, up: true },
+    { type: "load", at: 26 * HOUR, kg: 33.2, rampS: 2 * HOUR },
+    { type: "load", at: 40 * HOUR, kg: 30.1, rampS: 60 },
+  ]);
+  const scale = await scaleFor(scenario, 21);
+  const connection = resolveConnection(undefined, {}, { url: broker.url, deviceId: "dev1", ca: pki.file("ca.pem"), cert: pki.file("dev1.pem"), key: pki.file("dev1-key.pem") });
+  const store = new FileStore(join(dir, "flash.json"));
+
+  const delivered: Delivered[] = [];
+  const results: string[] = [];
+  const watcher = await mqtt.connectAsync(broker.url, { ca: pki.ca.cert, cert: undefined, clientId: "watcher", rejectUnauthorized: true });
+  t.after(() => watcher.endAsync());
+  await watcher.subscribeAsync(["wasm-scale/dev1/state", "wasm-scale/dev1/result", "wasm-scale/dev1/gap"], { qos: 1 });
+  watcher.on("message", (topic, payload) => {
+    const m = JSON.parse(payload.toString());
+    if (topic.endsWith("/state")) delivered.push({ seq: m.seq, tMs: m.t_ms, ts: m.ts, kg: m.kg, net: m.net });
+    else if (topic.endsWith("/result")) results.push(payload.toString());
+    else assert.fail(`a gap: ${payload}`);
+  });
+
+  const epochMs = Date.UTC(2026, 5, 1, 4, 0, 0);
+  let tareSent = false;
+  let brokerDown = false;
+  const device = new BatteryDevice(scale, {
+    connection, epochMs, store,
+    onWake: async (w: WakeRecord) => {
+      const h = w.atMs / 3_600_000;
+      // A command while the scale sleeps: kept by the broker (its persistent session, QoS 1).
+      if (!tareSent && h > 30) {
+        tareSent = true;
+        await watcher.publishAsync("wasm-scale/dev1/cmd", JSON.stringify({ cmd: "tare", id: "while-asleep" }), { qos: 1 });
+        await watcher.publishAsync("wasm-scale/dev1/cmd", JSON.stringify({ cmd: "config", key: "PUBLISH_EVERY", value: 3, id: "every3" }), { qos: 1 });
+      }
+      const down = h >= 34 && h < 37;
+      if (down !== brokerDown) {
+        brokerDown = down;
+        await broker.listening(!down);
+      }
+    },
+  });
+  await device.run(2 * 24 * HOUR);
+
+  const wakes = device.wakes;
+  assert.ok(wakes.length >= 2 * 24 * 12 - 2, `${wakes.length} wakes`);
+  assert.ok(wakes.every((w) => !w.coldStart), "no wake lost its state");
+  assert.ok(wakes.every((w) => w.reading !== null), "every wake took a reading");
+  // The 14-hour outage: readings piled up past RTC memory and the state went to flash, rarely.
+  assert.ok(wakes.some((w) => w.stateInFlash && w.stateBytes > RTC_STATE_BYTES), "state in flash during the long outage");
+  assert.ok(device.flashWrites > 0 && device.flashWrites < wakes.length / 4, `${device.flashWrites} flash writes`);
+  const failed = wakes.filter((w) => w.publish && !w.session!.ok);
+  assert.ok(failed.length >= 28 + 6 - 2, `${failed.length} publishing wakes failed in the outages`);
+  assert.ok(wakes.some((w) => w.session?.ok && w.session.resumed), "TLS sessions resumed");
+  assert.ok(wakes.slice(1).filter((w) => w.session?.ok).every((w) => w.session!.sessionPresent), "the broker kept the MQTT session");
+
+  // What the last publishing wake sent is everything but the readings taken after it.
+  const lastOk = wakes.map((w) => w.session?.ok ?? false).lastIndexOf(true);
+  const taken = wakes.slice(0, lastOk + 1).map((w) => w.reading!);
+  assert.equal(delivered.length, taken.length, "each reading once");
+  assert.equal(scale.core.pending, wakes.length - 1 - lastOk, "the rest still queued");
+  delivered.forEach((d, i) => {
+    assert.equal(d.seq, i + 1, "in order, none missing, none twice");
+    assert.equal(d.tMs, taken[i].tMs >>> 0, `reading ${i + 1}: the wake's own time`);
+    assert.equal(d.ts, epochMs + taken[i].tMs, `reading ${i + 1}: its wall-clock time`);
+    assert.ok(Math.abs(d.kg - taken[i].kg) < 0.001, `reading ${i + 1}: ${d.kg} kg published, ${taken[i].kg} taken`);
+  });
+  // Readings taken during the outages are there with the time they were taken.
+  const inOutage = delivered.filter((d) => d.tMs > 6 * HOUR * 1000 && d.tMs < 20 * HOUR * 1000);
+  assert.ok(inOutage.length >= 14 * 12 - 1, `${inOutage.length} readings from the 14-hour outage`);
+
+  // The commands sent while the scale slept were answered, and the tare and setting took effect
+  // (the setting from flash on every later wake).
+  assert.ok(results.some((r) => r.includes("\"while-asleep\"") && r.includes("accepted")), results.join("\n"));
+  assert.ok(results.some((r) => r.includes("\"every3\"") && r.includes("accepted")), results.join("\n"));
+  const answeredAt = delivered.findIndex((d) => d.net);
+  assert.ok(answeredAt > 0 && delivered.slice(answeredAt).every((d) => d.net), "net weight after the tare");
+  assert.equal(new FileStore(join(dir, "flash.json")).get("CONFIG") !== undefined, true);
+  assert.equal(scale.core.get("PUBLISH_EVERY"), 3);
+
+  const r = report(device.ledger, 2 * 24 * HOUR * 1000 - device.batteryFromMs!);
+  assert.ok(r.mahPerDay > 1 && r.mahPerDay < 50, `${r.mahPerDay} mAh a day`);
+  assert.ok(r.shares.sleep > 0 && r.shares.wifi > 0 && r.shares.sample > 0);
+});
+
+test("a damaged state in RTC memory: the wake starts clean and says so; nothing else breaks", async () => {
+  const pki = await makePki();
+  const broker = await startBroker({ ca: pki.ca.cert, cert: pki.server.cert, key: pki.server.key });
+  try {
+    const scale = await scaleFor(batteryScenario({ WAKE_INTERVAL_S: 600, PUBLISH_EVERY: 2 }), 4);
+    const connection = resolveConnection(undefined, {}, { url: broker.url, deviceId: "dev2", ca: pki.file("ca.pem") });
+    let n = 0;
+    const device = new BatteryDevice(scale, {
+      connection, epochMs: Date.UTC(2026, 5, 1),
+      onWake: () => {
+        if (++n === 3) device.rtc.state![40] ^= 0x10; // a flipped bit in RTC memory during the sleep
+      },
+    });
+    await device.run(3 * 3600);
+    assert.deepEqual(device.wakes.map((w) => w.coldStart), device.wakes.map((_, i) => i === 3));
+    assert.ok(device.wakes.every((w) => w.reading && w.reading.flags & FLAG_STABLE), "the scale weighs on");
+    assert.equal(scale.core.get("WAKE_INTERVAL_S"), 600, "settings from flash");
+  } finally {
+    await broker.close();
+    rmSync(pki.dir, { recursive: true, force: true });
+  }
+});
