@@ -18,6 +18,8 @@ import { ModuleManager } from "../host/desktop/modules/manager.js";
 import { packageModule } from "../host/desktop/modules/build.js";
 import { decodePackage, generateSigningKey, signPackage } from "../host/desktop/modules/package.js";
 import { buildPicoHost, runPicoCase, picoWasm3Bytes } from "./pico-host.js";
+import { simulateBattery } from "../host/desktop/battery/simulate.js";
+import { parseScenario } from "../host/desktop/scenario.js";
 import { INTERPRETERS, buildFirmwareHost, runCase, hostFigures, leastThatWorks, type Interpreter, type HostFigures } from "./firmware-host.js";
 
 const { values } = parseArgs({ options: { json: { type: "boolean", default: false }, samples: { type: "string", default: "1000000" } } });
@@ -138,6 +140,21 @@ const pico = await (async () => {
   return { flash: text ?? null, ram: data === undefined ? null : data + bss, wasm3 };
 })();
 
+// Battery mode (issue 16): one reading every 15 minutes, published hourly, for two virtual days
+// over TLS to aedes, priced by the energy model (host/desktop/battery/energy.ts, README).
+const battery = await simulateBattery(parseScenario({
+  name: "a reading every 15 minutes, published hourly",
+  cell: { capacityKg: 100, sensitivityMvV: 2, excitationV: 3.3 },
+  settings: { DIVISION_KG: 0.05, CAPACITY_KG: 100, PUBLISH_EVERY: 4 },
+  events: [
+    { type: "command", at: 2, name: "cal_point", kg: 0 },
+    { type: "load", at: 3, kg: 20, rampS: 0.3 },
+    { type: "command", at: 6, name: "calibrate", kg: 20 },
+    { type: "load", at: 7, kg: 31.2, rampS: 0.5 },
+    { type: "set", at: 9, key: "WAKE_INTERVAL_S", value: 900 },
+  ],
+}, "bench battery"), { seed: 1, durationS: 2 * 86400 });
+
 const figures = {
   core_wasm_bytes: releaseWasm().length,
   host_calls_per_sample: runs[0].callsPerSample,
@@ -170,6 +187,11 @@ const figures = {
   pico_flash_bytes: pico.flash,
   pico_static_ram_bytes: pico.ram,
   pico_wasm3_ram_bytes: pico.wasm3,
+  battery_days_3000mah_15min: Math.round(battery.batteryDays),
+  battery_mah_per_day_15min: Number(battery.mahPerDay.toFixed(3)),
+  wake_ms_without_publish: Math.round(battery.wakeMsWithoutPublish),
+  wake_ms_with_publish: Math.round(battery.wakeMsWithPublish),
+  battery_state_bytes_max: battery.maxStateBytes,
 };
 
 process.exitCode = 0;
@@ -191,6 +213,7 @@ if (values.json) {
     console.log(`${`firmware RAM, ${interpreter}`.padEnd(30)}${m ? `pool ${m.least_pool} bytes needed (default ${m.pool}, WAMR's high-water ${m.pool_peak}), linear memory ${m.linear}, module copy ${m.module_copy}, Wasm stack ${m.least_stack} needed, native stack ${m.native_stack} (${m.bits}-bit)` : "WAMR sources not available (WASM_SCALE_VENDOR)"}`);
   }
   console.log(`${"Pico W firmware".padEnd(30)}${pico.flash === null ? "not built (npm run build:pico)" : `flash ${pico.flash} bytes, static RAM ${pico.ram} bytes`}; wasm3 RAM for the core ${pico.wasm3 ?? "-"} bytes`);
+  console.log(`${"battery, 15 min, hourly".padEnd(30)}${figures.battery_days_3000mah_15min} days on 3000 mAh (${figures.battery_mah_per_day_15min} mAh a day); a wake ${figures.wake_ms_without_publish} ms, ${figures.wake_ms_with_publish} ms with publishing (virtual, energy model); state ${figures.battery_state_bytes_max} bytes at most`);
   for (const [name, value] of Object.entries(instructions.figures)) console.log(`${name.padEnd(42)}${value ?? "-"}`);
   if (instructions.note) console.log(`note: ${instructions.note}`);
 }

@@ -36,6 +36,25 @@ test("simulate --json prints one JSON summary of the default scenario", async ()
   assert.equal(s.final.kg, 0);
 });
 
+test("simulate --battery runs the beehive as a battery scale through its WiFi outage and reports the battery", async () => {
+  const beehive = fileURLToPath(new URL("../host/desktop/scenarios/beehive.json", import.meta.url));
+  const r = await cli("simulate", beehive, "--battery", "--json", "-d", String(2 * 86400));
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.ok(s.wakes >= 191 && s.wakes <= 192, `${s.wakes} wakes in 2 days at 15 minutes`);
+  assert.equal(s.readingsTaken, s.wakes);
+  assert.equal(s.readingsDelivered + s.readingsQueued, s.readingsTaken, "none lost");
+  assert.equal(s.failedConnections, 6, "the 6-hour outage, publishing hourly");
+  assert.ok(s.batteryDays > 365, `${s.batteryDays} days`);
+  assert.ok(s.wakeMsWithPublish > s.wakeMsWithoutPublish && s.wakeMsWithoutPublish > 500);
+  const text = await cli("simulate", beehive, "--battery", "-d", "7200");
+  assert.match(text.stdout, /mAh a day/);
+  // A scenario that never turns battery mode on says so.
+  const plain = await cli("simulate", "--battery", "-d", "60");
+  assert.equal(plain.code, 2);
+  assert.match(plain.stderr, /never turns battery mode on: set WAKE_INTERVAL_S/);
+});
+
 test("simulate honours --duration and --rate and is deterministic per seed", async () => {
   const a = JSON.parse((await cli("simulate", "--json", "-d", "5", "-r", "80", "-s", "4")).stdout);
   const b = JSON.parse((await cli("simulate", "--json", "-d", "5", "-r", "80", "-s", "4")).stdout);

@@ -7,6 +7,8 @@ import { ConfigError, resolveConnection, type Connection } from "./mqtt/config.j
 import { writeCerts, certFiles, CertError } from "./certs.js";
 import { recordDevice, SILENCE_S } from "./device-recording.js";
 import { loadScenario, ScenarioError } from "./scenario.js";
+import { simulateBattery, formatBatterySummary } from "./battery/simulate.js";
+import { DEFAULT_BATTERY } from "./battery/energy.js";
 import { VirtualScale } from "./virtual-scale.js";
 import { summarise, formatSummary } from "./summary.js";
 import { StoreError } from "./store.js";
@@ -97,10 +99,20 @@ export function program(): Command {
     .option("--json", "print one JSON object")
     .option("--readings", "print every reading too")
     .option("--record <file>", "record what the core is given, to replay it later (wasm-scale replay)")
-    .action(async (file: string, o: { duration?: number; rate?: 10 | 80; seed: number; wasm?: string; engine: EngineName; json?: boolean; readings?: boolean; record?: string }) => {
+    .option("--battery", "run it as a battery scale (the scenario sets WAKE_INTERVAL_S): deep sleeps, a fresh core every wake, publishing over TLS to an embedded broker through the scenario's network outages; report the energy model's mAh a day and days of battery")
+    .option("--capacity <mAh>", "battery capacity for --battery", number("capacity", 1, 1e6), DEFAULT_BATTERY.capacityMah)
+    .action(async (file: string, o: { duration?: number; rate?: 10 | 80; seed: number; wasm?: string; engine: EngineName; json?: boolean; readings?: boolean; record?: string; battery?: boolean; capacity: number }) => {
       const scenario = loadScenario(file);
       if (o.rate) scenario.rate = o.rate;
       const duration = o.duration ?? scenario.durationS ?? 60;
+      if (o.battery) {
+        if (o.record || o.readings) throw new ScenarioError("--battery reports the battery; --record and --readings are for a scale that stays awake");
+        const summary = await simulateBattery(scenario, {
+          seed: o.seed, durationS: duration, wasm: o.wasm, engine: o.engine, battery: { ...DEFAULT_BATTERY, capacityMah: o.capacity },
+        });
+        console.log(o.json ? JSON.stringify(summary) : formatBatterySummary(summary));
+        return;
+      }
       const scale = await VirtualScale.create(scenario, { seed: o.seed, wasm: o.wasm, engine: o.engine, record: o.record });
       const decimals = displayDecimals(scale.core);
       const started = performance.now();
