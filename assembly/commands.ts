@@ -27,7 +27,7 @@ export const CMD_TRIM_CLEAR: i32 = 10;
 export const CMD_RECORD: i32 = 11;
 
 /** Results waiting to be published. */
-export const RESULTS_MAX: i32 = 64;
+export const RESULTS_MAX: i32 = 32;
 /** A result: command index, code, id length, id bytes (a JSON token of at most MAX_TOKEN + 2). */
 export const RESULT_SIZE: i32 = 12 + 36;
 

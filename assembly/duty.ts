@@ -15,33 +15,42 @@ export const DUTY_SAMPLE: i32 = 0;
 export const DUTY_SLEEP: i32 = 1;
 export const DUTY_PUBLISH: i32 = 2;
 
+// The duty cycle's state, in one block of linear memory rather than ten globals (each global
+// costs WAMR about 80 bytes of pool; the block is also the state stream's part, copied whole).
+const S = memory.data(40);
 /** A wake is in progress: its readings are kept for its one reading, not queued. */
-export let waking: bool = false;
-let startMs: i32 = 0;
+const WAKING: usize = 0;
+/** When the wake began (host ms). */
+const START_MS: usize = 4;
 /** This wake has produced a reading (a weight or a fault report) in the reading record. */
-let seen: bool = false;
+const SEEN: usize = 8;
 /** Wakes since the last publishing wake. */
-let wakes: i32 = 0;
+const WAKES: usize = 12;
 /** No publishing wake since a cold boot: the first wake publishes (and the host learns the time). */
-let cold: bool = true;
+const COLD: usize = 16;
 /** The weight and fault at the last publishing wake (the change threshold's reference). */
-let sentKg: f32 = NaN;
-let lastFault: i32 = 0;
+const SENT_KG: usize = 20;
+const LAST_FAULT: usize = 24;
 /** Home Assistant has had the discovery messages since the cold boot. */
-let announced: bool = false;
-/** When the next wake is due (host ms), on the grid of WAKE_INTERVAL_S; valid once planned. */
-let plannedMs: i32 = 0;
-let planned: bool = false;
+const ANNOUNCED: usize = 28;
+/** When the next wake is due (host ms), on the grid of WAKE_INTERVAL_S; valid once PLANNED. */
+const PLANNED_MS: usize = 32;
+const PLANNED: usize = 36;
+export const DUTY_STATE_BYTES: i32 = 40;
+
+// @ts-ignore: decorator
+@inline function get(at: usize): i32 { return load<i32>(S + at); }
+// @ts-ignore: decorator
+@inline function put(at: usize, v: i32): void { store<i32>(S + at, v); }
+
+/** A wake is in progress (scale_sample keeps its readings for the wake's one reading). */
+// @ts-ignore: decorator
+@inline export function waking(): bool { return get(WAKING) != 0; }
 
 export function dutyReset(): void {
-  waking = false;
-  seen = false;
-  wakes = 0;
-  cold = true;
-  sentKg = NaN;
-  lastFault = 0;
-  announced = false;
-  planned = false;
+  memory.fill(S, 0, DUTY_STATE_BYTES);
+  put(COLD, 1);
+  store<f32>(S + SENT_KG, NaN);
 }
 
 export function batteryMode(): bool {
@@ -49,23 +58,24 @@ export function batteryMode(): bool {
 }
 
 export function wakeBegin(nowMs: i32): void {
-  waking = true;
-  seen = false;
-  startMs = nowMs;
+  put(WAKING, 1);
+  put(SEEN, 0);
+  put(START_MS, nowMs);
   const interval = cfgInt(CFG_WAKE_INTERVAL_S) * 1000;
-  if (!planned || interval <= 0) {
-    plannedMs = nowMs; // the grid starts at the first wake
-    planned = true;
-  } else if (nowMs - plannedMs > 0) {
+  const planned = get(PLANNED_MS);
+  if (get(PLANNED) == 0 || interval <= 0) {
+    put(PLANNED_MS, nowMs); // the grid starts at the first wake
+    put(PLANNED, 1);
+  } else if (nowMs - planned > 0) {
     // This wake's slot: the grid point nearest now (the sleep timer runs on an RC clock and may
     // wake a little early or late).
-    plannedMs += ((nowMs - plannedMs + (interval >> 1)) / interval) * interval;
+    put(PLANNED_MS, planned + ((nowMs - planned + (interval >> 1)) / interval) * interval);
   }
 }
 
 /** scale_sample made a reading (or a fault report) during the wake. */
 export function wakeSeen(): void {
-  seen = true;
+  put(SEEN, 1);
 }
 
 /**
@@ -75,33 +85,38 @@ export function wakeSeen(): void {
  * cold boot, when a fault appears or clears, or when the weight moved more than PUBLISH_CHANGE_KG.
  */
 export function wakeDecide(nowMs: i32, r: usize): i32 {
-  if (!waking) return ERR_BAD_VALUE;
+  if (!waking()) return ERR_BAD_VALUE;
+  const seen = get(SEEN) != 0;
   const fault = load<i32>(r, READING_FAULT);
   const stable = seen && fault == 0 && (load<u32>(r, READING_FLAGS) & FLAG_STABLE) != 0;
-  if (!stable && nowMs - startMs < cfgInt(CFG_WAKE_SAMPLE_MS)) return DUTY_SAMPLE;
-  waking = false;
-  wakes++;
-  let publish = cold || wakes >= cfgInt(CFG_PUBLISH_EVERY);
+  if (!stable && nowMs - get(START_MS) < cfgInt(CFG_WAKE_SAMPLE_MS)) return DUTY_SAMPLE;
+  put(WAKING, 0);
+  const wakes = get(WAKES) + 1;
+  let publish = get(COLD) != 0 || wakes >= cfgInt(CFG_PUBLISH_EVERY);
   if (seen) {
     const kg = load<f32>(r, READING_KG);
+    const sent = load<f32>(S + SENT_KG);
     const change = cfg(CFG_PUBLISH_CHANGE_KG);
-    if ((fault != 0) != (lastFault != 0)) publish = true;
-    if (change > 0 && !isNaN(kg) && !isNaN(sentKg) && Mathf.abs(kg - sentKg) > change) publish = true;
-    lastFault = fault;
+    if ((fault != 0) != (get(LAST_FAULT) != 0)) publish = true;
+    if (change > 0 && !isNaN(kg) && !isNaN(sent) && Mathf.abs(kg - sent) > change) publish = true;
+    put(LAST_FAULT, fault);
     outboxPut(r);
-    if (publish || isNaN(sentKg)) sentKg = kg;
+    if (publish || isNaN(sent)) store<f32>(S + SENT_KG, kg);
   }
-  if (!publish) return DUTY_SLEEP;
-  wakes = 0;
-  cold = false;
+  if (!publish) {
+    put(WAKES, wakes);
+    return DUTY_SLEEP;
+  }
+  put(WAKES, 0);
+  put(COLD, 0);
   return DUTY_PUBLISH;
 }
 
 /** Milliseconds to the next wake on the grid; a wake that ran past its slot skips to the next. */
 export function wakeSleepMs(nowMs: i32): i32 {
   const interval = cfgInt(CFG_WAKE_INTERVAL_S) * 1000;
-  if (interval <= 0 || !planned) return 0;
-  let next = plannedMs + interval;
+  if (interval <= 0 || get(PLANNED) == 0) return 0;
+  let next = get(PLANNED_MS) + interval;
   if (next - nowMs <= 0) next += ((nowMs - next) / interval + 1) * interval;
   return next - nowMs;
 }
@@ -109,17 +124,17 @@ export function wakeSleepMs(nowMs: i32): i32 {
 /** The discovery messages go on this connection: always, but in battery mode once after a cold
  * boot or a change of the wake settings (they are retained; each one costs airtime). */
 export function discoveryDue(): bool {
-  return !batteryMode() || !announced;
+  return !batteryMode() || get(ANNOUNCED) == 0;
 }
 
 export function discoverySent(): void {
-  announced = true;
+  put(ANNOUNCED, 1);
 }
 
 /** A setting changed: the wake settings are in the discovery messages (expire_after). */
 export function dutyConfigChanged(key: i32): void {
-  if (key == CFG_WAKE_INTERVAL_S || key == CFG_PUBLISH_EVERY) announced = false;
-  if (key == CFG_WAKE_INTERVAL_S) planned = false;
+  if (key == CFG_WAKE_INTERVAL_S || key == CFG_PUBLISH_EVERY) put(ANNOUNCED, 0);
+  if (key == CFG_WAKE_INTERVAL_S) put(PLANNED, 0);
 }
 
 /** Seconds after which Home Assistant shows the weight as unavailable: three publishing periods
@@ -128,18 +143,6 @@ export function expireAfterS(): i32 {
   return batteryMode() ? 3 * cfgInt(CFG_WAKE_INTERVAL_S) * cfgInt(CFG_PUBLISH_EVERY) : 0;
 }
 
-// --- volatile state (state.ts) -----------------------------------------------------------------
+// --- volatile state (state.ts): the block itself --------------------------------------------
 
-export function dutyStateSave(p: usize): usize {
-  store<i32>(p, waking ? 1 : 0); store<i32>(p, startMs, 4); store<i32>(p, seen ? 1 : 0, 8); store<i32>(p, wakes, 12);
-  store<i32>(p, cold ? 1 : 0, 16); store<f32>(p, sentKg, 20); store<i32>(p, lastFault, 24); store<i32>(p, announced ? 1 : 0, 28);
-  store<i32>(p, plannedMs, 32); store<i32>(p, planned ? 1 : 0, 36);
-  return p + 40;
-}
-
-export function dutyStateLoad(p: usize): usize {
-  waking = load<i32>(p) != 0; startMs = load<i32>(p, 4); seen = load<i32>(p, 8) != 0; wakes = load<i32>(p, 12);
-  cold = load<i32>(p, 16) != 0; sentKg = load<f32>(p, 20); lastFault = load<i32>(p, 24); announced = load<i32>(p, 28) != 0;
-  plannedMs = load<i32>(p, 32); planned = load<i32>(p, 36) != 0;
-  return p + 40;
-}
+export const dutyState: usize = S;

@@ -21,8 +21,10 @@ const OUT_READING: i32 = 12;
 const OUT_RAW: i32 = 13; // last: a recording never delays a reading, result or gap
 
 let connected: bool = false;
-let onlinePending: bool = false;
-let discoveryPending: i32 = 0; // bit per entity
+/** Announcements to send: a bit per discovery entity, and ONLINE (availability "online"). */
+let pending: i32 = 0;
+const ALL_ENTITIES: i32 = (1 << ENTITIES) - 1;
+const ONLINE: i32 = 1 << ENTITIES;
 let lastOut: i32 = 0; // OUT_NONE, as a literal: no start function
 
 export function mqttReset(): void {
@@ -31,8 +33,7 @@ export function mqttReset(): void {
   commandsReset();
   rawReset();
   connected = false;
-  onlinePending = false;
-  discoveryPending = 0;
+  pending = 0;
   lastOut = OUT_NONE;
 }
 
@@ -48,8 +49,7 @@ export function mqttConnected(up: bool): void {
   connected = up;
   lastOut = OUT_NONE;
   if (up) {
-    onlinePending = true;
-    if (discoveryDue()) discoveryPending = (1 << ENTITIES) - 1;
+    pending = ONLINE | (discoveryDue() ? ALL_ENTITIES : 0);
   }
 }
 
@@ -69,7 +69,7 @@ export function mqttMessage(p: usize, cap: i32, tn: i32, pn: i32): i32 {
   const complete = tn + pn <= cap;
   if (topicIs(p, tn, TOPIC_HA_STATUS)) {
     if (complete && bytesAre(payload, pn, "online")) {
-      discoveryPending = (1 << ENTITIES) - 1;
+      pending |= ALL_ENTITIES;
       return 1;
     }
     return 2;
@@ -93,12 +93,12 @@ export function mqttResult(code: i32): i32 {
 export function outNext(p: usize, cap: i32): i32 {
   lastOut = OUT_NONE;
   if (idLen == 0 || !connected) return 0;
-  if (onlinePending) {
+  if (pending & ONLINE) {
     frameBegin(p, cap, 1, true, TOPIC_STATUS);
     wStr("online");
     lastOut = OUT_ONLINE;
-  } else if (discoveryPending != 0) {
-    const e = ctz(discoveryPending);
+  } else if (pending != 0) {
+    const e = ctz(pending);
     discoveryFrame(p, cap, e);
     lastOut = OUT_DISCOVERY + e;
   } else if (resultWaiting()) {
@@ -125,10 +125,10 @@ export function outDone(): i32 {
   const kind = lastOut;
   lastOut = OUT_NONE;
   if (kind == OUT_NONE) return ERR_BAD_VALUE;
-  if (kind == OUT_ONLINE) onlinePending = false;
+  if (kind == OUT_ONLINE) pending &= ~ONLINE;
   else if (kind >= OUT_DISCOVERY && kind < OUT_DISCOVERY + ENTITIES) {
-    discoveryPending &= ~(1 << (kind - OUT_DISCOVERY));
-    if (discoveryPending == 0) discoverySent();
+    pending &= ~(1 << (kind - OUT_DISCOVERY));
+    if (pending == 0) discoverySent();
   }
   else if (kind == OUT_RESULT) resultDone();
   else if (kind == OUT_GAP) gapDone();

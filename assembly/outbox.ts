@@ -193,7 +193,6 @@ const P_TIME_UNKNOWN = 25;
 const READING_BYTES: i32 = 384;
 const readingBytes = memory.data(READING_BYTES);
 const readingOffsets = memory.data(28 * 2);
-let partsReady: bool = false;
 
 // @ts-ignore: decorator
 @inline function wPartOf(k: i32): void {
@@ -206,10 +205,8 @@ let partsReady: bool = false;
 }
 
 function wReading(r: usize): void {
-  if (!partsReady) {
-    partsInit(READING_PARTS, readingBytes, readingOffsets, READING_BYTES);
-    partsReady = true;
-  }
+  // Made on first use: the parts start with '{' once there (no flag: a global costs WAMR pool).
+  if (load<u8>(readingBytes) == 0) partsInit(READING_PARTS, readingBytes, readingOffsets, READING_BYTES);
   const flags = load<u32>(r, READING_FLAGS);
   const fault = load<i32>(r, READING_FAULT) & 0xFF;
   const dec = decimals();

@@ -156,7 +156,7 @@ export function scaleSample(nowMs: i32): i32 {
     lastStable = false;
     stableReset(); // stability must be earned again from good readings
     trimBreak();
-    if (waking) wakeSeen(); else outboxOffer(reading);
+    if (waking()) wakeSeen(); else outboxOffer(reading);
     return -code;
   }
 
@@ -230,7 +230,7 @@ export function scaleSample(nowMs: i32): i32 {
   lastCounts = counts;
   lastGross = gross;
   lastT = t;
-  if (waking) wakeSeen(); else outboxOffer(reading);
+  if (waking()) wakeSeen(); else outboxOffer(reading);
   return 1;
 }
 

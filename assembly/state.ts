@@ -20,53 +20,36 @@ import { trimStateSave, trimStateLoad, smoothed, empty, rows, TRIM_BYTES, ROWS_B
 import { calStateSave, calStateLoad } from "./calibration";
 import { commandsStateSave, commandsStateLoad, results, resHead, resLen, RESULTS_MAX, RESULT_SIZE } from "./commands";
 import { outboxStateSave, outboxStateLoad, outbox, outHead, outLen, OUTBOX_SLOTS } from "./outbox";
-import { dutyStateSave, dutyStateLoad } from "./duty";
+import { dutyState, DUTY_STATE_BYTES } from "./duty";
 import { READING_SIZE } from "./abi";
 import { scaleStateSave, scaleStateLoad } from "./scale";
 
 const STATE_MAGIC: u32 = 0x31535357; // "WSS1"
 export const STATE_VERSION: i32 = 2;
 const HEAD: i32 = 14;
-/** The scalars' bytes: filter 112, hx711 16, trim 12, calibration 16, commands 12, outbox 64, scale 48,
- * duty 40. */
-const SCALARS_LEN: i32 = 320;
+/** The scalars' bytes: filter 112, hx711 16, trim 12, calibration 16, commands 12, outbox 64, scale 48. */
+const SCALARS_LEN: i32 = 280;
 /** Where the two queues' lengths are in the stream (their heads are written as 0). */
 const RESULTS_LEN_AT: i32 = HEAD + 112 + 16 + 12 + 16 + 4;
 const OUTBOX_LEN_AT: i32 = HEAD + 112 + 16 + 12 + 16 + 12 + 4;
-const REGIONS: i32 = 10;
+const REGIONS: i32 = 11;
 
 /** Header and scalars, staged: written here before the first chunk, read here before applying. */
 const staged = memory.data(HEAD + SCALARS_LEN);
-/** The regions: address and size, in stream order (the outbox comes after them). */
-const regionTable = memory.data(REGIONS * 8);
-let tableReady: bool = false;
+/** The regions: address and size, in stream order (the two queues come after them). */
+const regionTable = memory.data<u32>([
+  <u32>spikeRing, SPIKE_BYTES, <u32>spikeSorted, SPIKE_BYTES, <u32>movingRing, MOVING_BYTES, <u32>slotLow, SLOT_BYTES,
+  <u32>slotHigh, SLOT_BYTES, <u32>lastCode, CODES_BYTES, <u32>sameCount, CODES_BYTES, <u32>smoothed, TRIM_BYTES,
+  <u32>empty, TRIM_BYTES, <u32>rows, ROWS_BYTES, <u32>dutyState, DUTY_STATE_BYTES,
+]);
 
-/** Where a stream is: the next chunk expected, the CRC register, and its length (0: none started). */
-let nextChunk: i32 = 0;
-let crc: u32 = 0;
-let total: i32 = 0;
-/** The CRC trailer as it arrives. */
-let trailer: u32 = 0;
-
-function region(i: i32, at: usize, size: i32): void {
-  store<u32>(regionTable + <usize>(i * 8), <u32>at);
-  store<u32>(regionTable + <usize>(i * 8), <u32>size, 4);
-}
-
-function table(): void {
-  if (tableReady) return;
-  region(0, spikeRing, SPIKE_BYTES);
-  region(1, spikeSorted, SPIKE_BYTES);
-  region(2, movingRing, MOVING_BYTES);
-  region(3, slotLow, SLOT_BYTES);
-  region(4, slotHigh, SLOT_BYTES);
-  region(5, lastCode, CODES_BYTES);
-  region(6, sameCount, CODES_BYTES);
-  region(7, smoothed, TRIM_BYTES);
-  region(8, empty, TRIM_BYTES);
-  region(9, rows, ROWS_BYTES);
-  tableReady = true;
-}
+/** Where a stream is: the next chunk expected, the CRC register, its length (0: none started) and
+ * the CRC trailer as it arrives; in linear memory, not globals (WAMR's pool pays for each global). */
+const cursor = memory.data(16);
+const NEXT: usize = 0;
+const CRC: usize = 4;
+const TOTAL: usize = 8;
+const TRAILER: usize = 12;
 
 /** The stream's length with `results` and `readings` queued: header, scalars, regions, queues, CRC. */
 function streamLength(results: i32, readings: i32): i32 {
@@ -75,9 +58,6 @@ function streamLength(results: i32, readings: i32): i32 {
   return n;
 }
 
-/** The queue lengths of the stream being loaded (from its scalars, in chunk 0). */
-let loadResults: i32 = 0;
-let loadReadings: i32 = 0;
 
 /** Copies the part of [at, at + size) (stream position pos) inside stream bytes [from, from + n). */
 function visit(at: usize, size: i32, pos: i32, p: usize, from: i32, n: i32, save: bool): i32 {
@@ -113,8 +93,10 @@ function move(p: usize, from: i32, n: i32, save: bool): void {
     const e = regionTable + <usize>(i * 8);
     pos = visit(<usize>load<u32>(e), <i32>load<u32>(e, 4), pos, p, from, n, save);
   }
-  pos = visitQueue(results, RESULT_SIZE, RESULTS_MAX, resHead, save ? resLen : loadResults, pos, p, from, n, save);
-  visitQueue(outbox, READING_SIZE, OUTBOX_SLOTS, outHead, save ? outLen : loadReadings, pos, p, from, n, save);
+  // Loading, the lengths come from the staged scalars (chunk 0 holds them whole, and fills the
+  // staging area before the queues' bytes are reached).
+  pos = visitQueue(results, RESULT_SIZE, RESULTS_MAX, resHead, save ? resLen : load<i32>(staged + <usize>RESULTS_LEN_AT), pos, p, from, n, save);
+  visitQueue(outbox, READING_SIZE, OUTBOX_SLOTS, outHead, save ? outLen : load<i32>(staged + <usize>OUTBOX_LEN_AT), pos, p, from, n, save);
 }
 
 function stageScalars(): void {
@@ -126,7 +108,6 @@ function stageScalars(): void {
   q = commandsStateSave(q);
   q = outboxStateSave(q);
   q = scaleStateSave(q);
-  q = dutyStateSave(q);
   assert(<i32>(q - staged) == HEAD + SCALARS_LEN);
 }
 
@@ -138,36 +119,47 @@ function applyScalars(): void {
   q = calStateLoad(q);
   q = commandsStateLoad(q);
   q = outboxStateLoad(q);
-  q = scaleStateLoad(q);
-  dutyStateLoad(q);
+  scaleStateLoad(q);
+}
+
+// @ts-ignore: decorator
+@inline function cur(at: usize): i32 { return load<i32>(cursor + at); }
+// @ts-ignore: decorator
+@inline function setCur(at: usize, v: i32): void { store<i32>(cursor + at, v); }
+
+/** Refuses the stream under way (the host starts the core as at a cold boot). */
+function refuse(err: i32): i32 {
+  setCur(TOTAL, 0);
+  return err;
 }
 
 /** Writes chunk k of the state into [p, p + cap): its length, 0 after the last chunk, or an error. */
 export function stateSave(k: i32, p: usize, cap: i32): i32 {
-  table();
   if (k == 0) {
     stageScalars();
-    total = streamLength(resLen, outLen);
+    setCur(TOTAL, streamLength(resLen, outLen));
     store<u32>(staged, STATE_MAGIC);
     store<u16>(staged, <u16>STATE_VERSION, 4);
     store<u16>(staged, <u16>(REGIONS + 2), 6);
-    store<u32>(staged, <u32>total, 8);
+    store<u32>(staged, <u32>cur(TOTAL), 8);
     store<u16>(staged, <u16>SCALARS_LEN, 12);
-    crc = 0xFFFFFFFF;
-  } else if (k != nextChunk || total == 0) {
+    setCur(CRC, 0xFFFFFFFF);
+  } else if (k != cur(NEXT) || cur(TOTAL) == 0) {
     return ERR_BAD_VALUE; // chunks go in order, from 0
   }
+  const total = cur(TOTAL);
   const from = k * cap;
   if (from >= total) return 0;
   const n = min(cap, total - from);
   const body = min(n, total - 4 - from); // the bytes before the CRC trailer
   if (body > 0) {
     move(p, from, body, true);
-    crc = crc32Update(crc, p, body);
+    setCur(CRC, crc32Update(cur(CRC), p, body));
   }
   // The trailer's bytes in this chunk (it may straddle two): the CRC is complete by then.
-  for (let t = max(from, total - 4); t < from + n; t++) store<u8>(p + <usize>(t - from), <u8>(~crc >> (<u32>(t - total + 4) << 3)));
-  nextChunk = k + 1;
+  const crc = ~<u32>cur(CRC);
+  for (let t = max(from, total - 4); t < from + n; t++) store<u8>(p + <usize>(t - from), <u8>(crc >> (<u32>(t - total + 4) << 3)));
+  setCur(NEXT, k + 1);
   return n;
 }
 
@@ -178,43 +170,38 @@ export function stateSave(k: i32, p: usize, cap: i32): i32 {
  * used: the host starts the core as at a cold boot.
  */
 export function stateLoad(k: i32, p: usize, n: i32, cap: i32): i32 {
-  table();
   if (k == 0) {
     // Chunk 0 holds the header and the scalars whole (the io buffer is larger than both).
     if (n < HEAD + SCALARS_LEN || load<u32>(p) != STATE_MAGIC || <i32>load<u16>(p, 4) != STATE_VERSION || <i32>load<u16>(p, 6) != REGIONS + 2
       || <i32>load<u16>(p, 12) != SCALARS_LEN) {
-      total = 0;
-      return ERR_BAD_BLOB;
+      return refuse(ERR_BAD_BLOB);
     }
-    loadResults = load<i32>(p + <usize>RESULTS_LEN_AT);
-    loadReadings = load<i32>(p + <usize>OUTBOX_LEN_AT);
-    if (loadResults < 0 || loadResults > RESULTS_MAX || loadReadings < 0 || loadReadings > OUTBOX_SLOTS
-      || <i32>load<u32>(p, 8) != streamLength(loadResults, loadReadings)) {
-      total = 0;
-      return ERR_BAD_BLOB;
+    const results = load<i32>(p + <usize>RESULTS_LEN_AT);
+    const readings = load<i32>(p + <usize>OUTBOX_LEN_AT);
+    if (results < 0 || results > RESULTS_MAX || readings < 0 || readings > OUTBOX_SLOTS || <i32>load<u32>(p, 8) != streamLength(results, readings)) {
+      return refuse(ERR_BAD_BLOB);
     }
-    total = streamLength(loadResults, loadReadings);
-    crc = 0xFFFFFFFF;
-    trailer = 0;
-  } else if (k != nextChunk || total == 0) {
-    total = 0;
-    return ERR_BAD_VALUE;
+    setCur(TOTAL, streamLength(results, readings));
+    setCur(CRC, 0xFFFFFFFF);
+    setCur(TRAILER, 0);
+  } else if (k != cur(NEXT) || cur(TOTAL) == 0) {
+    return refuse(ERR_BAD_VALUE);
   }
+  const total = cur(TOTAL);
   const from = k * cap;
-  if (n <= 0 || from + n > total || (from + n < total && n != cap)) {
-    total = 0;
-    return ERR_BAD_BLOB;
-  }
+  if (n <= 0 || from + n > total || (from + n < total && n != cap)) return refuse(ERR_BAD_BLOB);
   const body = min(n, total - 4 - from);
   if (body > 0) {
-    crc = crc32Update(crc, p, body);
+    setCur(CRC, crc32Update(cur(CRC), p, body));
     move(p, from, body, false);
   }
+  let trailer = <u32>cur(TRAILER);
   for (let t = max(from, total - 4); t < from + n; t++) trailer |= <u32>load<u8>(p + <usize>(t - from)) << (<u32>(t - total + 4) << 3);
-  nextChunk = k + 1;
+  setCur(TRAILER, trailer);
+  setCur(NEXT, k + 1);
   if (from + n < total) return 1;
-  const ok = trailer == ~crc;
-  total = 0;
+  const ok = trailer == ~<u32>cur(CRC);
+  setCur(TOTAL, 0);
   if (!ok) return ERR_BAD_BLOB;
   applyScalars();
   return 0;

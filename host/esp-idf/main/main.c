@@ -1,12 +1,14 @@
 /*
  * wasm-scale firmware: an ESP32 reads HX711s through the Wasm core and publishes over MQTT/TLS.
  *
- * Boot order: NVS -> configuration check -> status LED -> GPIO -> the Wasm core (its pool and
- * linear memory taken from the heap first, before WiFi and TLS fragment it) -> settings and
- * calibration from NVS -> two tasks, and app_main returns:
+ * Boot order: NVS -> the clock resumed across deep sleep -> configuration check -> status LED ->
+ * GPIO -> the Wasm core (its pool and linear memory taken from the heap first, before WiFi and
+ * TLS fragment it) -> settings and calibration from NVS -> the state kept over a deep sleep, if
+ * any -> then, awake (WAKE_INTERVAL_S 0), two tasks, and app_main returns:
  *  - "core" samples and is the only task that calls into Wasm; it never waits on the network;
  *  - "net" brings WiFi up (and back, for ever), sets the clock by SNTP before TLS (certificate
- *    dates), starts esp-mqtt, then passes the core's frames to esp-mqtt.
+ *    dates), starts esp-mqtt, then passes the core's frames to esp-mqtt;
+ * or, in battery mode, one wake (battery.c) that ends in deep sleep.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -30,6 +32,8 @@
 #include "scale_portable.h"
 #include "status_led.h"
 #include "wasm_host.h"
+#include "app.h"
+#include "battery.h"
 
 static const char *TAG = "wasm-scale";
 
@@ -109,8 +113,7 @@ static esp_err_t nvs_blob_write(int which, const uint8_t *data, size_t len)
     return err;
 }
 
-/* Saves the blobs the core changed (tare, zero, calibration, settings). */
-static void persist_dirty(void)
+void app_persist_dirty(void)
 {
     int32_t dirty = wasm_host_call_i(SCALE_EXPORT_STATE_DIRTY, 0, 0, 0);
     if (dirty == INT32_MIN || dirty == 0) return;
@@ -126,13 +129,14 @@ static void persist_dirty(void)
 }
 
 /* After every (re)instantiation: chips, persisted state, device id, clock. */
-static void on_instantiated(void)
+void app_core_setup(void)
 {
     for (int i = 0; i < s_dout_count; i++) {
         int32_t r = wasm_host_call_i(SCALE_EXPORT_HX_ADD_CHIP, 2, CLK_PIN, s_dout_pins[i]);
         if (r <= 0) ESP_LOGE(TAG, "core refused HX711 on clk %d / dout %d: %" PRId32, CLK_PIN, s_dout_pins[i], r);
     }
     nvs_handle_t h;
+    bool settings_stored = false;
     if (nvs_open(NVS_NAMESPACE, NVS_READONLY, &h) == ESP_OK) {
         for (int which = SCALE_BLOB_CONFIG; which >= SCALE_BLOB_CALIBRATION; which--) {
             size_t cap;
@@ -141,8 +145,14 @@ static void on_instantiated(void)
             if (nvs_get_blob(h, BLOB_KEYS[which], io, &len) != ESP_OK) continue;
             int32_t r = wasm_host_call_i(SCALE_EXPORT_BLOB_LOAD, 2, which, (int32_t)len);
             ESP_LOGI(TAG, "%s from NVS: %s", BLOB_KEYS[which], r == 0 ? "restored" : "refused (damaged or old), defaults kept");
+            if (which == SCALE_BLOB_CONFIG && r == 0) settings_stored = true;
         }
         nvs_close(h);
+    }
+    /* Battery mode from the first boot, when menuconfig asks for it and nothing is stored yet. */
+    if (!settings_stored && CONFIG_SCALE_WAKE_INTERVAL_S > 0 &&
+        wasm_host_call_if(SCALE_EXPORT_CONFIG_SET, SCALE_CFG_WAKE_INTERVAL_S, (float)CONFIG_SCALE_WAKE_INTERVAL_S) != 0) {
+        ESP_LOGE(TAG, "core refused WAKE_INTERVAL_S %d", CONFIG_SCALE_WAKE_INTERVAL_S);
     }
     /* The RATE pin's setting, whatever a stored settings blob says: the core times reads by it.
      * Set only when it differs, so that a boot does not rewrite the settings in NVS. */
@@ -162,14 +172,14 @@ static void on_instantiated(void)
     cal_manager_relink(); /* a calibration module in use is linked to the new instance */
 }
 
-static void sync_time_if_known(void)
+void app_sync_time(bool again)
 {
-    if (s_time_synced) return;
+    if (s_time_synced && !again) return;
     uint32_t epoch = scale_clock_epoch();
     if (epoch == 0) return;
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    int32_t now_ms = (int32_t)(esp_timer_get_time() / 1000);
+    int32_t now_ms = (int32_t)battery_now_ms();
     wasm_host_call_i(SCALE_EXPORT_TIME_SYNC, 2, (int32_t)(uint32_t)tv.tv_sec, now_ms - (int32_t)(tv.tv_usec / 1000));
     s_time_synced = true;
 }
@@ -191,6 +201,19 @@ static void net_task(void *arg)
     }
     /* The clock before TLS: certificate validity is checked against it. */
     scale_clock_sync(NTP_SERVER, SNTP_WAIT_MS);
+    scale_mqtt_config_t mqtt;
+    app_mqtt_config(&mqtt);
+    while ((err = scale_mqtt_start(&mqtt, s_net_events)) != ESP_OK) {
+        ESP_LOGE(TAG, "MQTT client not started: %s; again in 10 s", esp_err_to_name(err));
+        status_led_set(STATUS_BROKER_DOWN);
+        vTaskDelay(pdMS_TO_TICKS(10000));
+    }
+    /* esp-mqtt reconnects by itself; from here this task only hands the core's frames to it. */
+    scale_mqtt_serve();
+}
+
+void app_mqtt_config(scale_mqtt_config_t *c)
+{
     scale_mqtt_config_t mqtt = {
         .uri = BROKER_URI,
         .client_id = "wasm-scale-" DEVICE_ID,
@@ -213,13 +236,22 @@ static void net_task(void *arg)
     mqtt.key_der = device_key_der_start;
     mqtt.key_der_len = (size_t)(device_key_der_end - device_key_der_start);
 #endif
-    while ((err = scale_mqtt_start(&mqtt, s_net_events)) != ESP_OK) {
-        ESP_LOGE(TAG, "MQTT client not started: %s; again in 10 s", esp_err_to_name(err));
-        status_led_set(STATUS_BROKER_DOWN);
-        vTaskDelay(pdMS_TO_TICKS(10000));
-    }
-    /* esp-mqtt reconnects by itself; from here this task only hands the core's frames to it. */
-    scale_mqtt_serve();
+    *c = mqtt;
+}
+
+int app_subscription_count(void)
+{
+    return s_module_topic[0] ? 3 : 2;
+}
+
+QueueHandle_t app_net_events(void)
+{
+    return s_net_events;
+}
+
+bool app_connected(void)
+{
+    return s_connected;
 }
 
 /* ---- calibration modules (components/cal_module) ---------------------------------------------- */
@@ -231,7 +263,7 @@ static int32_t core_module(bool on)
     return wasm_host_call_i(SCALE_EXPORT_CAL_MODULE, 1, on ? 1 : 0, 0);
 }
 
-static float core_setting(int key)
+float app_setting(int key)
 {
     uint32_t argv[1] = {(uint32_t)key};
     float v = 0;
@@ -241,8 +273,8 @@ static float core_setting(int key)
 
 static void core_range(double *capacity_kg, double *division_kg)
 {
-    *capacity_kg = core_setting(SCALE_CFG_CAPACITY_KG);
-    *division_kg = core_setting(SCALE_CFG_DIVISION_KG);
+    *capacity_kg = app_setting(SCALE_CFG_CAPACITY_KG);
+    *division_kg = app_setting(SCALE_CFG_DIVISION_KG);
 }
 
 static void module_answer(const char *json)
@@ -312,27 +344,22 @@ static void log_memory(void)
              (unsigned)uxTaskGetStackHighWaterMark(NULL));
 }
 
-/* What the network said since the last loop. */
-typedef struct {
-    int in_flight;           /* msg_id awaiting its PUBACK, -1 for none */
-    bool submitted;          /* a frame is with the network task, its msg_id not known yet */
-    int early_ack;           /* a PUBACK that arrived before the msg_id was known */
-    int64_t since_ms;
-} publish_state_t;
-
-static void handle_events(publish_state_t *p)
+void app_handle_events(publish_state_t *p)
 {
     scale_mqtt_event_t ev;
     while (xQueueReceive(s_net_events, &ev, 0) == pdTRUE) {
         if (ev.kind == SCALE_MQTT_EVT_CONNECTED) {
             s_connected = true;
             p->in_flight = -1;
+            p->subscribed = 0;
             wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, 1, 0);
         } else if (ev.kind == SCALE_MQTT_EVT_DISCONNECTED) {
             s_connected = false;
             p->in_flight = -1;
             wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, 0, 0);
             status_led_set(STATUS_BROKER_DOWN);
+        } else if (ev.kind == SCALE_MQTT_EVT_SUBSCRIBED) {
+            p->subscribed++;
         } else if (ev.kind == SCALE_MQTT_EVT_QUEUED) {
             p->submitted = false;
             if (ev.value == 0) {
@@ -369,19 +396,20 @@ static void handle_events(publish_state_t *p)
                 wasm_host_call_i(SCALE_EXPORT_MQTT_MESSAGE, 2, (int32_t)m->topic_len, (int32_t)m->payload_len);
             }
             scale_mqtt_message_done(ev.value);
-            persist_dirty(); /* before anything the command caused is published */
+            app_persist_dirty(); /* before anything the command caused is published */
         }
     }
 }
 
-static void publish_next(publish_state_t *p, int64_t now_ms)
+bool app_publish_next(publish_state_t *p, int64_t now_ms)
 {
     if ((p->in_flight >= 0 || p->submitted) && now_ms - p->since_ms > PUBLISH_TIMEOUT_MS) {
         p->in_flight = -1; /* framed and sent again: the core keeps it until OUT_DONE */
         p->submitted = false;
     }
-    if (!s_connected || p->in_flight >= 0 || p->submitted) return;
+    if (!s_connected || p->in_flight >= 0 || p->submitted) return true;
     int32_t n = wasm_host_call_i(SCALE_EXPORT_OUT_NEXT, 0, 0, 0);
+    if (n == 0) return false;
     size_t cap;
     const uint8_t *io = wasm_host_io(&cap);
     scale_frame_t f;
@@ -390,17 +418,18 @@ static void publish_next(publish_state_t *p, int64_t now_ms)
         p->early_ack = -1;
         p->since_ms = now_ms;
     }
+    return true;
 }
 
 static void core_task(void *arg)
 {
     (void)arg;
-    publish_state_t publish = {.in_flight = -1, .early_ack = -1};
-    int64_t next_memory_log_ms = MEMORY_LOG_MS;
+    publish_state_t publish = PUBLISH_STATE_INIT;
+    int64_t next_memory_log_ms = battery_now_ms() + MEMORY_LOG_MS;
     bool reported_gave_up = false;
     for (;;) {
         const uint32_t yields = hx711_gpio_yields();
-        const int64_t now_ms = esp_timer_get_time() / 1000;
+        const int64_t now_ms = battery_now_ms();
         if (!wasm_host_ready()) {
             esp_err_t r = wasm_host_recover(now_ms);
             if (r == ESP_ERR_INVALID_STATE && !reported_gave_up) {
@@ -412,17 +441,23 @@ static void core_task(void *arg)
                 vTaskDelay(pdMS_TO_TICKS(100));
                 continue;
             }
-            publish = (publish_state_t){.in_flight = -1, .early_ack = -1};
+            publish = (publish_state_t)PUBLISH_STATE_INIT;
         }
-        sync_time_if_known();
+        app_sync_time(false);
         /* Two host calls inside: wait_low (yields until DOUT is low) and clock_in. */
         int32_t status = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, (int32_t)now_ms, 0);
         cal_manager_after_sample(); /* a calibration module that failed is rolled back before the next */
         if (status < 0 && status != INT32_MIN) status_led_set(STATUS_FAULT);
         else if (status == 1) status_led_set(s_connected ? STATUS_OK : STATUS_BROKER_DOWN);
-        handle_events(&publish);
-        persist_dirty();
-        publish_next(&publish, now_ms);
+        app_handle_events(&publish);
+        app_persist_dirty();
+        app_publish_next(&publish, now_ms);
+        if (app_setting(SCALE_CFG_WAKE_INTERVAL_S) > 0) {
+            /* Battery mode was switched on (a command): the state is kept, and the next boot
+             * is the first wake (the result of the command goes out with its reading). */
+            ESP_LOGI(TAG, "battery mode: sleeping between readings from now on");
+            battery_sleep(1);
+        }
         if (now_ms >= next_memory_log_ms) {
             log_memory();
             next_memory_log_ms = now_ms + MEMORY_LOG_MS;
@@ -453,6 +488,7 @@ void app_main(void)
         err = nvs_flash_init();
     }
     ESP_ERROR_CHECK(err);
+    battery_clock_resume();
 
     /* Every pin is checked before any is configured, the LED's included. */
     scale_config_t config = {
@@ -482,6 +518,7 @@ void app_main(void)
         status_led_set(STATUS_FAULT);
         return;
     }
+    battery_release_pins();
 
     wasm_host_config_t host = {
         .wasm = core_wasm_start,
@@ -489,7 +526,7 @@ void app_main(void)
         .pool_bytes = WASM_POOL_KB * 1024,
         .stack_bytes = WASM_STACK_KB * 1024,
         .instruction_limit = INSTRUCTION_LIMIT,
-        .on_instantiated = on_instantiated,
+        .on_instantiated = app_core_setup,
     };
     err = wasm_host_start(&host);
     if (err != ESP_OK) {
@@ -504,8 +541,18 @@ void app_main(void)
     if (!core_topic(SCALE_TOPIC_HA_STATUS, s_ha_status_topic, sizeof s_ha_status_topic)) ESP_LOGE(TAG, "core gave no HA status topic");
     if (!core_topic(SCALE_TOPIC_RESULT, s_result_topic, sizeof s_result_topic)) ESP_LOGE(TAG, "core gave no result topic");
     start_modules();
+    battery_restore();
 
     s_net_events = xQueueCreate(16, sizeof(scale_mqtt_event_t));
+    if (s_net_events != NULL && app_setting(SCALE_CFG_WAKE_INTERVAL_S) > 0) {
+        status_led_set(STATUS_DARK);
+        if (xTaskCreatePinnedToCore(battery_task, "core", CORE_TASK_STACK, NULL, CORE_TASK_PRIORITY, NULL,
+                                    portNUM_PROCESSORS > 1 ? 1 : tskNO_AFFINITY) == pdPASS) {
+            return;
+        }
+        ESP_LOGE(TAG, "no memory for the wake's task (heap free %u)", (unsigned)esp_get_free_heap_size());
+        battery_sleep(60000); /* try again in a minute rather than drain the battery awake */
+    }
     TaskHandle_t core = NULL;
     if (s_net_events == NULL ||
         xTaskCreatePinnedToCore(core_task, "core", CORE_TASK_STACK, NULL, CORE_TASK_PRIORITY, &core, portNUM_PROCESSORS > 1 ? 1 : tskNO_AFFINITY) != pdPASS ||

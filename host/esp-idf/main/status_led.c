@@ -37,6 +37,10 @@ static void led_task(void *arg)
             gpio_set_level(s_pin, 0);
             vTaskDelay(pdMS_TO_TICKS(1000));
             break;
+        case STATUS_DARK:
+            gpio_set_level(s_pin, 0);
+            vTaskDelay(pdMS_TO_TICKS(250));
+            break;
         case STATUS_OK:
         default:
             gpio_set_level(s_pin, 1);

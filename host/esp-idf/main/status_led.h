@@ -7,6 +7,7 @@ typedef enum {
     STATUS_BROKER_DOWN,  /* three short flashes, pause */
     STATUS_FAULT,        /* HX711 fault: slow blink */
     STATUS_OK,           /* steady on */
+    STATUS_DARK,         /* off: battery mode, where every milliamp counts */
 } status_t;
 
 void status_led_start(int pin);

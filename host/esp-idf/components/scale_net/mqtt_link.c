@@ -101,6 +101,9 @@ static void on_event(void *arg, esp_event_base_t base, int32_t id, void *data)
         ESP_LOGW(TAG, "disconnected; readings are kept by the core and sent on reconnect");
         post(SCALE_MQTT_EVT_DISCONNECTED, 0);
         break;
+    case MQTT_EVENT_SUBSCRIBED:
+        post(SCALE_MQTT_EVT_SUBSCRIBED, e->msg_id);
+        break;
     case MQTT_EVENT_PUBLISHED:
         post(SCALE_MQTT_EVT_PUBLISHED, e->msg_id);
         break;
@@ -144,6 +147,7 @@ esp_err_t scale_mqtt_start(const scale_mqtt_config_t *c, QueueHandle_t events)
         .credentials.client_id = c->client_id,
         .session.keepalive = 60,
         .session.protocol_ver = c->mqtt5 ? MQTT_PROTOCOL_V_5 : MQTT_PROTOCOL_V_3_1_1,
+        .session.disable_clean_session = c->persistent_session,
         .network.reconnect_timeout_ms = 5000,
         .network.timeout_ms = 10000,
         .buffer.size = 2048,
@@ -218,6 +222,13 @@ void scale_mqtt_serve(void)
         s_out_full = false;
         post(SCALE_MQTT_EVT_QUEUED, id < 0 ? -1 : id);
     }
+}
+
+void scale_mqtt_stop(void)
+{
+    if (s_client == NULL) return;
+    esp_mqtt_client_disconnect(s_client);
+    esp_mqtt_client_stop(s_client);
 }
 
 const scale_mqtt_message_t *scale_mqtt_message(int slot)

@@ -21,6 +21,7 @@ static EventGroupHandle_t s_events;
 static esp_timer_handle_t s_retry_timer;
 static uint32_t s_backoff_max_ms;
 static int s_failures; /* consecutive failed attempts; 0 once an address is assigned */
+static wifi_config_t s_config; /* bssid_set: the attempts go to a stored access point, no scan */
 
 static void retry(void *arg)
 {
@@ -37,6 +38,13 @@ static void on_event(void *arg, esp_event_base_t base, int32_t id, void *data)
     } else if (base == WIFI_EVENT && id == WIFI_EVENT_STA_DISCONNECTED) {
         xEventGroupClearBits(s_events, GOT_IP_BIT);
         const wifi_event_sta_disconnected_t *d = data;
+        if (s_config.sta.bssid_set) {
+            /* The stored access point is gone or moved: scan from the next attempt on. */
+            s_config.sta.bssid_set = false;
+            s_config.sta.channel = 0;
+            esp_wifi_set_config(WIFI_IF_STA, &s_config);
+            ESP_LOGW(TAG, "the stored access point did not answer; scanning");
+        }
         uint32_t backoff_ms = FIRST_BACKOFF_MS << (s_failures < 16 ? s_failures : 16);
         if (backoff_ms > s_backoff_max_ms) backoff_ms = s_backoff_max_ms;
         s_failures++;
@@ -53,6 +61,11 @@ static void on_event(void *arg, esp_event_base_t base, int32_t id, void *data)
 
 esp_err_t scale_wifi_start(const char *ssid, const char *password, uint32_t backoff_max_ms)
 {
+    return scale_wifi_start_hinted(ssid, password, backoff_max_ms, NULL);
+}
+
+esp_err_t scale_wifi_start_hinted(const char *ssid, const char *password, uint32_t backoff_max_ms, const scale_wifi_ap_t *hint)
+{
     size_t ssid_len = ssid ? strlen(ssid) : 0, password_len = password ? strlen(password) : 0;
     wifi_config_t config = {0};
     /* The driver's fields are not NUL-terminated strings: a 32-byte SSID and a 64-digit PSK fit whole. */
@@ -60,6 +73,13 @@ esp_err_t scale_wifi_start(const char *ssid, const char *password, uint32_t back
     memcpy(config.sta.ssid, ssid, ssid_len);
     memcpy(config.sta.password, password, password_len);
     config.sta.threshold.authmode = password_len ? WIFI_AUTH_WPA2_PSK : WIFI_AUTH_OPEN;
+    if (hint && hint->channel >= 1 && hint->channel <= 14) {
+        config.sta.bssid_set = true;
+        memcpy(config.sta.bssid, hint->bssid, sizeof config.sta.bssid);
+        config.sta.channel = hint->channel;
+        config.sta.scan_method = WIFI_FAST_SCAN;
+    }
+    s_config = config;
     s_backoff_max_ms = backoff_max_ms < FIRST_BACKOFF_MS ? FIRST_BACKOFF_MS : backoff_max_ms;
     s_events = xEventGroupCreate();
     if (s_events == NULL) return ESP_ERR_NO_MEM;
@@ -82,4 +102,19 @@ bool scale_wifi_wait(uint32_t timeout_ms)
 {
     EventBits_t bits = xEventGroupWaitBits(s_events, GOT_IP_BIT, pdFALSE, pdFALSE, pdMS_TO_TICKS(timeout_ms));
     return (bits & GOT_IP_BIT) != 0;
+}
+
+bool scale_wifi_ap(scale_wifi_ap_t *out)
+{
+    wifi_ap_record_t ap;
+    if (esp_wifi_sta_get_ap_info(&ap) != ESP_OK) return false;
+    memcpy(out->bssid, ap.bssid, sizeof out->bssid);
+    out->channel = ap.primary;
+    return true;
+}
+
+void scale_wifi_stop(void)
+{
+    esp_timer_stop(s_retry_timer);
+    esp_wifi_stop();
 }

@@ -310,6 +310,43 @@ int32_t wasm_host_call_i(const char *name, uint32_t argc, int32_t a, int32_t b)
     return wasm_host_call(name, argc, argv) == ESP_OK ? (int32_t)argv[0] : INT32_MIN;
 }
 
+/* The stream's header: magic u32, version u16, regions u16, then its whole length (assembly/state.ts). */
+#define STATE_LENGTH_AT 8
+#define STATE_HEADER 14
+
+size_t wasm_host_state_save(uint8_t *dst, size_t cap)
+{
+    size_t io_cap;
+    uint8_t *io = wasm_host_io(&io_cap);
+    int32_t n = io ? wasm_host_call_i(SCALE_EXPORT_STATE_SAVE, 1, 0, 0) : INT32_MIN;
+    if (n < STATE_HEADER) return 0;
+    uint32_t total;
+    memcpy(&total, io + STATE_LENGTH_AT, sizeof total);
+    if (total > cap) return total;
+    size_t at = 0;
+    for (int32_t k = 1; n > 0; k++) {
+        if (at + (size_t)n > total) return 0;
+        memcpy(dst + at, io, (size_t)n);
+        at += (size_t)n;
+        n = wasm_host_call_i(SCALE_EXPORT_STATE_SAVE, 1, k, 0);
+    }
+    return n == 0 && at == total ? total : 0;
+}
+
+esp_err_t wasm_host_state_load(const uint8_t *src, size_t len)
+{
+    size_t cap;
+    uint8_t *io = wasm_host_io(&cap);
+    if (io == NULL || src == NULL || len == 0) return ESP_ERR_INVALID_STATE;
+    for (size_t at = 0, k = 0; at < len; at += cap, k++) {
+        size_t n = len - at < cap ? len - at : cap;
+        memcpy(io, src + at, n);
+        int32_t r = wasm_host_call_i(SCALE_EXPORT_STATE_LOAD, 2, (int32_t)k, (int32_t)n);
+        if (r < 0 || (r == 0) != (at + n == len)) return ESP_ERR_INVALID_STATE;
+    }
+    return ESP_OK;
+}
+
 int32_t wasm_host_call_if(const char *name, int32_t key, float value)
 {
     uint32_t argv[2];

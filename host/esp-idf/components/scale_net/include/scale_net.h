@@ -20,8 +20,24 @@ extern "C" {
  * 8..63 characters or 64 hex digits) are taken whole. */
 esp_err_t scale_wifi_start(const char *ssid, const char *password, uint32_t backoff_max_ms);
 
+/* The access point of the last connection, kept across deep sleep for a fast reconnection. */
+typedef struct {
+    uint8_t bssid[6];
+    uint8_t channel;
+} scale_wifi_ap_t;
+
+/* As scale_wifi_start, first trying the access point `hint` on its channel with no scan (NULL:
+ * none); if that fails, the following attempts scan as usual. */
+esp_err_t scale_wifi_start_hinted(const char *ssid, const char *password, uint32_t backoff_max_ms, const scale_wifi_ap_t *hint);
+
 /* Waits up to timeout_ms for an IP address; true when the station has one. */
 bool scale_wifi_wait(uint32_t timeout_ms);
+
+/* The access point the station is connected to; false when not connected. */
+bool scale_wifi_ap(scale_wifi_ap_t *out);
+
+/* Stops the station (before deep sleep: the radio must be off). */
+void scale_wifi_stop(void);
 
 /* Starts SNTP and waits up to wait_ms for the first synchronisation. TLS certificate dates need
  * it, so this runs before the broker connection. Returns ESP_ERR_TIMEOUT if the clock is unset. */
@@ -41,6 +57,9 @@ typedef struct {
     const uint8_t *key_der;
     size_t key_der_len;
     bool mqtt5;
+    /* Keep the MQTT session at the broker (clean session off): subscriptions and the QoS 1
+     * messages sent while the device was away wait for it (battery mode). */
+    bool persistent_session;
     /* Subscribed on every connection, QoS 1 (rendered by the core: mqtt_topic; NULL: none). */
     const char *subscriptions[3];
     /* The will, framed by the core (mqtt_will): topic ("" or NULL: no will), payload, QoS, retain. */
@@ -66,6 +85,7 @@ typedef enum {
     SCALE_MQTT_EVT_PUBLISHED,     /* value: msg_id acknowledged (QoS 1 PUBACK) */
     SCALE_MQTT_EVT_QUEUED,        /* the submitted frame was handed to esp-mqtt; value: its msg_id (0 for QoS 0), or -1 */
     SCALE_MQTT_EVT_MESSAGE,       /* the message is in the slot given by value */
+    SCALE_MQTT_EVT_SUBSCRIBED,    /* a subscription was acknowledged (SUBACK); value: msg_id */
 } scale_mqtt_event_kind_t;
 
 typedef struct {
@@ -94,6 +114,9 @@ bool scale_mqtt_notify(const char *topic, const char *text);
 /* The network task's loop: passes submitted frames to esp-mqtt (which may block on its lock and a
  * TLS write) and reports each as SCALE_MQTT_EVT_QUEUED. Never returns. */
 void scale_mqtt_serve(void);
+
+/* Disconnects cleanly (DISCONNECT, so no will) and stops the client; from any task but esp-mqtt's. */
+void scale_mqtt_stop(void);
 
 /* The message in slot `slot`; call scale_mqtt_message_done(slot) once it has been handled. */
 const scale_mqtt_message_t *scale_mqtt_message(int slot);

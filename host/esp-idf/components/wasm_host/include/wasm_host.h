@@ -60,6 +60,17 @@ int32_t wasm_host_call_if(const char *name, int32_t key, float value);
 /* The core's io buffer and its size (valid until the next instantiation). */
 uint8_t *wasm_host_io(size_t *cap);
 
+/*
+ * The core's volatile state (state_save, for deep sleep): its length in bytes, copied to dst when
+ * it fits in cap (call again with a buffer that large when it does not); 0 when the core gave none.
+ */
+size_t wasm_host_state_save(uint8_t *dst, size_t cap);
+
+/* Gives a saved state back to the core, after its chips, blobs and device id. ESP_OK, or
+ * ESP_ERR_INVALID_STATE when the core refused it (damaged, another version): the core is then to
+ * be started clean (scale_init and its set-up again). */
+esp_err_t wasm_host_state_load(const uint8_t *src, size_t len);
+
 /* The reading record (SCALE_ABI_READING_SIZE bytes). */
 const uint8_t *wasm_host_reading(void);
 

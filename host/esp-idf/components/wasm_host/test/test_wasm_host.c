@@ -10,6 +10,9 @@
  *   runaway        an endless loop in a start-up export (scale_init) is stopped by metering
  *   spin           so is one in a later call, and the core is instantiated again
  *   wrong-abi      a core of another ABI version is refused
+ *   battery        battery mode as main/battery.c runs it: 96 wakes, each a fresh instance given
+ *                  its settings, device id and the state saved at the last sleep (the helpers
+ *                  battery.c uses); one reading a wake, published every 4th, none lost
  *   probe S P      the workload with a Wasm stack of S bytes and a pool of P bytes (the tests and
  *                  the bench search the least that work: WAMR's own pool statistics drift, see
  *                  largest_block)
@@ -232,7 +235,7 @@ static size_t workload_on_painted_stack(int *readings)
 
 int main(int argc, char **argv)
 {
-    CHECK(argc >= 3, "usage: test_wasm_host <load-and-run|trap-recovery|setup-trap|runaway|spin|wrong-abi|probe> <release.wasm> [S P]");
+    CHECK(argc >= 3, "usage: test_wasm_host <load-and-run|trap-recovery|setup-trap|runaway|spin|wrong-abi|battery|probe> <release.wasm> [S P]");
     const char *what = argv[1];
     uint32_t stack_bytes = CONFIG_SCALE_WASM_STACK_KB * 1024;
     if (strcmp(what, "probe") == 0) {
@@ -319,6 +322,71 @@ int main(int argc, char **argv)
                ",\"module_copy\":%" PRIu32 ",\"native_stack\":%zu,\"stack\":%" PRIu32 "}\n",
                CONFIG_WAMR_INTERP_FAST ? "fast" : "classic", m.pool_peak_bytes, m.pool_bytes, m.linear_bytes, m.module_copy_bytes,
                native_stack, stack_bytes);
+        return 0;
+    }
+    if (strcmp(what, "battery") == 0) {
+        static uint8_t state[6144], config[512];
+        size_t cap;
+        uint8_t *io = wasm_host_io(&cap);
+        CHECK(wasm_host_call_if(SCALE_EXPORT_CONFIG_SET, SCALE_CFG_WAKE_INTERVAL_S, 900) == 0, "WAKE_INTERVAL_S refused");
+        CHECK(wasm_host_call_if(SCALE_EXPORT_CONFIG_SET, SCALE_CFG_PUBLISH_EVERY, 4) == 0, "PUBLISH_EVERY refused");
+        int32_t config_len = wasm_host_call_i(SCALE_EXPORT_BLOB_SAVE, 1, SCALE_BLOB_CONFIG, 0);
+        CHECK(config_len > 0 && (size_t)config_len <= sizeof config, "settings blob");
+        memcpy(config, io, (size_t)config_len);
+        int64_t now = 0;
+        size_t state_len = 0, largest_state = 0;
+        int published = 0, publishing_wakes = 0;
+        enum { WAKES = 96 };
+        for (int w = 0; w < WAKES; w++) {
+            if (w > 0) {
+                /* The boot: a fresh instance (a trap unloads the core, recovery instantiates it and
+                 * adds the chip), then what battery.c restores. */
+                sim_hx711_write_fails = 1;
+                CHECK(wasm_host_call_i(SCALE_EXPORT_HX_POWER, 1, 0, 0) == INT32_MIN, "no trap before wake %d", w);
+                sim_hx711_write_fails = 0;
+                CHECK(wasm_host_recover(now) == ESP_OK, "no fresh instance for wake %d", w);
+                io = wasm_host_io(&cap);
+                memcpy(io, config, (size_t)config_len);
+                CHECK(wasm_host_call_i(SCALE_EXPORT_BLOB_LOAD, 2, SCALE_BLOB_CONFIG, config_len) == 0, "settings refused at wake %d", w);
+            }
+            memcpy(io, "hive", 4);
+            CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_SETUP, 1, 4, 0) == 0, "device id refused");
+            if (w > 0) CHECK(wasm_host_state_load(state, state_len) == ESP_OK, "the state of wake %d was refused", w - 1);
+            CHECK(wasm_host_call_i(SCALE_EXPORT_WAKE_BEGIN, 1, (int32_t)now, 0) == 0, "wake_begin");
+            int32_t step = 0;
+            for (int samples = 0; step == 0; samples++) {
+                CHECK(samples < 100 && wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, (int32_t)now, 0) != INT32_MIN, "wake %d: sample %d", w, samples);
+                now += 100;
+                step = wasm_host_call_i(SCALE_EXPORT_WAKE_STEP, 1, (int32_t)now, 0);
+            }
+            CHECK(step == 1 || step == 2, "wake_step %" PRId32, step);
+            if (step == 2) {
+                publishing_wakes++;
+                wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, 1, 0);
+                published += wasm_host_call_i(SCALE_EXPORT_OUT_PENDING, 0, 0, 0);
+                drain();
+                CHECK(wasm_host_call_i(SCALE_EXPORT_OUT_PENDING, 0, 0, 0) == 0, "readings left after publishing");
+                wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, 0, 0);
+            }
+            state_len = wasm_host_state_save(state, sizeof state);
+            CHECK(state_len > 0 && state_len <= sizeof state, "wake %d: a state of %zu bytes", w, state_len);
+            if (state_len > largest_state) largest_state = state_len;
+            int32_t sleep_ms = wasm_host_call_i(SCALE_EXPORT_WAKE_SLEEP_MS, 1, (int32_t)now, 0);
+            CHECK(sleep_ms > 890000 && sleep_ms <= 900000, "wake %d: sleep %" PRId32 " ms", w, sleep_ms);
+            now += sleep_ms;
+        }
+        int32_t queued = wasm_host_call_i(SCALE_EXPORT_OUT_PENDING, 0, 0, 0);
+        CHECK(published + queued == WAKES, "%d published and %" PRId32 " queued of %d readings", published, queued, WAKES);
+        CHECK(publishing_wakes == WAKES / 4, "%d publishing wakes", publishing_wakes);
+        /* A damaged state is refused, for battery.c to start the core clean. */
+        state[state_len / 2] ^= 0x08;
+        sim_hx711_write_fails = 1;
+        wasm_host_call_i(SCALE_EXPORT_HX_POWER, 1, 0, 0);
+        sim_hx711_write_fails = 0;
+        CHECK(wasm_host_recover(now) == ESP_OK, "no fresh instance");
+        CHECK(wasm_host_state_load(state, state_len) == ESP_ERR_INVALID_STATE, "a damaged state was taken");
+        printf("battery mode: %d wakes, each a fresh instance restored from its state (at most %zu bytes); %d publishing wakes, %d readings "
+               "published, %" PRId32 " queued\n", WAKES, largest_state, publishing_wakes, published, queued);
         return 0;
     }
     if (strcmp(what, "trap-recovery") == 0) {

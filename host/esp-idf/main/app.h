@@ -1,0 +1,50 @@
+/*
+ * What the two ways of running share (main.c: awake, sampling continuously; battery.c: one
+ * reading a wake, deep sleep between): the core's set-up, persistence, clock and MQTT plumbing.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "freertos/FreeRTOS.h"
+#include "freertos/queue.h"
+#include "scale_net.h"
+
+/* A frame handed to the network and what became of it. */
+typedef struct {
+    int in_flight;           /* msg_id awaiting its PUBACK, -1 for none */
+    bool submitted;          /* a frame is with the network task, its msg_id not known yet */
+    int early_ack;           /* a PUBACK that arrived before the msg_id was known */
+    int64_t since_ms;
+    int subscribed;          /* subscriptions acknowledged on this connection */
+} publish_state_t;
+
+#define PUBLISH_STATE_INIT {.in_flight = -1, .early_ack = -1}
+
+/* The core's setting `key` (codes.config). */
+float app_setting(int key);
+
+/* Chips, stored settings and calibration, device id: what a fresh (or reset) core is given. */
+void app_core_setup(void);
+
+/* Saves the blobs the core changed (tare, zero, calibration, settings) to NVS. */
+void app_persist_dirty(void);
+
+/* Tells the core the wall clock when it is known (SNTP, or the RTC after a deep sleep); `again`
+ * after the clock was set anew. */
+void app_sync_time(bool again);
+
+/* Handles what the network said since the last call (connection, acknowledgements, messages). */
+void app_handle_events(publish_state_t *p);
+
+/* Hands the core's next frame to the network when the last is through. True while something is
+ * queued or in flight; false when connected and the core has nothing more to send. */
+bool app_publish_next(publish_state_t *p, int64_t now_ms);
+
+bool app_connected(void);
+
+/* The broker, its certificates, the subscriptions and the will, as configured. */
+void app_mqtt_config(scale_mqtt_config_t *c);
+int app_subscription_count(void);
+
+QueueHandle_t app_net_events(void);

@@ -1,0 +1,30 @@
+/*
+ * Battery mode (the core's WAKE_INTERVAL_S > 0): every wake is a boot from deep sleep that takes
+ * one reading, connects when the core says so, saves the core's state and sleeps again. The
+ * decisions (when a reading is done, when to publish, when to wake) are the core's (wake_begin,
+ * wake_step, wake_sleep_ms); this file powers things, keeps the state and sleeps.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* At boot, first: the millisecond clock the core's times are in resumes where it stopped before
+ * the deep sleep (or a restart of this firmware), plus the time slept. */
+void battery_clock_resume(void);
+
+/* The core's clock in ms: continuous across deep sleeps. */
+int64_t battery_now_ms(void);
+
+/* Once the core is set up: the hold on the HX711 clock pin over the sleep is released. */
+void battery_release_pins(void);
+
+/* Restores the core's state kept over the sleep (RTC memory, or flash when it outgrew it).
+ * False on a cold boot or a damaged state: the core then starts clean, and the log says which. */
+bool battery_restore(void);
+
+/* Saves the core's state and deep-sleeps for sleep_ms (at least 1 ms). Does not return. */
+void battery_sleep(int64_t sleep_ms) __attribute__((noreturn));
+
+/* One wake, in the task that runs the core; ends in deep sleep. */
+void battery_task(void *arg);
