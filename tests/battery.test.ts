@@ -101,6 +101,25 @@ test("the core's duty cycle: one stable reading a wake, publishing every N wakes
   assert.equal(core.wakeSleepMs(0), 0);
 });
 
+test("settings saved by the previous core (blob version 2, before battery mode) are read, and saved again in today's form", async () => {
+  // The reference run's settings blob as the ABI 3 core saved it (tests/fixtures, before this change).
+  const v2 = Buffer.from("5753433101025c0000000043000080400000803f0000a0400000803f0000803f00000041cdcccc3d00008040000000400ad7a33b000048420000803f00007a440000003f0000003f000080400000fa43000080410000c842000020420000a04200000000162f99e1", "hex");
+  const scale = await scaleFor({ rate: 80 }, 1);
+  const core = scale.core;
+  core.dirty();
+  assert.equal(core.loadBlob("CONFIG", v2), 0);
+  assert.equal(core.get("RATE_SPS"), 80);
+  assert.equal(core.get("PUBLISH_MS"), 100);
+  assert.equal(core.get("OUTBOX_CAPACITY"), 40);
+  assert.equal(core.get("WAKE_INTERVAL_S"), 0, "battery mode's settings keep their defaults");
+  assert.equal(core.get("CONNECT_BUDGET_MS"), 20000);
+  assert.deepEqual(core.dirty(), ["CONFIG"], "saved again as version 3");
+  assert.equal(core.saveBlob("CONFIG")[5], 3);
+  const damaged = Buffer.from(v2);
+  damaged[30] ^= 1;
+  assert.equal(core.loadBlob("CONFIG", damaged), code("error", "BAD_BLOB"));
+});
+
 test("in battery mode Home Assistant gets discovery once per cold boot, with expire_after", async () => {
   const scale = await scaleFor(batteryScenario({ WAKE_INTERVAL_S: 900, PUBLISH_EVERY: 4 }), 5);
   scale.run(9);

@@ -158,7 +158,8 @@ export class BatteryDevice {
       });
       if (session.ok) {
         this.connections++;
-        const full = !session.resumed || this.connections % this.ledger.model.tlsFullEvery === 1;
+        const m = this.ledger.model;
+        const full = !m.tlsResumption || !session.resumed || this.connections % m.tlsFullEvery === 1;
         connectMs = this.ledger.connection(session.published + session.received, !full);
         this.rtc.tlsSession = session.tlsSession;
       } else {
