@@ -34,8 +34,9 @@ void app_persist_dirty(void);
  * after the clock was set anew. */
 void app_sync_time(bool again);
 
-/* Handles what the network said since the last call (connection, acknowledgements, messages). */
-void app_handle_events(publish_state_t *p);
+/* Handles what the network said since the last call (connection, acknowledgements, messages);
+ * returns the number of messages handed to the core. */
+int app_handle_events(publish_state_t *p);
 
 /* Hands the core's next frame to the network when the last is through. True while something is
  * queued or in flight; false when connected and the core has nothing more to send. */

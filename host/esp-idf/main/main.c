@@ -344,8 +344,9 @@ static void log_memory(void)
              (unsigned)uxTaskGetStackHighWaterMark(NULL));
 }
 
-void app_handle_events(publish_state_t *p)
+int app_handle_events(publish_state_t *p)
 {
+    int messages = 0;
     scale_mqtt_event_t ev;
     while (xQueueReceive(s_net_events, &ev, 0) == pdTRUE) {
         if (ev.kind == SCALE_MQTT_EVT_CONNECTED) {
@@ -397,8 +398,10 @@ void app_handle_events(publish_state_t *p)
             }
             scale_mqtt_message_done(ev.value);
             app_persist_dirty(); /* before anything the command caused is published */
+            messages++;
         }
     }
+    return messages;
 }
 
 bool app_publish_next(publish_state_t *p, int64_t now_ms)
@@ -449,10 +452,10 @@ static void core_task(void *arg)
         cal_manager_after_sample(); /* a calibration module that failed is rolled back before the next */
         if (status < 0 && status != INT32_MIN) status_led_set(STATUS_FAULT);
         else if (status == 1) status_led_set(s_connected ? STATUS_OK : STATUS_BROKER_DOWN);
-        app_handle_events(&publish);
+        const int messages = app_handle_events(&publish);
         app_persist_dirty();
         app_publish_next(&publish, now_ms);
-        if (app_setting(SCALE_CFG_WAKE_INTERVAL_S) > 0) {
+        if (messages > 0 && app_setting(SCALE_CFG_WAKE_INTERVAL_S) > 0) {
             /* Battery mode was switched on (a command): the state is kept, and the next boot
              * is the first wake (the result of the command goes out with its reading). */
             ESP_LOGI(TAG, "battery mode: sleeping between readings from now on");
