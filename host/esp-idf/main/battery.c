@@ -12,9 +12,11 @@
  * What survives the sleep is in RTC slow memory (s_keep): the state (when it fits; otherwise it
  * goes to NVS, which only a long outage causes), the clock, the access point, when SNTP last ran.
  * It is not initialised at boot (RTC_NOINIT), so a software reset or a panic keeps it too; a
- * power-on leaves garbage that the magic and the state's own CRC refuse. A state is used once:
- * restored, it is marked spent, so a crash never brings old readings back. A cold boot or a
- * damaged state starts the core clean, and the log says which.
+ * power-on leaves garbage that the magic and the state's own CRC refuse. In battery mode a wake
+ * that fails (a trap) sleeps without saving, and the next starts again from the state before it:
+ * readings already published may go out again (QoS 1 is at least once; seq tells), none is lost.
+ * Awake, a restored state is marked spent, so a crash hours later never brings it back. A cold
+ * boot or a damaged state starts the core clean, and the log says which.
  * esp-mqtt cannot resume a TLS session yet (espressif/esp-mqtt#331): every connection is a full
  * handshake, and the README's energy figures assume so.
  */
@@ -140,7 +142,7 @@ static uint8_t *flash_state(size_t *len)
     return buf;
 }
 
-bool battery_restore(void)
+bool battery_restore(bool battery_mode)
 {
     if (s_keep.magic != KEEP_MAGIC || (!s_keep.state_in_flash && s_keep.state_len == 0)) {
         ESP_LOGI(TAG, "cold boot: the scale starts with no queued readings");
@@ -152,8 +154,10 @@ bool battery_restore(void)
     esp_err_t r = src && (s_keep.state_in_flash || len <= RTC_STATE_BYTES) ? wasm_host_state_load(src, len) : ESP_ERR_INVALID_STATE;
     free(heap);
     const bool from_flash = s_keep.state_in_flash;
-    s_keep.state_len = 0; /* spent: the next sleep saves a new one */
-    s_keep.state_in_flash = false;
+    if (!battery_mode) {
+        s_keep.state_len = 0; /* spent: the core holds it from now on */
+        s_keep.state_in_flash = false;
+    }
     if (r == ESP_OK) {
         ESP_LOGI(TAG, "wake %" PRIu32 ": state restored from %s (%u bytes)", s_keep.wakes, from_flash ? "flash" : "RTC memory",
                  (unsigned)len);
@@ -295,6 +299,7 @@ void battery_task(void *arg)
         }
     }
     if (!wasm_host_ready() || step < 0) {
+        /* Not saved: the next wake starts again from the state this one was given. */
         ESP_LOGE(TAG, "the wake failed (%" PRId32 "): sleeping %d s", step, FALLBACK_SLEEP_MS / 1000);
         battery_sleep(FALLBACK_SLEEP_MS);
     }

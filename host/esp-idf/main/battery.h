@@ -20,8 +20,10 @@ int64_t battery_now_ms(void);
 void battery_release_pins(void);
 
 /* Restores the core's state kept over the sleep (RTC memory, or flash when it outgrew it).
- * False on a cold boot or a damaged state: the core then starts clean, and the log says which. */
-bool battery_restore(void);
+ * False on a cold boot or a damaged state: the core then starts clean, and the log says which.
+ * In battery mode the kept state stays until the next sleep replaces it (a wake that traps
+ * starts again from it: its own reading is lost, none before it); awake, it is used once. */
+bool battery_restore(bool battery_mode);
 
 /* Saves the core's state and deep-sleeps for sleep_ms (at least 1 ms). Does not return. */
 void battery_sleep(int64_t sleep_ms) __attribute__((noreturn));

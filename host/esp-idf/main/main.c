@@ -544,10 +544,11 @@ void app_main(void)
     if (!core_topic(SCALE_TOPIC_HA_STATUS, s_ha_status_topic, sizeof s_ha_status_topic)) ESP_LOGE(TAG, "core gave no HA status topic");
     if (!core_topic(SCALE_TOPIC_RESULT, s_result_topic, sizeof s_result_topic)) ESP_LOGE(TAG, "core gave no result topic");
     start_modules();
-    battery_restore();
+    const bool battery = app_setting(SCALE_CFG_WAKE_INTERVAL_S) > 0;
+    battery_restore(battery);
 
     s_net_events = xQueueCreate(16, sizeof(scale_mqtt_event_t));
-    if (s_net_events != NULL && app_setting(SCALE_CFG_WAKE_INTERVAL_S) > 0) {
+    if (s_net_events != NULL && battery) {
         status_led_set(STATUS_DARK);
         if (xTaskCreatePinnedToCore(battery_task, "core", CORE_TASK_STACK, NULL, CORE_TASK_PRIORITY, NULL,
                                     portNUM_PROCESSORS > 1 ? 1 : tskNO_AFFINITY) == pdPASS) {
