@@ -244,8 +244,8 @@ static void publish(void)
         return;
     }
     if (!scale_wifi_wait((uint32_t)left_ms(deadline))) {
+        /* The stored access point stays: an attempt that finds it gone scans (wifi.c). */
         ESP_LOGW(TAG, "no WiFi within the budget: the readings wait for the next publishing wake");
-        s_keep.ap.channel = 0; /* scan next time */
         scale_wifi_stop();
         return;
     }
