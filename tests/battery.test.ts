@@ -271,3 +271,34 @@ test("a damaged state in RTC memory: the wake starts clean and says so; nothing 
     rmSync(pki.dir, { recursive: true, force: true });
   }
 });
+
+test("battery mode turned off over MQTT while the scale sleeps: answered at the next publishing wake, and the wakes stop", async () => {
+  const pki = await makePki();
+  const broker = await startBroker({ ca: pki.ca.cert, cert: pki.server.cert, key: pki.server.key });
+  const watcher = await mqtt.connectAsync(broker.url, { ca: pki.ca.cert, clientId: "watcher-off" });
+  try {
+    const results: string[] = [];
+    await watcher.subscribeAsync("wasm-scale/dev3/result", { qos: 1 });
+    watcher.on("message", (_topic, payload) => results.push(payload.toString()));
+    const scale = await scaleFor(batteryScenario({ WAKE_INTERVAL_S: 600, PUBLISH_EVERY: 2 }), 6);
+    const connection = resolveConnection(undefined, {}, { url: broker.url, deviceId: "dev3", ca: pki.file("ca.pem") });
+    const device = new BatteryDevice(scale, {
+      connection, epochMs: Date.UTC(2026, 5, 1),
+      onWake: async () => {
+        if (device.wakes.length === 2) {
+          await watcher.publishAsync("wasm-scale/dev3/cmd", JSON.stringify({ cmd: "config", key: "WAKE_INTERVAL_S", value: 0, id: "awake" }), { qos: 1 });
+        }
+      },
+    });
+    await device.run(24 * 3600);
+    // Wake 3 publishes (every 2nd), takes the command, and the scale leaves battery mode.
+    assert.equal(device.wakes.length, 3);
+    assert.ok(device.batteryToMs !== null && device.batteryToMs < 24 * 3600 * 1000);
+    assert.equal(scale.core.get("WAKE_INTERVAL_S"), 0);
+    assert.ok(results.some((r) => r.includes("\"awake\"") && r.includes("accepted")), results.join("\n"));
+  } finally {
+    await watcher.endAsync();
+    await broker.close();
+    rmSync(pki.dir, { recursive: true, force: true });
+  }
+});

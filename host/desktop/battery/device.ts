@@ -187,8 +187,10 @@ export class BatteryDevice {
     return core.wakeSleepMs(this.nowMs);
   }
 
-  /** Virtual ms at the first wake (battery mode's start), null before. */
+  /** Virtual ms at the first wake (battery mode's start), null before; and at its end, when a
+   * command set WAKE_INTERVAL_S to 0 (the firmware then boots awake; the simulation stops there). */
   batteryFromMs: number | null = null;
+  batteryToMs: number | null = null;
 
   /**
    * Runs until virtual time untilS: awake and sampling, as the firmware does, while battery mode
@@ -205,7 +207,10 @@ export class BatteryDevice {
     }
     while (this.scale.board.nowUs < until) {
       const sleepMs = await this.wake();
-      if (sleepMs <= 0) throw new Error("battery mode is off (WAKE_INTERVAL_S is 0)");
+      if (sleepMs <= 0) {
+        this.batteryToMs = this.nowMs;
+        return;
+      }
       const wakeAt = Math.min(until, this.scale.board.nowUs + sleepMs * 1000);
       this.ledger.sleep((wakeAt - this.scale.board.nowUs) / 1000);
       this.scale.sleepUntil(wakeAt);

@@ -72,7 +72,7 @@ export async function simulateBattery(scenario: Scenario, o: BatterySimOptions):
       const battery = o.battery ?? DEFAULT_BATTERY;
       return {
         scenario: scenario.name,
-        ...report(device.ledger, o.durationS * 1000 - device.batteryFromMs, battery),
+        ...report(device.ledger, (device.batteryToMs ?? o.durationS * 1000) - device.batteryFromMs, battery),
         wakes: wakes.length,
         publishingWakes: wakes.filter((w) => w.publish).length,
         failedConnections: wakes.filter((w) => w.publish && !w.session?.ok).length,
