@@ -5,7 +5,7 @@
 // one, the state saved again, and deep sleep until wake_sleep_ms. The energy each phase draws is
 // added up by the model in energy.ts.
 import type { VirtualScale } from "../virtual-scale.js";
-import type { Reading } from "../core.js";
+import { CoreError, type Reading } from "../core.js";
 import type { Connection } from "../mqtt/config.js";
 import type { FileStore } from "../store.js";
 import { EnergyLedger, DEFAULT_MODEL, type EnergyModel } from "./energy.js";
@@ -81,31 +81,30 @@ export class BatteryDevice {
     for (const which of this.scale.core.dirty()) this.flashSet(which, this.scale.core.saveBlob(which));
   }
 
-  /** The core as the firmware starts it after a wake: fresh, wired, blobs, device id, state. */
-  private async start(): Promise<boolean> {
-    const first = this.wakes.length === 0;
-    if (!first) await this.scale.reboot();
-    const core = this.scale.core;
-    if (!first) {
-      for (const which of ["CONFIG", "CALIBRATION"] as const) {
-        const blob = this.flashGet(which);
-        if (blob && core.loadBlob(which, blob) !== 0) throw new Error(`the ${which} blob in flash was refused`);
-      }
-    } else {
-      this.persist(); // the scenario's settings, as a user would have set them before
-      for (const which of ["CONFIG", "CALIBRATION"] as const) this.flashSet(which, core.saveBlob(which));
-    }
-    core.setDeviceId(this.options.connection.deviceId);
-    const state = this.rtc.state ?? this.flashGet("STATE") ?? null;
-    if (!state) return !first; // the first start is a cold boot: clean by design, not a loss
-    if (core.loadState(state) === 0) return false;
-    // A damaged state: start clean (and say so in the record), as at a cold boot.
+  /** A fresh core, as the firmware sets one up at boot: wired, settings and calibration from
+   * flash, device id. */
+  private async boot(): Promise<void> {
     await this.scale.reboot();
     for (const which of ["CONFIG", "CALIBRATION"] as const) {
       const blob = this.flashGet(which);
-      if (blob) this.scale.core.loadBlob(which, blob);
+      if (blob && this.scale.core.loadBlob(which, blob) !== 0) throw new CoreError(`the ${which} blob in flash was refused`);
     }
     this.scale.core.setDeviceId(this.options.connection.deviceId);
+  }
+
+  /** The core for this wake, with the state kept over the sleep. True when that state was lost
+   * or damaged and the core starts clean (the first wake's clean start is by design). */
+  private async start(): Promise<boolean> {
+    if (this.wakes.length === 0) {
+      this.persist(); // the scenario's settings, as a user would have set them before
+      for (const which of ["CONFIG", "CALIBRATION"] as const) this.flashSet(which, this.scale.core.saveBlob(which));
+      this.scale.core.setDeviceId(this.options.connection.deviceId);
+      return false;
+    }
+    await this.boot();
+    const state = this.rtc.state ?? this.flashGet("STATE") ?? null;
+    if (state && this.scale.core.loadState(state) === 0) return false;
+    await this.boot(); // half-applied state is not to be used: clean, as at a cold boot
     return true;
   }
 
