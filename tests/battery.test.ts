@@ -101,6 +101,36 @@ test("the core's duty cycle: one stable reading a wake, publishing every N wakes
   assert.equal(core.wakeSleepMs(0), 0);
 });
 
+test("a wake that comes early or late (the RC sleep timer drifts) keeps the grid; one that ran over a slot skips it", async () => {
+  const scale = await scaleFor(batteryScenario({ WAKE_INTERVAL_S: 600 }), 7);
+  scale.run(9);
+  const core = scale.core;
+  core.setDeviceId("hive4");
+  const at = (ms: number) => { scale.board.nowUs = ms * 1000; };
+  const t0 = Math.floor(scale.board.nowUs / 1000);
+  wake(scale);
+  // Early by 2 s, then late by 3 s: each wake belongs to its slot, the next one is on the grid.
+  at(t0 + 600_000 - 2000);
+  wake(scale);
+  let now = Math.floor(scale.board.nowUs / 1000);
+  assert.equal(now + core.wakeSleepMs(now), t0 + 1_200_000);
+  at(t0 + 1_200_000 + 3000);
+  wake(scale);
+  now = Math.floor(scale.board.nowUs / 1000);
+  assert.equal(now + core.wakeSleepMs(now), t0 + 1_800_000);
+  // Its connection took 11 minutes: the 1,800,000 slot has passed, the next is 2,400,000.
+  at(t0 + 1_200_000 + 660_000);
+  now = Math.floor(scale.board.nowUs / 1000);
+  assert.equal(now + core.wakeSleepMs(now), t0 + 2_400_000);
+  // A new interval starts a new grid at the next wake.
+  assert.equal(core.set("WAKE_INTERVAL_S", 300), 0);
+  assert.equal(core.wakeSleepMs(now), 0, "no grid until the next wake");
+  const began = now;
+  wake(scale);
+  now = Math.floor(scale.board.nowUs / 1000);
+  assert.equal(now + core.wakeSleepMs(now), began + 300_000, "the new grid starts at that wake");
+});
+
 test("settings saved by the previous core (blob version 2, before battery mode) are read, and saved again in today's form", async () => {
   // The reference run's settings blob as the ABI 3 core saved it (tests/fixtures, before this change).
   const v2 = Buffer.from("5753433101025c0000000043000080400000803f0000a0400000803f0000803f00000041cdcccc3d00008040000000400ad7a33b000048420000803f00007a440000003f0000003f000080400000fa43000080410000c842000020420000a04200000000162f99e1", "hex");
