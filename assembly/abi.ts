@@ -86,6 +86,13 @@ export const TOPIC_RAW: i32 = 6;
 /** wasm-scale/<id>/module: calibration module transfer to the host (calibration_module.transfer); the core does not read it */
 export const TOPIC_MODULE: i32 = 7;
 
+/** wake_step: the wake's reading is not done; sample on */
+export const WAKE_SAMPLE: i32 = 0;
+/** wake_step: the reading is queued and the chips are down; sleep for wake_sleep_ms */
+export const WAKE_SLEEP: i32 = 1;
+/** wake_step: the reading is queued; connect, publish everything (out_next until 0), answer the commands waiting, then sleep */
+export const WAKE_PUBLISH: i32 = 2;
+
 /** calibration, zero, tare and recorded points */
 export const BLOB_CALIBRATION: i32 = 0;
 /** every setting in codes.config */

@@ -5,15 +5,10 @@
 // for every host; the host only powers things, moves bytes and sleeps.
 import {
   CFG_WAKE_INTERVAL_S, CFG_PUBLISH_EVERY, CFG_PUBLISH_CHANGE_KG, CFG_WAKE_SAMPLE_MS,
-  READING_FLAGS, READING_FAULT, READING_KG, FLAG_STABLE, ERR_BAD_VALUE,
+  READING_FLAGS, READING_FAULT, READING_KG, FLAG_STABLE, ERR_BAD_VALUE, WAKE_SAMPLE, WAKE_SLEEP, WAKE_PUBLISH,
 } from "./abi";
 import { cfg, cfgInt } from "./config";
 import { outboxPut } from "./outbox";
-
-/** wake_step's answers. */
-export const DUTY_SAMPLE: i32 = 0;
-export const DUTY_SLEEP: i32 = 1;
-export const DUTY_PUBLISH: i32 = 2;
 
 // The duty cycle's state, in one block of linear memory rather than ten globals (each global
 // costs WAMR about 80 bytes of pool; the block is also the state stream's part, copied whole).
@@ -89,7 +84,7 @@ export function wakeDecide(nowMs: i32, r: usize): i32 {
   const seen = get(SEEN) != 0;
   const fault = load<i32>(r, READING_FAULT);
   const stable = seen && fault == 0 && (load<u32>(r, READING_FLAGS) & FLAG_STABLE) != 0;
-  if (!stable && nowMs - get(START_MS) < cfgInt(CFG_WAKE_SAMPLE_MS)) return DUTY_SAMPLE;
+  if (!stable && nowMs - get(START_MS) < cfgInt(CFG_WAKE_SAMPLE_MS)) return WAKE_SAMPLE;
   put(WAKING, 0);
   const wakes = get(WAKES) + 1;
   let publish = get(COLD) != 0 || wakes >= cfgInt(CFG_PUBLISH_EVERY);
@@ -105,11 +100,11 @@ export function wakeDecide(nowMs: i32, r: usize): i32 {
   }
   if (!publish) {
     put(WAKES, wakes);
-    return DUTY_SLEEP;
+    return WAKE_SLEEP;
   }
   put(WAKES, 0);
   put(COLD, 0);
-  return DUTY_PUBLISH;
+  return WAKE_PUBLISH;
 }
 
 /** Milliseconds to the next wake on the grid; a wake that ran past its slot skips to the next. */

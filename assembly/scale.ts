@@ -9,7 +9,7 @@ import {
   FLAG_ZERO_RANGE, FLAG_GROSS_NEGATIVE, ERR_NOT_STABLE, ERR_OUT_OF_RANGE, ERR_FAULTED, ERR_BAD_VALUE,
   ERR_BAD_BLOB, BLOB_CALIBRATION, BLOB_CONFIG, CFG_COUNT, ERR_TOO_FEW_POINTS,
   READING_SIZE, READING_SEQ, READING_T_MS, READING_KG, READING_GROSS_KG, READING_RAW, READING_COUNTS,
-  READING_FLAGS, READING_FAULT,
+  READING_FLAGS, READING_FAULT, WAKE_SAMPLE,
 } from "./abi";
 import { cfg, cfgInt, configDefaults, configSet, configBase, configBytes, configRestore } from "./config";
 import { hxRead, hxReset, hxPower, hxSum, hxFault, hxWaitedUs, hxDataGain, hxCodes, hxChips, clkPins, doutPins } from "./hx711";
@@ -25,7 +25,7 @@ import {
 import { blobSeal, blobOpen, BLOB_HEADER, markDirty, CAL_VERSION, CONFIG_VERSION } from "./blob";
 import { mqttReset, mqttMessage, mqttResult, MESSAGE_RUN } from "./mqtt";
 import { outboxOffer } from "./outbox";
-import { waking, wakeSeen, wakeBegin, wakeDecide, dutyReset, dutyConfigChanged, DUTY_SAMPLE } from "./duty";
+import { waking, wakeSeen, wakeBegin, wakeDecide, dutyReset, dutyConfigChanged } from "./duty";
 import {
   cmdIndex, cmdKg, cmdOrder, cmdKey, cmdValue, cmdCorner, cmdSeconds,
   CMD_TARE, CMD_CLEAR_TARE, CMD_ZERO, CMD_CALIBRATE, CMD_CAL_POINT, CMD_CAL_CLEAR, CMD_CAL_FIT,
@@ -248,7 +248,7 @@ export function cmdWakeBegin(nowMs: i32): i32 {
 /** After a sample of a wake: go on, or the wake's reading is queued and the chips sleep. */
 export function cmdWakeStep(nowMs: i32): i32 {
   const d = wakeDecide(nowMs, reading);
-  if (d > DUTY_SAMPLE) hxPower(false);
+  if (d > WAKE_SAMPLE) hxPower(false);
   return d;
 }
 

@@ -66,9 +66,8 @@ interface CoreExports {
   wake_sleep_ms(nowMs: number): number;
 }
 
-/** wake_step's answers: sample on; the wake's reading is queued, sleep; or publish, then sleep. */
-export const WAKE_STEPS = ["sample", "sleep", "publish"] as const;
-export type WakeStep = (typeof WAKE_STEPS)[number];
+/** wake_step's answers (codes.wake): sample on; the wake's reading is queued, sleep; or publish, then sleep. */
+export type WakeStep = "sample" | "sleep" | "publish";
 
 /** A message the core wants published. */
 export interface OutMessage {
@@ -327,9 +326,9 @@ export class ScaleCore {
   /** Battery mode: after each sample of a wake, what the wake does next. */
   wakeStep(nowMs: number): WakeStep {
     const r = this.exports.wake_step(nowMs | 0);
-    const step = WAKE_STEPS[r];
+    const step = codeName("wake", r);
     if (step === undefined) throw new CoreError(`wake_step outside a wake: ${codeName("error", r) ?? r}`, r);
-    return step;
+    return step.toLowerCase() as WakeStep;
   }
 
   /** Battery mode: milliseconds from nowMs to the next wake; 0 when battery mode is off. */

@@ -87,11 +87,6 @@ export const DEFAULT_BATTERY: Battery = { capacityMah: 3000, usable: 0.9, selfDi
 /** Where the charge went, in mA*ms (divide by 3.6e6 for mAh). */
 export type Phase = "sleep" | "boot" | "sample" | "wifi" | "tls" | "mqtt";
 
-/** The radio part of a publishing wake: how long each step takes, by the model. */
-export function connectionMs(m: EnergyModel, messages: number, resumed: boolean): { wifi: number; tls: number; mqtt: number } {
-  return { wifi: m.wifiMs, tls: resumed ? m.tlsResumedMs : m.tlsFullMs, mqtt: m.mqttConnectMs + messages * m.mqttPerMessageMs };
-}
-
 /** Adds up the charge drawn, phase by phase, over virtual time. */
 export class EnergyLedger {
   readonly charge: Record<Phase, number> = { sleep: 0, boot: 0, sample: 0, wifi: 0, tls: 0, mqtt: 0 };
@@ -123,11 +118,12 @@ export class EnergyLedger {
   /** A connection that got through: WiFi, TLS, MQTT with `messages` messages. Returns its ms. */
   connection(messages: number, resumed: boolean): number {
     const m = this.model;
-    const t = connectionMs(m, messages, resumed);
-    this.add("wifi", t.wifi, m.wifiMa);
-    this.add("tls", t.tls, m.tlsMa);
-    this.add("mqtt", t.mqtt, m.mqttMa);
-    return t.wifi + t.tls + t.mqtt;
+    const tls = resumed ? m.tlsResumedMs : m.tlsFullMs;
+    const mqtt = m.mqttConnectMs + messages * m.mqttPerMessageMs;
+    this.add("wifi", m.wifiMs, m.wifiMa);
+    this.add("tls", tls, m.tlsMa);
+    this.add("mqtt", mqtt, m.mqttMa);
+    return m.wifiMs + tls + mqtt;
   }
 
   /** A connection that failed: the radio on for the whole budget (the worst case). Returns its ms. */

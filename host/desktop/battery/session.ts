@@ -7,7 +7,7 @@
 import mqtt, { type MqttClient, type IClientOptions } from "mqtt";
 import type { TLSSocket } from "node:tls";
 import type { ScaleCore } from "../core.js";
-import { readCert, readKey, type Connection } from "../mqtt/config.js";
+import { toolClientOptions, type Connection } from "../mqtt/config.js";
 import { describeError } from "../mqtt/link.js";
 
 export interface SessionResult {
@@ -44,19 +44,11 @@ export async function publishSession(core: ScaleCore, o: SessionOptions): Promis
   if (!o.networkUp) return { ...result, error: "network down" };
   const c = o.connection;
   const options: IClientOptions = {
-    protocolVersion: c.protocolVersion,
-    clientId: `wasm-scale-${c.deviceId}`,
+    // One attempt a wake (reconnectPeriod 0): the next wake tries again.
+    ...toolClientOptions(c, `wasm-scale-${c.deviceId}`),
     clean: false, // the broker keeps the subscriptions and the QoS 1 commands sent while asleep
     keepalive: c.keepaliveS,
-    reconnectPeriod: 0, // one attempt a wake: the next wake tries again
     connectTimeout: o.budgetMs,
-    username: c.username,
-    password: c.password,
-    rejectUnauthorized: true,
-    ca: c.ca ? readCert(c.ca) : undefined,
-    cert: c.cert ? readCert(c.cert) : undefined,
-    key: c.key ? readKey(c.key) : undefined,
-    servername: c.servername,
     manualConnect: true,
   };
   // Node's TLS resumes a session given here (passed through to tls.connect).

@@ -57,9 +57,6 @@ static const char *TAG = "battery";
 #define SNTP_EVERY_MS ((int64_t)CONFIG_SCALE_SNTP_EVERY_H * 3600 * 1000)
 #define SERVE_TASK_STACK 4096
 #define SERVE_TASK_PRIORITY 5
-/* wake_step's answers (assembly/duty.ts). */
-#define WAKE_SAMPLE 0
-#define WAKE_PUBLISH 2
 /* After a trap, when the core cannot say when to wake. */
 #define FALLBACK_SLEEP_MS (15 * 60 * 1000)
 
@@ -294,7 +291,7 @@ void battery_task(void *arg)
             wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, (int32_t)now, 0);
             cal_manager_after_sample();
             step = wasm_host_call_i(SCALE_EXPORT_WAKE_STEP, 1, (int32_t)now, 0);
-            if (step != WAKE_SAMPLE) break;
+            if (step != SCALE_WAKE_SAMPLE) break;
             if (hx711_gpio_yields() == yields) vTaskDelay(1);
         }
     }
@@ -303,7 +300,7 @@ void battery_task(void *arg)
         ESP_LOGE(TAG, "the wake failed (%" PRId32 "): sleeping %d s", step, FALLBACK_SLEEP_MS / 1000);
         battery_sleep(FALLBACK_SLEEP_MS);
     }
-    if (step == WAKE_PUBLISH) publish();
+    if (step == SCALE_WAKE_PUBLISH) publish();
     app_persist_dirty();
     int32_t sleep_ms = wasm_host_call_i(SCALE_EXPORT_WAKE_SLEEP_MS, 1, (int32_t)battery_now_ms(), 0);
     if (sleep_ms <= 0) ESP_LOGI(TAG, "battery mode is off (WAKE_INTERVAL_S 0): awake from the next boot on");

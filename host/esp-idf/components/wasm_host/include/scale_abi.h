@@ -111,6 +111,10 @@
 #define SCALE_TOPIC_RAW (6) /* wasm-scale/<id>/raw: while a record command runs, what the core was given, in binary batches (README, Recording on the device) */
 #define SCALE_TOPIC_MODULE (7) /* wasm-scale/<id>/module: calibration module transfer to the host (calibration_module.transfer); the core does not read it */
 
+#define SCALE_WAKE_SAMPLE (0) /* wake_step: the wake's reading is not done; sample on */
+#define SCALE_WAKE_SLEEP (1) /* wake_step: the reading is queued and the chips are down; sleep for wake_sleep_ms */
+#define SCALE_WAKE_PUBLISH (2) /* wake_step: the reading is queued; connect, publish everything (out_next until 0), answer the commands waiting, then sleep */
+
 #define SCALE_BLOB_CALIBRATION (0) /* calibration, zero, tare and recorded points */
 #define SCALE_BLOB_CONFIG (1) /* every setting in codes.config */
 

@@ -359,8 +359,8 @@ int main(int argc, char **argv)
                 now += 100;
                 step = wasm_host_call_i(SCALE_EXPORT_WAKE_STEP, 1, (int32_t)now, 0);
             }
-            CHECK(step == 1 || step == 2, "wake_step %" PRId32, step);
-            if (step == 2) {
+            CHECK(step == SCALE_WAKE_SLEEP || step == SCALE_WAKE_PUBLISH, "wake_step %" PRId32, step);
+            if (step == SCALE_WAKE_PUBLISH) {
                 publishing_wakes++;
                 wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, 1, 0);
                 published += wasm_host_call_i(SCALE_EXPORT_OUT_PENDING, 0, 0, 0);
