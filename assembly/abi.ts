@@ -1,6 +1,6 @@
 // Generated from assembly/abi.json by host/gen-abi.ts (npm run abi). Do not edit.
 
-export const ABI_VERSION: i32 = 4;
+export const ABI_VERSION: i32 = 5;
 
 /** DOUT did not go low within the ready timeout: chip missing, unpowered or DOUT stuck high */
 export const FAULT_TIMEOUT: i32 = 1;
@@ -68,6 +68,8 @@ export const FLAG_UNCALIBRATED: i32 = 32;
 export const FLAG_ZERO_RANGE: i32 = 64;
 /** gross below zero */
 export const FLAG_GROSS_NEGATIVE: i32 = 128;
+/** battery mode: a publishing wake browned out (the supply sagged under the radio's current) and publishing backs off until one gets through */
+export const FLAG_LOW_SUPPLY: i32 = 256;
 
 /** wasm-scale/<id>/state: a JSON reading */
 export const TOPIC_STATE: i32 = 0;
@@ -92,6 +94,11 @@ export const WAKE_SAMPLE: i32 = 0;
 export const WAKE_SLEEP: i32 = 1;
 /** wake_step: the reading is queued; connect, publish everything (out_next until 0), answer the commands waiting, then sleep */
 export const WAKE_PUBLISH: i32 = 2;
+
+/** wake_begin: the sleep timer (or any boot that is not a brown-out) */
+export const CAUSE_TIMER: i32 = 0;
+/** wake_begin: the chip was reset by its brown-out detector (the cells sagged, usually under the radio's transmit current) */
+export const CAUSE_BROWNOUT: i32 = 1;
 
 /** calibration, zero, tare and recorded points */
 export const BLOB_CALIBRATION: i32 = 0;

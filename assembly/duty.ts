@@ -5,14 +5,15 @@
 // for every host; the host only powers things, moves bytes and sleeps.
 import {
   CFG_WAKE_INTERVAL_S, CFG_PUBLISH_EVERY, CFG_PUBLISH_CHANGE_KG, CFG_WAKE_SAMPLE_MS,
-  READING_FLAGS, READING_FAULT, READING_KG, FLAG_STABLE, ERR_BAD_VALUE, WAKE_SAMPLE, WAKE_SLEEP, WAKE_PUBLISH,
+  READING_FLAGS, READING_FAULT, READING_KG, FLAG_STABLE, FLAG_LOW_SUPPLY, ERR_BAD_VALUE, WAKE_SAMPLE, WAKE_SLEEP,
+  WAKE_PUBLISH, CAUSE_BROWNOUT,
 } from "./abi";
 import { cfg, cfgInt } from "./config";
 import { outboxPut } from "./outbox";
 
 // The duty cycle's state, in one block of linear memory rather than ten globals (each global
 // costs WAMR about 80 bytes of pool; the block is also the state stream's part, copied whole).
-const S = memory.data(40);
+const S = memory.data(52);
 /** A wake is in progress: its readings are kept for its one reading, not queued. */
 const WAKING: usize = 0;
 /** When the wake began (host ms). */
@@ -31,7 +32,16 @@ const ANNOUNCED: usize = 28;
 /** When the next wake is due (host ms), on the grid of WAKE_INTERVAL_S; valid once PLANNED. */
 const PLANNED_MS: usize = 32;
 const PLANNED: usize = 36;
-export const DUTY_STATE_BYTES: i32 = 40;
+/** Publishing wakes in a row that did not get through (no connection, or a brown-out): each one
+ * doubles the wakes until the next, up to 8 times PUBLISH_EVERY. */
+const MISSED: usize = 40;
+/** The last publishing wake has not connected yet (set when it is decided, cleared on connection). */
+const TRYING: usize = 44;
+/** A brown-out reset since the last connection: the readings say LOW_SUPPLY. */
+const LOW: usize = 48;
+export const DUTY_STATE_BYTES: i32 = 52;
+/** The longest back-off: 2^3 = 8 publishing periods. */
+const MAX_BACKOFF_SHIFT: i32 = 3;
 
 // @ts-ignore: decorator
 @inline function get(at: usize): i32 { return load<i32>(S + at); }
@@ -52,7 +62,14 @@ export function batteryMode(): bool {
   return cfgInt(CFG_WAKE_INTERVAL_S) > 0;
 }
 
-export function wakeBegin(nowMs: i32): void {
+export function wakeBegin(nowMs: i32, cause: i32): void {
+  // The last publishing wake never connected, or browned out (the host saved the state before it
+  // turned the radio on, so this wake starts from there): publish less often until one gets through.
+  if (get(TRYING) != 0) {
+    put(TRYING, 0);
+    put(MISSED, min<i32>(get(MISSED) + 1, MAX_BACKOFF_SHIFT));
+  }
+  if (cause == CAUSE_BROWNOUT) put(LOW, 1);
   put(WAKING, 1);
   put(SEEN, 0);
   put(START_MS, nowMs);
@@ -78,6 +95,9 @@ export function wakeSeen(): void {
  * sampled WAKE_SAMPLE_MS. Done, the latest reading (if any) is queued as it is: a motion or fault
  * reading says so in its flags. Publish on every PUBLISH_EVERY-th wake, on the first wake after a
  * cold boot, when a fault appears or clears, or when the weight moved more than PUBLISH_CHANGE_KG.
+ * After publishing wakes that did not get through (no network, no clock, no broker, a brown-out),
+ * only on every (PUBLISH_EVERY << missed)-th wake: a scale with low cells or no network spends its
+ * energy on readings, not on connections that fail.
  */
 export function wakeDecide(nowMs: i32, r: usize): i32 {
   if (!waking()) return ERR_BAD_VALUE;
@@ -87,13 +107,15 @@ export function wakeDecide(nowMs: i32, r: usize): i32 {
   if (!stable && nowMs - get(START_MS) < cfgInt(CFG_WAKE_SAMPLE_MS)) return WAKE_SAMPLE;
   put(WAKING, 0);
   const wakes = get(WAKES) + 1;
-  let publish = get(COLD) != 0 || wakes >= cfgInt(CFG_PUBLISH_EVERY);
+  const missed = get(MISSED);
+  let publish = get(COLD) != 0 || wakes >= cfgInt(CFG_PUBLISH_EVERY) << missed;
   if (seen) {
     const kg = load<f32>(r, READING_KG);
     const sent = load<f32>(S + SENT_KG);
     const change = cfg(CFG_PUBLISH_CHANGE_KG);
-    if ((fault != 0) != (get(LAST_FAULT) != 0)) publish = true;
-    if (change > 0 && !isNaN(kg) && !isNaN(sent) && Mathf.abs(kg - sent) > change) publish = true;
+    if (missed == 0 && (fault != 0) != (get(LAST_FAULT) != 0)) publish = true;
+    if (missed == 0 && change > 0 && !isNaN(kg) && !isNaN(sent) && Mathf.abs(kg - sent) > change) publish = true;
+    if (get(LOW) != 0) store<u32>(r, load<u32>(r, READING_FLAGS) | FLAG_LOW_SUPPLY, READING_FLAGS);
     put(LAST_FAULT, fault);
     outboxPut(r);
     if (publish || isNaN(sent)) store<f32>(S + SENT_KG, kg);
@@ -104,7 +126,15 @@ export function wakeDecide(nowMs: i32, r: usize): i32 {
   }
   put(WAKES, 0);
   put(COLD, 0);
+  put(TRYING, 1);
   return WAKE_PUBLISH;
+}
+
+/** The broker is reached: publishing goes back to every PUBLISH_EVERY wakes. */
+export function dutyConnected(): void {
+  put(TRYING, 0);
+  put(MISSED, 0);
+  put(LOW, 0);
 }
 
 /** Milliseconds to the next wake on the grid; a wake that ran past its slot skips to the next. */

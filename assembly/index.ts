@@ -104,8 +104,8 @@ export function state_dirty(): i32 { return takeDirty(); }
 export function state_save(chunk: i32): i32 { return stateSave(chunk, io, IO_CAP); }
 /** Restore chunk k of the volatile state from the io buffer, after chunks, blobs and device id as at a cold boot. */
 export function state_load(chunk: i32, len: i32): i32 { return len > IO_CAP ? -14 : stateLoad(chunk, io, len, IO_CAP); }
-/** Battery mode: a wake starts (chips up, filters afresh). On every wake, after the state. */
-export function wake_begin(now_ms: i32): i32 { return cmdWakeBegin(now_ms); }
+/** Battery mode: a wake starts (chips up, filters afresh); cause: codes.cause. On every wake, after the state. */
+export function wake_begin(now_ms: i32, cause: i32): i32 { return cmdWakeBegin(now_ms, cause); }
 /** Battery mode: after each sample of a wake: 0 sample on, 1 done: sleep, 2 done: publish, then sleep. */
 export function wake_step(now_ms: i32): i32 { return cmdWakeStep(now_ms); }
 /** Battery mode: milliseconds to the next wake; 0 when battery mode is off. Before sleeping. */

@@ -9,7 +9,7 @@ import { outboxReset, gapWaiting, gapFrame, gapDone, outboxLength, readingFrame,
 import { ENTITIES, discoveryFrame } from "./discovery";
 import { commandsReset, commandParse, resultPush, resultWaiting, resultFrame, resultDone } from "./commands";
 import { rawReset, rawWaiting, rawBatch, rawBatchLen, rawDone } from "./raw";
-import { discoveryDue, discoverySent } from "./duty";
+import { discoveryDue, discoverySent, dutyConnected } from "./duty";
 
 // Kinds of outgoing message, in the order they are sent.
 const OUT_NONE: i32 = 0;
@@ -49,6 +49,7 @@ export function mqttConnected(up: bool): void {
   connected = up;
   lastOut = OUT_NONE;
   if (up) {
+    dutyConnected();
     pending = ONLINE | (discoveryDue() ? ALL_ENTITIES : 0);
   }
 }

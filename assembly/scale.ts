@@ -237,11 +237,11 @@ export function scaleSample(nowMs: i32): i32 {
 // --- battery mode (duty.ts decides; this is where it touches the chips and filters) -----------
 
 /** A wake starts: chips up (settling discarded), filters afresh: the last wake was minutes ago. */
-export function cmdWakeBegin(nowMs: i32): i32 {
+export function cmdWakeBegin(nowMs: i32, cause: i32): i32 {
   const err = hxPower(true);
   if (err != 0) return err;
   resetFilters();
-  wakeBegin(nowMs);
+  wakeBegin(nowMs, cause);
   return 0;
 }
 

@@ -25,7 +25,7 @@ import { READING_SIZE } from "./abi";
 import { scaleStateSave, scaleStateLoad } from "./scale";
 
 const STATE_MAGIC: u32 = 0x31535357; // "WSS1"
-export const STATE_VERSION: i32 = 2;
+export const STATE_VERSION: i32 = 3;
 const HEAD: i32 = 14;
 /** The scalars' bytes: filter 112, hx711 16, trim 12, calibration 16, commands 12, outbox 64, scale 48. */
 const SCALARS_LEN: i32 = 280;

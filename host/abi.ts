@@ -47,7 +47,7 @@ export interface Abi {
   imports: AbiFunction[];
   exports: AbiFunction[];
   records: Record<string, { size: number; fields: AbiField[] }>;
-  codes: Record<"fault" | "error" | "flag" | "blob" | "config" | "topic" | "wake", Record<string, AbiCode>>;
+  codes: Record<"fault" | "error" | "flag" | "blob" | "config" | "topic" | "wake" | "cause", Record<string, AbiCode>>;
   calibration_module: ModuleAbi;
 }
 

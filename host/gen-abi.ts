@@ -10,7 +10,7 @@ export function generateAssemblyScript(): string {
     "",
     `export const ABI_VERSION: i32 = ${abi.version};`,
   ];
-  const prefix: Record<string, string> = { fault: "FAULT_", error: "ERR_", flag: "FLAG_", blob: "BLOB_", config: "CFG_", topic: "TOPIC_", wake: "WAKE_" };
+  const prefix: Record<string, string> = { fault: "FAULT_", error: "ERR_", flag: "FLAG_", blob: "BLOB_", config: "CFG_", topic: "TOPIC_", wake: "WAKE_", cause: "CAUSE_" };
   for (const [group, codes] of Object.entries(abi.codes)) {
     out.push("");
     for (const [name, c] of Object.entries(codes)) {
@@ -66,7 +66,7 @@ export function generateC(): string {
   }
   out.push("", "/* Exports the host calls. */");
   for (const fn of abi.exports) if (fn.kind !== "memory") out.push(`#define SCALE_EXPORT_${macro(fn.name)} "${fn.name}"`);
-  const prefix: Record<string, string> = { fault: "SCALE_FAULT_", error: "SCALE_ERR_", flag: "SCALE_FLAG_", blob: "SCALE_BLOB_", config: "SCALE_CFG_", topic: "SCALE_TOPIC_", wake: "SCALE_WAKE_" };
+  const prefix: Record<string, string> = { fault: "SCALE_FAULT_", error: "SCALE_ERR_", flag: "SCALE_FLAG_", blob: "SCALE_BLOB_", config: "SCALE_CFG_", topic: "SCALE_TOPIC_", wake: "SCALE_WAKE_", cause: "SCALE_CAUSE_" };
   for (const [group, codes] of Object.entries(abi.codes)) {
     out.push("");
     for (const [name, c] of Object.entries(codes)) out.push(`#define ${prefix[group]}${name} (${c.value}) /* ${c.doc} */`);

@@ -35,14 +35,19 @@ function batteryScenario(settings: Record<string, number>, events: unknown[] = [
   };
 }
 
-/** Samples a wake by hand: wake_begin, scale_sample and wake_step until done. */
-function wake(scale: VirtualScale): { step: string; ms: number } {
+/** Samples a wake by hand: wake_begin, scale_sample and wake_step until done; a publishing wake
+ * reaches the broker (the core is told it connected, then that it left) unless `reach` is false. */
+function wake(scale: VirtualScale, { reach = true, cause = "timer" as "timer" | "brownout" } = {}): { step: string; ms: number } {
   const t0 = scale.board.nowUs;
-  scale.core.wakeBegin(Math.floor(t0 / 1000));
+  scale.core.wakeBegin(Math.floor(t0 / 1000), cause);
   let step = scale.core.wakeStep(Math.floor(t0 / 1000));
   while (step === "sample") {
     if (scale.step() === 0) scale.board.nowUs += 1000;
     step = scale.core.wakeStep(Math.floor(scale.board.nowUs / 1000));
+  }
+  if (step === "publish" && reach) {
+    scale.core.connected(true);
+    scale.core.connected(false);
   }
   return { step, ms: (scale.board.nowUs - t0) / 1000 };
 }
@@ -99,6 +104,58 @@ test("the core's duty cycle: one stable reading a wake, publishing every N wakes
   // Battery mode off: no sleep.
   assert.equal(core.set("WAKE_INTERVAL_S", 0), 0);
   assert.equal(core.wakeSleepMs(0), 0);
+});
+
+test("publishing wakes that do not get through (no network or clock, a brown-out) back off to 8 periods; the first that connects restores them; readings after a brown-out say LOW_SUPPLY", async () => {
+  const scale = await scaleFor(batteryScenario({ WAKE_INTERVAL_S: 600, PUBLISH_EVERY: 2, PUBLISH_CHANGE_KG: 1 }), 5);
+  scale.run(9);
+  const core = scale.core;
+  core.setDeviceId("hive7");
+  const LOW = code("flag", "LOW_SUPPLY");
+  const run = (n: number, opts: Parameters<typeof wake>[1] = {}) => {
+    const steps: string[] = [];
+    for (let i = 0; i < n; i++) {
+      steps.push(wake(scale, i === 0 ? opts : { reach: opts?.reach }).step);
+      scale.sleepUntil(scale.board.nowUs + core.wakeSleepMs(Math.floor(scale.board.nowUs / 1000)) * 1000);
+    }
+    return steps.map((s) => (s === "publish" ? "P" : ".")).join("");
+  };
+  // The cold boot's wake publishes and gets through; then every 2nd wake.
+  assert.equal(run(4), "P.P.");
+  // No network: each failed publishing wake doubles the wait (2, 4, 8, 16 wakes) up to 8 periods.
+  assert.equal(run(1 + 4 + 8 + 16 + 16, { reach: false }), "P...P.......P...............P...............P");
+  // A weight change does not force a connection that would fail anyway.
+  scale.apply({ type: "load", at: 0, kg: 36, rampS: 0, x: 0, y: 0 });
+  assert.equal(run(3, { reach: false }), "...");
+  // The network is back: the next publishing wake (16 wakes after the last) gets through with the
+  // changed weight, and every 2nd wake publishes again; a change publishes at once again.
+  let waited = 0;
+  while (run(1) !== "P") waited++;
+  assert.equal(waited, 12);
+  assert.equal(run(4), ".P.P");
+  scale.apply({ type: "load", at: 0, kg: 31.5, rampS: 0, x: 0, y: 0 });
+  assert.equal(run(1), "P");
+  // A publishing wake browns out when the radio starts: the chip restarts, the host says so, and
+  // the core carries on from the state saved before the radio. That wake does not connect, its
+  // reading says LOW_SUPPLY, and each brown-out doubles the wait as a failed connection does.
+  const LOW_OF = () => core.reading().flags & LOW;
+  let steps = "";
+  let cause: "timer" | "brownout" = "timer";
+  for (let i = 0; i < 30; i++) {
+    const w = wake(scale, { reach: false, cause });
+    steps += w.step === "publish" ? "P" : ".";
+    assert.equal(LOW_OF(), i >= 2 ? LOW : 0, `wake ${i}: LOW_SUPPLY after the first brown-out`);
+    cause = w.step === "publish" ? "brownout" : "timer";
+    scale.sleepUntil(scale.board.nowUs + core.wakeSleepMs(Math.floor(scale.board.nowUs / 1000)) * 1000);
+  }
+  assert.equal(steps, ".P...P.......P...............P");
+  // The cells recover: the wake after the next brown-out's back-off gets through, and the readings
+  // after it are plain again.
+  waited = 0;
+  while (run(1) !== "P") waited++;
+  assert.equal(waited, 15);
+  wake(scale);
+  assert.equal(LOW_OF(), 0, "after a connection the readings no longer say LOW_SUPPLY");
 });
 
 test("a wake that comes early or late (the RC sleep timer drifts) keeps the grid; one that ran over a slot skips it", async () => {
@@ -246,7 +303,11 @@ test("days on batteries through sleeps and outages: every reading delivered once
   assert.ok(wakes.some((w) => w.stateInFlash && w.stateBytes > RTC_STATE_BYTES), "state in flash during the long outage");
   assert.ok(device.flashWrites > 0 && device.flashWrites < wakes.length / 4, `${device.flashWrites} flash writes`);
   const failed = wakes.filter((w) => w.publish && !w.session!.ok);
-  assert.ok(failed.length >= 28 + 6 - 2, `${failed.length} publishing wakes failed in the outages`);
+  // Failed connections back off (the next attempt after 2, 4, then every 8 publishing periods)
+  // instead of the 28 + 6 attempts that every 4th wake in the outages would make.
+  assert.ok(failed.length >= 6 && failed.length <= 10, `${failed.length} publishing wakes failed in the outages`);
+  const gaps = failed.slice(1).map((w, i) => Math.round((w.atMs - failed[i].atMs) / 3_600_000 * 12));
+  assert.deepEqual(gaps.slice(0, 3), [12, 24, 48], `wakes between the failed attempts of the long outage: ${gaps}`);
   assert.ok(wakes.some((w) => w.session?.ok && w.session.resumed), "TLS sessions resumed");
   assert.ok(wakes.slice(1).filter((w) => w.session?.ok).every((w) => w.session!.sessionPresent), "the broker kept the MQTT session");
 

@@ -187,7 +187,9 @@ const figures = {
   pico_flash_bytes: pico.flash,
   pico_static_ram_bytes: pico.ram,
   pico_wasm3_ram_bytes: pico.wasm3,
-  battery_days_3000mah_15min: Math.round(battery.batteryDays),
+  battery_days_lithium_aa_15min: Math.round(battery.batteryDays),
+  battery_days_alkaline_aa_15min: Math.round(battery.batteryDaysAlkaline),
+  battery_days_devkit_15min: Math.round(battery.batteryDaysDevkit),
   battery_mah_per_day_15min: Number(battery.mahPerDay.toFixed(3)),
   wake_ms_without_publish: Math.round(battery.wakeMsWithoutPublish),
   wake_ms_with_publish: Math.round(battery.wakeMsWithPublish),
@@ -213,7 +215,7 @@ if (values.json) {
     console.log(`${`firmware RAM, ${interpreter}`.padEnd(30)}${m ? `pool ${m.least_pool} bytes needed (default ${m.pool}, WAMR's high-water ${m.pool_peak}), linear memory ${m.linear}, module copy ${m.module_copy}, Wasm stack ${m.least_stack} needed, native stack ${m.native_stack} (${m.bits}-bit)` : "WAMR sources not available (WASM_SCALE_VENDOR)"}`);
   }
   console.log(`${"Pico W firmware".padEnd(30)}${pico.flash === null ? "not built (npm run build:pico)" : `flash ${pico.flash} bytes, static RAM ${pico.ram} bytes`}; wasm3 RAM for the core ${pico.wasm3 ?? "-"} bytes`);
-  console.log(`${"battery, 15 min, hourly".padEnd(30)}${figures.battery_days_3000mah_15min} days on 3000 mAh (${figures.battery_mah_per_day_15min} mAh a day); a wake ${figures.wake_ms_without_publish} ms, ${figures.wake_ms_with_publish} ms with publishing (virtual, energy model); state ${figures.battery_state_bytes_max} bytes at most`);
+  console.log(`${"battery, 15 min, hourly".padEnd(30)}${figures.battery_days_lithium_aa_15min} days on 2 lithium AA, ${figures.battery_days_alkaline_aa_15min} on alkaline, ${figures.battery_days_devkit_15min} on a DevKitC (${figures.battery_mah_per_day_15min} mAh a day); a wake ${figures.wake_ms_without_publish} ms, ${figures.wake_ms_with_publish} ms with publishing (virtual, energy model); state ${figures.battery_state_bytes_max} bytes at most`);
   for (const [name, value] of Object.entries(instructions.figures)) console.log(`${name.padEnd(42)}${value ?? "-"}`);
   if (instructions.note) console.log(`note: ${instructions.note}`);
 }

@@ -47,7 +47,7 @@ test("the WAMR natives table has every import of the ABI, with the ABI's signatu
 });
 
 test("every export the firmware calls exists, with the ABI's argument count", () => {
-  const sources = ["main/main.c", "components/wasm_host/wasm_host.c"].map(read).join("\n");
+  const sources = ["main/main.c", "main/battery.c", "components/wasm_host/wasm_host.c"].map(read).join("\n");
   let calls = 0;
   for (const m of sources.matchAll(/wasm_host_call_i\(SCALE_EXPORT_(\w+), (\d+)/g)) {
     const ex = abi.exports.find((e) => macro(e.name) === m[1]);
@@ -87,7 +87,8 @@ test("Kconfig offers every setting the firmware reads", () => {
   for (const name of used) assert.match(kconfig, new RegExp(`config ${name}\\b`), `Kconfig lacks ${name}`);
 });
 
-// The firmware's C against the real ESP-IDF 5.5.4 headers and Kconfig (host/esp-idf/tools/check_build.py).
+// The firmware's C against the real ESP-IDF 5.1.6 and 5.5.4 headers and Kconfig, the oldest and newest
+// versions idf_component.yml allows (host/esp-idf/tools/check_build.py).
 // CI installs the compiler and sets WASM_SCALE_REQUIRE_ESP_IDF_CHECK, so there a missing tool fails.
 const checkScript = root + "tools/check_build.py";
 const haveXtensa = spawnSync("xtensa-lx106-elf-gcc", ["--version"]).status === 0;
@@ -100,10 +101,10 @@ function check(project?: string): { status: number | null; out: string } {
   return { status: r.status, out: r.stdout + r.stderr };
 }
 
-test("the firmware compiles against ESP-IDF 5.5.4's headers and its sdkconfig has what it needs", { skip: skipCheck, timeout: 600_000 }, () => {
+test("the firmware compiles against ESP-IDF 5.1.6's and 5.5.4's headers and its sdkconfig has what it needs", { skip: skipCheck, timeout: 600_000 }, () => {
   const r = check();
   assert.equal(r.status, 0, r.out);
-  assert.match(r.out, /12 C files of 6 components compile with -Wall -Wextra -Werror/);
+  assert.match(r.out, /ESP-IDF 5\.1\.6 and 5\.5\.4 check: .*12 C files of 6 components compile with -Wall -Wextra -Werror against each/);
 });
 
 test("the ESP-IDF check fails on a wrong field, a missing REQUIRES and a lost sdkconfig value", { skip: skipCheck, timeout: 600_000 }, () => {
@@ -121,9 +122,12 @@ test("the ESP-IDF check fails on a wrong field, a missing REQUIRES and a lost sd
     edit("sdkconfig.defaults", "CONFIG_FREERTOS_HZ=1000", "");
     const r = check(copy);
     assert.equal(r.status, 1, r.out);
-    assert.match(r.out, /mqtt_link\.c does not compile[\s\S]*urii/);
+    // Each failure names the version it failed against.
+    assert.match(r.out, /mqtt_link\.c does not compile against ESP-IDF 5\.1\.6[\s\S]*urii/);
+    assert.match(r.out, /mqtt_link\.c does not compile against ESP-IDF 5\.5\.4[\s\S]*urii/);
     assert.match(r.out, /wasm_host\.c does not compile[\s\S]*wasm_export\.h/);
-    assert.match(r.out, /CONFIG_FREERTOS_HZ is 100, the firmware needs 1000/);
+    assert.match(r.out, /ESP-IDF 5\.1\.6: sdkconfig: CONFIG_FREERTOS_HZ is 100, the firmware needs 1000/);
+    assert.match(r.out, /ESP-IDF 5\.5\.4: sdkconfig: CONFIG_FREERTOS_HZ is 100, the firmware needs 1000/);
   } finally {
     rmSync(copy, { recursive: true, force: true });
   }

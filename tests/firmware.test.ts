@@ -40,7 +40,7 @@ for (const interpreter of INTERPRETERS) {
     }
   });
 
-  for (const name of ["trap-recovery", "setup-trap", "runaway", "spin", "wrong-abi", "battery", "sleep-cycle"]) {
+  for (const name of ["trap-recovery", "setup-trap", "runaway", "spin", "wrong-abi", "battery", "sleep-cycle", "brownout", "connect-hang", "no-ntp", "late-command"]) {
     test(`firmware host, ${interpreter} interpreter: ${name}`, { skip }, () => {
       assert.equal(why, "", why);
       const run = runCTest(dir, name);

@@ -61,7 +61,7 @@ interface CoreExports {
   env_temperature(celsius: number): void;
   state_save(chunk: number): number;
   state_load(chunk: number, len: number): number;
-  wake_begin(nowMs: number): number;
+  wake_begin(nowMs: number, cause: number): number;
   wake_step(nowMs: number): number;
   wake_sleep_ms(nowMs: number): number;
 }
@@ -317,9 +317,10 @@ export class ScaleCore {
     return code("error", "BAD_BLOB");
   }
 
-  /** Battery mode: a wake starts at host time nowMs (chips up, filters afresh). */
-  wakeBegin(nowMs: number): void {
-    const r = this.exports.wake_begin(nowMs | 0);
+  /** Battery mode: a wake starts at host time nowMs (chips up, filters afresh), after a boot for
+   * `cause` (a brown-out makes the core back off publishing and flag the readings LOW_SUPPLY). */
+  wakeBegin(nowMs: number, cause: "timer" | "brownout" = "timer"): void {
+    const r = this.exports.wake_begin(nowMs | 0, code("cause", cause.toUpperCase()));
     if (r < 0) throw new CoreError(`wake_begin: ${codeName("error", r) ?? r}`, r);
   }
 

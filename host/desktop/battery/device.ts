@@ -138,6 +138,7 @@ export class BatteryDevice {
     let connectMs = 0;
     if (step === "publish") {
       const budgetMs = core.get("CONNECT_BUDGET_MS");
+      let synced = false; // SNTP ran on this connection: its round trip is charged
       session = await publishSession(core, {
         connection: this.options.connection,
         budgetMs,
@@ -150,6 +151,7 @@ export class BatteryDevice {
         },
         onConnected: () => {
           if (this.rtc.sntpAtMs === null || this.nowMs - this.rtc.sntpAtMs >= SNTP_EVERY_MS) {
+            synced = true;
             this.rtc.sntpAtMs = this.nowMs; // SNTP: the virtual RTC is the wall clock
             this.syncClock();
           }
@@ -159,7 +161,7 @@ export class BatteryDevice {
         this.connections++;
         const m = this.ledger.model;
         const full = !m.tlsResumption || !session.resumed || this.connections % m.tlsFullEvery === 1;
-        connectMs = this.ledger.connection(session.published + session.received, !full);
+        connectMs = this.ledger.connection(session.published + session.received, !full, synced);
         this.rtc.tlsSession = session.tlsSession;
       } else {
         connectMs = this.ledger.failedConnection(budgetMs);

@@ -12,7 +12,7 @@ import { CoreError } from "../core.js";
 import type { Scenario } from "../scenario.js";
 import type { EngineName } from "../engines/engine.js";
 import { BatteryDevice, RTC_STATE_BYTES } from "./device.js";
-import { report, DEFAULT_BATTERY, DEFAULT_MODEL, type Battery, type BatteryReport, type EnergyModel } from "./energy.js";
+import { report, DEFAULT_BATTERY, DEFAULT_MODEL, ALKALINE_AA, LITHIUM_AA, DEVKIT, type Battery, type BatteryReport, type EnergyModel } from "./energy.js";
 
 export interface BatterySummary extends BatteryReport {
   scenario: string;
@@ -30,6 +30,9 @@ export interface BatterySummary extends BatteryReport {
   maxStateBytes: number;
   flashWrites: number;
   capacityMah: number;
+  /** The same wakes on 2 alkaline AA cells (a bare module), and on a DevKitC with lithium cells. */
+  batteryDaysAlkaline: number;
+  batteryDaysDevkit: number;
   /** The model charges resumed TLS handshakes (false for the ESP32 today). */
   tlsResumption: boolean;
 }
@@ -70,9 +73,13 @@ export async function simulateBattery(scenario: Scenario, o: BatterySimOptions):
       const taken = wakes.filter((w) => w.reading).length;
       const queued = scale.core.pending;
       const battery = o.battery ?? DEFAULT_BATTERY;
+      const batteryMs = (device.batteryToMs ?? o.durationS * 1000) - device.batteryFromMs;
       return {
         scenario: scenario.name,
-        ...report(device.ledger, (device.batteryToMs ?? o.durationS * 1000) - device.batteryFromMs, battery),
+        ...report(device.ledger, batteryMs, battery),
+        // The same wakes on the other cells and board the README compares (energy.ts).
+        batteryDaysAlkaline: report(device.ledger, batteryMs, ALKALINE_AA).batteryDays,
+        batteryDaysDevkit: report(device.ledger, batteryMs, LITHIUM_AA, DEVKIT).batteryDays,
         wakes: wakes.length,
         publishingWakes: wakes.filter((w) => w.publish).length,
         failedConnections: wakes.filter((w) => w.publish && !w.session?.ok).length,
@@ -107,5 +114,6 @@ export function formatBatterySummary(s: BatterySummary): string {
     `  state: at most ${s.maxStateBytes} bytes (RTC memory holds ${RTC_STATE_BYTES}); ${s.flashWrites} writes to flash`,
     `  energy: ${s.mahPerDay.toFixed(2)} mAh a day (${s.averageUa.toFixed(0)} uA on average); sleep ${pct(s.shares.sleep)}, boot ${pct(s.shares.boot)}, sampling ${pct(s.shares.sample)}, WiFi ${pct(s.shares.wifi)}, TLS ${pct(s.shares.tls)}, MQTT ${pct(s.shares.mqtt)}`,
     `  battery: ${s.batteryDays.toFixed(0)} days on ${s.capacityMah} mAh (usable share and self-discharge as in host/desktop/battery/energy.ts)`,
+    `  on a bare module with 2 lithium AA cells ${s.batteryDays.toFixed(0)} days, 2 alkaline AA ${s.batteryDaysAlkaline.toFixed(0)}, an ESP32-DevKitC ${s.batteryDaysDevkit.toFixed(0)} (its regulator, LED and USB bridge)`,
   ].join("\n");
 }

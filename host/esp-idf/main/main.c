@@ -19,6 +19,7 @@
 #include "esp_heap_caps.h"
 #include "esp_log.h"
 #include "esp_system.h"
+#include "soc/uart_pins.h"
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/queue.h"
@@ -70,6 +71,14 @@ static const char *const BLOB_KEYS[] = {[SCALE_BLOB_CALIBRATION] = "calibration"
 #define CORE_TASK_PRIORITY 6
 #define NET_TASK_STACK 4096
 #define NET_TASK_PRIORITY 5
+/* Events from the network task: four message slots, three subscriptions, the frame's QUEUED and
+ * PUBACK, the host's own answers' PUBACKs, connection changes, with room to spare. A full queue
+ * makes esp-mqtt's task wait (mqtt_link.c), it never drops an acknowledged message. */
+#define NET_EVENTS 32
+/* After a failure that leaves the scale unable to weigh: a battery scale sleeps this long and tries
+ * again; a mains one restarts after FAILURE_RESTART_MS (the log stays readable meanwhile). */
+#define FAILURE_SLEEP_MS (60 * 60 * 1000)
+#define FAILURE_RESTART_MS (60 * 1000)
 
 extern const uint8_t core_wasm_start[] asm("_binary_release_wasm_start");
 extern const uint8_t core_wasm_end[] asm("_binary_release_wasm_end");
@@ -424,20 +433,34 @@ bool app_publish_next(publish_state_t *p, int64_t now_ms)
     return true;
 }
 
+/* A scale that cannot weigh never stays awake for ever: on batteries it sleeps an hour and tries
+ * again (the HX711 powered down once its pin is configured); on mains it restarts after a minute. */
+static void __attribute__((noreturn)) cannot_weigh(void)
+{
+    status_led_set(STATUS_FAULT);
+    if (battery_expected()) {
+        ESP_LOGE(TAG, "battery mode: sleeping %d min, then trying again", FAILURE_SLEEP_MS / 60000);
+        battery_rest(FAILURE_SLEEP_MS);
+    }
+    ESP_LOGE(TAG, "restarting in %d s", FAILURE_RESTART_MS / 1000);
+    vTaskDelay(pdMS_TO_TICKS(FAILURE_RESTART_MS));
+    esp_restart();
+}
+
 static void core_task(void *arg)
 {
     (void)arg;
     publish_state_t publish = PUBLISH_STATE_INIT;
     int64_t next_memory_log_ms = battery_now_ms() + MEMORY_LOG_MS;
-    bool reported_gave_up = false;
     for (;;) {
         const uint32_t yields = hx711_gpio_yields();
         const int64_t now_ms = battery_now_ms();
         if (!wasm_host_ready()) {
             esp_err_t r = wasm_host_recover(now_ms);
-            if (r == ESP_ERR_INVALID_STATE && !reported_gave_up) {
-                ESP_LOGE(TAG, "the Wasm core cannot run: the scale has stopped weighing (reflash or power-cycle)");
-                reported_gave_up = true;
+            if (r == ESP_ERR_INVALID_STATE) {
+                /* Five re-instantiations failed: a restart starts the chip, the heap and the core afresh. */
+                ESP_LOGE(TAG, "the Wasm core cannot run after repeated re-instantiations");
+                cannot_weigh();
             }
             if (r != ESP_OK) {
                 status_led_set(STATUS_FAULT);
@@ -471,6 +494,16 @@ static void core_task(void *arg)
     }
 }
 
+static bool is_console_pin(int pin)
+{
+#if CONFIG_ESP_CONSOLE_UART_DEFAULT
+    return pin == U0TXD_GPIO_NUM || pin == U0RXD_GPIO_NUM;
+#else
+    (void)pin;
+    return false;
+#endif
+}
+
 /* Pins the portable check cannot know: what this chip (ESP32, S2, S3, C3 ...) really has. */
 static const char *pins_exist_on_this_chip(const scale_config_t *c)
 {
@@ -478,7 +511,10 @@ static const char *pins_exist_on_this_chip(const scale_config_t *c)
     if (c->led_pin >= 0 && !GPIO_IS_VALID_OUTPUT_GPIO(c->led_pin)) return "the LED pin is not an output GPIO of this chip";
     for (int i = 0; i < c->dout_count; i++) {
         if (!GPIO_IS_VALID_GPIO(c->dout_pins[i])) return "an HX711 data pin is not a GPIO of this chip";
+        if (is_console_pin(c->dout_pins[i])) return "an HX711 data pin is the console UART's (TX/RX)";
     }
+    if (is_console_pin(c->clk_pin)) return "the HX711 clock pin is the console UART's (TX/RX)";
+    if (c->led_pin >= 0 && is_console_pin(c->led_pin)) return "the LED pin is the console UART's (TX/RX)";
     return NULL;
 }
 
@@ -491,7 +527,12 @@ void app_main(void)
         err = nvs_flash_init();
     }
     ESP_ERROR_CHECK(err);
-    battery_clock_resume();
+    if (battery_clock_resume() && battery_expected()) {
+        /* A battery wake after the first: the UART at 115200 baud costs milliseconds of awake time
+         * per line, so only warnings and errors are printed. A cold boot prints everything. */
+        esp_log_level_set("*", ESP_LOG_WARN);
+    }
+    if (esp_reset_reason() == ESP_RST_BROWNOUT) ESP_LOGW(TAG, "this boot follows a brown-out reset: the supply is too weak");
 
     /* Every pin is checked before any is configured, the LED's included. */
     scale_config_t config = {
@@ -506,8 +547,9 @@ void app_main(void)
     const char *problem = scale_config_check(&config);
     if (problem == NULL) problem = pins_exist_on_this_chip(&config);
     if (problem) {
+        /* Nothing is driven: a wrong pin could be wired to something else. */
         ESP_LOGE(TAG, "configuration: %s (idf.py menuconfig -> wasm-scale)", problem);
-        return; /* nothing is driven: a wrong pin could be wired to something else */
+        cannot_weigh();
     }
     const char *warning = scale_config_warning(&config);
     if (warning) ESP_LOGW(TAG, "configuration: %s", warning);
@@ -518,8 +560,7 @@ void app_main(void)
     err = hx711_gpio_init(&gpio);
     if (err != ESP_OK) {
         ESP_LOGE(TAG, "GPIO setup failed: %s", esp_err_to_name(err));
-        status_led_set(STATUS_FAULT);
-        return;
+        cannot_weigh();
     }
     battery_release_pins();
 
@@ -533,11 +574,10 @@ void app_main(void)
     };
     err = wasm_host_start(&host);
     if (err != ESP_OK) {
-        /* No boot loop: the log says why, the LED shows a fault, the chip stays reachable by USB. */
+        /* No fast boot loop: the log says why, the LED shows a fault, then a sleep or a restart a minute later. */
         ESP_LOGE(TAG, "the Wasm core did not start: %s (pool %d KiB, heap free %u)", esp_err_to_name(err), WASM_POOL_KB,
                  (unsigned)esp_get_free_heap_size());
-        status_led_set(STATUS_FAULT);
-        return;
+        cannot_weigh();
     }
     prepare_will();
     if (!core_topic(SCALE_TOPIC_CMD, s_cmd_topic, sizeof s_cmd_topic)) ESP_LOGE(TAG, "core gave no command topic");
@@ -547,7 +587,7 @@ void app_main(void)
     const bool battery = app_setting(SCALE_CFG_WAKE_INTERVAL_S) > 0;
     battery_restore(battery);
 
-    s_net_events = xQueueCreate(16, sizeof(scale_mqtt_event_t));
+    s_net_events = xQueueCreate(NET_EVENTS, sizeof(scale_mqtt_event_t));
     if (s_net_events != NULL && battery) {
         status_led_set(STATUS_DARK);
         if (xTaskCreatePinnedToCore(battery_task, "core", CORE_TASK_STACK, NULL, CORE_TASK_PRIORITY, NULL,
@@ -555,16 +595,15 @@ void app_main(void)
             return;
         }
         ESP_LOGE(TAG, "no memory for the wake's task (heap free %u)", (unsigned)esp_get_free_heap_size());
-        battery_sleep(60000); /* try again in a minute rather than drain the battery awake */
+        battery_rest(60000); /* try again in a minute rather than drain the battery awake */
     }
     TaskHandle_t core = NULL;
     if (s_net_events == NULL ||
         xTaskCreatePinnedToCore(core_task, "core", CORE_TASK_STACK, NULL, CORE_TASK_PRIORITY, &core, portNUM_PROCESSORS > 1 ? 1 : tskNO_AFFINITY) != pdPASS ||
         xTaskCreate(net_task, "net", NET_TASK_STACK, NULL, NET_TASK_PRIORITY, NULL) != pdPASS) {
         ESP_LOGE(TAG, "no memory for the tasks (heap free %u)", (unsigned)esp_get_free_heap_size());
-        status_led_set(STATUS_FAULT);
         if (core) vTaskDelete(core);
-        return;
+        cannot_weigh();
     }
     ESP_LOGI(TAG, "heap free %u after the core (largest block %u)", (unsigned)esp_get_free_heap_size(),
              (unsigned)heap_caps_get_largest_free_block(MALLOC_CAP_8BIT));

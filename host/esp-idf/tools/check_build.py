@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Compile the ESP-IDF host's C against the real ESP-IDF 5.5 headers, without the ESP-IDF toolchain.
+"""Compile the ESP-IDF host's C against the real ESP-IDF 5.1.6 and 5.5.4 headers (the oldest and the
+newest versions idf_component.yml allows), without the ESP-IDF toolchain.
 
 What it does, offline:
-  1. unpacks ESP-IDF v5.5.4's headers, esp-idf-kconfig 2.5.4 and WAMR 2.4.0 (checked against their
-     SHA-256) from the vendor folder (WASM_SCALE_VENDOR, default ../shared/vendor beside the
+  1. unpacks ESP-IDF v5.1.6's and v5.5.4's headers, esp-idf-kconfig 2.5.4 and WAMR 2.4.0 (checked
+     against their SHA-256) from the vendor folder (WASM_SCALE_VENDOR, default ../shared/vendor beside the
      repository) into build/esp-idf-check;
   2. generates sdkconfig.h with the real kconfgen from every component's Kconfig, esp-mqtt's, WAMR's
      ESP-IDF Kconfig, this project's Kconfig.projbuild and sdkconfig.defaults, and checks the values
@@ -13,8 +14,9 @@ What it does, offline:
      component seeing only the include directories of the components it REQUIRES (read from its
      CMakeLists.txt), so that a missing REQUIRES fails here as it would in a real build.
 
-It proves that the firmware's C is valid against ESP-IDF 5.5's API and Kconfig. It does not link,
-does not generate Xtensa code, and does not check ESP-IDF 5.1 or 6.x: run `idf.py build` for that.
+Each step runs for each version, and a failure names it. It proves that the firmware's C is valid
+against the API and Kconfig of both. It does not link and does not generate Xtensa code: run
+`idf.py build` for that.
 
 Usage: python3 host/esp-idf/tools/check_build.py [--keep-going]
 """
@@ -36,12 +38,16 @@ VENDOR = Path(os.environ.get("WASM_SCALE_VENDOR", REPO.parent / "shared" / "vend
 
 # Third-party sources, pinned once for the project in host/third-party.json.
 PINS = json.loads((REPO / "host" / "third-party.json").read_text())
-SOURCES = {PINS[k]["folder"]: (PINS[k]["tarball"], PINS[k]["sha256"]) for k in ("esp-idf-headers", "esp-idf-kconfig", "wamr")}
+SOURCES = {PINS[k]["folder"]: (PINS[k]["tarball"], PINS[k]["sha256"])
+           for k in ("esp-idf-headers-5.1", "esp-idf-headers", "esp-idf-kconfig", "wamr")}
+# The versions checked, oldest first: idf_component.yml's range ">=5.1,<6.0".
+VERSIONS = [PINS["esp-idf-headers-5.1"]["folder"], PINS["esp-idf-headers"]["folder"]]
 
 CC = "xtensa-lx106-elf-gcc"
 
-# ESP-IDF 5.5 components this firmware reaches: their public include directories (relative to
-# components/<name>) and the components they REQUIRE publicly (what a user of them also sees).
+# ESP-IDF components this firmware reaches: their public include directories (relative to
+# components/<name>) and the components they REQUIRE publicly (what a user of them also sees). The
+# union of 5.1's and 5.5's layouts: a directory one version lacks is not searched.
 IDF = {
     "newlib": (["platform_include"], []),
     "esp_common": (["include"], []),
@@ -62,7 +68,7 @@ IDF = {
     "esp_pm": (["include"], []),
     "esp_mm": (["include"], []),
     "esp_driver_gpio": (["include"], []),
-    "driver": (["include", "deprecated"], ["esp_pm", "esp_driver_gpio"]),
+    "driver": (["include", "deprecated", "gpio/include"], ["esp_pm", "esp_driver_gpio"]),  # 5.1: gpio/include
     "spi_flash": (["include"], []),
     "esp_partition": (["include"], ["spi_flash"]),
     "nvs_flash": (["include"], ["esp_partition"]),
@@ -111,10 +117,15 @@ EXPECTED = {
     "CONFIG_MBEDTLS_SSL_OUT_CONTENT_LEN": "4096",
     "CONFIG_MQTT_PROTOCOL_5": "1",
     "CONFIG_ESP_TASK_WDT_TIMEOUT_S": "10",
+    # Battery wakes: no image check after deep sleep, a quiet bootloader, brown-out detection on.
+    "CONFIG_BOOTLOADER_SKIP_VALIDATE_IN_DEEP_SLEEP": "1",
+    "CONFIG_BOOTLOADER_LOG_LEVEL_WARN": "1",
+    "CONFIG_ESP_BROWNOUT_DET": "1",
 }
 PRESENT = ["CONFIG_SCALE_WASM_INSTRUCTION_LIMIT", "CONFIG_SCALE_WIFI_BACKOFF_MAX_S",
            "CONFIG_SCALE_HX711_CLK_PIN", "CONFIG_SCALE_HX711_RATE_SPS", "CONFIG_SCALE_BROKER_URI"]
-ABSENT = ["CONFIG_WAMR_INTERP_FAST", "CONFIG_WAMR_ENABLE_AOT", "CONFIG_WAMR_ENABLE_LIBC_WASI", "CONFIG_WAMR_ENABLE_LIB_PTHREAD"]
+ABSENT = ["CONFIG_WAMR_INTERP_FAST", "CONFIG_WAMR_ENABLE_AOT", "CONFIG_WAMR_ENABLE_LIBC_WASI", "CONFIG_WAMR_ENABLE_LIB_PTHREAD",
+          "CONFIG_LWIP_DHCP_DOES_ARP_CHECK", "CONFIG_LWIP_DHCP_DOES_ACD_CHECK"]
 
 
 class CheckError(Exception):
@@ -152,7 +163,7 @@ def unpack() -> dict:
 
 
 def generate_sdkconfig(idf: Path, kconfig: Path, wamr: Path) -> Path:
-    out = WORK / ("config-" + hashlib.sha1(str(PROJECT).encode()).hexdigest()[:10])
+    out = WORK / ("config-" + idf.name + "-" + hashlib.sha1(str(PROJECT).encode()).hexdigest()[:10])
     out.mkdir(exist_ok=True)
     comps = sorted((idf / "components").iterdir())
     kconfigs = [str(c / "Kconfig") for c in comps if (c / "Kconfig").exists()]
@@ -283,39 +294,52 @@ def newlib_fix() -> str:
     return str(fix)
 
 
+def check_version(idf: Path, kconfig: Path, wamr: Path, keep_going: bool) -> tuple:
+    """Problems found against one ESP-IDF version, files compiled, components."""
+    version = idf.name.removeprefix("esp-idf-v")
+    config = generate_sdkconfig(idf, kconfig, wamr)
+    problems = [f"ESP-IDF {version}: {p}" for p in check_sdkconfig(config / "sdkconfig.h")]
+    components = project_components()
+    base = ["-std=gnu17", "-fsyntax-only", "-nostdinc", "-D__XTENSA__", "-mlongcalls", "-D_GNU_SOURCE", "-DESP_PLATFORM",
+            "-U__INT32_TYPE__", "-D__INT32_TYPE__=long int", "-U__UINT32_TYPE__", "-D__UINT32_TYPE__=long unsigned int",
+            "-U__INT_LEAST32_TYPE__", "-D__INT_LEAST32_TYPE__=long int",
+            "-U__UINT_LEAST32_TYPE__", "-D__UINT_LEAST32_TYPE__=long unsigned int",
+            "-Wall", "-Wextra", "-Werror", "-Wno-sign-compare", "-Wno-unused-parameter",  # as IDF itself builds (its hal headers need it)
+            "-isystem", newlib_fix()]
+    for d in compiler_dirs():
+        base += ["-isystem", d]
+    base += ["-isystem", "/usr/include/newlib", "-I", str(config)]
+    compiled = 0
+    for name, (d, srcs, _, _, _, defines) in components.items():
+        incs = [a for i in include_dirs(name, components, idf, wamr) for a in ("-I", i)]
+        for src in srcs:
+            cmd = [CC, *base, *[f"-D{x}" for x in defines], *incs, str(d / src)]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            compiled += 1
+            if r.returncode != 0:
+                problems.append(f"{d.relative_to(PROJECT) / src} does not compile against ESP-IDF {version}:\n{r.stderr.strip()}")
+                if not keep_going:
+                    return problems, compiled, len(components)
+    return problems, compiled, len(components)
+
+
 def main() -> int:
     keep_going = "--keep-going" in sys.argv
     try:
         dirs = unpack()
-        idf, kconfig, wamr = dirs["esp-idf-v5.5.4"], dirs["esp-idf-kconfig-2.5.4"], dirs["wasm-micro-runtime-WAMR-2.4.0"]
-        config = generate_sdkconfig(idf, kconfig, wamr)
-        problems = check_sdkconfig(config / "sdkconfig.h")
-        components = project_components()
-        base = ["-std=gnu17", "-fsyntax-only", "-nostdinc", "-D__XTENSA__", "-mlongcalls", "-D_GNU_SOURCE", "-DESP_PLATFORM",
-                "-U__INT32_TYPE__", "-D__INT32_TYPE__=long int", "-U__UINT32_TYPE__", "-D__UINT32_TYPE__=long unsigned int",
-                "-U__INT_LEAST32_TYPE__", "-D__INT_LEAST32_TYPE__=long int",
-                "-U__UINT_LEAST32_TYPE__", "-D__UINT_LEAST32_TYPE__=long unsigned int",
-                "-Wall", "-Wextra", "-Werror", "-Wno-sign-compare", "-Wno-unused-parameter",  # as IDF itself builds (its hal headers need it)
-                "-isystem", newlib_fix()]
-        for d in compiler_dirs():
-            base += ["-isystem", d]
-        base += ["-isystem", "/usr/include/newlib", "-I", str(config)]
-        compiled = 0
-        for name, (d, srcs, _, _, _, defines) in components.items():
-            incs = [a for i in include_dirs(name, components, idf, wamr) for a in ("-I", i)]
-            for src in srcs:
-                cmd = [CC, *base, *[f"-D{x}" for x in defines], *incs, str(d / src)]
-                r = subprocess.run(cmd, capture_output=True, text=True)
-                compiled += 1
-                if r.returncode != 0:
-                    problems.append(f"{d.relative_to(PROJECT) / src} does not compile against ESP-IDF 5.5.4:\n{r.stderr.strip()}")
-                    if not keep_going:
-                        break
+        kconfig, wamr = dirs["esp-idf-kconfig-2.5.4"], dirs["wasm-micro-runtime-WAMR-2.4.0"]
+        problems, done = [], []
+        for folder in VERSIONS:
+            found, compiled, n_components = check_version(dirs[folder], kconfig, wamr, keep_going)
+            problems += found
+            done.append(folder.removeprefix("esp-idf-v"))
+            if found and not keep_going:
+                break
         if problems:
             print("\n".join(problems), file=sys.stderr)
             return 1
-        print(f"ESP-IDF 5.5.4 check: sdkconfig.h from the real Kconfig ({len(EXPECTED) + len(PRESENT) + len(ABSENT)} values checked); "
-              f"{compiled} C files of {len(components)} components compile with -Wall -Wextra -Werror")
+        print(f"ESP-IDF {' and '.join(done)} check: sdkconfig.h from the real Kconfig ({len(EXPECTED) + len(PRESENT) + len(ABSENT)} values "
+              f"checked); {compiled} C files of {n_components} components compile with -Wall -Wextra -Werror against each")
         return 0
     except CheckError as e:
         print(f"esp-idf check: {e}", file=sys.stderr)

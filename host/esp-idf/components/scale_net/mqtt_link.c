@@ -6,11 +6,18 @@
 #include "esp_crt_bundle.h"
 #include "freertos/semphr.h"
 #include "esp_log.h"
+#include "freertos/task.h"
 #include "mqtt_client.h"
 #include "scale_portable.h"
 
 static const char *TAG = "mqtt";
 #define SLOTS 4
+/* esp-mqtt acknowledges a QoS 1 message when its handler returns: a message never finds the slots
+ * or the event queue full and is dropped, it waits (in esp-mqtt's task, so the acknowledgement and
+ * the next reads wait too) until the core's task has made room, which it does every pass. Only a
+ * core that has stopped for this long loses one, and the log says so. */
+#define ROOM_WAIT_MS 5000
+#define ROOM_POLL_MS 10
 
 static esp_mqtt_client_handle_t s_client;
 static QueueHandle_t s_events;
@@ -39,29 +46,41 @@ static struct {
 static volatile bool s_out_full;
 static SemaphoreHandle_t s_out_ready;
 
+/* The queue is made by the caller with room for every slot's message, the subscriptions and the
+ * acknowledgements in flight (main.c: NET_EVENTS); a full one waits for the core's task. */
 static bool post(scale_mqtt_event_kind_t kind, int value)
 {
     scale_mqtt_event_t e = {.kind = kind, .value = value};
-    if (xQueueSend(s_events, &e, 0) == pdTRUE) return true;
-    ESP_LOGW(TAG, "event queue full: event %d dropped", (int)kind);
+    if (xQueueSend(s_events, &e, pdMS_TO_TICKS(ROOM_WAIT_MS)) == pdTRUE) return true;
+    ESP_LOGE(TAG, "the core's task took no event for %d ms: event %d lost", ROOM_WAIT_MS, (int)kind);
     return false;
+}
+
+static int free_slot(void)
+{
+    for (int i = 0; i < SLOTS; i++) {
+        int k = (s_slot + i) % SLOTS;
+        if (!s_slot_busy[k]) return k;
+    }
+    return -1;
 }
 
 static void on_data(esp_mqtt_event_handle_t e)
 {
     if (e->current_data_offset == 0) {
-        /* A new message: take a free slot for it. */
-        int free_slot = -1;
-        for (int i = 0; i < SLOTS; i++) {
-            int k = (s_slot + i) % SLOTS;
-            if (!s_slot_busy[k]) { free_slot = k; break; }
+        /* A new message: take a free slot for it, waiting for the core's task to free one. */
+        int slot = free_slot();
+        for (int waited = 0; slot < 0 && waited < ROOM_WAIT_MS; waited += ROOM_POLL_MS) {
+            vTaskDelay(pdMS_TO_TICKS(ROOM_POLL_MS));
+            slot = free_slot();
         }
-        if (free_slot < 0) {
-            ESP_LOGW(TAG, "messages arrive faster than the core handles them: one dropped");
+        if (slot < 0) {
+            ESP_LOGE(TAG, "the core's task freed no message slot for %d ms: a message on %.*s is lost", ROOM_WAIT_MS,
+                     e->topic_len, e->topic ? e->topic : "");
             s_asm.active = false;
             return;
         }
-        s_slot = free_slot;
+        s_slot = slot;
         scale_asm_init(&s_asm, s_slots[s_slot].payload, sizeof s_slots[s_slot].payload);
     }
     scale_asm_result_t r = scale_asm_feed(&s_asm, e->topic, (size_t)(e->topic_len > 0 ? e->topic_len : 0), (const uint8_t *)e->data,
@@ -177,7 +196,15 @@ esp_err_t scale_mqtt_start(const scale_mqtt_config_t *c, QueueHandle_t events)
     }
     s_client = esp_mqtt_client_init(&config);
     if (s_client == NULL) return ESP_FAIL;
-    esp_err_t err = esp_mqtt_client_register_event(s_client, ESP_EVENT_ANY_ID, on_event, NULL);
+    esp_err_t err = ESP_OK;
+#ifdef CONFIG_MQTT_PROTOCOL_5
+    if (c->mqtt5 && c->persistent_session) {
+        /* MQTT 5 ends a session at DISCONNECT unless it is given an expiry. */
+        esp_mqtt5_connection_property_config_t props = {.session_expiry_interval = c->session_expiry_s};
+        err = esp_mqtt5_client_set_connect_property(s_client, &props);
+    }
+#endif
+    if (err == ESP_OK) err = esp_mqtt_client_register_event(s_client, ESP_EVENT_ANY_ID, on_event, NULL);
     if (err == ESP_OK) err = esp_mqtt_client_start(s_client);
     return err;
 }
@@ -222,6 +249,11 @@ void scale_mqtt_serve(void)
         s_out_full = false;
         post(SCALE_MQTT_EVT_QUEUED, id < 0 ? -1 : id);
     }
+}
+
+void scale_mqtt_disconnect(void)
+{
+    if (s_client) esp_mqtt_client_disconnect(s_client);
 }
 
 void scale_mqtt_stop(void)

@@ -73,6 +73,9 @@ esp_err_t scale_wifi_start_hinted(const char *ssid, const char *password, uint32
     memcpy(config.sta.ssid, ssid, ssid_len);
     memcpy(config.sta.password, password, password_len);
     config.sta.threshold.authmode = password_len ? WIFI_AUTH_WPA2_PSK : WIFI_AUTH_OPEN;
+    /* WPA3-SAE by either password element method: an access point that allows only hash-to-element
+     * (WPA3-only and WiFi 6E ones) is refused with hunting-and-pecking alone, the driver's default. */
+    config.sta.sae_pwe_h2e = WPA3_SAE_PWE_BOTH;
     if (hint && hint->channel >= 1 && hint->channel <= 14) {
         config.sta.bssid_set = true;
         memcpy(config.sta.bssid, hint->bssid, sizeof config.sta.bssid);
@@ -91,6 +94,9 @@ esp_err_t scale_wifi_start_hinted(const char *ssid, const char *password, uint32
     esp_netif_create_default_wifi_sta();
     wifi_init_config_t init = WIFI_INIT_CONFIG_DEFAULT();
     ESP_RETURN_ON_ERROR(esp_wifi_init(&init), TAG, "init");
+    /* The project keeps its own settings: the driver's copy in NVS would be rewritten on every start
+     * (every battery wake), wearing the flash for nothing. */
+    ESP_RETURN_ON_ERROR(esp_wifi_set_storage(WIFI_STORAGE_RAM), TAG, "storage");
     ESP_RETURN_ON_ERROR(esp_event_handler_instance_register(WIFI_EVENT, ESP_EVENT_ANY_ID, on_event, NULL, NULL), TAG, "wifi events");
     ESP_RETURN_ON_ERROR(esp_event_handler_instance_register(IP_EVENT, IP_EVENT_STA_GOT_IP, on_event, NULL, NULL), TAG, "ip events");
     ESP_RETURN_ON_ERROR(esp_wifi_set_mode(WIFI_MODE_STA), TAG, "mode");

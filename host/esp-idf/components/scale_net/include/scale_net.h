@@ -60,6 +60,9 @@ typedef struct {
     /* Keep the MQTT session at the broker (clean session off): subscriptions and the QoS 1
      * messages sent while the device was away wait for it (battery mode). */
     bool persistent_session;
+    /* MQTT 5 with a persistent session: how long the broker keeps it after a DISCONNECT (s). Without
+     * it an MQTT 5 broker ends the session at DISCONNECT and drops what was sent meanwhile. */
+    uint32_t session_expiry_s;
     /* Subscribed on every connection, QoS 1 (rendered by the core: mqtt_topic; NULL: none). */
     const char *subscriptions[3];
     /* The will, framed by the core (mqtt_will): topic ("" or NULL: no will), payload, QoS, retain. */
@@ -115,7 +118,13 @@ bool scale_mqtt_notify(const char *topic, const char *text);
  * TLS write) and reports each as SCALE_MQTT_EVT_QUEUED. Never returns. */
 void scale_mqtt_serve(void);
 
-/* Disconnects cleanly (DISCONNECT, so no will) and stops the client; from any task but esp-mqtt's. */
+/* Asks esp-mqtt for a clean DISCONNECT (no will) and returns; SCALE_MQTT_EVT_DISCONNECTED follows,
+ * and no message arrives after it. */
+void scale_mqtt_disconnect(void);
+
+/* Disconnects cleanly (DISCONNECT, so no will) and stops the client; from any task but esp-mqtt's.
+ * It waits for esp-mqtt's task, which may be in a TLS connect or a DNS lookup: battery mode's
+ * watchdog bounds the wake around it. */
 void scale_mqtt_stop(void);
 
 /* The message in slot `slot`; call scale_mqtt_message_done(slot) once it has been handled. */

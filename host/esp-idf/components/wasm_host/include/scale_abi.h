@@ -1,7 +1,7 @@
 /* Generated from assembly/abi.json by host/gen-abi.ts (npm run abi). Do not edit. */
 #pragma once
 
-#define SCALE_ABI_VERSION 4
+#define SCALE_ABI_VERSION 5
 #define SCALE_ABI_MAX_PAGES 1
 #define SCALE_ABI_IMPORT_COUNT 6
 
@@ -101,6 +101,7 @@
 #define SCALE_FLAG_UNCALIBRATED (32) /* no calibration for the gain this reading was taken at */
 #define SCALE_FLAG_ZERO_RANGE (64) /* gross inside the zero-setting range */
 #define SCALE_FLAG_GROSS_NEGATIVE (128) /* gross below zero */
+#define SCALE_FLAG_LOW_SUPPLY (256) /* battery mode: a publishing wake browned out (the supply sagged under the radio's current) and publishing backs off until one gets through */
 
 #define SCALE_TOPIC_STATE (0) /* wasm-scale/<id>/state: a JSON reading */
 #define SCALE_TOPIC_STATUS (1) /* wasm-scale/<id>/status: online / offline, retained (the will) */
@@ -114,6 +115,9 @@
 #define SCALE_WAKE_SAMPLE (0) /* wake_step: the wake's reading is not done; sample on */
 #define SCALE_WAKE_SLEEP (1) /* wake_step: the reading is queued and the chips are down; sleep for wake_sleep_ms */
 #define SCALE_WAKE_PUBLISH (2) /* wake_step: the reading is queued; connect, publish everything (out_next until 0), answer the commands waiting, then sleep */
+
+#define SCALE_CAUSE_TIMER (0) /* wake_begin: the sleep timer (or any boot that is not a brown-out) */
+#define SCALE_CAUSE_BROWNOUT (1) /* wake_begin: the chip was reset by its brown-out detector (the cells sagged, usually under the radio's transmit current) */
 
 #define SCALE_BLOB_CALIBRATION (0) /* calibration, zero, tare and recorded points */
 #define SCALE_BLOB_CONFIG (1) /* every setting in codes.config */

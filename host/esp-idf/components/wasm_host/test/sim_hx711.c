@@ -6,6 +6,7 @@
 
 int32_t sim_hx711_code = 100000;
 int sim_hx711_write_fails;
+int sim_hx711_clk_level;
 static uint32_t s_noise = 1;
 
 int32_t hx711_gpio_wait_low(const uint8_t *pins, size_t len, int32_t timeout_us)
@@ -23,6 +24,7 @@ int32_t hx711_gpio_clock_in(int clk, const uint8_t *pins, size_t len, int pulses
     s_noise = s_noise * 1103515245u + 12345u;
     uint32_t data = ((uint32_t)sim_hx711_code + ((s_noise >> 16) & 63u)) & 0xFFFFFFu, extra = (uint32_t)pulses - 24u;
     uint32_t word = (data << extra) | ((1u << extra) - 1u), high = (1u << len) - 1u, longest = 1, age = 60;
+    sim_hx711_clk_level = 0; /* every pulse ends low */
     for (size_t i = 0; i < len; i++) memcpy(out + 4 * i, &word, 4);
     memcpy(out + 4 * len, &high, 4);
     memcpy(out + 4 * (len + 1), &longest, 4);
@@ -32,5 +34,7 @@ int32_t hx711_gpio_clock_in(int clk, const uint8_t *pins, size_t len, int pulses
 
 esp_err_t hx711_gpio_write(int pin, int level)
 {
-    return (sim_hx711_write_fails || pin != 18 || (level != 0 && level != 1)) ? ESP_ERR_INVALID_ARG : ESP_OK;
+    if (sim_hx711_write_fails || pin != 18 || (level != 0 && level != 1)) return ESP_ERR_INVALID_ARG;
+    sim_hx711_clk_level = level;
+    return ESP_OK;
 }

@@ -7,3 +7,5 @@
 extern int32_t sim_hx711_code;
 /* Non-zero: gpio.write refuses, so the native traps the core. */
 extern int sim_hx711_write_fails;
+/* The level the clock pin was last driven to (gpio.write, and low after every clock_in). */
+extern int sim_hx711_clk_level;

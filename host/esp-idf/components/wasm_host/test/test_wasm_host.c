@@ -352,7 +352,7 @@ int main(int argc, char **argv)
             memcpy(io, "hive", 4);
             CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_SETUP, 1, 4, 0) == 0, "device id refused");
             if (w > 0) CHECK(wasm_host_state_load(state, state_len) == ESP_OK, "the state of wake %d was refused", w - 1);
-            CHECK(wasm_host_call_i(SCALE_EXPORT_WAKE_BEGIN, 1, (int32_t)now, 0) == 0, "wake_begin");
+            CHECK(wasm_host_call_i(SCALE_EXPORT_WAKE_BEGIN, 2, (int32_t)now, SCALE_CAUSE_TIMER) == 0, "wake_begin");
             int32_t step = 0;
             for (int samples = 0; step == 0; samples++) {
                 CHECK(samples < 100 && wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, (int32_t)now, 0) != INT32_MIN, "wake %d: sample %d", w, samples);

@@ -8,6 +8,7 @@ typedef int esp_err_t;
 #define ESP_ERR_INVALID_STATE 0x103
 #define ESP_ERR_NOT_FOUND 0x105
 #define ESP_ERR_NOT_SUPPORTED 0x106
+#define ESP_ERR_TIMEOUT 0x107
 #define ESP_ERR_NOT_FINISHED 0x10C
 /* The error's name (the harnesses define it). */
 const char *esp_err_to_name(esp_err_t code);
