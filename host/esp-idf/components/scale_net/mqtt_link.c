@@ -6,6 +6,7 @@
 #include "esp_crt_bundle.h"
 #include "freertos/semphr.h"
 #include "esp_log.h"
+#include "esp_system.h"
 #include "freertos/task.h"
 #include "mqtt_client.h"
 #include "scale_portable.h"
@@ -107,7 +108,9 @@ static void on_event(void *arg, esp_event_base_t base, int32_t id, void *data)
     esp_mqtt_event_handle_t e = data;
     switch ((esp_mqtt_event_id_t)id) {
     case MQTT_EVENT_CONNECTED:
-        ESP_LOGI(TAG, "connected (session present: %d)", e->session_present);
+        /* The least free heap ever, after the TLS handshake's peak: the README's memory budget. */
+        ESP_LOGI(TAG, "connected (session present: %d); heap free %u, least ever %u", e->session_present,
+                 (unsigned)esp_get_free_heap_size(), (unsigned)esp_get_minimum_free_heap_size());
         /* In esp-mqtt's task, as its examples do: never in the core's task. */
         for (int i = 0; i < 3; i++) {
             if (s_subscriptions[i][0] && esp_mqtt_client_subscribe(s_client, s_subscriptions[i], 1) < 0) {
