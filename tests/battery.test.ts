@@ -115,14 +115,14 @@ test("publishing wakes that do not get through (no network or clock, a brown-out
   const run = (n: number, opts: Parameters<typeof wake>[1] = {}) => {
     const steps: string[] = [];
     for (let i = 0; i < n; i++) {
-      steps.push(wake(scale, i === 0 ? opts : { reach: opts?.reach }).step);
+      steps.push(wake(scale, i === 0 ? opts : { reach: opts.reach }).step);
       scale.sleepUntil(scale.board.nowUs + core.wakeSleepMs(Math.floor(scale.board.nowUs / 1000)) * 1000);
     }
     return steps.map((s) => (s === "publish" ? "P" : ".")).join("");
   };
   // The cold boot's wake publishes and gets through; then every 2nd wake.
   assert.equal(run(4), "P.P.");
-  // No network: each failed publishing wake doubles the wait (2, 4, 8, 16 wakes) up to 8 periods.
+  // No network: each failed publishing wake doubles the wait (4, 8, 16 wakes), up to 8 periods.
   assert.equal(run(1 + 4 + 8 + 16 + 16, { reach: false }), "P...P.......P...............P...............P");
   // A weight change does not force a connection that would fail anyway.
   scale.apply({ type: "load", at: 0, kg: 36, rampS: 0, x: 0, y: 0 });
@@ -138,13 +138,13 @@ test("publishing wakes that do not get through (no network or clock, a brown-out
   // A publishing wake browns out when the radio starts: the chip restarts, the host says so, and
   // the core carries on from the state saved before the radio. That wake does not connect, its
   // reading says LOW_SUPPLY, and each brown-out doubles the wait as a failed connection does.
-  const LOW_OF = () => core.reading().flags & LOW;
+  const lowSupply = () => core.reading().flags & LOW;
   let steps = "";
   let cause: "timer" | "brownout" = "timer";
   for (let i = 0; i < 30; i++) {
     const w = wake(scale, { reach: false, cause });
     steps += w.step === "publish" ? "P" : ".";
-    assert.equal(LOW_OF(), i >= 2 ? LOW : 0, `wake ${i}: LOW_SUPPLY after the first brown-out`);
+    assert.equal(lowSupply(), i >= 2 ? LOW : 0, `wake ${i}: LOW_SUPPLY after the first brown-out`);
     cause = w.step === "publish" ? "brownout" : "timer";
     scale.sleepUntil(scale.board.nowUs + core.wakeSleepMs(Math.floor(scale.board.nowUs / 1000)) * 1000);
   }
@@ -155,7 +155,7 @@ test("publishing wakes that do not get through (no network or clock, a brown-out
   while (run(1) !== "P") waited++;
   assert.equal(waited, 15);
   wake(scale);
-  assert.equal(LOW_OF(), 0, "after a connection the readings no longer say LOW_SUPPLY");
+  assert.equal(lowSupply(), 0, "after a connection the readings no longer say LOW_SUPPLY");
 });
 
 test("a wake that comes early or late (the RC sleep timer drifts) keeps the grid; one that ran over a slot skips it", async () => {

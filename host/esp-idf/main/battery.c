@@ -99,8 +99,9 @@ static RTC_NOINIT_ATTR keep_t s_keep;
 static int64_t s_clock_base_us;
 /* The state is being written into s_keep: the watchdog waits for it rather than sleep on half. */
 static volatile bool s_saving;
-/* The next wake on the core's grid (battery_now_ms), known once the wake has begun; 0: not yet. */
-static int64_t s_next_wake_ms;
+/* When the watchdog's sleep ends (battery_now_ms): the core's next slot after the watchdog's
+ * deadline, asked when the wake begins (the timer's task must not call into Wasm); 0: not known. */
+static int64_t s_watchdog_wake_ms;
 static esp_timer_handle_t s_watchdog;
 /* The clock pin is configured (after the GPIO set-up): a sleep drives it. Before, a configuration
  * that failed its check may name a pin wired to something else, and nothing is driven. */
@@ -212,7 +213,7 @@ bool battery_restore(bool battery_mode)
 }
 
 /* The state into RTC memory, or NVS when it does not fit (a long outage: logged, for wear). */
-static void save_state_unguarded(void)
+static void save_state(void)
 {
     size_t total = wasm_host_state_save(s_keep.state, RTC_STATE_BYTES);
     if (total == 0) {
@@ -247,13 +248,18 @@ static void save_state_unguarded(void)
 
 /* The state and the clock into s_keep, without sleeping: before the radio starts (a brown-out then
  * loses nothing) and before every sleep. */
-static void keep_state(void)
+static void stamp_clock(void)
 {
-    s_saving = true;
-    if (wasm_host_ready()) save_state_unguarded();
     s_keep.clock_us = now_us();
     s_keep.rtc_us = rtc_now_us();
     s_keep.magic = KEEP_MAGIC;
+}
+
+static void keep_state(void)
+{
+    s_saving = true;
+    if (wasm_host_ready()) save_state();
+    stamp_clock();
     s_saving = false;
 }
 
@@ -279,11 +285,9 @@ static void hx711_down_and_hold(void)
 static void __attribute__((noreturn)) sleep_now(int64_t sleep_ms, bool battery)
 {
     if (s_watchdog) esp_timer_stop(s_watchdog);
-    s_keep.clock_us = now_us();
-    s_keep.rtc_us = rtc_now_us();
+    stamp_clock();
     s_keep.wakes++;
     s_keep.battery = battery;
-    s_keep.magic = KEEP_MAGIC;
     if (s_clk_ours) hx711_down_and_hold();
     esp_sleep_enable_timer_wakeup((uint64_t)(sleep_ms > 0 ? sleep_ms : 1) * 1000u);
     ESP_LOGI(TAG, "sleeping %" PRId64 " ms", sleep_ms);
@@ -311,9 +315,7 @@ static void watchdog_fired(void *arg)
         esp_timer_start_once(s_watchdog, 100 * 1000);
         return;
     }
-    int64_t sleep_ms = s_next_wake_ms > 0 ? s_next_wake_ms - battery_now_ms() : FALLBACK_SLEEP_MS;
-    const int64_t interval_ms = (int64_t)CONFIG_SCALE_WAKE_INTERVAL_S * 1000;
-    while (sleep_ms < 1000) sleep_ms += interval_ms > 0 ? interval_ms : FALLBACK_SLEEP_MS;
+    const int64_t sleep_ms = s_watchdog_wake_ms > 0 ? s_watchdog_wake_ms - battery_now_ms() : FALLBACK_SLEEP_MS;
     ESP_LOGE(TAG, "the wake is over its budget (a DNS lookup, TLS connect or MQTT stop that does not end): sleeping now");
     sleep_now(sleep_ms, true);
 }
@@ -427,14 +429,16 @@ void battery_task(void *arg)
         ESP_LOGW(TAG, "this boot follows a brown-out (the cells sagged under the radio's current): the reading is kept, publishing backs off");
     }
     /* The watchdog over the whole wake: sampling, connecting, the end of the connection. */
-    watchdog_arm((int64_t)app_setting(SCALE_CFG_WAKE_SAMPLE_MS) + (int64_t)app_setting(SCALE_CFG_CONNECT_BUDGET_MS) +
-                 DISCONNECT_WAIT_MS + WAKE_MARGIN_MS);
+    const int64_t watchdog_ms = (int64_t)app_setting(SCALE_CFG_WAKE_SAMPLE_MS) + (int64_t)app_setting(SCALE_CFG_CONNECT_BUDGET_MS) +
+                                DISCONNECT_WAIT_MS + WAKE_MARGIN_MS;
+    watchdog_arm(watchdog_ms);
     app_sync_time(false); /* the RTC kept the wall clock over the sleep, once SNTP had set it */
     int64_t now = battery_now_ms();
     int32_t step = wasm_host_call_i(SCALE_EXPORT_WAKE_BEGIN, 2, (int32_t)now, brownout ? SCALE_CAUSE_BROWNOUT : SCALE_CAUSE_TIMER);
     if (step == 0) {
-        int32_t next = wasm_host_call_i(SCALE_EXPORT_WAKE_SLEEP_MS, 1, (int32_t)now, 0);
-        if (next > 0) s_next_wake_ms = now + next;
+        const int64_t deadline = now + watchdog_ms;
+        const int32_t after = wasm_host_call_i(SCALE_EXPORT_WAKE_SLEEP_MS, 1, (int32_t)deadline, 0);
+        if (after > 0) s_watchdog_wake_ms = deadline + after;
         for (;;) {
             const uint32_t yields = hx711_gpio_yields();
             now = battery_now_ms();

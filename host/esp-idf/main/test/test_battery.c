@@ -185,7 +185,10 @@ uint32_t hx711_gpio_yields(void)
 {
     static uint32_t waits;
     static int samples_this_boot, boot_seen;
-    if (boot_seen != s_boot_no) boot_seen = s_boot_no, samples_this_boot = 0;
+    if (boot_seen != s_boot_no) {
+        boot_seen = s_boot_no;
+        samples_this_boot = 0;
+    }
     /* The trapped wake: after a few samples every gpio.write fails, so the core traps when it
      * powers the chip down at the end of the wake, with the clock low after its last read. */
     if (s_boot_no == TRAP_AT && ++samples_this_boot == 6) sim_hx711_write_fails = 1;
@@ -528,7 +531,10 @@ int main(int argc, char **argv)
     CHECK(battery_restore(true), "boot %d: the state kept over the sleep was not restored", s_boot_no);
     const size_t bytes = state_bytes();
     if ((int64_t)bytes > largest_state) largest_state = (int64_t)bytes;
-    if (bytes > RTC_STATE_BYTES) restored_from_flash = true, flash_boots++;
+    if (bytes > RTC_STATE_BYTES) {
+        restored_from_flash = true;
+        flash_boots++;
+    }
     battery_task(NULL);
     CHECK(0, "battery_task returned");
 
