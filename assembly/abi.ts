@@ -83,7 +83,7 @@ export const TOPIC_RESULT: i32 = 3;
 export const TOPIC_HA_STATUS: i32 = 4;
 /** wasm-scale/<id>/gap: readings dropped while offline */
 export const TOPIC_GAP: i32 = 5;
-/** wasm-scale/<id>/raw: while a record command runs, what the core was given, in binary batches (README, Recording on the device) */
+/** wasm-scale/<id>/raw: while a record command runs, what the core was given, in binary batches (docs/simulator.md, Recording on the device) */
 export const TOPIC_RAW: i32 = 6;
 /** wasm-scale/<id>/module: calibration module transfer to the host (calibration_module.transfer); the core does not read it */
 export const TOPIC_MODULE: i32 = 7;

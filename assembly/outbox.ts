@@ -16,7 +16,7 @@ import { idLen, frameBegin } from "./topics";
 /**
  * Slots in the ring; one more than the largest capacity, for the reading in flight. The ring is
  * most of the core's linear memory (32 bytes a reading), so its size is set by the device's RAM
- * budget (README, "Memory"): 256 readings are 4 minutes at the default interval.
+ * budget (docs/esp32.md, "Memory"): 256 readings are 4 minutes at the default interval.
  */
 export const OUTBOX_SLOTS: i32 = 257;
 

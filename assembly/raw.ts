@@ -18,7 +18,7 @@
 //                                                     numbered as commands.ts lists them
 //   'B' u8 which, u16 n, n bytes                      blob_load from the host
 //   'E'                                               the end of the recording
-// host/desktop/raw.ts turns batches into a recording file (README, "Recording on the device").
+// host/desktop/raw.ts turns batches into a recording file (docs/simulator.md, "Recording on the device").
 
 export const RAW_VERSION: i32 = 1;
 /** Bytes of a batch: framed with its topic it fits the io buffer. */

@@ -141,7 +141,7 @@ const pico = await (async () => {
 })();
 
 // Battery mode (issue 16): one reading every 15 minutes, published hourly, for two virtual days
-// over TLS to aedes, priced by the energy model (host/desktop/battery/energy.ts, README).
+// over TLS to aedes, priced by the energy model (host/desktop/battery/energy.ts, docs/battery.md).
 const battery = await simulateBattery(parseScenario({
   name: "a reading every 15 minutes, published hourly",
   cell: { capacityKg: 100, sensitivityMvV: 2, excitationV: 3.3 },

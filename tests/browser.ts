@@ -1,5 +1,5 @@
 // Debian's chromium, driven by puppeteer-core (nothing is downloaded): for the web view's test
-// and the README's screenshot.
+// and the README's screenshot (docs/web-view.png).
 import { existsSync } from "node:fs";
 import puppeteer, { type Browser } from "puppeteer-core";
 

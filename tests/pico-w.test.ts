@@ -87,7 +87,7 @@ const toolchain = spawnSync("arm-none-eabi-gcc", ["--version"]).status === 0;
 const vendor = existsSync(process.env.WASM_SCALE_VENDOR ?? `${repo}../shared/vendor`);
 const skip = process.env.WASM_SCALE_REQUIRE_PICO ? false
   : !toolchain ? "no arm-none-eabi-gcc (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib)"
-  : !vendor ? "no vendor folder with the Pico SDK (see README, Pico W)" : false;
+  : !vendor ? "no vendor folder with the Pico SDK (see docs/pico-w.md)" : false;
 
 test("the Pico W firmware builds to a .uf2 for the RP2040, with the core, wasm3, TLS, MQTT and SNTP in it", { skip, timeout: 30 * 60_000 }, () => {
   const r = spawnSync(process.execPath, [`${root}build.mjs`, "-DWIFI_SSID=example-network", "-DSCALE_BROKER_HOST=broker.example.com",

@@ -38,7 +38,7 @@ test("a calibrated scale reads every static load within 2 d + 0.1 % once stable,
       const stable = between(collect(scale, 4), 2.5, 4).filter((r) => r.flags & STABLE);
       assert.ok(stable.length > 0, "it becomes stable");
       // One-point calibration at 10 kg of a 50 kg cell of ordinary (C3-class) linearity: the
-      // stated error is 2 d plus 0.1 % of the load (README, "Accuracy").
+      // stated error is 2 d plus 0.1 % of the load (docs/settings.md, "Accuracy").
       for (const r of stable) assert.ok(Math.abs(r.kg - kg) <= 2 * D + 0.001 * kg, `${r.kg} kg shown for ${kg} kg`);
     }), options);
 });

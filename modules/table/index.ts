@@ -19,7 +19,7 @@ const DISTINCT_COUNTS: f64 = 8;
 
 // The table in force; by default a nominal 2 mV/V, 50 kg cell at gain 128. Its row count lives in
 // memory, not in a mutable i32 global: WAMR takes the first such global that starts at a small
-// value for a C stack pointer and checks every write to it (see the README, module ABI).
+// value for a C stack pointer and checks every write to it (see docs/modules.md, module ABI).
 const xs = memory.data<f64>([0, 4294967.296, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 const kgs = memory.data<f64>([0, 50, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 const rowCount = memory.data<i32>([2]);

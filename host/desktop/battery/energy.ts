@@ -2,7 +2,7 @@
 // from the battery, and how long the phases take. The sampling phase's length is measured (the
 // virtual HX711 and the core decide it); the radio phases' lengths come from the figures below.
 // Every figure is a parameter: `simulate --battery` reports with these defaults unless told
-// otherwise, and the README lists them.
+// otherwise, and docs/battery.md lists them.
 //
 // Sources:
 // [DS]  Espressif, ESP32 Series Datasheet v4.x, "Power Consumption by Power Modes" (deep sleep

@@ -77,7 +77,7 @@ export async function simulateBattery(scenario: Scenario, o: BatterySimOptions):
       return {
         scenario: scenario.name,
         ...report(device.ledger, batteryMs, battery),
-        // The same wakes on the other cells and board the README compares (energy.ts).
+        // The same wakes on the other cells and board docs/battery.md compares (energy.ts).
         batteryDaysAlkaline: report(device.ledger, batteryMs, ALKALINE_AA).batteryDays,
         batteryDaysDevkit: report(device.ledger, batteryMs, LITHIUM_AA, DEVKIT).batteryDays,
         wakes: wakes.length,

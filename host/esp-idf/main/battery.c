@@ -18,7 +18,7 @@
  * Awake, a restored state is marked spent, so a crash hours later never brings it back. A cold
  * boot or a damaged state starts the core clean, and the log says which.
  * esp-mqtt cannot resume a TLS session yet (espressif/esp-mqtt#331): every connection is a full
- * handshake, and the README's energy figures assume so.
+ * handshake, and docs/battery.md's energy figures assume so.
  *
  * What keeps a wake from draining the cells: every sleep powers the HX711 down first (clock high for
  * more than 60 us, then held), whatever path leads to it; the state is saved before the radio

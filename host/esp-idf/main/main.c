@@ -344,7 +344,7 @@ static void prepare_will(void)
     s_will_retain = f.retain;
 }
 
-/* Memory, logged at start and every 10 minutes: the README's table comes from these lines. */
+/* Memory, logged at start and every 10 minutes: docs/esp32.md's memory table comes from these lines. */
 static void log_memory(void)
 {
     wasm_host_log_memory();

@@ -108,7 +108,7 @@ static void on_event(void *arg, esp_event_base_t base, int32_t id, void *data)
     esp_mqtt_event_handle_t e = data;
     switch ((esp_mqtt_event_id_t)id) {
     case MQTT_EVENT_CONNECTED:
-        /* The least free heap ever, after the TLS handshake's peak: the README's memory budget. */
+        /* The least free heap ever, after the TLS handshake's peak: docs/esp32.md's memory budget. */
         ESP_LOGI(TAG, "connected (session present: %d); heap free %u, least ever %u", e->session_present,
                  (unsigned)esp_get_free_heap_size(), (unsigned)esp_get_minimum_free_heap_size());
         /* In esp-mqtt's task, as its examples do: never in the core's task. */

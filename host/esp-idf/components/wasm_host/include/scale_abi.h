@@ -109,7 +109,7 @@
 #define SCALE_TOPIC_RESULT (3) /* wasm-scale/<id>/result: accepted / rejected with a reason, for every command */
 #define SCALE_TOPIC_HA_STATUS (4) /* homeassistant/status: online re-announces discovery */
 #define SCALE_TOPIC_GAP (5) /* wasm-scale/<id>/gap: readings dropped while offline */
-#define SCALE_TOPIC_RAW (6) /* wasm-scale/<id>/raw: while a record command runs, what the core was given, in binary batches (README, Recording on the device) */
+#define SCALE_TOPIC_RAW (6) /* wasm-scale/<id>/raw: while a record command runs, what the core was given, in binary batches (docs/simulator.md, Recording on the device) */
 #define SCALE_TOPIC_MODULE (7) /* wasm-scale/<id>/module: calibration module transfer to the host (calibration_module.transfer); the core does not read it */
 
 #define SCALE_WAKE_SAMPLE (0) /* wake_step: the wake's reading is not done; sample on */
