@@ -90,8 +90,10 @@ test("the release core has one memory page at most and stays inside its size bud
   const size = releaseWasm().length;
   // 28.5 KiB since the calibration module link (the calib imports, a module's fit and span, the
   // module topic: about 1 KB), the state stream for deep sleep (state_save/state_load: 2.2 KB)
-  // and battery mode's duty cycle (wake_begin/wake_step/wake_sleep_ms, five settings: 1.5 KB).
-  assert.ok(size <= 28.5 * 1024, `release core is ${size} bytes, over the 28.5 KiB budget`);
+  // and battery mode's duty cycle (wake_begin/wake_step/wake_sleep_ms, five settings: 1.5 KB);
+  // 29 KiB since host/pack-data.mjs joins the data segments (437 bytes of zeros written out save
+  // WAMR 141 segment records, about 7 KB of heap). The whole share is checked in firmware.test.ts.
+  assert.ok(size <= 29 * 1024, `release core is ${size} bytes, over the 29 KiB budget`);
 });
 
 test("WAMR can shrink the release core's memory to its static data, and never checks a global as a C stack", async () => {
@@ -155,4 +157,22 @@ test("the host refuses a module that is not a wasm-scale core, with a clear erro
   const { buffer } = other.toBinary({});
   await assert.rejects(ScaleCore.load(host, buffer), (e: CoreError) => /missing function export "scale_sample"/.test(e.message) && /env\.evil/.test(e.message));
   await assert.rejects(ScaleCore.load(host, "/nonexistent/core.wasm"), (e: CoreError) => /npm run asbuild/.test(e.message));
+});
+
+test("host/pack-data.mjs joins the data segments and leaves the memory's contents byte for byte the same", async () => {
+  const { packData } = await import("../host/pack-data.mjs");
+  // The debug core is as asc wrote it: many segments to join.
+  const original = readFileSync(debugWasmPath);
+  const { binary, before, after } = packData(original);
+  assert.ok(before > 20 && after < before / 4, `${before} segments joined into ${after}`);
+  const image = async (bytes: Uint8Array<ArrayBuffer>) => {
+    const module = await WebAssembly.compile(bytes);
+    const imports: Record<string, Record<string, () => number>> = {};
+    for (const i of WebAssembly.Module.imports(module)) (imports[i.module] ??= {})[i.name] = () => 0;
+    const instance = await WebAssembly.instantiate(module, imports);
+    return new Uint8Array((instance.exports.memory as WebAssembly.Memory).buffer);
+  };
+  assert.deepEqual(await image(binary), await image(original));
+  // And the release core was built through it (npm run asbuild:release).
+  assert.ok(packData(releaseWasm()).before <= 8, "the release core's data segments are not joined");
 });

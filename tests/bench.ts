@@ -20,7 +20,8 @@ import { decodePackage, generateSigningKey, signPackage } from "../host/desktop/
 import { buildPicoHost, runPicoCase, picoWasm3Bytes } from "./pico-host.js";
 import { simulateBattery } from "../host/desktop/battery/simulate.js";
 import { parseScenario } from "../host/desktop/scenario.js";
-import { INTERPRETERS, buildFirmwareHost, runCase, hostFigures, leastThatWorks, type Interpreter, type HostFigures } from "./firmware-host.js";
+import { INTERPRETERS, buildFirmwareHost, runCase, hostFigures, leastStack, leastPool, type Interpreter, type HostFigures } from "./firmware-host.js";
+import { heapBudget } from "./heap-budget.js";
 
 const { values } = parseArgs({ options: { json: { type: "boolean", default: false }, samples: { type: "string", default: "1000000" } } });
 const SAMPLES = Number(values.samples);
@@ -80,9 +81,9 @@ async function latency(url: string, pki: Awaited<ReturnType<typeof makePki>>, se
 
 /**
  * The device's RAM for the core, from the firmware's Wasm host on Linux (32-bit, the Kconfig
- * defaults; tests/firmware-host.ts): for each interpreter, the least pool and Wasm stack that run
- * the firmware's whole workload (found by search), the linear memory, the module's RAM copy and
- * the native stack used.
+ * defaults; tests/firmware-host.ts): for each interpreter, the heap WAMR takes for the core, the
+ * least Wasm stack and the least pool (for a user who sets one) that run the firmware's whole
+ * workload (found by search), the linear memory, the module's RAM copy and the native stack used.
  */
 function firmwareMemory(): Record<Interpreter, (HostFigures & { least_pool: number; least_stack: number; bits: number }) | null> {
   const out = {} as Record<Interpreter, (HostFigures & { least_pool: number; least_stack: number; bits: number }) | null>;
@@ -95,14 +96,15 @@ function firmwareMemory(): Record<Interpreter, (HostFigures & { least_pool: numb
     const run = runCase(build.binary, "load-and-run");
     if (!run.ok) throw new Error(run.output);
     const f = hostFigures(run.output);
-    const least = leastThatWorks(build.binary, { stack: f.stack, pool: f.pool });
-    out[interpreter] = { ...f, least_pool: least.pool, least_stack: least.stack, bits: build.bits };
+    const least_stack = leastStack(build.binary, f.stack);
+    out[interpreter] = { ...f, least_pool: leastPool(build.binary, f.stack, 2 * (f.runtime + 4096)), least_stack, bits: build.bits };
   }
   return out;
 }
 
 const memory = firmwareMemory();
 const wamr = memory.classic;
+const budget = wamr ? heapBudget(wamr) : null;
 const runs = [await run(SAMPLES), await run(SAMPLES), await run(SAMPLES)];
 const ENGINE_SAMPLES = Math.min(SAMPLES, 200_000);
 const engines: Record<string, { samples_per_second: number } | null> = {};
@@ -171,16 +173,19 @@ const figures = {
   latency_samples: viaAedes.n,
   engines,
   engine_samples_per_run: ENGINE_SAMPLES,
-  // The firmware's default (classic interpreter); the pool peak is the least pool that works.
-  wamr_pool_peak_bytes: wamr?.least_pool ?? null,
+  // The firmware's default (classic interpreter, WAMR on the heap); the pool figure is the least
+  // pool that works, for a user who sets SCALE_WASM_POOL_KB.
+  wamr_runtime_heap_bytes: wamr?.runtime ?? null,
   wamr_linear_memory_bytes: wamr?.linear ?? null,
-  wamr_pool_default_bytes: wamr?.pool ?? null,
-  wamr_pool_highwater_bytes: wamr?.pool_peak ?? null,
   wamr_module_copy_bytes: wamr?.module_copy ?? null,
+  core_share_bytes: budget?.coreShare ?? null,
+  esp32_least_free_heap_tls_bytes: budget?.leastFree ?? null,
+  wamr_pool_least_bytes: wamr?.least_pool ?? null,
   wamr_wasm_stack_bytes: wamr?.least_stack ?? null,
   wamr_native_stack_bytes: wamr?.native_stack ?? null,
   wamr_build_bits: wamr?.bits ?? null,
-  wamr_fast_pool_peak_bytes: memory.fast?.least_pool ?? null,
+  wamr_fast_runtime_heap_bytes: memory.fast?.runtime ?? null,
+  wamr_fast_pool_least_bytes: memory.fast?.least_pool ?? null,
   wamr_fast_wasm_stack_bytes: memory.fast?.least_stack ?? null,
   ...instructions.figures,
   instructions_note: instructions.note,
@@ -212,8 +217,9 @@ if (values.json) {
   }
   for (const interpreter of INTERPRETERS) {
     const m = memory[interpreter];
-    console.log(`${`firmware RAM, ${interpreter}`.padEnd(30)}${m ? `pool ${m.least_pool} bytes needed (default ${m.pool}, WAMR's high-water ${m.pool_peak}), linear memory ${m.linear}, module copy ${m.module_copy}, Wasm stack ${m.least_stack} needed, native stack ${m.native_stack} (${m.bits}-bit)` : "WAMR sources not available (WASM_SCALE_VENDOR)"}`);
+    console.log(`${`firmware RAM, ${interpreter}`.padEnd(30)}${m ? `runtime ${m.runtime} bytes of heap (or a pool of ${m.least_pool}), linear memory ${m.linear}, module copy ${m.module_copy}, Wasm stack ${m.least_stack} needed, native stack ${m.native_stack} (${m.bits}-bit)` : "WAMR sources not available (WASM_SCALE_VENDOR)"}`);
   }
+  if (budget) console.log(`${"ESP32 heap, defaults".padEnd(30)}the core ${budget.coreShare} bytes; about ${budget.leastFree} bytes free at a TLS handshake's peak (tests/heap-budget.ts)`);
   console.log(`${"Pico W firmware".padEnd(30)}${pico.flash === null ? "not built (npm run build:pico)" : `flash ${pico.flash} bytes, static RAM ${pico.ram} bytes`}; wasm3 RAM for the core ${pico.wasm3 ?? "-"} bytes`);
   console.log(`${"battery, 15 min, hourly".padEnd(30)}${figures.battery_days_lithium_aa_15min} days on 2 lithium AA, ${figures.battery_days_alkaline_aa_15min} on alkaline, ${figures.battery_days_devkit_15min} on a DevKitC (${figures.battery_mah_per_day_15min} mAh a day); a wake ${figures.wake_ms_without_publish} ms, ${figures.wake_ms_with_publish} ms with publishing (virtual, energy model); state ${figures.battery_state_bytes_max} bytes at most`);
   for (const [name, value] of Object.entries(instructions.figures)) console.log(`${name.padEnd(42)}${value ?? "-"}`);

@@ -40,10 +40,12 @@ export function buildFirmwareHost(interpreter: Interpreter): HostBuild {
 /** Binaries that run under an emulator (qemu-i386 on a kernel without 32-bit support; host-32bit.cmake). */
 const EMULATOR = new Map<string, string>();
 
-/** Runs a harness binary as CTest would: directly, or under its emulator. */
+/** Runs a harness binary as CTest would: directly, or under its emulator, with glibc's per-thread
+ * cache off (its heap figures come from mallinfo2, which counts that cache as in use). */
 export function runBinary(binary: string, args: string[]): ReturnType<typeof spawnSync> {
   const emulator = EMULATOR.get(binary);
-  return emulator ? spawnSync(emulator, [binary, ...args], { encoding: "utf8" }) : spawnSync(binary, args, { encoding: "utf8" });
+  const env = { ...process.env, GLIBC_TUNABLES: "glibc.malloc.tcache_count=0" };
+  return emulator ? spawnSync(emulator, [binary, ...args], { encoding: "utf8", env }) : spawnSync(binary, args, { encoding: "utf8", env });
 }
 
 /** Runs one of the harness's CTest cases (wasm_host_<name>); its outcome and output. */
@@ -60,6 +62,8 @@ export function runCase(binary: string, name: string, ...args: string[]): { ok: 
 
 export interface HostFigures {
   interpreter: Interpreter;
+  /** Heap WAMR took for the core at start, besides its linear memory and the module copy (0 with a pool). */
+  runtime: number;
   pool_peak: number;
   pool: number;
   linear: number;
@@ -68,31 +72,35 @@ export interface HostFigures {
   stack: number;
 }
 
-/** The figures load-and-run prints (pool peak, linear memory, module copy, native stack). */
+/** The figures load-and-run prints (runtime heap, pool, linear memory, module copy, native stack). */
 export function hostFigures(output: string): HostFigures {
   const line = /FIGURES (\{.*\})/.exec(output);
   if (!line) throw new Error(`no figures in:\n${output}`);
   return JSON.parse(line[1]) as HostFigures;
 }
 
+/** Searches the least n (to 64 bytes) in (lo, hi] for which ok holds, ok(hi) being required. */
+function least(lo: number, hi: number, ok: (n: number) => boolean): number {
+  if (!ok(hi)) throw new Error(`the workload does not run even with ${hi} bytes`);
+  while (hi - lo > 64) {
+    const mid = Math.round((lo + hi) / 128) * 64;
+    if (ok(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+/** The least Wasm stack with which the whole workload runs (WAMR on the heap, the default). */
+export function leastStack(binary: string, stack: number): number {
+  return least(0, 4 * stack, (n) => runCase(binary, "probe", String(n), "0").ok);
+}
+
 /**
- * The least Wasm stack and the least pool (bytes, to 64) with which the whole workload runs: the
- * true need, where WAMR's own high-water mark under-reports (see largest_block in the harness).
+ * The least pool (SCALE_WASM_POOL_KB, for a user who chooses one) with which the whole workload
+ * runs: the true need, where WAMR's own high-water mark under-reports (see largest_block in the harness).
  */
-export function leastThatWorks(binary: string, defaults: { stack: number; pool: number }): { stack: number; pool: number } {
-  const works = (stack: number, pool: number) => runCase(binary, "probe", String(stack), String(pool)).ok;
-  const search = (lo: number, hi: number, ok: (n: number) => boolean) => {
-    if (!ok(hi)) throw new Error(`the workload does not run even with ${hi} bytes`);
-    while (hi - lo > 64) {
-      const mid = Math.round((lo + hi) / 128) * 64;
-      if (ok(mid)) hi = mid;
-      else lo = mid;
-    }
-    return hi;
-  };
-  const stack = search(0, 4 * defaults.stack, (n) => works(n, 2 * defaults.pool));
-  const pool = search(4096, 2 * defaults.pool, (n) => works(defaults.stack, n));
-  return { stack, pool };
+export function leastPool(binary: string, stack: number, upper: number): number {
+  return least(4096, upper, (n) => runCase(binary, "probe", String(stack), String(n)).ok);
 }
 
 export function coreBuilt(): boolean {

@@ -7,11 +7,10 @@
 // compiler fails there instead of skipping.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { INTERPRETERS, buildFirmwareHost, runCase, runCTest, hostFigures, leastThatWorks } from "./firmware-host.js";
+import { INTERPRETERS, buildFirmwareHost, runCase, runCTest, hostFigures, leastStack, leastPool } from "./firmware-host.js";
+import { heapBudget, CORE_SHARE_BYTES, LEAST_FREE_BYTES } from "./heap-budget.js";
 
 const REQUIRED = Boolean(process.env.WASM_SCALE_REQUIRE_ENGINES);
-/** The budget of issue "Firmware that boots": WAMR's pool peak and the linear memory together. */
-const BUDGET_BYTES = 64 * 1024;
 
 for (const interpreter of INTERPRETERS) {
   const build = buildFirmwareHost(interpreter);
@@ -27,17 +26,32 @@ for (const interpreter of INTERPRETERS) {
     const f = hostFigures(run.output);
     assert.equal(f.interpreter, interpreter);
     assert.ok(f.linear < 32 * 1024, `linear memory ${f.linear} bytes: WAMR did not shrink it to the static data`);
-    // The defaults leave a margin over what the core really needs (Xtensa aligns 64-bit fields
-    // to 8 where x86-32 aligns them to 4, so the device's structs may be a little larger).
-    const least = leastThatWorks(binary, { stack: f.stack, pool: f.pool });
-    assert.ok(f.pool >= least.pool * 1.2, `the default pool (${f.pool} bytes usable) is under 20 % over the ${least.pool} the core needs`);
-    assert.ok(f.stack >= least.stack * 1.4, `the default Wasm stack (${f.stack} bytes) is under 40 % over the ${least.stack} the core needs`);
+    // The defaults put WAMR on the heap (SCALE_WASM_POOL_KB 0); the Wasm stack leaves a margin over
+    // what the core needs, found by search (Xtensa frames may be a little larger than x86-32's).
+    assert.equal(f.pool, 0, "the default is WAMR on the heap, with no pool");
+    const stack = leastStack(binary, f.stack);
+    assert.ok(f.stack >= stack * 1.4, `the default Wasm stack (${f.stack} bytes) is under 40 % over the ${stack} the core needs`);
     if (interpreter === "classic") {
-      assert.ok(least.pool + f.linear <= BUDGET_BYTES, `pool ${least.pool} + linear ${f.linear} bytes is over ${BUDGET_BYTES}`);
       assert.ok(f.module_copy > 0, "the classic interpreter runs from a RAM copy");
+      // The firmware's default: the core's share, and the heap a TLS handshake still has.
+      const budget = heapBudget(f);
+      assert.ok(budget.coreShare <= CORE_SHARE_BYTES,
+        `the core takes ${budget.coreShare} bytes (runtime ${f.runtime} + linear ${f.linear} + copy ${f.module_copy}), over ${CORE_SHARE_BYTES}`);
+      assert.ok(budget.leastFree >= LEAST_FREE_BYTES,
+        `about ${budget.leastFree} bytes free at a TLS handshake's peak, under ${LEAST_FREE_BYTES}:\n${budget.rows.map((r) => `${r.bytes}\t${r.what}`).join("\n")}`);
     } else {
       assert.equal(f.module_copy, 0, "the fast interpreter keeps no copy of the module");
     }
+  });
+
+  test(`firmware host, ${interpreter} interpreter: with a pool (SCALE_WASM_POOL_KB), the core runs in the least pool found by search`, { skip }, () => {
+    assert.equal(why, "", why);
+    const run = runCase(binary, "load-and-run");
+    const f = hostFigures(run.output);
+    const pool = leastPool(binary, f.stack, 2 * (f.runtime + 4096));
+    // A pool holds the same blocks with smaller headers than malloc's: never much more than the heap gave.
+    assert.ok(pool <= f.runtime + 1024, `a pool of ${pool} bytes needed where the heap gave ${f.runtime}`);
+    assert.ok(!runCase(binary, "probe", String(f.stack), String(pool - 1024)).ok, `the workload also ran in a pool 1 KiB under the least found (${pool})`);
   });
 
   for (const name of ["trap-recovery", "setup-trap", "runaway", "spin", "wrong-abi", "battery", "sleep-cycle", "brownout", "connect-hang", "no-ntp", "late-command"]) {

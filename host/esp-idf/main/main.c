@@ -2,7 +2,7 @@
  * wasm-scale firmware: an ESP32 reads HX711s through the Wasm core and publishes over MQTT/TLS.
  *
  * Boot order: NVS -> the clock resumed across deep sleep -> configuration check -> status LED ->
- * GPIO -> the Wasm core (its pool and linear memory taken from the heap first, before WiFi and
+ * GPIO -> the Wasm core (its runtime and linear memory taken from the heap first, before WiFi and
  * TLS fragment it) -> settings and calibration from NVS -> the state kept over a deep sleep, if
  * any -> then, awake (WAKE_INTERVAL_S 0), two tasks, and app_main returns:
  *  - "core" samples and is the only task that calls into Wasm; it never waits on the network;

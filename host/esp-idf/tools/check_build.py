@@ -107,7 +107,7 @@ EXPECTED = {
     "CONFIG_FREERTOS_USE_TRACE_FACILITY": "1",
     "CONFIG_COMPILER_OPTIMIZATION_SIZE": "1",
     # The defaults tests/firmware.test.ts runs the core with (its harness reads the same Kconfig).
-    "CONFIG_SCALE_WASM_POOL_KB": "80",
+    "CONFIG_SCALE_WASM_POOL_KB": "0",
     "CONFIG_SCALE_WASM_STACK_KB": "3",
     "CONFIG_SCALE_CORE_TASK_STACK": "10240",
     "CONFIG_MBEDTLS_CERTIFICATE_BUNDLE": "1",

@@ -150,7 +150,7 @@ const char *scale_config_check(const scale_config_t *c)
     }
     if (c->rate_sps != 10 && c->rate_sps != 80) return "HX711 rate must be 10 or 80 (the RATE pin)";
     if (c->wasm_stack_kb < 2 || c->wasm_stack_kb > 64) return "Wasm stack must be 2..64 KiB";
-    if (c->wasm_pool_kb < 16 || c->wasm_pool_kb > 192) return "Wasm runtime pool must be 16..192 KiB";
+    if (c->wasm_pool_kb != 0 && (c->wasm_pool_kb < 16 || c->wasm_pool_kb > 192)) return "Wasm runtime pool must be 0 (the heap) or 16..192 KiB";
     if (c->task_stack_bytes < 6144 || c->task_stack_bytes > 65536) return "the core task's stack must be 6144..65536 bytes";
     return NULL;
 }

@@ -22,7 +22,9 @@ static const char *TAG = "wasm_host";
 #define MODULE_COPY_KEPT true
 #endif
 
-static uint8_t *s_pool;
+static uint8_t *s_pool;          /* NULL: WAMR allocates from the heap */
+static size_t s_heap_before;     /* free heap before the runtime started */
+static uint32_t s_heap_taken;    /* and how much less there was once the core was ready */
 static wasm_host_config_t s_config;
 static uint8_t *s_wasm_copy;
 static wasm_module_t s_module;
@@ -223,20 +225,28 @@ fail:
 
 esp_err_t wasm_host_start(const wasm_host_config_t *config)
 {
-    if (config == NULL || config->wasm == NULL || config->wasm_len < 8 || config->pool_bytes < 4096 || config->stack_bytes < 512) {
+    if (config == NULL || config->wasm == NULL || config->wasm_len < 8 || (config->pool_bytes != 0 && config->pool_bytes < 4096) ||
+        config->stack_bytes < 512) {
         return ESP_ERR_INVALID_ARG;
     }
     s_config = *config;
-    s_pool = heap_caps_malloc(config->pool_bytes, MALLOC_CAP_8BIT | MALLOC_CAP_INTERNAL);
-    if (s_pool == NULL) {
-        ESP_LOGE(TAG, "no %" PRIu32 " bytes of heap for the WAMR pool", config->pool_bytes);
-        return ESP_ERR_NO_MEM;
-    }
+    s_heap_before = heap_caps_get_free_size(MALLOC_CAP_8BIT);
     RuntimeInitArgs init;
     memset(&init, 0, sizeof init);
-    init.mem_alloc_type = Alloc_With_Pool;
-    init.mem_alloc_option.pool.heap_buf = s_pool;
-    init.mem_alloc_option.pool.heap_size = config->pool_bytes;
+    if (config->pool_bytes == 0) {
+        /* The runtime takes from the heap what the core needs, and what a calibration module needs
+         * only while one is loaded (docs/esp32.md, "Memory"). */
+        init.mem_alloc_type = Alloc_With_System_Allocator;
+    } else {
+        s_pool = heap_caps_malloc(config->pool_bytes, MALLOC_CAP_8BIT | MALLOC_CAP_INTERNAL);
+        if (s_pool == NULL) {
+            ESP_LOGE(TAG, "no %" PRIu32 " bytes of heap for the WAMR pool", config->pool_bytes);
+            return ESP_ERR_NO_MEM;
+        }
+        init.mem_alloc_type = Alloc_With_Pool;
+        init.mem_alloc_option.pool.heap_buf = s_pool;
+        init.mem_alloc_option.pool.heap_size = config->pool_bytes;
+    }
     if (!wasm_runtime_full_init(&init)) {
         ESP_LOGE(TAG, "WAMR init failed (pool %" PRIu32 " bytes)", config->pool_bytes);
         return ESP_FAIL;
@@ -250,6 +260,8 @@ esp_err_t wasm_host_start(const wasm_host_config_t *config)
         return ESP_FAIL;
     }
     esp_err_t err = instantiate();
+    size_t after = heap_caps_get_free_size(MALLOC_CAP_8BIT);
+    s_heap_taken = after < s_heap_before ? (uint32_t)(s_heap_before - after) : 0;
     if (err == ESP_OK) {
         ESP_LOGI(TAG, "core loaded: %u bytes, ABI %d", (unsigned)config->wasm_len, SCALE_ABI_VERSION);
         wasm_host_log_memory();
@@ -380,12 +392,18 @@ void wasm_host_memory(wasm_host_memory_t *out)
         if (memory) out->linear_bytes = (uint32_t)(wasm_memory_get_cur_page_count(memory) * wasm_memory_get_bytes_per_page(memory));
     }
     out->module_copy_bytes = s_wasm_copy ? (uint32_t)s_config.wasm_len : 0;
+    out->heap_taken_bytes = s_heap_taken;
 }
 
 void wasm_host_log_memory(void)
 {
     wasm_host_memory_t m;
     wasm_host_memory(&m);
-    ESP_LOGI(TAG, "WAMR pool %" PRIu32 " bytes, peak %" PRIu32 ", free %" PRIu32 "; linear memory %" PRIu32 "; module copy %" PRIu32,
-             m.pool_bytes, m.pool_peak_bytes, m.pool_free_bytes, m.linear_bytes, m.module_copy_bytes);
+    if (m.pool_bytes == 0) {
+        ESP_LOGI(TAG, "WAMR on the heap: the core took %" PRIu32 " bytes at start (linear memory %" PRIu32 ", module copy %" PRIu32 ")",
+                 m.heap_taken_bytes, m.linear_bytes, m.module_copy_bytes);
+    } else {
+        ESP_LOGI(TAG, "WAMR pool %" PRIu32 " bytes, peak %" PRIu32 ", free %" PRIu32 "; linear memory %" PRIu32 "; module copy %" PRIu32,
+                 m.pool_bytes, m.pool_peak_bytes, m.pool_free_bytes, m.linear_bytes, m.module_copy_bytes);
+    }
 }

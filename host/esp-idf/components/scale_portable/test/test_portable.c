@@ -113,6 +113,8 @@ static void test_config(void)
     CHECK(strstr(scale_config_check(&c), "10 or 80") != NULL);
     c = good(); c.wasm_pool_kb = 8;
     CHECK(strstr(scale_config_check(&c), "pool") != NULL);
+    c = good(); c.wasm_pool_kb = 0; /* the heap */
+    CHECK(scale_config_check(&c) == NULL);
     c = good(); c.led_pin = 18;
     CHECK(strstr(scale_config_check(&c), "LED") != NULL);
     c = good(); c.dout_pins[0] = 39;

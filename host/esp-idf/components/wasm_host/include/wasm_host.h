@@ -18,7 +18,7 @@ extern "C" {
 typedef struct {
     const uint8_t *wasm;        /* the core, e.g. embedded in flash; never written */
     size_t wasm_len;
-    uint32_t pool_bytes;        /* WAMR's pool, allocated from the heap by wasm_host_start */
+    uint32_t pool_bytes;        /* 0: WAMR allocates from the heap as it needs; else a pool of this size, taken at start */
     uint32_t stack_bytes;       /* the interpreter's stack for Wasm frames and operands */
     uint32_t instruction_limit; /* most instructions per call (when metering is built in) */
     /* Called after every instantiation, before the core is handed out: add chips, restore blobs.
@@ -31,8 +31,8 @@ typedef struct {
 #define WASM_HOST_BACKOFF_FIRST_MS 1000
 #define WASM_HOST_BACKOFF_MAX_MS 16000
 
-/* Allocates the pool, initialises the runtime and instantiates the core. The pool is taken from
- * the heap here, at boot, before WiFi and TLS fragment it. */
+/* Initialises the runtime (with its pool, if one is configured) and instantiates the core: called at
+ * boot, before WiFi and TLS fragment the heap. */
 esp_err_t wasm_host_start(const wasm_host_config_t *config);
 
 /* True while a core is instantiated and callable. */
@@ -74,14 +74,16 @@ esp_err_t wasm_host_state_load(const uint8_t *src, size_t len);
 /* The reading record (SCALE_ABI_READING_SIZE bytes). */
 const uint8_t *wasm_host_reading(void);
 
-/* What the core costs in RAM: the pool (size, peak, free), the linear memory and the RAM copy of
- * the module that the classic interpreter runs from (0 for the fast interpreter). */
+/* What the core costs in RAM: the pool (size, peak, free; 0 without one), the linear memory, the
+ * RAM copy of the module that the classic interpreter runs from (0 for the fast interpreter), and
+ * how much the free heap fell while the runtime started and the core was instantiated. */
 typedef struct {
     uint32_t pool_bytes;
     uint32_t pool_peak_bytes;
     uint32_t pool_free_bytes;
     uint32_t linear_bytes;
     uint32_t module_copy_bytes;
+    uint32_t heap_taken_bytes;
 } wasm_host_memory_t;
 void wasm_host_memory(wasm_host_memory_t *out);
 
