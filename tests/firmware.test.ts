@@ -54,7 +54,8 @@ for (const interpreter of INTERPRETERS) {
     assert.ok(!runCase(binary, "probe", String(f.stack), String(pool - 1024)).ok, `the workload also ran in a pool 1 KiB under the least found (${pool})`);
   });
 
-  for (const name of ["trap-recovery", "setup-trap", "runaway", "spin", "wrong-abi", "battery", "sleep-cycle", "brownout", "connect-hang", "no-ntp", "late-command"]) {
+  for (const name of ["trap-recovery", "setup-trap", "runaway", "spin", "wrong-abi", "battery", "sleep-cycle", "brownout", "connect-hang", "no-ntp",
+    "late-command", "core-fails", "message-burst", "stalled-core"]) {
     test(`firmware host, ${interpreter} interpreter: ${name}`, { skip }, () => {
       assert.equal(why, "", why);
       const run = runCTest(dir, name);

@@ -81,6 +81,9 @@ static const char *TAG = "battery";
  * periods, at least a day; 3.1.1 brokers keep a persistent session until they are told otherwise. */
 #define SESSION_PERIODS 16
 #define SESSION_MIN_S (24 * 3600)
+/* A scale that cannot weigh: a battery one sleeps this long and tries again; a mains one restarts after this. */
+#define FAILURE_SLEEP_MS (60 * 60 * 1000)
+#define FAILURE_RESTART_MS (60 * 1000)
 
 typedef struct {
     uint32_t magic;
@@ -304,6 +307,17 @@ void battery_rest(int64_t sleep_ms)
 {
     /* The state kept over the last sleep stays as it was: the next wake starts again from it. */
     sleep_now(sleep_ms, battery_expected());
+}
+
+void battery_cannot_weigh(void)
+{
+    if (battery_expected()) {
+        ESP_LOGE(TAG, "battery mode: sleeping %d min, then trying again", FAILURE_SLEEP_MS / 60000);
+        battery_rest(FAILURE_SLEEP_MS);
+    }
+    ESP_LOGE(TAG, "restarting in %d s", FAILURE_RESTART_MS / 1000);
+    vTaskDelay(pdMS_TO_TICKS(FAILURE_RESTART_MS));
+    esp_restart();
 }
 
 /* The wake's watchdog (esp_timer's task): the wake is held past its budget by something that does

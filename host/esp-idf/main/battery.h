@@ -39,5 +39,10 @@ void battery_sleep(int64_t sleep_ms) __attribute__((noreturn));
  * next wake starts again from it), the HX711 powered down once its pin is configured. */
 void battery_rest(int64_t sleep_ms) __attribute__((noreturn));
 
+/* A scale that cannot weigh (its configuration, GPIO or core did not start, or the core could not
+ * be instantiated again) never stays awake for ever: in battery mode it sleeps an hour, the HX711
+ * powered down, and tries again; on mains it restarts after a minute (the log readable meanwhile). */
+void battery_cannot_weigh(void) __attribute__((noreturn));
+
 /* One wake, in the task that runs the core; ends in deep sleep. */
 void battery_task(void *arg);

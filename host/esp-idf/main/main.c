@@ -75,10 +75,6 @@ static const char *const BLOB_KEYS[] = {[SCALE_BLOB_CALIBRATION] = "calibration"
  * PUBACK, the host's own answers' PUBACKs, connection changes, with room to spare. A full queue
  * makes esp-mqtt's task wait (mqtt_link.c), it never drops an acknowledged message. */
 #define NET_EVENTS 32
-/* After a failure that leaves the scale unable to weigh: a battery scale sleeps this long and tries
- * again; a mains one restarts after FAILURE_RESTART_MS (the log stays readable meanwhile). */
-#define FAILURE_SLEEP_MS (60 * 60 * 1000)
-#define FAILURE_RESTART_MS (60 * 1000)
 
 extern const uint8_t core_wasm_start[] asm("_binary_release_wasm_start");
 extern const uint8_t core_wasm_end[] asm("_binary_release_wasm_end");
@@ -230,6 +226,7 @@ void app_mqtt_config(scale_mqtt_config_t *c)
         .password = BROKER_PASSWORD,
         .mqtt5 = MQTT5,
         .subscriptions = {s_cmd_topic, s_ha_status_topic, s_module_topic[0] ? s_module_topic : NULL},
+        .lost_topic = s_result_topic,
         .will_topic = s_will_topic,
         .will_payload = s_will_payload,
         .will_len = s_will_len,
@@ -433,18 +430,11 @@ bool app_publish_next(publish_state_t *p, int64_t now_ms)
     return true;
 }
 
-/* A scale that cannot weigh never stays awake for ever: on batteries it sleeps an hour and tries
- * again (the HX711 powered down once its pin is configured); on mains it restarts after a minute. */
+/* A scale that cannot weigh never stays awake for ever (battery_cannot_weigh): it says so first. */
 static void __attribute__((noreturn)) cannot_weigh(void)
 {
     status_led_set(STATUS_FAULT);
-    if (battery_expected()) {
-        ESP_LOGE(TAG, "battery mode: sleeping %d min, then trying again", FAILURE_SLEEP_MS / 60000);
-        battery_rest(FAILURE_SLEEP_MS);
-    }
-    ESP_LOGE(TAG, "restarting in %d s", FAILURE_RESTART_MS / 1000);
-    vTaskDelay(pdMS_TO_TICKS(FAILURE_RESTART_MS));
-    esp_restart();
+    battery_cannot_weigh();
 }
 
 static void core_task(void *arg)

@@ -2,6 +2,7 @@
  * certificate (DER), the core's will, fragments reassembled before the core sees a message. */
 #include "scale_net.h"
 
+#include <stdio.h>
 #include <string.h>
 #include "esp_crt_bundle.h"
 #include "freertos/semphr.h"
@@ -28,6 +29,7 @@ static int s_slot;
 static scale_assembler_t s_asm;
 static char s_will_topic[128];
 static char s_subscriptions[3][128];
+static char s_lost_topic[128];
 /* The host's own messages (scale_mqtt_notify), waiting for the network task. */
 #define NOTES 4
 typedef struct {
@@ -79,6 +81,13 @@ static void on_data(esp_mqtt_event_handle_t e)
             ESP_LOGE(TAG, "the core's task freed no message slot for %d ms: a message on %.*s is lost", ROOM_WAIT_MS,
                      e->topic_len, e->topic ? e->topic : "");
             s_asm.active = false;
+            /* esp-mqtt acknowledges it when this returns: the sender is told, by the network task. */
+            if (s_lost_topic[0]) {
+                char answer[256];
+                snprintf(answer, sizeof answer, "{\"status\":\"lost\",\"reason\":\"BUSY\",\"topic\":\"%.*s\"}",
+                         e->topic_len > 0 && e->topic_len < 160 ? e->topic_len : 0, e->topic ? e->topic : "");
+                if (!scale_mqtt_notify(s_lost_topic, answer)) ESP_LOGE(TAG, "and its answer could not be queued");
+            }
             return;
         }
         s_slot = slot;
@@ -157,6 +166,8 @@ esp_err_t scale_mqtt_start(const scale_mqtt_config_t *c, QueueHandle_t events)
         if (t && strlen(t) >= sizeof s_subscriptions[i]) return ESP_ERR_INVALID_ARG;
         strlcpy(s_subscriptions[i], t ? t : "", sizeof s_subscriptions[i]);
     }
+    if (c->lost_topic && strlen(c->lost_topic) >= sizeof s_lost_topic) return ESP_ERR_INVALID_ARG;
+    strlcpy(s_lost_topic, c->lost_topic ? c->lost_topic : "", sizeof s_lost_topic);
     if (s_out_ready == NULL) s_out_ready = xSemaphoreCreateBinary();
     if (s_notes == NULL) s_notes = xQueueCreate(NOTES, sizeof(note_t));
     if (s_out_ready == NULL || s_notes == NULL) return ESP_ERR_NO_MEM;

@@ -23,6 +23,7 @@ static const char *TAG = "wasm_host";
 #endif
 
 static uint8_t *s_pool;          /* NULL: WAMR allocates from the heap */
+static bool s_started;           /* the runtime is initialised (wasm_host_start got that far) */
 static size_t s_heap_before;     /* free heap before the runtime started */
 static uint32_t s_heap_taken;    /* and how much less there was once the core was ready */
 static wasm_host_config_t s_config;
@@ -229,6 +230,7 @@ esp_err_t wasm_host_start(const wasm_host_config_t *config)
         config->stack_bytes < 512) {
         return ESP_ERR_INVALID_ARG;
     }
+    if (s_started) return ESP_ERR_INVALID_STATE; /* wasm_host_stop first */
     s_config = *config;
     s_heap_before = heap_caps_get_free_size(MALLOC_CAP_8BIT);
     RuntimeInitArgs init;
@@ -249,14 +251,17 @@ esp_err_t wasm_host_start(const wasm_host_config_t *config)
     }
     if (!wasm_runtime_full_init(&init)) {
         ESP_LOGE(TAG, "WAMR init failed (pool %" PRIu32 " bytes)", config->pool_bytes);
+        free(s_pool);
+        s_pool = NULL;
         return ESP_FAIL;
     }
+    s_started = true;
     /* Natives are registered before any module is loaded. */
     if (!wasm_runtime_register_natives(SCALE_ABI_MODULE_GPIO_WAIT_LOW, s_gpio_natives, sizeof s_gpio_natives / sizeof s_gpio_natives[0]) ||
         !wasm_runtime_register_natives(SCALE_ABI_MODULE_CALIB_EVAL, s_calib_natives, sizeof s_calib_natives / sizeof s_calib_natives[0]) ||
         !wasm_runtime_register_natives(SCALE_ABI_MODULE_SYS_PANIC, s_sys_natives, sizeof s_sys_natives / sizeof s_sys_natives[0])) {
         ESP_LOGE(TAG, "registering natives failed");
-        wasm_runtime_destroy();
+        wasm_host_stop();
         return ESP_FAIL;
     }
     esp_err_t err = instantiate();
@@ -267,6 +272,23 @@ esp_err_t wasm_host_start(const wasm_host_config_t *config)
         wasm_host_log_memory();
     }
     return err;
+}
+
+void wasm_host_stop(void)
+{
+    if (!s_started) return;
+    unload();
+    wasm_runtime_destroy();
+    free(s_pool);
+    free(s_wasm_copy);
+    s_pool = NULL;
+    s_wasm_copy = NULL;
+    s_started = false;
+    s_failed_attempts = 0;
+    s_next_attempt_ms = 0;
+    s_gave_up = false;
+    s_heap_taken = 0;
+    memset(&s_calibration, 0, sizeof s_calibration);
 }
 
 bool wasm_host_ready(void)

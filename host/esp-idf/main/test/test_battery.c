@@ -19,7 +19,10 @@
  *   no-ntp        no NTP server answers for the first 30 wakes: no TLS is tried without a clock,
  *                 each attempt costs at most the SNTP wait, and the attempts back off;
  *   late-command  on some publishing wakes a command arrives while the connection closes: it reaches
- *                 the core, and its result goes out at the next publishing wake.
+ *                 the core, and its result goes out at the next publishing wake;
+ *   core-fails    the core does not start: awake (before battery mode) the scale restarts after a
+ *                 minute; at wake 20 it sleeps an hour with the HX711 powered down and tries again,
+ *                 and the wakes after it go on from the state kept before.
  * Usage: test_battery <case> <release.wasm>
  */
 #include <inttypes.h>
@@ -47,7 +50,7 @@
 #include "wasm_host.h"
 
 enum { WAKES = 300, OUTAGE_FROM = 40, OUTAGE_TO = 200, TRAP_AT = 250, INTERVAL_S = 900, RTC_STATE_BYTES = 6144 };
-enum { BROWN_FROM = 5, BROWN_TO = 35, HANG_FROM = 20, HANG_TO = 40, NTP_FROM = 1, NTP_TO = 30 };
+enum { BROWN_FROM = 5, BROWN_TO = 35, HANG_FROM = 20, HANG_TO = 40, NTP_FROM = 1, NTP_TO = 30, CORE_FAIL_AT = 20 };
 /* A wake's longest: WAKE_SAMPLE_MS + CONNECT_BUDGET_MS (defaults) + battery.c's disconnect wait and margin. */
 enum { WAKE_LIMIT_MS = 5000 + 20000 + 2000 + 5000 };
 
@@ -57,6 +60,8 @@ static bool is_case(const char *name) { return strcmp(s_case, name) == 0; }
 /* ---- the board: clocks, deep sleep, GPIO hold ----------------------------------------------- */
 
 static jmp_buf s_boot;
+static jmp_buf s_restart;
+static int s_restarts;
 static int64_t s_timer_us;                          /* esp_timer: since this boot */
 static int64_t s_rtc_us = 1795000000LL * 1000000;   /* the RTC's wall clock: runs on in deep sleep */
 static uint64_t s_sleep_us;
@@ -117,6 +122,12 @@ static void elapse(int64_t us)
 }
 
 void esp_rom_delay_us(uint32_t us) { elapse(us); }
+
+void esp_restart(void)
+{
+    s_restarts++;
+    longjmp(s_restart, 1);
+}
 
 /* Ticks of 1 ms, as the firmware's CONFIG_FREERTOS_HZ. */
 void vTaskDelay(TickType_t ticks) { elapse((int64_t)ticks * 1000); }
@@ -473,16 +484,30 @@ static size_t state_bytes(void)
 
 int main(int argc, char **argv)
 {
-    CHECK(argc == 3, "usage: test_battery <sleep-cycle|brownout|connect-hang|no-ntp|late-command> <release.wasm>");
+    CHECK(argc == 3, "usage: test_battery <sleep-cycle|brownout|connect-hang|no-ntp|late-command|core-fails> <release.wasm>");
     s_case = argv[1];
-    CHECK(is_case("sleep-cycle") || is_case("brownout") || is_case("connect-hang") || is_case("no-ntp") || is_case("late-command"),
-          "no case %s", s_case);
+    CHECK(is_case("sleep-cycle") || is_case("brownout") || is_case("connect-hang") || is_case("no-ntp") || is_case("late-command") ||
+          is_case("core-fails"), "no case %s", s_case);
     size_t len;
     const uint8_t *wasm = read_only_image(argv[2], &len);
     wasm_host_config_t c = {
         .wasm = wasm, .wasm_len = len, .pool_bytes = CONFIG_SCALE_WASM_POOL_KB * 1024, .stack_bytes = CONFIG_SCALE_WASM_STACK_KB * 1024,
         .instruction_limit = CONFIG_SCALE_WASM_INSTRUCTION_LIMIT, .on_instantiated = app_core_setup,
     };
+    /* A core that does not start (an image cut short): main.c gives up on it as battery.c says. */
+    wasm_host_config_t broken = c;
+    broken.wasm_len = len / 2;
+    if (is_case("core-fails")) {
+        CHECK(!battery_expected(), "battery mode expected at the first power-on");
+        if (setjmp(s_restart) == 0) {
+            CHECK(wasm_host_start(&broken) != ESP_OK, "half a core started");
+            wasm_host_stop();
+            battery_cannot_weigh();
+        }
+        CHECK(s_restarts == 1 && s_sleep_us == 0, "awake, a core that did not start: %d restarts, %" PRIu64 " us of deep sleep", s_restarts, s_sleep_us);
+        CHECK(s_timer_us >= 60 * 1000000LL, "restarted after %" PRId64 " ms: the log had no time to be read", s_timer_us / 1000);
+        s_timer_us = 0;
+    }
     /* The first boot: awake, the user turns battery mode on (a command, saved as settings). */
     s_reset = ESP_RST_POWERON;
     CHECK(!battery_clock_resume(), "a kept clock at the first power-on");
@@ -494,7 +519,8 @@ int main(int argc, char **argv)
     app_persist_dirty();
     s_network_up = true;
     static int64_t largest_state, slept_ms, nvs_writes_after_outage = -1, first_brownout_ms = -1;
-    static bool restored_from_flash;
+    static bool restored_from_flash, core_down;
+    static int64_t rest_ms = -1;
     static int ntp_down_wifi_starts, flash_boots;
     const int how = setjmp(s_boot);
     if (how == 0) battery_sleep(1); /* as core_task does when battery mode is switched on */
@@ -507,6 +533,7 @@ int main(int argc, char **argv)
         first_brownout_ms = battery_now_ms();
     }
     if (ntp_down()) ntp_down_wifi_starts = s_wifi_starts;
+    if (core_down) CHECK(s_sleep_us == 3600ULL * 1000000, "boot %d: a core that did not start slept %" PRIu64 " ms, not an hour", s_boot_no, s_sleep_us / 1000);
     s_rtc_us += (int64_t)s_sleep_us;
     slept_ms += (int64_t)(s_sleep_us / 1000);
     s_sleep_us = 0;
@@ -519,12 +546,27 @@ int main(int argc, char **argv)
     if (s_boot_no > WAKES) goto done;
     s_network_up = s_boot_no < OUTAGE_FROM || s_boot_no >= OUTAGE_TO;
     if (s_boot_no == OUTAGE_TO) nvs_writes_after_outage = s_nvs_writes;
-    /* A fresh instance, as a boot makes: the old one trapped away, the new one set up. */
-    sim_hx711_write_fails = 1;
-    wasm_host_call_i(SCALE_EXPORT_HX_POWER, 1, 0, 0);
-    sim_hx711_write_fails = 0;
-    CHECK(!wasm_host_ready() && wasm_host_recover(0) == ESP_OK, "boot %d: no fresh instance", s_boot_no);
+    if (core_down) {
+        /* The boot after a core that did not start: it starts now, from the beginning. */
+        rest_ms = slept_ms;
+        CHECK(wasm_host_start(&c) == ESP_OK, "boot %d: the core does not start again", s_boot_no);
+        core_down = false;
+    } else {
+        /* A fresh instance, as a boot makes: the old one trapped away, the new one set up. */
+        sim_hx711_write_fails = 1;
+        wasm_host_call_i(SCALE_EXPORT_HX_POWER, 1, 0, 0);
+        sim_hx711_write_fails = 0;
+        CHECK(!wasm_host_ready() && wasm_host_recover(0) == ESP_OK, "boot %d: no fresh instance", s_boot_no);
+    }
     CHECK(battery_clock_resume(), "boot %d: the clock was not kept", s_boot_no);
+    if (is_case("core-fails") && s_boot_no == CORE_FAIL_AT) {
+        /* This boot's core does not start: an hour asleep, the HX711 down (esp_deep_sleep_start checks). */
+        wasm_host_stop();
+        CHECK(wasm_host_start(&broken) != ESP_OK, "half a core started");
+        wasm_host_stop();
+        core_down = true;
+        battery_cannot_weigh();
+    }
     CHECK(battery_expected(), "boot %d: battery mode not known before the core starts", s_boot_no);
     battery_release_pins();
     CHECK(!s_clk_held, "boot %d: the clock pin still held", s_boot_no);
@@ -549,7 +591,8 @@ done:
     CHECK(s_hinted_connects > 0 && s_hinted_connects >= s_wifi_starts - 1, "%d of %d WiFi starts tried the stored access point", s_hinted_connects, s_wifi_starts);
     /* Every reading once, in order; the trapped wake took none. */
     const int32_t queued = wasm_host_call_i(SCALE_EXPORT_OUT_PENDING, 0, 0, 0);
-    CHECK(s_n_delivered + queued == WAKES - 1, "%d delivered + %" PRId32 " queued of %d readings", s_n_delivered, queued, WAKES - 1);
+    const int readings = WAKES - 1 - (is_case("core-fails") ? 1 : 0); /* the trapped wake, and the one whose core did not start */
+    CHECK(s_n_delivered + queued == readings, "%d delivered + %" PRId32 " queued of %d readings", s_n_delivered, queued, readings);
     int low_supply = 0;
     for (int i = 0; i < s_n_delivered; i++) {
         const delivered_t *d = &s_delivered[i];
@@ -564,7 +607,9 @@ done:
         const int64_t slots = (gap + INTERVAL_S * 500) / (INTERVAL_S * 1000);
         /* A brown-out restarts the wake in its own slot: its reading follows the one it lost. */
         const int64_t least = is_case("brownout") ? 0 : 1;
-        CHECK(slots >= least && slots <= 2 && llabs(gap - slots * INTERVAL_S * 1000) < 2000, "readings %d and %d are %" PRId64 " ms apart", i, i + 1, gap);
+        /* An hour asleep for a core that did not start, then the next slot of the grid. */
+        const int64_t most = is_case("core-fails") ? 6 : 2;
+        CHECK(slots >= least && slots <= most && llabs(gap - slots * INTERVAL_S * 1000) < 2000, "readings %d and %d are %" PRId64 " ms apart", i, i + 1, gap);
     }
     if (is_case("brownout")) {
         /* Each failed publishing wake doubles the wait: 4, 8, 16, 32 wakes over 30 boots. */
@@ -580,6 +625,9 @@ done:
     if (is_case("no-ntp")) {
         /* No TLS without a clock (scale_mqtt_start checks); the attempts back off. */
         CHECK(ntp_down_wifi_starts >= 2 && ntp_down_wifi_starts <= 4, "%d WiFi starts without NTP in %d wakes", ntp_down_wifi_starts, NTP_TO - NTP_FROM);
+    }
+    if (is_case("core-fails")) {
+        CHECK(rest_ms >= 0 && s_restarts == 1, "the core that did not start at wake %d was not slept on (%d restarts)", CORE_FAIL_AT, s_restarts);
     }
     if (is_case("late-command")) {
         CHECK(s_late_sent >= 3 && s_late_answered >= s_late_sent - 1, "%d late commands, %d answered", s_late_sent, s_late_answered);

@@ -65,6 +65,9 @@ typedef struct {
     uint32_t session_expiry_s;
     /* Subscribed on every connection, QoS 1 (rendered by the core: mqtt_topic; NULL: none). */
     const char *subscriptions[3];
+    /* Where a message is answered as lost when the core's task freed no slot for it for 5 s (after
+     * esp-mqtt acknowledged it): the result topic. NULL: the loss is only logged. */
+    const char *lost_topic;
     /* The will, framed by the core (mqtt_will): topic ("" or NULL: no will), payload, QoS, retain. */
     const char *will_topic;
     const uint8_t *will_payload;

@@ -35,6 +35,10 @@ typedef struct {
  * boot, before WiFi and TLS fragment the heap. */
 esp_err_t wasm_host_start(const wasm_host_config_t *config);
 
+/* Unloads the core and shuts the runtime down, giving back all it took (after wasm_host_start, also
+ * one that failed); wasm_host_start may then be called again, e.g. with another core. */
+void wasm_host_stop(void);
+
 /* True while a core is instantiated and callable. */
 bool wasm_host_ready(void);
 
