@@ -22,6 +22,8 @@ import { simulateBattery } from "../host/desktop/battery/simulate.js";
 import { parseScenario } from "../host/desktop/scenario.js";
 import { INTERPRETERS, buildFirmwareHost, runCase, hostFigures, leastStack, leastPool, type Interpreter, type HostFigures } from "./firmware-host.js";
 import { heapBudget } from "./heap-budget.js";
+import { bootromPath, emulatorBuild, measurePico } from "./pico-emulator.js";
+import { VirtualScale } from "../host/desktop/virtual-scale.js";
 
 const { values } = parseArgs({ options: { json: { type: "boolean", default: false }, samples: { type: "string", default: "1000000" } } });
 const SAMPLES = Number(values.samples);
@@ -142,6 +144,16 @@ const pico = await (async () => {
   return { flash: text ?? null, ram: data === undefined ? null : data + bss, wasm3 };
 })();
 
+// The Pico firmware on an emulated RP2040 (tests/pico-emulator.ts): cycles a reading and their
+// parts, the CPU's share at 80 SPS, loading the core, the heap left. Built here when it can be.
+const picoEmulated = await (async () => {
+  if (spawnSync("arm-none-eabi-gcc", ["--version"]).status !== 0 || !bootromPath()) return null;
+  const built = spawnSync(process.execPath, [fileURLToPath(new URL("../host/pico-w/build.mjs", import.meta.url)), "--emulator", "-DSCALE_HX711_RATE_SPS=80"], { encoding: "utf8" });
+  if (built.status !== 0) throw new Error(`building the emulator's firmware failed:\n${built.stdout.slice(-2000)}${built.stderr.slice(-2000)}`);
+  const world = await VirtualScale.create(parseScenario({ rate: 80, events: [{ type: "load", at: 0.5, kg: 5 }] }), { seed: 3 });
+  return measurePico(emulatorBuild(80), world.chips[0]);
+})();
+
 // Battery mode (issue 16): one reading every 15 minutes, published hourly, for two virtual days
 // over TLS to aedes, priced by the energy model (host/desktop/battery/energy.ts, docs/battery.md).
 const battery = await simulateBattery(parseScenario({
@@ -192,6 +204,13 @@ const figures = {
   pico_flash_bytes: pico.flash,
   pico_static_ram_bytes: pico.ram,
   pico_wasm3_ram_bytes: pico.wasm3,
+  pico_cycles_per_sample: picoEmulated ? Math.round(picoEmulated.cyclesPerSample) : null,
+  pico_core_cycles_per_sample: picoEmulated ? Math.round(picoEmulated.coreCycles) : null,
+  pico_clock_in_cycles_per_sample: picoEmulated ? Math.round(picoEmulated.clockInCycles) : null,
+  pico_wait_cycles_per_sample: picoEmulated ? Math.round(picoEmulated.waitCycles) : null,
+  pico_cpu_share_80sps: picoEmulated ? Number(picoEmulated.cpuShare.toFixed(4)) : null,
+  pico_core_load_cycles: picoEmulated?.loadCycles ?? null,
+  pico_heap_free_after_load: picoEmulated?.heapFreeAfterLoad ?? null,
   battery_days_lithium_aa_15min: Math.round(battery.batteryDays),
   battery_days_alkaline_aa_15min: Math.round(battery.batteryDaysAlkaline),
   battery_days_devkit_15min: Math.round(battery.batteryDaysDevkit),
@@ -220,6 +239,7 @@ if (values.json) {
     console.log(`${`firmware RAM, ${interpreter}`.padEnd(30)}${m ? `runtime ${m.runtime} bytes of heap (or a pool of ${m.least_pool}), linear memory ${m.linear}, module copy ${m.module_copy}, Wasm stack ${m.least_stack} needed, native stack ${m.native_stack} (${m.bits}-bit)` : "WAMR sources not available (WASM_SCALE_VENDOR)"}`);
   }
   if (budget) console.log(`${"ESP32 heap, defaults".padEnd(30)}the core ${budget.coreShare} bytes; about ${budget.leastFree} bytes free at a TLS handshake's peak (tests/heap-budget.ts)`);
+  console.log(`${"Pico, emulated RP2040".padEnd(30)}${picoEmulated ? `${figures.pico_cycles_per_sample} cycles a reading at 80 SPS (core ${figures.pico_core_cycles_per_sample}, clock_in ${figures.pico_clock_in_cycles_per_sample}, waiting ${figures.pico_wait_cycles_per_sample}); CPU ${(picoEmulated.cpuShare * 100).toFixed(2)} %; loading the core ${figures.pico_core_load_cycles} cycles; heap free after it ${figures.pico_heap_free_after_load} bytes` : "no Arm toolchain or boot ROM"}`);
   console.log(`${"Pico W firmware".padEnd(30)}${pico.flash === null ? "not built (npm run build:pico)" : `flash ${pico.flash} bytes, static RAM ${pico.ram} bytes`}; wasm3 RAM for the core ${pico.wasm3 ?? "-"} bytes`);
   console.log(`${"battery, 15 min, hourly".padEnd(30)}${figures.battery_days_lithium_aa_15min} days on 2 lithium AA, ${figures.battery_days_alkaline_aa_15min} on alkaline, ${figures.battery_days_devkit_15min} on a DevKitC (${figures.battery_mah_per_day_15min} mAh a day); a wake ${figures.wake_ms_without_publish} ms, ${figures.wake_ms_with_publish} ms with publishing (virtual, energy model); state ${figures.battery_state_bytes_max} bytes at most`);
   for (const [name, value] of Object.entries(instructions.figures)) console.log(`${name.padEnd(42)}${value ?? "-"}`);

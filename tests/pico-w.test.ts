@@ -7,6 +7,9 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { abi } from "../host/abi.js";
 import { buildPicoHost, runPicoCase, picoWasm3Bytes } from "./pico-host.js";
+import { EmulatedPico, bootromPath } from "./pico-emulator.js";
+import { VirtualScale } from "../host/desktop/virtual-scale.js";
+import { parseScenario } from "../host/desktop/scenario.js";
 
 const root = fileURLToPath(new URL("../host/pico-w/", import.meta.url));
 const repo = fileURLToPath(new URL("../", import.meta.url));
@@ -109,4 +112,22 @@ test("the Pico W firmware builds to a .uf2 for the RP2040, with the core, wasm3,
     assert.match(symbols, new RegExp(` ${s}$`, "m"), `${s} is linked`);
   }
   assert.ok(statSync(`${repo}build/release.wasm`).size < text, "the core is embedded");
+});
+
+test("the Pico W image, unmodified, on an emulated RP2040 whose WiFi chip never answers: readings at the configured rate", { skip: skip || (bootromPath() ? false : "no RP2040 boot ROM in the vendor folder"), timeout: 10 * 60_000 }, async (t) => {
+  // The image the build test above made: two chips, each on its own clock (18/19 and 20/21), 10 SPS.
+  const uf2 = readFileSync(`${repo}build/pico-w/wasm_scale.uf2`);
+  const world = await VirtualScale.create(parseScenario({ rate: 10, cells: 2, sharedClock: false, events: [{ type: "load", at: 1, kg: 4 }] }), { seed: 2 });
+  const emu = new EmulatedPico(uf2, [{ chip: world.chips[0], clk: 18, dout: 19 }, { chip: world.chips[1], clk: 20, dout: 21 }]);
+  emu.runUntil(10e6);
+  assert.ok(emu.lines.some((l) => /CYW43 did not start/.test(l)), `no word of the WiFi chip:\n${emu.lines.slice(0, 20).join("\n")}`);
+  // The console shows a reading a second, with its sequence number: the rate is in the numbers.
+  const shown = emu.lines.map((l) => /^\s*(\d+) ms\s+#(\d+)\s+[-\d.]+ kg/.exec(l)).filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ ms: Number(m[1]), seq: Number(m[2]) }));
+  assert.ok(shown.length >= 5, `${shown.length} readings shown:\n${emu.lines.slice(-20).join("\n")}`);
+  const first = shown[0];
+  const last = shown[shown.length - 1];
+  const rate = ((last.seq - first.seq) * 1000) / (last.ms - first.ms);
+  t.diagnostic(`${last.seq} readings by ${last.ms} ms: ${rate.toFixed(2)} a second without a WiFi chip; CPU ${(100 * emu.runCycles / (emu.runCycles + emu.sleepCycles)).toFixed(1)} %`);
+  assert.ok(Math.abs(rate - 10) < 0.3, `${rate.toFixed(2)} readings a second at 10 SPS`);
 });

@@ -72,7 +72,9 @@ export class VirtualScale {
   modules: ModuleManager | null = null;
   /** The network a battery scale publishes over is reachable (scenario "network" events). */
   networkUp = true;
-  private load: LoadStep = { t0Us: 0, from: 0, to: 0, rampUs: 0, x: 0, y: 0 };
+  /** The platform's load over time, from the scenario's load events: a function of time alone, so
+   * every conversion sees the load the scenario puts there then, however the chips are polled. */
+  private readonly loads: LoadStep[] = [{ t0Us: -Infinity, from: 0, to: 0, rampUs: 0, x: 0, y: 0 }];
   private next = 0;
   private chipPins: Array<[number, number]> = [];
   private wasm: Uint8Array | string | undefined;
@@ -80,6 +82,11 @@ export class VirtualScale {
 
   private constructor(readonly scenario: Scenario, options: VirtualScaleOptions) {
     this.temperatureC = scenario.temperatureC;
+    for (const e of scenario.events) {
+      if (e.type !== "load") continue;
+      const t0Us = e.at * 1e6;
+      this.loads.push({ t0Us, from: this.loadAt(t0Us), to: e.kg, rampUs: e.rampS * 1e6, x: e.x, y: e.y });
+    }
     const base = { ...DEFAULT_CELL, ...scenario.cell };
     const shared = new Random(options.seed * 104729);
     const commonPpm = scenario.oscillatorPpm * (2 * shared.uniform() - 1);
@@ -90,11 +97,15 @@ export class VirtualScale {
       const spec = { ...base, sensitivityMvV: base.sensitivityMvV * (1 + spread * (2 * random.uniform() - 1)) };
       const cell = new LoadCell(spec, random);
       const n = scenario.cells;
-      const a = (t: number) => cell.output(this.loadAt(t) * cellShare(i, n, this.load.x, this.load.y), t, this.temperatureC);
+      const share = (t: number) => {
+        const l = this.stepAt(t);
+        return cellShare(i, n, l.x, l.y);
+      };
+      const a = (t: number) => cell.output(this.loadAt(t) * share(t), t, this.temperatureC);
       // Channel B: nothing (0 V), a second cell under the same share, or a temperature bridge.
       const second = new LoadCell(spec, random);
       const b = scenario.channelB === "cell"
-        ? (t: number) => second.output(this.loadAt(t) * cellShare(i, n, this.load.x, this.load.y), t, this.temperatureC)
+        ? (t: number) => second.output(this.loadAt(t) * share(t), t, this.temperatureC)
         : scenario.channelB === "temperature"
           ? () => ((this.temperatureC - 20) * scenario.bridgeMvPerC) / 1000
           : () => 0;
@@ -170,9 +181,16 @@ export class VirtualScale {
     this.board.nowUs = Math.max(this.board.nowUs, tUs);
   }
 
+  /** The load step in force at tUs. */
+  private stepAt(tUs: number): LoadStep {
+    let i = this.loads.length - 1;
+    while (i > 0 && this.loads[i].t0Us > tUs) i--;
+    return this.loads[i];
+  }
+
   /** Platform load (kg) at time tUs. */
   loadAt(tUs: number): number {
-    const l = this.load;
+    const l = this.stepAt(tUs);
     if (tUs >= l.t0Us + l.rampUs) return l.to;
     if (tUs <= l.t0Us) return l.from;
     return l.from + ((l.to - l.from) * (tUs - l.t0Us)) / l.rampUs;
@@ -191,11 +209,15 @@ export class VirtualScale {
   }
 
   apply(e: ScenarioEvent): void {
-    const now = this.board.nowUs;
     switch (e.type) {
-      case "load":
-        this.load = { t0Us: now, from: this.loadAt(now), to: e.kg, rampUs: e.rampS * 1e6, x: e.x, y: e.y };
+      case "load": {
+        // The scenario's loads are in this.loads from the start (loadAt follows its clock); one
+        // applied from outside (a test, an interactive host) takes effect now.
+        if (this.scenario.events.includes(e)) break;
+        const now = Math.max(this.board.nowUs, this.loads[this.loads.length - 1].t0Us);
+        this.loads.push({ t0Us: now, from: this.loadAt(now), to: e.kg, rampUs: e.rampS * 1e6, x: e.x, y: e.y });
         break;
+      }
       case "temperature":
         this.temperatureC = e.c;
         this.op(["temperature", e.c]);
@@ -248,6 +270,16 @@ export class VirtualScale {
         break;
       default: throw new Error(`unknown fault ${fault}`);
     }
+  }
+
+  /**
+   * The world alone at tUs: the scenario's events due by then applied (loads, temperature, chip
+   * faults), no sample taken. For another processor that reads these chips on its own clock (the
+   * emulated RP2040 of tests/pico-emulator.ts).
+   */
+  worldAt(tUs: number): void {
+    this.board.nowUs = tUs;
+    this.applyDue();
   }
 
   /** One sample: due events, then the core reads the chips. Returns the core's status. */

@@ -17,7 +17,6 @@
 #include "hardware/watchdog.h"
 #include "hx711_pio.h"
 #include "net.h"
-#include "pico/cyw43_arch.h"
 #include "pico/stdlib.h"
 #include "scale_abi.h"
 #include "scale_portable.h"
@@ -27,11 +26,17 @@
 /* A loop (a sample waits at most READY_TIMEOUT_MS) or a Wasm call that does not come back within
  * this reboots the board: wasm3 has no instruction metering, the watchdog bounds every call. */
 #define WATCHDOG_MS 8000
+/* The console shows a reading at most this often (every fault at once): a line costs the UART's
+ * wire time, which at 115,200 baud is more than the rest of an 80 SPS sample. SCALE_CONSOLE_RECORDS
+ * (the emulator's build) prints every reading's whole record instead. */
+#define CONSOLE_EVERY_MS 1000
 
 extern const uint8_t scale_core_wasm[];
 extern const size_t scale_core_wasm_len;
+#if SCALE_NETWORK
 extern const uint8_t scale_broker_ca[];
 extern const size_t scale_broker_ca_len;
+#endif
 #if SCALE_HAS_CLIENT_CERT
 extern const uint8_t scale_client_cert[], scale_client_key[];
 extern const size_t scale_client_cert_len, scale_client_key_len;
@@ -43,7 +48,7 @@ static int s_chip_clk[HX711_MAX_CHIPS];
 static bool s_connected;
 static bool s_time_synced;
 static char s_will_topic[96], s_will_payload[16];
-static char s_cmd_topic[96], s_ha_topic[96];
+static char s_cmd_topic[96], s_ha_topic[96], s_result_topic[96];
 
 /* "18,19" -> pins; false when malformed. */
 static bool parse_pins(const char *text, int *pins, int max, int *count)
@@ -75,8 +80,10 @@ static const char *config_error(void)
         s_chip_clk[i] = s_pins.clk_pins[s_pins.clk_count == 1 ? 0 : i];
     }
     if (SCALE_HX711_RATE_SPS != 10 && SCALE_HX711_RATE_SPS != 80) return "SCALE_HX711_RATE_SPS must be 10 or 80";
+#if SCALE_NETWORK
     if (!*WIFI_SSID) return "WIFI_SSID is empty (cmake -DWIFI_SSID=...)";
     if (!*SCALE_BROKER_HOST) return "SCALE_BROKER_HOST is empty (cmake -DSCALE_BROKER_HOST=...)";
+#endif
     return NULL;
 }
 
@@ -140,6 +147,7 @@ static void on_instantiated(void)
     if (wasm_host_call_i(SCALE_EXPORT_MQTT_SETUP, 1, &id_len) != 0) printf("wasm-scale: device id \"%s\" refused\n", SCALE_DEVICE_ID);
     core_topic(SCALE_TOPIC_CMD, s_cmd_topic, sizeof s_cmd_topic);
     core_topic(SCALE_TOPIC_HA_STATUS, s_ha_topic, sizeof s_ha_topic);
+    core_topic(SCALE_TOPIC_RESULT, s_result_topic, sizeof s_result_topic);
     const int32_t n = wasm_host_call_i(SCALE_EXPORT_MQTT_WILL, 0, NULL);
     io = wasm_host_io(&cap);
     scale_frame_t f;
@@ -175,19 +183,35 @@ static void print_heap(void)
     printf("wasm-scale: heap %ld bytes in use, %ld free\n", (long)m.uordblks, (long)m.fordblks + never);
 }
 
-/* Prints a reading (or fault report) on the USB/UART console. */
+/* Prints a reading (or fault report) on the UART console: at most every CONSOLE_EVERY_MS (every
+ * fault at once), or with SCALE_CONSOLE_RECORDS every record whole, for tests/pico-emulator.ts. */
 static void print_reading(int32_t status)
 {
     const uint8_t *r = wasm_host_reading();
     if (r == NULL) return;
+#if SCALE_CONSOLE_RECORDS
+    char hex[2 * SCALE_ABI_READING_SIZE + 1];
+    for (int i = 0; i < SCALE_ABI_READING_SIZE; i++) {
+        hex[2 * i] = "0123456789abcdef"[r[i] >> 4];
+        hex[2 * i + 1] = "0123456789abcdef"[r[i] & 15];
+    }
+    hex[sizeof hex - 1] = '\0';
+    printf("R %ld %s\n", (long)status, hex);
+#else
+    static uint32_t shown_at;
+    static bool shown;
     uint32_t seq, t, flags;
     float kg;
     memcpy(&seq, r + SCALE_ABI_READING_SEQ, 4);
     memcpy(&t, r + SCALE_ABI_READING_T_MS, 4);
     memcpy(&kg, r + SCALE_ABI_READING_KG, 4);
     memcpy(&flags, r + SCALE_ABI_READING_FLAGS, 4);
+    if (status > 0 && shown && t - shown_at < CONSOLE_EVERY_MS) return;
+    shown = true;
+    shown_at = t;
     if (status < 0) printf("%8lu ms  #%lu  fault %ld\n", (unsigned long)t, (unsigned long)seq, (long)-status);
     else printf("%8lu ms  #%lu  %.3f kg  flags 0x%02lx\n", (unsigned long)t, (unsigned long)seq, (double)kg, (unsigned long)flags);
+#endif
 }
 
 /* Messages in, one frame out per loop (in the core's order, one in flight), acknowledgements back. */
@@ -204,6 +228,10 @@ static void move_bytes(void)
         const int32_t down = 0;
         wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, &down);
     }
+    /* Messages lwIP acknowledged that found no room: the sender hears they were lost. */
+    static unsigned lost;
+    static char lost_topic[128];
+    lost += net_mqtt_take_lost(lost_topic, sizeof lost_topic);
     static net_message_t m;
     while (net_mqtt_take_message(&m)) {
         size_t cap;
@@ -219,6 +247,12 @@ static void move_bytes(void)
     const int done = net_mqtt_take_publish_result();
     if (done == 1) wasm_host_call_i(SCALE_EXPORT_OUT_DONE, 0, NULL);
     if (!net_mqtt_can_publish()) return; /* framing costs the core: only when it can go out */
+    if (lost > 0 && s_result_topic[0]) {
+        char answer[200];
+        const int len = snprintf(answer, sizeof answer, "{\"status\":\"lost\",\"reason\":\"BUSY\",\"topic\":\"%.120s\",\"count\":%u}", lost_topic, lost);
+        if (len > 0 && (size_t)len < sizeof answer && net_mqtt_publish(s_result_topic, strlen(s_result_topic), (const uint8_t *)answer, (size_t)len, 1, false)) lost = 0;
+        return;
+    }
     const int32_t n = wasm_host_call_i(SCALE_EXPORT_OUT_NEXT, 0, NULL);
     size_t cap;
     const uint8_t *io = wasm_host_io(&cap);
@@ -233,7 +267,7 @@ static void show_status(uint32_t t, bool wifi_up)
                   : !wifi_up          ? (t / 500) % 2 == 0
                   : !s_connected      ? (t / 125) % 2 == 0
                                       : true;
-    cyw43_arch_gpio_put(CYW43_WL_GPIO_LED_PIN, on);
+    net_led(on);
 }
 
 int main(void)
@@ -254,7 +288,9 @@ int main(void)
     };
     if (wasm_host_start(&core) != WASM_HOST_OK) printf("wasm-scale: the Wasm core did not start; retrying\n");
     printf("wasm-scale: core linear memory %lu bytes\n", (unsigned long)wasm_host_linear_bytes());
-    if (!net_wifi_start(WIFI_SSID, WIFI_PASSWORD)) printf("wasm-scale: the CYW43 did not start\n");
+    print_heap(); /* the core loaded and compiled: what is left for lwIP and TLS */
+#if SCALE_NETWORK
+    net_wifi_start(WIFI_SSID, WIFI_PASSWORD); /* a chip that does not start says so, and is tried again later */
     const net_mqtt_config_t mqtt = {
         .host = SCALE_BROKER_HOST, .port = SCALE_BROKER_PORT, .client_id = "wasm-scale-" SCALE_DEVICE_ID,
         .username = SCALE_MQTT_USERNAME, .password = SCALE_MQTT_PASSWORD,
@@ -265,6 +301,10 @@ int main(void)
         .will_topic = s_will_topic, .will_payload = s_will_payload, .subscriptions = {s_cmd_topic, s_ha_topic},
     };
     if (!net_mqtt_init(&mqtt)) printf("wasm-scale: TLS could not be set up (is the CA a PEM file?)\n");
+#else
+    net_wifi_start("", "");
+    printf("wasm-scale: built without a network (SCALE_NETWORK=OFF)\n");
+#endif
     bool sntp_started = false;
     for (;;) {
         watchdog_update();
@@ -289,6 +329,7 @@ int main(void)
         net_mqtt_poll(t, wifi_up);
         if (wasm_host_ready()) move_bytes();
         show_status(t, wifi_up);
+        net_log_flush();
         static uint32_t heap_at = 600000;
         if ((int32_t)(t - heap_at) >= 0) {
             print_heap();

@@ -1,8 +1,9 @@
 /*
  * wasm-scale GPIO capability for the HX711 protocol, on the RP2040: a PIO state machine clocks
  * the pulses (hx711.pio) and a DMA channel takes each pulse's sample of GPIO 0..31 from its FIFO,
- * so the timing is exact and no interrupt (WiFi, lwIP) can stretch a high phase. DOUT ready is
- * polled with a bounded wait.
+ * so the timing is exact and no interrupt (WiFi, lwIP) can stretch a high phase. Waiting for DOUT
+ * to go low costs no CPU: a falling edge on a DOUT pin raises an interrupt, and the core sleeps
+ * (WFE) until it, a timer alarm at the timeout or any other interrupt (WiFi, lwIP) wakes it.
  */
 #include "hx711_pio.h"
 
@@ -11,6 +12,7 @@
 #include "hardware/clocks.h"
 #include "hardware/dma.h"
 #include "hardware/gpio.h"
+#include "hardware/irq.h"
 #include "hardware/pio.h"
 #include "hardware/sync.h"
 #include "hx711.pio.h"
@@ -21,8 +23,6 @@
 #define HIGH_PHASE_US 1
 /* How long DMA may take for 32 pulses of 2 us, with margin. */
 #define READ_TIMEOUT_US 500
-/* Polling period while waiting for DOUT. */
-#define POLL_US 100
 
 static PIO s_pio = pio0;
 static uint s_sm;
@@ -36,7 +36,24 @@ static uint32_t s_samples[32];
 
 bool hx711_pin_usable(int pin)
 {
-    return pin >= 0 && pin <= 28 && pin != 23 && pin != 24 && pin != 25;
+#ifdef CYW43_WL_GPIO_LED_PIN
+    /* A Pico W (and Pico 2 W): 23, 24, 25 and 29 belong to the CYW43. */
+    if (pin == 23 || pin == 24 || pin == 25) return false;
+#endif
+#if LIB_PICO_STDIO_UART
+    /* The console's UART pins. */
+    if (pin == PICO_DEFAULT_UART_TX_PIN || pin == PICO_DEFAULT_UART_RX_PIN) return false;
+#endif
+    return pin >= 0 && pin <= 28;
+}
+
+/* A DOUT pin fell: the event wakes hx711_pio_wait_low's WFE (taking and leaving an interrupt sets
+ * the event register); the edge is only acknowledged here, the pins' levels are what counts. */
+static void dout_fell(void)
+{
+    for (uint p = 0; p < 32; p++) {
+        if ((s_dout_mask & (1u << p)) && (gpio_get_irq_event_mask(p) & GPIO_IRQ_EDGE_FALL)) gpio_acknowledge_irq(p, GPIO_IRQ_EDGE_FALL);
+    }
 }
 
 static bool pins_configured(const uint8_t *pins, size_t len)
@@ -75,6 +92,9 @@ bool hx711_pio_init(const hx711_pio_config_t *c)
         gpio_set_dir((uint)p, GPIO_IN);
         gpio_pull_up((uint)p); /* a missing chip reads high (not ready) and times out */
     }
+    gpio_add_raw_irq_handler_masked(s_dout_mask, dout_fell);
+    for (int i = 0; i < c->dout_count; i++) gpio_set_irq_enabled((uint)c->dout_pins[i], GPIO_IRQ_EDGE_FALL, true);
+    irq_set_enabled(IO_IRQ_BANK0, true);
     if (!pio_can_add_program(s_pio, &hx711_program)) return false;
     s_offset = pio_add_program(s_pio, &hx711_program);
     int sm = pio_claim_unused_sm(s_pio, false);
@@ -94,6 +114,7 @@ int32_t hx711_pio_wait_low(const uint8_t *pins, size_t len, int32_t timeout_us)
 {
     if (!pins_configured(pins, len) || timeout_us < 0) return -1000001;
     const uint64_t start = time_us_64();
+    const absolute_time_t deadline = from_us_since_boot(start + (uint64_t)timeout_us);
     bool any_low = false;
     for (;;) {
         const uint32_t all = gpio_get_all();
@@ -109,8 +130,9 @@ int32_t hx711_pio_wait_low(const uint8_t *pins, size_t len, int32_t timeout_us)
         const uint64_t waited = now - start;
         if (high == 0) return (int32_t)waited;
         if (waited >= (uint64_t)timeout_us) return -(int32_t)high;
-        /* Bounded and cheap: WiFi and lwIP run in interrupts meanwhile. */
-        sleep_us(POLL_US);
+        /* Asleep until a DOUT edge, the deadline or another interrupt; a wake for something else
+         * only costs this loop's few instructions. */
+        best_effort_wfe_or_timeout(deadline);
     }
 }
 

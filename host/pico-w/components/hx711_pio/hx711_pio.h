@@ -23,5 +23,6 @@ int32_t hx711_pio_wait_low(const uint8_t *pins, size_t len, int32_t timeout_us);
 int32_t hx711_pio_clock_in(int clk, const uint8_t *pins, size_t len, int pulses, uint8_t *out, size_t out_len);
 bool hx711_pio_write(int pin, int level);
 
-/* GPIO 0..29 that a Pico W brings out for general use (23, 24, 25 and 29 belong to the CYW43). */
+/* A GPIO the HX711s may use: 0..28, less what the board keeps (on a Pico W 23, 24 and 25, the
+ * CYW43's) and the console's UART pins (0 and 1) when the console is on the UART. */
 bool hx711_pin_usable(int pin);

@@ -47,6 +47,8 @@ static scale_assembler_t s_assembler;
 static size_t s_offset;
 static size_t s_total;
 static char s_incoming_topic[128];
+static volatile unsigned s_lost;
+static char s_lost_topic[128];
 
 bool net_mqtt_init(const net_mqtt_config_t *c)
 {
@@ -78,7 +80,10 @@ static void incoming_data(void *arg, const u8_t *data, u16_t len, u8_t flags)
     s_offset += len;
     if (r != SCALE_ASM_COMPLETE) return;
     if (s_in_count == INBOX) {
-        printf("wasm-scale: a message found the inbox full and was dropped\n");
+        /* lwIP has acknowledged it already: the main loop answers it as lost. */
+        s_lost++;
+        memcpy(s_lost_topic, s_assembler.topic, sizeof s_lost_topic);
+        net_log("wasm-scale: a message on %s found the inbox full: answered as lost", s_lost_topic);
         return;
     }
     net_message_t *m = &s_inbox[(s_in_head + s_in_count) % INBOX];
@@ -103,16 +108,29 @@ bool net_mqtt_take_message(net_message_t *out)
     return got;
 }
 
+unsigned net_mqtt_take_lost(char *topic, size_t size)
+{
+    cyw43_arch_lwip_begin();
+    const unsigned lost = s_lost;
+    s_lost = 0;
+    if (lost && size) {
+        strncpy(topic, s_lost_topic, size - 1);
+        topic[size - 1] = '\0';
+    }
+    cyw43_arch_lwip_end();
+    return lost;
+}
+
 static void subscribed(void *arg, err_t err)
 {
-    if (err != ERR_OK) printf("wasm-scale: subscribe refused (%d)\n", err);
+    if (err != ERR_OK) net_log("wasm-scale: subscribe refused (%d)", err);
 }
 
 static void connection(mqtt_client_t *client, void *arg, mqtt_connection_status_t status)
 {
     s_connecting = false;
     if (status == MQTT_CONNECT_ACCEPTED) {
-        printf("wasm-scale: connected to %s\n", s_config.host);
+        net_log("wasm-scale: connected to %s", s_config.host);
         s_connected = true;
         s_edge_up = true;
         s_backoff = RETRY_FIRST_MS;
@@ -121,7 +139,7 @@ static void connection(mqtt_client_t *client, void *arg, mqtt_connection_status_
         }
         return;
     }
-    printf("wasm-scale: broker %s: %s (%d)\n", s_config.host,
+    net_log("wasm-scale: broker %s: %s (%d)", s_config.host,
            status == MQTT_CONNECT_REFUSED_USERNAME_PASS || status == MQTT_CONNECT_REFUSED_NOT_AUTHORIZED_ ? "credentials refused"
            : status == MQTT_CONNECT_TIMEOUT ? "no answer" : "disconnected or TLS refused", status);
     if (s_connected) s_edge_down = true;
@@ -136,7 +154,7 @@ static void resolved(const char *name, const ip_addr_t *address, void *arg)
         s_address = *address;
         s_resolved = true;
     } else {
-        printf("wasm-scale: cannot resolve %s\n", name);
+        net_log("wasm-scale: cannot resolve %s", name);
     }
     s_connecting = false;
 }

@@ -18,10 +18,20 @@ typedef enum {
     NET_UP = 3,         /* MQTT connected */
 } net_state_t;
 
-/* --- wifi.c ---------------------------------------------------------------------------------- */
+/* --- wifi.c (none.c in a build without a network) ------------------------------------------ */
+/* Starts the CYW43 and joins the network; false when the chip did not come up (it is tried
+ * again by net_wifi_poll, less often each time: a failed bring-up blocks for about 70 ms). */
 bool net_wifi_start(const char *ssid, const char *password);
 /* Polls the link, reconnecting with a backoff (1 s doubling to 60 s) when it drops or fails. */
 bool net_wifi_poll(uint32_t now_ms);
+/* The on-board LED (the CYW43's on a Pico W: left alone while the chip is down). */
+void net_led(bool on);
+
+/* --- log.c ----------------------------------------------------------------------------------- */
+/* A line from the network's callbacks, which run in interrupt context where printf must not: kept
+ * (the last few) and printed by the main loop's net_log_flush. */
+void net_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void net_log_flush(void);
 
 /* --- clock.c --------------------------------------------------------------------------------- */
 void net_clock_start(const char *server);
@@ -69,3 +79,6 @@ typedef struct {
 } net_message_t;
 /* Takes the oldest received message; false when none waits. */
 bool net_mqtt_take_message(net_message_t *out);
+/* Messages lwIP acknowledged that found the inbox full, since the last call (their topic in
+ * `topic`): the main loop answers them as lost on the result topic. */
+unsigned net_mqtt_take_lost(char *topic, size_t size);

@@ -195,10 +195,12 @@ static bool instantiate(void)
         return false;
     }
     s_runtime = m3_NewRuntime(s_env, s_config.stack_bytes, NULL);
-    if (s_runtime == NULL) return false;
-    s_runtime->memoryLimit = (uint32_t)heap_base;
+    M3Result r = s_runtime ? m3Err_none : m3Err_mallocFailed;
     IM3Module module = NULL;
-    M3Result r = m3_ParseModule(s_env, &module, s_config.wasm, (uint32_t)s_config.wasm_len);
+    if (r == m3Err_none) {
+        s_runtime->memoryLimit = (uint32_t)heap_base;
+        r = m3_ParseModule(s_env, &module, s_config.wasm, (uint32_t)s_config.wasm_len);
+    }
     if (r == m3Err_none) {
         r = m3_LoadModule(s_runtime, module);
         if (r != m3Err_none) m3_FreeModule(module);

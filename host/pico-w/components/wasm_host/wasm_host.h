@@ -2,7 +2,8 @@
  * wasm-scale Wasm host for the Pico W: loads the core into wasm3 with the natives of
  * assembly/abi.json, calls its exports, and after a trap instantiates it again (bounded attempts,
  * with a backoff) without rebooting. wasm3 has no instruction metering: a call that never returns
- * is ended by the hardware watchdog (main.c), which reboots.
+ * is ended by the hardware watchdog (main.c), which reboots. wasm3 compiles a function on its first
+ * call: allocations on the main loop, which heap_lock.c keeps apart from the interrupt's.
  */
 #pragma once
 
