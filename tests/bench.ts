@@ -141,7 +141,11 @@ const pico = await (async () => {
   const [text, data, bss] = size?.status === 0 ? size.stdout.split("\n")[1].trim().split(/\s+/).map(Number) : [];
   let wasm3: number | null = null;
   if (!(await buildPicoHost())) wasm3 = picoWasm3Bytes(runPicoCase("pico_host_core").output);
-  return { flash: text ?? null, ram: data === undefined ? null : data + bss, wasm3 };
+  // The Pico 2 W build (npm test makes it in build/pico2-w), when there is one.
+  const elf2 = fileURLToPath(new URL("../build/pico2-w/wasm_scale.elf", import.meta.url));
+  const size2 = existsSync(elf2) ? spawnSync("arm-none-eabi-size", [elf2], { encoding: "utf8" }) : null;
+  const [text2, data2, bss2] = size2?.status === 0 ? size2.stdout.split("\n")[1].trim().split(/\s+/).map(Number) : [];
+  return { flash: text ?? null, ram: data === undefined ? null : data + bss, wasm3, flash2: text2 ?? null, ram2: data2 === undefined ? null : data2 + bss2 };
 })();
 
 // The Pico firmware on an emulated RP2040 (tests/pico-emulator.ts): cycles a reading and their
@@ -204,12 +208,15 @@ const figures = {
   pico_flash_bytes: pico.flash,
   pico_static_ram_bytes: pico.ram,
   pico_wasm3_ram_bytes: pico.wasm3,
+  pico2_flash_bytes: pico.flash2,
+  pico2_static_ram_bytes: pico.ram2,
   pico_cycles_per_sample: picoEmulated ? Math.round(picoEmulated.cyclesPerSample) : null,
   pico_core_cycles_per_sample: picoEmulated ? Math.round(picoEmulated.coreCycles) : null,
   pico_clock_in_cycles_per_sample: picoEmulated ? Math.round(picoEmulated.clockInCycles) : null,
   pico_wait_cycles_per_sample: picoEmulated ? Math.round(picoEmulated.waitCycles) : null,
   pico_cpu_share_80sps: picoEmulated ? Number(picoEmulated.cpuShare.toFixed(4)) : null,
   pico_core_load_cycles: picoEmulated?.loadCycles ?? null,
+  pico_first_call_cycles: picoEmulated?.firstCallCycles ?? null,
   pico_heap_free_after_load: picoEmulated?.heapFreeAfterLoad ?? null,
   battery_days_lithium_aa_15min: Math.round(battery.batteryDays),
   battery_days_alkaline_aa_15min: Math.round(battery.batteryDaysAlkaline),
@@ -239,8 +246,8 @@ if (values.json) {
     console.log(`${`firmware RAM, ${interpreter}`.padEnd(30)}${m ? `runtime ${m.runtime} bytes of heap (or a pool of ${m.least_pool}), linear memory ${m.linear}, module copy ${m.module_copy}, Wasm stack ${m.least_stack} needed, native stack ${m.native_stack} (${m.bits}-bit)` : "WAMR sources not available (WASM_SCALE_VENDOR)"}`);
   }
   if (budget) console.log(`${"ESP32 heap, defaults".padEnd(30)}the core ${budget.coreShare} bytes; about ${budget.leastFree} bytes free at a TLS handshake's peak (tests/heap-budget.ts)`);
-  console.log(`${"Pico, emulated RP2040".padEnd(30)}${picoEmulated ? `${figures.pico_cycles_per_sample} cycles a reading at 80 SPS (core ${figures.pico_core_cycles_per_sample}, clock_in ${figures.pico_clock_in_cycles_per_sample}, waiting ${figures.pico_wait_cycles_per_sample}); CPU ${(picoEmulated.cpuShare * 100).toFixed(2)} %; loading the core ${figures.pico_core_load_cycles} cycles; heap free after it ${figures.pico_heap_free_after_load} bytes` : "no Arm toolchain or boot ROM"}`);
-  console.log(`${"Pico W firmware".padEnd(30)}${pico.flash === null ? "not built (npm run build:pico)" : `flash ${pico.flash} bytes, static RAM ${pico.ram} bytes`}; wasm3 RAM for the core ${pico.wasm3 ?? "-"} bytes`);
+  console.log(`${"Pico, emulated RP2040".padEnd(30)}${picoEmulated ? `${figures.pico_cycles_per_sample} cycles a reading at 80 SPS (core ${figures.pico_core_cycles_per_sample}, clock_in ${figures.pico_clock_in_cycles_per_sample}, waiting ${figures.pico_wait_cycles_per_sample}); CPU ${(picoEmulated.cpuShare * 100).toFixed(2)} %; loading the core ${figures.pico_core_load_cycles} cycles, the longest first call ${figures.pico_first_call_cycles}; heap free after it ${figures.pico_heap_free_after_load} bytes` : "no Arm toolchain or boot ROM"}`);
+  console.log(`${"Pico W firmware".padEnd(30)}${pico.flash === null ? "not built (npm run build:pico)" : `flash ${pico.flash} bytes, static RAM ${pico.ram} bytes`}; wasm3 RAM for the core ${pico.wasm3 ?? "-"} bytes; Pico 2 W ${pico.flash2 === null ? "not built" : `flash ${pico.flash2} bytes, static RAM ${pico.ram2} bytes`}`);
   console.log(`${"battery, 15 min, hourly".padEnd(30)}${figures.battery_days_lithium_aa_15min} days on 2 lithium AA, ${figures.battery_days_alkaline_aa_15min} on alkaline, ${figures.battery_days_devkit_15min} on a DevKitC (${figures.battery_mah_per_day_15min} mAh a day); a wake ${figures.wake_ms_without_publish} ms, ${figures.wake_ms_with_publish} ms with publishing (virtual, energy model); state ${figures.battery_state_bytes_max} bytes at most`);
   for (const [name, value] of Object.entries(instructions.figures)) console.log(`${name.padEnd(42)}${value ?? "-"}`);
   if (instructions.note) console.log(`note: ${instructions.note}`);

@@ -83,6 +83,8 @@ export interface FunctionCycles {
   calls: number;
   /** Virtual time of the first call (us), -1 before it. */
   firstUs: number;
+  /** The longest single call (cycles). */
+  maxCycles: number;
 }
 
 export class EmulatedPico {
@@ -101,7 +103,7 @@ export class EmulatedPico {
   private readonly refreshers: (() => void)[] = [];
   private line = "";
   private readonly machines: { sm: { enabled: boolean; cycles: number; waiting: boolean; step(): void; clockDivInt: number; clockDivFrac: number }; pio: { checkChangedPins(): void }; acc: number }[] = [];
-  private readonly watched: { name: string; start: number; end: number; returnTo: number; sp: number }[] = [];
+  private readonly watched: { name: string; start: number; end: number; returnTo: number; sp: number; callCycles: number }[] = [];
 
   constructor(uf2: Uint8Array, readonly chips: WiredChip[], watch?: Map<string, [number, number]>) {
     const rom = bootromPath();
@@ -128,8 +130,8 @@ export class EmulatedPico {
     }
     for (const w of this.chips) this.wire(w);
     for (const [name, [start, end]] of watch ?? []) {
-      this.watched.push({ name, start, end, returnTo: -1, sp: 0 });
-      this.inside.set(name, { cycles: 0, calls: 0, firstUs: -1 });
+      this.watched.push({ name, start, end, returnTo: -1, sp: 0, callCycles: 0 });
+      this.inside.set(name, { cycles: 0, calls: 0, firstUs: -1, maxCycles: 0 });
     }
     this.mcu.core.PC = 0x10000000;
   }
@@ -144,6 +146,7 @@ export class EmulatedPico {
     for (const f of this.inside.values()) {
       f.cycles = 0;
       f.calls = 0;
+      f.maxCycles = 0;
     }
   }
 
@@ -220,11 +223,18 @@ export class EmulatedPico {
     for (const w of this.watched) {
       if (w.returnTo >= 0) {
         // Back at the caller with the frame gone: the call has returned.
-        if (pc === w.returnTo && core.SP > w.sp) w.returnTo = -1;
-        else this.inside.get(w.name)!.cycles += cycles;
+        const f = this.inside.get(w.name)!;
+        if (pc === w.returnTo && core.SP > w.sp) {
+          w.returnTo = -1;
+          f.maxCycles = Math.max(f.maxCycles, w.callCycles);
+        } else {
+          f.cycles += cycles;
+          w.callCycles += cycles;
+        }
       } else if (pc === w.start) {
         w.returnTo = core.LR & ~1;
         w.sp = core.SP;
+        w.callCycles = cycles;
         const f = this.inside.get(w.name)!;
         if (f.firstUs < 0) f.firstUs = this.nowUs;
         f.calls++;
@@ -280,8 +290,10 @@ export interface PicoFigures {
   coreCycles: number;
   clockInCycles: number;
   waitCycles: number;
-  /** wasm_host_start: loading the core and compiling all of its functions. */
+  /** wasm_host_start: loading the core (and the calls that set it up). */
   loadCycles: number;
+  /** The longest call into the core in the first two seconds: wasm3 compiling what it first runs. */
+  firstCallCycles: number;
   /** What the firmware printed after loading the core: malloc's free bytes (heap + never handed out). */
   heapFreeAfterLoad: number | null;
 }
@@ -296,6 +308,7 @@ export function measurePico(firmware: { uf2: string; elf: string }, chip: Hx711)
   const emu = new EmulatedPico(readFileSync(firmware.uf2), [{ chip, clk: 18, dout: 19 }], watch);
   emu.runUntil(2e6);
   const loadCycles = emu.inside.get("wasm_host_start")!.cycles;
+  const firstCallCycles = emu.inside.get("wasm_host_call_i")!.maxCycles;
   const heap = emu.lines.map((l) => /heap (\d+) bytes in use, (\d+) free/.exec(l)).find((m) => m);
   emu.resetCycles();
   const before = emu.lines.length;
@@ -312,6 +325,7 @@ export function measurePico(firmware: { uf2: string; elf: string }, chip: Hx711)
     clockInCycles: clockIn / readings,
     waitCycles: wait / readings,
     loadCycles,
+    firstCallCycles,
     heapFreeAfterLoad: heap ? Number(heap[2]) : null,
   };
 }

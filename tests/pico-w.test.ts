@@ -131,3 +131,18 @@ test("the Pico W image, unmodified, on an emulated RP2040 whose WiFi chip never 
   t.diagnostic(`${last.seq} readings by ${last.ms} ms: ${rate.toFixed(2)} a second without a WiFi chip; CPU ${(100 * emu.runCycles / (emu.runCycles + emu.sleepCycles)).toFixed(1)} %`);
   assert.ok(Math.abs(rate - 10) < 0.3, `${rate.toFixed(2)} readings a second at 10 SPS`);
 });
+
+test("the same firmware builds for the Pico 2 W (RP2350, Cortex-M33 with a single-precision FPU)", { skip, timeout: 30 * 60_000 }, () => {
+  const r = spawnSync(process.execPath, [`${root}build.mjs`, "--pico2w", "-DWIFI_SSID=example-network", "-DSCALE_BROKER_HOST=broker.example.com"], { encoding: "utf8", cwd: repo });
+  assert.equal(r.status, 0, r.stdout.slice(-3000) + r.stderr.slice(-3000));
+  const uf2 = readFileSync(`${repo}build/pico2-w/wasm_scale.uf2`);
+  assert.equal(uf2.length % 512, 0);
+  assert.equal(uf2.readUInt32LE(0), 0x0a324655);
+  const elf = `${repo}build/pico2-w/wasm_scale.elf`;
+  const attributes = spawnSync("arm-none-eabi-readelf", ["-A", elf], { encoding: "utf8" }).stdout;
+  assert.match(attributes, /Tag_CPU_arch: v8-M\.mainline/, "built for the Cortex-M33");
+  assert.match(attributes, /Tag_ABI_HardFP_use: SP only/, "f32 in the FPU");
+  const [text, data, bss] = spawnSync("arm-none-eabi-size", [elf], { encoding: "utf8" }).stdout.split("\n")[1].trim().split(/\s+/).map(Number);
+  assert.ok(text > 300_000 && text < 4 * 1024 * 1024, `flash ${text} bytes (4 MB on a Pico 2 W)`);
+  assert.ok(data + bss < 100 * 1024, `static RAM ${data + bss} bytes of 520 KB`);
+});
