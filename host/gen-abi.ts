@@ -79,7 +79,7 @@ export function generateC(): string {
 }
 
 export const generatedPath = fileURLToPath(new URL("../assembly/abi.ts", import.meta.url));
-export const generatedCPath = fileURLToPath(new URL("./esp-idf/components/wasm_host/include/scale_abi.h", import.meta.url));
+export const generatedCPath = fileURLToPath(new URL("./scale_portable/include/scale_abi.h", import.meta.url));
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   writeFileSync(generatedPath, generateAssemblyScript());

@@ -108,9 +108,12 @@ test("the firmware compiles against ESP-IDF 5.1.6's and 5.5.4's headers and its 
 });
 
 test("the ESP-IDF check fails on a wrong field, a missing REQUIRES and a lost sdkconfig value", { skip: skipCheck, timeout: 600_000 }, () => {
-  const copy = mkdtempSync(join(tmpdir(), "wasm-scale-idf-"));
+  const work = mkdtempSync(join(tmpdir(), "wasm-scale-idf-"));
+  // The project and, beside it as in host/, the shared component it names in EXTRA_COMPONENT_DIRS.
+  const copy = join(work, "esp-idf");
   try {
     cpSync(root, copy, { recursive: true, filter: (p) => !p.includes(`${sep}build`) });
+    cpSync(join(root, "..", "scale_portable"), join(work, "scale_portable"), { recursive: true });
     const edit = (path: string, from: string | RegExp, to: string) => {
       const before = readFileSync(join(copy, path), "utf8");
       const after = before.replace(from, to);
@@ -129,7 +132,7 @@ test("the ESP-IDF check fails on a wrong field, a missing REQUIRES and a lost sd
     assert.match(r.out, /ESP-IDF 5\.1\.6: sdkconfig: CONFIG_FREERTOS_HZ is 100, the firmware needs 1000/);
     assert.match(r.out, /ESP-IDF 5\.5\.4: sdkconfig: CONFIG_FREERTOS_HZ is 100, the firmware needs 1000/);
   } finally {
-    rmSync(copy, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
   }
 });
 

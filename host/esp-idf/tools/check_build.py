@@ -222,7 +222,16 @@ def project_components() -> dict:
     The defines are those of target_compile_definitions(${COMPONENT_LIB} PRIVATE ...), as this
     project's top CMakeLists.txt and a full build (main/certs filled in) would set them."""
     found = {}
-    for cmakelists in [PROJECT / "main" / "CMakeLists.txt", *sorted(PROJECT.glob("components/*/CMakeLists.txt"))]:
+    # Components outside the project: set(EXTRA_COMPONENT_DIRS ...) in its top CMakeLists.txt,
+    # each a component folder itself (relative to ${CMAKE_CURRENT_LIST_DIR}).
+    top = (PROJECT / "CMakeLists.txt").read_text()
+    extra = [Path(w.replace("${CMAKE_CURRENT_LIST_DIR}", str(PROJECT))).resolve()
+             for m in re.finditer(r"set\(EXTRA_COMPONENT_DIRS\s+([^)]*)\)", top) for w in m.group(1).split()]
+    for d in extra:
+        if not (d / "CMakeLists.txt").exists():
+            raise CheckError(f"EXTRA_COMPONENT_DIRS names {d}, which is not a component folder")
+    for cmakelists in [PROJECT / "main" / "CMakeLists.txt", *sorted(PROJECT.glob("components/*/CMakeLists.txt")),
+                       *[d / "CMakeLists.txt" for d in extra]]:
         text = cmakelists.read_text()
         call = re.search(r"idf_component_register\((.*?)\)", text, re.S)
         if not call:
