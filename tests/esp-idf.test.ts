@@ -104,7 +104,7 @@ function check(project?: string): { status: number | null; out: string } {
 test("the firmware compiles against ESP-IDF 5.1.6's and 5.5.4's headers and its sdkconfig has what it needs", { skip: skipCheck, timeout: 600_000 }, () => {
   const r = check();
   assert.equal(r.status, 0, r.out);
-  assert.match(r.out, /ESP-IDF 5\.1\.6 and 5\.5\.4 check: .*12 C files of 6 components compile with -Wall -Wextra -Werror against each/);
+  assert.match(r.out, /ESP-IDF 5\.1\.6 and 5\.5\.4 check: .*13 C files of 6 components compile with -Wall -Wextra -Werror against each/);
 });
 
 test("the ESP-IDF check fails on a wrong field, a missing REQUIRES and a lost sdkconfig value", { skip: skipCheck, timeout: 600_000 }, () => {
@@ -149,4 +149,16 @@ test("the firmware's calibration module limits are abi.json's", () => {
   assert.equal(Number(/#define MODULE_MAX_WASM_BYTES (\d+)/.exec(pkg)?.[1]), m.package.maxWasmBytes);
   assert.equal(Number(/#define MODULE_MAX_MANIFEST_BYTES (\d+)/.exec(pkg)?.[1]), m.package.maxManifestBytes);
   assert.equal(Number(/#define MODULE_MAX_VECTORS (\d+)/.exec(pkg)?.[1]), m.package.maxVectors);
+});
+
+test("main.c, battery.c and app.c call downward only: main uses battery and app, battery uses app, app neither", () => {
+  const main = readFileSync(join(root, "main", "main.c"), "utf8");
+  const battery = readFileSync(join(root, "main", "battery.c"), "utf8");
+  const app = readFileSync(join(root, "main", "app.c"), "utf8");
+  // Functions main.c offers others: app_main alone (ESP-IDF's entry), everything else static.
+  const exported = [...main.matchAll(/^(?!static)[a-z][\w ]*?\b(\w+)\(.*\)\s*$/gm)].map((m) => m[1]).filter((n) => n !== "if");
+  assert.deepEqual(exported, ["app_main"], `main.c defines non-static functions: ${exported.join(", ")}`);
+  assert.doesNotMatch(app, /\bbattery_\w+\(/, "app.c calls into battery.c");
+  assert.doesNotMatch(app, /#include "battery\.h"/);
+  assert.doesNotMatch(battery.replace(/\/\*[\s\S]*?\*\//g, ""), /\bapp_main\(/, "battery.c calls app_main");
 });

@@ -33,10 +33,10 @@ function kconfigDefault(name: string): number {
   return Number(entry[1]);
 }
 
-function mainDefine(name: string): number {
-  const main = readFileSync(join(repo, "host", "esp-idf", "main", "main.c"), "utf8");
-  const define = new RegExp(`#define ${name} (\\d+)`).exec(main);
-  if (!define) throw new Error(`no #define ${name} in main/main.c`);
+function mainDefine(name: string, file = "main.c"): number {
+  const source = readFileSync(join(repo, "host", "esp-idf", "main", file), "utf8");
+  const define = new RegExp(`#define ${name} (\\d+)`).exec(source);
+  if (!define) throw new Error(`no #define ${name} in main/${file}`);
   return Number(define[1]);
 }
 
@@ -46,7 +46,7 @@ export function heapBudget(core: CoreFigures): { rows: BudgetRow[]; coreShare: n
   // A FreeRTOS task: its stack and its control block (about 350 bytes on the ESP32).
   const tasks = kconfigDefault("SCALE_CORE_TASK_STACK") + mainDefine("NET_TASK_STACK") + 2 * 350;
   // The event queue: NET_EVENTS items of at most 32 bytes, and the queue's own 80.
-  const queue = mainDefine("NET_EVENTS") * 32 + 80;
+  const queue = mainDefine("NET_EVENTS", "app.c") * 32 + 80;
   const rows: BudgetRow[] = [
     { what: "free heap at app_main (ESP32 without PSRAM, ESP-IDF 5.x)", bytes: 280_000,
       source: "typical WROOM-32 figure (the embedded review of issue 22); an ESP32-C3 in QEMU shows 293,836 (notes/esp32-qemu.md)" },
@@ -54,7 +54,7 @@ export function heapBudget(core: CoreFigures): { rows: BudgetRow[]; coreShare: n
     { what: "the core: its linear memory (static data)", bytes: -core.linear, source: "measured: as above" },
     { what: "the core: the classic interpreter's RAM copy of the module", bytes: -core.module_copy, source: "measured: as above (0 with the fast interpreter)" },
     { what: "the firmware's tasks: core and net stacks with their control blocks", bytes: -tasks, source: "main/Kconfig.projbuild SCALE_CORE_TASK_STACK, main/main.c NET_TASK_STACK" },
-    { what: "the network events queue", bytes: -queue, source: "main/main.c NET_EVENTS" },
+    { what: "the network events queue", bytes: -queue, source: "main/app.c NET_EVENTS" },
     { what: "WiFi driver and lwIP, connected", bytes: -60_000, source: "typical ESP32 figure (issue 22's review); not measurable here" },
     { what: "esp-mqtt client: task, buffers, outbox", bytes: -12_000, source: "issue 22's review; plain MQTT took about 10 KB on an ESP32-C3 in QEMU (notes/esp32-qemu.md)" },
     { what: "TLS handshake at its peak (mbedTLS, dynamic buffers)", bytes: -45_000, source: "the top of issue 22's 40-45 KB; a session took about 38 KB in QEMU (notes/esp32-qemu.md)" },

@@ -1,6 +1,7 @@
 /*
  * What the two ways of running share (main.c: awake, sampling continuously; battery.c: one
- * reading a wake, deep sleep between): the core's set-up, persistence, clock and MQTT plumbing.
+ * reading a wake, deep sleep between), in app.c: the core's set-up, persistence, clock and MQTT
+ * plumbing. main.c uses battery.c and app.c; battery.c uses app.c; app.c neither.
  */
 #pragma once
 
@@ -31,8 +32,15 @@ void app_core_setup(void);
 void app_persist_dirty(void);
 
 /* Tells the core the wall clock when it is known (SNTP, or the RTC after a deep sleep); `again`
- * after the clock was set anew. */
-void app_sync_time(bool again);
+ * after the clock was set anew. now_ms: the host's monotonic clock (battery_now_ms). */
+void app_sync_time(bool again, int64_t now_ms);
+
+/* The chips' DOUT pins (all on CONFIG_SCALE_HX711_CLK_PIN), before the core starts. */
+void app_set_chips(const int *dout_pins, int count);
+
+/* Once the core runs: the topics and will it renders, the calibration modules, the network's event
+ * queue. False when there was no memory for the queue. */
+bool app_start(void);
 
 /* Handles what the network said since the last call (connection, acknowledgements, messages);
  * returns the number of messages handed to the core. */

@@ -388,7 +388,7 @@ static void publish(void)
     if (s_keep.sntp_ms < 0 || scale_clock_epoch() == 0 || battery_now_ms() - s_keep.sntp_ms >= SNTP_EVERY_MS) {
         int64_t wait = left_ms(deadline) < SNTP_WAIT_MS ? left_ms(deadline) : SNTP_WAIT_MS;
         if (scale_clock_sync(CONFIG_SCALE_NTP_SERVER, (uint32_t)wait) == ESP_OK) s_keep.sntp_ms = battery_now_ms();
-        app_sync_time(true);
+        app_sync_time(true, battery_now_ms());
     }
     if (scale_clock_epoch() == 0) {
         /* TLS checks the broker's certificate dates: without a clock it would refuse, after
@@ -446,7 +446,7 @@ void battery_task(void *arg)
     const int64_t watchdog_ms = (int64_t)app_setting(SCALE_CFG_WAKE_SAMPLE_MS) + (int64_t)app_setting(SCALE_CFG_CONNECT_BUDGET_MS) +
                                 DISCONNECT_WAIT_MS + WAKE_MARGIN_MS;
     watchdog_arm(watchdog_ms);
-    app_sync_time(false); /* the RTC kept the wall clock over the sleep, once SNTP had set it */
+    app_sync_time(false, battery_now_ms()); /* the RTC kept the wall clock over the sleep, once SNTP had set it */
     int64_t now = battery_now_ms();
     int32_t step = wasm_host_call_i(SCALE_EXPORT_WAKE_BEGIN, 2, (int32_t)now, brownout ? SCALE_CAUSE_BROWNOUT : SCALE_CAUSE_TIMER);
     if (step == 0) {

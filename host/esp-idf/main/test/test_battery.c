@@ -386,10 +386,10 @@ void app_persist_dirty(void)
     memcpy(s_config, wasm_host_io(&cap), (size_t)s_config_len);
 }
 
-void app_sync_time(bool again)
+void app_sync_time(bool again, int64_t now_ms)
 {
     if ((s_core_time_synced && !again) || scale_clock_epoch() == 0) return;
-    const int32_t now = (int32_t)battery_now_ms();
+    const int32_t now = (int32_t)now_ms;
     wasm_host_call_i(SCALE_EXPORT_TIME_SYNC, 2, (int32_t)(uint32_t)(s_rtc_us / 1000000), now - (int32_t)((s_rtc_us % 1000000) / 1000));
     s_core_time_synced = true;
 }
