@@ -52,7 +52,7 @@ export const ERR_TOO_LONG: i32 = -14;
 /** mqtt_setup has not been given a valid device id */
 export const ERR_NO_DEVICE: i32 = -15;
 
-/** the lightly filtered weight stayed within STABLE_BAND_D divisions for STABLE_MS */
+/** the weight as converted, before spike rejection and smoothing (one value each way excepted), and the weight shown stayed within STABLE_BAND_D divisions for STABLE_MS */
 export const FLAG_STABLE: i32 = 1;
 /** gross within a quarter division of zero */
 export const FLAG_CENTER_ZERO: i32 = 2;

@@ -1,5 +1,5 @@
 // The filter pipeline, in counts: spike rejection, then smoothing; stability is judged on the
-// lightly filtered signal (after spike rejection) over a time window, together with the smoothed
+// input as converted (one spike allowed each way) over a time window, together with the smoothed
 // value. State is f64: four summed 24-bit chips need 26 bits, more than an f32 carries, and an
 // EMA or running sum in f32 stalls short of a constant input at a real bridge's counts.
 import { cfg, cfgInt } from "./config";
@@ -194,26 +194,37 @@ export function smoothStep(x: f64): f64 {
 }
 
 // --- stability: motion judged over a time window --------------------------------------------
-// The window (STABLE_MS) is cut into STABLE_SLOTS slots; each keeps the lowest and highest value
-// seen in it, so the span over the window is known at any rate with constant work per sample:
-// the completed slots' extremes are combined once per slot (not per sample), the current slot's
-// are kept apart. (Combining all slots per sample was a quarter of the per-sample instructions.)
-// Stable: the slots cover the whole window and every value in it, and the value shown, lie
-// inside the band.
+// Motion is judged on the input as converted, before spike rejection and smoothing: a median of
+// five at 10 SPS spans half a second, so a 2 Hz sway fits whole periods into it and the median
+// cancels it, and smoothing hides the rest. One spike is allowed each way: the span is from the
+// second lowest to the second highest value in the window, which a sway (many values) does not
+// escape and a lone spike does not widen.
+// The window (STABLE_MS) is cut into STABLE_SLOTS slots; each keeps its two lowest and two highest
+// values, so the span over the window is known at any rate with constant work per sample: the
+// completed slots' extremes are combined once per slot (not per sample), the current slot's are
+// kept apart. (Combining all slots per sample was a quarter of the per-sample instructions.)
+// Stable: the slots cover the whole window, and every value in it but one each way, and the
+// value shown, lie inside the band.
 const STABLE_SLOTS: i32 = 8;
-export const slotLow = memory.data((STABLE_SLOTS + 1) * 8);
-export const slotHigh = memory.data((STABLE_SLOTS + 1) * 8);
-export const SLOT_BYTES: i32 = (STABLE_SLOTS + 1) * 8;
+/** Per slot: [lowest, second lowest] and [highest, second highest], slot i at i and i + SLOTS + 1. */
+export const slotLow = memory.data((STABLE_SLOTS + 1) * 16);
+export const slotHigh = memory.data((STABLE_SLOTS + 1) * 16);
+export const SLOT_BYTES: i32 = (STABLE_SLOTS + 1) * 16;
+const SECOND: i32 = STABLE_SLOTS + 1;
 let slotHead: i32 = 0;
 let slotsDone: i32 = 0;
 let slotStartMs: i32 = 0;
 let lastMs: i32 = 0;
 let slotsStarted: bool = false;
-/** The current slot's extremes, and those of the completed slots in the window. */
+/** The current slot's two lowest and two highest, and those of the completed slots in the window. */
 let curLow: f64 = 0;
+let curLow2: f64 = 0;
 let curHigh: f64 = 0;
+let curHigh2: f64 = 0;
 let doneLow: f64 = 0;
+let doneLow2: f64 = 0;
 let doneHigh: f64 = 0;
+let doneHigh2: f64 = 0;
 
 export function stableReset(): void {
   slotsStarted = false;
@@ -223,40 +234,54 @@ export function stableReset(): void {
 
 /** Moves every value in the window by `kg` (zero was set: the readings move with it). */
 export function stableShift(kg: f64): void {
-  for (let i = 0; i <= STABLE_SLOTS; i++) {
+  for (let i = 0; i < 2 * SECOND; i++) {
     put(slotLow, i, at(slotLow, i) + kg);
     put(slotHigh, i, at(slotHigh, i) + kg);
   }
   curLow += kg;
+  curLow2 += kg;
   curHigh += kg;
+  curHigh2 += kg;
   doneLow += kg;
+  doneLow2 += kg;
   doneHigh += kg;
+  doneHigh2 += kg;
 }
 
 /** Closes the current slot and combines the completed ones (once per slot). */
 // @ts-ignore: decorator
 @inline function nextSlot(kg: f64): void {
   put(slotLow, slotHead, curLow);
+  put(slotLow, slotHead + SECOND, curLow2);
   put(slotHigh, slotHead, curHigh);
+  put(slotHigh, slotHead + SECOND, curHigh2);
   slotHead = slotHead == STABLE_SLOTS ? 0 : slotHead + 1;
   if (slotsDone < STABLE_SLOTS) slotsDone++;
   curLow = kg;
+  curLow2 = Infinity;
   curHigh = kg;
+  curHigh2 = -Infinity;
   // The slot just reopened held the oldest values: they have left the window.
   let lo = Infinity;
+  let lo2 = Infinity;
   let hi = -Infinity;
+  let hi2 = -Infinity;
   for (let i = 0; i <= STABLE_SLOTS; i++) {
     if (i == slotHead) continue;
-    const l = at(slotLow, i);
-    const h = at(slotHigh, i);
-    if (l < lo) lo = l;
-    if (h > hi) hi = h;
+    for (let k = i; k < 2 * SECOND; k += SECOND) {
+      const l = at(slotLow, k);
+      if (l < lo) { lo2 = lo; lo = l; } else if (l < lo2) lo2 = l;
+      const h = at(slotHigh, k);
+      if (h > hi) { hi2 = hi; hi = h; } else if (h > hi2) hi2 = h;
+    }
   }
   doneLow = lo;
+  doneLow2 = lo2;
   doneHigh = hi;
+  doneHigh2 = hi2;
 }
 
-/** Records `kg` (lightly filtered) at `tMs`; true when it and `shown` stayed within `band` over STABLE_MS. */
+/** Records `kg` (the input as converted) at `tMs`; true when it (but one value each way) and `shown` stayed within `band` over STABLE_MS. */
 export function stableStep(kg: f64, shown: f64, tMs: i32, band: f64): bool {
   const slotMs = max(cfgInt(CFG_STABLE_MS) / STABLE_SLOTS, 1);
   const gap = tMs - lastMs;
@@ -268,25 +293,35 @@ export function stableStep(kg: f64, shown: f64, tMs: i32, band: f64): bool {
     slotHead = 0;
     slotStartMs = tMs;
     curLow = kg;
+    curLow2 = Infinity;
     curHigh = kg;
+    curHigh2 = -Infinity;
     // Slots not yet completed hold the first value: they cannot widen the span.
-    for (let i = 0; i <= STABLE_SLOTS; i++) {
+    for (let i = 0; i < SECOND; i++) {
       put(slotLow, i, kg);
+      put(slotLow, i + SECOND, Infinity);
       put(slotHigh, i, kg);
+      put(slotHigh, i + SECOND, -Infinity);
     }
     doneLow = kg;
+    doneLow2 = Infinity;
     doneHigh = kg;
+    doneHigh2 = -Infinity;
   } else {
     while (tMs - slotStartMs >= slotMs) {
       slotStartMs += slotMs;
       nextSlot(kg);
     }
-    if (kg < curLow) curLow = kg;
-    if (kg > curHigh) curHigh = kg;
+    if (kg < curLow) { curLow2 = curLow; curLow = kg; } else if (kg < curLow2) curLow2 = kg;
+    if (kg > curHigh) { curHigh2 = curHigh; curHigh = kg; } else if (kg > curHigh2) curHigh2 = kg;
   }
   if (slotsDone < STABLE_SLOTS) return false;
-  let lo = doneLow < curLow ? doneLow : curLow;
-  let hi = doneHigh > curHigh ? doneHigh : curHigh;
+  // The second lowest of the window: of the completed slots' two and the current slot's two.
+  let lo = doneLow < curLow ? max(doneLow, min(doneLow2, curLow)) : max(curLow, min(curLow2, doneLow));
+  let hi = doneHigh > curHigh ? min(doneHigh, max(doneHigh2, curHigh)) : min(curHigh, max(curHigh2, doneHigh));
+  // Fewer than two values on a side (a window of one or two): every value counts.
+  if (lo == Infinity) lo = min(doneLow, curLow);
+  if (hi == -Infinity) hi = max(doneHigh, curHigh);
   if (shown < lo) lo = shown;
   if (shown > hi) hi = shown;
   return hi - lo <= band;
@@ -301,7 +336,8 @@ export function filterStateSave(p: usize): usize {
   store<i32>(p, slotHead, 56); store<i32>(p, slotsDone, 60); store<i32>(p, slotStartMs, 64); store<i32>(p, lastMs, 68);
   store<i32>(p, slotsStarted ? 1 : 0, 72); store<f64>(p, curLow, 80); store<f64>(p, curHigh, 88);
   store<f64>(p, doneLow, 96); store<f64>(p, doneHigh, 104);
-  return p + 112;
+  store<f64>(p, curLow2, 112); store<f64>(p, curHigh2, 120); store<f64>(p, doneLow2, 128); store<f64>(p, doneHigh2, 136);
+  return p + 144;
 }
 
 export function filterStateLoad(p: usize): usize {
@@ -311,5 +347,6 @@ export function filterStateLoad(p: usize): usize {
   slotHead = load<i32>(p, 56); slotsDone = load<i32>(p, 60); slotStartMs = load<i32>(p, 64); lastMs = load<i32>(p, 68);
   slotsStarted = load<i32>(p, 72) != 0; curLow = load<f64>(p, 80); curHigh = load<f64>(p, 88);
   doneLow = load<f64>(p, 96); doneHigh = load<f64>(p, 104);
-  return p + 112;
+  curLow2 = load<f64>(p, 112); curHigh2 = load<f64>(p, 120); doneLow2 = load<f64>(p, 128); doneHigh2 = load<f64>(p, 136);
+  return p + 144;
 }

@@ -163,20 +163,20 @@ export function scaleSample(nowMs: i32): i32 {
   // Several chips: each weighed by its corner trim (1 until trimmed).
   const n = hxChips();
   const input = n > 1 ? trimSum(hxCodes, n) : <f64>hxSum;
-  const light = spikeStep(input); // spikes removed, otherwise raw: what motion is judged on
+  const light = spikeStep(input); // spikes removed, otherwise raw
   const counts = smoothStep(light);
   const d = <f64>cfg(CFG_DIVISION_KG);
   const band = <f64>cfg(CFG_STABLE_BAND_D) * d;
   let gross: f64;
-  let lightKg: f64;
+  let inputKg: f64; // what motion is judged on: the input as converted, before the filters
   if (modOn) {
     gross = modEval(counts - zeroCounts, hxCodes, n);
-    lightKg = gross + calEval(light - counts); // the module's slope over the few counts between them
+    inputKg = gross + calEval(input - counts); // the module's slope over the few counts between them
   } else {
     gross = calCurve(counts - zeroCounts);
-    lightKg = calCurve(light - zeroCounts);
+    inputKg = calCurve(input - zeroCounts);
   }
-  const stable = stableStep(lightKg, gross, t, band) && !smoothPending();
+  const stable = stableStep(inputKg, gross, t, band) && !smoothPending();
   const zeroRange = inZeroRange(counts);
 
   // Initial zero-setting (R76), once after power-up, on the first stable reading, if enabled.

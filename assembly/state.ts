@@ -25,13 +25,13 @@ import { READING_SIZE } from "./abi";
 import { scaleStateSave, scaleStateLoad } from "./scale";
 
 const STATE_MAGIC: u32 = 0x31535357; // "WSS1"
-export const STATE_VERSION: i32 = 3;
+export const STATE_VERSION: i32 = 4;
 const HEAD: i32 = 14;
-/** The scalars' bytes: filter 112, hx711 16, trim 12, calibration 16, commands 12, outbox 64, scale 48. */
-const SCALARS_LEN: i32 = 280;
+/** The scalars' bytes: filter 144, hx711 16, trim 12, calibration 16, commands 12, outbox 64, scale 48. */
+const SCALARS_LEN: i32 = 312;
 /** Where the two queues' lengths are in the stream (their heads are written as 0). */
-const RESULTS_LEN_AT: i32 = HEAD + 112 + 16 + 12 + 16 + 4;
-const OUTBOX_LEN_AT: i32 = HEAD + 112 + 16 + 12 + 16 + 12 + 4;
+const RESULTS_LEN_AT: i32 = HEAD + 144 + 16 + 12 + 16 + 4;
+const OUTBOX_LEN_AT: i32 = HEAD + 144 + 16 + 12 + 16 + 12 + 4;
 const REGIONS: i32 = 11;
 
 /** Header and scalars, staged: written here before the first chunk, read here before applying. */

@@ -77,6 +77,25 @@ test("stability sees motion: a slow sway of 3 d is never STABLE and tare is refu
   }
 });
 
+test("stability sees a fast sway the median and smoothing hide: 20 d peak to peak at 2 and 4 Hz is never STABLE, tare and zero refused, at 10 and 80 SPS", async () => {
+  for (const rate of [10, 80] as const) {
+    for (const hz of [2, 4]) {
+      // A triangle between 4.9 and 5.1 kg: half a period up, half down.
+      const half = 1 / (2 * hz);
+      const sway = Array.from({ length: Math.round(10 / half) }, (_, i) => ({ type: "load", at: 8 + i * half, kg: i % 2 === 0 ? 5.1 : 4.9, rampS: half }));
+      const scale = await scaleFor({ rate, events: [...CAL_10KG, { type: "load", at: 6, kg: 5 }, ...sway,
+        { type: "command", at: 12.5, name: "tare" }, { type: "command", at: 13.3, name: "zero" }] });
+      const all = collect(scale, 18);
+      assert.ok(between(all, 7.5, 8).some((r) => r.flags & STABLE), `${rate} SPS: stable before the sway`);
+      const during = between(all, 9, 18);
+      const stable = during.filter((r) => r.flags & STABLE).length;
+      assert.equal(stable, 0, `${rate} SPS, ${hz} Hz: ${stable} of ${during.length} readings STABLE during a 20 d sway`);
+      assert.equal(scale.commands.find((c) => c.name === "tare")?.error, "NOT_STABLE", `${rate} SPS, ${hz} Hz: tare`);
+      assert.equal(scale.commands.find((c) => c.name === "zero")?.error, "NOT_STABLE", `${rate} SPS, ${hz} Hz: zero`);
+    }
+  }
+});
+
 test("a stable reading is on target: the shown weight never carries STABLE while it is more than a band off", async () => {
   // An EMA at 10 SPS takes seconds to converge; stability waits for it.
   const scale = await scaleFor({

@@ -93,7 +93,7 @@
 #define SCALE_ERR_TOO_LONG (-14) /* the message does not fit the io buffer */
 #define SCALE_ERR_NO_DEVICE (-15) /* mqtt_setup has not been given a valid device id */
 
-#define SCALE_FLAG_STABLE (1) /* the lightly filtered weight stayed within STABLE_BAND_D divisions for STABLE_MS */
+#define SCALE_FLAG_STABLE (1) /* the weight as converted, before spike rejection and smoothing (one value each way excepted), and the weight shown stayed within STABLE_BAND_D divisions for STABLE_MS */
 #define SCALE_FLAG_CENTER_ZERO (2) /* gross within a quarter division of zero */
 #define SCALE_FLAG_NET (4) /* a tare is active: kg is net */
 #define SCALE_FLAG_OVERLOAD (8) /* gross above capacity plus 9 divisions, or the ADC saturated in the loading direction: kg and gross are then absent */
