@@ -3,7 +3,7 @@
 import {
   ABI_VERSION, CFG_GAIN, CFG_DIVISION_KG, CFG_CAPACITY_KG, CFG_STABLE_BAND_D,
   CFG_ZERO_TRACK_D_PER_S, CFG_ZERO_TRACK_RANGE_D, CFG_ZERO_RANGE_PCT, CFG_ADAPT_THRESHOLD_D,
-  CFG_SPIKE_MODE, CFG_SPIKE_TRIM, CFG_SMOOTH_MODE, CFG_ADAPT_CONFIRM, CFG_STABLE_MS, CFG_INITIAL_ZERO_PCT, CFG_RATE_SPS,
+  CFG_SPIKE_MODE, CFG_SPIKE_TRIM, CFG_SPIKE_WINDOW, CFG_SMOOTH_MODE, CFG_ADAPT_CONFIRM, CFG_STABLE_MS, CFG_INITIAL_ZERO_PCT, CFG_RATE_SPS,
   FAULT_SATURATED_HIGH, FAULT_SATURATED_LOW,
   FLAG_STABLE, FLAG_CENTER_ZERO, FLAG_NET, FLAG_OVERLOAD, FLAG_UNDERLOAD, FLAG_UNCALIBRATED,
   FLAG_ZERO_RANGE, FLAG_GROSS_NEGATIVE, ERR_NOT_STABLE, ERR_OUT_OF_RANGE, ERR_FAULTED, ERR_BAD_VALUE,
@@ -163,6 +163,13 @@ export function scaleSample(nowMs: i32): i32 {
   // Several chips: each weighed by its corner trim (1 until trimmed).
   const n = hxChips();
   const input = n > 1 ? trimSum(hxCodes, n) : <f64>hxSum;
+  // After a gap in the readings longer than the spike filter's window (a fault, a chip gone for a
+  // while), what the filters hold is older than anything they would hold otherwise: the load may
+  // have changed meanwhile, so they start afresh instead of showing the old weight for a window.
+  if (haveReading && t - lastT > 1000 * cfgInt(CFG_SPIKE_WINDOW) / max(cfgInt(CFG_RATE_SPS), 1)) {
+    spikeReset();
+    smoothReset();
+  }
   const light = spikeStep(input); // spikes removed, otherwise raw
   const counts = smoothStep(light);
   const d = <f64>cfg(CFG_DIVISION_KG);

@@ -96,6 +96,19 @@ test("stability sees a fast sway the median and smoothing hide: 20 d peak to pea
   }
 });
 
+test("after a fault gap the first readings are fresh: a chip missing for 3 s while 8 kg goes on comes back showing 8 kg, at 10 and 80 SPS", async () => {
+  for (const rate of [10, 80] as const) {
+    const scale = await scaleFor({ rate, events: [...CAL_10KG,
+      { type: "fault", at: 8, fault: "disconnect" }, { type: "load", at: 9, kg: 8 }, { type: "fault", at: 11, fault: "clear" }] });
+    const all = collect(scale, 14);
+    assert.ok(between(all, 8.5, 10.9).every((r) => r.fault !== 0), `${rate} SPS: the chip was missing`);
+    const after = all.filter((r) => r.tMs > 11000 && r.fault === 0);
+    assert.ok(after.length > 5, `${rate} SPS: readings after the chip came back`);
+    const stale = after.filter((r) => Math.abs(r.kg - 8) > 5 * D);
+    assert.equal(stale.length, 0, `${rate} SPS: ${stale.length} stale readings after the gap, the first at ${stale[0]?.tMs} ms: ${stale[0]?.kg} kg`);
+  }
+});
+
 test("a stable reading is on target: the shown weight never carries STABLE while it is more than a band off", async () => {
   // An EMA at 10 SPS takes seconds to converge; stability waits for it.
   const scale = await scaleFor({
