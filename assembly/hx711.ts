@@ -11,7 +11,12 @@
 //   shared clock whose conversions drifted nearly a period apart): the next conversion may have
 //   replaced the later bits, so reads older than 80 % of a period are refused (LATE);
 // - a converter that repeats one code: FROZEN.
-// Codes 0x000000 and 0xFFFFFF are ordinary readings (a bridge near 0 V gives both). Residual
+// Codes 0x000000 and 0xFFFFFF are ordinary readings (a bridge near 0 V gives both), but one that
+// comes from far away may be a chip that missed a pulse and took this read's first pulses as its
+// gain pulses, or a load really taken off a balanced bridge. Neither is a weight yet: the chip is
+// resynchronised (its next conversions discarded) and the code is confirmed by a later one near it
+// that is not itself all zeros or all ones; a chip that never confirms it has lost its step
+// (GAIN_PULSES). The reference for the jump is the chip's last code in an accepted read. Residual
 // risk: a missed pulse at gain 128 leaves the least significant bit where the gain bit and the
 // after-read level are checked, so it passes when that bit is 1 (half the time); the value is
 // then the code with the bits after the missed pulse shifted, a spike the median filter removes
@@ -45,6 +50,14 @@ export const CODES_BYTES: i32 = MAX_CHIPS * 4;
 const clockOut = memory.data((MAX_CHIPS + 3) * 4);
 /** A jump larger than this to 0x000000 or 0xFFFFFF is not a bridge near 0 V (counts). */
 const JUMP_COUNTS: i32 = 4096;
+/** Conversions of all zeros or all ones, after such a jump, before the chip is deemed out of step. */
+const UNCONFIRMED_MAX: i32 = 8;
+/** Per chip: conversions of all zeros or all ones since a jump to one, not yet confirmed. */
+const unconfirmed = memory.data(MAX_CHIPS * 4);
+/** Per chip: this read's code, kept as the reference once the read is accepted. */
+const readCode = memory.data(MAX_CHIPS * 4);
+/** codeFault: no fault, but no weight either (an unconfirmed jump to all zeros or all ones). */
+const UNCONFIRMED: i32 = -1;
 /** A read older than this fraction of the conversion period may hold bits of the next conversion. */
 const LATE_FRACTION: u32 = 80; // percent
 
@@ -76,7 +89,10 @@ export function hxReset(): void {
 function restartSettling(): void {
   convGain = 128; // power-up and reset select channel A, gain 128
   settleLeft = cfgInt(CFG_SETTLE_DISCARD);
-  for (let i = 0; i < MAX_CHIPS; i++) store<i32>(sameCount + (<usize>i << 2), 0);
+  for (let i = 0; i < MAX_CHIPS; i++) {
+    store<i32>(sameCount + (<usize>i << 2), 0);
+    store<i32>(unconfirmed + (<usize>i << 2), 0);
+  }
 }
 
 export function hxChips(): i32 {
@@ -128,7 +144,7 @@ function fault(code: i32, chip: i32): i32 {
   return hxFault;
 }
 
-/** Classifies a 24-bit code that cannot be a weight; 0 when it may be one. */
+/** Classifies a 24-bit code that cannot be a weight; 0 when it may be one, UNCONFIRMED when it is no fault but no weight yet. */
 // @ts-ignore: decorator
 @inline function codeFault(data: u32, chip: i32): i32 {
   if (data == 0x7FFFFF) return FAULT_SATURATED_HIGH;
@@ -136,19 +152,26 @@ function fault(code: i32, chip: i32): i32 {
   const frozenAfter = cfgInt(CFG_FROZEN_COUNT);
   const lastAt = lastCode + (<usize>chip << 2);
   const sameAt = sameCount + (<usize>chip << 2);
-  // All ones or all zeros are real codes near 0 V, but a jump to one from far away is a chip that
-  // missed a pulse and took this read's first pulses as its gain pulses: a lost step.
+  const pendingAt = unconfirmed + (<usize>chip << 2);
+  store<u32>(readCode + (<usize>chip << 2), data);
+  const code = (<i32>(data << 8)) >> 8;
   if (data == 0xFFFFFF || data == 0) {
-    const jump = ((<i32>(data << 8)) >> 8) - ((<i32>(load<u32>(lastAt) << 8)) >> 8);
-    // The last good code stays the reference: a converter stuck at all ones stays a fault.
-    if (jump > JUMP_COUNTS || jump < -JUMP_COUNTS) return FAULT_GAIN_PULSES;
+    const pending = load<i32>(pendingAt);
+    const jump = code - ((<i32>(load<u32>(lastAt) << 8)) >> 8);
+    if (pending > 0 || jump > JUMP_COUNTS || jump < -JUMP_COUNTS) {
+      // Far from the last accepted code (or still unconfirmed): a lost step or a load taken off.
+      store<i32>(pendingAt, pending + 1);
+      return pending + 1 >= UNCONFIRMED_MAX ? FAULT_GAIN_PULSES : UNCONFIRMED;
+    }
+  } else if (load<i32>(pendingAt) > 0) {
+    // Confirmed if near zero (the load really went), else it was a glitch: either way, go on.
+    store<i32>(pendingAt, 0);
   }
   if (data == load<u32>(lastAt)) {
     const same = load<i32>(sameAt) + 1;
     store<i32>(sameAt, same);
     if (frozenAfter > 0 && same >= frozenAfter) return FAULT_FROZEN;
   } else {
-    store<u32>(lastAt, data);
     store<i32>(sameAt, 0);
   }
   return 0;
@@ -185,6 +208,7 @@ export function hxRead(): i32 {
   const settling = settleLeft > 0 || dataGain != gain;
   const lateUs: u32 = <u32>(10000 * LATE_FRACTION) / <u32>max(cfgInt(CFG_RATE_SPS), 1);
   let poweredDown = false;
+  let unconfirmedRead = false;
   let sum: i32 = 0;
   let start = 0;
   while (start < chips) {
@@ -211,8 +235,9 @@ export function hxRead(): i32 {
       if ((word & extraMask) != extraMask) fault(FAULT_GAIN_PULSES, start + j);
       const data = (word >> <u32>extra) & 0xFFFFFF;
       const bad = codeFault(data, start + j);
+      if (bad == UNCONFIRMED) unconfirmedRead = true;
       // A lost step counts while settling too: the resynchronisation starts again.
-      if (bad != 0 && (!settling || bad == FAULT_GAIN_PULSES)) fault(bad, start + j);
+      else if (bad != 0 && (!settling || bad == FAULT_GAIN_PULSES)) fault(bad, start + j);
       const signedCode = (<i32>(data << 8)) >> 8;
       store<i32>(hxCodes + (<usize>(start + j) << 2), signedCode);
       sum += signedCode;
@@ -220,8 +245,15 @@ export function hxRead(): i32 {
     start = end;
   }
   if (settleLeft > 0) settleLeft--;
+  // The chips' codes in an accepted read are the references for the next jump check; those of a
+  // refused read are not (another chip's fault says nothing good of them).
+  if (hxFault == 0) {
+    for (let i = 0; i < chips; i++) {
+      if (load<i32>(unconfirmed + (<usize>i << 2)) == 0) store<u32>(lastCode + (<usize>i << 2), load<u32>(readCode + (<usize>i << 2)));
+    }
+  }
   const failed = hxFault & 0xFF;
-  const lostStep = failed == FAULT_NO_DOUT_HIGH || failed == FAULT_GAIN_PULSES || failed == FAULT_LATE;
+  const lostStep = unconfirmedRead || failed == FAULT_NO_DOUT_HIGH || failed == FAULT_GAIN_PULSES || failed == FAULT_LATE;
   if (poweredDown) {
     restartSettling(); // the chips reset when the clock went low: channel A, gain 128
   } else if (lostStep) {
@@ -235,7 +267,7 @@ export function hxRead(): i32 {
     settleLeft = cfgInt(CFG_SETTLE_DISCARD);
   }
   if (hxFault != 0) return -1;
-  if (settling) return 0;
+  if (settling || unconfirmedRead) return 0;
   hxSum = sum;
   hxDataGain = dataGain;
   return 1;

@@ -109,6 +109,20 @@ test("after a fault gap the first readings are fresh: a chip missing for 3 s whi
   }
 });
 
+test("unloading a balanced bridge is no fault: a load taken off at once to codes of all zeros or all ones is a real reading", async () => {
+  for (const rate of [10, 80] as const) {
+    // A bridge balanced at zero load and a quiet chip: the empty platform reads codes 0 and -1 (all
+    // ones) often. 10 kg on and off, at once, every second.
+    const steps = Array.from({ length: 60 }, (_, i) => ({ type: "load", at: 6 + i, kg: i % 2 === 0 ? 10 : 0 }));
+    const scale = await scaleFor({ rate, cell: { zeroBalanceMvV: 0 }, noiseNvRms: 3, events: [...CAL_10KG, ...steps] }, 3);
+    const all = collect(scale, 66);
+    const faults = all.filter((r) => r.fault !== 0);
+    const zeros = all.filter((r) => r.fault === 0 && (r.raw === 0 || r.raw === -1)).length;
+    assert.ok(zeros > 10, `${rate} SPS: only ${zeros} readings of code 0 or -1: the test does not reach the case`);
+    assert.equal(faults.length, 0, `${rate} SPS: ${faults.length} faults, the first ${faults[0]?.fault} at ${faults[0]?.tMs} ms`);
+  }
+});
+
 test("a stable reading is on target: the shown weight never carries STABLE while it is more than a band off", async () => {
   // An EMA at 10 SPS takes seconds to converge; stability waits for it.
   const scale = await scaleFor({

@@ -123,12 +123,27 @@ describe("faults are classified, never weights", () => {
     setWord(0, word25(0xFFFF00)); expect<i32>(hxRead()).toBe(1);
     setWord(0, word25(0xFFFFFF)); expect<i32>(hxRead()).toBe(1); // -256 to -1: a bridge near 0 V
   });
-  it("takes a jump to all ones or all zeros from far away as a lost step, and resynchronises", () => {
+  it("holds a jump to all ones or all zeros from far away as no weight, resynchronises, and waits for a code near it", () => {
     oneChip();
     setWord(0, word25(400000)); expect<i32>(hxRead()).toBe(1);
-    setWord(0, word25(0xFFFFFF)); expect<i32>(hxRead()).toBe(-1); expect<i32>(hxFault).toBe(FAULT_GAIN_PULSES);
+    // A lost step, or a load taken off a balanced bridge: no fault, no weight, the chip resynchronised.
+    setWord(0, word25(0xFFFFFF)); expect<i32>(hxRead()).toBe(0); expect<i32>(hxFault).toBe(0);
     setWord(0, word25(400000)); expect<i32>(hxRead()).toBe(0); // the chip's next data is of unknown gain
+    expect<i32>(hxRead()).toBe(1); // back where it was: it was a glitch
+    // The load really went: all zeros, then a code near zero confirms it, and weighing goes on.
+    setWord(0, word25(0)); expect<i32>(hxRead()).toBe(0);
+    setWord(0, word25(3)); expect<i32>(hxRead()).toBe(0); // settling after the resynchronisation
     expect<i32>(hxRead()).toBe(1);
+    setWord(0, word25(0)); expect<i32>(hxRead()).toBe(1); // near the last accepted code: a reading
+  });
+  it("takes a chip that stays at all ones after a jump for a lost step", () => {
+    oneChip();
+    setWord(0, word25(400000)); expect<i32>(hxRead()).toBe(1);
+    setWord(0, word25(0xFFFFFF));
+    let r = 0;
+    for (let i = 0; i < 8 && r == 0; i++) r = hxRead();
+    expect<i32>(r).toBe(-1);
+    expect<i32>(hxFault).toBe(FAULT_GAIN_PULSES);
   });
   it("refuses a read older than 80 % of a conversion period (a stall, or chips drifted apart)", () => {
     oneChip();
