@@ -6,7 +6,7 @@
 // that sees it twice (QoS 1) tells by its dropped_total.
 import {
   CFG_PUBLISH_MS, CFG_OUTBOX_CAPACITY, CFG_DIVISION_KG, FAULT_NAMES, TOPIC_STATE, TOPIC_GAP,
-  READING_SIZE, READING_SEQ, READING_T_MS, READING_KG, READING_GROSS_KG, READING_RAW, READING_FLAGS, READING_FAULT,
+  READING_SEQ, READING_T_MS, READING_KG, READING_GROSS_KG, READING_RAW, READING_FLAGS, READING_FAULT,
   FLAG_STABLE, FLAG_NET, FLAG_CENTER_ZERO, FLAG_OVERLOAD, FLAG_UNDERLOAD, FLAG_UNCALIBRATED,
 } from "./abi";
 import { cfg, cfgInt } from "./config";
@@ -15,13 +15,20 @@ import { idLen, frameBegin } from "./topics";
 
 /**
  * Slots in the ring; one more than the largest capacity, for the reading in flight. The ring is
- * most of the core's linear memory (32 bytes a reading), so its size is set by the device's RAM
- * budget (docs/esp32.md, "Memory"): 256 readings are 4 minutes at the default interval.
+ * most of the core's linear memory, so its size is set by the device's RAM budget (docs/esp32.md,
+ * "Memory"): 256 readings are 4 minutes at the default interval.
  */
 export const OUTBOX_SLOTS: i32 = 257;
+/**
+ * A queued reading: the record's first 20 bytes (seq, t_ms, kg, gross_kg, raw, at their offsets),
+ * then its flags and fault as u16 (the filtered counts are not published): 24 bytes, not 32.
+ */
+export const SLOT_SIZE: i32 = 24;
+const SLOT_FLAGS: usize = 20;
+const SLOT_FAULT: usize = 22;
 
-export const outbox = memory.data(OUTBOX_SLOTS * READING_SIZE);
-export const OUTBOX_BYTES: i32 = OUTBOX_SLOTS * READING_SIZE;
+export const outbox = memory.data(OUTBOX_SLOTS * SLOT_SIZE);
+export const OUTBOX_BYTES: i32 = OUTBOX_SLOTS * SLOT_SIZE;
 export let outHead: i32 = 0; // oldest
 export let outLen: i32 = 0;
 /** The oldest reading has been framed for publishing: it may be at the broker, it is never dropped. */
@@ -66,7 +73,7 @@ export function timeSync(epochSeconds: u32, nowMs: i32): void {
 function slotAt(i: i32): usize {
   let slot = outHead + i;
   if (slot >= OUTBOX_SLOTS) slot -= OUTBOX_SLOTS;
-  return outbox + <usize>(slot * READING_SIZE);
+  return outbox + <usize>(slot * SLOT_SIZE);
 }
 
 /** Offered every reading (and fault report); keeps what should be published, bounded. */
@@ -92,7 +99,7 @@ export function outboxPut(reading: usize): void {
   const keep = headSent ? 1 : 0;
   let dropped = false;
   while (outLen >= capacity && outLen > keep) {
-    if (keep) memory.copy(slotAt(1), slotAt(0), READING_SIZE);
+    if (keep) memory.copy(slotAt(1), slotAt(0), SLOT_SIZE);
     outHead = outHead + 1 == OUTBOX_SLOTS ? 0 : outHead + 1;
     outLen--;
     droppedTotal++;
@@ -101,7 +108,9 @@ export function outboxPut(reading: usize): void {
   }
   if (dropped) gapNextSeq = outLen > keep ? load<u32>(slotAt(keep), READING_SEQ) : pubSeq + 1;
   const at = slotAt(outLen);
-  memory.copy(at, reading, READING_SIZE);
+  memory.copy(at, reading, SLOT_FLAGS);
+  store<u16>(at, <u16>load<u32>(reading, READING_FLAGS), SLOT_FLAGS); // codes.flag: bits 0..8
+  store<u16>(at, <u16>load<i32>(reading, READING_FAULT), SLOT_FAULT); // code, then chip index
   store<u32>(at, ++pubSeq, READING_SEQ); // the published sequence: a gap means a lost reading
   outLen++;
 }
@@ -207,8 +216,8 @@ const readingOffsets = memory.data(28 * 2);
 function wReading(r: usize): void {
   // Made on first use: the parts start with '{' once there (no flag: a global costs WAMR pool).
   if (load<u8>(readingBytes) == 0) partsInit(READING_PARTS, readingBytes, readingOffsets, READING_BYTES);
-  const flags = load<u32>(r, READING_FLAGS);
-  const fault = load<i32>(r, READING_FAULT) & 0xFF;
+  const flags = <u32>load<u16>(r, SLOT_FLAGS);
+  const fault = <i32>load<u16>(r, SLOT_FAULT) & 0xFF;
   const dec = decimals();
   const t = load<i32>(r, READING_T_MS);
   const stable = (flags & FLAG_STABLE) != 0;

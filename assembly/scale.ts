@@ -162,7 +162,7 @@ export function scaleSample(nowMs: i32): i32 {
 
   // Several chips: each weighed by its corner trim (1 until trimmed).
   const n = hxChips();
-  const input = n > 1 ? trimSum(hxCodes, n) : <f64>hxSum;
+  const input = n > 1 ? trimSum(hxCodes, n, t) : <f64>hxSum;
   // After a gap in the readings longer than the spike filter's window (a fault, a chip gone for a
   // while), what the filters hold is older than anything they would hold otherwise: the load may
   // have changed meanwhile, so they start afresh instead of showing the old weight for a window.
@@ -332,18 +332,25 @@ export function cmdCalAddPoint(kg: f32): i32 {
   return n;
 }
 
+/** The stability band in counts of the summed codes, where the scale is: a chip's own codes must
+ * settle within it for a corner to be recorded (Infinity before a calibration gives a slope). */
+function bandCounts(): f64 {
+  const slope = Math.abs(calSlope(lastCounts - zeroCounts));
+  return slope > 0 ? <f64>cfg(CFG_STABLE_BAND_D) * <f64>cfg(CFG_DIVISION_KG) / slope : Infinity;
+}
+
 /** Corner adjustment, step 1: the platform empty and stable. */
 export function cmdTrimEmpty(): i32 {
   const err = notSettled();
   if (err != 0) return err;
-  return trimEmpty(hxChips());
+  return trimEmpty(hxChips(), bandCounts());
 }
 
 /** Step 2, for every chip k: the test weight over its cell, stable. Applies the factors at the last. */
 export function cmdTrimCorner(k: i32): i32 {
   const err = notSettled();
   if (err != 0) return err;
-  const r = trimCorner(k, hxChips());
+  const r = trimCorner(k, hxChips(), bandCounts());
   if (r == 0) {
     markDirty(BLOB_CALIBRATION);
     resetFilters(); // the sum changed its weighing: filtered history no longer applies

@@ -11,35 +11,34 @@
 //   every region's bytes | the waiting results, oldest first | the queued readings, oldest first |
 //   crc32 u32 (of everything before it)
 // The two queues take only their used slots, so a battery scale's stream is about 2 KB plus
-// 32 bytes a queued reading: it fits the ESP32's RTC memory until an outage of many hours.
+// 24 bytes a queued reading: it fits the ESP32's RTC memory until an outage of many hours.
 import { ERR_BAD_BLOB, ERR_BAD_VALUE } from "./abi";
 import { crc32Update } from "./blob";
 import { filterStateSave, filterStateLoad, spikeRing, spikeSorted, SPIKE_BYTES, movingRing, MOVING_BYTES, slotLow, slotHigh, SLOT_BYTES } from "./filter";
 import { hxStateSave, hxStateLoad, lastCode, sameCount, CODES_BYTES } from "./hx711";
-import { trimStateSave, trimStateLoad, smoothed, empty, rows, TRIM_BYTES, ROWS_BYTES } from "./trim";
+import { trimStateSave, trimStateLoad, empty, rows, TRIM_BYTES, ROWS_BYTES } from "./trim";
 import { calStateSave, calStateLoad } from "./calibration";
 import { commandsStateSave, commandsStateLoad, results, resHead, resLen, RESULTS_MAX, RESULT_SIZE } from "./commands";
-import { outboxStateSave, outboxStateLoad, outbox, outHead, outLen, OUTBOX_SLOTS } from "./outbox";
+import { outboxStateSave, outboxStateLoad, outbox, outHead, outLen, OUTBOX_SLOTS, SLOT_SIZE } from "./outbox";
 import { dutyState, DUTY_STATE_BYTES } from "./duty";
-import { READING_SIZE } from "./abi";
 import { scaleStateSave, scaleStateLoad } from "./scale";
 
 const STATE_MAGIC: u32 = 0x31535357; // "WSS1"
 export const STATE_VERSION: i32 = 4;
 const HEAD: i32 = 14;
-/** The scalars' bytes: filter 144, hx711 16, trim 12, calibration 16, commands 12, outbox 64, scale 48. */
-const SCALARS_LEN: i32 = 312;
+/** The scalars' bytes: filter 144, hx711 16, trim 24, calibration 16, commands 12, outbox 64, scale 48. */
+const SCALARS_LEN: i32 = 324;
 /** Where the two queues' lengths are in the stream (their heads are written as 0). */
-const RESULTS_LEN_AT: i32 = HEAD + 144 + 16 + 12 + 16 + 4;
-const OUTBOX_LEN_AT: i32 = HEAD + 144 + 16 + 12 + 16 + 12 + 4;
-const REGIONS: i32 = 11;
+const RESULTS_LEN_AT: i32 = HEAD + 144 + 16 + 24 + 16 + 4;
+const OUTBOX_LEN_AT: i32 = HEAD + 144 + 16 + 24 + 16 + 12 + 4;
+const REGIONS: i32 = 10;
 
 /** Header and scalars, staged: written here before the first chunk, read here before applying. */
 const staged = memory.data(HEAD + SCALARS_LEN);
 /** The regions: address and size, in stream order (the two queues come after them). */
 const regionTable = memory.data<u32>([
   <u32>spikeRing, SPIKE_BYTES, <u32>spikeSorted, SPIKE_BYTES, <u32>movingRing, MOVING_BYTES, <u32>slotLow, SLOT_BYTES,
-  <u32>slotHigh, SLOT_BYTES, <u32>lastCode, CODES_BYTES, <u32>sameCount, CODES_BYTES, <u32>smoothed, TRIM_BYTES,
+  <u32>slotHigh, SLOT_BYTES, <u32>lastCode, CODES_BYTES, <u32>sameCount, CODES_BYTES,
   <u32>empty, TRIM_BYTES, <u32>rows, ROWS_BYTES, <u32>dutyState, DUTY_STATE_BYTES,
 ]);
 
@@ -53,7 +52,7 @@ const TRAILER: usize = 12;
 
 /** The stream's length with `results` and `readings` queued: header, scalars, regions, queues, CRC. */
 function streamLength(results: i32, readings: i32): i32 {
-  let n = HEAD + SCALARS_LEN + results * RESULT_SIZE + readings * READING_SIZE + 4;
+  let n = HEAD + SCALARS_LEN + results * RESULT_SIZE + readings * SLOT_SIZE + 4;
   for (let i = 0; i < REGIONS; i++) n += <i32>load<u32>(regionTable + <usize>(i * 8), 4);
   return n;
 }
@@ -96,7 +95,7 @@ function move(p: usize, from: i32, n: i32, save: bool): void {
   // Loading, the lengths come from the staged scalars (chunk 0 holds them whole, and fills the
   // staging area before the queues' bytes are reached).
   pos = visitQueue(results, RESULT_SIZE, RESULTS_MAX, resHead, save ? resLen : load<i32>(staged + <usize>RESULTS_LEN_AT), pos, p, from, n, save);
-  visitQueue(outbox, READING_SIZE, OUTBOX_SLOTS, outHead, save ? outLen : load<i32>(staged + <usize>OUTBOX_LEN_AT), pos, p, from, n, save);
+  visitQueue(outbox, SLOT_SIZE, OUTBOX_SLOTS, outHead, save ? outLen : load<i32>(staged + <usize>OUTBOX_LEN_AT), pos, p, from, n, save);
 }
 
 function stageScalars(): void {

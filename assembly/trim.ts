@@ -4,13 +4,26 @@
 // factors that make every corner read alike are solved for; the weighed sum is then
 // sum(factor_i * code_i). The factors are part of the calibration (its blob); calibrate the span
 // again after trimming.
+// A record takes each chip's mean code over the stability window (STABLE_MS, in time slots as the
+// stability check keeps them), and is refused while any chip's codes spread wider than the band:
+// a weight slid from one corner to the next keeps the total steady while the chips' shares still
+// move, and a smoothed code (an EMA of 1.6 s at 10 SPS) still held part of the previous corner.
 import { MAX_CHIPS } from "./hx711";
-import { ERR_BAD_VALUE, ERR_TOO_FEW_POINTS, ERR_DEGENERATE } from "./abi";
+import { cfgInt } from "./config";
+import { ERR_BAD_VALUE, ERR_TOO_FEW_POINTS, ERR_DEGENERATE, ERR_NOT_STABLE, CFG_STABLE_MS, CFG_RATE_SPS } from "./abi";
 
 /** Per-chip factors (f64), 1 until trimmed. */
 export const trimFactors = memory.data(MAX_CHIPS * 8);
-/** Each chip's code, smoothed (an EMA over about 16 readings): what a record takes. */
-export const smoothed = memory.data(MAX_CHIPS * 8);
+/** Per chip, per time slot of the window (SLOTS completed and the current one): the codes' sum
+ * (f64), and their lowest, highest and count (f32: a 24-bit code and a count of a few hundred are
+ * exact in it). */
+const SLOTS: i32 = 8;
+const STRIDE: i32 = (SLOTS + 1) * MAX_CHIPS;
+const sums = memory.data(STRIDE * 8);
+const stats = memory.data(3 * STRIDE * 4);
+const LOW: i32 = 0;
+const HIGH: i32 = STRIDE;
+const COUNT: i32 = 2 * STRIDE;
 export const empty = memory.data(MAX_CHIPS * 8);
 export const TRIM_BYTES: i32 = MAX_CHIPS * 8;
 /** Row k: every chip's code with the weight over corner k, less the empty platform. */
@@ -18,8 +31,13 @@ export const rows = memory.data(MAX_CHIPS * MAX_CHIPS * 8);
 export const ROWS_BYTES: i32 = MAX_CHIPS * MAX_CHIPS * 8;
 let haveEmpty: bool = false;
 let cornersDone: i32 = 0;
-let smoothedValid: bool = false;
-const SMOOTH: f64 = 1.0 / 16;
+/** The window's slots: the current one, how many are complete, when the current began, the last sample. */
+let slot: i32 = 0;
+let slotsDone: i32 = 0;
+let slotStartMs: i32 = 0;
+let lastMs: i32 = 0;
+/** Each chip's mean code over the window, and whether every chip settled in the band (record()). */
+const means = memory.data(MAX_CHIPS * 8);
 /** Factors outside this range are a mistake in the procedure, not a cell. */
 const FACTOR_MIN: f64 = 0.5;
 const FACTOR_MAX: f64 = 2;
@@ -34,6 +52,16 @@ const FACTOR_MAX: f64 = 2;
   store<f64>(base + (<usize>i << 3), v);
 }
 
+// @ts-ignore: decorator
+@inline function stat(i: i32): f32 {
+  return load<f32>(stats + (<usize>i << 2));
+}
+
+// @ts-ignore: decorator
+@inline function setStat(i: i32, v: f32): void {
+  store<f32>(stats + (<usize>i << 2), v);
+}
+
 export function trimReset(): void {
   for (let i = 0; i < MAX_CHIPS; i++) put(trimFactors, i, 1);
   trimForget();
@@ -43,43 +71,102 @@ export function trimReset(): void {
 export function trimForget(): void {
   haveEmpty = false;
   cornersDone = 0;
-  smoothedValid = false;
+  trimBreak();
 }
 
-/** The weighed sum of one read's codes; keeps each chip's smoothed code for a record. */
-export function trimSum(codes: usize, n: i32): f64 {
+/** Opens slot `s` with nothing in it. */
+function clearSlot(s: i32): void {
+  for (let i = 0; i < MAX_CHIPS; i++) {
+    const k = s * MAX_CHIPS + i;
+    put(sums, k, 0);
+    setStat(LOW + k, Infinity);
+    setStat(HIGH + k, -Infinity);
+    setStat(COUNT + k, 0);
+  }
+}
+
+/** The weighed sum of one read's codes at tMs; keeps each chip's codes in the window for a record. */
+export function trimSum(codes: usize, n: i32, tMs: i32): f64 {
+  const slotMs = max(cfgInt(CFG_STABLE_MS) / SLOTS, 1);
+  const gap = tMs - lastMs;
+  lastMs = tMs;
+  if (slotsDone < 0 || gap < 0 || gap > max(slotMs, 2000 / cfgInt(CFG_RATE_SPS))) {
+    // The first read, or a gap: the window starts again.
+    for (let s = 0; s <= SLOTS; s++) clearSlot(s);
+    slot = 0;
+    slotsDone = 0;
+    slotStartMs = tMs;
+  }
+  while (tMs - slotStartMs >= slotMs) {
+    slotStartMs += slotMs;
+    slot = slot == SLOTS ? 0 : slot + 1;
+    if (slotsDone < SLOTS) slotsDone++;
+    clearSlot(slot);
+  }
   let sum: f64 = 0;
   for (let i = 0; i < n; i++) {
     const c = <f64>load<i32>(codes + (<usize>i << 2));
     sum += at(trimFactors, i) * c;
-    put(smoothed, i, smoothedValid ? at(smoothed, i) + SMOOTH * (c - at(smoothed, i)) : c);
+    const k = slot * MAX_CHIPS + i;
+    put(sums, k, at(sums, k) + c);
+    setStat(COUNT + k, stat(COUNT + k) + 1);
+    if (<f32>c < stat(LOW + k)) setStat(LOW + k, <f32>c);
+    if (<f32>c > stat(HIGH + k)) setStat(HIGH + k, <f32>c);
   }
-  smoothedValid = true;
   return sum;
 }
 
-/** After a fault the smoothed codes start again. */
+/** After a fault the window starts again. */
 export function trimBreak(): void {
-  smoothedValid = false;
+  slotsDone = -1;
 }
 
-/** Records the empty platform (stable, checked by the caller). */
-export function trimEmpty(n: i32): i32 {
+/**
+ * Each chip's mean code over the whole window into `means`: 0, or ERR_NOT_STABLE while the window
+ * is not full or a chip's codes spread wider than `bandCounts`.
+ */
+function record(n: i32, bandCounts: f64): i32 {
+  if (slotsDone < SLOTS) return ERR_NOT_STABLE;
+  for (let i = 0; i < n; i++) {
+    let sum: f64 = 0;
+    let count: f64 = 0;
+    let low: f64 = Infinity;
+    let high: f64 = -Infinity;
+    for (let s = 0; s <= SLOTS; s++) {
+      const k = s * MAX_CHIPS + i;
+      sum += at(sums, k);
+      count += <f64>stat(COUNT + k);
+      low = min(low, <f64>stat(LOW + k));
+      high = max(high, <f64>stat(HIGH + k));
+    }
+    if (count == 0 || high - low > bandCounts) return ERR_NOT_STABLE;
+    put(means, i, sum / count);
+  }
+  return 0;
+}
+
+/** Records the empty platform (stable, checked by the caller; every chip settled within bandCounts). */
+export function trimEmpty(n: i32, bandCounts: f64): i32 {
   if (n < 2) return ERR_BAD_VALUE;
-  for (let i = 0; i < n; i++) put(empty, i, at(smoothed, i));
+  const err = record(n, bandCounts);
+  if (err != 0) return err;
+  for (let i = 0; i < n; i++) put(empty, i, at(means, i));
   haveEmpty = true;
   cornersDone = 0;
   return 0;
 }
 
 /**
- * Records the test weight over corner k (the cell of chip k). When every corner is recorded, solves
- * and applies the factors: 1 while more corners are due, 0 when applied, or an error.
+ * Records the test weight over corner k (the cell of chip k), every chip settled within bandCounts.
+ * When every corner is recorded, solves and applies the factors: 1 while more corners are due, 0
+ * when applied, or an error.
  */
-export function trimCorner(k: i32, n: i32): i32 {
+export function trimCorner(k: i32, n: i32, bandCounts: f64): i32 {
   if (n < 2 || k < 0 || k >= n) return ERR_BAD_VALUE;
   if (!haveEmpty) return ERR_TOO_FEW_POINTS;
-  for (let i = 0; i < n; i++) put(rows, k * MAX_CHIPS + i, at(smoothed, i) - at(empty, i));
+  const err = record(n, bandCounts);
+  if (err != 0) return err;
+  for (let i = 0; i < n; i++) put(rows, k * MAX_CHIPS + i, at(means, i) - at(empty, i));
   cornersDone |= 1 << k;
   if (cornersDone != (1 << n) - 1) return 1;
   return solve(n);
@@ -123,11 +210,15 @@ function solve(n: i32): i32 {
 // --- volatile state (state.ts): a corner adjustment in progress ---------------------------------
 
 export function trimStateSave(p: usize): usize {
-  store<i32>(p, haveEmpty ? 1 : 0); store<i32>(p, cornersDone, 4); store<i32>(p, smoothedValid ? 1 : 0, 8);
-  return p + 12;
+  store<i32>(p, haveEmpty ? 1 : 0); store<i32>(p, cornersDone, 4); store<i32>(p, slot, 8); store<i32>(p, slotsDone, 12);
+  store<i32>(p, slotStartMs, 16); store<i32>(p, lastMs, 20);
+  return p + 24;
 }
 
 export function trimStateLoad(p: usize): usize {
-  haveEmpty = load<i32>(p) != 0; cornersDone = load<i32>(p, 4); smoothedValid = load<i32>(p, 8) != 0;
-  return p + 12;
+  haveEmpty = load<i32>(p) != 0; cornersDone = load<i32>(p, 4); slot = load<i32>(p, 8); slotsDone = load<i32>(p, 12);
+  slotStartMs = load<i32>(p, 16); lastMs = load<i32>(p, 20);
+  // The chips' window is not in the stream (1 KB for a record that waits for STABLE_MS anyway).
+  trimBreak();
+  return p + 24;
 }

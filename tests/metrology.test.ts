@@ -234,6 +234,40 @@ test("four cells of unequal sensitivity: a corner load reads off by about the sp
   near(collect(again, 3).at(-1)!.kg, 10, 2 * D, "trimmed after a reboot");
 });
 
+test("corner adjustment at 10 SPS with the weight moved from corner to corner: each corner recorded from what its chip measured once settled; after it every corner within 1 d", async () => {
+  const cell = { capacityKg: 100 };
+  const settings = { CAPACITY_KG: 100, DIVISION_KG: 0.01 };
+  const corners = [[-1, -1], [1, -1], [1, 1], [-1, 1]];
+  // Empty, then 30 kg slid from corner to corner every 8 s (1 s to slide), each corner recorded 6 s after it got there.
+  const trim: unknown[] = [{ type: "command", at: 6, name: "trim_empty" }];
+  corners.forEach(([x, y], k) => trim.push({ type: "load", at: 7 + 8 * k, kg: 30, x, y, rampS: k === 0 ? 0.5 : 1 },
+    { type: "command", at: 7 + 8 * k + 6, name: "trim_corner", corner: k }));
+  const after = 7 + 8 * 4;
+  const check = [[0.9, 0.9], [-0.9, 0.9], [-0.9, -0.9], [0.9, -0.9]];
+  const events = [...CAL_10KG, ...trim, { type: "load", at: after, kg: 0 }, { type: "load", at: after + 2, kg: 30 },
+    { type: "command", at: after + 6, name: "calibrate", kg: 30 },
+    ...check.map(([x, y], i) => ({ type: "load", at: after + 8 + 4 * i, kg: 30, x, y, rampS: 0.5 }))];
+  const scale = await scaleFor({ rate: 10, cells: 4, inStep: true, cellSensitivitySpread: 0.01, cell, settings, events }, 4);
+  const all = collect(scale, after + 8 + 4 * check.length);
+  assert.deepEqual(scale.commands.filter((c) => c.name.startsWith("trim")).map((c) => c.result), [0, 1, 1, 1, 0], JSON.stringify(scale.commands));
+  check.forEach(([x, y], i) => {
+    const at = after + 8 + 4 * i;
+    const r = between(all, at + 3, at + 4).filter((q) => q.flags & STABLE).at(-1);
+    assert.ok(r, `no stable reading with 30 kg at (${x}, ${y})`);
+    near(r.kg, 30, 0.01, `30 kg at (${x}, ${y}), trimmed`);
+  });
+});
+
+test("a corner whose chips have not settled is refused: the weight still sliding between corners", async () => {
+  const trim = [{ type: "command", at: 6, name: "trim_empty" }, { type: "load", at: 7, kg: 30, x: -1, y: -1, rampS: 0.5 },
+    { type: "load", at: 12, kg: 30, x: 1, y: -1, rampS: 4 }, { type: "command", at: 14, name: "trim_corner", corner: 1 }];
+  // Cells alike: the total stays steady (STABLE) while the weight slides; only the chips' shares move.
+  const scale = await scaleFor({ rate: 10, cells: 4, inStep: true, cellSensitivitySpread: 0, cell: { capacityKg: 100 }, settings: { CAPACITY_KG: 100 }, events: [...CAL_10KG, ...trim] }, 4);
+  const all = collect(scale, 15);
+  assert.ok(between(all, 13.5, 14).some((r) => r.flags & STABLE), "the total is stable while the weight slides");
+  assert.equal(scale.commands.find((c) => c.name === "trim_corner")?.error, "NOT_STABLE", JSON.stringify(scale.commands));
+});
+
 /** A version 1 calibration blob, as the previous core (ABI 1) saved it. */
 function blobV1(c1: number, zero: number): Uint8Array {
   const payload = Buffer.alloc(96);

@@ -35,12 +35,15 @@ export interface VirtualScaleOptions {
   record?: string;
 }
 
-/** A step of the platform load: from `from` at t0 to `to` at t0 + ramp, standing at (x, y). */
+/** A step of the platform load: from `from` at t0 to `to` at t0 + ramp, moving from (fromX, fromY)
+ * to (x, y) over the same ramp (a weight slid across the platform). */
 interface LoadStep {
   t0Us: number;
   from: number;
   to: number;
   rampUs: number;
+  fromX: number;
+  fromY: number;
   x: number;
   y: number;
 }
@@ -74,7 +77,7 @@ export class VirtualScale {
   networkUp = true;
   /** The platform's load over time, from the scenario's load events: a function of time alone, so
    * every conversion sees the load the scenario puts there then, however the chips are polled. */
-  private readonly loads: LoadStep[] = [{ t0Us: -Infinity, from: 0, to: 0, rampUs: 0, x: 0, y: 0 }];
+  private readonly loads: LoadStep[] = [{ t0Us: -Infinity, from: 0, to: 0, rampUs: 0, fromX: 0, fromY: 0, x: 0, y: 0 }];
   private next = 0;
   private chipPins: Array<[number, number]> = [];
   private wasm: Uint8Array | string | undefined;
@@ -85,7 +88,7 @@ export class VirtualScale {
     for (const e of scenario.events) {
       if (e.type !== "load") continue;
       const t0Us = e.at * 1e6;
-      this.loads.push({ t0Us, from: this.loadAt(t0Us), to: e.kg, rampUs: e.rampS * 1e6, x: e.x, y: e.y });
+      this.pushLoad(t0Us, e.kg, e.rampS, e.x, e.y);
     }
     const base = { ...DEFAULT_CELL, ...scenario.cell };
     const shared = new Random(options.seed * 104729);
@@ -98,8 +101,8 @@ export class VirtualScale {
       const cell = new LoadCell(spec, random);
       const n = scenario.cells;
       const share = (t: number) => {
-        const l = this.stepAt(t);
-        return cellShare(i, n, l.x, l.y);
+        const [x, y] = this.positionAt(t);
+        return cellShare(i, n, x, y);
       };
       const a = (t: number) => cell.output(this.loadAt(t) * share(t), t, this.temperatureC);
       // Channel B: nothing (0 V), a second cell under the same share, or a temperature bridge.
@@ -181,6 +184,20 @@ export class VirtualScale {
     this.board.nowUs = Math.max(this.board.nowUs, tUs);
   }
 
+  /** A load step from tUs: the load and the position as they are then, ramped to the new ones. */
+  private pushLoad(tUs: number, kg: number, rampS: number, x: number, y: number): void {
+    const [fromX, fromY] = this.positionAt(tUs);
+    this.loads.push({ t0Us: tUs, from: this.loadAt(tUs), to: kg, rampUs: rampS * 1e6, fromX, fromY, x, y });
+  }
+
+  /** Where the load stands at tUs (it slides over a step's ramp). */
+  private positionAt(tUs: number): [number, number] {
+    const l = this.stepAt(tUs);
+    if (tUs >= l.t0Us + l.rampUs) return [l.x, l.y];
+    const f = (tUs - l.t0Us) / l.rampUs;
+    return [l.fromX + (l.x - l.fromX) * f, l.fromY + (l.y - l.fromY) * f];
+  }
+
   /** The load step in force at tUs. */
   private stepAt(tUs: number): LoadStep {
     let i = this.loads.length - 1;
@@ -215,7 +232,7 @@ export class VirtualScale {
         // applied from outside (a test, an interactive host) takes effect now.
         if (this.scenario.events.includes(e)) break;
         const now = Math.max(this.board.nowUs, this.loads[this.loads.length - 1].t0Us);
-        this.loads.push({ t0Us: now, from: this.loadAt(now), to: e.kg, rampUs: e.rampS * 1e6, x: e.x, y: e.y });
+        this.pushLoad(now, e.kg, e.rampS, e.x, e.y);
         break;
       }
       case "temperature":

@@ -6,7 +6,7 @@
  * up or down by schedule (when up, the broker acknowledges at once; the real network path is
  * tests/battery.test.ts's, against aedes). Every boot is a fresh core instance, as on the device.
  *
- * 300 wakes, 15 minutes apart, publishing every 4th: a 40-hour outage makes the state outgrow RTC
+ * 300 wakes, 15 minutes apart, publishing every 4th: a 49-hour outage makes the state outgrow RTC
  * memory and go to flash and back; one wake traps mid-sample with the HX711's clock low and is
  * started again from the state before it; every reading is delivered once, in order, with its own
  * time; the clock pin is driven high for more than 60 us and held through every sleep, and released
@@ -49,7 +49,7 @@
 #include "sim_hx711.h"
 #include "wasm_host.h"
 
-enum { WAKES = 300, OUTAGE_FROM = 40, OUTAGE_TO = 200, TRAP_AT = 250, INTERVAL_S = 900, RTC_STATE_BYTES = 6144 };
+enum { WAKES = 300, OUTAGE_FROM = 40, OUTAGE_TO = 235, TRAP_AT = 250, INTERVAL_S = 900, RTC_STATE_BYTES = 6144 };
 enum { BROWN_FROM = 5, BROWN_TO = 35, HANG_FROM = 20, HANG_TO = 40, NTP_FROM = 1, NTP_TO = 30, CORE_FAIL_AT = 20 };
 /* A wake's longest: WAKE_SAMPLE_MS + CONNECT_BUDGET_MS (defaults) + battery.c's disconnect wait and margin. */
 enum { WAKE_LIMIT_MS = 5000 + 20000 + 2000 + 5000 };
