@@ -15,38 +15,56 @@ function chip(rate: 10 | 80, volts: number | ((t: number) => number) = 0.001): H
 function signed(code24: number): number {
   return (code24 << 8) >> 8;
 }
+/** When the first settled conversion is ready (the 4th after power-up), the ones before it skipped. */
+function settledAt(c: Hx711): number {
+  let t = c.readyAt(0);
+  for (let i = 0; i < 3; i++) {
+    c.shiftIn(t, 25, 1, 1);
+    t = c.readyAt(t + 60);
+  }
+  return t;
+}
+
 /** Reads one conversion edge by edge; returns the signed code. */
 function read(c: Hx711, t: number, pulses = 25): number {
   c.shiftInByEdges(t, pulses, 1, 1);
   return signed(c.word >>> (pulses - 24));
 }
 
-test("conversions complete every 100 ms at 10 SPS and 12.5 ms at 80 SPS; the first after 4 (settling)", () => {
+test("conversions complete every 100 ms at 10 SPS and 12.5 ms at 80 SPS, each signalled; settled from the 4th", () => {
   for (const [rate, period] of [[10, 100_000], [80, 12_500]] as const) {
     const c = chip(rate);
-    assert.equal(c.readyAt(0), 4 * period, "settled output after 400 ms / 50 ms");
-    assert.equal(c.dout(4 * period - 1), 1);
-    assert.equal(c.dout(4 * period), 0);
-    read(c, 4 * period + 1);
-    assert.equal(c.dout(4 * period + 60), 1, "DOUT high after the 25th pulse");
-    assert.equal(c.readyAt(4 * period + 60), 5 * period);
+    assert.equal(c.readyAt(0), period, "the first conversion is signalled too");
+    assert.equal(c.dout(period - 1), 1);
+    assert.equal(c.dout(period), 0);
+    const codes: number[] = [];
+    let t = period - 1;
+    for (let i = 0; i < 6; i++) {
+      t = c.readyAt(t + 1);
+      codes.push(read(c, t));
+      assert.equal(c.dout(t + 60), 1, "DOUT high after the 25th pulse");
+      assert.equal(c.readyAt(t + 60), t + period);
+    }
+    // The filter fills over 4 periods after power-up: rising, then steady.
+    const settled = Math.round((0.001 * 128) / 2.5 * FULL);
+    assert.ok(codes[0] < codes[1] && codes[1] < codes[2] && codes[2] < settled, `unsettled: ${codes}`);
+    assert.deepEqual(codes.slice(3), [settled, settled, settled]);
   }
 });
 
 test("codes follow the datasheet transfer function and saturate at 0x7FFFFF / 0x800000", () => {
   // full scale +-0.5 * AVDD / gain: 1 mV at gain 128, AVDD 5 V -> 1e-3 * 128 / 2.5 * 2^23
   const c = chip(10, 0.001);
-  const t = c.readyAt(0);
-  assert.equal(read(c, t), Math.round((0.001 * 128) / 2.5 * FULL));
+  assert.equal(read(c, settledAt(c)), Math.round((0.001 * 128) / 2.5 * FULL));
   const hi = chip(10, 0.05);
-  assert.equal(read(hi, hi.readyAt(0)), FULL - 1);
+  assert.equal(read(hi, settledAt(hi)), FULL - 1);
   const lo = chip(10, -0.05);
-  assert.equal(read(lo, lo.readyAt(0)), -FULL);
+  assert.equal(read(lo, settledAt(lo)), -FULL);
 });
 
 test("26 and 27 pulses select B/32 and A/64 for the next conversion, after settling", () => {
   const c = chip(80, 0.001);
-  let t = c.readyAt(0);
+  let t = settledAt(c);
   const at128 = read(c, t, 27); // converted at 128; selects 64
   assert.equal(c.gain, 64);
   let v = 0;
@@ -63,7 +81,7 @@ test("26 and 27 pulses select B/32 and A/64 for the next conversion, after settl
 
 test("a clock high phase over 60 us powers the chip down; low again resets it to A/128 and settles", () => {
   const c = chip(10, 0.001);
-  let t = c.readyAt(0);
+  let t = settledAt(c);
   read(c, t, 27);
   assert.equal(c.gain, 64);
   t += 1000;
@@ -72,7 +90,8 @@ test("a clock high phase over 60 us powers the chip down; low again resets it to
   assert.equal(c.readyAt(t + POWER_DOWN_US + 1), Infinity, "no conversions while powered down");
   c.clock(t + 500, false);
   assert.equal(c.gain, 128);
-  assert.equal(c.readyAt(t + 500), t + 500 + 4 * 100_000);
+  assert.equal(c.readyAt(t + 500), t + 500 + 100_000, "signalled after a period, unsettled");
+  assert.ok(Math.abs(read(c, t + 500 + 100_000) - Math.round((0.001 * 128) / 2.5 * FULL)) > 1000, "the filter starts empty");
 });
 
 test("a stretched pulse mid-read corrupts the rest of the bits (the field failure)", () => {
@@ -217,7 +236,7 @@ test("the same seed gives the same noise; another seed does not", () => {
   const run = (seed: number) => {
     const c = new Hx711(10, () => 0.001, 5, new Random(seed));
     const out: number[] = [];
-    let t = 0;
+    let t = settledAt(c) - 1;
     for (let i = 0; i < 20; i++) {
       t = c.readyAt(t + 1);
       out.push(read(c, t));

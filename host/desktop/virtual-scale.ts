@@ -1,7 +1,7 @@
 // A virtual scale: simulated load cells and HX711s on a virtual board, the Wasm core reading them
 // through the desktop host's imports, and a scenario's events applied on time.
 import { Board } from "./sim/board.js";
-import { Hx711 } from "./sim/hx711.js";
+import { Hx711, SUBS } from "./sim/hx711.js";
 import { LoadCell, DEFAULT_CELL } from "./sim/loadcell.js";
 import { Random } from "./sim/random.js";
 import { makeImports, type HostImports, type CorePanic } from "./imports.js";
@@ -97,7 +97,8 @@ export class VirtualScale {
     for (let i = 0; i < scenario.cells; i++) {
       const random = new Random(options.seed * 7919 + i);
       const spread = scenario.cellSensitivitySpread;
-      const spec = { ...base, sensitivityMvV: base.sensitivityMvV * (1 + spread * (2 * random.uniform() - 1)) };
+      // The chip samples its input SUBS times a conversion: a spike rate per conversion is per SUBS samples.
+      const spec = { ...base, sensitivityMvV: base.sensitivityMvV * (1 + spread * (2 * random.uniform() - 1)), spikeProbability: (base.spikeProbability ?? 0) / SUBS };
       const cell = new LoadCell(spec, random);
       const n = scenario.cells;
       const share = (t: number) => {

@@ -20,7 +20,8 @@ export interface LoadCellSpec {
   tempZeroPerC: number;
   /** Temperature effect on span, fraction of reading per degree C. */
   tempSpanPerC: number;
-  /** Probability per conversion of an electrical spike, and its size as a fraction of rated output. */
+  /** Probability per input sample of an electrical spike (per conversion in a scenario: the
+   * virtual scale divides it by the HX711's samples a conversion), and its size as a fraction of rated output. */
   spikeProbability: number;
   spikeFraction: number;
 }
