@@ -339,3 +339,14 @@ test("soak: 1,000,000 samples, memory does not grow, no panic, sequence without 
   last.sort((a, b) => a - b);
   assertNear(last[50], 12, 2 * D, "still weighing after 1e6 samples");
 });
+
+test("the hosts show the division's decimals as the core's messages do, and settings as they were written (f32)", async () => {
+  const { displayDecimals } = await import("../host/desktop/terminal.js");
+  const { settingShown } = await import("../host/desktop/core.js");
+  const scale = await scaleFor({ rate: 10 });
+  for (const [d, decimals] of [[0.01, 2], [0.005, 3], [0.1, 1], [1, 0], [0.02, 2]] as const) {
+    assert.equal(scale.core.set("DIVISION_KG", d), 0);
+    assert.equal(displayDecimals(scale.core), decimals, `d = ${d}`);
+    assert.equal(settingShown(scale.core.get("DIVISION_KG")), d, `DIVISION_KG = ${d} as written`);
+  }
+});

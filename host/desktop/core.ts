@@ -366,3 +366,9 @@ export function flagNames(flags: number): string[] {
 }
 
 export type { CorePanic };
+
+/** A setting as a person wrote it: the core keeps settings as f32 (0.01 is 0.009999999776...),
+ * and 7 significant digits are all an f32 holds. */
+export function settingShown(value: number): number {
+  return Number(value.toPrecision(7));
+}

@@ -1,7 +1,7 @@
 // What the command line prints: readings as lines, and anything that came from the network made
 // safe for a terminal first (a payload cannot move the cursor, clear the screen or set a title).
 import { codeName } from "../abi.js";
-import { flagNames, type ScaleCore, type Reading } from "./core.js";
+import { flagNames, settingShown, type ScaleCore, type Reading } from "./core.js";
 
 /** Control characters (C0, DEL, C1) and line separators shown as \xNN / \uNNNN escapes. */
 export function printable(text: string): string {
@@ -13,8 +13,9 @@ export function printable(text: string): string {
 }
 
 /** Decimal places that show the division d (0.01 -> 2, 0.005 -> 3, 1 -> 0). */
+/** Decimals that show the division (0.01 -> 2, 0.005 -> 3), as the core's own messages do. */
 export function displayDecimals(core: ScaleCore): number {
-  return Math.max(0, Math.ceil(-Math.log10(core.get("DIVISION_KG")) - 1e-9));
+  return Math.max(0, Math.ceil(-Math.log10(settingShown(core.get("DIVISION_KG"))) - 1e-9));
 }
 
 export function formatReading(r: Reading, decimals: number): string {

@@ -16,7 +16,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import type { ServerResponse } from "node:http";
 import { abi, codeName } from "../../abi.js";
-import { flagNames, type Reading } from "../core.js";
+import { flagNames, settingShown, type Reading } from "../core.js";
 import type { Device } from "../device.js";
 import { printable } from "../terminal.js";
 
@@ -189,7 +189,7 @@ export class WebView {
 
   private settings() {
     const core = this.o.device.scale.core;
-    return Object.entries(abi.codes.config).map(([name, c]) => ({ name, value: core.get(name), min: c.min, max: c.max, doc: c.doc }));
+    return Object.entries(abi.codes.config).map(([name, c]) => ({ name, value: settingShown(core.get(name)), min: c.min, max: c.max, doc: c.doc }));
   }
 
   private send(res: ServerResponse, event: string, data: unknown): void {
