@@ -15,7 +15,7 @@ import { cfg, cfgInt, configDefaults, configSet, configBase, configBytes, config
 import { hxRead, hxReset, hxPower, hxSum, hxFault, hxWaitedUs, hxDataGain, hxCodes, hxChips, clkPins, doutPins } from "./hx711";
 import { rawOn, rawStarting, rawBegin, rawBlob, rawSample, rawMessage, rawCommand } from "./raw";
 import { trimSum, trimBreak, trimEmpty, trimCorner, trimReset, trimFactors } from "./trim";
-import { spikeStep, spikeReset, smoothStep, smoothReset, smoothSetThreshold, stableStep, stableReset, stableShift, smoothPending } from "./filter";
+import { spikeStep, spikeReset, smoothStep, smoothReset, smoothSetThreshold, stableStep, stableReset, stableShift, smoothPending, SPIKE_OFF } from "./filter";
 import {
   calEval, calSlope, calReset, calKind, calGain, calC1, calC2, zeroCounts, calZeroCounts, tareKg,
   points, pointData, MAX_POINTS, POINT_BYTES, KIND_NONE, KIND_QUADRATIC, setZero, setTare, calSpan, calAddPoint,
@@ -123,6 +123,31 @@ function retune(): void {
   return modOn ? modGain != gain : calKind == KIND_NONE || calGain != gain;
 }
 
+/** Conversions still to feed the spike filter before a reading is shown again after a gap. */
+let refilling: i32 = 0;
+
+/**
+ * After a gap in the readings longer than the spike filter's window (a fault, a chip gone for a
+ * while), what the filters hold is older than anything they would hold otherwise, and the load may
+ * have changed meanwhile: they start afresh rather than show the old weight for a window. Until the
+ * spike filter holds a majority of fresh conversions no reading is shown (true: this conversion
+ * only fed the filters), so a corrupted read right after the gap is still outvoted.
+ */
+function refill(t: i32): bool {
+  // (A battery wake's filters start afresh at wake_begin, and it waits for STABLE_MS anyway.)
+  if (haveReading && !waking() && t - lastT > 1000 * cfgInt(CFG_SPIKE_WINDOW) / max(cfgInt(CFG_RATE_SPS), 1)) {
+    spikeReset();
+    smoothReset();
+    refilling = cfgInt(CFG_SPIKE_MODE) == SPIKE_OFF ? 0 : cfgInt(CFG_SPIKE_WINDOW) >> 1;
+  }
+  if (refilling == 0) return false;
+  refilling--;
+  const n = hxChips();
+  smoothStep(spikeStep(n > 1 ? trimSum(hxCodes, n, t) : <f64>hxSum));
+  lastT = t;
+  return true;
+}
+
 /** One sample: at most two host calls (wait_low, clock_in), no allocation. */
 export function scaleSample(nowMs: i32): i32 {
   if (rawOn) {
@@ -137,6 +162,7 @@ export function scaleSample(nowMs: i32): i32 {
   const got = hxRead();
   if (got == 0) return 0;
   const t = nowMs + hxWaitedUs / 1000;
+  if (got > 0 && refill(t)) return 0;
   store<u32>(reading, ++seq, READING_SEQ);
   store<i32>(reading, t, READING_T_MS);
   if (got < 0) {
@@ -163,13 +189,6 @@ export function scaleSample(nowMs: i32): i32 {
   // Several chips: each weighed by its corner trim (1 until trimmed).
   const n = hxChips();
   const input = n > 1 ? trimSum(hxCodes, n, t) : <f64>hxSum;
-  // After a gap in the readings longer than the spike filter's window (a fault, a chip gone for a
-  // while), what the filters hold is older than anything they would hold otherwise: the load may
-  // have changed meanwhile, so they start afresh instead of showing the old weight for a window.
-  if (haveReading && t - lastT > 1000 * cfgInt(CFG_SPIKE_WINDOW) / max(cfgInt(CFG_RATE_SPS), 1)) {
-    spikeReset();
-    smoothReset();
-  }
   const light = spikeStep(input); // spikes removed, otherwise raw
   const counts = smoothStep(light);
   const d = <f64>cfg(CFG_DIVISION_KG);

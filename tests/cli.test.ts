@@ -98,7 +98,7 @@ test("run --no-mqtt shows live readings and persists calibration across restarts
     const store = join(dir, "store.json");
     const r = await cli("run", "--no-mqtt", "--duration", "8", "--speed", "200", "--store", store);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /#\d+ +\d+\.\d{3} kg/);
+    assert.match(r.stdout, /#\d+ +\d+\.\d{2} kg/);
     assert.match(r.stdout, /calibrate: accepted/);
     assert.ok(JSON.parse(readFileSync(store, "utf8")).entries.CALIBRATION);
     const again = await cli("run", "--no-mqtt", "--duration", "1.5", "--speed", "200", "--store", store);

@@ -62,7 +62,11 @@ test("a recording replays to the same readings, byte for byte, and to others wit
     assert.ok(same.summary.settleS.steps >= 3 && same.summary.settleS.median! > 0.9 && same.summary.settleS.max! < 2.5, JSON.stringify(same.summary.settleS));
 
     const other = await replay(path, { set: [["SPIKE_WINDOW", 9]] });
-    assert.equal(other.readings.length, readings.length, "the same conversions");
+    // The same conversions, but for those held back after a fault gap until the spike filter has a
+    // majority of fresh ones: the window's half (2 or 4), after gaps longer than the window (62 or 112 ms).
+    const gaps = readings.filter((r, i) => i > 0 && !r.fault && readings[i - 1].fault).length;
+    assert.ok(Math.abs(other.readings.length - readings.length) <= 4 * gaps,
+      `${other.readings.length} readings through a median of 9, ${readings.length} through 5, ${gaps} fault gaps`);
     assert.notDeepEqual(other.readings, readings, "read through other settings");
     // Through the bit flips (11..12 s) a median of 9 lets no more corrupted conversions through than 5.
     const off = (rs: Reading[]) => rs.filter((r) => r.tMs > 11000 && r.tMs < 12500 && !r.fault && Math.abs(r.grossKg - 3.2) > 0.02).length;
