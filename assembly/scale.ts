@@ -4,7 +4,7 @@ import {
   ABI_VERSION, CFG_GAIN, CFG_DIVISION_KG, CFG_CAPACITY_KG, CFG_STABLE_BAND_D,
   CFG_ZERO_TRACK_D_PER_S, CFG_ZERO_TRACK_RANGE_D, CFG_ZERO_RANGE_PCT, CFG_ADAPT_THRESHOLD_D,
   CFG_SPIKE_MODE, CFG_SPIKE_TRIM, CFG_SPIKE_WINDOW, CFG_SMOOTH_MODE, CFG_ADAPT_CONFIRM, CFG_STABLE_MS, CFG_INITIAL_ZERO_PCT, CFG_RATE_SPS,
-  FAULT_SATURATED_HIGH, FAULT_SATURATED_LOW,
+  FAULT_SATURATED_HIGH, FAULT_SATURATED_LOW, FAULT_LATE,
   FLAG_STABLE, FLAG_CENTER_ZERO, FLAG_NET, FLAG_OVERLOAD, FLAG_UNDERLOAD, FLAG_UNCALIBRATED,
   FLAG_ZERO_RANGE, FLAG_GROSS_NEGATIVE, ERR_NOT_STABLE, ERR_OUT_OF_RANGE, ERR_FAULTED, ERR_BAD_VALUE,
   ERR_BAD_BLOB, BLOB_CALIBRATION, BLOB_CONFIG, CFG_COUNT, ERR_TOO_FEW_POINTS,
@@ -130,15 +130,16 @@ let refilling: i32 = 0;
  * After a gap in the readings longer than the spike filter's window (a fault, a chip gone for a
  * while), what the filters hold is older than anything they would hold otherwise, and the load may
  * have changed meanwhile: they start afresh rather than show the old weight for a window. Until the
- * spike filter holds a majority of fresh conversions no reading is shown (true: this conversion
- * only fed the filters), so a corrupted read right after the gap is still outvoted.
+ * spike filter's window is full of fresh conversions no reading is shown (true: this conversion
+ * only fed the filters), so corrupted reads right after the gap (a chip that came back out of
+ * step gives two) are still outvoted.
  */
 function refill(t: i32): bool {
   // (A battery wake's filters start afresh at wake_begin, and it waits for STABLE_MS anyway.)
   if (haveReading && !waking() && t - lastT > 1000 * cfgInt(CFG_SPIKE_WINDOW) / max(cfgInt(CFG_RATE_SPS), 1)) {
     spikeReset();
     smoothReset();
-    refilling = cfgInt(CFG_SPIKE_MODE) == SPIKE_OFF ? 0 : cfgInt(CFG_SPIKE_WINDOW) >> 1;
+    refilling = cfgInt(CFG_SPIKE_MODE) == SPIKE_OFF ? 0 : cfgInt(CFG_SPIKE_WINDOW) - 1;
   }
   if (refilling == 0) return false;
   refilling--;
@@ -180,8 +181,13 @@ export function scaleSample(nowMs: i32): i32 {
     store<i32>(reading, hxFault, READING_FAULT);
     lastFaulted = true;
     lastStable = false;
-    stableReset(); // stability must be earned again from good readings
-    trimBreak();
+    // Stability must be earned again from good readings after a fault, but a LATE read is one
+    // conversion refused for when it was read, not a sign of the load or the chip: the window
+    // goes on (its own gap check starts it again after a longer one).
+    if (code != FAULT_LATE) {
+      stableReset();
+      trimBreak();
+    }
     if (waking()) wakeSeen(); else outboxOffer(reading);
     return -code;
   }
