@@ -87,6 +87,23 @@ test("bad input gets a clear error and exit code 2: scenario fields, unknown set
     r = await cli("simulate", "--rate", "20");
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /10 or 80/);
+    // Files that cannot be read or written: one line each, exit 2, no stack trace; no endless loop.
+    const rec = join(dir, "x.rec");
+    assert.equal((await cli("simulate", "--duration", "2", "--record", rec)).code, 0);
+    const cases: [string[], RegExp][] = [
+      [["replay", join(dir, "nosuch.rec")], /cannot read .*nosuch\.rec: no such file or directory/],
+      [["replay", rec, "--set", "FOO=1"], /--set FOO: no such setting/],
+      [["replay", rec, "--plot", "/nonexistent/x.svg"], /cannot write \/nonexistent\/x\.svg: no such directory/],
+      [["replay", rec, "--plot", join(dir, "out.jpg")], /--plot writes \.svg or \.png/],
+      [["simulate", "--duration", "1", "--record", "/proc/x.rec"], /cannot write \/proc\/x\.rec: no such file or directory/],
+      [["certs", "--out", "/proc/x"], /cannot create \/proc\/x: no such file or directory/],
+    ];
+    for (const [args, message] of cases) {
+      const e = await cli(...args);
+      assert.equal(e.code, 2, `${args.join(" ")}: exit ${e.code}\n${e.stderr}`);
+      assert.match(e.stderr, message, args.join(" "));
+      assert.equal(e.stderr.trim().split("\n").length, 1, `${args.join(" ")}: one line, not ${e.stderr}`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

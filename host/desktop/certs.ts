@@ -1,8 +1,9 @@
 // Certificates for a broker and its devices, made in JavaScript so the same command works on Linux,
 // macOS and Windows (`npm run certs`): a CA, a broker certificate for the broker's host names, and a
 // device key, CSR and certificate, each in PEM and in DER (the form a device stores).
+import { makeDirs, systemReason } from "./files.js";
 import { webcrypto, createPrivateKey } from "node:crypto";
-import { mkdirSync, writeFileSync, existsSync, readFileSync } from "node:fs";
+import { writeFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import "reflect-metadata"; // @peculiar/x509 resolves its ASN.1 schemas through it
 import * as x509 from "@peculiar/x509";
@@ -188,9 +189,9 @@ export class CertError extends Error {}
  */
 export async function writeCerts(dir: string, request: CertRequest): Promise<CertReport> {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
   } catch (e) {
-    throw new CertError(`cannot create ${dir}: ${(e as Error).message}`);
+    throw new CertError(`cannot create ${dir}: ${systemReason(e)}`);
   }
   const files = certFiles(dir, request.clients[0] ?? "scale1");
   const lines: string[] = [];

@@ -2,7 +2,8 @@
 // `run` (npm start) runs a virtual scale in real time and shows live readings.
 import { Command, InvalidArgumentError, Option } from "commander";
 import { fileURLToPath } from "node:url";
-import { join } from "node:path";
+import { dirname, extname, join, resolve } from "node:path";
+import { systemReason } from "./files.js";
 import { ConfigError, resolveConnection, type Connection } from "./mqtt/config.js";
 import { writeCerts, certFiles, CertError } from "./certs.js";
 import { recordDevice, SILENCE_S } from "./device-recording.js";
@@ -137,6 +138,10 @@ export function program(): Command {
     .option("--plot <file>", "draw the weight, raw counts, stability, faults and commands (.svg or .png); with --set or --module, the recorded run too, overlaid")
     .action(async (file: string, o: { set?: string[]; wasm?: string; module?: string; engine: EngineName; json?: boolean; readings?: boolean; plot?: string }) => {
       const set = (o.set ?? []).map(parseSetting);
+      if (o.plot) {
+        plotFormat(o.plot);
+        if (!existsSync(dirname(resolve(o.plot)))) throw new RecordingError(`cannot write ${o.plot}: no such directory`);
+      }
       const tty = process.stderr.isTTY && !o.json;
       let shown = -1;
       const { summary } = await replay(file, {
@@ -156,7 +161,7 @@ export function program(): Command {
         if (changes.length) series.unshift({ name: "recorded", readings: (await replay(file, { wasm: o.wasm, engine: o.engine })).readings });
         const commands = summary.commands.map((c) => ({ tS: c.tS, label: c.error ? `${c.op} (${c.error})` : c.op }));
         const svg = await plotSvg(series, commands, `replay of ${file}`);
-        writeFileSync(o.plot, o.plot.toLowerCase().endsWith(".png") ? svgToPng(svg) : svg);
+        writeFileSync(o.plot, plotFormat(o.plot) === "png" ? svgToPng(svg) : svg);
         if (!o.json) console.log(`plot: ${o.plot}`);
       }
     });
@@ -215,6 +220,13 @@ export function program(): Command {
   return cli;
 }
 
+/** A plot is written in the format its extension names: .svg or .png, nothing else. */
+function plotFormat(file: string): "svg" | "png" {
+  const ext = extname(file).toLowerCase();
+  if (ext === ".svg" || ext === ".png") return ext === ".png" ? "png" : "svg";
+  throw new RecordingError(`--plot writes .svg or .png, not "${file}"`);
+}
+
 /** Runs the command line; input errors print one clear line and exit with code 2. */
 export async function main(argv = process.argv): Promise<void> {
   try {
@@ -223,6 +235,12 @@ export async function main(argv = process.argv): Promise<void> {
     if (e instanceof ScenarioError || e instanceof CoreError || e instanceof ConfigError || e instanceof StoreError || e instanceof CertError || e instanceof EngineError || e instanceof RecordingError
       || e instanceof ModuleCliError || e instanceof BuildError || e instanceof SendError || e instanceof KeyError) {
       console.error(`wasm-scale: ${e.message}`);
+      process.exit(2);
+    }
+    // A file the user named that cannot be read or written: the path and the reason, no stack.
+    const sys = e as NodeJS.ErrnoException;
+    if (sys && typeof sys.code === "string" && typeof sys.path === "string") {
+      console.error(`wasm-scale: ${sys.syscall ?? "open"} ${sys.path}: ${systemReason(sys)}`);
       process.exit(2);
     }
     throw e;

@@ -13,7 +13,8 @@
 //   ["x", "command", name, kg, order, corner] | ["x", "set", key, value] | ["x", "power", on]
 //   ["x", "message", topic, payload_base64] | ["x", "blob", which, blob_base64] | ["x", "device", id]   (npm start)
 //   ["x", "temperature", celsius | null]    the host's temperature for calibration modules (null: unknown)
-import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
+import { createReadStream, createWriteStream, openSync, type WriteStream } from "node:fs";
+import { systemReason } from "./files.js";
 import { createGunzip, createGzip, type Gzip } from "node:zlib";
 import { createInterface } from "node:readline";
 import { abi } from "../abi.js";
@@ -57,7 +58,14 @@ export class Recorder {
   /** Opens the file; `begin` writes the header once the core is set up (no GPIO call before). */
   constructor(path: string) {
     this.gzip = createGzip();
-    this.file = createWriteStream(path);
+    // Opened here, so that a path that cannot be written fails now, with its reason.
+    let fd: number;
+    try {
+      fd = openSync(path, "w");
+    } catch (e) {
+      throw new RecordingError(`cannot write ${path}: ${systemReason(e)}`);
+    }
+    this.file = createWriteStream(path, { fd });
     this.gzip.pipe(this.file);
     this.done = new Promise((resolve, reject) => {
       this.file.on("finish", () => resolve());
@@ -131,7 +139,14 @@ export class Recorder {
 export async function readRecording(path: string): Promise<{ header: RecordingHeader; events: Event[] }> {
   const events: Event[] = [];
   let header: RecordingHeader | null = null;
-  const lines = createInterface({ input: createReadStream(path).pipe(createGunzip()), crlfDelay: Infinity });
+  // Opened first: a missing or unreadable file is an error here, not an unhandled stream event.
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (e) {
+    throw new RecordingError(`cannot read ${path}: ${systemReason(e)}`);
+  }
+  const lines = createInterface({ input: createReadStream(path, { fd }).pipe(createGunzip()), crlfDelay: Infinity });
   let n = 0;
   try {
     for await (const line of lines) {

@@ -1,7 +1,7 @@
 // Replays a recording (record.ts) through a core, with the recorded settings or others, at full
 // speed, and summarises what the core made of it.
 import { readFileSync } from "node:fs";
-import { code, codeName } from "../abi.js";
+import { abi, code, codeName } from "../abi.js";
 import { CalibrationModule } from "./modules/module.js";
 import { decodePackage, ModuleRefused } from "./modules/package.js";
 import type { CalibrationSocket } from "./modules/socket.js";
@@ -221,6 +221,7 @@ export async function replay(path: string, options: ReplayOptions = {}): Promise
   if (options.module) plugModule(core, replayed.host.calibration, options.module, path);
   for (const [key, value] of options.set ?? []) {
     if (FIXED.includes(key)) throw new RecordingError(`--set ${key} cannot be replayed: it changes how the chips are read (record again instead)`);
+    if (!(key in abi.codes.config)) throw new RecordingError(`--set ${key}: no such setting (docs/settings.md lists them)`);
     const r = core.set(key, value);
     if (r !== 0) throw new CoreError(`--set ${key}=${value} refused: ${codeName("error", r) ?? r}`, r);
   }

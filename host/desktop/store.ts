@@ -1,6 +1,7 @@
 // Persistent key-value bytes for the desktop host, the counterpart of NVS on the ESP32: one JSON
 // file, replaced atomically on every write so a crash never leaves half a file.
-import { readFileSync, mkdirSync, renameSync, existsSync } from "node:fs";
+import { makeDirs } from "./files.js";
+import { readFileSync, renameSync, existsSync } from "node:fs";
 import { dirname } from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import lockfile from "proper-lockfile";
@@ -48,7 +49,7 @@ export class FileStore {
    * never write the same file. The lock is a directory beside the file, refreshed while held.
    */
   private lock(onLost: (e: Error) => void): void {
-    mkdirSync(dirname(this.path), { recursive: true });
+    makeDirs(dirname(this.path));
     try {
       this.unlock = lockfile.lockSync(this.path, { realpath: false, stale: LOCK_STALE_MS, onCompromised: onLost });
     } catch (e) {
@@ -79,7 +80,7 @@ export class FileStore {
   }
 
   private write(): void {
-    mkdirSync(dirname(this.path), { recursive: true });
+    makeDirs(dirname(this.path));
     const file: StoreFile = { format: "wasm-scale-store", version: 1, entries: this.entries };
     writeFileAtomic.sync(this.path, JSON.stringify(file, null, 2) + "\n");
   }

@@ -2,7 +2,8 @@
 // (DIR/index.ts, with modules/asconfig.json: no imports, one page, no runtime) and packages it
 // with DIR/module.json: its parameters, and golden vectors whose weights the module itself
 // computes here. The package is unsigned until `wasm-scale module sign`.
-import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { makeDirs } from "../files.js";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
@@ -77,7 +78,7 @@ export function packageModule(wasm: Buffer, specText: string, from: string): { b
 /** Builds DIR into outDir: NAME.wasm and NAME-VERSION.wsm (unsigned). */
 export async function buildModule(dir: string, outDir: string): Promise<{ wasm: string; pkg: string; manifest: Manifest }> {
   const abs = resolve(dir);
-  mkdirSync(outDir, { recursive: true });
+  makeDirs(outDir);
   const base = abs.split(/[\\/]/).pop()!;
   const wasmFile = join(outDir, `${base}.wasm`);
   const wasm = await compileModule(abs, wasmFile);

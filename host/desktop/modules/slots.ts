@@ -2,7 +2,8 @@
 // partition). Each slot holds a package and its parameters; state.json names the active slot,
 // the previous one, and whether the active one is still on trial (installed, not yet confirmed by
 // enough good readings). Every file is replaced atomically, so a crash leaves the old or the new.
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { makeDirs } from "../files.js";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { z } from "zod";
@@ -75,7 +76,7 @@ export class ModuleSlots {
   }
 
   private write(name: string, bytes: Uint8Array): void {
-    mkdirSync(this.dir, { recursive: true });
+    makeDirs(this.dir);
     writeFileAtomic.sync(join(this.dir, name), Buffer.from(bytes));
   }
 }
