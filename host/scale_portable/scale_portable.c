@@ -3,6 +3,9 @@
 
 #include <ctype.h>
 #include <string.h>
+#ifdef ESP_PLATFORM
+#include "sdkconfig.h" /* CONFIG_IDF_TARGET_*: which chip's GPIO the checks describe */
+#endif
 
 void scale_asm_init(scale_assembler_t *a, uint8_t *buf, size_t cap)
 {
@@ -59,19 +62,32 @@ size_t scale_asm_stored(const scale_assembler_t *a)
     return a->received < a->cap ? a->received : a->cap;
 }
 
+#if defined(CONFIG_IDF_TARGET_ESP32C3) || defined(SCALE_TARGET_ESP32C3)
+/* ESP32-C3: GPIO 0..21, every one input and output with a pull-up; 12..17 drive the SPI flash. */
+#define GPIO_VALID_MASK 0x3FFFFFULL
+#define GPIO_LAST 21
+#define FIRST_WITHOUT_PULLUP 22
+static bool pin_is_flash(int pin) { return pin >= 12 && pin <= 17; }
+#define CLK_PIN_RULE "HX711 clock pin must be an output-capable GPIO: 0..21, not 12..17 (flash)"
+#define DOUT_PIN_RULE "HX711 data pins must be GPIO 0..21, not 12..17 (flash)"
+#else
 /* ESP32 (original): GPIO 0..39 less 24 and 28..31, which do not exist (ESP-IDF's
  * SOC_GPIO_VALID_GPIO_MASK); 6..11 drive the SPI flash; 34..39 are input only, without pull-ups. */
-#define ESP32_GPIO_VALID_MASK (0xFFFFFFFFFFULL & ~((1ULL << 24) | (1ULL << 28) | (1ULL << 29) | (1ULL << 30) | (1ULL << 31)))
-
+#define GPIO_VALID_MASK (0xFFFFFFFFFFULL & ~((1ULL << 24) | (1ULL << 28) | (1ULL << 29) | (1ULL << 30) | (1ULL << 31)))
+#define GPIO_LAST 39
+#define FIRST_WITHOUT_PULLUP 34
 static bool pin_is_flash(int pin) { return pin >= 6 && pin <= 11; }
+#define CLK_PIN_RULE "HX711 clock pin must be an output-capable GPIO: 0..33, not 6..11 (flash), not 24 or 28..31 (absent)"
+#define DOUT_PIN_RULE "HX711 data pins must be GPIO 0..39, not 6..11 (flash), not 24 or 28..31 (absent)"
+#endif
 
-bool scale_pin_exists(int pin) { return pin >= 0 && pin <= 39 && (ESP32_GPIO_VALID_MASK >> pin) & 1; }
+bool scale_pin_exists(int pin) { return pin >= 0 && pin <= GPIO_LAST && (GPIO_VALID_MASK >> pin) & 1; }
 
 bool scale_pin_is_input(int pin) { return scale_pin_exists(pin) && !pin_is_flash(pin); }
 
-bool scale_pin_has_pullup(int pin) { return scale_pin_is_input(pin) && pin < 34; }
+bool scale_pin_has_pullup(int pin) { return scale_pin_is_input(pin) && pin < FIRST_WITHOUT_PULLUP; }
 
-bool scale_pin_is_output(int pin) { return scale_pin_is_input(pin) && pin < 34; }
+bool scale_pin_is_output(int pin) { return scale_pin_is_input(pin) && pin < FIRST_WITHOUT_PULLUP; }
 
 bool scale_pins_valid(const uint8_t *pins, size_t len)
 {
@@ -126,11 +142,11 @@ const char *scale_config_check(const scale_config_t *c)
     }
     if (c->wifi_ssid == NULL || c->wifi_ssid[0] == '\0' || strlen(c->wifi_ssid) > 32) return "WiFi SSID must be 1..32 bytes";
     if (!scale_pin_is_output(c->clk_pin)) {
-        return "HX711 clock pin must be an output-capable GPIO: 0..33, not 6..11 (flash), not 24 or 28..31 (absent)";
+        return CLK_PIN_RULE;
     }
     if (c->dout_count < 1 || c->dout_count > 4) return "between 1 and 4 HX711 data pins are needed";
     for (int i = 0; i < c->dout_count; i++) {
-        if (!scale_pin_is_input(c->dout_pins[i])) return "HX711 data pins must be GPIO 0..39, not 6..11 (flash), not 24 or 28..31 (absent)";
+        if (!scale_pin_is_input(c->dout_pins[i])) return DOUT_PIN_RULE;
         if (c->dout_pins[i] == c->clk_pin) return "an HX711 data pin cannot also be the clock pin";
         if (c->dout_pins[i] == c->led_pin) return "an HX711 data pin cannot also be the LED pin";
         for (int j = 0; j < i; j++) {

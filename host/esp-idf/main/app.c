@@ -242,8 +242,8 @@ static void start_modules(void)
     ESP_LOGW(TAG, "no main/certs/module-signing.pub: calibration modules will be refused (wasm-scale module keygen)");
 #endif
     if (module_store_init(&storage) != ESP_OK) return;
-    char topic[128];
-    if (!core_topic(SCALE_TOPIC_MODULE, topic, sizeof topic - 2)) return;
+    char topic[sizeof s_module_topic - 2]; /* room for the "/#" after it, as the compiler can see */
+    if (!core_topic(SCALE_TOPIC_MODULE, topic, sizeof topic)) return;
     snprintf(s_module_topic, sizeof s_module_topic, "%s/#", topic);
     cal_manager_config_t c = {
         .storage = &storage, .keys_pem = keys, .n_keys = n_keys, .chunk_bytes = SCALE_MQTT_MAX_PAYLOAD,

@@ -5,16 +5,19 @@
  * GPIO -> the Wasm core (its runtime and linear memory taken from the heap first, before WiFi and
  * TLS fragment it) -> settings and calibration from NVS -> the state kept over a deep sleep, if
  * any -> then, awake (WAKE_INTERVAL_S 0), two tasks, and app_main returns:
- *  - "core" samples and is the only task that calls into Wasm; it never waits on the network;
+ *  - "core" (a POSIX thread, as WAMR requires) starts the core, samples, and is the only task that
+ *    calls into Wasm; it never waits on the network;
  *  - "net" brings WiFi up (and back, for ever), sets the clock by SNTP before TLS (certificate
  *    dates), starts esp-mqtt, then passes the core's frames to esp-mqtt;
  * or, in battery mode, one wake (battery.c) that ends in deep sleep.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "driver/gpio.h"
 #include "esp_heap_caps.h"
 #include "esp_log.h"
+#include "esp_pthread.h"
 #include "esp_system.h"
 #include "soc/uart_pins.h"
 #include "esp_timer.h"
@@ -152,6 +155,64 @@ static void core_task(void *arg)
     }
 }
 
+/* The "core" thread: the Wasm core started (its runtime and linear memory taken from the heap
+ * first, before the network and TLS fragment it), then a battery wake, or sampling for ever with
+ * the network task beside it. */
+static void *core_thread(void *arg)
+{
+    (void)arg;
+    wasm_host_config_t host = {
+        .wasm = core_wasm_start,
+        .wasm_len = (size_t)(core_wasm_end - core_wasm_start),
+        .pool_bytes = WASM_POOL_KB * 1024,
+        .stack_bytes = WASM_STACK_KB * 1024,
+        .instruction_limit = INSTRUCTION_LIMIT,
+        .on_instantiated = app_core_setup,
+    };
+    esp_err_t err = wasm_host_start(&host);
+    if (err != ESP_OK) {
+        /* No fast boot loop: the log says why, the LED shows a fault, then a sleep or a restart a minute later. */
+        ESP_LOGE(TAG, "the Wasm core did not start: %s (pool %d KiB, heap free %u)", esp_err_to_name(err), WASM_POOL_KB,
+                 (unsigned)esp_get_free_heap_size());
+        cannot_weigh();
+    }
+    const bool queue = app_start();
+    const bool battery = app_setting(SCALE_CFG_WAKE_INTERVAL_S) > 0;
+    battery_restore(battery);
+
+    if (queue && battery) {
+        status_led_set(STATUS_DARK);
+        battery_task(NULL); /* ends in deep sleep */
+    }
+    if (!queue || xTaskCreate(net_task, "net", NET_TASK_STACK, NULL, NET_TASK_PRIORITY, NULL) != pdPASS) {
+        ESP_LOGE(TAG, "no memory for the tasks (heap free %u)", (unsigned)esp_get_free_heap_size());
+        cannot_weigh();
+    }
+    ESP_LOGI(TAG, "heap free %u after the core (largest block %u)", (unsigned)esp_get_free_heap_size(),
+             (unsigned)heap_caps_get_largest_free_block(MALLOC_CAP_8BIT));
+    core_task(NULL);
+    return NULL;
+}
+
+static bool start_core_thread(void)
+{
+    esp_pthread_cfg_t cfg = esp_pthread_get_default_config();
+    cfg.stack_size = CORE_TASK_STACK;
+    cfg.prio = CORE_TASK_PRIORITY;
+    cfg.thread_name = "core";
+    cfg.pin_to_core = portNUM_PROCESSORS > 1 ? 1 : tskNO_AFFINITY;
+    cfg.inherit_cfg = false;
+    if (esp_pthread_set_cfg(&cfg) != ESP_OK) return false;
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0) return false;
+    pthread_attr_setstacksize(&attr, CORE_TASK_STACK);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t thread;
+    const bool started = pthread_create(&thread, &attr, core_thread, NULL) == 0;
+    pthread_attr_destroy(&attr);
+    return started;
+}
+
 static bool is_console_pin(int pin)
 {
 #if CONFIG_ESP_CONSOLE_UART_DEFAULT
@@ -221,44 +282,11 @@ void app_main(void)
         cannot_weigh();
     }
     battery_release_pins();
-
-    wasm_host_config_t host = {
-        .wasm = core_wasm_start,
-        .wasm_len = (size_t)(core_wasm_end - core_wasm_start),
-        .pool_bytes = WASM_POOL_KB * 1024,
-        .stack_bytes = WASM_STACK_KB * 1024,
-        .instruction_limit = INSTRUCTION_LIMIT,
-        .on_instantiated = app_core_setup,
-    };
-    err = wasm_host_start(&host);
-    if (err != ESP_OK) {
-        /* No fast boot loop: the log says why, the LED shows a fault, then a sleep or a restart a minute later. */
-        ESP_LOGE(TAG, "the Wasm core did not start: %s (pool %d KiB, heap free %u)", esp_err_to_name(err), WASM_POOL_KB,
-                 (unsigned)esp_get_free_heap_size());
+    /* WAMR on ESP-IDF runs only on POSIX threads: its os_self_thread() is pthread_self(), which
+     * asserts on a task made by xTaskCreate (app_main's included). Everything that calls into Wasm
+     * therefore runs on the "core" thread; app_main returns and its stack is freed. */
+    if (!start_core_thread()) {
+        ESP_LOGE(TAG, "no memory for the core's thread (heap free %u)", (unsigned)esp_get_free_heap_size());
         cannot_weigh();
     }
-    const bool queue = app_start();
-    const bool battery = app_setting(SCALE_CFG_WAKE_INTERVAL_S) > 0;
-    battery_restore(battery);
-
-    if (queue && battery) {
-        status_led_set(STATUS_DARK);
-        if (xTaskCreatePinnedToCore(battery_task, "core", CORE_TASK_STACK, NULL, CORE_TASK_PRIORITY, NULL,
-                                    portNUM_PROCESSORS > 1 ? 1 : tskNO_AFFINITY) == pdPASS) {
-            return;
-        }
-        ESP_LOGE(TAG, "no memory for the wake's task (heap free %u)", (unsigned)esp_get_free_heap_size());
-        battery_rest(60000); /* try again in a minute rather than drain the battery awake */
-    }
-    TaskHandle_t core = NULL;
-    if (!queue ||
-        xTaskCreatePinnedToCore(core_task, "core", CORE_TASK_STACK, NULL, CORE_TASK_PRIORITY, &core, portNUM_PROCESSORS > 1 ? 1 : tskNO_AFFINITY) != pdPASS ||
-        xTaskCreate(net_task, "net", NET_TASK_STACK, NULL, NET_TASK_PRIORITY, NULL) != pdPASS) {
-        ESP_LOGE(TAG, "no memory for the tasks (heap free %u)", (unsigned)esp_get_free_heap_size());
-        if (core) vTaskDelete(core);
-        cannot_weigh();
-    }
-    ESP_LOGI(TAG, "heap free %u after the core (largest block %u)", (unsigned)esp_get_free_heap_size(),
-             (unsigned)heap_caps_get_largest_free_block(MALLOC_CAP_8BIT));
-    /* app_main returns: its task and its 3.5 KiB stack are freed. */
 }

@@ -1,6 +1,7 @@
 /* wasm-scale GPIO capability for the HX711 protocol in the Wasm core. */
 #include "hx711_gpio.h"
 
+#include "sdkconfig.h"
 #include "driver/gpio.h"
 #include "esp_attr.h"
 #include "esp_cpu.h"
@@ -14,6 +15,17 @@
 #include "soc/gpio_struct.h"
 
 static const char *TAG = "hx711_gpio";
+
+/* The pins: the GPIO registers (the LL layer, inlined into IRAM), or, in the QEMU variant, the
+ * simulated chip of hx711_sim.h bit by bit, with everything else in this file unchanged. */
+#if CONFIG_SCALE_HX711_SIMULATED
+#include "hx711_sim.h"
+#define CLK_SET(pin, level) hx711_sim_clock(level)
+#define DOUT_GET(pin) hx711_sim_dout()
+#else
+#define CLK_SET(pin, level) gpio_ll_set_level(&GPIO, (uint32_t)(pin), (level))
+#define DOUT_GET(pin) gpio_ll_get_level(&GPIO, (pin))
+#endif
 
 /* Datasheet T3/T4 typical: 1 us high, 1 us low (min 0.2 us each, high at most 50 us). */
 #define PULSE_HIGH_US 1
@@ -46,6 +58,7 @@ esp_err_t hx711_gpio_init(const hx711_gpio_config_t *config)
     esp_err_t err = gpio_config(&out);
     if (err != ESP_OK) return err;
     gpio_set_level(config->clk_pin, 0);
+    CLK_SET(config->clk_pin, 0);
     gpio_config_t in = {
         .pin_bit_mask = inputs,
         .mode = GPIO_MODE_INPUT,
@@ -80,7 +93,7 @@ int32_t hx711_gpio_wait_low(const uint8_t *pins, size_t len, int32_t timeout_us)
     for (;;) {
         uint32_t high = 0;
         for (size_t i = 0; i < len; i++) {
-            if (gpio_get_level(pins[i])) high |= 1u << i;
+            if (DOUT_GET(pins[i])) high |= 1u << i;
         }
         const int64_t now = esp_timer_get_time();
         const int64_t waited = now - start;
@@ -111,10 +124,10 @@ int32_t IRAM_ATTR hx711_gpio_clock_in(int clk, const uint8_t *pins, size_t len, 
          * ESP-IDF 5.1/5.2, and a flash cache miss here could stretch the pulse. */
         portENTER_CRITICAL(&s_mux);
         const uint32_t t0 = esp_cpu_get_cycle_count();
-        gpio_ll_set_level(&GPIO, (uint32_t)clk, 1);
+        CLK_SET(clk, 1);
         esp_rom_delay_us(PULSE_HIGH_US);
-        for (size_t i = 0; i < len; i++) words[i] = (words[i] << 1) | (uint32_t)gpio_ll_get_level(&GPIO, pins[i]);
-        gpio_ll_set_level(&GPIO, (uint32_t)clk, 0);
+        for (size_t i = 0; i < len; i++) words[i] = (words[i] << 1) | (uint32_t)DOUT_GET(pins[i]);
+        CLK_SET(clk, 0);
         const uint32_t high = esp_cpu_get_cycle_count() - t0;
         portEXIT_CRITICAL(&s_mux);
         if (high > longest) longest = high;
@@ -122,7 +135,7 @@ int32_t IRAM_ATTR hx711_gpio_clock_in(int clk, const uint8_t *pins, size_t len, 
     }
     uint32_t after = 0;
     for (size_t i = 0; i < len; i++) {
-        if (gpio_get_level(pins[i])) after |= 1u << i;
+        if (DOUT_GET(pins[i])) after |= 1u << i;
         scale_put_u32(out + 4 * i, words[i]);
     }
     const int64_t age = esp_timer_get_time() - s_first_low_us;
@@ -140,5 +153,6 @@ uint32_t hx711_gpio_yields(void)
 esp_err_t hx711_gpio_write(int pin, int level)
 {
     if (pin != s_clk_pin || (level != 0 && level != 1)) return ESP_ERR_INVALID_ARG;
+    CLK_SET(pin, level);
     return gpio_set_level(pin, (uint32_t)level);
 }

@@ -8,6 +8,9 @@
 #include "esp_heap_caps.h"
 #include "esp_log.h"
 #include "hx711_gpio.h"
+#if CONFIG_SCALE_HX711_SIMULATED
+#include "hx711_sim.h"
+#endif
 #include "scale_portable.h"
 #include "wasm_export.h"
 
@@ -45,6 +48,13 @@ static wasm_host_calibration_t s_calibration;
 
 static int32_t native_wait_low(wasm_exec_env_t env, const uint8_t *pins, uint32_t len, int32_t timeout_us)
 {
+#if CONFIG_SCALE_HX711_SIMULATED
+    if (hx711_sim_fail_due()) {
+        /* The QEMU variant's scripted failure: what a native that cannot go on does. */
+        wasm_runtime_set_exception(wasm_runtime_get_module_inst(env), "gpio.wait_low: scripted failure of the simulated chip");
+        return 0;
+    }
+#endif
     (void)env;
     return hx711_gpio_wait_low(pins, len, timeout_us);
 }

@@ -1,6 +1,8 @@
 /*
- * wasm-scale network capability: WiFi station, SNTP, and an esp-mqtt link that moves the core's
- * bytes. What is published and what a message means is decided by the core.
+ * wasm-scale network capability: the link (a WiFi station, implemented by the scale_link component;
+ * the QEMU variant's scale_link brings up the emulator's Ethernet behind the same calls), SNTP, and
+ * an esp-mqtt link that moves the core's bytes. What is published and what a message means is
+ * decided by the core.
  */
 #pragma once
 
