@@ -20,7 +20,8 @@ export async function makePki(): Promise<Pki> {
   const dir = mkdtempSync(join(tmpdir(), "wasm-scale-pki-"));
   const write = (name: string, data: string | Buffer) => writeFileSync(join(dir, name), data, { mode: 0o600 });
   const ca = await makeCa("wasm-scale test CA");
-  const server = await makeServer(ca, ["localhost", "127.0.0.1"]);
+  // 10.0.2.2: the machine as the ESP32-C3 in QEMU's user network sees it (tests/esp32c3-qemu.test.ts).
+  const server = await makeServer(ca, ["localhost", "127.0.0.1", "10.0.2.2"]);
   write("ca.pem", ca.cert);
   write("server.pem", server.cert);
   write("server-key.pem", server.key);
@@ -83,9 +84,9 @@ export interface Mosquitto {
  * use only wasm-scale/%u/# and its own Home Assistant discovery topics; "watcher" may read all.
  * Persistence is on so queued QoS 1 messages survive restarts.
  */
-export async function startMosquitto(pki: Pki): Promise<Mosquitto> {
+export async function startMosquitto(pki: Pki, options: { port?: number } = {}): Promise<Mosquitto> {
   if (!MOSQUITTO) throw new Error("mosquitto is not installed (apt-get install mosquitto)");
-  const port = await freePort();
+  const port = options.port ?? await freePort();
   const dir = mkdtempSync(join(tmpdir(), "wasm-scale-mosquitto-"));
   writeFileSync(join(dir, "acl"), [
     "pattern readwrite wasm-scale/%u/#",

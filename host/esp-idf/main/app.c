@@ -310,6 +310,12 @@ int app_handle_events(publish_state_t *p)
             status_led_set(STATUS_BROKER_DOWN);
         } else if (ev.kind == SCALE_MQTT_EVT_SUBSCRIBED) {
             p->subscribed++;
+        } else if (ev.kind == SCALE_MQTT_EVT_QUEUED && p->orphan_submitted) {
+            p->orphan_submitted = false; /* the trapped core's frame: its own events, not the new core's */
+            if (ev.value > 0 && ev.value == p->early_ack) p->early_ack = -1;
+            else p->orphan_id = ev.value;
+        } else if (ev.kind == SCALE_MQTT_EVT_PUBLISHED && ev.value == p->orphan_id) {
+            p->orphan_id = -1;
         } else if (ev.kind == SCALE_MQTT_EVT_QUEUED) {
             p->submitted = false;
             if (ev.value == 0) {
@@ -351,6 +357,15 @@ int app_handle_events(publish_state_t *p)
         }
     }
     return messages;
+}
+
+void app_publish_reset(publish_state_t *p)
+{
+    publish_state_t fresh = PUBLISH_STATE_INIT;
+    fresh.orphan_submitted = p->submitted;
+    fresh.orphan_id = p->in_flight;
+    fresh.subscribed = p->subscribed;
+    *p = fresh;
 }
 
 bool app_publish_next(publish_state_t *p, int64_t now_ms)

@@ -18,9 +18,16 @@ typedef struct {
     int early_ack;           /* a PUBACK that arrived before the msg_id was known */
     int64_t since_ms;
     int subscribed;          /* subscriptions acknowledged on this connection */
+    /* A frame of a core that trapped, still with the network: its events are not the new core's. */
+    bool orphan_submitted;   /* its msg_id not known yet (the next QUEUED event is its) */
+    int orphan_id;           /* its msg_id awaiting a PUBACK, -1 for none */
 } publish_state_t;
 
-#define PUBLISH_STATE_INIT {.in_flight = -1, .early_ack = -1}
+#define PUBLISH_STATE_INIT {.in_flight = -1, .early_ack = -1, .orphan_id = -1}
+
+/* After the core was instantiated again: nothing the old core handed on is acknowledged to the new
+ * one (it would take the acknowledgement for its own first frame, never sent, and drop it). */
+void app_publish_reset(publish_state_t *p);
 
 /* The core's setting `key` (codes.config). */
 float app_setting(int key);

@@ -128,7 +128,7 @@ static void core_task(void *arg)
                 vTaskDelay(pdMS_TO_TICKS(100));
                 continue;
             }
-            publish = (publish_state_t)PUBLISH_STATE_INIT;
+            app_publish_reset(&publish);
         }
         app_sync_time(false, now_ms);
         /* Two host calls inside: wait_low (yields until DOUT is low) and clock_in. */

@@ -61,7 +61,10 @@ const configure = [
   `-DSCALE_OFFLINE_COMPONENTS=${offline}`, `-DSDKCONFIG=${join(out, "sdkconfig")}`, ...defines,
 ];
 if (certs) configure.push(`-DSCALE_CERTS_DIR=${certs}`);
-if (!existsSync(join(out, "build.ninja")) || certs || defines.length) run("cmake", configure);
+// The configuration comes from the defaults files every time (an sdkconfig left from an earlier
+// build would keep old values); kconfgen rewrites sdkconfig.h only when a value changed.
+rmSync(join(out, "sdkconfig"), { force: true });
+run("cmake", configure);
 run("ninja", ["-C", out]);
 // The image QEMU boots: bootloader, partition table and app at their offsets, filled to 4 MB.
 run("/usr/bin/python3", ["-m", "esptool", "--chip", "esp32c3", "merge_bin", "-o", join(out, "flash.bin"), "--fill-flash-size", "4MB", "@flash_args"]);

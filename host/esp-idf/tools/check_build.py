@@ -65,6 +65,7 @@ IDF = {
     "log": (["include"], []),
     "heap": (["include"], []),
     "esp_timer": (["include"], []),
+    "pthread": (["include"], []),
     "esp_pm": (["include"], []),
     "esp_mm": (["include"], []),
     "esp_driver_gpio": (["include"], []),
@@ -309,7 +310,9 @@ def check_version(idf: Path, kconfig: Path, wamr: Path, keep_going: bool) -> tup
     config = generate_sdkconfig(idf, kconfig, wamr)
     problems = [f"ESP-IDF {version}: {p}" for p in check_sdkconfig(config / "sdkconfig.h")]
     components = project_components()
-    base = ["-std=gnu17", "-fsyntax-only", "-nostdinc", "-D__XTENSA__", "-mlongcalls", "-D_GNU_SOURCE", "-DESP_PLATFORM",
+    # _POSIX_THREADS: Espressif's newlib declares the pthread API (ESP-IDF's pthread component
+    # implements it); Debian's newlib for the lx106 does not.
+    base = ["-std=gnu17", "-fsyntax-only", "-nostdinc", "-D__XTENSA__", "-mlongcalls", "-D_GNU_SOURCE", "-DESP_PLATFORM", "-D_POSIX_THREADS=1",
             "-U__INT32_TYPE__", "-D__INT32_TYPE__=long int", "-U__UINT32_TYPE__", "-D__UINT32_TYPE__=long unsigned int",
             "-U__INT_LEAST32_TYPE__", "-D__INT_LEAST32_TYPE__=long int",
             "-U__UINT_LEAST32_TYPE__", "-D__UINT_LEAST32_TYPE__=long unsigned int",

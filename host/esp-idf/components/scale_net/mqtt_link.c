@@ -254,12 +254,15 @@ void scale_mqtt_serve(void)
     for (;;) {
         xSemaphoreTake(s_out_ready, portMAX_DELAY);
         while (xQueueReceive(s_notes, &n, 0) == pdTRUE) {
-            if (esp_mqtt_client_enqueue(s_client, n.topic, n.text, 0, 1, 0, true) < 0) ESP_LOGW(TAG, "an answer on %s was not queued", n.topic);
+            if (esp_mqtt_client_publish(s_client, n.topic, n.text, 0, 1, 0) < 0) ESP_LOGW(TAG, "an answer on %s was not queued", n.topic);
         }
         if (!s_out_full) continue;
-        /* Stored in esp-mqtt's outbox and sent by its task; QoS 1 is sent again after a reconnect. */
-        int id = esp_mqtt_client_enqueue(s_client, s_out.topic, (const char *)s_out.payload, (int)s_out.len, s_out.qos,
-                                         s_out.retain ? 1 : 0, true);
+        /* Written now, from this task (esp_mqtt_client_enqueue would leave it in esp-mqtt's outbox
+         * until its task next wakes, up to a second later: a backlog then drained at one message a
+         * second, found on the ESP32-C3 in QEMU). QoS 1 stays in esp-mqtt's outbox until its PUBACK
+         * and is sent again after a reconnect; while disconnected it is stored there and sent then. */
+        int id = esp_mqtt_client_publish(s_client, s_out.topic, (const char *)s_out.payload, (int)s_out.len, s_out.qos,
+                                         s_out.retain ? 1 : 0);
         s_out_full = false;
         post(SCALE_MQTT_EVT_QUEUED, id < 0 ? -1 : id);
     }

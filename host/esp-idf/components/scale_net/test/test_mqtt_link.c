@@ -217,9 +217,9 @@ static pthread_mutex_t s_lost_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t s_lost_changed = PTHREAD_COND_INITIALIZER;
 static int s_lost_answers;
 
-int esp_mqtt_client_enqueue(esp_mqtt_client_handle_t c, const char *topic, const char *data, int len, int qos, int retain, bool store)
+int esp_mqtt_client_publish(esp_mqtt_client_handle_t c, const char *topic, const char *data, int len, int qos, int retain)
 {
-    (void)qos, (void)retain, (void)store;
+    (void)qos, (void)retain;
     if (strcmp(topic, RESULT_TOPIC) == 0 && len == 0 && strstr(data, "\"status\":\"lost\"") && strstr(data, CMD_TOPIC)) {
         pthread_mutex_lock(&s_lost_lock);
         s_lost_answers++;

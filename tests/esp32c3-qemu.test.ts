@@ -1,0 +1,168 @@
+// The ESP-IDF firmware built for the ESP32-C3 (host/esp-idf/qemu: the same main, components and
+// core, with QEMU's Ethernet for WiFi and a simulated HX711 behind the pins) and booted in
+// Espressif's QEMU: WAMR loads the release core with the Kconfig defaults; readings reach a
+// Mosquitto on this machine over mutual TLS, and a recording the device makes of its own inputs
+// replays on the desktop to the readings it published; a calibration sent over MQTT is stored in
+// NVS and in force after a restart on the same flash; a core that traps is instantiated again and
+// goes on weighing. The simulated chip follows the script in host/esp-idf/qemu/sdkconfig.defaults:
+// empty until 40 s, 5 kg from 41 s to 80 s; a host call fails at 62 s.
+// Skipped without the RISC-V compiler, gcc-12-source or the vendor folder, or when not root (its
+// SNTP answer listens on port 123); CI requires it (WASM_SCALE_REQUIRE_ESP32C3).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, statSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import mqtt from "mqtt";
+import { makePki, startMosquitto } from "./brokers.js";
+import { makeDevice } from "../host/desktop/certs.js";
+import { esp32c3Missing, buildEsp32c3, toolsDir, startSntp, Qemu, freshFlash, imageFigures } from "./esp32c3-qemu.js";
+import { parseBatch, decodeBatches, type Batch } from "../host/desktop/device-recording.js";
+import { Recorder } from "../host/desktop/record.js";
+import { replay } from "../host/desktop/replay.js";
+import { repo } from "../host/vendor.mjs";
+
+const skip = process.env.WASM_SCALE_REQUIRE_ESP32C3 ? false
+  : esp32c3Missing() || (process.getuid?.() !== 0 ? "the SNTP answer for the emulated board listens on port 123: run as root" : false);
+
+const DEVICE = "c3-qemu";
+const PORT = 38883; // CONFIG_SCALE_BROKER_URI in host/esp-idf/qemu/sdkconfig.defaults
+const OFFSET = 84000; // hx711_sim.h
+const PER_KG = 41000;
+
+interface Reading { seq: number; kg: number | null; gross_kg: number | null; raw: number; stable: boolean; calibrated: boolean; flags: number; fault: unknown; t_ms: number }
+
+/** Everything the broker carries for the device, and a way to wait on it. */
+class Watch {
+  readings: Reading[] = [];
+  results: Array<{ cmd: string; id?: string; status: string; reason?: string }> = [];
+  raw: Batch[] = [];
+  private waiters: Array<() => boolean> = [];
+  take(topic: string, payload: Buffer): void {
+    if (topic === `wasm-scale/${DEVICE}/state`) this.readings.push(JSON.parse(payload.toString()));
+    else if (topic === `wasm-scale/${DEVICE}/result`) this.results.push(JSON.parse(payload.toString()));
+    else if (topic === `wasm-scale/${DEVICE}/raw`) this.raw.push(parseBatch(payload));
+    this.waiters = this.waiters.filter((w) => !w());
+  }
+  until<T>(find: () => T | undefined | false): Promise<T> {
+    return new Promise((resolve) => {
+      const check = () => {
+        const v = find();
+        if (v) { resolve(v); return true; }
+        return false;
+      };
+      if (!check()) this.waiters.push(check);
+    });
+  }
+}
+
+test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS equal to the desktop's replay, calibration kept in NVS across a restart, a trap recovered", { skip, timeout: 30 * 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-c3-"));
+  const pki = await makePki();
+  const device = await makeDevice(pki.ca, DEVICE);
+  const certs = join(dir, "certs");
+  mkdirSync(certs);
+  writeFileSync(join(certs, "ca.pem"), pki.ca.cert);
+  writeFileSync(join(certs, "device.der"), device.certDer);
+  writeFileSync(join(certs, "device-key.der"), device.keyDer, { mode: 0o600 });
+
+  const build = buildEsp32c3(certs);
+  const tools = toolsDir();
+  const broker = await startMosquitto(pki, { port: PORT });
+  const sntp = await startSntp();
+  const watch = new Watch();
+  const watcher = await mqtt.connectAsync(`mqtts://localhost:${PORT}`, {
+    ca: pki.ca.cert, cert: readFileSync(pki.file("watcher.pem")), key: readFileSync(pki.file("watcher-key.pem")),
+    clientId: "c3-watcher", reconnectPeriod: 200,
+  });
+  watcher.on("message", (topic, payload) => watch.take(topic, payload));
+  await watcher.subscribeAsync(`wasm-scale/${DEVICE}/#`, { qos: 1 });
+  const command = (body: object) => watcher.publishAsync(`wasm-scale/${DEVICE}/cmd`, JSON.stringify(body), { qos: 1 });
+  const answer = (id: string) => watch.until(() => watch.results.find((r) => r.id === id));
+
+  const flash = freshFlash(join(dir, "flash.bin"));
+  let qemu = new Qemu(tools, flash);
+  try {
+    // WAMR loads the release core, with the Kconfig defaults, and the firmware says what it took.
+    const loaded = await qemu.waitFor(/wasm_host: core loaded: (\d+) bytes, ABI (\d+)/);
+    assert.equal(Number(loaded[1]), statSync(join(repo, "build", "release.wasm")).size);
+    const took = await qemu.waitFor(/WAMR on the heap: the core took (\d+) bytes at start \(linear memory (\d+), module copy (\d+)\)/);
+    const after = await qemu.waitFor(/heap free (\d+) after the core \(largest block (\d+)\)/);
+    // Over mutual TLS with the test's CA, after the clock was set by SNTP.
+    const connected = await qemu.waitFor(/mqtt: connected \(session present: \d\); heap free (\d+), least ever (\d+)/);
+    const leastTls = Number(connected[2]);
+    t.diagnostic(`core ${loaded[1]} bytes; WAMR took ${took[1]} bytes (linear memory ${took[2]}, module copy ${took[3]}); heap free ${after[1]} after the core; least free across the TLS handshake ${leastTls}`);
+    assert.ok(leastTls > 50_000, `least free heap across the TLS handshake ${leastTls}`);
+
+    // The device subscribes to its commands as it connects, before it publishes: after its first
+    // reading a command reaches it. Every reading is published from here on (10 SPS).
+    await watch.until(() => watch.readings.length > 0);
+    await command({ cmd: "config", key: "PUBLISH_MS", value: 0, id: "p0" });
+    assert.equal((await answer("p0")).status, "accepted");
+
+    // Calibration over MQTT: the empty platform, then the 5 kg the script puts on at 41 s.
+    const near = (r: Reading, kg: number) => Math.abs(r.raw - (OFFSET + kg * PER_KG)) < 200;
+    const from = watch.readings.length;
+    await watch.until(() => watch.readings.slice(from).find((r) => r.stable && near(r, 0)));
+    await command({ cmd: "cal_point", kg: 0, id: "c0" });
+    assert.equal((await answer("c0")).status, "accepted", JSON.stringify(watch.results));
+    const loadedAt = watch.readings.length;
+    await watch.until(() => watch.readings.slice(loadedAt).find((r) => r.stable && near(r, 5)));
+    await command({ cmd: "calibrate", kg: 5, id: "c1" });
+    assert.equal((await answer("c1")).status, "accepted", JSON.stringify(watch.results));
+    const calibrated = await watch.until(() => watch.readings.find((r) => r.calibrated && r.stable && r.kg !== null && Math.abs(r.kg - 5) < 0.011));
+    assert.ok(calibrated);
+
+    // The device records its own inputs; the desktop replays them to the readings it published.
+    const rawFrom = watch.raw.length;
+    await command({ cmd: "record", seconds: 8, id: "r1" });
+    assert.equal((await answer("r1")).status, "accepted");
+    const batches = await watch.until(() => watch.raw.slice(rawFrom).some((b) => (b.flags & 2) !== 0) && watch.raw.slice(rawFrom));
+    const decoded = decodeBatches(batches, DEVICE);
+    assert.ok(decoded.samples >= 70, `${decoded.samples} samples recorded`);
+    const file = join(dir, "c3.rec");
+    const recorder = new Recorder(file);
+    recorder.begin({ ...decoded.header, source: "esp32c3-qemu" });
+    for (const e of decoded.events) recorder.event(e);
+    await recorder.close();
+    const { readings: replayed } = await replay(file);
+    const published = new Map(watch.readings.map((r) => [r.t_ms, r]));
+    const first = replayed[0].tMs;
+    let compared = 0;
+    for (const r of replayed) {
+      const d = published.get(r.tMs);
+      assert.ok(d, `the device published a reading at ${r.tMs} ms`);
+      assert.equal(r.raw, d.raw, `raw at ${r.tMs} ms`);
+      if (r.tMs < first + 1000) continue; // the replay's filters fill from the recording's start
+      assert.equal(r.kg.toFixed(2), (d.kg ?? NaN).toFixed(2), `kg at ${r.tMs} ms`);
+      compared++;
+    }
+    assert.ok(compared >= 60, `${compared} readings compared`);
+
+    // The scripted failure at 62 s traps the core; it is instantiated again and weighs on, calibrated.
+    await qemu.waitFor(/core trapped in scale_sample: gpio\.wait_low: scripted failure/);
+    const trappedAt = watch.readings.length;
+    await qemu.waitFor(/core instantiated again/);
+    const resumed = await watch.until(() => watch.readings.slice(trappedAt).find((r) => r.calibrated && r.stable && r.kg !== null && Math.abs(r.kg - 5) < 0.011));
+    assert.ok(resumed);
+
+    // A restart on the same flash: the calibration comes back from NVS, no command sent.
+    await qemu.stop();
+    const beforeRestart = watch.readings.length;
+    qemu = new Qemu(tools, flash);
+    const empty = await watch.until(() => watch.readings.slice(beforeRestart).find((r) => r.stable && near(r, 0)));
+    assert.equal(empty.calibrated, true, JSON.stringify(empty));
+    assert.equal(Math.abs(empty.kg ?? NaN).toFixed(2), "0.00", JSON.stringify(empty));
+    const figures = imageFigures(build);
+    t.diagnostic(`app ${figures.appBytes} bytes, static RAM ${figures.staticRamBytes} bytes; ${compared} readings equal to the replay`);
+  } catch (e) {
+    const faults = watch.readings.filter((r) => r.fault !== null);
+    throw new Error(`${(e as Error).message}\n--- ${watch.readings.length} readings, ${faults.length} faulted; first faults: ${JSON.stringify(faults.slice(0, 5))}\nlast readings: ${JSON.stringify(watch.readings.slice(-5))}\n--- serial (last 80 lines) ---\n${qemu.lines.slice(-80).join("\n")}\n--- broker ---\n${broker.log()}`);
+  } finally {
+    await qemu.stop();
+    await watcher.endAsync(true);
+    sntp.close();
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
