@@ -23,6 +23,7 @@ import { parseScenario } from "../host/desktop/scenario.js";
 import { INTERPRETERS, buildFirmwareHost, runCase, hostFigures, leastStack, leastPool, type Interpreter, type HostFigures } from "./firmware-host.js";
 import { heapBudget } from "./heap-budget.js";
 import { bootromPath, emulatorBuild, measurePico } from "./pico-emulator.js";
+import { esp32c3Missing, measureEsp32c3 } from "./esp32c3-qemu.js";
 import { VirtualScale } from "../host/desktop/virtual-scale.js";
 
 const { values } = parseArgs({ options: { json: { type: "boolean", default: false }, samples: { type: "string", default: "1000000" } } });
@@ -148,6 +149,11 @@ const pico = await (async () => {
   return { flash: text ?? null, ram: data === undefined ? null : data + bss, wasm3, flash2: text2 ?? null, ram2: data2 === undefined ? null : data2 + bss2 };
 })();
 
+// The firmware for the ESP32-C3, built with ESP-IDF 5.3 and booted in QEMU (tests/esp32c3-qemu.ts):
+// its image, and the least free heap across a TLS handshake with the core running. Needs root
+// (the SNTP answer on port 123) and the RISC-V toolchain.
+const esp32c3 = !esp32c3Missing() && process.getuid?.() === 0 ? await measureEsp32c3() : null;
+
 // The Pico firmware on an emulated RP2040 (tests/pico-emulator.ts): cycles a reading and their
 // parts, the CPU's share at 80 SPS, loading the core, the heap left. Built here when it can be.
 const picoEmulated = await (async () => {
@@ -205,6 +211,10 @@ const figures = {
   wamr_fast_wasm_stack_bytes: memory.fast?.least_stack ?? null,
   ...instructions.figures,
   instructions_note: instructions.note,
+  esp32c3_app_bytes: esp32c3?.appBytes ?? null,
+  esp32c3_static_ram_bytes: esp32c3?.staticRamBytes ?? null,
+  esp32c3_core_heap_bytes: esp32c3?.coreTookBytes ?? null,
+  esp32c3_heap_free_min_tls: esp32c3?.heapFreeMinTls ?? null,
   pico_flash_bytes: pico.flash,
   pico_static_ram_bytes: pico.ram,
   pico_wasm3_ram_bytes: pico.wasm3,
@@ -246,6 +256,7 @@ if (values.json) {
     console.log(`${`firmware RAM, ${interpreter}`.padEnd(30)}${m ? `runtime ${m.runtime} bytes of heap (or a pool of ${m.least_pool}), linear memory ${m.linear}, module copy ${m.module_copy}, Wasm stack ${m.least_stack} needed, native stack ${m.native_stack} (${m.bits}-bit)` : "WAMR sources not available (WASM_SCALE_VENDOR)"}`);
   }
   if (budget) console.log(`${"ESP32 heap, defaults".padEnd(30)}the core ${budget.coreShare} bytes; about ${budget.leastFree} bytes free at a TLS handshake's peak (tests/heap-budget.ts)`);
+  console.log(`${"ESP32-C3 in QEMU".padEnd(30)}${esp32c3 ? `app ${esp32c3.appBytes} bytes, static RAM ${esp32c3.staticRamBytes} bytes; the core took ${esp32c3.coreTookBytes} bytes of heap; least free across a TLS handshake ${esp32c3.heapFreeMinTls} bytes` : "no RISC-V toolchain or vendor folder, or not root"}`);
   console.log(`${"Pico, emulated RP2040".padEnd(30)}${picoEmulated ? `${figures.pico_cycles_per_sample} cycles a reading at 80 SPS (core ${figures.pico_core_cycles_per_sample}, clock_in ${figures.pico_clock_in_cycles_per_sample}, waiting ${figures.pico_wait_cycles_per_sample}); CPU ${(picoEmulated.cpuShare * 100).toFixed(2)} %; loading the core ${figures.pico_core_load_cycles} cycles, the longest first call ${figures.pico_first_call_cycles}; heap free after it ${figures.pico_heap_free_after_load} bytes` : "no Arm toolchain or boot ROM"}`);
   console.log(`${"Pico W firmware".padEnd(30)}${pico.flash === null ? "not built (npm run build:pico)" : `flash ${pico.flash} bytes, static RAM ${pico.ram} bytes`}; wasm3 RAM for the core ${pico.wasm3 ?? "-"} bytes; Pico 2 W ${pico.flash2 === null ? "not built" : `flash ${pico.flash2} bytes, static RAM ${pico.ram2} bytes`}`);
   console.log(`${"battery, 15 min, hourly".padEnd(30)}${figures.battery_days_lithium_aa_15min} days on 2 lithium AA, ${figures.battery_days_alkaline_aa_15min} on alkaline, ${figures.battery_days_devkit_15min} on a DevKitC (${figures.battery_mah_per_day_15min} mAh a day); a wake ${figures.wake_ms_without_publish} ms, ${figures.wake_ms_with_publish} ms with publishing (virtual, energy model); state ${figures.battery_state_bytes_max} bytes at most`);

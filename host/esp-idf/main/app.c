@@ -191,6 +191,12 @@ int app_subscription_count(void)
     return s_module_topic[0] ? 3 : 2;
 }
 
+bool app_wait_event(uint32_t timeout_ms)
+{
+    scale_mqtt_event_t ev;
+    return s_net_events && xQueuePeek(s_net_events, &ev, pdMS_TO_TICKS(timeout_ms)) == pdTRUE;
+}
+
 QueueHandle_t app_net_events(void)
 {
     return s_net_events;

@@ -64,3 +64,6 @@ void app_mqtt_config(scale_mqtt_config_t *c);
 int app_subscription_count(void);
 
 QueueHandle_t app_net_events(void);
+
+/* Waits up to timeout_ms for an event from the network task (left in the queue); true if one is there. */
+bool app_wait_event(uint32_t timeout_ms);

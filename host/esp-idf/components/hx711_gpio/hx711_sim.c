@@ -25,6 +25,8 @@ static bool s_clk;
 static int s_pulses;           /* rising edges of the read in progress */
 static int64_t s_read_conv = -1; /* index of the conversion being read, or last read */
 static uint32_t s_data;
+static int64_t s_ready_conv = -1; /* the conversion whose code is in the data register */
+static uint32_t s_ready_data;
 static uint32_t s_noise = 12345u;
 
 static void parse(void)
@@ -107,9 +109,10 @@ void hx711_sim_clock(int level)
         const int64_t conv = latest_conversion(now);
         const bool between_reads = s_pulses == 0 || s_pulses >= 25;
         if (between_reads && conv > s_read_conv) {
-            /* The first edge of a read: the latest conversion is latched and shifted out. */
+            /* The first edge of a read: the latest conversion is shifted out. Its code was made
+             * when DOUT was seen low (hx711_sim_dout), outside this short high phase. */
             s_read_conv = conv;
-            s_data = convert(conv);
+            s_data = conv == s_ready_conv ? s_ready_data : convert(conv);
             s_pulses = 1;
         } else if (!between_reads || s_pulses >= 25) {
             s_pulses++; /* a data bit, or a gain pulse (25..27: channel A, 128) */
@@ -119,6 +122,7 @@ void hx711_sim_clock(int level)
             /* Out of power-down: the chip resets, settles, and converts afresh. */
             s_power_up_us = now;
             s_read_conv = -1;
+            s_ready_conv = -1;
             s_pulses = 0;
         }
         s_clk = false;
@@ -132,7 +136,13 @@ int hx711_sim_dout(void)
     if (powered_down(now)) return 1;
     if (s_pulses >= 1 && s_pulses <= 24) return (int)((s_data >> (24 - s_pulses)) & 1u);
     /* Between reads: low while a conversion newer than the last one read is ready. */
-    return latest_conversion(now) > s_read_conv ? 0 : 1;
+    const int64_t conv = latest_conversion(now);
+    if (conv <= s_read_conv) return 1;
+    if (conv != s_ready_conv) {
+        s_ready_conv = conv;
+        s_ready_data = convert(conv);
+    }
+    return 0;
 }
 
 bool hx711_sim_fail_due(void)
