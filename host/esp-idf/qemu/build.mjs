@@ -60,7 +60,7 @@ const configure = [
   "-G", "Ninja", "-S", here, "-B", out, "-DIDF_TARGET=esp32c3", "-DPYTHON_DEPS_CHECKED=1", "-DPYTHON=/usr/bin/python3",
   `-DSCALE_OFFLINE_COMPONENTS=${offline}`, `-DSDKCONFIG=${join(out, "sdkconfig")}`, ...defines,
 ];
-if (certs) configure.push(`-DSCALE_CERTS_DIR=${certs}`);
+configure.push(`-DSCALE_CERTS_DIR=${certs ?? ""}`); // empty: main/certs (a cached folder of an earlier run is forgotten)
 // The configuration comes from the defaults files every time (an sdkconfig left from an earlier
 // build would keep old values); kconfgen rewrites sdkconfig.h only when a value changed.
 rmSync(join(out, "sdkconfig"), { force: true });
