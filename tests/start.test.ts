@@ -50,14 +50,14 @@ async function workspace(): Promise<Workspace> {
     args: (...extra) => ["run", scenario, "--store", w.store, "--certs", w.certs, "--port", String(w.port), ...extra],
   };
   // A tester's certificate from the same CA npm start then reuses (how a user makes one for mosquitto_sub).
-  const made = await cli("certs", "--out", w.certs, "--device-id", "tester");
+  const made = await cli("certs", "--out", w.certs, "--device-id", "tester@scale1");
   assert.equal(made.code, 0, made.stderr);
   return w;
 }
 
 async function tester(w: Workspace, extra: mqtt.IClientOptions = {}): Promise<MqttClient> {
   return mqtt.connectAsync(`mqtts://localhost:${w.port}`, {
-    ca: readFileSync(join(w.certs, "ca.pem")), cert: readFileSync(join(w.certs, "tester.pem")), key: readFileSync(join(w.certs, "tester-key.pem")),
+    ca: readFileSync(join(w.certs, "ca.pem")), cert: readFileSync(join(w.certs, "tester@scale1.pem")), key: readFileSync(join(w.certs, "tester@scale1-key.pem")),
     reconnectPeriod: 0, ...extra,
   });
 }
@@ -130,7 +130,7 @@ test("the embedded broker refuses clients without a certificate from its CA; a c
     assert.equal(await attempt(url, { ca }), "refused");
     assert.equal(await attempt(url, { ca, cert: stranger.cert, key: stranger.key }), "refused");
     assert.equal(await attempt(url, { ca, username: "scale1", password: "x" }), "refused");
-    assert.equal(await attempt(url, { ca, cert: readFileSync(join(w.certs, "tester.pem")), key: readFileSync(join(w.certs, "tester-key.pem")) }), "connected");
+    assert.equal(await attempt(url, { ca, cert: readFileSync(join(w.certs, "tester@scale1.pem")), key: readFileSync(join(w.certs, "tester@scale1-key.pem")) }), "connected");
 
     const client = await tester(w);
     const box = inbox(client);

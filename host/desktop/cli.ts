@@ -206,12 +206,15 @@ export function program(): Command {
     .command("certs")
     .description("make what is missing of a CA, a broker certificate and client (device or subscriber) certificates, PEM and DER; what exists is reused")
     .option("-o, --out <dir>", "output folder (private keys are written there, mode 600; never commit them)", join("certs", "out"))
-    .option("--device-id <ids...>", "clients to certify, each the certificate's common name (devices, subscribers)", ["scale1"])
+    .option("--device-id <ids...>", "clients to certify, each the certificate's common name: a scale's id (it publishes as that scale), NAME@ID (a person or tool that reads and commands scale ID), or subscriber (reads and commands every scale)", ["scale1"])
     .option("--host <names...>", "broker host names and IP addresses, added to those the broker certificate has", ["localhost", "127.0.0.1"])
     .option("--rotate", "make new keys and certificates for the CA, the broker and the clients named (other clients of the old CA stop working)")
     .action(async (o: { out: string; deviceId: string[]; host: string[]; rotate?: boolean }) => {
       for (const id of o.deviceId) {
-        if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) throw new ConfigError(`device id "${id}" is not 1..32 of A-Z a-z 0-9 _ -`);
+        const [name, scale] = id.includes("@") ? id.split("@", 2) : [id, null];
+        if (!/^[A-Za-z0-9_.-]{1,32}$/.test(name) || (scale !== null && !/^[A-Za-z0-9_-]{1,32}$/.test(scale))) {
+          throw new ConfigError(`client "${id}" is not a device id (1..32 of A-Z a-z 0-9 _ -) or NAME@ID for one scale's operator`);
+        }
       }
       const report = await writeCerts(o.out, { clients: o.deviceId, hosts: o.host, rotate: o.rotate });
       for (const line of report.lines) console.log(line);

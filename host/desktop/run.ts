@@ -7,6 +7,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import { Device } from "./device.js";
 import { MqttLink } from "./mqtt/link.js";
 import { startBroker, type RunningBroker } from "./mqtt/broker.js";
+import { SUBSCRIBER } from "./mqtt/acl.js";
 import { resolveConnection, ConfigError, type Connection } from "./mqtt/config.js";
 import { writeCerts, certFiles, type CertFiles } from "./certs.js";
 import { loadScenario, type Scenario } from "./scenario.js";
@@ -29,8 +30,8 @@ export interface RunOptions {
   moduleKey?: string[];
 }
 
-/** The client certificate the built-in subscriber uses on the embedded broker. */
-export const SUBSCRIBER_ID = "subscriber";
+/** The client certificate the built-in subscriber uses on the embedded broker (./mqtt/acl.ts: it reads every scale). */
+export const SUBSCRIBER_ID = SUBSCRIBER;
 /** How long a stop waits for queued readings to reach the broker. */
 const DRAIN_MS = 2000;
 /** While the broker is away, how often the number of readings waiting is shown. */
