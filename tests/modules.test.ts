@@ -4,7 +4,7 @@
 // restart, a fit whose parameters persist, and a transfer that resumes.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { scaleFor, CAL_10KG } from "./helpers.js";
@@ -22,6 +22,7 @@ import { Device } from "../host/desktop/device.js";
 import { makePki, freePort } from "./brokers.js";
 import { Cli, bin } from "./processes.js";
 import { spawnSync } from "node:child_process";
+import { repo as repoRoot } from "../host/vendor.mjs";
 import type { VirtualScale } from "../host/desktop/virtual-scale.js";
 import type { Reading } from "../host/desktop/core.js";
 
@@ -328,6 +329,28 @@ test("wasm-scale module keygen, sign, verify, install and rollback as a user run
       scale.child.kill("SIGINT");
       await scale.exited;
     }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("module build: a copied example that still calls itself by the example's name is refused, not written over the example's package", () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-modbuild-"));
+  try {
+    cpSync(join(repoRoot, "modules", "lib"), join(dir, "modules", "lib"), { recursive: true });
+    cpSync(join(repoRoot, "modules", "table"), join(dir, "modules", "mybin"), { recursive: true });
+    const out = join(dir, "out");
+    const build = () => spawnSync(process.execPath, [bin, "module", "build", join(dir, "modules", "mybin"), "--out", out], { encoding: "utf8" });
+    const refused = build();
+    assert.equal(refused.status, 2, refused.stderr);
+    assert.match(refused.stderr, /calls itself "table" \(cal_name in .*mybin\/index\.ts\).*change cal_name to "mybin"/);
+    assert.equal(refused.stderr.trim().split("\n").length, 1, "one line");
+    assert.equal(existsSync(join(out, "table-1.0.0.wsm")), false, "nothing written under the example's name");
+    const source = join(dir, "modules", "mybin", "index.ts");
+    writeFileSync(source, readFileSync(source, "utf8").replace('nameAddress("table")', 'nameAddress("mybin")'));
+    const built = build();
+    assert.equal(built.status, 0, built.stderr);
+    assert.match(built.stdout, /mybin-1\.0\.0\.wsm: mybin 1\.0\.0/);
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

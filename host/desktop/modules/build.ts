@@ -90,6 +90,11 @@ export async function buildModule(dir: string, outDir: string): Promise<{ wasm: 
     throw new BuildError(`${specFile} is missing: it gives the module's params and the inputs of its golden vectors`);
   }
   const { bytes, manifest } = packageModule(wasm, specText, specFile);
+  if (manifest.name !== base) {
+    // A copied example still calls itself by the example's name: its package would overwrite the
+    // example's (NAME-VERSION.wsm) and the .wasm and .wsm would name different modules.
+    throw new BuildError(`${dir}: the module calls itself "${manifest.name}" (cal_name in ${join(dir, "index.ts")}); a module's folder is named after it: change cal_name to "${base}" or the folder to ${manifest.name}`);
+  }
   const pkg = join(outDir, `${manifest.name}-${manifest.version}.wsm`);
   writeFileSync(pkg, bytes);
   return { wasm: wasmFile, pkg, manifest };
