@@ -1,11 +1,12 @@
 // Host + simulator + Wasm core together: readings, faults, filters, zero, calibration, persistence.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { code } from "../host/abi.js";
 import { FileStore } from "../host/desktop/store.js";
+import { restore } from "../host/desktop/run.js";
 import type { Reading } from "../host/desktop/core.js";
 import { scaleFor, collect, CAL_10KG, debugWasmPath } from "./helpers.js";
 
@@ -348,5 +349,32 @@ test("the hosts show the division's decimals as the core's messages do, and sett
     assert.equal(scale.core.set("DIVISION_KG", d), 0);
     assert.equal(displayDecimals(scale.core), decimals, `d = ${d}`);
     assert.equal(settingShown(scale.core.get("DIVISION_KG")), d, `DIVISION_KG = ${d} as written`);
+  }
+});
+
+test("a stored blob the core refuses is kept in a file of its own before the next save replaces it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-"));
+  try {
+    const path = join(dir, "store.json");
+    const first = await scaleFor({ events: [...CAL_10KG] });
+    collect(first, 6);
+    const store = new FileStore(path);
+    const good = first.core.saveBlob("CALIBRATION");
+    const damaged = Uint8Array.from(good);
+    damaged[20] ^= 0x40;
+    store.set("CALIBRATION", damaged);
+    const second = await scaleFor({});
+    const { notes, calibrated } = restore(new FileStore(path), second.core);
+    assert.equal(calibrated, false);
+    const note = notes.find((n) => n.startsWith("ignored stored calibration: BAD_BLOB"));
+    assert.ok(note, notes.join("\n"));
+    const copy = note.match(/kept in (\S+)$/)![1];
+    assert.deepEqual(new Uint8Array(readFileSync(copy)), damaged, "the refused bytes, as they were");
+    assert.equal(statSync(copy).mode & 0o777, 0o600);
+    // The next save replaces the store's entry; the copy stays.
+    new FileStore(path).set("CALIBRATION", good);
+    assert.deepEqual(new Uint8Array(readFileSync(copy)), damaged);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

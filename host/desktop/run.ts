@@ -38,7 +38,7 @@ const DRAIN_MS = 2000;
 const WAITING_EVERY_MS = 10_000;
 
 /** Restores calibration and settings from the store; says what it did and whether calibration came back. */
-function restore(store: FileStore | undefined, core: ScaleCore): { notes: string[]; calibrated: boolean } {
+export function restore(store: FileStore | undefined, core: ScaleCore): { notes: string[]; calibrated: boolean } {
   const notes: string[] = [];
   let calibrated = false;
   if (!store) return { notes, calibrated };
@@ -47,7 +47,12 @@ function restore(store: FileStore | undefined, core: ScaleCore): { notes: string
     const blob = store.get(which);
     if (!blob) continue;
     const r = core.loadBlob(which, blob);
-    notes.push(r === 0 ? `restored ${which.toLowerCase()} from ${store.path}` : `ignored stored ${which.toLowerCase()}: ${codeName("error", r)}`);
+    if (r === 0) notes.push(`restored ${which.toLowerCase()} from ${store.path}`);
+    else {
+      // Refused whole; the next save would replace it: a copy is kept for whoever wants it back.
+      const copy = store.keepCopy(which);
+      notes.push(`ignored stored ${which.toLowerCase()}: ${codeName("error", r)}; the refused bytes are kept in ${copy}`);
+    }
     if (r === 0 && which === "CALIBRATION") calibrated = true;
   }
   return { notes, calibrated };

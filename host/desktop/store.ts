@@ -1,7 +1,7 @@
 // Persistent key-value bytes for the desktop host, the counterpart of NVS on the ESP32: one JSON
 // file, replaced atomically on every write so a crash never leaves half a file.
 import { makeDirs } from "./files.js";
-import { readFileSync, renameSync, existsSync } from "node:fs";
+import { readFileSync, renameSync, existsSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import lockfile from "proper-lockfile";
@@ -77,6 +77,18 @@ export class FileStore {
     if (!(key in this.entries)) return;
     delete this.entries[key];
     this.write();
+  }
+
+  /**
+   * Copies an entry the core refused (a damaged or foreign blob) to a file of its own beside the
+   * store, before the next save replaces it: `<store>.<key>-refused-<ms>.bin`. Returns its path.
+   */
+  keepCopy(key: string): string | null {
+    const v = this.entries[key];
+    if (v === undefined) return null;
+    const copy = `${this.path}.${key.toLowerCase()}-refused-${Date.now()}.bin`;
+    writeFileSync(copy, Buffer.from(v, "base64"), { mode: 0o600, flag: "wx" });
+    return copy;
   }
 
   private write(): void {
