@@ -378,3 +378,34 @@ test("a stored blob the core refuses is kept in a file of its own before the nex
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("secrets: a symbolic link planted where a key goes is replaced, never written through; wider modes are narrowed; key folders are 700", async () => {
+  const { webKey } = await import("../host/desktop/web/server.js");
+  const { writeCerts } = await import("../host/desktop/certs.js");
+  const { symlinkSync, writeFileSync: write, chmodSync, lstatSync } = await import("node:fs");
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-secrets-"));
+  try {
+    const certs = join(dir, "certs");
+    await writeCerts(certs, { clients: ["scale1"], hosts: ["localhost"] });
+    assert.equal(statSync(certs).mode & 0o777, 0o700, "the certificates' folder");
+    // An attacker's link where the web key will be written: the key goes into a plain file instead.
+    const elsewhere = join(dir, "attacker-reads-this");
+    write(elsewhere, "");
+    symlinkSync(elsewhere, join(certs, "web-key"));
+    assert.throws(() => webKey(certs), /is a symbolic link/);
+    rmSync(join(certs, "web-key"));
+    const key = webKey(certs);
+    assert.equal(readFileSync(elsewhere, "utf8"), "", "nothing written through the link");
+    assert.equal(lstatSync(join(certs, "web-key")).isSymbolicLink(), false);
+    assert.equal(statSync(join(certs, "web-key")).mode & 0o777, 0o600);
+    // A key file left readable by others is made private when it is next used.
+    chmodSync(join(certs, "web-key"), 0o644);
+    assert.equal(webKey(certs), key);
+    assert.equal(statSync(join(certs, "web-key")).mode & 0o777, 0o600);
+    chmodSync(join(certs, "scale1-key.pem"), 0o644);
+    await writeCerts(certs, { clients: ["scale1"], hosts: ["localhost"] });
+    assert.equal(statSync(join(certs, "scale1-key.pem")).mode & 0o777, 0o600, "a device key kept, made private");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

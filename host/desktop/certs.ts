@@ -1,7 +1,7 @@
 // Certificates for a broker and its devices, made in JavaScript so the same command works on Linux,
 // macOS and Windows (`npm run certs`): a CA, a broker certificate for the broker's host names, and a
 // device key, CSR and certificate, each in PEM and in DER (the form a device stores).
-import { makeDirs, systemReason } from "./files.js";
+import { keepSecret, makeDirs, systemReason, writeSecret } from "./files.js";
 import { webcrypto, createPrivateKey } from "node:crypto";
 import { writeFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -189,17 +189,17 @@ export class CertError extends Error {}
  */
 export async function writeCerts(dir: string, request: CertRequest): Promise<CertReport> {
   try {
-    makeDirs(dir);
+    makeDirs(dir, 0o700); // it holds private keys
   } catch (e) {
     throw new CertError(`cannot create ${dir}: ${systemReason(e)}`);
   }
   const files = certFiles(dir, request.clients[0] ?? "scale1");
   const lines: string[] = [];
-  const secret = (path: string, data: string | Buffer) => writeFileSync(path, data, { mode: 0o600 });
+  const secret = (path: string, data: string | Buffer) => writeSecret(path, data);
   const write = (path: string, data: string | Buffer) => writeFileSync(path, data);
   try {
     let ca: Issued;
-    const rotateCa = request.rotate || !existsSync(files.ca) || !existsSync(files.caKey);
+    const rotateCa = request.rotate || !existsSync(files.ca) || !keepSecret(files.caKey);
     if (!rotateCa) {
       ca = await loadCa(files);
       lines.push(`CA       ${files.ca} (kept)`);
@@ -213,7 +213,7 @@ export async function writeCerts(dir: string, request: CertRequest): Promise<Cer
     const current = rotateCa ? null : await validIssued(files.broker, ca);
     const had = current ? sanNames(current) : rotateCa ? previousNames(files.broker) : [];
     const hosts = [...had, ...request.hosts.filter((h) => !had.includes(h))];
-    if (current && existsSync(files.brokerKey) && hosts.length === had.length) {
+    if (current && keepSecret(files.brokerKey) && hosts.length === had.length) {
       lines.push(`broker   ${files.broker} for ${hosts.join(", ")} (kept)`);
     } else {
       const broker = await makeServer(ca, hosts);
@@ -223,7 +223,7 @@ export async function writeCerts(dir: string, request: CertRequest): Promise<Cer
     }
     for (const id of request.clients) {
       const f = certFiles(dir, id);
-      if (!rotateCa && existsSync(f.deviceKey) && (await validIssued(f.device, ca))) {
+      if (!rotateCa && keepSecret(f.deviceKey) && (await validIssued(f.device, ca))) {
         lines.push(`client   ${f.device}, key ${f.deviceKey} (kept)`);
         continue;
       }

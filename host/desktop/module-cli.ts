@@ -1,9 +1,9 @@
 // `wasm-scale module ...`: make a signing key, build, sign and verify calibration module packages,
 // and install, list and roll back modules on a scale: over MQTT (a running scale, ESP32 or
 // npm start) or in a stopped desktop scale's store.
-import { makeDirs } from "./files.js";
+import { makeDirs, writeSecret } from "./files.js";
 import type { Command } from "commander";
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Connection } from "./mqtt/config.js";
 import { ScaleCore } from "./core.js";
@@ -60,9 +60,8 @@ export function addModuleCommands(cli: Command, h: Helpers): void {
       const priv = join(o.out, PRIVATE_KEY);
       if (existsSync(priv) && !o.force) throw new ModuleCliError(`${priv} exists: keep it, or pass --force to replace it`);
       const k = generateSigningKey();
-      makeDirs(o.out);
-      writeFileSync(priv, k.privatePem, { mode: 0o600 });
-      chmodSync(priv, 0o600);
+      makeDirs(o.out, 0o700);
+      writeSecret(priv, k.privatePem);
       writeFileSync(join(o.out, PUBLIC_KEY), k.publicPem);
       console.log(`key ${k.id}: ${priv} (private: never commit it), ${join(o.out, PUBLIC_KEY)} (give it to the scales)`);
     });

@@ -8,10 +8,10 @@
 // local CA's certificates, it admits only holders of a key kept beside those certificates (mode
 // 600). The URL it prints carries the key once; the page then holds it in a strict, HTTP-only
 // cookie. Commands must be JSON from the page's own origin, and the page cannot be framed.
-import { makeDirs } from "../files.js";
+import { keepSecret, makeDirs, writeSecret } from "../files.js";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
@@ -73,13 +73,13 @@ export interface WebViewOptions {
 /** The web view's access key, kept in `dir` (beside the broker's certificates): made once, then reused. */
 export function webKey(dir: string): string {
   const file = join(dir, "web-key");
-  if (existsSync(file)) {
+  makeDirs(dir, 0o700);
+  if (keepSecret(file)) {
     const key = readFileSync(file, "utf8").trim();
     if (/^[A-Za-z0-9_-]{22,}$/.test(key)) return key;
   }
-  makeDirs(dir, 0o700);
   const key = randomBytes(18).toString("base64url");
-  writeFileSync(file, key + "\n", { mode: 0o600 });
+  writeSecret(file, key + "\n");
   return key;
 }
 
