@@ -142,6 +142,22 @@ test("run (npm start) makes certificates, starts a TLS broker and shows what a s
   }
 });
 
+test("a taken --web-port is refused first, before the broker or the device start (no misleading broker messages)", async () => {
+  const { createServer } = await import("node:net");
+  const taken = createServer();
+  const port = await new Promise<number>((resolve) => taken.listen(0, "127.0.0.1", () => resolve((taken.address() as { port: number }).port)));
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-webport-"));
+  try {
+    const r = await cli("run", "--web-port", String(port), "--port", String(await freePort()), "--no-store", "--certs", join(dir, "certs"), "--duration", "1");
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr.trim(), `wasm-scale: port ${port} of the web view is in use: pass another --web-port (0: any free port), or --no-web`);
+    assert.doesNotMatch(r.stdout, /broker|device /);
+  } finally {
+    taken.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("run refuses a plaintext broker URL with a clear error", async () => {
   const r = await cli("run", "--broker", "mqtt://localhost:1883", "--duration", "1", "--no-store");
   assert.equal(r.code, 2);

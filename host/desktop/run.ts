@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import mqtt, { type MqttClient } from "mqtt";
 import { Device } from "./device.js";
 import { MqttLink } from "./mqtt/link.js";
+import { createServer } from "node:net";
 import { startBroker, type RunningBroker } from "./mqtt/broker.js";
 import { SUBSCRIBER } from "./mqtt/acl.js";
 import { resolveConnection, ConfigError, type Connection } from "./mqtt/config.js";
@@ -81,6 +82,16 @@ async function startWebView(make: (port: number) => WebView, port: number | unde
   }
 }
 
+/** Refuses a --web-port that is taken before anything else starts (the broker, the device's link). */
+async function webPortFree(port: number): Promise<void> {
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once("error", (e: NodeJS.ErrnoException) => reject(e.code === "EADDRINUSE"
+      ? new ConfigError(`port ${port} of the web view is in use: pass another --web-port (0: any free port), or --no-web`) : e));
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve()));
+  });
+}
+
 async function startEmbeddedBroker(certs: CertFiles, port: number): Promise<RunningBroker> {
   try {
     return await startBroker({
@@ -130,6 +141,7 @@ export async function run(file: string, o: RunOptions): Promise<void> {
       if (skipped.length) console.log(`calibration restored: the scenario's set-up commands (${skipped.join(", ")}) are skipped`);
     }
     const decimals = displayDecimals(scale.core);
+    if (o.web && o.webPort) await webPortFree(o.webPort);
     let link: MqttLink | null = null;
     let web: WebView | null = null;
     let deviceId = o.deviceId ?? process.env.WASM_SCALE_DEVICE_ID ?? "scale1";
