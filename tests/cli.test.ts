@@ -211,3 +211,19 @@ test("npm start -- --engine wamr-fast: the ESP32's interpreter publishes to the 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("replay --readings prints each reading as the run it replays printed it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-widths-"));
+  try {
+    const rec = join(dir, "k.rec");
+    const ran = await cli("simulate", "--duration", "6", "--readings", "--record", rec);
+    assert.equal(ran.code, 0, ran.stderr);
+    const replayed = await cli("replay", rec, "--readings");
+    assert.equal(replayed.code, 0, replayed.stderr);
+    const lines = (out: string) => out.split("\n").filter((l) => /^\s+\d+\.\d s  #\d+/.test(l));
+    assert.ok(lines(ran.stdout).length > 40);
+    assert.deepEqual(lines(replayed.stdout), lines(ran.stdout));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

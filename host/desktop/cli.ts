@@ -146,7 +146,7 @@ export function program(): Command {
       let shown = -1;
       const { summary } = await replay(file, {
         set, wasm: o.wasm, engine: o.engine, module: o.module,
-        onReading: o.readings && !o.json ? (r) => console.log(formatReading(r, 3)) : undefined,
+        onReading: o.readings && !o.json ? (r, core) => console.log(formatReading(r, displayDecimals(core))) : undefined,
         onProgress: tty ? (f) => {
           const pct = Math.floor(f * 100);
           if (pct !== shown) process.stderr.write(`\rreplaying ${file}: ${(shown = pct)} %`);

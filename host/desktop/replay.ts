@@ -19,7 +19,8 @@ export interface ReplayOptions {
   wasm?: Uint8Array | string;
   /** A calibration module to weigh with: a package (.wsm, with its parameters) or a bare .wasm. */
   module?: string;
-  onReading?: (r: Reading) => void;
+  /** Every reading, with the core that made it (its settings: the division a display shows). */
+  onReading?: (r: Reading, core: ScaleCore) => void;
   /** Called now and then with the fraction done (for a progress bar). */
   onProgress?: (fraction: number) => void;
 }
@@ -256,7 +257,7 @@ export async function replay(path: string, options: ReplayOptions = {}): Promise
     const r = core.reading();
     readings.push(r);
     stats.reading(r);
-    options.onReading?.(r);
+    options.onReading?.(r, core);
   }
   options.onProgress?.(1);
   return { readings, summary: stats.summary(samples, readings.at(-1) ?? null) };
