@@ -6,7 +6,10 @@ export default {
   include: ["assembly/__tests__/**/*.include.ts"],
   disclude: [/node_modules/],
   async instantiate(memory, createImports, instantiate, binary) {
-    const script = { words: [], highAfter: 1, maxHighUs: 1, ageUs: 100, waitResult: 0, writes: [], pulses: 0, moduleSlope: 0, fits: 0 };
+    // Times: every DOUT fell at `fallUs`, the read begins `startAfterUs` later and lasts `readUs`;
+    // each read's fall is `periodUs` after the last one's (a chip read at every conversion).
+    const script = { words: [], highAfter: 1, maxHighUs: 1, fallUs: 1000, startAfterUs: 10, readUs: 50, periodUs: 100000, times: true,
+      waitResult: 0, writes: [], pulses: 0, moduleSlope: 0, fits: 0 };
     let exports;
     const u32 = () => new Uint32Array(exports.memory.buffer);
     const imports = {
@@ -18,7 +21,13 @@ export default {
           for (let i = 0; i < len; i++) u32()[(out >> 2) + i] = script.words[i] >>> 0;
           u32()[(out >> 2) + len] = script.highAfter;
           u32()[(out >> 2) + len + 1] = script.maxHighUs;
-          u32()[(out >> 2) + len + 2] = script.ageUs;
+          if (script.times) {
+            const start = script.fallUs + script.startAfterUs;
+            u32()[(out >> 2) + len + 2] = start >>> 0;
+            u32()[(out >> 2) + len + 3] = (start + script.readUs) >>> 0;
+            for (let i = 0; i < len; i++) u32()[(out >> 2) + len + 4 + i] = script.fallUs >>> 0;
+          }
+          script.fallUs += script.periodUs;
           return 0;
         },
         write: (pin, level) => { script.writes.push(pin * 10 + level); },
@@ -32,7 +41,8 @@ export default {
         set_word: (i, w) => { script.words[i] = w; },
         set_after: (mask, maxHighUs) => { script.highAfter = mask; script.maxHighUs = maxHighUs; },
         set_wait: (r) => { script.waitResult = r; },
-        set_age: (us) => { script.ageUs = us; },
+        set_timing: (periodUs, startAfterUs, readUs) => { script.periodUs = periodUs; script.startAfterUs = startAfterUs; script.readUs = readUs; },
+        set_times: (on) => { script.times = on !== 0; },
         last_pulses: () => script.pulses,
         writes: () => script.writes.length,
         last_write: () => script.writes[script.writes.length - 1] ?? -1,

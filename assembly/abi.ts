@@ -1,6 +1,6 @@
 // Generated from assembly/abi.json by host/gen-abi.ts (npm run abi). Do not edit.
 
-export const ABI_VERSION: i32 = 5;
+export const ABI_VERSION: i32 = 6;
 
 /** DOUT did not go low within the ready timeout: chip missing, unpowered or DOUT stuck high */
 export const FAULT_TIMEOUT: i32 = 1;

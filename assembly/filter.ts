@@ -286,7 +286,9 @@ export function stableStep(kg: f64, shown: f64, tMs: i32, band: f64): bool {
   const slotMs = max(cfgInt(CFG_STABLE_MS) / STABLE_SLOTS, 1);
   const gap = tMs - lastMs;
   lastMs = tMs;
-  if (!slotsStarted || gap < 0 || gap > max(slotMs, 2000 / cfgInt(CFG_RATE_SPS))) {
+  // A gap of a few conversions is a host that came late or a refused read; a longer one is a chip
+  // that went missing (a fault gap): stability is earned again after it.
+  if (!slotsStarted || gap < 0 || gap > max(slotMs, 4000 / cfgInt(CFG_RATE_SPS))) {
     // The first value, or after a gap in the readings: stability is earned again.
     slotsStarted = true;
     slotsDone = 0;

@@ -7,9 +7,13 @@
 // - DOUT stuck low, or a missed pulse: DOUT is not high after the last pulse (NO_DOUT_HIGH), or a
 //   gain bit is low (GAIN_PULSES);
 // - a clock high phase over 50 us (a preempted pulse): the chip powers down (POWER_DOWN);
-// - a read that ends too long after the data became ready (a stalled low phase, or chips on a
-//   shared clock whose conversions drifted nearly a period apart): the next conversion may have
-//   replaced the later bits, so reads older than 80 % of a period are refused (LATE);
+// - a conversion that completes during the read (a stalled low phase, chips on a shared clock
+//   whose conversions drifted nearly a period apart, a host that came late): the later bits are
+//   the new conversion's (LATE). The host reports when each DOUT fell and when the read began and
+//   ended, on its microsecond clock; each chip's conversions follow its fall every period, and each
+//   chip's own period is learned from its successive falls (oscillators differ by a few percent),
+//   so a read is refused only when one of them could have completed during it. Its pulses were
+//   counted as usual: a LATE read is one conversion lost, no reason to resynchronise;
 // - a converter that repeats one code: FROZEN.
 // Codes 0x000000 and 0xFFFFFF are ordinary readings (a bridge near 0 V gives both), but one that
 // comes from far away may be a chip that missed a pulse and took this read's first pulses as its
@@ -46,8 +50,18 @@ export const doutPins = memory.data(MAX_CHIPS);
 export const lastCode = memory.data(MAX_CHIPS * 4);
 export const sameCount = memory.data(MAX_CHIPS * 4);
 export const CODES_BYTES: i32 = MAX_CHIPS * 4;
-/** clock_in output: a word per chip, the high mask, the longest high phase, the read's age. */
-const clockOut = memory.data((MAX_CHIPS + 3) * 4);
+/** clock_in output: a word per chip, the high mask, the longest high phase, the read's first rising and last falling edge, each chip's DOUT fall (host us). */
+const clockOut = memory.data((2 * MAX_CHIPS + 4) * 4);
+/** Per chip: the host time (us) its DOUT last fell, its conversion period learned from its falls (us x 16), and how many falls taught it (saturating). */
+export const fallTimes = memory.data(3 * MAX_CHIPS * 4);
+export const FALL_TIMES_BYTES: i32 = 3 * MAX_CHIPS * 4;
+const lastFall = fallTimes;
+const periodX16 = fallTimes + <usize>(MAX_CHIPS * 4);
+const learned = fallTimes + <usize>(2 * MAX_CHIPS * 4);
+/** Falls a period must be learned from before its estimate is trusted to 1/1024. */
+const LEARNED_FALLS: i32 = 8;
+/** Time the host's clock readings and the chip's conversion instant may differ by (us): edge latency, rounding. */
+const GUARD_US: i32 = 20;
 /** A jump larger than this to 0x000000 or 0xFFFFFF is not a bridge near 0 V (counts). */
 const JUMP_COUNTS: i32 = 4096;
 /** Conversions of all zeros or all ones, after such a jump, before the chip is deemed out of step. */
@@ -58,8 +72,6 @@ const unconfirmed = memory.data(MAX_CHIPS * 4);
 const readCode = memory.data(MAX_CHIPS * 4);
 /** codeFault: no fault, but no weight either (an unconfirmed jump to all zeros or all ones). */
 const UNCONFIRMED: i32 = -1;
-/** A read older than this fraction of the conversion period may hold bits of the next conversion. */
-const LATE_FRACTION: u32 = 80; // percent
 
 let chips: i32 = 0;
 let powered: bool = true;
@@ -82,6 +94,7 @@ export let hxWaitedUs: i32 = 0;
 /** Forget the chips and return to power-up state. */
 export function hxReset(): void {
   chips = 0;
+  forgetPeriods();
   powered = true;
   restartSettling();
 }
@@ -93,6 +106,54 @@ function restartSettling(): void {
     store<i32>(sameCount + (<usize>i << 2), 0);
     store<i32>(unconfirmed + (<usize>i << 2), 0);
   }
+  // A reset restarts the conversions with a new phase (the next fall is no whole number of periods
+  // after the last, so it teaches nothing); the oscillators, and so the periods learned, stay.
+}
+
+/** Forgets the periods learned (the chips, or their order, changed). */
+function forgetPeriods(): void {
+  for (let i = 0; i < MAX_CHIPS; i++) store<i32>(learned + (<usize>i << 2), 0);
+}
+
+/**
+ * Whether one of chip i's conversions could have completed during a read from startUs to endUs,
+ * given its DOUT fell at fallUs (host us clock, wrapping): its conversions follow at multiples of
+ * its period. Learns the period from the interval since its previous fall (a whole number of
+ * periods: each fall is a conversion; unread ones in between leave DOUT low).
+ */
+function convertedDuring(i: i32, fallUs: u32, startUs: u32, endUs: u32, nominalX16: i32): bool {
+  const pAt = periodX16 + (<usize>i << 2);
+  const nAt = learned + (<usize>i << 2);
+  let p = load<i32>(pAt);
+  let n = load<i32>(nAt);
+  // Nothing learned yet, or learned at another rate: start from the nominal period.
+  if (n == 0 || abs(p - nominalX16) > nominalX16 >> 3) {
+    p = nominalX16;
+    n = 0;
+  }
+  const sinceLast = <i32>(fallUs - load<u32>(lastFall + (<usize>i << 2)));
+  store<u32>(lastFall + (<usize>i << 2), fallUs);
+  if (n > 0 && sinceLast > 0 && sinceLast < 0x4000000) {
+    const periods = (sinceLast * 16 + (p >> 1)) / p;
+    // Oscillators are within a few percent of nominal: a whole number of periods to within 1/32 of one.
+    if (periods >= 1 && periods <= 4 && abs(sinceLast * 16 - periods * p) <= p >> 5) {
+      p += (sinceLast * 16 / periods - p) >> (n < LEARNED_FALLS ? 1 : 3);
+    }
+  }
+  store<i32>(pAt, p);
+  store<i32>(nAt, min(n + 1, LEARNED_FALLS + 1));
+  const startAfter = <i32>(startUs - fallUs);
+  const endAfter = <i32>(endUs - fallUs);
+  // A fall after the read began, or a read that ended before it began: times not to be trusted.
+  if (startAfter < 0 || endAfter < startAfter) return true;
+  const periodUs = max(p >> 4, 1);
+  // How far the conversions may be from where the period puts them by the read's end: an
+  // unlearned period by the oscillators' spread (a few percent), a learned one by 1/1024.
+  const slack = GUARD_US + (endAfter >> (n > LEARNED_FALLS ? 10 : 5));
+  // The first conversion after the fall that could come at or after the read's start: within it?
+  const from = startAfter - slack;
+  const m = from <= 0 ? 1 : (from + periodUs - 1) / periodUs;
+  return m * periodUs <= endAfter + slack;
 }
 
 export function hxChips(): i32 {
@@ -117,6 +178,7 @@ export function hxAddChip(clk: i32, dout: i32): i32 {
   store<u8>(clkPins + at, <u8>clk);
   store<u8>(doutPins + at, <u8>dout);
   chips++;
+  forgetPeriods();
   restartSettling();
   return chips;
 }
@@ -206,7 +268,8 @@ export function hxRead(): i32 {
   // A conversion at another gain than the configured one is the transition: never a weight.
   const dataGain = convGain;
   const settling = settleLeft > 0 || dataGain != gain;
-  const lateUs: u32 = <u32>(10000 * LATE_FRACTION) / <u32>max(cfgInt(CFG_RATE_SPS), 1);
+  const nominalX16 = 16000000 / max(cfgInt(CFG_RATE_SPS), 1);
+  let lost = false;
   let poweredDown = false;
   let unconfirmedRead = false;
   let sum: i32 = 0;
@@ -216,8 +279,10 @@ export function hxRead(): i32 {
     let end = start + 1;
     while (end < chips && load<u8>(clkPins + end) == clk) end++;
     const n = end - start;
-    store<u32>(clockOut + (<usize>(n + 2) << 2), 0xFFFFFFFF); // a host that fills in no age: LATE
-    if (gpio_clock_in(<i32>clk, doutPins + start, n, pulses, clockOut, (n + 3) * 4) != 0) {
+    // A host that fills in no times reports a read that ended before it began: LATE.
+    store<u32>(clockOut + (<usize>(n + 2) << 2), 1);
+    store<u32>(clockOut + (<usize>(n + 3) << 2), 0);
+    if (gpio_clock_in(<i32>clk, doutPins + start, n, pulses, clockOut, (2 * n + 4) * 4) != 0) {
       fault(FAULT_HOST, start);
       break;
     }
@@ -227,17 +292,31 @@ export function hxRead(): i32 {
       poweredDown = true;
       fault(FAULT_POWER_DOWN, start);
     }
-    if (load<u32>(clockOut + (<usize>(n + 2) << 2)) > lateUs) fault(FAULT_LATE, start);
+    const readStart = load<u32>(clockOut + (<usize>(n + 2) << 2));
+    const readEnd = load<u32>(clockOut + (<usize>(n + 3) << 2));
     for (let j = 0; j < n; j++) {
       const word = load<u32>(clockOut + (<usize>j << 2));
+      if (convertedDuring(start + j, load<u32>(clockOut + (<usize>(n + 4 + j) << 2)), readStart, readEnd, nominalX16)) {
+        fault(FAULT_LATE, start + j);
+        // While a chip recovers from a lost step, a conversion during the read that was to put it
+        // back in step leaves it unknown whether it did: resynchronise again.
+        if (settling) lost = true;
+      }
       // After the 25th rising edge DOUT is pulled high and stays high until the next conversion.
-      if (((highAfter >> j) & 1) == 0) fault(FAULT_NO_DOUT_HIGH, start + j);
-      if ((word & extraMask) != extraMask) fault(FAULT_GAIN_PULSES, start + j);
+      if (((highAfter >> j) & 1) == 0) {
+        fault(FAULT_NO_DOUT_HIGH, start + j);
+        lost = true;
+      }
+      if ((word & extraMask) != extraMask) {
+        fault(FAULT_GAIN_PULSES, start + j);
+        lost = true;
+      }
       const data = (word >> <u32>extra) & 0xFFFFFF;
       const bad = codeFault(data, start + j);
       if (bad == UNCONFIRMED) unconfirmedRead = true;
       // A lost step counts while settling too: the resynchronisation starts again.
       else if (bad != 0 && (!settling || bad == FAULT_GAIN_PULSES)) fault(bad, start + j);
+      if (bad == FAULT_GAIN_PULSES) lost = true;
       const signedCode = (<i32>(data << 8)) >> 8;
       store<i32>(hxCodes + (<usize>(start + j) << 2), signedCode);
       sum += signedCode;
@@ -252,13 +331,12 @@ export function hxRead(): i32 {
       if (load<i32>(unconfirmed + (<usize>i << 2)) == 0) store<u32>(lastCode + (<usize>i << 2), load<u32>(readCode + (<usize>i << 2)));
     }
   }
-  const failed = hxFault & 0xFF;
-  const lostStep = unconfirmedRead || failed == FAULT_NO_DOUT_HIGH || failed == FAULT_GAIN_PULSES || failed == FAULT_LATE;
+  const lostStep = unconfirmedRead || lost;
   if (poweredDown) {
     restartSettling(); // the chips reset when the clock went low: channel A, gain 128
   } else if (lostStep) {
-    // A pulse went astray, or a conversion overran the read: the chip may wait for pulses it
-    // missed, or have taken extra ones as another gain. Its next read resynchronises it (and
+    // A pulse went astray: the chip may wait for pulses it missed, or have taken extra ones as
+    // another gain. Its next read resynchronises it (and
     // selects the gain again): until then and while it settles, nothing it says is a weight.
     convGain = 0;
     settleLeft = cfgInt(CFG_SETTLE_DISCARD);

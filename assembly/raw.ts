@@ -10,7 +10,8 @@
 //   'H' u8 rate, u8 chips, chips x (u8 clk, u8 dout), u16 n + config blob, u16 n + calibration blob
 //   'S' i32 now_ms                                    a scale_sample call
 //   'W' i32 result                                    gpio_wait_low returned
-//   'C' u8 n, (n + 3) x u32                           gpio_clock_in's output (words, high mask, longest high, age)
+//   'C' u8 n, (2n + 4) x u32                          gpio_clock_in's output (words, high mask, longest high,
+//                                                     first rising and last falling edge, each DOUT's fall)
 //   'M' u16 topic bytes, u16 payload bytes (full length), u16 n, then the n bytes the core was given
 //   'P' u8 on                                         hx_power
 //   'K' u8 key, f32 value                             config_set from the host
@@ -20,12 +21,12 @@
 //   'E'                                               the end of the recording
 // host/desktop/raw.ts turns batches into a recording file (docs/simulator.md, "Recording on the device").
 
-export const RAW_VERSION: i32 = 1;
+export const RAW_VERSION: i32 = 2;
 /** Bytes of a batch: framed with its topic it fits the io buffer. */
 export const RAW_BATCH: i32 = 896;
 const HEADER: i32 = 12;
-/** Room a sample needs: S, W, and a C per clock pin of up to four chips. */
-const SAMPLE_ROOM: i32 = 5 + 5 + 4 * (2 + 7 * 4);
+/** Room a sample needs: S, W, and a C per clock pin (at most four pins of one chip each: 6 words). */
+const SAMPLE_ROOM: i32 = 5 + 5 + 4 * (2 + 6 * 4);
 /** A batch is sent at least this often while recording (ms), so the stream flows at 10 SPS too. */
 const BATCH_MS: i32 = 1000;
 /** Longest recording a command may ask for (s). */
@@ -188,7 +189,7 @@ export function rawWait(result: i32): void {
 export function rawClock(out: usize, n: i32): void {
   if (!active || skipping) return;
   const p = at();
-  const bytes = (n + 3) * 4;
+  const bytes = (2 * n + 4) * 4;
   store<u8>(p, 0x43);
   store<u8>(p, <u8>n, 1);
   memory.copy(p + 2, out, bytes);

@@ -15,7 +15,7 @@
 import { ERR_BAD_BLOB, ERR_BAD_VALUE } from "./abi";
 import { crc32Update } from "./blob";
 import { filterStateSave, filterStateLoad, spikeRing, spikeSorted, SPIKE_BYTES, movingRing, MOVING_BYTES, slotLow, slotHigh, SLOT_BYTES } from "./filter";
-import { hxStateSave, hxStateLoad, lastCode, sameCount, CODES_BYTES } from "./hx711";
+import { hxStateSave, hxStateLoad, lastCode, sameCount, CODES_BYTES, fallTimes, FALL_TIMES_BYTES } from "./hx711";
 import { trimStateSave, trimStateLoad, empty, rows, TRIM_BYTES, ROWS_BYTES } from "./trim";
 import { calStateSave, calStateLoad } from "./calibration";
 import { commandsStateSave, commandsStateLoad, results, resHead, resLen, RESULTS_MAX, RESULT_SIZE } from "./commands";
@@ -24,14 +24,14 @@ import { dutyState, DUTY_STATE_BYTES } from "./duty";
 import { scaleStateSave, scaleStateLoad } from "./scale";
 
 const STATE_MAGIC: u32 = 0x31535357; // "WSS1"
-export const STATE_VERSION: i32 = 4;
+export const STATE_VERSION: i32 = 5;
 const HEAD: i32 = 14;
 /** The scalars' bytes: filter 144, hx711 16, trim 24, calibration 16, commands 12, outbox 64, scale 48. */
 const SCALARS_LEN: i32 = 324;
 /** Where the two queues' lengths are in the stream (their heads are written as 0). */
 const RESULTS_LEN_AT: i32 = HEAD + 144 + 16 + 24 + 16 + 4;
 const OUTBOX_LEN_AT: i32 = HEAD + 144 + 16 + 24 + 16 + 12 + 4;
-const REGIONS: i32 = 10;
+const REGIONS: i32 = 11;
 
 /** Header and scalars, staged: written here before the first chunk, read here before applying. */
 const staged = memory.data(HEAD + SCALARS_LEN);
@@ -39,7 +39,7 @@ const staged = memory.data(HEAD + SCALARS_LEN);
 const regionTable = memory.data<u32>([
   <u32>spikeRing, SPIKE_BYTES, <u32>spikeSorted, SPIKE_BYTES, <u32>movingRing, MOVING_BYTES, <u32>slotLow, SLOT_BYTES,
   <u32>slotHigh, SLOT_BYTES, <u32>lastCode, CODES_BYTES, <u32>sameCount, CODES_BYTES,
-  <u32>empty, TRIM_BYTES, <u32>rows, ROWS_BYTES, <u32>dutyState, DUTY_STATE_BYTES,
+  <u32>empty, TRIM_BYTES, <u32>rows, ROWS_BYTES, <u32>dutyState, DUTY_STATE_BYTES, <u32>fallTimes, FALL_TIMES_BYTES,
 ]);
 
 /** Where a stream is: the next chunk expected, the CRC register, its length (0: none started) and

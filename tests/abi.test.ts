@@ -94,9 +94,10 @@ test("the release core has one memory page at most and stays inside its size bud
   // 29 KiB since host/pack-data.mjs joins the data segments (437 bytes of zeros written out save
   // WAMR 141 segment records, about 7 KB of heap); 30.5 KiB since the second metrology round
   // (stability on the converted input with one value excepted each way, the corner adjustment's
-  // per-chip windows, a jump to all zeros or ones confirmed: 1.5 KB). The whole share of the
-  // ESP32's heap is checked in firmware.test.ts.
-  assert.ok(size <= 30.5 * 1024, `release core is ${size} bytes, over the 30.5 KiB budget`);
+  // per-chip windows, a jump to all zeros or ones confirmed: 1.5 KB); 31.5 KiB since each chip's
+  // period is learned from its DOUT falls and a read judged by when a conversion can come (0.7 KB).
+  // The whole share of the ESP32's heap is checked in firmware.test.ts.
+  assert.ok(size <= 31.5 * 1024, `release core is ${size} bytes, over the 31.5 KiB budget`);
 });
 
 test("WAMR can shrink the release core's memory to its static data, and never checks a global as a C stack", async () => {

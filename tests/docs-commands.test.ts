@@ -89,9 +89,16 @@ function session(name: string): string[] {
   return documentedCommands().filter(({ line }) => (how(line) as { run?: string })?.run === name).map(({ line }) => line);
 }
 
+/** The environment a person's shell has: without the variables `npm test` sets for its scripts (npm_*), which change what npx runs. */
+function userEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.toLowerCase().startsWith("npm_")) env[k] = v;
+  return { ...env, ...extra };
+}
+
 /** Runs lines in one bash, in cwd, stopping at the first failure; its output. */
 function sh(cwd: string, lines: string[], env: NodeJS.ProcessEnv = {}): string {
-  const r = spawnSync("bash", ["-euo", "pipefail", "-c", lines.join("\n")], { cwd, encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+  const r = spawnSync("bash", ["-euo", "pipefail", "-c", lines.join("\n")], { cwd, encoding: "utf8", env: userEnv(env), maxBuffer: 64 << 20 });
   assert.equal(r.status, 0, `${lines.join("\n")}\n--- output ---\n${(r.stdout + r.stderr).slice(-4000)}`);
   return r.stdout + r.stderr;
 }
@@ -99,7 +106,7 @@ function sh(cwd: string, lines: string[], env: NodeJS.ProcessEnv = {}): string {
 /** Long-running documented lines, started in the background in a process group of their own; resolves at a line of their output. */
 function background(cwd: string, lines: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; out: () => string }> {
   const script = [...lines.slice(0, -1), `exec ${lines[lines.length - 1]}`].join("\n");
-  const child = spawn("bash", ["-c", script], { cwd, env: { ...process.env, ...env }, detached: true });
+  const child = spawn("bash", ["-c", script], { cwd, env: userEnv(env), detached: true });
   const line = lines.join("; ");
   let out = "";
   return new Promise((resolve, reject) => {

@@ -26,6 +26,39 @@ export function collect(scale: VirtualScale, untilS: number): Reading[] {
   return out;
 }
 
+/**
+ * Runs a scale, telling apart the reads during which one of its chips completed a conversion (their
+ * later bits are the new conversion's: corrupted) from the others, as the simulator knows them.
+ */
+export function collectMarked(scale: VirtualScale, untilS: number): { all: Reading[]; corrupted: Reading[]; reads: number } {
+  const board = scale.board;
+  const clockIn = board.clockIn.bind(board);
+  const waitLow = board.waitLow.bind(board);
+  let mid = 0;
+  let reads = 0;
+  let corrupt = false;
+  const midCount = () => scale.chips.reduce((n, c) => n + c.midReadConversions, 0);
+  board.waitLow = (...args: Parameters<typeof waitLow>) => {
+    corrupt = false; // a sample begins
+    return waitLow(...args);
+  };
+  board.clockIn = (...args: Parameters<typeof clockIn>) => {
+    clockIn(...args);
+    reads++;
+    const now = midCount();
+    if (now !== mid) corrupt = true;
+    mid = now;
+  };
+  const all: Reading[] = [];
+  const corrupted: Reading[] = [];
+  scale.run(untilS, (r) => {
+    all.push(r);
+    if (corrupt) corrupted.push(r);
+    corrupt = false;
+  });
+  return { all, corrupted, reads };
+}
+
 export const CAL_10KG = [
   // The empty scale (stable for STABLE_MS, 1 s, after the first readings), then one known weight.
   { type: "command", at: 1.9, name: "cal_point", kg: 0 },

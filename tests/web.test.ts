@@ -64,7 +64,9 @@ test("the web view: live weight, a fault, tare from the page answered like an MQ
     await page.waitForFunction((s) => Number(document.getElementById("weight")!.dataset.seq) > s, { timeout: 0 }, first);
     // The fault of the scenario's first seconds is in the log, and its end.
     await page.waitForFunction(() => /fault TIMEOUT on chip 0/.test(document.getElementById("log")!.textContent!), { timeout: 0 });
-    await page.waitForFunction(() => /fault TIMEOUT cleared/.test(document.getElementById("log")!.textContent!), { timeout: 0 });
+    // (The chip's first read when it is back may be refused as LATE: its period was not learned yet
+    // and a second passed since its last fall; the end of that fault is the end of the gap.)
+    await page.waitForFunction(() => /fault [A-Z_]+ cleared/.test(document.getElementById("log")!.textContent!), { timeout: 0 });
     // Calibrated, 2 kg, stable: tare from the page.
     await page.waitForFunction(() => {
       const w = document.getElementById("weight")!;

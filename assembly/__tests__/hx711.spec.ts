@@ -9,7 +9,8 @@ import {
 @external("spec", "set_word") declare function setWord(i: i32, w: u32): void;
 @external("spec", "set_after") declare function setAfter(mask: u32, maxHighUs: u32): void;
 @external("spec", "set_wait") declare function setWait(r: i32): void;
-@external("spec", "set_age") declare function setAge(us: u32): void;
+@external("spec", "set_timing") declare function setTiming(periodUs: i32, startAfterUs: i32, readUs: i32): void;
+@external("spec", "set_times") declare function setTimes(on: i32): void;
 @external("spec", "last_pulses") declare function lastPulses(): i32;
 @external("spec", "last_write") declare function lastWrite(): i32;
 
@@ -21,6 +22,8 @@ function oneChip(): void {
   hxAddChip(18, 4);
   setWait(0);
   setAfter(1, 1);
+  setTiming(100000, 10, 50);
+  setTimes(1);
 }
 
 /** The word a chip clocks out for `code` with 25 pulses: 24 data bits then DOUT high. */
@@ -145,18 +148,30 @@ describe("faults are classified, never weights", () => {
     expect<i32>(r).toBe(-1);
     expect<i32>(hxFault).toBe(FAULT_GAIN_PULSES);
   });
-  it("refuses a read older than 80 % of a conversion period (a stall, or chips drifted apart)", () => {
+  it("refuses a read only when a conversion could have completed during it, from each chip's own period", () => {
     oneChip();
-    configSet(CFG_RATE_SPS, 80); // 12,500 us
+    configSet(CFG_RATE_SPS, 80); // 12,500 us nominal
+    configSet(CFG_FROZEN_COUNT, 0); // the same code throughout
     setWord(0, word25(100));
-    setAge(9999); expect<i32>(hxRead()).toBe(1);
-    setAge(10001); expect<i32>(hxRead()).toBe(-1); expect<i32>(hxFault).toBe(FAULT_LATE);
-    // The chip may have been caught mid-conversion: its next read only resynchronises it.
-    setAge(100); expect<i32>(hxRead()).toBe(0);
-    configSet(CFG_RATE_SPS, 10); // 100 ms
-    setAge(79999); expect<i32>(hxRead()).toBe(1);
-    setAge(80001); expect<i32>(hxRead()).toBe(-1);
-    setAge(100);
+    // This chip's oscillator is 2 % slow: 12,750 us. Prompt reads teach the core its period.
+    setTiming(12750, 10, 50);
+    for (let i = 0; i < 12; i++) expect<i32>(hxRead()).toBe(1);
+    // Read from 12,600 to 12,650 us after the fall: the nominal period would put a conversion in
+    // it (at 12,500), the learned one does not (12,750).
+    setTiming(12750, 12600, 50); expect<i32>(hxRead()).toBe(1);
+    // From 12,700 to 12,760: the conversion at 12,750 came during the read.
+    setTiming(12750, 12700, 60); expect<i32>(hxRead()).toBe(-1); expect<i32>(hxFault).toBe(FAULT_LATE);
+    // One conversion lost, nothing more: the next read is a reading (no resynchronisation).
+    setTiming(12750, 10, 50); expect<i32>(hxRead()).toBe(1);
+    // A host 1.3 periods late reads the conversion that replaced the unread one: a good read.
+    setTiming(12750, 16575, 50); expect<i32>(hxRead()).toBe(1);
+    // A read stalled between pulses past the next conversion.
+    setTiming(12750, 10, 13000); expect<i32>(hxRead()).toBe(-1); expect<i32>(hxFault).toBe(FAULT_LATE);
+    // A host that reports no times: every read is LATE.
+    setTiming(12750, 10, 50);
+    setTimes(0); expect<i32>(hxRead()).toBe(-1); expect<i32>(hxFault).toBe(FAULT_LATE);
+    setTimes(1); expect<i32>(hxRead()).toBe(1);
+    configSet(CFG_RATE_SPS, 10);
   });
   it("checks the gain bits and DOUT high after the last pulse", () => {
     oneChip();

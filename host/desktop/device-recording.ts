@@ -9,7 +9,7 @@ import { Recorder, RecordingError, RECORDING_FORMAT, RECORDING_VERSION, type Rec
 import { toolClientOptions, type Connection } from "./mqtt/config.js";
 import { describeError } from "./mqtt/link.js";
 
-const RAW_VERSION = 1;
+const RAW_VERSION = 2;
 /** The core's commands in the order of assembly/commands.ts, as 'X' records number them. */
 const COMMANDS = ["tare", "clear_tare", "zero", "calibrate", "cal_point", "cal_clear", "cal_fit", "config", "trim_empty", "trim_corner", "trim_clear", "record"];
 const FIRST = 1;
@@ -88,8 +88,8 @@ export function decodeBatches(batches: Batch[], deviceId: string): Decoded {
       } else if (tag === "C") {
         const n = r[p];
         const v = (k: number) => r.readUInt32LE(p + 1 + 4 * k);
-        events.push(["c", Array.from({ length: n }, (_, k) => v(k)), v(n), v(n + 1), v(n + 2)]);
-        p += 1 + 4 * (n + 3);
+        events.push(["c", Array.from({ length: 2 * n + 4 }, (_, k) => v(k))]);
+        p += 1 + 4 * (2 * n + 4);
       } else if (tag === "M") {
         // What the core was given: the topic, and the payload (cut short when it did not fit the
         // core's buffer; the core refused it as too long then, and a replay does the same).

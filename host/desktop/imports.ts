@@ -53,12 +53,16 @@ export function makeImports(board: Board, onPanic: (p: CorePanic) => void): Host
       calls["gpio.clock_in"]++;
       if (!pins(ptr, len) || clk < 0 || clk > MAX_GPIO || !board.isClockPin(clk)) return -1;
       if (pulses < 1 || pulses > 32) return -2;
-      if (out < 0 || outLen < 4 * (len + 3) || out + outLen > bytes.length || (out & 3) !== 0) return -3;
+      if (out < 0 || outLen < 4 * (2 * len + 4) || out + outLen > bytes.length || (out & 3) !== 0) return -3;
       board.clockIn(clk, pinScratch, len, pulses, words);
       for (let i = 0; i < len; i++) view.setUint32(out + 4 * i, words[i], true);
       view.setUint32(out + 4 * len, board.highMask, true);
       view.setUint32(out + 4 * (len + 1), board.maxHighUs, true);
-      view.setUint32(out + 4 * (len + 2), board.readAgeUs, true);
+      // The board's clock as a host's free-running microsecond counter: whole us, wrapping.
+      const us = (t: number) => Math.floor(t) >>> 0;
+      view.setUint32(out + 4 * (len + 2), us(board.readStartUs), true);
+      view.setUint32(out + 4 * (len + 3), Math.ceil(board.readEndUs) >>> 0, true);
+      for (let i = 0; i < len; i++) view.setUint32(out + 4 * (len + 4 + i), us(board.fellUs[i]), true);
       return 0;
     },
     write(pin: number, level: number): void {

@@ -1,15 +1,15 @@
 // Recordings: what the core was given, so that it can be given again. A recording holds the
 // chips, the settings and calibration in force when it started, and then, in order, every
-// sample's host time, what each GPIO import returned (wait_low's result, clock_in's words, DOUT
-// mask, longest high phase and read age) and every command, setting or power change the core was
+// sample's host time, what each GPIO import returned (wait_low's result, clock_in's whole output:
+// words, DOUT mask, longest high phase, the read's edges and each DOUT's fall) and every command, setting or power change the core was
 // given. Replaying feeds the same import results to a core: with the recorded settings it gives
 // the same readings, byte for byte; with other filter, stability or calibration settings it shows
 // what they would have done with the very same conversions.
 //
-// Format (version 1): gzip'd lines of JSON. Line 1 is the header object; then one array per event:
+// Format (version 2): gzip'd lines of JSON. Line 1 is the header object; then one array per event:
 //   ["s", now_ms]                          a scale_sample call
 //   ["w", result]                          gpio.wait_low returned result
-//   ["c", [word, ...], high_mask, longest_high_us, age_us]   gpio.clock_in filled its output
+//   ["c", [u32, ...]]                      gpio.clock_in filled its output with these 2n + 4 words (assembly/abi.json)
 //   ["x", "command", name, kg, order, corner] | ["x", "set", key, value] | ["x", "power", on]
 //   ["x", "message", topic, payload_base64] | ["x", "blob", which, blob_base64] | ["x", "device", id]   (npm start)
 //   ["x", "temperature", celsius | null]    the host's temperature for calibration modules (null: unknown)
@@ -23,7 +23,7 @@ import { CalibrationSocket } from "./modules/socket.js";
 import type { ScaleCore } from "./core.js";
 
 export const RECORDING_FORMAT = "wasm-scale-recording";
-export const RECORDING_VERSION = 1;
+export const RECORDING_VERSION = 2;
 
 export interface RecordingHeader {
   format: typeof RECORDING_FORMAT;
@@ -40,7 +40,7 @@ export interface RecordingHeader {
 
 export type CoreOp = ["command", string, number, number, number] | ["set", string, number] | ["power", boolean]
   | ["message", string, string] | ["blob", "CALIBRATION" | "CONFIG", string] | ["device", string] | ["temperature", number | null];
-export type RecordingEvent = ["s", number] | ["w", number] | ["c", number[], number, number, number] | ["x", ...CoreOp];
+export type RecordingEvent = ["s", number] | ["w", number] | ["c", number[]] | ["x", ...CoreOp];
 type Event = RecordingEvent;
 
 export class RecordingError extends Error {
@@ -111,9 +111,8 @@ export class Recorder {
       clock_in: (clk: number, ptr: number, len: number, pulses: number, out: number, outLen: number): number => {
         const r = gpio.clock_in(clk, ptr, len, pulses, out, outLen);
         if (r !== 0) throw new RecordingError(`clock_in refused (${r}): a recording needs well-formed reads`);
-        const v = new DataView(memory!.buffer, out, 4 * (len + 3));
-        const words = Array.from({ length: len }, (_, i) => v.getUint32(4 * i, true));
-        this.line(["c", words, v.getUint32(4 * len, true), v.getUint32(4 * (len + 1), true), v.getUint32(4 * (len + 2), true)]);
+        const v = new DataView(memory!.buffer, out, 4 * (2 * len + 4));
+        this.line(["c", Array.from({ length: 2 * len + 4 }, (_, i) => v.getUint32(4 * i, true))]);
         return r;
       },
       write: gpio.write,
@@ -195,13 +194,10 @@ export function replayImports(events: Event[], onMismatch: (what: string) => nev
         },
         clock_in: (_clk: number, _ptr: number, len: number, _pulses: number, out: number): number => {
           calls["gpio.clock_in"]++;
-          const [, words, mask, high, age] = next("c") as ["c", number[], number, number, number];
-          if (words.length !== len) onMismatch(`the core read ${len} chips where the recording has ${words.length}`);
-          const v = new DataView(memory!.buffer, out, 4 * (len + 3));
+          const [, words] = next("c") as ["c", number[]];
+          if (words.length !== 2 * len + 4) onMismatch(`the core read ${len} chips where the recording has ${(words.length - 4) / 2}`);
+          const v = new DataView(memory!.buffer, out, 4 * words.length);
           words.forEach((w, k) => v.setUint32(4 * k, w, true));
-          v.setUint32(4 * len, mask, true);
-          v.setUint32(4 * (len + 1), high, true);
-          v.setUint32(4 * (len + 2), age, true);
           return 0;
         },
         write: (): void => {

@@ -59,6 +59,8 @@ export const Scenario = z.strictObject({
   noiseCorrelation: finite.min(0).max(0.99).default(0).describe("noise correlation from one conversion to the next; 0 is white"),
   oscillatorPpm: finite.min(0).max(20000).default(2000).describe("each chip's oscillator is off by up to this much (seeded), with its own phase"),
   inStep: z.boolean().default(false).describe("the chips share one clock source (an external clock on XI): same period, same phase"),
+  lateHostPeriods: finite.min(0).max(4).default(0).describe("the host reads up to this many conversion periods after DOUT fell (seeded, uniform): a host busy elsewhere"),
+  t1Us: finite.min(0.1).max(100).default(1).describe("datasheet T1, DOUT falling to the first clock edge (at least 0.1 us)"),
   channelB: z.enum(["none", "cell", "temperature"]).default("none").describe("what is wired to channel B (gain 32)"),
   bridgeMvPerC: finite.default(0.05).describe("channelB temperature: bridge output per degree C from 20 C"),
   cellSensitivitySpread: finite.min(0).max(0.05).default(0).describe("each cell's sensitivity is off by up to this fraction (seeded)"),

@@ -92,6 +92,11 @@ export class VirtualScale {
     }
     const base = { ...DEFAULT_CELL, ...scenario.cell };
     const shared = new Random(options.seed * 104729);
+    this.board.firstEdgeUs = scenario.t1Us;
+    if (scenario.lateHostPeriods > 0) {
+      const late = new Random(options.seed * 15485863);
+      this.board.lateHost = { maxUs: (scenario.lateHostPeriods * 1e6) / scenario.rate, uniform: () => late.uniform() };
+    }
     const commonPpm = scenario.oscillatorPpm * (2 * shared.uniform() - 1);
     const commonPhase = 0.05 + 0.95 * shared.uniform();
     for (let i = 0; i < scenario.cells; i++) {

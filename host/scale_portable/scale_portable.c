@@ -109,6 +109,13 @@ void scale_put_u32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
+void scale_put_read_times(uint8_t *out, size_t n, int64_t start_us, int64_t end_us, const int64_t *fell_us)
+{
+    scale_put_u32(out + 4 * (n + 2), (uint32_t)start_us);
+    scale_put_u32(out + 4 * (n + 3), (uint32_t)end_us);
+    for (size_t i = 0; i < n; i++) scale_put_u32(out + 4 * (n + 4 + i), (uint32_t)fell_us[i]);
+}
+
 bool scale_unframe(const uint8_t *buf, size_t len, scale_frame_t *out)
 {
     if (buf == NULL || len < 3) return false;

@@ -9,6 +9,14 @@ export const PULSE_LOW_US = 1;
 /** DOUT-low to first rising edge (datasheet T1 >= 0.1 us; the ESP32 host needs about 1 us). */
 export const FIRST_EDGE_US = 1;
 
+/** A host that does not read as soon as the chips are ready (busy with the network, a slow loop). */
+export interface LateHost {
+  /** The longest delay (us); each read comes a seeded, uniformly random part of it late. */
+  maxUs: number;
+  /** A uniform random number in [0, 1), seeded by the caller. */
+  uniform: () => number;
+}
+
 export interface TimingFaults {
   /** Stretch one high phase of the next read to this many us (a preempted pulse); 0 for none. */
   stretchHighUs: number;
@@ -32,8 +40,15 @@ export class Board {
   /** Results of the last clockIn: pins high after the last falling edge, longest high phase (us). */
   highMask = 0;
   maxHighUs = 0;
-  /** Age of the last read: from the first poll that saw one of its pins low to its last falling edge (us). */
-  readAgeUs = 0;
+  /** The last read's first rising and last falling edge (us, this board's clock). */
+  readStartUs = 0;
+  readEndUs = 0;
+  /** Per pin of the last read: when its DOUT fell, as an edge interrupt records it (us). */
+  readonly fellUs = new Float64Array(64);
+  /** Reads come late by up to this much (null: the host waits on DOUT and reads at once). */
+  lateHost: LateHost | null = null;
+  /** Datasheet T1, DOUT low to the first rising edge: at least 0.1 us (us). */
+  firstEdgeUs = FIRST_EDGE_US;
   /** When the last wait_low first saw one of its pins low. */
   private firstLowUs = 0;
   private readonly byDout: (Hx711 | undefined)[] = new Array(64).fill(undefined);
@@ -67,8 +82,9 @@ export class Board {
       if (t > at) at = t;
       if (t < first) first = t;
     }
-    // This host polls continuously: the first pin low is seen when it goes low (or at the call).
+    // Where a pin has no falling edge to report (stuck low), its fall is when the wait first saw it low.
     this.firstLowUs = Math.max(this.nowUs, first);
+    if (this.lateHost && at !== Infinity) at += this.lateHost.uniform() * this.lateHost.maxUs;
     if (at - this.nowUs <= timeoutUs) {
       const waited = Math.ceil(at - this.nowUs);
       this.nowUs += waited;
@@ -90,7 +106,13 @@ export class Board {
    */
   clockIn(clk: number, pins: ArrayLike<number>, count: number, pulses: number, words: Uint32Array): void {
     this.clockInCalls++;
-    const t0 = this.nowUs + FIRST_EDGE_US;
+    const t0 = this.nowUs + this.firstEdgeUs;
+    for (let i = 0; i < count; i++) {
+      const chip = this.byDout[pins[i]];
+      chip?.advance(this.nowUs);
+      this.fellUs[i] = chip && !chip.faults.stuckLow && chip.fellAtUs > -Infinity ? chip.fellAtUs : this.firstLowUs;
+    }
+    this.readStartUs = t0;
     const chips = this.byClock[clk] ?? [];
     // The fast path is exact when every chip on this clock is listed and no timing fault is due.
     const faulty = this.timing.stretchHighUs > 0 || this.timing.shortPulse > 0 || this.timing.stallLowUs > 0 || chips.length !== count;
@@ -106,7 +128,7 @@ export class Board {
       this.nowUs = t0 + pulses * (PULSE_HIGH_US + PULSE_LOW_US);
       this.highMask = highMask;
       this.maxHighUs = maxHighUs;
-      this.readAgeUs = Math.ceil(this.nowUs - PULSE_LOW_US - this.firstLowUs);
+      this.readEndUs = this.nowUs - PULSE_LOW_US;
       return;
     }
     // Edge by edge, with the injected violation; every chip on this clock sees every edge.
@@ -138,7 +160,7 @@ export class Board {
     this.highMask = highMask;
     this.maxHighUs = maxHighUs;
     this.nowUs = lastFall + PULSE_LOW_US;
-    this.readAgeUs = Math.ceil(lastFall - this.firstLowUs);
+    this.readEndUs = lastFall;
   }
 
   /** gpio.write: only clock pins are outputs. Returns false for a pin that is not one. */

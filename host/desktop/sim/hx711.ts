@@ -182,6 +182,9 @@ export class Hx711 {
       bits ^= 1 << this.random.int(24);
     }
     this.data = bits;
+    // DOUT falls when a conversion finds it high (nothing ready, or the last read finished); an
+    // unread conversion replaced by this one leaves it low, with no edge for the host to see.
+    if (!this.ready || this.shift > 24) this.fellAtUs = tUs;
     this.ready = true;
     // A read in progress (up to its gain pulse) carries on into the new conversion's bits; after
     // a finished read, or none, DOUT goes low for the new data.
@@ -191,6 +194,8 @@ export class Hx711 {
 
   /** Conversions that completed while a read was shifting bits out (for tests). */
   midReadConversions = 0;
+  /** When DOUT last went low for a new conversion (what a host's edge interrupt would see), us. */
+  fellAtUs = -Infinity;
 
   /** Power-up / reset: channel A, gain 128, the filter empty (its first outputs unsettled). */
   private reset(tUs: number): void {

@@ -29,7 +29,10 @@ int32_t hx711_pio_clock_in(int clk, const uint8_t *pins, size_t len, int pulses,
     }
     scale_put_u32(out + 4 * len, (1u << len) - 1); /* DOUT high after the last pulse */
     scale_put_u32(out + 4 * (len + 1), 1);         /* the PIO's high phase */
-    scale_put_u32(out + 4 * (len + 2), 60);         /* read 60 us after data was ready */
+    /* Each read begins 10 us after every DOUT fell and lasts 50 us, a second after the last. */
+    const int64_t at = (int64_t)sim_clock_calls * 1000000;
+    const int64_t fell[8] = {at, at, at, at, at, at, at, at};
+    scale_put_read_times(out, len, at + 10, at + 60, fell);
     return 0;
 }
 

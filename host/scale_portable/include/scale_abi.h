@@ -1,7 +1,7 @@
 /* Generated from assembly/abi.json by host/gen-abi.ts (npm run abi). Do not edit. */
 #pragma once
 
-#define SCALE_ABI_VERSION 5
+#define SCALE_ABI_VERSION 6
 #define SCALE_ABI_MAX_PAGES 1
 #define SCALE_ABI_IMPORT_COUNT 6
 

@@ -72,8 +72,13 @@ const char *scale_config_warning(const scale_config_t *c);
 /* ---- ABI glue ------------------------------------------------------------------------------------- */
 
 /* Bytes clock_in writes for n data pins: a word per pin, the high-after mask, the longest high
- * phase, the age of the read. */
-static inline size_t scale_clock_out_len(size_t n) { return 4 * (n + 3); }
+ * phase, the read's first rising and last falling edge, and each pin's DOUT fall. */
+static inline size_t scale_clock_out_len(size_t n) { return 4 * (2 * n + 4); }
+
+/* Writes the read's times into clock_in's output for n pins (after the words, the mask and the
+ * longest high phase): the first rising and last falling edge and each pin's DOUT fall, on the
+ * host's microsecond clock (its low 32 bits: the core subtracts them, wrapping). */
+void scale_put_read_times(uint8_t *out, size_t n, int64_t start_us, int64_t end_us, const int64_t *fell_us);
 
 /* Pin list from the core: 1..8 distinct GPIO numbers, each valid for input on an ESP32. */
 bool scale_pins_valid(const uint8_t *pins, size_t len);

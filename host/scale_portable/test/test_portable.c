@@ -158,10 +158,15 @@ static void test_pins_and_words(void)
     CHECK(!scale_pins_valid(ok, 0));
     CHECK(!scale_pins_valid(flash, 2));
     CHECK(!scale_pins_valid(dup, 2));
-    CHECK(scale_clock_out_len(1) == 16);
+    CHECK(scale_clock_out_len(1) == 24 && scale_clock_out_len(4) == 48);
     uint8_t w[4];
     scale_put_u32(w, 0x01020304u);
     CHECK(w[0] == 4 && w[1] == 3 && w[2] == 2 && w[3] == 1);
+    /* The times after two pins' words, mask and longest high phase; the low 32 bits of the clock. */
+    uint8_t out[4 * 8] = {0};
+    const int64_t fell[2] = {0x100000005LL, 7};
+    scale_put_read_times(out, 2, 0x1FFFFFFFFLL, 0x200000030LL, fell);
+    CHECK(out[16] == 0xFF && out[19] == 0xFF && out[20] == 0x30 && out[23] == 0 && out[24] == 5 && out[28] == 7);
 }
 
 static void test_unframe(void)

@@ -35,8 +35,24 @@ static portMUX_TYPE s_mux = portMUX_INITIALIZER_UNLOCKED;
 static int s_clk_pin = -1;
 static uint64_t s_input_mask;
 static volatile uint32_t s_yields;
-/* When the last wait_low first saw one of its pins low (esp_timer us): a read's age counts from here. */
-static int64_t s_first_low_us;
+/* When each DOUT pin last fell (esp_timer us), recorded between reads by a falling-edge interrupt:
+ * the core tells from it whether a conversion could have completed during a read. */
+static volatile int64_t s_fell_us[GPIO_NUM_MAX];
+/* A read is clocking: DOUT's edges are data bits then, not conversions. */
+static volatile bool s_reading;
+
+#if CONFIG_SCALE_HX711_SIMULATED
+#define DOUT_INTR GPIO_INTR_DISABLE
+/* The simulated chip knows when its DOUT fell; its pins raise no interrupt. */
+static void note_fall(int pin) { s_fell_us[pin] = hx711_sim_fell_us(); }
+#else
+#define DOUT_INTR GPIO_INTR_NEGEDGE
+static void IRAM_ATTR dout_fell(void *arg)
+{
+    if (!s_reading) s_fell_us[(intptr_t)arg] = esp_timer_get_time();
+}
+static void note_fall(int pin) { (void)pin; }
+#endif
 
 esp_err_t hx711_gpio_init(const hx711_gpio_config_t *config)
 {
@@ -66,10 +82,21 @@ esp_err_t hx711_gpio_init(const hx711_gpio_config_t *config)
          * have no pull-up: the configuration check asks for an external one there. */
         .pull_up_en = GPIO_PULLUP_ENABLE,
         .pull_down_en = GPIO_PULLDOWN_DISABLE,
-        .intr_type = GPIO_INTR_DISABLE,
+        .intr_type = DOUT_INTR,
     };
     err = gpio_config(&in);
     if (err != ESP_OK) return err;
+    for (int i = 0; i < config->dout_count; i++) s_fell_us[config->dout_pins[i]] = esp_timer_get_time();
+#if !CONFIG_SCALE_HX711_SIMULATED
+    /* The edge's time, to a few microseconds: the handler runs from IRAM, also while flash is busy.
+     * Another component may have installed the service already. */
+    err = gpio_install_isr_service(ESP_INTR_FLAG_IRAM);
+    if (err != ESP_OK && err != ESP_ERR_INVALID_STATE) return err;
+    for (int i = 0; i < config->dout_count; i++) {
+        err = gpio_isr_handler_add(config->dout_pins[i], dout_fell, (void *)(intptr_t)config->dout_pins[i]);
+        if (err != ESP_OK) return err;
+    }
+#endif
     s_clk_pin = config->clk_pin;
     s_input_mask = inputs;
     ESP_LOGI(TAG, "clock GPIO %d, %d data pin(s)", s_clk_pin, config->dout_count);
@@ -89,7 +116,6 @@ int32_t hx711_gpio_wait_low(const uint8_t *pins, size_t len, int32_t timeout_us)
 {
     if (!pins_configured(pins, len) || timeout_us < 0) return -1000001;
     const int64_t start = esp_timer_get_time();
-    bool any_low = false;
     for (;;) {
         uint32_t high = 0;
         for (size_t i = 0; i < len; i++) {
@@ -97,11 +123,8 @@ int32_t hx711_gpio_wait_low(const uint8_t *pins, size_t len, int32_t timeout_us)
         }
         const int64_t now = esp_timer_get_time();
         const int64_t waited = now - start;
-        /* Polled once per tick: a pin that went low between polls is seen up to 1 ms late. */
-        if (!any_low && high != (1u << len) - 1) {
-            any_low = true;
-            s_first_low_us = now;
-        }
+        /* Polled once per tick: the read may begin up to a tick after the last pin fell (the edge
+         * interrupt keeps each fall's time, so the core judges the read by when it really began). */
         if (high == 0) return (int32_t)waited;
         if (waited >= timeout_us) return -(int32_t)high;
         s_yields++;
@@ -115,8 +138,15 @@ int32_t IRAM_ATTR hx711_gpio_clock_in(int clk, const uint8_t *pins, size_t len, 
     if (pulses < 1 || pulses > 32) return -2;
     if (out == NULL || out_len < scale_clock_out_len(len)) return -3;
     uint32_t words[8] = {0};
+    int64_t fell[8];
     uint32_t longest = 0;
     const uint32_t ticks_per_us = esp_rom_get_cpu_ticks_per_us();
+    s_reading = true; /* from here the edge interrupt leaves the times alone */
+    for (size_t i = 0; i < len; i++) {
+        note_fall(pins[i]);
+        fell[i] = s_fell_us[pins[i]];
+    }
+    const int64_t read_start = esp_timer_get_time();
     for (int p = 0; p < pulses; p++) {
         /* Only the high phase is protected: the HX711 powers down if it lasts over 60 us, while
          * the low phase has no maximum. Interrupts stay enabled between pulses. */
@@ -133,15 +163,17 @@ int32_t IRAM_ATTR hx711_gpio_clock_in(int clk, const uint8_t *pins, size_t len, 
         if (high > longest) longest = high;
         esp_rom_delay_us(PULSE_LOW_US);
     }
+    const int64_t read_end = esp_timer_get_time();
+    s_reading = false;
     uint32_t after = 0;
     for (size_t i = 0; i < len; i++) {
         if (DOUT_GET(pins[i])) after |= 1u << i;
+        else s_fell_us[pins[i]] = read_end; /* low already: a conversion came as the read ended, its edge unseen */
         scale_put_u32(out + 4 * i, words[i]);
     }
-    const int64_t age = esp_timer_get_time() - s_first_low_us;
     scale_put_u32(out + 4 * len, after);
     scale_put_u32(out + 4 * (len + 1), (longest + ticks_per_us - 1) / ticks_per_us);
-    scale_put_u32(out + 4 * (len + 2), age < 0 ? 0 : age > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)age);
+    scale_put_read_times(out, len, read_start, read_end, fell);
     return 0;
 }
 

@@ -145,6 +145,12 @@ int hx711_sim_dout(void)
     return 0;
 }
 
+int64_t hx711_sim_fell_us(void)
+{
+    /* Unread conversions after the first replace its data without an edge. */
+    return s_power_up_us + (SETTLING_PERIODS + s_read_conv + 1) * period_us();
+}
+
 bool hx711_sim_fail_due(void)
 {
     if (s_points < 0) parse();

@@ -31,7 +31,11 @@ static int s_dma = -1;
 static int s_clk = -1; /* the clock pin the state machine drives now */
 static uint32_t s_clk_mask;
 static uint32_t s_dout_mask;
-static uint64_t s_first_low_us;
+/* When each DOUT pin last fell (time_us_64), recorded by the edge interrupt between reads: the
+ * core tells from it whether a conversion could have completed during a read. */
+static volatile uint64_t s_fell_us[32];
+/* A read is clocking: DOUT's edges are data bits then, not conversions. */
+static volatile bool s_reading;
 static uint32_t s_samples[32];
 
 bool hx711_pin_usable(int pin)
@@ -48,11 +52,15 @@ bool hx711_pin_usable(int pin)
 }
 
 /* A DOUT pin fell: the event wakes hx711_pio_wait_low's WFE (taking and leaving an interrupt sets
- * the event register); the edge is only acknowledged here, the pins' levels are what counts. */
+ * the event register), and, between reads, the time is the conversion's. */
 static void dout_fell(void)
 {
+    const uint64_t now = time_us_64();
     for (uint p = 0; p < 32; p++) {
-        if ((s_dout_mask & (1u << p)) && (gpio_get_irq_event_mask(p) & GPIO_IRQ_EDGE_FALL)) gpio_acknowledge_irq(p, GPIO_IRQ_EDGE_FALL);
+        if ((s_dout_mask & (1u << p)) && (gpio_get_irq_event_mask(p) & GPIO_IRQ_EDGE_FALL)) {
+            gpio_acknowledge_irq(p, GPIO_IRQ_EDGE_FALL);
+            if (!s_reading) s_fell_us[p] = now;
+        }
     }
 }
 
@@ -91,6 +99,7 @@ bool hx711_pio_init(const hx711_pio_config_t *c)
         gpio_init((uint)p);
         gpio_set_dir((uint)p, GPIO_IN);
         gpio_pull_up((uint)p); /* a missing chip reads high (not ready) and times out */
+        s_fell_us[p] = time_us_64(); /* low already: its fall is not known to have been earlier */
     }
     gpio_add_raw_irq_handler_masked(s_dout_mask, dout_fell);
     for (int i = 0; i < c->dout_count; i++) gpio_set_irq_enabled((uint)c->dout_pins[i], GPIO_IRQ_EDGE_FALL, true);
@@ -115,7 +124,6 @@ int32_t hx711_pio_wait_low(const uint8_t *pins, size_t len, int32_t timeout_us)
     if (!pins_configured(pins, len) || timeout_us < 0) return -1000001;
     const uint64_t start = time_us_64();
     const absolute_time_t deadline = from_us_since_boot(start + (uint64_t)timeout_us);
-    bool any_low = false;
     for (;;) {
         const uint32_t all = gpio_get_all();
         uint32_t high = 0;
@@ -123,10 +131,6 @@ int32_t hx711_pio_wait_low(const uint8_t *pins, size_t len, int32_t timeout_us)
             if (all & (1u << pins[i])) high |= 1u << i;
         }
         const uint64_t now = time_us_64();
-        if (!any_low && high != (1u << len) - 1) {
-            any_low = true;
-            s_first_low_us = now;
-        }
         const uint64_t waited = now - start;
         if (high == 0) return (int32_t)waited;
         if (waited >= (uint64_t)timeout_us) return -(int32_t)high;
@@ -149,11 +153,15 @@ int32_t hx711_pio_clock_in(int clk, const uint8_t *pins, size_t len, int pulses,
     channel_config_set_write_increment(&dc, true);
     channel_config_set_dreq(&dc, pio_get_dreq(s_pio, s_sm, false));
     dma_channel_configure((uint)s_dma, &dc, s_samples, &s_pio->rxf[s_sm], (uint)pulses, true);
-    pio_sm_put(s_pio, s_sm, (uint32_t)(pulses - 1));
+    int64_t fell[HX711_MAX_CHIPS];
+    s_reading = true; /* from here the edge interrupt leaves the times alone */
+    for (size_t i = 0; i < len; i++) fell[i] = (int64_t)s_fell_us[pins[i]];
     const uint64_t start = time_us_64();
+    pio_sm_put(s_pio, s_sm, (uint32_t)(pulses - 1));
     while (dma_channel_is_busy((uint)s_dma)) {
         if (time_us_64() - start > READ_TIMEOUT_US) {
             dma_channel_abort((uint)s_dma);
+            s_reading = false;
             return -4; /* the core reports FAULT_HOST */
         }
     }
@@ -161,17 +169,18 @@ int32_t hx711_pio_clock_in(int clk, const uint8_t *pins, size_t len, int pulses,
     busy_wait_us_32(1);
     const uint64_t end = time_us_64();
     const uint32_t after_all = gpio_get_all();
+    s_reading = false;
     uint32_t after = 0;
     for (size_t i = 0; i < len; i++) {
         uint32_t word = 0;
         for (int p = 0; p < pulses; p++) word = (word << 1) | ((s_samples[p] >> pins[i]) & 1u);
         scale_put_u32(out + 4 * i, word);
         if (after_all & (1u << pins[i])) after |= 1u << i;
+        else s_fell_us[pins[i]] = end; /* low already: a conversion came as the read ended, its edge unseen */
     }
-    const uint64_t age = end - s_first_low_us;
     scale_put_u32(out + 4 * len, after);
     scale_put_u32(out + 4 * (len + 1), HIGH_PHASE_US);
-    scale_put_u32(out + 4 * (len + 2), age > UINT32_MAX ? UINT32_MAX : (uint32_t)age);
+    scale_put_read_times(out, len, (int64_t)start, (int64_t)end, fell);
     return 0;
 }
 

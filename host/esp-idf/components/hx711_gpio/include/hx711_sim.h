@@ -22,6 +22,8 @@ extern "C" {
 
 void hx711_sim_clock(int level);
 int hx711_sim_dout(void);
+/* When DOUT last fell (esp_timer us): the first conversion after the last one read. */
+int64_t hx711_sim_fell_us(void);
 /* True once for each time of CONFIG_SCALE_HX711_SIM_FAIL_AT_S that has passed: the host call in
  * progress then fails (the Wasm host traps the core, as for a failing native). */
 bool hx711_sim_fail_due(void);

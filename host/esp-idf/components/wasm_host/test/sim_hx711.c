@@ -3,6 +3,7 @@
 
 #include <string.h>
 #include "hx711_gpio.h"
+#include "scale_portable.h"
 
 int32_t sim_hx711_code = 100000;
 int sim_hx711_write_fails;
@@ -20,15 +21,19 @@ int32_t hx711_gpio_wait_low(const uint8_t *pins, size_t len, int32_t timeout_us)
 int32_t hx711_gpio_clock_in(int clk, const uint8_t *pins, size_t len, int pulses, uint8_t *out, size_t out_len)
 {
     (void)pins;
-    if (clk != 18 || pulses < 25 || pulses > 27 || out_len < 4 * (len + 3)) return -1;
+    if (clk != 18 || pulses < 25 || pulses > 27 || out_len < scale_clock_out_len(len)) return -1;
     s_noise = s_noise * 1103515245u + 12345u;
     uint32_t data = ((uint32_t)sim_hx711_code + ((s_noise >> 16) & 63u)) & 0xFFFFFFu, extra = (uint32_t)pulses - 24u;
-    uint32_t word = (data << extra) | ((1u << extra) - 1u), high = (1u << len) - 1u, longest = 1, age = 60;
+    uint32_t word = (data << extra) | ((1u << extra) - 1u), high = (1u << len) - 1u, longest = 1;
     sim_hx711_clk_level = 0; /* every pulse ends low */
     for (size_t i = 0; i < len; i++) memcpy(out + 4 * i, &word, 4);
     memcpy(out + 4 * len, &high, 4);
     memcpy(out + 4 * (len + 1), &longest, 4);
-    memcpy(out + 4 * (len + 2), &age, 4);
+    /* Each read begins 10 us after every DOUT fell and lasts 50 us, a second after the last. */
+    static int64_t s_us = 1000;
+    s_us += 1000000;
+    const int64_t fell[8] = {s_us, s_us, s_us, s_us, s_us, s_us, s_us, s_us};
+    scale_put_read_times(out, len, s_us + 10, s_us + 60, fell);
     return 0;
 }
 
