@@ -89,10 +89,15 @@ function session(name: string): string[] {
   return documentedCommands().filter(({ line }) => (how(line) as { run?: string })?.run === name).map(({ line }) => line);
 }
 
-/** The environment a person's shell has: without the variables `npm test` sets for its scripts (npm_*), which change what npx runs. */
+/**
+ * The environment a person's shell has: without what `npm test` sets for its scripts (npm_*,
+ * INIT_CWD, EDITOR, node_modules/.bin folders on PATH), with which npx looked for "wasm-scale" in
+ * the registry instead of the project's own bin.
+ */
 function userEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.toLowerCase().startsWith("npm_")) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (!k.toLowerCase().startsWith("npm_") && k !== "INIT_CWD" && k !== "EDITOR") env[k] = v;
+  env.PATH = (process.env.PATH ?? "").split(":").filter((d) => !d.includes("node_modules")).join(":");
   return { ...env, ...extra };
 }
 
