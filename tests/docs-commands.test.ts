@@ -4,7 +4,7 @@
 // the pages cannot drift from what the product does.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, existsSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, existsSync } from "node:fs";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -73,14 +73,23 @@ test("every command in the README and docs/ is run here, covered by a named test
   assert.deepEqual(missing, [], `commands in the pages that no test runs:\n${missing.map((m) => `  ${m.page}: ${m.line}`).join("\n")}`);
 });
 
-/** A scratch copy of the project: the sources linked, what the commands write (modules/, .wasm-scale/, files) its own. */
+/**
+ * A scratch copy of the project: the sources linked, what the commands write (modules/,
+ * .wasm-scale/, files, and the core and modules in build/) its own. The first npx in a folder runs
+ * the project's prepare step (npm run asbuild) there: it must not rewrite the repository's core.
+ */
 function scratch(): string {
   const dir = mkdtempSync(join(tmpdir(), "wasm-scale-docs-"));
   for (const entry of readdirSync(repo)) {
-    if ([".git", ".wasm-scale", "modules", "tmp"].includes(entry)) continue;
+    if ([".git", ".wasm-scale", "modules", "tmp", "build"].includes(entry)) continue;
     symlinkSync(join(repo, entry), join(dir, entry));
   }
   cpSync(join(repo, "modules"), join(dir, "modules"), { recursive: true });
+  mkdirSync(join(dir, "build"));
+  for (const entry of readdirSync(join(repo, "build"))) {
+    if (/^(release|debug)\.|^modules$/.test(entry)) cpSync(join(repo, "build", entry), join(dir, "build", entry), { recursive: true });
+    else symlinkSync(join(repo, "build", entry), join(dir, "build", entry));
+  }
   return dir;
 }
 

@@ -40,10 +40,16 @@ int32_t clock_in(uint32_t, uint32_t, uint32_t len, uint32_t pulses, uint32_t out
     uint32_t word = (data << extra) | ((1u << extra) - 1u);
     std::memcpy(g_mem + out + 4 * i, &word, 4);
   }
-  uint32_t high = (1u << len) - 1u, longest = 1, age = 60;  // read 60 us after DOUT went low
+  uint32_t high = (1u << len) - 1u, longest = 1;
   std::memcpy(g_mem + out + 4 * len, &high, 4);
   std::memcpy(g_mem + out + 4 * (len + 1), &longest, 4);
-  std::memcpy(g_mem + out + 4 * (len + 2), &age, 4);
+  // A chip read at every conversion of 10 SPS, 10 us after DOUT fell, for 50 us (host us clock).
+  static uint32_t fell = 1000;
+  fell += 100000;
+  uint32_t start = fell + 10, end = fell + 60;
+  std::memcpy(g_mem + out + 4 * (len + 2), &start, 4);
+  std::memcpy(g_mem + out + 4 * (len + 3), &end, 4);
+  for (uint32_t i = 0; i < len; i++) std::memcpy(g_mem + out + 4 * (len + 4 + i), &fell, 4);
   return 0;
 }
 
