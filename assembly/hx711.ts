@@ -121,7 +121,8 @@ function forgetPeriods(): void {
  * its period. Learns the period from the interval since its previous fall (a whole number of
  * periods: each fall is a conversion; unread ones in between leave DOUT low).
  */
-function convertedDuring(i: i32, fallUs: u32, startUs: u32, endUs: u32, nominalX16: i32): bool {
+// @ts-ignore: decorator
+@inline function convertedDuring(i: i32, fallUs: u32, startUs: u32, endUs: u32, nominalX16: i32): bool {
   const pAt = periodX16 + (<usize>i << 2);
   const nAt = learned + (<usize>i << 2);
   let p = load<i32>(pAt);
@@ -134,10 +135,12 @@ function convertedDuring(i: i32, fallUs: u32, startUs: u32, endUs: u32, nominalX
   const sinceLast = <i32>(fallUs - load<u32>(lastFall + (<usize>i << 2)));
   store<u32>(lastFall + (<usize>i << 2), fallUs);
   if (n > 0 && sinceLast > 0 && sinceLast < 0x4000000) {
-    const periods = (sinceLast * 16 + (p >> 1)) / p;
-    // Oscillators are within a few percent of nominal: a whole number of periods to within 1/32 of one.
-    if (periods >= 1 && periods <= 4 && abs(sinceLast * 16 - periods * p) <= p >> 5) {
-      p += (sinceLast * 16 / periods - p) >> (n < LEARNED_FALLS ? 1 : 3);
+    // Oscillators are within a few percent of nominal: a whole number of periods to within 1/32 of
+    // one. Most falls are one period apart: that case needs no division.
+    const x16 = sinceLast * 16;
+    const periods = abs(x16 - p) <= p >> 5 ? 1 : (x16 + (p >> 1)) / p;
+    if (periods >= 1 && periods <= 4 && abs(x16 - periods * p) <= p >> 5) {
+      p += ((periods == 1 ? x16 : x16 / periods) - p) >> (n < LEARNED_FALLS ? 1 : 3);
     }
   }
   store<i32>(pAt, p);
@@ -152,7 +155,7 @@ function convertedDuring(i: i32, fallUs: u32, startUs: u32, endUs: u32, nominalX
   const slack = GUARD_US + (endAfter >> (n > LEARNED_FALLS ? 10 : 5));
   // The first conversion after the fall that could come at or after the read's start: within it?
   const from = startAfter - slack;
-  const m = from <= 0 ? 1 : (from + periodUs - 1) / periodUs;
+  const m = from <= periodUs ? 1 : (from + periodUs - 1) / periodUs;
   return m * periodUs <= endAfter + slack;
 }
 

@@ -59,10 +59,9 @@ export function makeImports(board: Board, onPanic: (p: CorePanic) => void): Host
       view.setUint32(out + 4 * len, board.highMask, true);
       view.setUint32(out + 4 * (len + 1), board.maxHighUs, true);
       // The board's clock as a host's free-running microsecond counter: whole us, wrapping.
-      const us = (t: number) => Math.floor(t) >>> 0;
-      view.setUint32(out + 4 * (len + 2), us(board.readStartUs), true);
+      view.setUint32(out + 4 * (len + 2), Math.floor(board.readStartUs) >>> 0, true);
       view.setUint32(out + 4 * (len + 3), Math.ceil(board.readEndUs) >>> 0, true);
-      for (let i = 0; i < len; i++) view.setUint32(out + 4 * (len + 4 + i), us(board.fellUs[i]), true);
+      for (let i = 0; i < len; i++) view.setUint32(out + 4 * (len + 4 + i), Math.floor(board.fellUs[i]) >>> 0, true);
       return 0;
     },
     write(pin: number, level: number): void {
