@@ -49,6 +49,8 @@ export class Board {
   lateHost: LateHost | null = null;
   /** Datasheet T1, DOUT low to the first rising edge: at least 0.1 us (us). */
   firstEdgeUs = FIRST_EDGE_US;
+  /** When the host began to watch DOUT (its first wait): a fall before it is seen as happening then, as a firmware's edge interrupt armed at start-up sees it. */
+  private watchingSinceUs = -Infinity;
   /** When the last wait_low first saw one of its pins low. */
   private firstLowUs = 0;
   private readonly byDout: (Hx711 | undefined)[] = new Array(64).fill(undefined);
@@ -74,6 +76,7 @@ export class Board {
   /** gpio.wait_low: us waited, or minus the mask (by list index) of pins still high at the timeout. */
   waitLow(pins: ArrayLike<number>, count: number, timeoutUs: number): number {
     this.waitCalls++;
+    if (this.watchingSinceUs === -Infinity) this.watchingSinceUs = this.nowUs;
     let at = this.nowUs;
     let first = Infinity;
     for (let i = 0; i < count; i++) {
@@ -110,7 +113,7 @@ export class Board {
     for (let i = 0; i < count; i++) {
       const chip = this.byDout[pins[i]];
       chip?.advance(this.nowUs);
-      this.fellUs[i] = chip && !chip.faults.stuckLow && chip.fellAtUs > -Infinity ? chip.fellAtUs : this.firstLowUs;
+      this.fellUs[i] = chip && !chip.faults.stuckLow && chip.fellAtUs > -Infinity ? Math.max(chip.fellAtUs, this.watchingSinceUs) : this.firstLowUs;
     }
     this.readStartUs = t0;
     const chips = this.byClock[clk] ?? [];
