@@ -299,6 +299,8 @@ export function hxRead(): i32 {
     const readEnd = load<u32>(clockOut + (<usize>(n + 3) << 2));
     for (let j = 0; j < n; j++) {
       const word = load<u32>(clockOut + (<usize>j << 2));
+      const data = (word >> <u32>extra) & 0xFFFFFF;
+      const signedCode = (<i32>(data << 8)) >> 8;
       if (convertedDuring(start + j, load<u32>(clockOut + (<usize>(n + 4 + j) << 2)), readStart, readEnd, nominalX16)) {
         fault(FAULT_LATE, start + j);
         // A chip in step carries on: its pulses were counted as usual, and its code is near its
@@ -307,8 +309,7 @@ export function hxRead(): i32 {
         // middle of the read that would have shown it; its code is then far from its last (a
         // 2,000-run property found a missed pulse then a stall showing half the weight): so is
         // one recovering from a lost step. Those are resynchronised.
-        const code = (<i32>(word << (8 - extra))) >> 8;
-        const jump = code - ((<i32>(load<u32>(lastCode + (<usize>(start + j) << 2)) << 8)) >> 8);
+        const jump = signedCode - ((<i32>(load<u32>(lastCode + (<usize>(start + j) << 2)) << 8)) >> 8);
         if (settling || jump > JUMP_COUNTS || jump < -JUMP_COUNTS) lost = true;
       }
       // After the 25th rising edge DOUT is pulled high and stays high until the next conversion.
@@ -320,13 +321,11 @@ export function hxRead(): i32 {
         fault(FAULT_GAIN_PULSES, start + j);
         lost = true;
       }
-      const data = (word >> <u32>extra) & 0xFFFFFF;
       const bad = codeFault(data, start + j);
       if (bad == UNCONFIRMED) unconfirmedRead = true;
       // A lost step counts while settling too: the resynchronisation starts again.
       else if (bad != 0 && (!settling || bad == FAULT_GAIN_PULSES)) fault(bad, start + j);
       if (bad == FAULT_GAIN_PULSES) lost = true;
-      const signedCode = (<i32>(data << 8)) >> 8;
       store<i32>(hxCodes + (<usize>(start + j) << 2), signedCode);
       sum += signedCode;
     }

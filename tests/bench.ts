@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
 import { releaseWasm, scaleFor } from "./helpers.js";
+import { code } from "../host/abi.js";
 import { makePki, startMosquitto, MOSQUITTO } from "./brokers.js";
 import { startBroker } from "../host/desktop/mqtt/broker.js";
 import { MqttLink } from "../host/desktop/mqtt/link.js";
@@ -179,8 +180,29 @@ const battery = await simulateBattery(parseScenario({
   ],
 }, "bench battery"), { seed: 1, durationS: 2 * 86400 });
 
+/**
+ * Four chips on one clock at 80 SPS, each with its own oscillator up to `ppm` off (seeds 1-3, 120 s
+ * of virtual time each): the share of reads refused as LATE (docs/settings.md, README).
+ */
+async function fourChipsLateShare(ppm: number): Promise<number> {
+  let late = 0;
+  let reads = 0;
+  for (const seed of [1, 2, 3]) {
+    const scale = await scaleFor({ rate: 80, cells: 4, oscillatorPpm: ppm, events: [{ type: "load", at: 6, kg: 7 }] }, seed);
+    scale.run(120, (r) => {
+      reads++;
+      if (r.fault === code("fault", "LATE")) late++;
+    });
+  }
+  return late / reads;
+}
+const lateShare2000 = await fourChipsLateShare(2000);
+const lateShare10000 = await fourChipsLateShare(10000);
+
 const figures = {
   core_wasm_bytes: releaseWasm().length,
+  late_share_4_chips_2000ppm: Number(lateShare2000.toFixed(4)),
+  late_share_4_chips_10000ppm: Number(lateShare10000.toFixed(4)),
   host_calls_per_sample: runs[0].callsPerSample,
   host_calls_per_sample_4_cells_shared_clock: four.callsPerSample,
   host_calls_per_sample_with_module: moduled[0].callsPerSample,
@@ -246,6 +268,7 @@ if (values.json) {
   console.log(`with a calibration module     ${figures.sim_samples_per_second_with_module.toLocaleString("en")} simulated samples/s (the table example, V8)`);
   console.log(`simulated samples per second  ${figures.sim_samples_per_second.toLocaleString("en")} (simulator -> host -> Wasm core -> reading, best of 3 x ${SAMPLES.toLocaleString("en")})`);
   console.log(`Wasm memory growth            ${figures.wasm_memory_growth_bytes} bytes over ${SAMPLES.toLocaleString("en")} samples`);
+  console.log(`four chips on one clock       ${(lateShare2000 * 100).toFixed(2)} % of reads refused as LATE (oscillators up to 0.2 % apart), ${(lateShare10000 * 100).toFixed(2)} % (1 % apart); 80 SPS, 3 x 120 s`);
   console.log(`sample -> subscriber latency  aedes p50 ${viaAedes.p50} ms, p99 ${viaAedes.p99} ms (${viaAedes.n} readings, TLS, QoS 1, 80 SPS)`);
   if (viaMosquitto) console.log(`                              Mosquitto (mutual TLS) p50 ${viaMosquitto.p50} ms, p99 ${viaMosquitto.p99} ms`);
   for (const [engine, e] of Object.entries(engines)) {

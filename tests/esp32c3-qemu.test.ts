@@ -10,13 +10,12 @@
 // SNTP answer listens on port 123); CI requires it (WASM_SCALE_REQUIRE_ESP32C3).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, statSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { makePki, startMosquitto } from "./brokers.js";
-import { makeDevice } from "../host/desktop/certs.js";
-import { esp32c3Missing, buildEsp32c3, toolsDir, startSntp, Qemu, freshFlash, imageFigures } from "./esp32c3-qemu.js";
+import { esp32c3Missing, buildEsp32c3, deviceCerts, toolsDir, startSntp, Qemu, freshFlash, imageFigures } from "./esp32c3-qemu.js";
 import { parseBatch, decodeBatches, type Batch } from "../host/desktop/device-recording.js";
 import { Recorder } from "../host/desktop/record.js";
 import { replay } from "../host/desktop/replay.js";
@@ -62,14 +61,7 @@ class Watch {
 test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS equal to the desktop's replay, calibration kept in NVS across a restart, a trap recovered", { skip, timeout: 30 * 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "wasm-scale-c3-"));
   const pki = await makePki();
-  const device = await makeDevice(pki.ca, DEVICE);
-  const certs = join(dir, "certs");
-  mkdirSync(certs);
-  writeFileSync(join(certs, "ca.pem"), pki.ca.cert);
-  writeFileSync(join(certs, "device.der"), device.certDer);
-  writeFileSync(join(certs, "device-key.der"), device.keyDer, { mode: 0o600 });
-
-  const build = buildEsp32c3(certs);
+  const build = buildEsp32c3(await deviceCerts(dir, pki.ca, DEVICE));
   const tools = toolsDir();
   const broker = await startMosquitto(pki, { port: PORT });
   const sntp = await startSntp();

@@ -6,6 +6,7 @@ import { createSocket, type Socket } from "node:dgram";
 import { copyFileSync, existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { repo, vendorDir } from "../host/vendor.mjs";
+import type { Issued } from "../host/desktop/certs.js";
 
 /** Why the ESP32-C3 tests cannot run here, or false. */
 export function esp32c3Missing(): string | false {
@@ -137,20 +138,26 @@ export function freshFlash(to: string, build = BUILD): string {
  * core took from the heap, and the least free heap across a TLS handshake with the core running
  * (the firmware's own "mqtt: connected ..." line), against Mosquitto over mutual TLS.
  */
+/** The firmware's certificates folder (CONFIG's SCALE_CERTS_DIR): the broker's CA and a device certificate from it. */
+export async function deviceCerts(dir: string, ca: Issued, deviceId: string): Promise<string> {
+  const { makeDevice } = await import("../host/desktop/certs.js");
+  const { mkdirSync, writeFileSync } = await import("node:fs");
+  const device = await makeDevice(ca, deviceId);
+  const certs = join(dir, "certs");
+  mkdirSync(certs);
+  writeFileSync(join(certs, "ca.pem"), ca.cert);
+  writeFileSync(join(certs, "device.der"), device.certDer);
+  writeFileSync(join(certs, "device-key.der"), device.keyDer, { mode: 0o600 });
+  return certs;
+}
+
 export async function measureEsp32c3(): Promise<{ appBytes: number; staticRamBytes: number; coreTookBytes: number; heapFreeMinTls: number }> {
   const { makePki, startMosquitto } = await import("./brokers.js");
-  const { makeDevice } = await import("../host/desktop/certs.js");
-  const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import("node:fs");
+  const { mkdtempSync, rmSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const dir = mkdtempSync(join(tmpdir(), "wasm-scale-c3-bench-"));
   const pki = await makePki();
-  const device = await makeDevice(pki.ca, "c3-qemu");
-  const certs = join(dir, "certs");
-  mkdirSync(certs);
-  writeFileSync(join(certs, "ca.pem"), pki.ca.cert);
-  writeFileSync(join(certs, "device.der"), device.certDer);
-  writeFileSync(join(certs, "device-key.der"), device.keyDer, { mode: 0o600 });
-  const build = buildEsp32c3(certs);
+  const build = buildEsp32c3(await deviceCerts(dir, pki.ca, "c3-qemu"));
   const broker = await startMosquitto(pki, { port: 38883 });
   const sntp = await startSntp();
   const qemu = new Qemu(toolsDir(), freshFlash(join(dir, "flash.bin"), build));
