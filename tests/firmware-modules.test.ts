@@ -10,9 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repo, vendorOverrides } from "../host/vendor.mjs";
-import { CalibrationModule } from "../host/desktop/modules/module.js";
-import { decodePackage } from "../host/desktop/modules/package.js";
-import { trusted, example, signedExample, wat, handPacked, refusedPackages, failingInService } from "./module-fixtures.js";
+import { ModuleManager } from "../host/desktop/modules/manager.js";
+import { trusted, signedExample, wat, handPacked, refusedPackages, failingInService } from "./module-fixtures.js";
 import { CORE, type Interpreter, INTERPRETERS } from "./firmware-host.js";
 
 const REQUIRED = Boolean(process.env.WASM_SCALE_REQUIRE_ENGINES);
@@ -48,11 +47,9 @@ function file(bytes: Uint8Array): string {
 
 /** What the module itself weighs for a chip code, at 30 C (the harness's temperature). */
 function ownWeight(name: string, code: number): number {
-  const pkg = decodePackage(signedExample(name));
-  const own = CalibrationModule.load(example(name));
-  own.loadParams(own.paramsBlob(pkg.manifest.params));
+  const own = ModuleManager.tryModule(signedExample(name));
   // The filtered counts are the code plus the simulator's noise (0..63 counts), about 31.5 on average.
-  return own.evaluate(code + 31.5, code, NaN, NaN, NaN, 30);
+  return own.weigh(code + 31.5, code, NaN, NaN, NaN, 30);
 }
 
 for (const interpreter of INTERPRETERS) {

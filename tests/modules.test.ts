@@ -8,12 +8,11 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeF
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { scaleFor, CAL_10KG } from "./helpers.js";
-import { trusted, stranger, example, signedExample, wat, handPacked, EXAMPLES, refusedPackages, failingInService } from "./module-fixtures.js";
-import { ModuleManager, type ModuleEvent } from "../host/desktop/modules/manager.js";
+import { trusted, stranger, signedExample, wat, handPacked, EXAMPLES, refusedPackages, failingInService } from "./module-fixtures.js";
+import { ModuleManager, type ModuleEvent, type ManagerOptions } from "../host/desktop/modules/manager.js";
 import { ModuleSlots } from "../host/desktop/modules/slots.js";
 import { ModuleTransfer, type TransferAnswer } from "../host/desktop/modules/transfer.js";
-import { CalibrationModule } from "../host/desktop/modules/module.js";
-import { decodePackage, sha256 } from "../host/desktop/modules/package.js";
+import { sha256 } from "../host/desktop/modules/package.js";
 import { sendModule, requestRollback } from "../host/desktop/modules/send.js";
 import { startBroker } from "../host/desktop/mqtt/broker.js";
 import { MqttLink } from "../host/desktop/mqtt/link.js";
@@ -35,9 +34,9 @@ interface Rig {
   readings: Reading[];
 }
 
-async function rig(dir: string | null = null, scenario: unknown = SCENARIO): Promise<Rig> {
+async function rig(dir: string | null = null, scenario: unknown = SCENARIO, options: ManagerOptions = {}): Promise<Rig> {
   const scale = await scaleFor(scenario, 5);
-  const manager = new ModuleManager(scale.core, scale.host.calibration, dir ? new ModuleSlots(dir) : null, [trusted.pub]);
+  const manager = new ModuleManager(scale.core, scale.host.calibration, dir ? new ModuleSlots(dir) : null, [trusted.pub], options);
   scale.modules = manager;
   const r: Rig = { scale, manager, events: [], readings: [] };
   manager.onEvent = (e) => r.events.push(e);
@@ -67,11 +66,9 @@ test("each example module installs, weighs as its vectors say, and is confirmed 
     assert.ok(r.events.some((e) => e.step === "confirm"), `${name} confirmed after good readings`);
     // The 20 kg load, weighed by the module: its own evaluation of the counts, to the division.
     const last = r.readings[r.readings.length - 1];
-    const own = CalibrationModule.load(example(name));
-    const pkg = decodePackage(signedExample(name));
-    own.loadParams(own.paramsBlob(pkg.manifest.params));
+    const own = ModuleManager.tryModule(signedExample(name));
     const zero = Buffer.from(r.scale.core.saveBlob("CALIBRATION")).readDoubleLE(8 + 24);
-    const expected = own.evaluate(last.counts - zero, r.scale.reading().raw, NaN, NaN, NaN, 20);
+    const expected = own.weigh(last.counts - zero, r.scale.reading().raw, NaN, NaN, NaN, 20);
     assert.ok(Math.abs(last.grossKg - expected) <= 0.01 + 1e-6, `${name}: ${last.grossKg} kg shown, the module says ${expected}`);
     assert.ok(Math.abs(last.grossKg - 20) < 0.5, `${name}: about the 20 kg on the platform (${last.grossKg})`);
   }
@@ -140,12 +137,12 @@ test("a module survives a restart once confirmed; a restart during its trial rol
     runTo(r, 5);
     assert.equal(r.manager.install(signedExample("corners")).status, "accepted");
     assert.equal(r.manager.activeModule!.name, "corners");
-    const back = r.manager.rollback("requested");
+    const back = r.manager.rollback();
     assert.equal(back.status, "accepted");
     assert.equal(r.manager.activeModule!.name, "table");
-    assert.equal(r.manager.rollback("requested").status, "accepted"); // then the built-in curve
+    assert.equal(r.manager.rollback().status, "accepted"); // then the built-in curve
     assert.equal(r.manager.activeModule, null);
-    assert.equal(r.manager.rollback("requested").reason, "NO_PREVIOUS");
+    assert.equal(r.manager.rollback().reason, "NO_PREVIOUS");
 
     // A fit through the module (cal_point 0, cal_point 10 kg, cal_fit) is its table from then on.
     r = await rig(dir, { rate: 80, events: [...CAL_10KG] }); // the platform left empty
@@ -164,8 +161,8 @@ test("a module survives a restart once confirmed; a restart during its trial rol
     runTo(r, 14);
     const weighed = r.readings.at(-1)!.grossKg;
     assert.ok(Math.abs(weighed - 20) <= 0.01 + 1e-6, `20 kg after the fit: ${weighed} ${JSON.stringify(r.scale.commands)}`);
-    const saved = new ModuleSlots(dir).params(new ModuleSlots(dir).state.active!)!;
-    assert.equal(CalibrationModule.paramValues(saved)[0], 2, "a table of the two points, saved");
+    const saved = new ModuleManager(null, null, new ModuleSlots(dir), []).list().find((s) => s.role === "active")!;
+    assert.equal(saved.params[0], 2, "a table of the two points, saved");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -224,11 +221,11 @@ test("over a real broker (aedes, TLS): each example is sent in chunks, verified,
   const connection = (id: string) => resolveConnection(undefined, {}, {
     url: broker.url, deviceId: "dev1", ca: pki.file("ca.pem"), cert: pki.file(`${id}.pem`), key: pki.file(`${id}-key.pem`), reconnectMs: 100,
   });
-  const r = await rig(null, { rate: 80, events: [...CAL_10KG, { type: "load", at: 6, kg: 20, rampS: 0.3 }] });
+  const r = await rig(null, { rate: 80, events: [...CAL_10KG, { type: "load", at: 6, kg: 20, rampS: 0.3 }] }, { chunkBytes: 1024 });
   const published: TransferAnswer[] = [];
   const link = new MqttLink(r.scale.core, connection("dev1")).start();
   // 1 KiB chunks, as an ESP32 takes them: the packages go in several.
-  const transfer = new ModuleTransfer(r.manager, (a) => link.notify(r.scale.core.topic("RESULT"), JSON.stringify(a)), 1024);
+  const transfer = new ModuleTransfer(r.manager, (a) => link.notify(r.scale.core.topic("RESULT"), JSON.stringify(a)));
   r.manager.onEvent = (e) => { r.events.push(e); link.notify(r.scale.core.topic("RESULT"), JSON.stringify({ cmd: "module", ...e })); };
   const device = new Device(r.scale, link, { speed: 20, transfer, onReading: (x) => r.readings.push(x) });
   const running = device.run(1e9);
@@ -241,11 +238,10 @@ test("over a real broker (aedes, TLS): each example is sent in chunks, verified,
       // Its readings: what the module itself gives for them (20 kg on the platform), to the division.
       const from = r.readings.length;
       while (r.readings.length < from + 100) await new Promise((resolve) => setTimeout(resolve, 20));
-      const own = CalibrationModule.load(example(name));
-      own.loadParams(own.paramsBlob(decodePackage(signedExample(name)).manifest.params));
+      const own = ModuleManager.tryModule(signedExample(name));
       const zero = Buffer.from(r.scale.core.saveBlob("CALIBRATION")).readDoubleLE(8 + 24);
       const last = r.readings.at(-1)!;
-      const expected = own.evaluate(last.counts - zero, last.raw, NaN, NaN, NaN, 20);
+      const expected = own.weigh(last.counts - zero, last.raw, NaN, NaN, NaN, 20);
       assert.ok(Math.abs(last.grossKg - expected) <= 0.01 + 1e-6, `${name}: ${last.grossKg} kg shown, the module says ${expected}`);
     }
     assert.ok(published.filter((a) => a.step === "chunk").every((a) => a.status === "accepted"), "every chunk acknowledged");
@@ -267,10 +263,11 @@ test("over a real broker (aedes, TLS): each example is sent in chunks, verified,
     const begins = answers.filter((a) => a.step === "begin");
     assert.ok(dropped && begins.length >= 2 && (begins.at(-1)!.offset ?? 0) >= 1024, `resumed: ${JSON.stringify(begins)}`);
     assert.equal(begins[0].chunk, 1024, "the scale says how much it takes at once");
-    const refused = await sendModule(connection("watcher"), signedExample("table", stranger.priv));
-    assert.deepEqual([refused.status, refused.reason], ["rejected", "UNTRUSTED_KEY"]);
     const back = await requestRollback(connection("watcher"));
     assert.deepEqual([back.status, r.manager.activeModule?.name], ["accepted", "corners"]);
+    const refused = await sendModule(connection("watcher"), signedExample("table", stranger.priv));
+    assert.deepEqual([refused.status, refused.reason], ["rejected", "UNTRUSTED_KEY"]);
+    assert.equal(r.manager.activeModule?.name, "corners", "a refused package changes nothing in force");
   } finally {
     device.stop();
     await running;

@@ -11,9 +11,8 @@ import { makeImports } from "./imports.js";
 import { Board } from "./sim/board.js";
 import { FileStore } from "./store.js";
 import { buildModule } from "./modules/build.js";
-import { decodePackage, verifyPackage, signPackage, generateSigningKey, readPrivateKey, ModuleRefused } from "./modules/package.js";
-import { CalibrationModule } from "./modules/module.js";
-import { ModuleManager, listSlots, runVectors, sweep, type ModuleEvent } from "./modules/manager.js";
+import { decodePackage, signPackage, generateSigningKey, readPrivateKey, ModuleRefused } from "./modules/package.js";
+import { ModuleManager, type ModuleEvent } from "./modules/manager.js";
 import { ModuleSlots, slotsDir } from "./modules/slots.js";
 import { trustedKeys, DEFAULT_KEY_DIR, PRIVATE_KEY, PUBLIC_KEY } from "./modules/keys.js";
 import { sendModule, requestRollback } from "./modules/send.js";
@@ -38,7 +37,7 @@ async function openLocal(store: string, keys: string[] | undefined): Promise<{ m
     const blob = file.get(which);
     if (blob) core.loadBlob(which, blob);
   }
-  const manager = new ModuleManager(core, host.calibration, new ModuleSlots(slotsDir(store)), trustedKeys(keys).keys);
+  const manager = new ModuleManager(core, host.calibration, new ModuleSlots(slotsDir(store)), () => trustedKeys(keys).keys);
   manager.restore();
   return { manager, release: () => file.release() };
 }
@@ -99,18 +98,10 @@ export function addModuleCommands(cli: Command, h: Helpers): void {
     .option("--module-key <files...>", `trusted public keys (default: ${DEFAULT_KEY_DIR}/*.pub)`)
     .action((file: string, o: { moduleKey?: string[] }) => {
       const bytes = readPackage(file);
-      try {
-        const pkg = decodePackage(bytes);
-        const key = verifyPackage(pkg, trustedKeys(o.moduleKey).keys);
-        const m = CalibrationModule.load(pkg.wasm);
-        if (pkg.manifest.params.length && m.loadParams(m.paramsBlob(pkg.manifest.params)) !== 0) throw new ModuleRefused("BAD_PARAMS", "the module refuses the manifest's params");
-        runVectors(m, pkg.manifest);
-        sweep(m, 50, 0.01);
-        console.log(`${file}: ${pkg.manifest.name} ${pkg.manifest.version}, signed by ${key}, ${pkg.manifest.vectors.length} vectors pass, monotonic`);
-      } catch (e) {
-        if (e instanceof ModuleRefused) throw new ModuleCliError(`${file} refused (${e.reason}): ${e.message}`);
-        throw e;
-      }
+      const keys = trustedKeys(o.moduleKey).keys;
+      const verdict = new ModuleManager(null, null, null, keys).verify(bytes);
+      if (verdict.status !== "accepted") throw new ModuleCliError(`${file} refused (${verdict.reason}): ${verdict.detail}`);
+      console.log(`${file}: ${verdict.detail}`);
     });
 
   const install = module
@@ -146,7 +137,7 @@ export function addModuleCommands(cli: Command, h: Helpers): void {
     .option("--store <file>", "the scale's store", join(".wasm-scale", "store.json"))
     .option("--json", "print JSON")
     .action((o: { store: string; json?: boolean }) => {
-      const list = listSlots(new ModuleSlots(slotsDir(o.store)));
+      const list = new ModuleManager(null, null, new ModuleSlots(slotsDir(o.store)), []).list();
       if (o.json) return console.log(JSON.stringify(list, null, 2));
       if (!list.length) return console.log("no calibration module: the built-in calibration is in force");
       for (const s of list) console.log(`slot ${s.slot}  ${s.role}${s.trial ? " (on trial)" : ""}  ${s.name} ${s.version}  sha256 ${s.sha256.slice(0, 16)}  params [${s.params.join(", ")}]`);
@@ -162,7 +153,7 @@ export function addModuleCommands(cli: Command, h: Helpers): void {
       if (o.store) {
         const local = await openLocal(o.store, undefined);
         try {
-          verdict = local.manager.rollback("requested");
+          verdict = local.manager.rollback();
         } finally {
           local.release();
         }

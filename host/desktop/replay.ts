@@ -2,8 +2,8 @@
 // speed, and summarises what the core made of it.
 import { readFileSync } from "node:fs";
 import { abi, code, codeName } from "../abi.js";
-import { CalibrationModule } from "./modules/module.js";
-import { decodePackage, ModuleRefused } from "./modules/package.js";
+import { ModuleManager } from "./modules/manager.js";
+import { ModuleRefused } from "./modules/package.js";
 import type { CalibrationSocket } from "./modules/socket.js";
 import { ScaleCore, CoreError, type Reading } from "./core.js";
 import { readRecording, replayImports, applyOp, RecordingError } from "./record.js";
@@ -184,13 +184,9 @@ function plugModule(core: ScaleCore, socket: CalibrationSocket, file: string, re
   } catch (e) {
     throw new RecordingError(`cannot read the module ${file}: ${(e as Error).message}`);
   }
-  let module: CalibrationModule;
+  let module: ModuleManager;
   try {
-    const pkg = bytes.subarray(0, 4).toString("latin1") === "\0asm" ? null : decodePackage(bytes);
-    module = CalibrationModule.load(pkg ? pkg.wasm : bytes);
-    if (pkg?.manifest.params.length && module.loadParams(module.paramsBlob(pkg.manifest.params)) !== 0) {
-      throw new ModuleRefused("BAD_PARAMS", "the module refuses its manifest's parameters");
-    }
+    module = ModuleManager.tryModule(bytes, core);
   } catch (e) {
     if (e instanceof ModuleRefused) throw new RecordingError(`${file} refused (${e.reason}): ${e.message}`);
     throw e;
@@ -198,7 +194,8 @@ function plugModule(core: ScaleCore, socket: CalibrationSocket, file: string, re
   socket.target = {
     evaluate(x, c0, c1, c2, c3, tempC) {
       const kg = module.evaluate(x, c0, c1, c2, c3, tempC);
-      if (module.failure) throw new RecordingError(`${recording}: the module ${module.name} failed (${module.failure.reason}): ${module.failure.detail}`);
+      const f = module.failure;
+      if (f) throw new RecordingError(`${recording}: the module ${module.activeModule?.name} failed (${f.reason}): ${f.detail}`);
       return kg;
     },
     fit: (order, xs, kgs, n) => module.fit(order, xs, kgs, n),

@@ -183,8 +183,9 @@ export async function run(file: string, o: RunOptions): Promise<void> {
       scale.core.setDeviceId(deviceId); // the web view's commands take the command topic's path
     }
     // Calibration modules: the slots beside the store, the keys this scale trusts, the module topic.
+    // The keys are read again at every check: a key made with module keygen while the scale runs counts at once.
     const keys = trustedKeys(o.moduleKey);
-    const modules = new ModuleManager(scale.core, scale.host.calibration, o.store ? new ModuleSlots(slotsDir(o.store)) : null, keys.keys);
+    const modules = new ModuleManager(scale.core, scale.host.calibration, o.store ? new ModuleSlots(slotsDir(o.store)) : null, () => trustedKeys(o.moduleKey).keys);
     scale.modules = modules;
     const answer = (a: TransferAnswer) => {
       if (a.step !== "chunk" || a.status !== "accepted") console.log(`module      ${describeAnswer(a)}`);

@@ -8,9 +8,8 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { abi } from "../../abi.js";
-import { CalibrationModule } from "./module.js";
 import { encodePackage, sha256, ModuleRefused, type Manifest } from "./package.js";
-import { runVectors } from "./manager.js";
+import { ModuleManager } from "./manager.js";
 
 const ASCONFIG = fileURLToPath(new URL("../../../modules/asconfig.json", import.meta.url));
 /** The core's transform: __heap_base rounded up to 16 bytes, as WAMR needs to shrink memory. */
@@ -45,34 +44,39 @@ export function packageModule(wasm: Buffer, specText: string, from: string): { b
     const detail = e instanceof z.ZodError ? e.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") : (e as Error).message;
     throw new BuildError(`${from}: ${detail}`);
   }
-  let module: CalibrationModule;
-  try {
-    module = CalibrationModule.load(wasm);
-  } catch (e) {
-    throw new BuildError(`the module is refused (${e instanceof ModuleRefused ? e.reason : "BAD_MODULE"}): ${(e as Error).message}`);
-  }
-  if (spec.params.length && module.loadParams(module.paramsBlob(spec.params)) !== 0) throw new BuildError(`${from}: the module refuses these params`);
+  // The module as a scale loads it (the manager's checks), given the params; it weighs the vectors.
+  const bare = tryOrExplain(wasm, from);
+  const own = bare.activeModule!;
+  const draft: Manifest = {
+    format: "wasm-scale-module", name: own.name, version: own.version, abi: abi.calibration_module.version,
+    size: wasm.length, sha256: sha256(wasm), params: spec.params, vectors: [{ x: 0, chips: [], temp: null, kg: 0 }], tolerance: spec.tolerance,
+  };
+  const module = tryOrExplain(encodePackage(Buffer.from(JSON.stringify(draft)), Buffer.alloc(0), wasm), from, false);
   const vectors = spec.vectors.map((v) => {
     const chip = (k: number) => v.chips[k] ?? NaN;
-    const kg = module.evaluate(v.x, chip(0), chip(1), chip(2), chip(3), v.temp ?? NaN);
-    if (module.failure) throw new BuildError(`vector ${JSON.stringify(v)}: ${module.failure.detail}`);
+    const kg = module.weigh(v.x, chip(0), chip(1), chip(2), chip(3), v.temp ?? NaN);
+    if (!Number.isFinite(kg)) throw new BuildError(`vector ${JSON.stringify(v)}: the module weighs ${kg} kg`);
     return { ...v, kg };
   });
-  const manifest: Manifest = {
-    format: "wasm-scale-module", name: module.name, version: module.version, abi: abi.calibration_module.version,
-    size: wasm.length, sha256: sha256(wasm), params: spec.params, vectors, tolerance: spec.tolerance,
-  };
+  const manifest: Manifest = { ...draft, vectors };
   // As a device will: a fresh instance, the params, then the vectors (a module whose weights
   // depend on what it was asked before fails here, not on the scale).
-  const check = CalibrationModule.load(wasm);
-  if (spec.params.length) check.loadParams(check.paramsBlob(spec.params));
+  const bytes = encodePackage(Buffer.from(JSON.stringify(manifest, null, 2) + "\n"), Buffer.alloc(0), wasm);
   try {
-    runVectors(check, manifest);
+    ModuleManager.tryModule(bytes);
   } catch (e) {
     throw new BuildError(`the module's weights are not reproducible: ${(e as Error).message}`);
   }
-  const bytes = encodePackage(Buffer.from(JSON.stringify(manifest, null, 2) + "\n"), Buffer.alloc(0), wasm);
   return { bytes, manifest };
+}
+
+function tryOrExplain(bytes: Uint8Array, from: string, vectors = true): ModuleManager {
+  try {
+    return ModuleManager.tryModule(bytes, null, { vectors });
+  } catch (e) {
+    if (e instanceof ModuleRefused && e.reason === "BAD_PARAMS") throw new BuildError(`${from}: the module refuses these params`);
+    throw new BuildError(`the module is refused (${e instanceof ModuleRefused ? e.reason : "BAD_MODULE"}): ${(e as Error).message}`);
+  }
 }
 
 /** Builds DIR into outDir: NAME.wasm and NAME-VERSION.wsm (unsigned). */

@@ -1,40 +1,39 @@
-// Installing, switching and rolling back calibration modules on the desktop host. A package is
-// checked (format, hash, signature against the trusted keys), its module loaded on a budget, its
-// parameters given, its golden vectors run and its curve swept for monotonicity over the scale's
-// range; only then is it written to the spare slot and linked to the core, on trial. A module that
-// traps, runs out of budget or weighs NaN is rolled back at once (that reading is weighed by the
-// previous module, or the core's built-in curve); one that weighs `confirmReadings` readings is
-// confirmed; a restart during the trial rolls back.
-import type { KeyObject } from "node:crypto";
+// Calibration modules on the desktop: the module manager (build/manager.wasm, from
+// assembly/manager) makes every decision, as it does on the ESP32 and the Pico W; this is its host.
+// It gives the manager what must be native here: the slots (slots.ts), the signature check and
+// SHA-256 (node:crypto), module instances with their fuel (instance.ts), the link to the core, and
+// the way out for its answers. Per sample it runs the active module itself (no call into the
+// manager), counts good readings and wakes the manager when a module failed or enough readings
+// came for it to decide.
+import { createHash, verify as verifySignature, type KeyObject } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { abi } from "../../abi.js";
 import type { ScaleCore } from "../core.js";
-import { CalibrationModule, type Failure } from "./module.js";
-import { decodePackage, verifyPackage, ModuleRefused, type Manifest } from "./package.js";
-import type { ModuleSlots, SlotName } from "./slots.js";
+import { CalibrationModule } from "./instance.js";
+import { keyId, ModuleRefused } from "./package.js";
+import { MemorySlots, SLOT_BYTES, type SlotStore } from "./slots.js";
 import type { CalibrationSocket, CalibrationTarget } from "./socket.js";
 
+export const managerWasmPath = fileURLToPath(new URL("../../../build/manager.wasm", import.meta.url));
 const contract = abi.calibration_module;
-/** Points of the monotonicity sweep. */
-const SWEEP = 256;
-/** Counts either side of zero for the slope (the core measures it the same way). */
-const SLOPE_COUNTS = 4096;
+const ACTIVE = 0;
+const PREVIOUS = 1;
+/** The range a check assumes without a core (wasm-scale module verify): 50 kg by 10 g. */
+const DEFAULT_RANGE: [number, number] = [50, 0.01];
 
 export interface ModuleEvent {
-  step: "install" | "rollback" | "confirm" | "restore" | "fit";
+  step: string;
   status: "accepted" | "rejected";
   reason?: string;
   detail: string;
   module?: { name: string; version: string };
-}
-
-interface Active {
-  module: CalibrationModule;
-  manifest: Manifest;
-  slot: SlotName | null;
+  offset?: number;
+  chunk?: number;
 }
 
 export interface ModuleListing {
-  slot: SlotName;
+  slot: "a" | "b";
   role: "active" | "previous" | "spare";
   name: string;
   version: string;
@@ -44,293 +43,374 @@ export interface ModuleListing {
   params: number[];
 }
 
+interface ManagerExports {
+  memory: WebAssembly.Memory;
+  mgr_io(): number;
+  mgr_io_bytes(): number;
+  mgr_configure(chunkBytes: number, metered: number): void;
+  mgr_start(stateLen: number): void;
+  mgr_message(subLen: number, payloadLen: number, capacity: number, division: number): void;
+  mgr_after_sample(good: number, failed: number, x: number, kg: number): void;
+  mgr_wake(): number;
+  mgr_fit(order: number, n: number, capacity: number, division: number): number;
+  mgr_rollback(): void;
+  mgr_busy(): number;
+  mgr_active(): number;
+  mgr_active_version(): number;
+  mgr_trial(): number;
+  mgr_verify(slot: number, len: number, capacity: number, division: number): void;
+  mgr_try(slot: number, len: number, mode: number): void;
+  mgr_list(): number;
+}
+
+let compiled: WebAssembly.Module | null = null;
+function managerModule(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(readFileSync(managerWasmPath));
+  return compiled;
+}
+
+export interface ManagerOptions {
+  /** The milliseconds clock transfers time out on (tests give their own). */
+  now?: () => number;
+  /** The largest chunk this scale takes. */
+  chunkBytes?: number;
+}
+
 export class ModuleManager implements CalibrationTarget {
-  private active: Active | null = null;
-  private previous: Active | null = null;
-  private trial = false;
-  private goodReadings = 0;
-  private failed: { reason: string; detail: string } | null = null;
-  /** Everything that happened, for whoever reports it (the result topic, the console). */
+  private readonly x: ManagerExports;
+  private readonly slots: SlotStore;
+  private readonly handles: Array<CalibrationModule | null> = [null, null, null];
+  private metered: Uint8Array[] = [];
+  private payload: Uint8Array = new Uint8Array(0);
+  private started = false;
+  private good = 0;
+  private failed = false;
+  private failX = 0;
+  private failKg = 0;
+  private wakeAt = 0;
+  private readonly now: () => number;
+  private readonly chunkBytes: number;
+  /** What the manager said (install, rollback, confirm, restore, fit...), for whoever reports it. */
   onEvent: (e: ModuleEvent) => void = () => {};
+  /** The transfer's own steps (begin, chunk, end); set by ModuleTransfer. */
+  onTransfer: ((e: ModuleEvent) => void) | null = null;
+  private capture: ((e: ModuleEvent) => void) | null = null;
 
   constructor(
-    private readonly core: ScaleCore,
-    socket: CalibrationSocket,
-    private readonly slots: ModuleSlots | null,
-    private readonly trusted: KeyObject[],
+    private readonly core: ScaleCore | null,
+    socket: CalibrationSocket | null,
+    slots: SlotStore | null,
+    private readonly trusted: KeyObject[] | (() => KeyObject[]),
+    options: ManagerOptions = {},
   ) {
-    socket.target = this;
+    this.slots = slots ?? new MemorySlots();
+    this.now = options.now ?? (() => performance.now());
+    this.chunkBytes = options.chunkBytes ?? contract.transfer.chunkBytes;
+    if (socket) socket.target = this;
+    const instance = new WebAssembly.Instance(managerModule(), { mgr: this.imports() });
+    this.x = instance.exports as unknown as ManagerExports;
+    this.x.mgr_configure(this.chunkBytes, 1);
   }
 
-  get activeModule(): { name: string; version: string; trial: boolean } | null {
-    return this.active ? { name: this.active.module.name, version: this.active.module.version, trial: this.trial } : null;
+  private get mem(): Uint8Array {
+    return new Uint8Array(this.x.memory.buffer);
   }
 
-  private emit(e: ModuleEvent): ModuleEvent {
-    this.onEvent(e);
-    return e;
+  private text(ptr: number, len: number): string {
+    return Buffer.from(this.mem.subarray(ptr, ptr + len)).toString("utf8");
   }
 
-  private describe(a: Active | null): ModuleEvent["module"] {
-    return a ? { name: a.module.name, version: a.module.version } : undefined;
+  private put(ptr: number, bytes: Uint8Array): void {
+    this.mem.set(bytes, ptr);
   }
 
-  /** Loads a slot's module with its saved parameters (no vectors: they passed at installation). */
-  private loadSlot(slot: SlotName): Active {
-    const bytes = this.slots!.package(slot);
-    if (!bytes) throw new ModuleRefused("TRUNCATED", `slot ${slot} is empty`);
-    const pkg = decodePackage(bytes);
-    verifyPackage(pkg, this.trusted);
-    const module = CalibrationModule.load(pkg.wasm);
-    const params = this.slots!.params(slot);
-    if (params && module.loadParams(params) !== 0) throw new ModuleRefused("BAD_PARAMS", `slot ${slot}: the module refused its saved parameters`);
-    return { module, manifest: pkg.manifest, slot };
-  }
-
-  /**
-   * At start-up: the active module back in place, or a rollback when the device restarted while
-   * a new module was on trial. A slot that no longer loads (a key no longer trusted, a damaged
-   * file) leaves the built-in calibration, and says so.
-   */
-  restore(): string[] {
-    const notes: string[] = [];
-    if (!this.slots) return notes;
-    if (this.slots.recovered) notes.push(this.slots.recovered);
-    const s = this.slots.state;
-    if (s.active && s.trial) {
-      const e = this.emit({ step: "rollback", status: "accepted", reason: "UNCONFIRMED", detail: "restarted before the new module was confirmed: back to the previous calibration" });
-      notes.push(e.detail);
-      this.slots.setState({ active: s.previous, previous: null, trial: false });
-    }
-    const slot = this.slots.state.active;
-    if (!slot) return notes;
+  private keys(): KeyObject[] {
     try {
-      this.active = this.loadSlot(slot);
-      this.previous = this.slots.state.previous ? this.tryLoad(this.slots.state.previous) : null;
-      this.link(this.active);
-      notes.push(`calibration module ${this.active.module.name} ${this.active.module.version} (slot ${slot})`);
-    } catch (e) {
-      this.active = null;
-      this.core.calModule(false);
-      const reason = e instanceof ModuleRefused ? e.reason : "BAD_MODULE";
-      notes.push(this.emit({ step: "restore", status: "rejected", reason, detail: `slot ${slot}: ${(e as Error).message}; weighing with the built-in calibration` }).detail);
+      return typeof this.trusted === "function" ? this.trusted() : this.trusted;
+    } catch {
+      return []; // a key folder that cannot be read trusts nothing
     }
+  }
+
+  private range(): [number, number] {
+    return this.core ? [this.core.get("CAPACITY_KG"), this.core.get("DIVISION_KG")] : DEFAULT_RANGE;
+  }
+
+  private slotBytes(slot: number, offset: number, len: number): Buffer {
+    const b = Buffer.alloc(len);
+    const n = this.slots.read(slot, offset, b);
+    return b.subarray(0, n);
+  }
+
+  private imports(): Record<string, (...args: number[]) => number | void> {
+    return {
+      slot_read: (slot, offset, ptr, len) => this.slots.read(slot, offset, this.mem.subarray(ptr, ptr + len)),
+      slot_erase: (slot) => (this.slots.erase(slot) ? 1 : 0),
+      slot_write_message: (slot, offset) => (this.slots.write(slot, offset, this.payload) ? 1 : 0),
+      slot_sha256: (slot, offset, len, out) => {
+        const bytes = this.slotBytes(slot, offset, len);
+        if (bytes.length !== len) return 0;
+        this.put(out, createHash("sha256").update(bytes).digest());
+        return 1;
+      },
+      slot_capacity: () => SLOT_BYTES,
+      params_put: (slot, ptr, len) => (this.slots.putParams(slot, this.mem.slice(ptr, ptr + len)) ? 1 : 0),
+      params_get: (slot, ptr, cap) => {
+        const b = this.slots.params(slot);
+        if (!b || b.length > cap) return 0;
+        this.put(ptr, b);
+        return b.length;
+      },
+      state_put: (ptr, len) => (this.slots.putState(this.mem.slice(ptr, ptr + len)) ? 1 : 0),
+      message_read: (ptr, cap) => {
+        this.put(ptr, this.payload.subarray(0, cap));
+        return this.payload.length;
+      },
+      verify: (slot, manAt, manLen, sigAt, sigLen, key, keyLen) => {
+        const named = keyLen ? this.text(key, keyLen) : null;
+        const candidates = this.keys().filter((k) => named === null || keyId(k) === named);
+        if (candidates.length === 0) return 1;
+        const manifest = this.slotBytes(slot, manAt, manLen);
+        const signature = this.slotBytes(slot, sigAt, sigLen);
+        return candidates.some((k) => verifySignature("sha256", manifest, { key: k, dsaEncoding: "der" }, signature)) ? 0 : 2;
+      },
+      code_out: (ptr, len) => {
+        this.metered.push(this.mem.slice(ptr, ptr + len));
+      },
+      mod_load: (h, _slot, _offset, _len, err, cap) => {
+        const bytes = Buffer.concat(this.metered);
+        this.metered = [];
+        this.handles[h] = null;
+        try {
+          this.handles[h] = new CalibrationModule(bytes);
+          return 0;
+        } catch (e) {
+          const words = Buffer.from((e as Error).message).subarray(0, cap);
+          this.put(err, words);
+          return 1 | (words.length << 16);
+        }
+      },
+      mod_free: (h) => {
+        this.handles[h] = null;
+      },
+      mod_swap: (a, b) => {
+        [this.handles[a], this.handles[b]] = [this.handles[b], this.handles[a]];
+      },
+      mod_call: (h, fn, a, b) => this.handles[h]?.call(fn, a, b) ?? -0x80000000,
+      mod_eval: (h, x, c0, c1, c2, c3, t) => this.handles[h]?.evaluate(x, c0, c1, c2, c3, t) ?? NaN,
+      mod_failure: (h, ptr, cap) => {
+        const f = this.handles[h]?.failure;
+        if (!f) return 0;
+        const words = Buffer.from(f.detail).subarray(0, cap);
+        this.put(ptr, words);
+        return f.kind | (words.length << 16);
+      },
+      mod_clear: (h) => {
+        const m = this.handles[h];
+        if (m) m.failure = null;
+      },
+      mod_memory: (h, addr, ptr, len, to) => {
+        const m = this.handles[h];
+        if (!m) return 0;
+        const mem = m.memory;
+        if (addr + len > mem.length) return 0;
+        if (to) mem.set(this.mem.subarray(ptr, ptr + len), addr);
+        else this.put(ptr, mem.subarray(addr, addr + len));
+        return 1;
+      },
+      core_link: (on) => {
+        const r = this.core ? this.core.calModule(on !== 0) : 0;
+        this.good = 0;
+        this.failed = false;
+        this.handles[ACTIVE]?.failure && (this.handles[ACTIVE]!.failure = null);
+        return r;
+      },
+      answer: (ptr, len) => {
+        const { cmd: _cmd, ...e } = JSON.parse(this.text(ptr, len)) as ModuleEvent & { cmd: string };
+        if (this.capture) return this.capture(e);
+        if (["begin", "chunk", "end", "module"].includes(e.step) && this.onTransfer) this.onTransfer(e);
+        else this.onEvent(e);
+      },
+      now_ms: () => this.now(),
+    };
+  }
+
+  /** Runs fn with the manager's answers handed to `to` instead of the listeners. */
+  private collect(to: (e: ModuleEvent) => void, fn: () => void): void {
+    const before = this.capture;
+    this.capture = to;
+    try {
+      fn();
+    } finally {
+      this.capture = before;
+      this.wakeAt = this.x.mgr_wake();
+    }
+  }
+
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    const state = this.slots.state() ?? new Uint8Array(0);
+    this.put(this.x.mgr_io(), state.subarray(0, this.x.mgr_io_bytes()));
+    this.x.mgr_start(state.length);
+    this.wakeAt = this.x.mgr_wake();
+  }
+
+  /** At start-up: the slots' module back in force, or rolled back; what happened, in sentences. */
+  restore(): string[] {
+    if (this.started) return [];
+    const notes: string[] = [];
+    this.collect((e) => {
+      notes.push(e.detail);
+      this.onEvent(e);
+    }, () => this.start());
     return notes;
   }
 
-  private tryLoad(slot: SlotName): Active | null {
+  get activeModule(): { name: string; version: string; trial: boolean } | null {
+    this.start();
+    const p = this.x.mgr_active();
+    if (!p) return null;
+    const mem = this.mem;
+    let end = p;
+    while (mem[end] !== 0) end++;
+    const v = this.x.mgr_active_version();
+    return { name: this.text(p, end - p), version: `${(v >> 16) & 0xff}.${(v >> 8) & 0xff}.${v & 0xff}`, trial: this.x.mgr_trial() === 1 };
+  }
+
+  /** A message on the module topic: `sub` is what follows it ("begin", "chunk/4096", "end", "rollback"). */
+  message(sub: string, payload: Uint8Array): void {
+    this.start();
+    const name = Buffer.from(sub, "utf8").subarray(0, 200);
+    this.put(this.x.mgr_io(), name);
+    this.payload = payload;
+    const [capacity, division] = this.range();
     try {
-      return this.loadSlot(slot);
-    } catch {
-      return null;
+      this.x.mgr_message(name.length, payload.length, capacity, division);
+    } finally {
+      this.payload = new Uint8Array(0);
+      this.wakeAt = this.x.mgr_wake();
     }
   }
 
-  /** Links a loaded module to the core; refuses (DEGENERATE) a curve the core finds flat. */
-  private link(a: Active): void {
-    a.module.failure = null;
-    this.failed = null;
-    this.goodReadings = 0;
-    const r = this.core.calModule(true);
-    if (r !== 0) throw new ModuleRefused("DEGENERATE", "the core found its curve flat or not finite near zero");
-  }
-
-  /** Checks a package from end to end and switches to it; returns the event, refused or accepted. */
+  /** Installs a package here (not over MQTT): the same transfer, checks and switch. The verdict. */
   install(bytes: Uint8Array): ModuleEvent {
-    let candidate: Active;
-    try {
-      candidate = this.check(bytes);
-    } catch (e) {
-      if (!(e instanceof ModuleRefused)) throw e;
-      return this.emit({ step: "install", status: "rejected", reason: e.reason, detail: e.message });
-    }
-    const slot = this.slots?.spare() ?? null;
-    if (this.slots && slot) {
-      this.slots.putPackage(slot, bytes);
-      this.slots.putParams(slot, candidate.module.saveParams());
-    }
-    const before = this.active;
-    candidate.slot = slot;
-    this.active = candidate; // the core measures its slope through us: it must answer already
-    try {
-      this.link(candidate);
-    } catch (e) {
-      this.active = before;
-      if (before) this.link(before);
-      else this.core.calModule(false);
-      const r = e as ModuleRefused;
-      return this.emit({ step: "install", status: "rejected", reason: r.reason, detail: r.message, module: this.describe(candidate) });
-    }
-    this.previous = before;
-    this.trial = true;
-    this.slots?.setState({ active: slot, previous: before?.slot ?? null, trial: true });
-    return this.emit({
-      step: "install", status: "accepted", module: this.describe(candidate),
-      detail: `${candidate.module.name} ${candidate.module.version} weighs now, on trial until ${contract.transfer.confirmReadings} good readings`,
-    });
-  }
-
-  /** Everything but the switch: the package, the signature, the module, its vectors, its curve. */
-  private check(bytes: Uint8Array): Active {
-    if (bytes.length > contract.package.maxWasmBytes + contract.package.maxManifestBytes + 1024) {
-      throw new ModuleRefused("TOO_LARGE", `a package of ${bytes.length} bytes`);
-    }
-    const pkg = decodePackage(bytes);
-    verifyPackage(pkg, this.trusted);
-    const m = pkg.manifest;
-    if (m.abi !== contract.version) throw new ModuleRefused("WRONG_ABI", `built for module ABI ${m.abi}; this host runs ${contract.version}`);
-    const fresh = (): CalibrationModule => {
-      const module = CalibrationModule.load(pkg.wasm);
-      if (module.name !== m.name) throw new ModuleRefused("BAD_PACKAGE", `the module calls itself ${module.name}; the manifest ${m.name}`);
-      if (m.params.length && module.loadParams(module.paramsBlob(m.params)) !== 0) {
-        throw new ModuleRefused(module.failure?.reason ?? "BAD_PARAMS", module.failure?.detail ?? "the module refused the manifest's parameters");
-      }
-      return module;
+    this.start();
+    let verdict: ModuleEvent | null = null;
+    const quiet = (e: ModuleEvent) => {
+      if (["begin", "chunk", "end"].includes(e.step) && e.status === "accepted") return;
+      verdict ??= e;
+      this.onEvent(e);
     };
-    const tested = fresh();
-    runVectors(tested, m);
-    sweep(tested, this.core.get("CAPACITY_KG"), this.core.get("DIVISION_KG"));
-    // What the vectors and the sweep left behind in the module's state does not go into service.
-    return { module: fresh(), manifest: m, slot: null };
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    this.collect(quiet, () => {
+      this.message("begin", Buffer.from(JSON.stringify({ size: bytes.length, sha256, sender: "local" })));
+      for (let at = 0; at < bytes.length && !verdict; at += this.chunkBytes) {
+        this.message(`chunk/${at}`, bytes.subarray(at, at + this.chunkBytes));
+      }
+      if (!verdict) this.message("end", new Uint8Array(0));
+    });
+    return verdict ?? { step: "install", status: "rejected", reason: "TRUNCATED", detail: "the scale gave no verdict" };
   }
 
-  /** Back to the previous module, or the built-in calibration. */
-  rollback(reason = "requested", code?: string): ModuleEvent {
-    if (!this.active) return this.emit({ step: "rollback", status: "rejected", reason: "NO_PREVIOUS", detail: "no module is installed: the built-in calibration is in force" });
-    const from = this.active;
-    const to = this.previous;
-    this.active = null;
-    this.previous = null;
-    this.trial = false;
-    if (to) {
-      this.active = to;
-      try {
-        this.link(to);
-      } catch {
-        this.active = null;
-        this.core.calModule(false);
-      }
-    } else {
-      this.core.calModule(false);
-    }
-    this.slots?.setState({ active: this.active?.slot ?? null, previous: null, trial: false });
-    const now = this.active ? `${this.active.module.name} ${this.active.module.version}` : "the built-in calibration";
-    return this.emit({ step: "rollback", status: "accepted", reason: code, module: this.describe(from), detail: `${from.module.name} ${from.module.version} rolled back (${reason}): ${now} weighs now` });
+  /** Back to the previous module, or the built-in calibration; the verdict. */
+  rollback(): ModuleEvent {
+    this.start();
+    let verdict: ModuleEvent | null = null;
+    this.collect((e) => {
+      verdict ??= e;
+      this.onEvent(e);
+    }, () => this.x.mgr_rollback());
+    return verdict!;
   }
 
   /** Per sample (CalibrationTarget): the active module's weight, or NaN for the core's fallback. */
   evaluate(x: number, c0: number, c1: number, c2: number, c3: number, tempC: number): number {
-    const a = this.active;
+    const a = this.handles[ACTIVE];
     if (!a) return NaN;
-    const kg = a.module.evaluate(x, c0, c1, c2, c3, tempC);
+    const kg = a.evaluate(x, c0, c1, c2, c3, tempC);
     if (Number.isFinite(kg)) {
-      this.goodReadings++;
+      this.good++;
       return kg;
     }
-    this.failed ??= a.module.failure ?? { reason: "NOT_FINITE", detail: "no finite weight" };
+    if (!this.failed) {
+      this.failed = true;
+      this.failX = x;
+      this.failKg = kg;
+    }
     // This reading is weighed by the previous calibration: the failing module's weight never goes out.
-    return this.previous && this.previous !== a ? this.previous.module.evaluate(x, c0, c1, c2, c3, tempC) : NaN;
+    const p = this.handles[PREVIOUS];
+    return p ? p.evaluate(x, c0, c1, c2, c3, tempC) : NaN;
   }
 
-  /** A calibration command with a module in force (CalibrationTarget): its fit, its parameters saved. */
+  /** A calibration command with a module in force (CalibrationTarget): the manager fits and checks. */
   fit(order: number, xs: Float64Array, kgs: Float64Array, n: number): number {
-    const a = this.active;
-    if (!a) return -6;
-    const before = a.module.saveParams();
-    let r = a.module.fit(order, xs, kgs, n);
-    if (a.module.failure) {
-      this.failed ??= a.module.failure;
-      return -6;
+    this.start();
+    const io = this.x.mgr_io();
+    const v = new DataView(this.x.memory.buffer, io, n * 16);
+    for (let i = 0; i < n; i++) {
+      v.setFloat64(i * 16, xs[i], true);
+      v.setFloat64(i * 16 + 8, kgs[i], true);
     }
-    if (r === 0) {
-      // The module's fit is checked as its installation was: a curve that turns back anywhere
-      // in the scale's range is refused, and the parameters it had are given back.
-      try {
-        sweep(a.module, this.core.get("CAPACITY_KG"), this.core.get("DIVISION_KG"));
-      } catch (e) {
-        a.module.failure = null;
-        a.module.loadParams(before);
-        this.emit({ step: "fit", status: "rejected", reason: (e as ModuleRefused).reason, module: this.describe(a), detail: `the fitted curve: ${(e as Error).message}` });
-        r = -6;
-      }
-    }
-    if (r === 0) {
-      if (a.slot) this.slots?.putParams(a.slot, a.module.saveParams());
-      this.emit({ step: "fit", status: "accepted", module: this.describe(a), detail: `${a.module.name} fitted to ${n} point(s)` });
-    }
+    const [capacity, division] = this.range();
+    const r = this.x.mgr_fit(order, n, capacity, division);
+    this.wakeAt = this.x.mgr_wake();
     return r;
   }
 
-  /** After every sample: a failure rolls back; enough good readings confirm a trial. */
+  /** After every sample: the manager decides on a failure, or once enough good readings came. */
   afterSample(): void {
-    if (this.failed) {
-      const f = this.failed;
-      this.failed = null;
-      this.rollback(`${f.reason}: ${f.detail}`, f.reason);
-      return;
-    }
-    if (this.trial && this.goodReadings >= contract.transfer.confirmReadings) {
-      this.trial = false;
-      if (this.slots) this.slots.setState({ ...this.slots.state, trial: false });
-      this.emit({ step: "confirm", status: "accepted", module: this.describe(this.active), detail: `${this.active!.module.name} ${this.active!.module.version} confirmed after ${this.goodReadings} good readings` });
-    }
+    if (!(this.failed || this.wakeAt < 0 || (this.wakeAt > 0 && this.good >= this.wakeAt))) return;
+    const failed = this.failed;
+    this.failed = false;
+    this.x.mgr_after_sample(this.good, failed ? 1 : 0, this.failX, this.failKg);
+    this.wakeAt = this.x.mgr_wake();
   }
-}
 
-/** What the slots hold, without loading anything (wasm-scale module list). */
-export function listSlots(slots: ModuleSlots): ModuleListing[] {
-  const s = slots.state;
-  const out: ModuleListing[] = [];
-  for (const slot of ["a", "b"] as const) {
-    const bytes = slots.package(slot);
-    if (!bytes) continue;
-    try {
-      const { manifest } = decodePackage(bytes);
-      const params = slots.params(slot);
-      out.push({
-        slot, role: s.active === slot ? "active" : s.previous === slot ? "previous" : "spare",
-        name: manifest.name, version: manifest.version, sha256: manifest.sha256, key: manifest.key,
-        trial: s.active === slot && s.trial, params: params ? CalibrationModule.paramValues(params) : manifest.params,
-      });
-    } catch {
-      continue;
-    }
+  /** What the slots hold, without loading anything (wasm-scale module list). */
+  list(): ModuleListing[] {
+    this.start();
+    const n = this.x.mgr_list();
+    return JSON.parse(this.text(this.x.mgr_io(), n)) as ModuleListing[];
   }
-  return out;
-}
 
-/** The manifest's golden vectors, each within its tolerance. */
-export function runVectors(module: CalibrationModule, m: Manifest): void {
-  m.vectors.forEach((v, i) => {
-    const chip = (k: number) => v.chips[k] ?? NaN;
-    const kg = module.evaluate(v.x, chip(0), chip(1), chip(2), chip(3), v.temp ?? NaN);
-    const f = module.failure as Failure | null;
-    if (f) throw new ModuleRefused(f.reason, `vector ${i + 1}: ${f.detail}`);
-    if (!(Math.abs(kg - v.kg) <= m.tolerance)) {
-      throw new ModuleRefused("VECTORS_FAILED", `vector ${i + 1}: ${v.x} counts weighed ${kg} kg, the manifest says ${v.kg} kg`);
-    }
-  });
-}
+  /** Checks a package as an installation would, without switching to it (wasm-scale module verify). */
+  verify(bytes: Uint8Array): ModuleEvent {
+    const slots = new MemorySlots();
+    slots.write(0, 0, bytes);
+    const checker = new ModuleManager(null, null, slots, this.trusted);
+    let verdict: ModuleEvent | null = null;
+    checker.collect((e) => (verdict ??= e), () => checker.x.mgr_verify(0, bytes.length, ...DEFAULT_RANGE));
+    return verdict!;
+  }
 
-/**
- * The curve over every weight the scale can show (R76: 20 d below zero to 9 d over capacity, with
- * margin): finite, and strictly rising or strictly falling with the counts.
- */
-export function sweep(module: CalibrationModule, capacityKg: number, divisionKg: number): void {
-  const at = (x: number) => module.evaluate(x, NaN, NaN, NaN, NaN, NaN);
-  const slope = (at(SLOPE_COUNTS) - at(-SLOPE_COUNTS)) / (2 * SLOPE_COUNTS);
-  if (module.failure) throw new ModuleRefused(module.failure.reason, `near zero: ${module.failure.detail}`);
-  if (!(Math.abs(slope) > 0)) throw new ModuleRefused("NOT_MONOTONIC", "its curve is flat near zero");
-  const lo = (-1.5 * 20 * divisionKg) / Math.abs(slope);
-  const hi = (1.1 * (capacityKg + 9 * divisionKg)) / Math.abs(slope);
-  const dir = Math.sign(slope);
-  let last = at(dir * lo);
-  for (let i = 1; i <= SWEEP; i++) {
-    const x = dir * (lo + ((hi - lo) * i) / SWEEP);
-    const kg = at(x);
-    const f = module.failure as Failure | null;
-    if (f) throw new ModuleRefused(f.reason, `at ${x.toFixed(0)} counts: ${f.detail}`);
-    if (!(kg > last)) throw new ModuleRefused("NOT_MONOTONIC", `its weight falls from ${last} to ${kg} kg near ${x.toFixed(0)} counts`);
-    last = kg;
+  /** The active module's failure since the last sample, when it failed. */
+  get failure(): { reason: string; detail: string } | null {
+    if (!this.failed) return null;
+    const f = this.handles[ACTIVE]?.failure;
+    return f ? { reason: f.reason, detail: f.detail } : { reason: "NOT_FINITE", detail: `weighed ${this.failKg} kg for ${this.failX} counts` };
+  }
+
+  /**
+   * A module to try on a recording (replay --module): a package's module with its manifest's
+   * parameters, its vectors passed (its signature is not asked for), or a bare .wasm; it weighs
+   * and fits through the returned manager, which keeps nothing.
+   */
+  static tryModule(bytes: Uint8Array, core: ScaleCore | null = null, o: { vectors?: boolean } = {}): ModuleManager {
+    const slots = new MemorySlots();
+    slots.write(0, 0, bytes);
+    const m = new ModuleManager(core, null, slots, []);
+    m.started = true;
+    let verdict: ModuleEvent | null = null;
+    const bare = bytes.length >= 4 && Buffer.from(bytes.subarray(0, 4)).toString("latin1") === "\0asm";
+    m.collect((e) => (verdict ??= e), () => m.x.mgr_try(0, bytes.length, bare ? 1 : o.vectors === false ? 2 : 0));
+    const v = verdict as ModuleEvent | null;
+    if (!v || v.status !== "accepted") throw new ModuleRefused(v?.reason ?? "BAD_MODULE", v?.detail ?? "not loaded");
+    return m;
+  }
+
+  /** The active module's own weight (tests compare a scale's readings with it). */
+  weigh(x: number, c0: number, c1: number, c2: number, c3: number, tempC: number): number {
+    return this.handles[ACTIVE]?.evaluate(x, c0, c1, c2, c3, tempC) ?? NaN;
   }
 }

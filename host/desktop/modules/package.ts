@@ -1,8 +1,9 @@
-// Calibration module packages: the .wasm and its manifest (name, version, module ABI, SHA-256,
-// parameters, golden vectors), signed with ECDSA P-256 / SHA-256 so that a device runs only what a
-// key it trusts has signed. The layout is in abi.json (calibration_module.package); the ESP32
-// verifies the same bytes with mbedTLS.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+// Making calibration module packages (the tools' side: build, sign, keygen): the .wasm and its
+// manifest (name, version, module ABI, SHA-256, parameters, golden vectors), signed with ECDSA
+// P-256 / SHA-256 so that a device runs only what a key it trusts has signed. The layout is in
+// abi.json (calibration_module.package). What a scale accepts is decided by the module manager
+// (assembly/manager) on every host; decodePackage here only splits a package for the tools.
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { z } from "zod";
 import { abi } from "../../abi.js";
 
@@ -99,18 +100,6 @@ export function decodePackage(bytes: Uint8Array): ModulePackage {
   if (wasm.length > manifest.size) throw new ModuleRefused("BAD_PACKAGE", `the module has ${wasm.length} bytes; the manifest says ${manifest.size}`);
   if (sha256(wasm) !== manifest.sha256) throw new ModuleRefused("BAD_HASH", "the module's SHA-256 differs from the manifest's");
   return { manifest, manifestBytes: Buffer.from(manifestBytes), signature: Buffer.from(signature), wasm: Buffer.from(wasm) };
-}
-
-/** Checks the signature against the trusted keys; returns the id of the key that signed. */
-export function verifyPackage(pkg: ModulePackage, trusted: KeyObject[]): string {
-  if (pkg.signature.length === 0) throw new ModuleRefused("UNSIGNED", "the package is not signed (wasm-scale module sign)");
-  const named = pkg.manifest.key;
-  const candidates = trusted.filter((k) => named === undefined || keyId(k) === named);
-  if (candidates.length === 0) throw new ModuleRefused("UNTRUSTED_KEY", `signed by key ${named ?? "(unnamed)"}, which this device does not trust`);
-  for (const key of candidates) {
-    if (verify("sha256", pkg.manifestBytes, { key, dsaEncoding: "der" }, pkg.signature)) return keyId(key);
-  }
-  throw new ModuleRefused("BAD_SIGNATURE", "the signature does not verify against the manifest");
 }
 
 /** Signs a package's manifest (naming the key in it first); returns the signed package. */

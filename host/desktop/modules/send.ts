@@ -73,7 +73,7 @@ export async function sendModule(c: Connection, pkg: Uint8Array, o: SendOptions 
   try {
     await client.subscribeAsync(`${root}/result`, { qos: 1 });
     const sha256 = createHash("sha256").update(pkg).digest("hex");
-    const begin = JSON.stringify({ size: pkg.length, sha256 });
+    const begin = JSON.stringify({ size: pkg.length, sha256, sender: client.options.clientId });
     reconnected = false;
     for (;;) {
       await client.publishAsync(`${root}/module/begin`, begin, { qos: 1 });

@@ -1,82 +1,137 @@
-// The two module slots on the desktop: files in a directory (the ESP32 keeps them in its `modules`
-// partition). Each slot holds a package and its parameters; state.json names the active slot,
-// the previous one, and whether the active one is still on trial (installed, not yet confirmed by
-// enough good readings). Every file is replaced atomically, so a crash leaves the old or the new.
+// Where the desktop keeps calibration modules: two package slots, each slot's parameters and the
+// module manager's state, as files in a folder beside the store (the ESP32 keeps them in its
+// `modules` partition and NVS, the Pico W in flash). The state and the parameters are replaced
+// atomically (old or new after a crash); a package is written chunk by chunk into the spare slot,
+// which the manager's state does not count as holding anything until the package is installed.
+// What the files mean is the manager's (assembly/manager/slots.ts); this only stores bytes.
 import { makeDirs } from "../files.js";
-import { existsSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import writeFileAtomic from "write-file-atomic";
-import { z } from "zod";
+import { abi } from "../../abi.js";
 
 export type SlotName = "a" | "b";
+const NAMES: SlotName[] = ["a", "b"];
+/** The most a slot holds: the largest package. */
+export const SLOT_BYTES = abi.calibration_module.package.maxWasmBytes + abi.calibration_module.package.maxManifestBytes + 1024;
 
 /** The slots beside a store file (npm start keeps them there). */
 export function slotsDir(store: string): string {
   return join(dirname(store), "modules");
 }
 
-const stateSchema = z.object({
-  format: z.literal("wasm-scale-module-slots"),
-  active: z.enum(["a", "b"]).nullable(),
-  previous: z.enum(["a", "b"]).nullable(),
-  trial: z.boolean(),
-}).strict();
-export type SlotState = z.infer<typeof stateSchema>;
+/** Bytes in two slots, parameters and a state blob: in a folder, or in memory. */
+export interface SlotStore {
+  read(slot: number, offset: number, into: Uint8Array): number;
+  erase(slot: number): boolean;
+  write(slot: number, offset: number, bytes: Uint8Array): boolean;
+  params(slot: number): Uint8Array | null;
+  putParams(slot: number, bytes: Uint8Array): boolean;
+  state(): Uint8Array | null;
+  putState(bytes: Uint8Array): boolean;
+}
 
-const EMPTY: SlotState = { format: "wasm-scale-module-slots", active: null, previous: null, trial: false };
+export class MemorySlots implements SlotStore {
+  private readonly slots = [Buffer.alloc(0), Buffer.alloc(0)];
+  private readonly blobs: Array<Uint8Array | null> = [null, null];
+  private blob: Uint8Array | null = null;
 
-export class ModuleSlots {
-  /** Set when state.json existed but could not be read (the slots then start empty). */
-  readonly recovered: string | null = null;
-  private current: SlotState = { ...EMPTY };
+  read(slot: number, offset: number, into: Uint8Array): number {
+    const s = this.slots[slot];
+    const n = Math.max(0, Math.min(into.length, s.length - offset));
+    into.set(s.subarray(offset, offset + n));
+    return n;
+  }
 
-  constructor(readonly dir: string) {
-    const file = join(dir, "state.json");
-    if (!existsSync(file)) return;
+  erase(slot: number): boolean {
+    this.slots[slot] = Buffer.alloc(0);
+    return true;
+  }
+
+  write(slot: number, offset: number, bytes: Uint8Array): boolean {
+    const s = this.slots[slot];
+    if (offset > s.length || offset + bytes.length > SLOT_BYTES) return false;
+    const next = Buffer.alloc(Math.max(s.length, offset + bytes.length));
+    s.copy(next);
+    next.set(bytes, offset);
+    this.slots[slot] = next;
+    return true;
+  }
+
+  params(slot: number): Uint8Array | null {
+    return this.blobs[slot];
+  }
+
+  putParams(slot: number, bytes: Uint8Array): boolean {
+    this.blobs[slot] = Uint8Array.from(bytes);
+    return true;
+  }
+
+  state(): Uint8Array | null {
+    return this.blob;
+  }
+
+  putState(bytes: Uint8Array): boolean {
+    this.blob = Uint8Array.from(bytes);
+    return true;
+  }
+}
+
+export class ModuleSlots implements SlotStore {
+  constructor(readonly dir: string) {}
+
+  private file(name: string): string {
+    return join(this.dir, name);
+  }
+
+  read(slot: number, offset: number, into: Uint8Array): number {
+    const path = this.file(`${NAMES[slot]}.module`);
+    if (!existsSync(path)) return 0;
+    const fd = openSync(path, "r");
     try {
-      this.current = stateSchema.parse(JSON.parse(readFileSync(file, "utf8")));
-    } catch (e) {
-      this.recovered = `${file} was unreadable (${(e as Error).message}): starting with the built-in calibration`;
+      return readSync(fd, into, 0, into.length, offset);
+    } finally {
+      closeSync(fd);
     }
   }
 
-  get state(): SlotState {
-    return { ...this.current };
-  }
-
-  setState(next: Omit<SlotState, "format">): void {
-    this.current = { format: "wasm-scale-module-slots", ...next };
-    this.write("state.json", Buffer.from(JSON.stringify(this.current, null, 2) + "\n"));
-  }
-
-  /** The slot a new module goes to: never the active one. */
-  spare(): SlotName {
-    return this.current.active === "a" ? "b" : "a";
-  }
-
-  package(slot: SlotName): Buffer | null {
-    return this.read(`${slot}.module`);
-  }
-
-  params(slot: SlotName): Buffer | null {
-    return this.read(`${slot}.params`);
-  }
-
-  putPackage(slot: SlotName, bytes: Uint8Array): void {
-    this.write(`${slot}.module`, bytes);
-  }
-
-  putParams(slot: SlotName, bytes: Uint8Array): void {
-    this.write(`${slot}.params`, bytes);
-  }
-
-  private read(name: string): Buffer | null {
-    const file = join(this.dir, name);
-    return existsSync(file) ? readFileSync(file) : null;
-  }
-
-  private write(name: string, bytes: Uint8Array): void {
+  erase(slot: number): boolean {
     makeDirs(this.dir);
-    writeFileAtomic.sync(join(this.dir, name), Buffer.from(bytes));
+    writeFileSync(this.file(`${NAMES[slot]}.module`), Buffer.alloc(0), { mode: 0o600 });
+    return true;
+  }
+
+  write(slot: number, offset: number, bytes: Uint8Array): boolean {
+    const path = this.file(`${NAMES[slot]}.module`);
+    if (!existsSync(path) || statSync(path).size < offset || offset + bytes.length > SLOT_BYTES) return false;
+    const fd = openSync(path, "r+");
+    try {
+      writeSync(fd, bytes, 0, bytes.length, offset);
+    } finally {
+      closeSync(fd);
+    }
+    return true;
+  }
+
+  params(slot: number): Uint8Array | null {
+    const path = this.file(`${NAMES[slot]}.params`);
+    return existsSync(path) ? readFileSync(path) : null;
+  }
+
+  putParams(slot: number, bytes: Uint8Array): boolean {
+    makeDirs(this.dir);
+    writeFileAtomic.sync(this.file(`${NAMES[slot]}.params`), Buffer.from(bytes));
+    return true;
+  }
+
+  state(): Uint8Array | null {
+    const path = this.file("state.bin");
+    return existsSync(path) ? readFileSync(path) : null;
+  }
+
+  putState(bytes: Uint8Array): boolean {
+    makeDirs(this.dir);
+    writeFileAtomic.sync(this.file("state.bin"), Buffer.from(bytes));
+    return true;
   }
 }

@@ -1,0 +1,157 @@
+// The calibration module manager: one implementation of every decision about calibration modules
+// (packages, signatures asked of the host, module checks, golden vectors, the curve's check, slots,
+// trial, confirmation, rollback, the transfer), run by every host beside the core. A host loads it
+// when it needs it (start-up, a message on the module topic, a failure, a confirmation, a fit) and
+// may drop it when it is not busy: the slots' state lives in a blob the host keeps, not here.
+// Imports: host.ts. The host writes into mgr_io() what an export says it reads there.
+import { wBegin, wByte, wStr, wLen, wInt } from "../json";
+import { ACTIVE, loaded, nameOf, versionOf, sActive, sPrevious, sTrial, lengthOf, loadState, slotLetter } from "./slots";
+import { restore, rollback, afterSample, wake, fit, verifyOnly, tryModule, setMetering, pending, nameLength } from "./install";
+import { message, busy, setChunkBytes } from "./transfer";
+import { readPackage, mName, mVersion, mSha, mKey, mKeyLen, mParams, mParamCount } from "./package";
+import { refuse, d, dn, dVersion, publish, reason } from "./out";
+import { params_get } from "./host";
+
+/** This manager's interface with its hosts (host.ts and the exports here). */
+export const MANAGER_ABI: i32 = 1;
+const IO_CAP: i32 = 4096;
+const io = memory.data(IO_CAP);
+const blob = memory.data(8 + 32 * 8);
+
+// The layout WAMR needs to give the manager only its static data, not a 64 KiB page.
+export { __heap_base, __data_end };
+
+export function mgr_abi(): i32 {
+  return MANAGER_ABI;
+}
+
+/** Where the host writes what an export reads (state, topic, points) and reads mgr_list's JSON. */
+export function mgr_io(): usize {
+  return io;
+}
+
+export function mgr_io_bytes(): i32 {
+  return IO_CAP;
+}
+
+/** What the host is: the largest chunk it takes, whether it meters modules by rewriting them (1) or its engine counts (0). */
+export function mgr_configure(chunkBytes: i32, metered: i32): void {
+  setChunkBytes(chunkBytes);
+  setMetering(metered != 0);
+}
+
+/** Start-up: the slots' state (stateLen bytes at mgr_io, 0 when the host kept none). Restores the active module. */
+export function mgr_start(stateLen: i32): void {
+  if (!loadState(io, <u32>stateLen) && stateLen > 0) {
+    refuse("BAD_PACKAGE");
+    d("the module slots' state was unreadable: starting with the built-in calibration");
+    publish("restore", false, reason, -1, -1, 0, 0);
+  }
+  restore();
+}
+
+/** A message on the module topic: what follows "<module topic>/" (subLen bytes at mgr_io); its payload is the host's. */
+export function mgr_message(subLen: i32, payloadLen: i32, capacity: f64, division: f64): void {
+  message(io, subLen, payloadLen, capacity, division);
+}
+
+/** After a sample that failed, or once good >= mgr_wake() (or at once when it is -1). */
+export function mgr_after_sample(good: i32, failed: i32, x: f64, kg: f64): void {
+  afterSample(good, failed != 0, x, kg);
+}
+
+export function mgr_wake(): i32 {
+  return wake();
+}
+
+/** A fit through the module in force: n points at mgr_io (x counts above zero f64, kg f64). */
+export function mgr_fit(order: i32, n: i32, capacity: f64, division: f64): i32 {
+  if (n < 1 || n > 10) return -2;
+  return fit(order, io, n, capacity, division);
+}
+
+export function mgr_rollback(): void {
+  rollback(0);
+}
+
+/** A transfer is under way: keep the manager loaded. */
+export function mgr_busy(): i32 {
+  return busy() || pending ? 1 : 0;
+}
+
+/** The module in force: its name (NUL-terminated), 0 for the built-in calibration. */
+export function mgr_active(): usize {
+  return loaded(ACTIVE) ? nameOf(ACTIVE) : 0;
+}
+
+export function mgr_active_version(): u32 {
+  return versionOf(ACTIVE);
+}
+
+export function mgr_trial(): i32 {
+  return loaded(ACTIVE) && sTrial ? 1 : 0;
+}
+
+/** `wasm-scale module verify`: the package of len bytes in slot checked without switching to it. */
+export function mgr_verify(slot: i32, len: u32, capacity: f64, division: f64): void {
+  verifyOnly(slot, len, capacity, division);
+}
+
+/**
+ * A module tried on a recording: the package of len bytes in slot (mode 0; mode 2 without running
+ * its vectors, for module build) or a bare .wasm (mode 1), made the active handle (not linked,
+ * nothing kept).
+ */
+export function mgr_try(slot: i32, len: u32, mode: i32): void {
+  tryModule(slot, len, mode);
+}
+
+/** What the slots hold, as JSON at mgr_io; its length. Nothing is loaded. */
+export function mgr_list(): i32 {
+  let at = 0;
+  store<u8>(io, 0x5b);
+  at = 1;
+  for (let slot = 0; slot < 2; slot++) {
+    const len = lengthOf(slot);
+    if (len == 0 || !readPackage(slot, len)) continue;
+    wBegin(io + <usize>at, IO_CAP - at - 2);
+    if (at > 1) wByte(0x2c);
+    wStr("{\"slot\":\"");
+    wByte(slotLetter(slot));
+    wStr("\",\"role\":\"");
+    wStr(slot == sActive ? "active" : slot == sPrevious ? "previous" : "spare");
+    wStr("\",\"name\":\"");
+    for (let i = 0; i < nameLength(mName); i++) wByte(load<u8>(mName + <usize>i));
+    wStr("\",\"version\":\"");
+    dVersion(mVersion);
+    wStr("\",\"sha256\":\"");
+    for (let i = 0; i < 32; i++) {
+      const b = <i32>load<u8>(mSha + <usize>i);
+      wByte("0123456789abcdef".charCodeAt(b >> 4));
+      wByte("0123456789abcdef".charCodeAt(b & 15));
+    }
+    wByte(0x22);
+    if (mKeyLen) {
+      wStr(",\"key\":\"");
+      for (let i = 0; i < mKeyLen; i++) wByte(load<u8>(mKey + <usize>i));
+      wByte(0x22);
+    }
+    wStr(",\"trial\":");
+    wStr(slot == sActive && sTrial ? "true" : "false");
+    wStr(",\"params\":[");
+    const n = params_get(slot, blob, 8 + 32 * 8);
+    const count = n >= 8 ? min(<i32>load<u32>(blob, 4), (n - 8) >> 3) : mParamCount;
+    const from = n >= 8 ? blob + 8 : mParams;
+    for (let i = 0; i < count; i++) {
+      if (i) wByte(0x2c);
+      dn(load<f64>(from + <usize>(i * 8)));
+    }
+    wStr("]}");
+    const w = wLen();
+    if (w < 0) break;
+    at += w;
+  }
+  store<u8>(io + <usize>at, 0x5d);
+  return at + 1;
+}
+

@@ -1,0 +1,660 @@
+// The manager's decisions about modules: a package checked from end to end (container, manifest,
+// signature, ABI, version, the module's code and layout, its own description, its parameters, its
+// golden vectors, its curve over the scale's range), the switch to it on trial, confirmation,
+// rollback on a failure or on request, restoring the slots at start-up, and a fit through the
+// module in force.
+import {
+  verify, mod_load, mod_call, mod_eval, mod_failure, mod_clear, mod_memory, core_link, params_put, params_get,
+} from "./host";
+import {
+  readPackage, mName, mVersion, mAbi, mKey, mKeyLen, mParams, mParamCount, mVectors, mVectorCount, mTolerance,
+  manAt, manLen, sigAt, sigLen, wasmAt, wasmLen, MODULE_ABI, bareModule,
+} from "./package";
+import { scanModule, meterModule } from "./wasm";
+import { refuse, say, d, dn, dc, dBytes, dVersion, publish, reason, detailBytes, detailLength } from "./out";
+import {
+  ACTIVE, PREVIOUS, CANDIDATE, sActive, sPrevious, sTrial, loaded, slotOf, versionOf, nameOf, setLoaded, freeHandle,
+  swapHandles, setLength, lengthOf, setState, slotLetter,
+} from "./slots";
+
+/** Good readings that confirm a module on trial (abi.json calibration_module.transfer.confirmReadings). */
+export const CONFIRM_READINGS: i32 = 200;
+/** Points of the sweep, and counts either side of zero for the slope (the core measures it so). */
+const SWEEP: i32 = 256;
+const SLOPE_COUNTS: f64 = 4096;
+const MAX_PARAMS_BYTES: i32 = 8 + 32 * 8;
+const POINT_BYTES: i32 = 16;
+
+// mod_call's functions.
+const FN_ABI = 0, FN_NAME = 1, FN_VERSION = 2, FN_POINTS = 3, FN_PARAMS = 4, FN_SAVE = 5, FN_LOAD = 6, FN_FIT = 7;
+
+/** Set by the host at start: it meters modules by rewriting them (V8, wasm3), or its engine counts (WAMR). */
+export let metering = false;
+export function setMetering(on: bool): void {
+  metering = on;
+}
+
+const words = memory.data(160);
+const nameBuf = memory.data(34);
+const paramBuf = memory.data(MAX_PARAMS_BYTES);
+const paramBefore = memory.data(MAX_PARAMS_BYTES);
+const failText = memory.data(320);
+let failLen: i32 = 0;
+let failReason: string = "";
+/** A failure of the active module noticed outside a sample (in a fit): handled after the sample. */
+export let pending = false;
+
+/** The engine's words after a mod_ call that reports them (length in the high 16 bits). */
+function engineWords(r: i32): void {
+  dBytes(words, min(r >>> 16, 160));
+}
+
+/** When h's calls failed: the refusal (TRAPPED or BUDGET) and true. */
+function failedCall(h: i32): bool {
+  const f = mod_failure(h, words, 160);
+  if ((f & 0xffff) == 0) return false;
+  if ((f & 0xffff) == 2) refuse("BUDGET");
+  else refuse("TRAPPED");
+  engineWords(f);
+  return true;
+}
+
+function call(h: i32, fn: i32, a: i32, b: i32): i32 {
+  return mod_call(h, fn, a, b);
+}
+
+/** A weight for x counts at reference conditions; NaN (and a refusal) when the module failed. */
+function weigh(h: i32, x: f64): f64 {
+  const kg = mod_eval(h, x, NaN, NaN, NaN, NaN, NaN);
+  if (!isFinite(kg) && !failedCall(h)) {
+    refuse("NOT_FINITE");
+    d("weighed ");
+    dn(kg);
+    d(" kg for ");
+    dn(x);
+    d(" counts");
+  }
+  return kg;
+}
+
+/** The module's parameter blob into p; its length, 0 when it gave none that fits. */
+function paramsSave(h: i32, p: usize): i32 {
+  const at = call(h, FN_PARAMS, 0, 0);
+  const len = call(h, FN_SAVE, 0, 0);
+  if (at < 0 || len < 8 || len > MAX_PARAMS_BYTES || mod_memory(h, <u32>at, p, <u32>len, 0) != 1) return 0;
+  return len;
+}
+
+/** Gives the module a blob; 0 or its code (BAD_BLOB -8 when it could not be handed over). */
+function paramsLoad(h: i32, p: usize, len: i32): i32 {
+  const at = call(h, FN_PARAMS, 0, 0);
+  if (at < 0 || len > MAX_PARAMS_BYTES || mod_memory(h, <u32>at, p, <u32>len, 1) != 1) return -8;
+  const r = call(h, FN_LOAD, len, 0);
+  return r == i32.MIN_VALUE ? -8 : r;
+}
+
+/** The manifest's parameter values in the blob version the module writes itself. */
+function paramsFromManifest(h: i32): bool {
+  if (mParamCount == 0) return true;
+  if (paramsSave(h, paramBuf) < 8 || (store<u32>(paramBuf, <u32>mParamCount, 4), memory.copy(paramBuf + 8, mParams, <usize>(mParamCount * 8)), paramsLoad(h, paramBuf, 8 + mParamCount * 8)) != 0) {
+    if (!failedCall(h)) {
+      refuse("BAD_PARAMS");
+      d("the module refused the manifest's parameters");
+    }
+    return false;
+  }
+  return true;
+}
+
+/** Loads the module of the package read last (readPackage) into h and reads its description. */
+function loadModule(h: i32, slot: i32): bool {
+  if (!scanModule(slot, wasmAt, wasmLen)) return false;
+  if (metering) meterModule(slot, wasmAt, wasmLen);
+  const r = mod_load(h, slot, wasmAt, wasmLen, words, 160);
+  if ((r & 0xffff) != 0) {
+    if ((r & 0xffff) == 2) refuse("MEMORY");
+    else refuse("BAD_MODULE");
+    if ((r & 0xffff) != 2) d("not valid WebAssembly: ");
+    engineWords(r);
+    return false;
+  }
+  const abi = call(h, FN_ABI, 0, 0);
+  if (abi != MODULE_ABI) {
+    if (!failedCall(h)) {
+      refuse("WRONG_ABI");
+      d("built for module ABI ");
+      dn(abi);
+      d("; this scale runs 1");
+    } else {
+      describing();
+    }
+    freeHandle(h);
+    return false;
+  }
+  const at = call(h, FN_NAME, 0, 0);
+  let n = 0;
+  if (at >= 0 && mod_memory(h, <u32>at, nameBuf, 33, 0) == 1) {
+    while (n < 33 && load<u8>(nameBuf + <usize>n) != 0) n++;
+  }
+  let ok = n >= 1 && n <= 32;
+  for (let i = 0; ok && i < n; i++) {
+    const c = <i32>load<u8>(nameBuf + <usize>i);
+    ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x5f;
+  }
+  if (!ok) {
+    if (failedCall(h)) describing();
+    else {
+      refuse("BAD_MODULE");
+      d("cal_name does not point to a name of 1..32 of a-z 0-9 _ -");
+    }
+    freeHandle(h);
+    return false;
+  }
+  store<u8>(nameBuf + <usize>n, 0);
+  const v = call(h, FN_VERSION, 0, 0);
+  if (failedCall(h)) {
+    describing();
+    freeHandle(h);
+    return false;
+  }
+  setLoaded(h, slot, nameBuf, <u32>v & 0xffffff);
+  return true;
+}
+
+function describing(): void {
+  // The refusal's own sentence, behind "describing itself: ".
+  const n = detailLength();
+  memory.copy(failText, detailBytes(), <usize>n);
+  refuse(reason);
+  d("describing itself: ");
+  dBytes(failText, n);
+}
+
+function nameIs(h: i32, p: usize): bool {
+  for (let i = 0; i < 33; i++) {
+    const a = load<u8>(nameOf(h) + <usize>i);
+    if (a != load<u8>(p + <usize>i)) return false;
+    if (a == 0) return true;
+  }
+  return true;
+}
+
+/** The signature, against the keys the host trusts. */
+function checkSignature(slot: i32): bool {
+  if (sigLen == 0) {
+    refuse("UNSIGNED");
+    d("the package is not signed (wasm-scale module sign)");
+    return false;
+  }
+  const r = verify(slot, manAt, manLen, sigAt, sigLen, mKey, mKeyLen);
+  if (r == 0) return true;
+  if (r == 1) {
+    refuse("UNTRUSTED_KEY");
+    d("signed by key ");
+    if (mKeyLen) dBytes(mKey, mKeyLen);
+    else d("(unnamed)");
+    d(", which this device does not trust");
+  } else {
+    refuse("BAD_SIGNATURE");
+    d("the signature does not verify against the manifest");
+  }
+  return false;
+}
+
+function runVectors(h: i32): bool {
+  for (let i = 0; i < mVectorCount; i++) {
+    const v = mVectors + <usize>(i * 56);
+    const x = load<f64>(v);
+    const want = load<f64>(v, 48);
+    const kg = mod_eval(h, x, load<f64>(v, 8), load<f64>(v, 16), load<f64>(v, 24), load<f64>(v, 32), load<f64>(v, 40));
+    if (failedCall(h)) {
+      prefixVector(i);
+      return false;
+    }
+    if (!isFinite(kg)) {
+      refuse("NOT_FINITE");
+      d("vector ");
+      dn(i + 1);
+      d(": weighed ");
+      dn(kg);
+      d(" kg for ");
+      dn(x);
+      d(" counts");
+      return false;
+    }
+    if (!(Math.abs(kg - want) <= mTolerance)) {
+      refuse("VECTORS_FAILED");
+      d("vector ");
+      dn(i + 1);
+      d(": ");
+      dn(x);
+      d(" counts weighed ");
+      dn(kg);
+      d(" kg, the manifest says ");
+      dn(want);
+      d(" kg");
+      return false;
+    }
+  }
+  return true;
+}
+
+function prefixVector(i: i32): void {
+  const n = detailLength();
+  memory.copy(failText, detailBytes(), <usize>n);
+  refuse(reason);
+  d("vector ");
+  dn(i + 1);
+  d(": ");
+  dBytes(failText, n);
+}
+
+/**
+ * The curve over every weight the scale can show (R76: 20 d below zero to 9 d over capacity, with
+ * margin): finite, and strictly rising or strictly falling with the counts.
+ */
+function sweep(h: i32, capacity: f64, division: f64): bool {
+  const up = weigh(h, SLOPE_COUNTS);
+  const down = weigh(h, -SLOPE_COUNTS);
+  if (!isFinite(up) || !isFinite(down)) {
+    const n = detailLength();
+    memory.copy(failText, detailBytes(), <usize>n);
+    refuse(reason);
+    d("near zero: ");
+    dBytes(failText, n);
+    return false;
+  }
+  const slope = (up - down) / (2 * SLOPE_COUNTS);
+  if (!(Math.abs(slope) > 0)) {
+    refuse("NOT_MONOTONIC");
+    d("its curve is flat near zero");
+    return false;
+  }
+  const lo = (-1.5 * 20 * division) / Math.abs(slope);
+  const hi = (1.1 * (capacity + 9 * division)) / Math.abs(slope);
+  const dir: f64 = slope > 0 ? 1 : -1;
+  let last = weigh(h, dir * lo);
+  if (!isFinite(last)) return false;
+  for (let i = 1; i <= SWEEP; i++) {
+    const x = dir * (lo + ((hi - lo) * <f64>i) / <f64>SWEEP);
+    const kg = weigh(h, x);
+    if (!isFinite(kg)) {
+      const n = detailLength();
+      memory.copy(failText, detailBytes(), <usize>n);
+      refuse(reason);
+      d("at ");
+      dn(Math.round(x));
+      d(" counts: ");
+      dBytes(failText, n);
+      return false;
+    }
+    if (!(kg > last)) {
+      refuse("NOT_MONOTONIC");
+      d("its weight falls from ");
+      dn(last);
+      d(" to ");
+      dn(kg);
+      d(" kg near ");
+      dn(Math.round(x));
+      d(" counts");
+      return false;
+    }
+    last = kg;
+  }
+  return true;
+}
+
+/**
+ * Everything but the switch, for the package of len bytes in slot: the package, the signature,
+ * the ABI, the version, the module, its vectors and its curve. The module ends loaded in
+ * CANDIDATE, fresh, with the manifest's parameters.
+ */
+export function check(slot: i32, len: u32, capacity: f64, division: f64, downgrade: bool): bool {
+  if (!readPackage(slot, len) || !checkSignature(slot)) return false;
+  if (mAbi != MODULE_ABI) {
+    refuse("WRONG_ABI");
+    d("built for module ABI ");
+    dn(mAbi);
+    d("; this scale runs 1");
+    return false;
+  }
+  if (downgrade && loaded(ACTIVE) && nameIs(ACTIVE, mName) && mVersion <= versionOf(ACTIVE)) {
+    refuse("DOWNGRADE");
+    dBytes(mName, nameLength(mName));
+    dc(0x20);
+    dVersion(mVersion);
+    d(" is not newer than the ");
+    dVersion(versionOf(ACTIVE));
+    d(" in force: versions only go up (a rollback returns to the previous module)");
+    return false;
+  }
+  if (!loadModule(CANDIDATE, slot)) return false;
+  let ok = true;
+  if (!nameIs(CANDIDATE, mName)) {
+    ok = refuse("BAD_PACKAGE");
+    d("the module calls itself ");
+    dBytes(nameOf(CANDIDATE), nameLength(nameOf(CANDIDATE)));
+    d("; the manifest ");
+    dBytes(mName, nameLength(mName));
+  } else if (versionOf(CANDIDATE) != mVersion) {
+    ok = refuse("BAD_PACKAGE");
+    d("the module says it is version ");
+    dVersion(versionOf(CANDIDATE));
+    d("; the manifest ");
+    dVersion(mVersion);
+  }
+  ok = ok && paramsFromManifest(CANDIDATE) && runVectors(CANDIDATE) && sweep(CANDIDATE, capacity, division);
+  freeHandle(CANDIDATE);
+  // What the vectors and the sweep left in the module's state does not go into service.
+  return ok && loadModule(CANDIDATE, slot) && (paramsFromManifest(CANDIDATE) || (freeHandle(CANDIDATE), false));
+}
+
+export function nameLength(p: usize): i32 {
+  let n = 0;
+  while (n < 32 && load<u8>(p + <usize>n) != 0) n++;
+  return n;
+}
+
+/** Checks the package of len bytes in slot and switches to it, on trial; answers either way. */
+export function install(slot: i32, len: u32, capacity: f64, division: f64): void {
+  if (!check(slot, len, capacity, division, true)) {
+    freeHandle(CANDIDATE);
+    publish("install", false, reason, -1, -1, 0, 0);
+    return;
+  }
+  const blobLen = paramsSave(CANDIDATE, paramBuf);
+  if (blobLen) params_put(slot, paramBuf, <u32>blobLen);
+  // The core measures the new curve's slope through the active instance: it must answer already.
+  const before = loaded(ACTIVE);
+  swapHandles(ACTIVE, CANDIDATE);
+  if (core_link(1) != 0) {
+    swapHandles(ACTIVE, CANDIDATE);
+    core_link(before ? 1 : 0);
+    refuse("DEGENERATE");
+    d("the core found its curve flat or not finite near zero");
+    publish("install", false, reason, -1, -1, nameOf(CANDIDATE), versionOf(CANDIDATE));
+    freeHandle(CANDIDATE);
+    return;
+  }
+  // The one that weighed until now becomes the previous one; the previous one before it goes.
+  swapHandles(PREVIOUS, CANDIDATE);
+  freeHandle(CANDIDATE);
+  setLength(slot, len);
+  setState(slot, slotOf(PREVIOUS), true);
+  say();
+  dBytes(nameOf(ACTIVE), nameLength(nameOf(ACTIVE)));
+  dc(0x20);
+  dVersion(versionOf(ACTIVE));
+  d(" weighs now, on trial until ");
+  dn(CONFIRM_READINGS);
+  d(" good readings");
+  publish("install", true, "", -1, -1, nameOf(ACTIVE), versionOf(ACTIVE));
+}
+
+/**
+ * Back to the previous module, or the built-in calibration. cause: 0 requested here, 1 requested
+ * over MQTT, 2 the active module failed (the refusal written last says how).
+ */
+export function rollback(cause: i32): void {
+  if (cause == 2) {
+    failLen = detailLength();
+    memory.copy(failText, detailBytes(), <usize>failLen);
+    failReason = reason;
+  }
+  if (!loaded(ACTIVE)) {
+    refuse("NO_PREVIOUS");
+    d("no module is installed: the built-in calibration is in force");
+    publish("rollback", false, reason, -1, -1, 0, 0);
+    return;
+  }
+  swapHandles(ACTIVE, PREVIOUS);
+  // The one rolled back sits in PREVIOUS until its answer is written.
+  if (loaded(ACTIVE) && core_link(1) != 0) {
+    freeHandle(ACTIVE);
+  }
+  if (!loaded(ACTIVE)) core_link(0);
+  setState(slotOf(ACTIVE), -1, false);
+  say();
+  dBytes(nameOf(PREVIOUS), nameLength(nameOf(PREVIOUS)));
+  dc(0x20);
+  dVersion(versionOf(PREVIOUS));
+  d(" rolled back (");
+  if (cause == 0) d("requested");
+  else if (cause == 1) d("requested over MQTT");
+  else {
+    d(failReason);
+    d(": ");
+    dBytes(failText, failLen);
+  }
+  d("): ");
+  if (loaded(ACTIVE)) {
+    dBytes(nameOf(ACTIVE), nameLength(nameOf(ACTIVE)));
+    dc(0x20);
+    dVersion(versionOf(ACTIVE));
+  } else {
+    d("the built-in calibration");
+  }
+  d(" weighs now");
+  publish("rollback", true, cause == 2 ? failReason : "", -1, -1, nameOf(PREVIOUS), versionOf(PREVIOUS));
+  freeHandle(PREVIOUS);
+}
+
+/** After a sample the host flagged (a failure, enough good readings, or something pending). */
+export function afterSample(good: i32, failed: bool, x: f64, kg: f64): void {
+  if (!loaded(ACTIVE)) {
+    pending = false;
+    return;
+  }
+  if (failed || pending) {
+    if (pending) {
+      pending = false;
+      refuse(failReason);
+      dBytes(failText, failLen);
+    } else if (!failedCall(ACTIVE)) {
+      refuse("NOT_FINITE");
+      d("weighed ");
+      dn(kg);
+      d(" kg for ");
+      dn(x);
+      d(" counts");
+    }
+    rollback(2);
+    return;
+  }
+  if (sTrial && good >= CONFIRM_READINGS) {
+    setState(sActive, sPrevious, false);
+    say();
+    dBytes(nameOf(ACTIVE), nameLength(nameOf(ACTIVE)));
+    dc(0x20);
+    dVersion(versionOf(ACTIVE));
+    d(" confirmed after ");
+    dn(good);
+    d(" good readings");
+    publish("confirm", true, "", -1, -1, nameOf(ACTIVE), versionOf(ACTIVE));
+  }
+}
+
+/** Good readings after which the host calls afterSample; -1: at the next sample; 0: only on a failure. */
+export function wake(): i32 {
+  if (pending) return -1;
+  return loaded(ACTIVE) && sTrial ? CONFIRM_READINGS : 0;
+}
+
+/**
+ * A fit through the module in force: n points (x counts above zero f64, kg f64) at p. The fitted
+ * curve is checked as an installation is; a curve that turns back is refused and the parameters it
+ * had are given back. 0, or a negative error code of the core's.
+ */
+export function fit(order: i32, p: usize, n: i32, capacity: f64, division: f64): i32 {
+  if (!loaded(ACTIVE)) return -6;
+  const beforeLen = paramsSave(ACTIVE, paramBefore);
+  const at = call(ACTIVE, FN_POINTS, 0, 0);
+  if (at < 0 || mod_memory(ACTIVE, <u32>at, p, <u32>(n * POINT_BYTES), 1) != 1) {
+    if (!failedCall(ACTIVE)) {
+      refuse("BAD_MODULE");
+      d("cal_points points outside its memory");
+    }
+    notePending();
+    return -6;
+  }
+  let r = call(ACTIVE, FN_FIT, n, order);
+  if (failedCall(ACTIVE)) {
+    notePending();
+    return -6;
+  }
+  if (r > 0 || r == i32.MIN_VALUE) r = -6;
+  if (r == 0 && !sweep(ACTIVE, capacity, division)) {
+    mod_clear(ACTIVE);
+    if (beforeLen) paramsLoad(ACTIVE, paramBefore, beforeLen);
+    const m = detailLength();
+    memory.copy(failText, detailBytes(), <usize>m);
+    refuse(reason);
+    d("the fitted curve: ");
+    dBytes(failText, m);
+    publish("fit", false, reason, -1, -1, nameOf(ACTIVE), versionOf(ACTIVE));
+    r = -6;
+  }
+  if (r == 0) {
+    const len = paramsSave(ACTIVE, paramBuf);
+    if (len && sActive >= 0) params_put(sActive, paramBuf, <u32>len);
+    say();
+    dBytes(nameOf(ACTIVE), nameLength(nameOf(ACTIVE)));
+    d(" fitted to ");
+    dn(n);
+    d(" point(s)");
+    publish("fit", true, "", -1, -1, nameOf(ACTIVE), versionOf(ACTIVE));
+  }
+  return r;
+}
+
+function notePending(): void {
+  failLen = detailLength();
+  memory.copy(failText, detailBytes(), <usize>failLen);
+  failReason = reason;
+  pending = true;
+}
+
+/** Loads a slot's module with its saved parameters into h (its vectors passed at installation). */
+function restoreSlot(h: i32, slot: i32): bool {
+  const len = lengthOf(slot);
+  if (len == 0) {
+    refuse("TRUNCATED");
+    d("slot ");
+    dc(slotLetter(slot));
+    d(" is empty");
+    return false;
+  }
+  if (!readPackage(slot, len) || !checkSignature(slot) || !loadModule(h, slot)) return false;
+  const n = params_get(slot, paramBuf, <u32>MAX_PARAMS_BYTES);
+  if (n > 0 && paramsLoad(h, paramBuf, n) != 0) {
+    freeHandle(h);
+    refuse("BAD_PARAMS");
+    d("slot ");
+    dc(slotLetter(slot));
+    d(": the module refused its saved parameters");
+    return false;
+  }
+  return true;
+}
+
+/**
+ * At start-up: the active module back in place, or a rollback when the device restarted while a
+ * new module was on trial. A slot that no longer loads (a key no longer trusted, damaged flash)
+ * leaves the built-in calibration, and says so.
+ */
+export function restore(): void {
+  if (sActive >= 0 && sTrial) {
+    setState(sPrevious, -1, false);
+    refuse("UNCONFIRMED");
+    d("restarted before the new module was confirmed: back to the previous calibration");
+    publish("rollback", true, "UNCONFIRMED", -1, -1, 0, 0);
+  }
+  if (sActive < 0) return;
+  const slot = sActive;
+  if (!restoreSlot(ACTIVE, slot) || core_link(1) != 0) {
+    if (loaded(ACTIVE)) {
+      refuse("DEGENERATE");
+      d("the core found its curve flat near zero");
+      freeHandle(ACTIVE);
+    }
+    core_link(0);
+    const n = detailLength();
+    memory.copy(failText, detailBytes(), <usize>n);
+    refuse(reason);
+    d("slot ");
+    dc(slotLetter(slot));
+    d(": ");
+    dBytes(failText, n);
+    d("; weighing with the built-in calibration");
+    publish("restore", false, reason, -1, -1, 0, 0);
+    return;
+  }
+  if (sPrevious >= 0 && !restoreSlot(PREVIOUS, sPrevious)) freeHandle(PREVIOUS);
+  say();
+  d("calibration module ");
+  dBytes(nameOf(ACTIVE), nameLength(nameOf(ACTIVE)));
+  dc(0x20);
+  dVersion(versionOf(ACTIVE));
+  d(" (slot ");
+  dc(slotLetter(slot));
+  d(")");
+  publish("restore", true, "", -1, -1, nameOf(ACTIVE), versionOf(ACTIVE));
+}
+
+/** The check of `wasm-scale module verify`: a package in slot, checked without switching to it. */
+export function verifyOnly(slot: i32, len: u32, capacity: f64, division: f64): void {
+  if (!check(slot, len, capacity, division, false)) {
+    freeHandle(CANDIDATE);
+    publish("verify", false, reason, -1, -1, 0, 0);
+    return;
+  }
+  say();
+  dBytes(nameOf(CANDIDATE), nameLength(nameOf(CANDIDATE)));
+  dc(0x20);
+  dVersion(versionOf(CANDIDATE));
+  d(", signed by ");
+  dBytes(mKey, mKeyLen);
+  d(", ");
+  dn(mVectorCount);
+  d(" vectors pass, monotonic over the scale's range");
+  publish("verify", true, "", -1, -1, nameOf(CANDIDATE), versionOf(CANDIDATE));
+  freeHandle(CANDIDATE);
+}
+
+/**
+ * A module tried on a recording (wasm-scale replay --module): a package's module checked and given
+ * its manifest's parameters and vectors as an installation would, or a bare .wasm (mode 1) checked
+ * alone; no signature, no slot, no state kept. It becomes the active handle, not linked to any core.
+ */
+export function tryModule(slot: i32, len: u32, mode: i32): void {
+  let ok: bool;
+  if (mode == 1) {
+    bareModule(len);
+    ok = loadModule(CANDIDATE, slot);
+  } else {
+    ok = readPackage(slot, len) && loadModule(CANDIDATE, slot);
+    if (ok && !nameIs(CANDIDATE, mName)) {
+      ok = refuse("BAD_PACKAGE");
+      d("the module calls itself ");
+      dBytes(nameOf(CANDIDATE), nameLength(nameOf(CANDIDATE)));
+      d("; the manifest ");
+      dBytes(mName, nameLength(mName));
+    }
+    // mode 2: the vectors are not run (module build computes their weights with the module).
+    ok = ok && paramsFromManifest(CANDIDATE) && (mode == 2 || runVectors(CANDIDATE));
+    if (ok) {
+      freeHandle(CANDIDATE);
+      ok = loadModule(CANDIDATE, slot) && paramsFromManifest(CANDIDATE);
+    }
+  }
+  if (!ok) {
+    freeHandle(CANDIDATE);
+    publish("try", false, reason, -1, -1, 0, 0);
+    return;
+  }
+  swapHandles(ACTIVE, CANDIDATE);
+  freeHandle(CANDIDATE);
+  say();
+  d("loaded");
+  publish("try", true, "", -1, -1, nameOf(ACTIVE), versionOf(ACTIVE));
+}

@@ -1,0 +1,150 @@
+// The manager's words: a refusal's reason and sentence, and answers for the result topic as
+// {"cmd":"module","step":...,"status":...,"reason":...,"detail":...} (abi.json
+// calibration_module.transfer), written into static buffers; the host publishes them as they are.
+import { wBegin, wByte, wStr, wBytes, wLen, wInt } from "../json";
+import { dtoa_buffered } from "util/number";
+import { answer as hostAnswer } from "./host";
+
+const DETAIL_CAP: i32 = 320;
+const detail = memory.data(DETAIL_CAP);
+let detailLen: i32 = 0;
+let detailOpen = false;
+const ANSWER_CAP: i32 = 768;
+const answerBuf = memory.data(ANSWER_CAP);
+const digits = memory.data(64);
+
+/** The reason of the last refusal (a name of abi.json calibration_module.reasons). */
+export let reason: string = "";
+
+function closeDetail(): void {
+  if (!detailOpen) return;
+  detailLen = max(0, min(wLen(), DETAIL_CAP));
+  if (wLen() < 0) detailLen = DETAIL_CAP;
+  detailOpen = false;
+}
+
+/** Starts a refusal for `why`; its sentence follows through d()/dn()/... Returns false. */
+export function refuse(why: string): bool {
+  closeDetail();
+  reason = why;
+  wBegin(detail, DETAIL_CAP);
+  detailOpen = true;
+  return false;
+}
+
+/** Starts the sentence of an answer that is not a refusal. */
+export function say(): void {
+  closeDetail();
+  reason = "";
+  wBegin(detail, DETAIL_CAP);
+  detailOpen = true;
+}
+
+/** Starts a sentence that wraps the refusal's own: "prefix" + the old sentence. */
+export function wrap(prefix: string): void {
+  closeDetail();
+  const n = detailLen;
+  const tmp = answerBuf; // free until an answer is written
+  memory.copy(tmp, detail, <usize>n);
+  wBegin(detail, DETAIL_CAP);
+  wStr(prefix);
+  wBytes(tmp, n);
+  detailOpen = true;
+}
+
+export function d(s: string): void {
+  wStr(s);
+}
+
+export function dc(c: i32): void {
+  wByte(c);
+}
+
+export function dBytes(p: usize, n: i32): void {
+  wBytes(p, n);
+}
+
+/** A number as a person reads it: integers whole, others in the shortest form that reads back. */
+export function dn(v: f64): void {
+  if (isFinite(v) && v == Math.floor(v) && Math.abs(v) < 1e15) {
+    wInt(<i64>v);
+    return;
+  }
+  const n = dtoa_buffered(digits, v);
+  for (let i: u32 = 0; i < n; i++) wByte(<i32>load<u16>(digits + (<usize>i << 1)));
+}
+
+export function dVersion(v: u32): void {
+  wInt((v >> 16) & 0xff);
+  wByte(0x2e);
+  wInt((v >> 8) & 0xff);
+  wByte(0x2e);
+  wInt(v & 0xff);
+}
+
+/** The detail written so far (for a refusal carried into another). */
+export function detailBytes(): usize {
+  closeDetail();
+  return detail;
+}
+
+export function detailLength(): i32 {
+  closeDetail();
+  return detailLen;
+}
+
+function quoted(p: usize, n: i32): void {
+  wByte(0x22);
+  for (let i = 0; i < n; i++) {
+    const c = <i32>load<u8>(p + <usize>i);
+    if (c == 0x22 || c == 0x5c) {
+      wByte(0x5c);
+      wByte(c);
+    } else if (c < 0x20) {
+      wByte(0x20);
+    } else {
+      wByte(c);
+    }
+  }
+  wByte(0x22);
+}
+
+/**
+ * Publishes {"cmd":"module","step":step,"status":...} with the sentence written since refuse()
+ * or say(); the reason when there is one (a refusal, or an accepted rollback's cause); offset and
+ * chunk when >= 0; the module's name and version when name is not 0.
+ */
+export function publish(step: string, accepted: bool, why: string, offset: i64, chunk: i32, name: usize, version: u32): void {
+  closeDetail();
+  wBegin(answerBuf, ANSWER_CAP);
+  wStr("{\"cmd\":\"module\",\"step\":\"");
+  wStr(step);
+  wStr(accepted ? "\",\"status\":\"accepted\"" : "\",\"status\":\"rejected\"");
+  if (why.length) {
+    wStr(",\"reason\":\"");
+    wStr(why);
+    wByte(0x22);
+  }
+  wStr(",\"detail\":");
+  quoted(detail, detailLen);
+  if (offset >= 0) {
+    wStr(",\"offset\":");
+    wInt(offset);
+  }
+  if (chunk >= 0) {
+    wStr(",\"chunk\":");
+    wInt(chunk);
+  }
+  if (name) {
+    wStr(",\"module\":{\"name\":");
+    let n = 0;
+    while (n < 32 && load<u8>(name + <usize>n) != 0) n++;
+    quoted(name, n);
+    wStr(",\"version\":\"");
+    dVersion(version);
+    wStr("\"}");
+  }
+  wByte(0x7d);
+  const len = wLen();
+  if (len > 0) hostAnswer(answerBuf, <u32>len);
+}

@@ -1,0 +1,221 @@
+// Receiving a package over MQTT (abi.json calibration_module.transfer): begin with its size and
+// SHA-256, chunks at explicit offsets written straight to the spare slot, end; or rollback. A
+// begin of the same package resumes where the transfer stands. The transfer belongs to whoever
+// began it: a begin of another package is refused (BUSY) until the transfer ends or has been idle
+// for IDLE_MS, unless it comes from the same sender. Every step answers.
+import { slot_erase, slot_write_message, slot_sha256, slot_capacity, message_read, now_ms } from "./host";
+import { readBegin, bSize, bSha, bSender, bSenderLen, MAX_PACKAGE } from "./package";
+import { refuse, say, d, dn, dBytes, dVersion, publish, reason } from "./out";
+import { same } from "./json";
+import { PREVIOUS, sActive, sPrevious, sTrial, spareSlot, setLength, setState, freeHandle, loaded, nameOf, versionOf } from "./slots";
+import { install, rollback, nameLength } from "./install";
+
+/** A transfer idle this long may be taken over by another sender. */
+export const IDLE_MS: f64 = 60000;
+const MAX_CHUNK: i32 = 4096;
+
+let on = false;
+let tSlot: i32 = 0;
+let tSize: u32 = 0;
+let tReceived: u32 = 0;
+let tLast: f64 = 0;
+const tSha = memory.data(32);
+const tSender = memory.data(64);
+let tSenderLen: i32 = 0;
+const payload = memory.data(256);
+const hash = memory.data(32);
+const givenUp = memory.data(33);
+let givenUpVersion: u32 = 0;
+
+/** The largest chunk this host takes (its MQTT buffer), set at start. */
+let chunkBytes: i32 = MAX_CHUNK;
+export function setChunkBytes(n: i32): void {
+  chunkBytes = n > 0 && n < MAX_CHUNK ? n : MAX_CHUNK;
+}
+
+/** A transfer is under way (the host keeps the manager loaded until it ends). */
+export function busy(): bool {
+  return on;
+}
+
+function begin(len: i32): void {
+  const n = message_read(payload, 256);
+  if (n > 256 || !readBegin(payload, <u32>n)) {
+    refuse("BAD_PACKAGE");
+    d("begin needs {\"size\": bytes, \"sha256\": 64 hex digits} and may name its \"sender\"");
+    publish("begin", false, reason, -1, -1, 0, 0);
+    return;
+  }
+  const cap = min<u32>(MAX_PACKAGE, slot_capacity());
+  if (bSize > <f64>cap) {
+    refuse("TOO_LARGE");
+    d("a package of ");
+    dn(bSize);
+    d(" bytes; at most ");
+    dn(cap);
+    publish("begin", false, reason, -1, -1, 0, 0);
+    return;
+  }
+  const size = <u32>bSize;
+  const now = now_ms();
+  const resume = on && tSize == size && memory.compare(tSha, bSha, 32) == 0;
+  if (on && !resume && now - tLast < IDLE_MS && !(tSenderLen > 0 && tSenderLen == bSenderLen && memory.compare(tSender, bSender, <usize>tSenderLen) == 0)) {
+    refuse("BUSY");
+    d("a transfer of ");
+    dn(tSize);
+    d(" bytes from ");
+    if (tSenderLen) dBytes(tSender, tSenderLen);
+    else d("a sender that gave no name");
+    d(" is under way (");
+    dn(tReceived);
+    d(" received); it may be taken over after ");
+    dn(IDLE_MS / 1000);
+    d(" s without a message");
+    publish("begin", false, reason, -1, -1, 0, 0);
+    return;
+  }
+  let gaveUp = false;
+  if (!resume) {
+    const slot = spareSlot();
+    // The spare slot may hold the previous module: it goes now (no rollback to it from here on),
+    // and the state says so before the slot is erased.
+    if (sPrevious == slot && loaded(PREVIOUS)) {
+      memory.copy(givenUp, nameOf(PREVIOUS), 33);
+      givenUpVersion = versionOf(PREVIOUS);
+      gaveUp = true;
+    }
+    if (sPrevious == slot) freeHandle(PREVIOUS);
+    setLength(slot, 0);
+    setState(sActive, sPrevious == slot ? -1 : sPrevious, sTrial);
+    if (slot_erase(slot) != 1) {
+      on = false;
+      refuse("TOO_LARGE");
+      d("the module slot cannot be erased");
+      publish("begin", false, reason, -1, -1, 0, 0);
+      return;
+    }
+    on = true;
+    tSlot = slot;
+    tSize = size;
+    tReceived = 0;
+    memory.copy(tSha, bSha, 32);
+  }
+  tSenderLen = bSenderLen;
+  memory.copy(tSender, bSender, <usize>bSenderLen);
+  tLast = now;
+  say();
+  if (resume) {
+    d("resuming at byte ");
+    dn(tReceived);
+    d(" of ");
+  } else {
+    d("ready for ");
+  }
+  dn(size);
+  d(" bytes");
+  if (gaveUp) {
+    d("; the previous module, ");
+    dBytes(givenUp, nameLength(givenUp));
+    d(" ");
+    dVersion(givenUpVersion);
+    d(", is given up for it (its slot takes the new package)");
+  }
+  publish("begin", true, "", tReceived, chunkBytes, 0, 0);
+  void len;
+}
+
+function chunk(at: usize, atLen: i32, len: i32): void {
+  if (!on) {
+    refuse("NO_TRANSFER");
+    d("no transfer begun (send begin first)");
+    publish("chunk", false, reason, -1, -1, 0, 0);
+    return;
+  }
+  let offset: i64 = atLen >= 1 && atLen <= 9 ? 0 : -1;
+  for (let i = 0; i < atLen && offset >= 0; i++) {
+    const c = <i32>load<u8>(at + <usize>i);
+    offset = c >= 0x30 && c <= 0x39 ? offset * 10 + (c - 0x30) : -1;
+  }
+  if (offset != <i64>tReceived) {
+    refuse("BAD_OFFSET");
+    d("expected offset ");
+    dn(tReceived);
+    d(", got ");
+    dBytes(at, min(atLen, 16));
+    publish("chunk", false, reason, tReceived, -1, 0, 0);
+    return;
+  }
+  if (len <= 0 || len > chunkBytes) {
+    refuse("TOO_LARGE");
+    d("a chunk carries 1..");
+    dn(chunkBytes);
+    d(" bytes, this one ");
+    dn(len);
+    publish("chunk", false, reason, tReceived, -1, 0, 0);
+    return;
+  }
+  if (<u64>tReceived + <u64>len > <u64>tSize) {
+    refuse("TOO_LARGE");
+    d("the chunk runs past the announced ");
+    dn(tSize);
+    d(" bytes");
+    publish("chunk", false, reason, tReceived, -1, 0, 0);
+    return;
+  }
+  if (slot_write_message(tSlot, tReceived) != 1) {
+    refuse("TOO_LARGE");
+    d("writing the module slot failed");
+    publish("chunk", false, reason, tReceived, -1, 0, 0);
+    return;
+  }
+  tReceived += <u32>len;
+  tLast = now_ms();
+  say();
+  dn(tReceived);
+  d(" of ");
+  dn(tSize);
+  d(" bytes");
+  publish("chunk", true, "", tReceived, -1, 0, 0);
+}
+
+function end(capacity: f64, division: f64): void {
+  if (!on) {
+    refuse("NO_TRANSFER");
+    d("no transfer begun (send begin first)");
+    publish("end", false, reason, -1, -1, 0, 0);
+    return;
+  }
+  if (tReceived < tSize) {
+    refuse("TRUNCATED");
+    d("only ");
+    dn(tReceived);
+    d(" of ");
+    dn(tSize);
+    d(" bytes arrived; resume with begin");
+    publish("end", false, reason, tReceived, -1, 0, 0);
+    return;
+  }
+  on = false;
+  if (slot_sha256(tSlot, 0, tSize, hash) != 1 || memory.compare(hash, tSha, 32) != 0) {
+    refuse("BAD_HASH");
+    d("the package received does not have the SHA-256 announced in begin");
+    publish("end", false, reason, -1, -1, 0, 0);
+    return;
+  }
+  install(tSlot, tSize, capacity, division); // answers with the verdict
+}
+
+/** A message on the module topic: sub (what follows "<module topic>/") at p, payloadLen bytes. */
+export function message(p: usize, subLen: i32, payloadLen: i32, capacity: f64, division: f64): void {
+  if (same(p, subLen, "begin")) begin(payloadLen);
+  else if (subLen > 6 && same(p, 6, "chunk/")) chunk(p + 6, subLen - 6, payloadLen);
+  else if (same(p, subLen, "end")) end(capacity, division);
+  else if (same(p, subLen, "rollback")) rollback(1);
+  else {
+    refuse("BAD_PACKAGE");
+    d("no module step \"");
+    dBytes(p, min(subLen, 40));
+    d("\": begin, chunk/<offset>, end or rollback");
+    publish("module", false, reason, -1, -1, 0, 0);
+  }
+}
