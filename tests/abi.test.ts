@@ -10,6 +10,7 @@ import { makeImports } from "../host/desktop/imports.js";
 import { Board } from "../host/desktop/sim/board.js";
 import { ScaleCore, CoreError } from "../host/desktop/core.js";
 import { releaseWasm, debugWasmPath } from "./helpers.js";
+import { managerWasmPath } from "../host/desktop/modules/manager.js";
 
 const ALLOWED = { mutable_globals: true, sat_float_to_int: true, sign_extension: true, bulk_memory: true };
 const FORBIDDEN = {
@@ -100,28 +101,28 @@ test("the release core has one memory page at most and stays inside its size bud
   assert.ok(size <= 31.5 * 1024, `release core is ${size} bytes, over the 31.5 KiB budget`);
 });
 
-test("WAMR can shrink the release core's memory to its static data, and never checks a global as a C stack", async () => {
+for (const [what, wasm] of [["release core", releaseWasm], ["module manager", () => readFileSync(managerWasmPath)]] as const) test(`WAMR can shrink the ${what}'s memory to its static data, and never checks a global as a C stack`, async () => {
   // WAMR's rules (core/iwasm/interpreter/wasm_loader.c, load_from_sections, WAMR 2.4.0): exported
   // immutable i32 constants __data_end <= __heap_base and no memory.grow shrink the memory to
   // __heap_base; the first mutable i32 global whose constant initial value is <= __heap_base is
   // then the C stack pointer, with a stack as large as that value, and every global.set to it is
   // checked against that stack (a trap if it leaves it). A value of 0 is a stack of size 0: no check.
   const wabt = await wabtInit();
-  const mod = wabt.readWasm(releaseWasm(), { ...ALLOWED, ...FORBIDDEN });
+  const mod = wabt.readWasm(wasm(), { ...ALLOWED, ...FORBIDDEN });
   const wat = mod.toText({ foldExprs: false, inlineExport: false });
   mod.destroy();
   const globals = [...wat.matchAll(/\n  \(global \(;(\d+);\) (\(mut i32\)|i32|\(mut [if]\d\d\)|[if]\d\d) \(([if]\d\d)\.const ([^)]+)\)\)/g)].map((m) => ({
     index: Number(m[1]), mutable: m[2].startsWith("(mut"), i32: m[2].includes("i32"), value: m[3] === "i32" ? Number(m[4]) >>> 0 : NaN,
   }));
   const exported = new Map([...wat.matchAll(/\(export "([^"]+)" \(global (\d+)\)\)/g)].map((m) => [m[1], globals[Number(m[2])]]));
-  assert.deepEqual([...exported.keys()].sort(), [...abi.memory.layout].sort(), "the core exports exactly the ABI's layout globals");
+  assert.deepEqual([...exported.keys()].sort(), [...abi.memory.layout].sort(), `the ${what} exports exactly the ABI's layout globals`);
   const dataEnd = exported.get("__data_end")!;
   const heapBase = exported.get("__heap_base")!;
   for (const g of [dataEnd, heapBase]) assert.ok(g.i32 && !g.mutable && Number.isFinite(g.value), "immutable i32 constant");
   assert.ok(dataEnd.value <= heapBase.value && heapBase.value < 65536);
   assert.doesNotMatch(wat, /memory\.grow/, "memory.grow would stop WAMR from shrinking the memory");
   // Nothing runs while instantiating: a start function would run before a host can bound it.
-  assert.doesNotMatch(wat, /\(start \d+\)/, "the core has a start function");
+  assert.doesNotMatch(wat, /\(start \d+\)/, `the ${what} has a start function`);
   for (const m of wat.matchAll(/\(data \(;\d+;\) \(i32\.const (\d+)\) "((?:[^"\\]|\\.)*)"\)/g)) {
     const bytes = m[2].replace(/\\[0-9a-f]{2}/g, "x").replace(/\\./g, "x").length;
     assert.ok(Number(m[1]) + bytes <= heapBase.value, `a data segment at ${m[1]} ends past __heap_base`);

@@ -45,7 +45,7 @@ export function mgr_start(stateLen: i32): void {
   if (!loadState(io, <u32>stateLen) && stateLen > 0) {
     refuse("BAD_PACKAGE");
     d("the module slots' state was unreadable: starting with the built-in calibration");
-    publish("restore", false, reason, -1, -1, 0, 0);
+    publish("restore", false, reason(), -1, -1, 0, 0);
   }
   restore();
 }

@@ -40,7 +40,7 @@ const paramBuf = memory.data(MAX_PARAMS_BYTES);
 const paramBefore = memory.data(MAX_PARAMS_BYTES);
 const failText = memory.data(320);
 let failLen: i32 = 0;
-let failReason: string = "";
+let failReason: usize = 0; // a reason literal (a string global would start at its address, which WAMR takes for a stack pointer)
 /** A failure of the active module noticed outside a sample (in a fit): handled after the sample. */
 export let pending = false;
 
@@ -165,7 +165,7 @@ function describing(): void {
   // The refusal's own sentence, behind "describing itself: ".
   const n = detailLength();
   memory.copy(failText, detailBytes(), <usize>n);
-  refuse(reason);
+  refuse(reason());
   d("describing itself: ");
   dBytes(failText, n);
 }
@@ -242,7 +242,7 @@ function runVectors(h: i32): bool {
 function prefixVector(i: i32): void {
   const n = detailLength();
   memory.copy(failText, detailBytes(), <usize>n);
-  refuse(reason);
+  refuse(reason());
   d("vector ");
   dn(i + 1);
   d(": ");
@@ -259,7 +259,7 @@ function sweep(h: i32, capacity: f64, division: f64): bool {
   if (!isFinite(up) || !isFinite(down)) {
     const n = detailLength();
     memory.copy(failText, detailBytes(), <usize>n);
-    refuse(reason);
+    refuse(reason());
     d("near zero: ");
     dBytes(failText, n);
     return false;
@@ -281,7 +281,7 @@ function sweep(h: i32, capacity: f64, division: f64): bool {
     if (!isFinite(kg)) {
       const n = detailLength();
       memory.copy(failText, detailBytes(), <usize>n);
-      refuse(reason);
+      refuse(reason());
       d("at ");
       dn(Math.round(x));
       d(" counts: ");
@@ -359,7 +359,7 @@ export function nameLength(p: usize): i32 {
 export function install(slot: i32, len: u32, capacity: f64, division: f64): void {
   if (!check(slot, len, capacity, division, true)) {
     freeHandle(CANDIDATE);
-    publish("install", false, reason, -1, -1, 0, 0);
+    publish("install", false, reason(), -1, -1, 0, 0);
     return;
   }
   const blobLen = paramsSave(CANDIDATE, paramBuf);
@@ -372,7 +372,7 @@ export function install(slot: i32, len: u32, capacity: f64, division: f64): void
     core_link(before ? 1 : 0);
     refuse("DEGENERATE");
     d("the core found its curve flat or not finite near zero");
-    publish("install", false, reason, -1, -1, nameOf(CANDIDATE), versionOf(CANDIDATE));
+    publish("install", false, reason(), -1, -1, nameOf(CANDIDATE), versionOf(CANDIDATE));
     freeHandle(CANDIDATE);
     return;
   }
@@ -399,12 +399,12 @@ export function rollback(cause: i32): void {
   if (cause == 2) {
     failLen = detailLength();
     memory.copy(failText, detailBytes(), <usize>failLen);
-    failReason = reason;
+    failReason = changetype<usize>(reason());
   }
   if (!loaded(ACTIVE)) {
     refuse("NO_PREVIOUS");
     d("no module is installed: the built-in calibration is in force");
-    publish("rollback", false, reason, -1, -1, 0, 0);
+    publish("rollback", false, reason(), -1, -1, 0, 0);
     return;
   }
   swapHandles(ACTIVE, PREVIOUS);
@@ -422,7 +422,7 @@ export function rollback(cause: i32): void {
   if (cause == 0) d("requested");
   else if (cause == 1) d("requested over MQTT");
   else {
-    d(failReason);
+    d(changetype<string>(failReason));
     d(": ");
     dBytes(failText, failLen);
   }
@@ -435,7 +435,7 @@ export function rollback(cause: i32): void {
     d("the built-in calibration");
   }
   d(" weighs now");
-  publish("rollback", true, cause == 2 ? failReason : "", -1, -1, nameOf(PREVIOUS), versionOf(PREVIOUS));
+  publish("rollback", true, cause == 2 ? changetype<string>(failReason) : "", -1, -1, nameOf(PREVIOUS), versionOf(PREVIOUS));
   freeHandle(PREVIOUS);
 }
 
@@ -448,7 +448,7 @@ export function afterSample(good: i32, failed: bool, x: f64, kg: f64): void {
   if (failed || pending) {
     if (pending) {
       pending = false;
-      refuse(failReason);
+      refuse(changetype<string>(failReason));
       dBytes(failText, failLen);
     } else if (!failedCall(ACTIVE)) {
       refuse("NOT_FINITE");
@@ -508,10 +508,10 @@ export function fit(order: i32, p: usize, n: i32, capacity: f64, division: f64):
     if (beforeLen) paramsLoad(ACTIVE, paramBefore, beforeLen);
     const m = detailLength();
     memory.copy(failText, detailBytes(), <usize>m);
-    refuse(reason);
+    refuse(reason());
     d("the fitted curve: ");
     dBytes(failText, m);
-    publish("fit", false, reason, -1, -1, nameOf(ACTIVE), versionOf(ACTIVE));
+    publish("fit", false, reason(), -1, -1, nameOf(ACTIVE), versionOf(ACTIVE));
     r = -6;
   }
   if (r == 0) {
@@ -530,7 +530,7 @@ export function fit(order: i32, p: usize, n: i32, capacity: f64, division: f64):
 function notePending(): void {
   failLen = detailLength();
   memory.copy(failText, detailBytes(), <usize>failLen);
-  failReason = reason;
+  failReason = changetype<usize>(reason());
   pending = true;
 }
 
@@ -580,13 +580,13 @@ export function restore(): void {
     core_link(0);
     const n = detailLength();
     memory.copy(failText, detailBytes(), <usize>n);
-    refuse(reason);
+    refuse(reason());
     d("slot ");
     dc(slotLetter(slot));
     d(": ");
     dBytes(failText, n);
     d("; weighing with the built-in calibration");
-    publish("restore", false, reason, -1, -1, 0, 0);
+    publish("restore", false, reason(), -1, -1, 0, 0);
     return;
   }
   if (sPrevious >= 0 && !restoreSlot(PREVIOUS, sPrevious)) freeHandle(PREVIOUS);
@@ -605,7 +605,7 @@ export function restore(): void {
 export function verifyOnly(slot: i32, len: u32, capacity: f64, division: f64): void {
   if (!check(slot, len, capacity, division, false)) {
     freeHandle(CANDIDATE);
-    publish("verify", false, reason, -1, -1, 0, 0);
+    publish("verify", false, reason(), -1, -1, 0, 0);
     return;
   }
   say();
@@ -649,7 +649,7 @@ export function tryModule(slot: i32, len: u32, mode: i32): void {
   }
   if (!ok) {
     freeHandle(CANDIDATE);
-    publish("try", false, reason, -1, -1, 0, 0);
+    publish("try", false, reason(), -1, -1, 0, 0);
     return;
   }
   swapHandles(ACTIVE, CANDIDATE);

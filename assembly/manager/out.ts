@@ -13,8 +13,15 @@ const ANSWER_CAP: i32 = 768;
 const answerBuf = memory.data(ANSWER_CAP);
 const digits = memory.data(64);
 
-/** The reason of the last refusal (a name of abi.json calibration_module.reasons). */
-export let reason: string = "";
+// The reason of the last refusal, a literal's address: a string global would start at that address,
+// and WAMR takes the first mutable i32 global that starts at most at __heap_base for a C stack
+// pointer and traps writes outside its stack (tests/abi.test.ts checks that none but 0-started).
+let reasonAt: usize = 0;
+
+/** The reason of the last refusal (a name of abi.json calibration_module.reasons); "" for none. */
+export function reason(): string {
+  return reasonAt ? changetype<string>(reasonAt) : "";
+}
 
 function closeDetail(): void {
   if (!detailOpen) return;
@@ -26,7 +33,7 @@ function closeDetail(): void {
 /** Starts a refusal for `why`; its sentence follows through d()/dn()/... Returns false. */
 export function refuse(why: string): bool {
   closeDetail();
-  reason = why;
+  reasonAt = changetype<usize>(why);
   wBegin(detail, DETAIL_CAP);
   detailOpen = true;
   return false;
@@ -35,7 +42,7 @@ export function refuse(why: string): bool {
 /** Starts the sentence of an answer that is not a refusal. */
 export function say(): void {
   closeDetail();
-  reason = "";
+  reasonAt = 0;
   wBegin(detail, DETAIL_CAP);
   detailOpen = true;
 }

@@ -28,7 +28,7 @@ const givenUp = memory.data(33);
 let givenUpVersion: u32 = 0;
 
 /** The largest chunk this host takes (its MQTT buffer), set at start. */
-let chunkBytes: i32 = MAX_CHUNK;
+let chunkBytes: i32 = 4096; // MAX_CHUNK, as a literal: an initialiser that names a constant runs in a start function
 export function setChunkBytes(n: i32): void {
   chunkBytes = n > 0 && n < MAX_CHUNK ? n : MAX_CHUNK;
 }
@@ -43,7 +43,7 @@ function begin(len: i32): void {
   if (n > 256 || !readBegin(payload, <u32>n)) {
     refuse("BAD_PACKAGE");
     d("begin needs {\"size\": bytes, \"sha256\": 64 hex digits} and may name its \"sender\"");
-    publish("begin", false, reason, -1, -1, 0, 0);
+    publish("begin", false, reason(), -1, -1, 0, 0);
     return;
   }
   const cap = min<u32>(MAX_PACKAGE, slot_capacity());
@@ -53,7 +53,7 @@ function begin(len: i32): void {
     dn(bSize);
     d(" bytes; at most ");
     dn(cap);
-    publish("begin", false, reason, -1, -1, 0, 0);
+    publish("begin", false, reason(), -1, -1, 0, 0);
     return;
   }
   const size = <u32>bSize;
@@ -71,7 +71,7 @@ function begin(len: i32): void {
     d(" received); it may be taken over after ");
     dn(IDLE_MS / 1000);
     d(" s without a message");
-    publish("begin", false, reason, -1, -1, 0, 0);
+    publish("begin", false, reason(), -1, -1, 0, 0);
     return;
   }
   let gaveUp = false;
@@ -91,7 +91,7 @@ function begin(len: i32): void {
       on = false;
       refuse("TOO_LARGE");
       d("the module slot cannot be erased");
-      publish("begin", false, reason, -1, -1, 0, 0);
+      publish("begin", false, reason(), -1, -1, 0, 0);
       return;
     }
     on = true;
@@ -128,7 +128,7 @@ function chunk(at: usize, atLen: i32, len: i32): void {
   if (!on) {
     refuse("NO_TRANSFER");
     d("no transfer begun (send begin first)");
-    publish("chunk", false, reason, -1, -1, 0, 0);
+    publish("chunk", false, reason(), -1, -1, 0, 0);
     return;
   }
   let offset: i64 = atLen >= 1 && atLen <= 9 ? 0 : -1;
@@ -142,7 +142,7 @@ function chunk(at: usize, atLen: i32, len: i32): void {
     dn(tReceived);
     d(", got ");
     dBytes(at, min(atLen, 16));
-    publish("chunk", false, reason, tReceived, -1, 0, 0);
+    publish("chunk", false, reason(), tReceived, -1, 0, 0);
     return;
   }
   if (len <= 0 || len > chunkBytes) {
@@ -151,7 +151,7 @@ function chunk(at: usize, atLen: i32, len: i32): void {
     dn(chunkBytes);
     d(" bytes, this one ");
     dn(len);
-    publish("chunk", false, reason, tReceived, -1, 0, 0);
+    publish("chunk", false, reason(), tReceived, -1, 0, 0);
     return;
   }
   if (<u64>tReceived + <u64>len > <u64>tSize) {
@@ -159,13 +159,13 @@ function chunk(at: usize, atLen: i32, len: i32): void {
     d("the chunk runs past the announced ");
     dn(tSize);
     d(" bytes");
-    publish("chunk", false, reason, tReceived, -1, 0, 0);
+    publish("chunk", false, reason(), tReceived, -1, 0, 0);
     return;
   }
   if (slot_write_message(tSlot, tReceived) != 1) {
     refuse("TOO_LARGE");
     d("writing the module slot failed");
-    publish("chunk", false, reason, tReceived, -1, 0, 0);
+    publish("chunk", false, reason(), tReceived, -1, 0, 0);
     return;
   }
   tReceived += <u32>len;
@@ -182,7 +182,7 @@ function end(capacity: f64, division: f64): void {
   if (!on) {
     refuse("NO_TRANSFER");
     d("no transfer begun (send begin first)");
-    publish("end", false, reason, -1, -1, 0, 0);
+    publish("end", false, reason(), -1, -1, 0, 0);
     return;
   }
   if (tReceived < tSize) {
@@ -192,14 +192,14 @@ function end(capacity: f64, division: f64): void {
     d(" of ");
     dn(tSize);
     d(" bytes arrived; resume with begin");
-    publish("end", false, reason, tReceived, -1, 0, 0);
+    publish("end", false, reason(), tReceived, -1, 0, 0);
     return;
   }
   on = false;
   if (slot_sha256(tSlot, 0, tSize, hash) != 1 || memory.compare(hash, tSha, 32) != 0) {
     refuse("BAD_HASH");
     d("the package received does not have the SHA-256 announced in begin");
-    publish("end", false, reason, -1, -1, 0, 0);
+    publish("end", false, reason(), -1, -1, 0, 0);
     return;
   }
   install(tSlot, tSize, capacity, division); // answers with the verdict
@@ -216,6 +216,6 @@ export function message(p: usize, subLen: i32, payloadLen: i32, capacity: f64, d
     d("no module step \"");
     dBytes(p, min(subLen, 40));
     d("\": begin, chunk/<offset>, end or rollback");
-    publish("module", false, reason, -1, -1, 0, 0);
+    publish("module", false, reason(), -1, -1, 0, 0);
   }
 }
