@@ -13,7 +13,7 @@ import { refuse, d, dn, dVersion, publish, reason } from "./out";
 import { params_get } from "./host";
 
 /** This manager's interface with its hosts (host.ts and the exports here). */
-export const MANAGER_ABI: i32 = 1;
+const MANAGER_ABI: i32 = 1;
 const IO_CAP: i32 = 4096;
 const io = memory.data(IO_CAP);
 const blob = memory.data(8 + 32 * 8);
