@@ -5,8 +5,8 @@
 // may drop it when it is not busy: the slots' state lives in a blob the host keeps, not here.
 // Imports: host.ts. The host writes into mgr_io() what an export says it reads there.
 import { wBegin, wByte, wStr, wLen, wInt } from "../json";
-import { ACTIVE, loaded, nameOf, versionOf, sActive, sPrevious, sTrial, lengthOf, loadState, slotLetter } from "./slots";
-import { restore, rollback, afterSample, wake, fit, verifyOnly, tryModule, setMetering, pending, nameLength } from "./install";
+import { ACTIVE, PREVIOUS, loaded, nameOf, versionOf, sActive, sPrevious, sTrial, lengthOf, loadState, slotLetter } from "./slots";
+import { relearn, restore, rollback, afterSample, wake, fit, verifyOnly, tryModule, setMetering, pending, nameLength } from "./install";
 import { message, busy, setChunkBytes } from "./transfer";
 import { readPackage, mName, mVersion, mSha, mKey, mKeyLen, mParams, mParamCount } from "./package";
 import { refuse, d, dn, dVersion, publish, reason } from "./out";
@@ -48,6 +48,17 @@ export function mgr_start(stateLen: i32): void {
     publish("restore", false, reason(), -1, -1, 0, 0);
   }
   restore();
+}
+
+/**
+ * The manager loaded again while the host kept the module instances (handles in mask: bit h for
+ * handle h): the slots' state (stateLen bytes at mgr_io) and what each instance says of itself,
+ * without a word to the result topic. Hosts that free the manager between uses call this.
+ */
+export function mgr_resume(stateLen: i32, mask: i32): void {
+  loadState(io, <u32>stateLen);
+  if (mask & 1) relearn(ACTIVE, sActive);
+  if (mask & 2) relearn(PREVIOUS, sPrevious);
 }
 
 /** A message on the module topic: what follows "<module topic>/" (subLen bytes at mgr_io); its payload is the host's. */

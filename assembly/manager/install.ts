@@ -118,6 +118,11 @@ function loadModule(h: i32, slot: i32): bool {
     engineWords(r);
     return false;
   }
+  return describe(h, slot);
+}
+
+/** Reads what a loaded instance says of itself (ABI, name, version); frees it when that fails. */
+export function describe(h: i32, slot: i32): bool {
   const abi = call(h, FN_ABI, 0, 0);
   if (abi != MODULE_ABI) {
     if (!failedCall(h)) {
@@ -159,6 +164,21 @@ function loadModule(h: i32, slot: i32): bool {
   }
   setLoaded(h, slot, nameBuf, <u32>v & 0xffffff);
   return true;
+}
+
+/**
+ * What the manager knew of a live instance before it was freed and loaded again (resume): its name
+ * and version asked again, its failure, if any, left for the decision it was woken for.
+ */
+export function relearn(h: i32, slot: i32): void {
+  const at = call(h, FN_NAME, 0, 0);
+  let n = 0;
+  if (at >= 0 && mod_memory(h, <u32>at, nameBuf, 33, 0) == 1) {
+    while (n < 32 && load<u8>(nameBuf + <usize>n) != 0) n++;
+  }
+  store<u8>(nameBuf + <usize>n, 0);
+  const v = call(h, FN_VERSION, 0, 0);
+  setLoaded(h, slot, nameBuf, v == i32.MIN_VALUE ? 0 : <u32>v & 0xffffff);
 }
 
 function describing(): void {

@@ -12,6 +12,7 @@
 #include <sys/time.h>
 #include "esp_check.h"
 #include "esp_log.h"
+#include "esp_timer.h"
 #include "cal_module.h"
 #include "module_store.h"
 #include "nvs.h"
@@ -230,6 +231,15 @@ static void core_range(double *capacity_kg, double *division_kg)
     *division_kg = app_setting(SCALE_CFG_DIVISION_KG);
 }
 
+/* The module manager (build/manager.wasm), embedded beside the core. */
+extern const uint8_t manager_wasm_start[] asm("_binary_manager_wasm_start");
+extern const uint8_t manager_wasm_end[] asm("_binary_manager_wasm_end");
+
+static double module_now_ms(void)
+{
+    return (double)esp_timer_get_time() / 1000.0;
+}
+
 static void module_answer(const char *json)
 {
     if (!scale_mqtt_notify(s_result_topic, json)) ESP_LOGW(TAG, "a module answer was dropped (the network is behind)");
@@ -253,7 +263,8 @@ static void start_modules(void)
     snprintf(s_module_topic, sizeof s_module_topic, "%s/#", topic);
     cal_manager_config_t c = {
         .storage = &storage, .keys_pem = keys, .n_keys = n_keys, .chunk_bytes = SCALE_MQTT_MAX_PAYLOAD,
-        .core_module = core_module, .core_range = core_range, .answer = module_answer,
+        .manager_wasm = manager_wasm_start, .manager_len = (size_t)(manager_wasm_end - manager_wasm_start),
+        .core_module = core_module, .core_range = core_range, .answer = module_answer, .now_ms = module_now_ms,
     };
     cal_manager_start(&c);
 }

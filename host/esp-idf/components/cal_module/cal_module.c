@@ -1,4 +1,4 @@
-/* Calibration modules on the device: see cal_module.h. */
+/* Calibration modules on the device, the module manager's host: see cal_module.h. */
 #include "cal_module.h"
 
 #include <inttypes.h>
@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cJSON.h"
+#include "esp_heap_caps.h"
 #include "esp_log.h"
+#include "module_crypto.h"
 #include "wasm_export.h"
 #include "wasm_host.h"
 
@@ -18,31 +19,36 @@
 
 static const char *TAG = "cal_module";
 
-/* Points of the monotonicity sweep, and counts either side of zero for the slope (as the core). */
-#define SWEEP 256
-#define SLOPE_COUNTS 4096.0
-#define MAX_PARAMS_BYTES (8 + MODULE_MAX_PARAMS * 8)
-#define POINT_BYTES 16
-#define MAX_POINTS 10
-/* A module's linear memory must have shrunk to its static data (module_wasm_scan): at most this. */
+#define HANDLES 3
+#define ACTIVE 0
+#define PREVIOUS 1
+/* A module's linear memory must have shrunk to its static data (the manager checks its layout). */
 #define MAX_LINEAR_BYTES 16384
+#define MAX_POINTS 10
+#define POINT_BYTES 16
+#define MAX_MANIFEST 16384
+#define MAX_SIGNATURE 160
+#define STATE_CAP 64
 
-/* ---- one module instance ---------------------------------------------------------------------- */
+/* ---- module instances (the manager's handles) --------------------------------------------------- */
+
+/* mod_call's functions, in the manager's order (assembly/manager/install.ts FN_*). */
+static const char *const FUNCTIONS[] = {"cal_abi", "cal_name", "cal_version", "cal_points", "cal_params", "cal_params_save", "cal_params_load", "cal_fit"};
+#define N_FUNCTIONS (sizeof FUNCTIONS / sizeof FUNCTIONS[0])
 
 typedef struct {
     uint8_t *copy; /* WAMR loads from (and the classic interpreter runs from) this RAM copy */
     wasm_module_t module;
     wasm_module_inst_t inst;
     wasm_exec_env_t env;
-    wasm_function_inst_t f_eval, f_fit, f_points, f_params, f_save, f_load;
-    char name[33];
-    char version[12];
-    int slot;
-    bool failed;
-    module_refusal_t failure;
-} cal_module_t;
+    wasm_function_inst_t eval, fns[N_FUNCTIONS];
+    int failure; /* 0 none, 1 trapped, 2 ran past its budget */
+    char words[120];
+} mod_t;
 
-static void mod_free(cal_module_t *m)
+static mod_t *s_mod[HANDLES];
+
+static void mod_free(mod_t *m)
 {
     if (m == NULL) return;
     if (m->env) wasm_runtime_destroy_exec_env(m->env);
@@ -53,595 +59,558 @@ static void mod_free(cal_module_t *m)
 }
 
 /* Calls f on a fresh instruction budget; a trap or an exhausted budget becomes the failure. */
-static bool call(cal_module_t *m, wasm_function_inst_t f, int budget, uint32_t argc, uint32_t *argv)
+static bool mod_call_wasm(mod_t *m, wasm_function_inst_t f, int budget, uint32_t argc, uint32_t *argv)
 {
+    if (f == NULL) return false;
     wasm_runtime_set_instruction_count_limit(m->env, budget);
     if (wasm_runtime_call_wasm(m->env, f, argc, argv)) return true;
     const char *e = wasm_runtime_get_exception(m->inst);
-    if (!m->failed) {
-        m->failed = true;
-        if (e && strstr(e, "instruction limit") != NULL) module_refuse(&m->failure, "BUDGET", "ran past its budget of %d instructions in one call", budget);
-        else module_refuse(&m->failure, "TRAPPED", "trapped: %s", e ? e : "?");
+    if (!m->failure) {
+        bool budget_out = e && strstr(e, "instruction limit") != NULL;
+        m->failure = budget_out ? 2 : 1;
+        if (budget_out) snprintf(m->words, sizeof m->words, "ran past its budget of %d instructions in one call", budget);
+        else snprintf(m->words, sizeof m->words, "trapped: %s", e ? e : "?");
     }
     wasm_runtime_clear_exception(m->inst);
     return false;
 }
 
-static int32_t call_i(cal_module_t *m, wasm_function_inst_t f, int budget, uint32_t argc, uint32_t *argv)
+static double mod_eval(mod_t *m, double x, double c0, double c1, double c2, double c3, double t)
 {
-    return call(m, f, budget, argc, argv) ? (int32_t)argv[0] : INT32_MIN;
-}
-
-static wasm_function_inst_t lookup(cal_module_t *m, const char *name, bool *missing)
-{
-    wasm_function_inst_t f = wasm_runtime_lookup_function(m->inst, name);
-    if (f == NULL) *missing = true;
-    return f;
-}
-
-/* Loads, instantiates and describes a module; NULL with the reason when refused. */
-static cal_module_t *mod_load(const uint8_t *wasm, size_t len, module_refusal_t *why)
-{
-    if (!module_wasm_scan(wasm, len, why)) return NULL;
-    cal_module_t *m = calloc(1, sizeof *m);
-    if (m) m->copy = malloc(len);
-    if (m == NULL || m->copy == NULL) {
-        free(m);
-        module_refuse(why, "MEMORY", "no %u bytes of heap for the module", (unsigned)len);
-        return NULL;
-    }
-    memcpy(m->copy, wasm, len);
-    m->slot = -1;
-    char error[128];
-    m->module = wasm_runtime_load(m->copy, (uint32_t)len, error, sizeof error);
-    if (m->module == NULL) {
-        module_refuse(why, "BAD_MODULE", "%s", error);
-        goto fail;
-    }
-    if (wasm_runtime_get_import_count(m->module) != 0) {
-        module_refuse(why, "FORBIDDEN_IMPORT", "imports something: a calibration module may import nothing");
-        goto fail;
-    }
-    m->inst = wasm_runtime_instantiate(m->module, CAL_MODULE_STACK_BYTES, 0, error, sizeof error);
-    if (m->inst == NULL) {
-        module_refuse(why, "MEMORY", "cannot instantiate: %s", error);
-        goto fail;
-    }
-    wasm_memory_inst_t memory = wasm_runtime_get_default_memory(m->inst);
-    uint64_t bytes = memory ? wasm_memory_get_cur_page_count(memory) * wasm_memory_get_bytes_per_page(memory) : 0;
-    if (memory == NULL || wasm_memory_get_max_page_count(memory) > 1 || bytes > MAX_LINEAR_BYTES) {
-        module_refuse(why, "MEMORY", "its linear memory is %u bytes (a module keeps to its static data)", (unsigned)bytes);
-        goto fail;
-    }
-    m->env = wasm_runtime_create_exec_env(m->inst, CAL_MODULE_STACK_BYTES);
-    if (m->env == NULL) {
-        module_refuse(why, "MEMORY", "no memory for its execution environment");
-        goto fail;
-    }
-    bool missing = false;
-    wasm_function_inst_t f_abi = lookup(m, "cal_abi", &missing), f_name = lookup(m, "cal_name", &missing), f_version = lookup(m, "cal_version", &missing);
-    m->f_eval = lookup(m, "cal_eval", &missing);
-    m->f_fit = lookup(m, "cal_fit", &missing);
-    m->f_points = lookup(m, "cal_points", &missing);
-    m->f_params = lookup(m, "cal_params", &missing);
-    m->f_save = lookup(m, "cal_params_save", &missing);
-    m->f_load = lookup(m, "cal_params_load", &missing);
-    if (missing) {
-        module_refuse(why, "BAD_MODULE", "missing one of the module ABI's exports (cal_abi, cal_name, cal_version, cal_eval, cal_fit, cal_points, cal_params, cal_params_save, cal_params_load)");
-        goto fail;
-    }
-    uint32_t argv[12] = {0};
-    int32_t abi = call_i(m, f_abi, CAL_MODULE_BUDGET_OTHER, 0, argv);
-    if (abi != MODULE_ABI_VERSION) {
-        if (m->failed) *why = m->failure;
-        else module_refuse(why, "WRONG_ABI", "built for module ABI %" PRId32 "; this firmware runs %d", abi, MODULE_ABI_VERSION);
-        goto fail;
-    }
-    int32_t at = call_i(m, f_name, CAL_MODULE_BUDGET_OTHER, 0, argv);
-    const char *name = (at >= 0 && wasm_runtime_validate_app_addr(m->inst, (uint64_t)at, 33)) ? wasm_runtime_addr_app_to_native(m->inst, (uint64_t)at) : NULL;
-    size_t n = name ? strnlen(name, 33) : 0;
-    if (name == NULL || n < 1 || n > 32) {
-        module_refuse(why, "BAD_MODULE", "cal_name does not point to a name of 1..32 characters");
-        goto fail;
-    }
-    memcpy(m->name, name, n);
-    int32_t v = call_i(m, f_version, CAL_MODULE_BUDGET_OTHER, 0, argv);
-    snprintf(m->version, sizeof m->version, "%d.%d.%d", (int)((v >> 16) & 0xff), (int)((v >> 8) & 0xff), (int)(v & 0xff));
-    if (m->failed) {
-        *why = m->failure;
-        goto fail;
-    }
-    return m;
-fail:
-    mod_free(m);
-    return NULL;
-}
-
-/* Gross kg; NaN when the call failed or gave no finite weight (then `failed`). Per sample. */
-static double mod_eval(cal_module_t *m, double x, double c0, double c1, double c2, double c3, double temp_c)
-{
-    double in[6] = {x, c0, c1, c2, c3, temp_c}, kg = NAN;
+    double in[6] = {x, c0, c1, c2, c3, t}, kg = NAN;
     uint32_t argv[12];
     memcpy(argv, in, sizeof in);
-    if (call(m, m->f_eval, CAL_MODULE_BUDGET_EVAL, 12, argv)) memcpy(&kg, argv, sizeof kg);
-    if (!isfinite(kg) && !m->failed) {
-        m->failed = true;
-        module_refuse(&m->failure, "NOT_FINITE", "weighed %g kg for %.0f counts", kg, x);
-    }
+    if (mod_call_wasm(m, m->eval, CAL_MODULE_BUDGET_EVAL, 12, argv)) memcpy(&kg, argv, sizeof kg);
     return kg;
 }
 
-static uint8_t *params_area(cal_module_t *m)
-{
-    uint32_t argv[1] = {0};
-    int32_t at = call_i(m, m->f_params, CAL_MODULE_BUDGET_OTHER, 0, argv);
-    if (at < 0 || !wasm_runtime_validate_app_addr(m->inst, (uint64_t)at, MAX_PARAMS_BYTES)) return NULL;
-    return wasm_runtime_addr_app_to_native(m->inst, (uint64_t)at);
-}
-
-static size_t params_save(cal_module_t *m, uint8_t *out)
-{
-    uint8_t *area = params_area(m);
-    uint32_t argv[1] = {0};
-    int32_t len = area ? call_i(m, m->f_save, CAL_MODULE_BUDGET_OTHER, 0, argv) : -1;
-    if (len < 8 || len > MAX_PARAMS_BYTES) return 0;
-    memcpy(out, area, (size_t)len);
-    return (size_t)len;
-}
-
-static int32_t params_load(cal_module_t *m, const uint8_t *blob, size_t len)
-{
-    uint8_t *area = params_area(m);
-    if (area == NULL || len > MAX_PARAMS_BYTES) return -8;
-    memcpy(area, blob, len);
-    uint32_t argv[1] = {(uint32_t)len};
-    return call_i(m, m->f_load, CAL_MODULE_BUDGET_OTHER, 1, argv);
-}
-
-/* The manifest's parameter values, in the blob version the module writes itself. */
-static int32_t params_from_manifest(cal_module_t *m, const module_pkg_t *pkg)
-{
-    uint8_t blob[MAX_PARAMS_BYTES];
-    if (pkg->n_params == 0) return 0;
-    if (params_save(m, blob) < 8) return -8;
-    uint32_t count = (uint32_t)pkg->n_params;
-    memcpy(blob + 4, &count, 4);
-    memcpy(blob + 8, pkg->params, 8 * count);
-    return params_load(m, blob, 8 + 8 * count);
-}
-
-static int32_t mod_fit(cal_module_t *m, int32_t order, const double *xs, const double *kgs, int n)
-{
-    uint32_t argv[2] = {0};
-    int32_t at = call_i(m, m->f_points, CAL_MODULE_BUDGET_OTHER, 0, argv);
-    if (at < 0 || !wasm_runtime_validate_app_addr(m->inst, (uint64_t)at, (uint64_t)n * POINT_BYTES)) return -6;
-    uint8_t *p = wasm_runtime_addr_app_to_native(m->inst, (uint64_t)at);
-    for (int i = 0; i < n; i++) {
-        memcpy(p + i * POINT_BYTES, &xs[i], 8);
-        memcpy(p + i * POINT_BYTES + 8, &kgs[i], 8);
-    }
-    argv[0] = (uint32_t)n;
-    argv[1] = (uint32_t)order;
-    int32_t r = call_i(m, m->f_fit, CAL_MODULE_BUDGET_FIT, 2, argv);
-    return (r == INT32_MIN || r > 0) ? -6 : r;
-}
-
-static bool run_vectors(cal_module_t *m, const module_pkg_t *pkg, module_refusal_t *why)
-{
-    for (int i = 0; i < pkg->n_vectors; i++) {
-        const module_vector_t *v = &pkg->vectors[i];
-        double kg = mod_eval(m, v->x, v->chips[0], v->chips[1], v->chips[2], v->chips[3], v->temp);
-        if (m->failed) return module_refuse(why, m->failure.reason, "vector %d: %s", i + 1, m->failure.detail);
-        if (!(fabs(kg - v->kg) <= pkg->tolerance)) {
-            return module_refuse(why, "VECTORS_FAILED", "vector %d: %.6g counts weighed %.17g kg, the manifest says %.17g kg", i + 1, v->x, kg, v->kg);
-        }
-    }
-    return true;
-}
-
-/* The curve over every weight the scale can show (20 d below zero to 9 d over capacity, with margin). */
-static bool sweep(cal_module_t *m, double capacity, double division, module_refusal_t *why)
-{
-    double slope = (mod_eval(m, SLOPE_COUNTS, NAN, NAN, NAN, NAN, NAN) - mod_eval(m, -SLOPE_COUNTS, NAN, NAN, NAN, NAN, NAN)) / (2 * SLOPE_COUNTS);
-    if (m->failed) return module_refuse(why, m->failure.reason, "near zero: %s", m->failure.detail);
-    if (!(fabs(slope) > 0)) return module_refuse(why, "NOT_MONOTONIC", "its curve is flat near zero");
-    double lo = -1.5 * 20 * division / fabs(slope), hi = 1.1 * (capacity + 9 * division) / fabs(slope), dir = slope > 0 ? 1 : -1;
-    double last = mod_eval(m, dir * lo, NAN, NAN, NAN, NAN, NAN);
-    for (int i = 1; i <= SWEEP; i++) {
-        double x = dir * (lo + (hi - lo) * i / SWEEP), kg = mod_eval(m, x, NAN, NAN, NAN, NAN, NAN);
-        if (m->failed) return module_refuse(why, m->failure.reason, "at %.0f counts: %s", x, m->failure.detail);
-        if (!(kg > last)) return module_refuse(why, "NOT_MONOTONIC", "its weight falls from %.6g to %.6g kg near %.0f counts", last, kg, x);
-        last = kg;
-    }
-    return true;
-}
-
-/* ---- the manager: slots, trial, rollback --------------------------------------------------------- */
+/* ---- the manager's state here -------------------------------------------------------------------- */
 
 static cal_manager_config_t s_cfg;
-static cal_module_t *s_active, *s_previous;
-static cal_slots_state_t s_state = {-1, -1, false};
-static uint32_t s_lengths[2];
-static uint32_t s_good;
-static bool s_failing;
-static module_refusal_t s_failure;
 static struct {
-    bool on;
-    uint8_t sha256[32];
-    uint32_t size, received;
-    int slot;
-} s_transfer;
+    uint8_t *copy;
+    wasm_module_t module;
+    wasm_module_inst_t inst;
+    wasm_exec_env_t env;
+    uint32_t taken;
+} s_mgr;
+static bool s_registered;
+static uint32_t s_peak;
+/* The message being handled. */
+static const uint8_t *s_payload;
+static size_t s_payload_len;
+/* Per sample: good readings since the last link, a failure and what it weighed, when to wake. */
+static uint32_t s_good;
+static bool s_failed;
+static double s_fail_x, s_fail_kg;
+static int32_t s_wake;
+/* What the manager said last of the module in force. */
+static char s_active_name[33];
+static bool s_has_active, s_trial;
 
-/* Writes {"cmd":"module","step":...} with the detail escaped, and hands it to the answer hook. */
-static void answer(const char *step, bool accepted, const char *reason, const char *detail, const cal_module_t *m, long offset)
+/* ---- natives: what the manager imports ("mgr", assembly/manager/host.ts) ------------------------ */
+
+/* Manager memory at app address `at`, n bytes; NULL when out of bounds. */
+static void *app(wasm_exec_env_t env, uint32_t at, uint32_t n)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "cmd", "module");
-    cJSON_AddStringToObject(o, "step", step);
-    cJSON_AddStringToObject(o, "status", accepted ? "accepted" : "rejected");
-    if (reason) cJSON_AddStringToObject(o, "reason", reason);
-    cJSON_AddStringToObject(o, "detail", detail);
-    if (offset >= 0) cJSON_AddNumberToObject(o, "offset", (double)offset);
-    if (offset >= 0 && strcmp(step, "begin") == 0) cJSON_AddNumberToObject(o, "chunk", (double)s_cfg.chunk_bytes);
-    if (m) {
-        cJSON *mod = cJSON_AddObjectToObject(o, "module");
-        cJSON_AddStringToObject(mod, "name", m->name);
-        cJSON_AddStringToObject(mod, "version", m->version);
-    }
-    char *text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (text) {
-        ESP_LOGI(TAG, "%s", text);
-        if (s_cfg.answer) s_cfg.answer(text);
-        cJSON_free(text);
-    }
+    wasm_module_inst_t inst = wasm_runtime_get_module_inst(env);
+    if (!wasm_runtime_validate_app_addr(inst, at, n == 0 ? 1 : n)) return NULL;
+    return wasm_runtime_addr_app_to_native(inst, at);
 }
 
-static void save_state(void)
+static bool storage_read(void *ctx, uint32_t offset, void *data, size_t len)
 {
-    if (!s_cfg.storage->save_state(s_cfg.storage->ctx, &s_state, s_lengths)) ESP_LOGE(TAG, "saving the module slots' state failed");
+    int slot = (int)(intptr_t)ctx;
+    return s_cfg.storage->read(s_cfg.storage->ctx, slot, offset, data, len);
 }
 
-/* Links a module to the core; false when the core finds its curve flat. */
-static bool link_core(cal_module_t *m)
+static int32_t n_slot_read(wasm_exec_env_t env, int32_t slot, uint32_t offset, uint32_t at, uint32_t len)
 {
-    m->failed = false;
-    s_failing = false;
+    void *p = app(env, at, len);
+    if (p == NULL || (slot != 0 && slot != 1) || (uint64_t)offset + len > s_cfg.storage->slot_bytes) return -1;
+    return s_cfg.storage->read(s_cfg.storage->ctx, slot, offset, p, len) ? (int32_t)len : -1;
+}
+
+static int32_t n_slot_erase(wasm_exec_env_t env, int32_t slot)
+{
+    (void)env;
+    return (slot == 0 || slot == 1) && s_cfg.storage->erase(s_cfg.storage->ctx, slot);
+}
+
+static int32_t n_slot_write_message(wasm_exec_env_t env, int32_t slot, uint32_t offset)
+{
+    (void)env;
+    return s_payload != NULL && (slot == 0 || slot == 1) && s_cfg.storage->write(s_cfg.storage->ctx, slot, offset, s_payload, s_payload_len);
+}
+
+static int32_t n_slot_sha256(wasm_exec_env_t env, int32_t slot, uint32_t offset, uint32_t len, uint32_t out)
+{
+    uint8_t *p = app(env, out, 32);
+    if (p == NULL || (slot != 0 && slot != 1) || (uint64_t)offset + len > s_cfg.storage->slot_bytes) return 0;
+    return module_sha256_read(storage_read, (void *)(intptr_t)slot, offset, len, p);
+}
+
+static uint32_t n_slot_capacity(wasm_exec_env_t env)
+{
+    (void)env;
+    return s_cfg.storage->slot_bytes;
+}
+
+static int32_t n_params_put(wasm_exec_env_t env, int32_t slot, uint32_t at, uint32_t len)
+{
+    void *p = app(env, at, len);
+    return p != NULL && (slot == 0 || slot == 1) && s_cfg.storage->save_params(s_cfg.storage->ctx, slot, p, len);
+}
+
+static int32_t n_params_get(wasm_exec_env_t env, int32_t slot, uint32_t at, uint32_t cap)
+{
+    void *p = app(env, at, cap);
+    if (p == NULL || (slot != 0 && slot != 1)) return 0;
+    return (int32_t)s_cfg.storage->load_params(s_cfg.storage->ctx, slot, p, cap);
+}
+
+static int32_t n_state_put(wasm_exec_env_t env, uint32_t at, uint32_t len)
+{
+    void *p = app(env, at, len);
+    bool ok = p != NULL && s_cfg.storage->save_state(s_cfg.storage->ctx, p, len);
+    if (!ok) ESP_LOGE(TAG, "saving the module slots' state failed");
+    return ok;
+}
+
+static int32_t n_message_read(wasm_exec_env_t env, uint32_t at, uint32_t cap)
+{
+    void *p = app(env, at, cap);
+    if (p && s_payload) memcpy(p, s_payload, s_payload_len < cap ? s_payload_len : cap);
+    return (int32_t)s_payload_len;
+}
+
+static int32_t n_verify(wasm_exec_env_t env, int32_t slot, uint32_t man_at, uint32_t man_len, uint32_t sig_at, uint32_t sig_len, uint32_t key, int32_t key_len)
+{
+    char id[17] = "";
+    const char *want = NULL;
+    if (key_len == 16) {
+        const char *k = app(env, key, 16);
+        if (k == NULL) return 1;
+        memcpy(id, k, 16);
+        want = id;
+    }
+    if ((slot != 0 && slot != 1) || man_len > MAX_MANIFEST || sig_len > MAX_SIGNATURE) return 2;
+    uint8_t *man = malloc(man_len + 1), sig[MAX_SIGNATURE];
+    int r = 2;
+    if (man && storage_read((void *)(intptr_t)slot, man_at, man, man_len) && storage_read((void *)(intptr_t)slot, sig_at, sig, sig_len)) {
+        r = module_verify(man, man_len, sig, sig_len, want, s_cfg.keys_pem, s_cfg.n_keys);
+    }
+    free(man);
+    return r;
+}
+
+static void n_code_out(wasm_exec_env_t env, uint32_t at, uint32_t len)
+{
+    /* WAMR bounds every call by counting instructions: the module is loaded as it is. */
+    (void)env, (void)at, (void)len;
+}
+
+/* Loads handle h from len bytes of slot at offset: 0, or 1 not loadable / 2 no memory, with the engine's words. */
+static int32_t n_mod_load(wasm_exec_env_t env, int32_t h, int32_t slot, uint32_t offset, uint32_t len, uint32_t err, int32_t cap)
+{
+    char *words = app(env, err, (uint32_t)cap);
+    if (h < 0 || h >= HANDLES || words == NULL || cap < 1) return 1;
+    mod_free(s_mod[h]);
+    s_mod[h] = NULL;
+    mod_t *m = calloc(1, sizeof *m);
+    if (m) m->copy = malloc(len);
+    int code = 0;
+    char error[128] = "";
+    if (m == NULL || m->copy == NULL) {
+        code = 2;
+        snprintf(error, sizeof error, "no %u bytes of heap for the module", (unsigned)len);
+    } else if (!storage_read((void *)(intptr_t)slot, offset, m->copy, len)) {
+        code = 1;
+        snprintf(error, sizeof error, "its slot cannot be read");
+    } else if ((m->module = wasm_runtime_load(m->copy, len, error, sizeof error)) == NULL) {
+        code = 1;
+    } else if ((m->inst = wasm_runtime_instantiate(m->module, CAL_MODULE_STACK_BYTES, 0, error, sizeof error)) == NULL) {
+        code = 2;
+    } else {
+        wasm_memory_inst_t memory = wasm_runtime_get_default_memory(m->inst);
+        uint64_t bytes = memory ? wasm_memory_get_cur_page_count(memory) * wasm_memory_get_bytes_per_page(memory) : 0;
+        if (memory == NULL || bytes > MAX_LINEAR_BYTES) {
+            code = 2;
+            snprintf(error, sizeof error, "its linear memory is %u bytes (a module keeps to its static data)", (unsigned)bytes);
+        } else if ((m->env = wasm_runtime_create_exec_env(m->inst, CAL_MODULE_STACK_BYTES)) == NULL) {
+            code = 2;
+            snprintf(error, sizeof error, "no memory for its execution environment");
+        } else {
+            m->eval = wasm_runtime_lookup_function(m->inst, "cal_eval");
+            for (size_t i = 0; i < N_FUNCTIONS; i++) m->fns[i] = wasm_runtime_lookup_function(m->inst, FUNCTIONS[i]);
+        }
+    }
+    if (code != 0) {
+        mod_free(m);
+        size_t n = strnlen(error, (size_t)cap);
+        memcpy(words, error, n);
+        return code | (int32_t)(n << 16);
+    }
+    s_mod[h] = m;
+    return 0;
+}
+
+static void n_mod_free(wasm_exec_env_t env, int32_t h)
+{
+    (void)env;
+    if (h < 0 || h >= HANDLES) return;
+    mod_free(s_mod[h]);
+    s_mod[h] = NULL;
+}
+
+static void n_mod_swap(wasm_exec_env_t env, int32_t a, int32_t b)
+{
+    (void)env;
+    if (a < 0 || a >= HANDLES || b < 0 || b >= HANDLES) return;
+    mod_t *t = s_mod[a];
+    s_mod[a] = s_mod[b];
+    s_mod[b] = t;
+}
+
+static int32_t n_mod_call(wasm_exec_env_t env, int32_t h, int32_t fn, int32_t a, int32_t b)
+{
+    (void)env;
+    mod_t *m = h >= 0 && h < HANDLES ? s_mod[h] : NULL;
+    if (m == NULL || fn < 0 || fn >= (int32_t)N_FUNCTIONS) return INT32_MIN;
+    uint32_t argv[2] = {(uint32_t)a, (uint32_t)b};
+    uint32_t argc = fn == 6 ? 1 : fn == 7 ? 2 : 0;
+    return mod_call_wasm(m, m->fns[fn], fn == 7 ? CAL_MODULE_BUDGET_FIT : CAL_MODULE_BUDGET_OTHER, argc, argv) ? (int32_t)argv[0] : INT32_MIN;
+}
+
+static double n_mod_eval(wasm_exec_env_t env, int32_t h, double x, double c0, double c1, double c2, double c3, double t)
+{
+    (void)env;
+    mod_t *m = h >= 0 && h < HANDLES ? s_mod[h] : NULL;
+    return m ? mod_eval(m, x, c0, c1, c2, c3, t) : NAN;
+}
+
+static int32_t n_mod_failure(wasm_exec_env_t env, int32_t h, uint32_t at, int32_t cap)
+{
+    mod_t *m = h >= 0 && h < HANDLES ? s_mod[h] : NULL;
+    char *p = app(env, at, (uint32_t)cap);
+    if (m == NULL || !m->failure || p == NULL) return 0;
+    size_t n = strnlen(m->words, (size_t)cap);
+    memcpy(p, m->words, n);
+    return m->failure | (int32_t)(n << 16);
+}
+
+static void n_mod_clear(wasm_exec_env_t env, int32_t h)
+{
+    (void)env;
+    if (h >= 0 && h < HANDLES && s_mod[h]) s_mod[h]->failure = 0;
+}
+
+static int32_t n_mod_memory(wasm_exec_env_t env, int32_t h, uint32_t addr, uint32_t at, uint32_t len, int32_t to)
+{
+    mod_t *m = h >= 0 && h < HANDLES ? s_mod[h] : NULL;
+    uint8_t *p = app(env, at, len);
+    if (m == NULL || p == NULL || !wasm_runtime_validate_app_addr(m->inst, addr, len == 0 ? 1 : len)) return 0;
+    uint8_t *q = wasm_runtime_addr_app_to_native(m->inst, addr);
+    if (to) memcpy(q, p, len);
+    else memcpy(p, q, len);
+    return 1;
+}
+
+static int32_t n_core_link(wasm_exec_env_t env, int32_t on)
+{
+    (void)env;
+    int32_t r = s_cfg.core_module(on != 0);
     s_good = 0;
-    cal_module_t *was = s_active;
-    s_active = m; /* the core measures the slope through the callbacks: they must answer already */
-    if (s_cfg.core_module(true) == 0) return true;
-    s_active = was;
+    s_failed = false;
+    if (s_mod[ACTIVE]) s_mod[ACTIVE]->failure = 0;
+    return r;
+}
+
+static void n_answer(wasm_exec_env_t env, uint32_t at, uint32_t len)
+{
+    const char *p = app(env, at, len);
+    char *text = p ? malloc(len + 1) : NULL;
+    if (text == NULL) return;
+    memcpy(text, p, len);
+    text[len] = 0;
+    ESP_LOGI(TAG, "%s", text);
+    if (s_cfg.answer) s_cfg.answer(text);
+    free(text);
+}
+
+static double n_now_ms(wasm_exec_env_t env)
+{
+    (void)env;
+    return s_cfg.now_ms ? s_cfg.now_ms() : 0;
+}
+
+static NativeSymbol s_natives[] = {
+    {"slot_read", (void *)n_slot_read, "(iiii)i", NULL},
+    {"slot_erase", (void *)n_slot_erase, "(i)i", NULL},
+    {"slot_write_message", (void *)n_slot_write_message, "(ii)i", NULL},
+    {"slot_sha256", (void *)n_slot_sha256, "(iiii)i", NULL},
+    {"slot_capacity", (void *)n_slot_capacity, "()i", NULL},
+    {"params_put", (void *)n_params_put, "(iii)i", NULL},
+    {"params_get", (void *)n_params_get, "(iii)i", NULL},
+    {"state_put", (void *)n_state_put, "(ii)i", NULL},
+    {"message_read", (void *)n_message_read, "(ii)i", NULL},
+    {"verify", (void *)n_verify, "(iiiiiii)i", NULL},
+    {"code_out", (void *)n_code_out, "(ii)", NULL},
+    {"mod_load", (void *)n_mod_load, "(iiiiii)i", NULL},
+    {"mod_free", (void *)n_mod_free, "(i)", NULL},
+    {"mod_swap", (void *)n_mod_swap, "(ii)", NULL},
+    {"mod_call", (void *)n_mod_call, "(iiii)i", NULL},
+    {"mod_eval", (void *)n_mod_eval, "(iFFFFFF)F", NULL},
+    {"mod_failure", (void *)n_mod_failure, "(iii)i", NULL},
+    {"mod_clear", (void *)n_mod_clear, "(i)", NULL},
+    {"mod_memory", (void *)n_mod_memory, "(iiiii)i", NULL},
+    {"core_link", (void *)n_core_link, "(i)i", NULL},
+    {"answer", (void *)n_answer, "(ii)", NULL},
+    {"now_ms", (void *)n_now_ms, "()F", NULL},
+};
+
+/* ---- the manager: loaded while it has something to decide --------------------------------------- */
+
+static void mgr_close(void)
+{
+    if (s_mgr.env) wasm_runtime_destroy_exec_env(s_mgr.env);
+    if (s_mgr.inst) wasm_runtime_deinstantiate(s_mgr.inst);
+    if (s_mgr.module) wasm_runtime_unload(s_mgr.module);
+    free(s_mgr.copy);
+    memset(&s_mgr, 0, sizeof s_mgr);
+}
+
+static bool mgr_call(const char *name, uint32_t argc, uint32_t *argv)
+{
+    wasm_function_inst_t f = wasm_runtime_lookup_function(s_mgr.inst, name);
+    if (f == NULL) {
+        ESP_LOGE(TAG, "the module manager has no %s", name);
+        return false;
+    }
+    wasm_runtime_set_instruction_count_limit(s_mgr.env, CAL_MANAGER_BUDGET);
+    if (wasm_runtime_call_wasm(s_mgr.env, f, argc, argv)) return true;
+    const char *e = wasm_runtime_get_exception(s_mgr.inst);
+    ESP_LOGE(TAG, "the module manager failed in %s: %s", name, e ? e : "?");
+    wasm_runtime_clear_exception(s_mgr.inst);
     return false;
 }
+
+static int32_t mgr_i(const char *name)
+{
+    uint32_t argv[1] = {0};
+    return mgr_call(name, 0, argv) ? (int32_t)argv[0] : 0;
+}
+
+/* What the manager says of the module in force, kept for cal_manager_active and the per-sample path. */
+static void mgr_note(void)
+{
+    s_wake = mgr_i("mgr_wake");
+    int32_t name = mgr_i("mgr_active");
+    const char *p = name ? wasm_runtime_addr_app_to_native(s_mgr.inst, (uint64_t)name) : NULL;
+    s_has_active = p != NULL && wasm_runtime_validate_app_addr(s_mgr.inst, (uint64_t)name, 33);
+    if (s_has_active) snprintf(s_active_name, sizeof s_active_name, "%s", p);
+    s_trial = s_has_active && mgr_i("mgr_trial") == 1;
+}
+
+/* Loads the manager (and restores the slots when `start`); false when it cannot run. */
+static bool mgr_open(bool start)
+{
+    if (s_mgr.inst) return true;
+    size_t before = heap_caps_get_free_size(MALLOC_CAP_8BIT);
+    char error[128];
+    s_mgr.copy = malloc(s_cfg.manager_len);
+    if (s_mgr.copy == NULL) {
+        ESP_LOGE(TAG, "no %u bytes of heap for the module manager", (unsigned)s_cfg.manager_len);
+        return false;
+    }
+    memcpy(s_mgr.copy, s_cfg.manager_wasm, s_cfg.manager_len);
+    /* As the core (wasm_host.c): the fast interpreter keeps its own translation, so the copy goes
+     * once loaded; the classic interpreter runs from it. */
+    LoadArgs args;
+    memset(&args, 0, sizeof args);
+    args.name = (char *)"manager";
+#ifdef CONFIG_WAMR_INTERP_FAST
+    args.wasm_binary_freeable = true;
+#endif
+    s_mgr.module = wasm_runtime_load_ex(s_mgr.copy, (uint32_t)s_cfg.manager_len, &args, error, sizeof error);
+    if (s_mgr.module && args.wasm_binary_freeable && wasm_runtime_is_underlying_binary_freeable(s_mgr.module)) {
+        free(s_mgr.copy);
+        s_mgr.copy = NULL;
+    }
+    if (s_mgr.module) s_mgr.inst = wasm_runtime_instantiate(s_mgr.module, CAL_MANAGER_STACK_BYTES, 0, error, sizeof error);
+    if (s_mgr.inst) s_mgr.env = wasm_runtime_create_exec_env(s_mgr.inst, CAL_MANAGER_STACK_BYTES);
+    if (s_mgr.env == NULL) {
+        ESP_LOGE(TAG, "the module manager does not load: %s", s_mgr.module ? error : "no memory");
+        mgr_close();
+        return false;
+    }
+    size_t after = heap_caps_get_free_size(MALLOC_CAP_8BIT);
+    s_mgr.taken = before > after ? (uint32_t)(before - after) : 0;
+    if (s_mgr.taken > s_peak) s_peak = s_mgr.taken;
+    uint32_t argv[2] = {s_cfg.chunk_bytes, 0};
+    if (!mgr_call("mgr_configure", 2, argv)) return false;
+    if (!start) {
+        /* The slots' state as the manager wrote it: it decides nothing from memory of an earlier load. */
+        uint32_t io = (uint32_t)mgr_i("mgr_io");
+        uint8_t *p = wasm_runtime_addr_app_to_native(s_mgr.inst, io);
+        argv[0] = (uint32_t)s_cfg.storage->load_state(s_cfg.storage->ctx, p, STATE_CAP);
+        argv[1] = (s_mod[ACTIVE] ? 1u : 0u) | (s_mod[PREVIOUS] ? 2u : 0u);
+        return mgr_call("mgr_resume", 2, argv);
+    }
+    return true;
+}
+
+/* Frees the manager unless a transfer (or something to decide at the next sample) keeps it. */
+static void mgr_release(void)
+{
+    if (!s_mgr.inst) return;
+    mgr_note();
+    if (mgr_i("mgr_busy")) return;
+    mgr_close();
+}
+
+static void f64_args(uint32_t *argv, double a, double b)
+{
+    memcpy(argv, &a, 8);
+    memcpy(argv + 2, &b, 8);
+}
+
+static void range(double *capacity, double *division)
+{
+    *capacity = 50;
+    *division = 0.01;
+    if (s_cfg.core_range) s_cfg.core_range(capacity, division);
+}
+
+/* ---- per sample: the core's calib imports ------------------------------------------------------- */
 
 static double eval_cb(void *context, double x, double c0, double c1, double c2, double c3, double temp_c)
 {
     (void)context;
-    cal_module_t *a = s_active;
+    mod_t *a = s_mod[ACTIVE];
     if (a == NULL) return NAN;
     double kg = mod_eval(a, x, c0, c1, c2, c3, temp_c);
     if (isfinite(kg)) {
         s_good++;
         return kg;
     }
-    if (!s_failing) {
-        s_failing = true;
-        s_failure = a->failure;
+    if (!s_failed) {
+        s_failed = true;
+        s_fail_x = x;
+        s_fail_kg = kg;
     }
     /* This reading is weighed by the previous calibration: the failing module's weight never goes out. */
-    return s_previous ? mod_eval(s_previous, x, c0, c1, c2, c3, temp_c) : NAN;
+    return s_mod[PREVIOUS] ? mod_eval(s_mod[PREVIOUS], x, c0, c1, c2, c3, temp_c) : NAN;
 }
 
 static int32_t fit_cb(void *context, int32_t order, const uint8_t *points, int32_t n, double zero_counts)
 {
     (void)context;
-    cal_module_t *a = s_active;
-    if (a == NULL || n < 1 || n > MAX_POINTS) return -6;
-    double xs[MAX_POINTS], kgs[MAX_POINTS];
+    if (s_mod[ACTIVE] == NULL || n < 1 || n > MAX_POINTS || !mgr_open(false)) return -6;
+    uint8_t *io = wasm_runtime_addr_app_to_native(s_mgr.inst, (uint32_t)mgr_i("mgr_io"));
     for (int i = 0; i < n; i++) {
-        float kg;
-        memcpy(&xs[i], points + i * POINT_BYTES, 8);
-        memcpy(&kg, points + i * POINT_BYTES + 8, 4);
-        xs[i] -= zero_counts;
-        kgs[i] = kg;
+        double x, kg;
+        float kg32;
+        memcpy(&x, points + i * POINT_BYTES, 8);
+        memcpy(&kg32, points + i * POINT_BYTES + 8, 4);
+        x -= zero_counts;
+        kg = kg32;
+        memcpy(io + i * 16, &x, 8);
+        memcpy(io + i * 16 + 8, &kg, 8);
     }
-    uint8_t before[MAX_PARAMS_BYTES];
-    size_t before_len = params_save(a, before);
-    int32_t r = mod_fit(a, order, xs, kgs, n);
-    if (a->failed) {
-        s_failing = true;
-        s_failure = a->failure;
-        return -6;
-    }
-    if (r != 0) return r;
+    uint32_t argv[6] = {(uint32_t)order, (uint32_t)n};
     double capacity, division;
-    s_cfg.core_range(&capacity, &division);
-    module_refusal_t why;
-    if (!sweep(a, capacity, division, &why)) {
-        a->failed = false;
-        params_load(a, before, before_len);
-        answer("fit", false, why.reason, why.detail, a, -1);
-        return -6;
-    }
-    uint8_t blob[MAX_PARAMS_BYTES];
-    size_t len = params_save(a, blob);
-    if (len && a->slot >= 0) s_cfg.storage->save_params(s_cfg.storage->ctx, a->slot, blob, len);
-    answer("fit", true, NULL, "fitted to the calibration points", a, -1);
-    return 0;
-}
-
-/* Reads a slot's package into RAM (malloc'd); NULL when the slot is empty or unreadable. */
-static uint8_t *read_package(int slot, uint32_t len)
-{
-    if (slot < 0 || len == 0 || len > MODULE_MAX_PACKAGE_BYTES) return NULL;
-    uint8_t *buf = malloc(len);
-    if (buf && !s_cfg.storage->read(s_cfg.storage->ctx, slot, 0, buf, len)) {
-        free(buf);
-        buf = NULL;
-    }
-    return buf;
-}
-
-/* A slot's module, verified again and given its saved parameters (its vectors passed before). */
-static cal_module_t *load_slot(int slot, module_refusal_t *why)
-{
-    uint8_t *bytes = read_package(slot, slot >= 0 ? s_lengths[slot] : 0);
-    if (bytes == NULL) {
-        module_refuse(why, "TRUNCATED", "slot %d is empty or unreadable", slot);
-        return NULL;
-    }
-    module_pkg_t *pkg = malloc(sizeof *pkg);
-    cal_module_t *m = NULL;
-    if (pkg && module_pkg_parse(bytes, s_lengths[slot], pkg, why) && module_pkg_verify(pkg, s_cfg.keys_pem, s_cfg.n_keys, why)) {
-        m = mod_load(pkg->wasm, pkg->wasm_len, why);
-    }
-    uint8_t blob[MAX_PARAMS_BYTES];
-    size_t len = m ? s_cfg.storage->load_params(s_cfg.storage->ctx, slot, blob, sizeof blob) : 0;
-    if (m && len > 0 && params_load(m, blob, len) != 0) {
-        module_refuse(why, "BAD_PARAMS", "slot %d: the module refused its saved parameters", slot);
-        mod_free(m);
-        m = NULL;
-    }
-    if (m) m->slot = slot;
-    free(pkg);
-    free(bytes);
-    return m;
-}
-
-void cal_manager_relink(void)
-{
-    if (s_active && !link_core(s_active)) ESP_LOGE(TAG, "the core refused %s again after it was instantiated again", s_active->name);
+    range(&capacity, &division);
+    f64_args(argv + 2, capacity, division);
+    int32_t r = mgr_call("mgr_fit", 6, argv) ? (int32_t)argv[0] : -6;
+    mgr_release();
+    return r;
 }
 
 void cal_manager_start(const cal_manager_config_t *config)
 {
     s_cfg = *config;
+    if (!s_registered) {
+        s_registered = wasm_runtime_register_natives("mgr", s_natives, sizeof s_natives / sizeof s_natives[0]);
+        if (!s_registered) ESP_LOGE(TAG, "registering the module manager's imports failed");
+    }
     wasm_host_calibration_t cb = {.context = NULL, .eval = eval_cb, .fit = fit_cb};
     wasm_host_set_calibration(&cb);
-    if (!s_cfg.storage->load_state(s_cfg.storage->ctx, &s_state, s_lengths)) {
-        s_state = (cal_slots_state_t){-1, -1, false};
-        s_lengths[0] = s_lengths[1] = 0;
-    }
-    if (s_state.active >= 0 && s_state.trial) {
-        s_state = (cal_slots_state_t){s_state.previous, -1, false};
-        save_state();
-        answer("rollback", true, "UNCONFIRMED", "restarted before the new module was confirmed: back to the previous calibration", NULL, -1);
-    }
-    if (s_state.active < 0) return;
-    module_refusal_t why;
-    cal_module_t *m = load_slot(s_state.active, &why);
-    if (m == NULL || !link_core(m)) {
-        if (m) module_refuse(&why, "DEGENERATE", "the core found its curve flat near zero");
-        mod_free(m);
-        s_cfg.core_module(false);
-        char detail[sizeof why.detail + 64];
-        snprintf(detail, sizeof detail, "slot %d: %s; weighing with the built-in calibration", s_state.active, why.detail);
-        answer("restore", false, why.reason, detail, NULL, -1);
-        return;
-    }
-    if (s_state.previous >= 0) s_previous = load_slot(s_state.previous, &why);
-    ESP_LOGI(TAG, "calibration module %s %s (slot %d)", m->name, m->version, m->slot);
+    if (!mgr_open(true)) return;
+    uint32_t io = (uint32_t)mgr_i("mgr_io");
+    uint8_t *p = wasm_runtime_addr_app_to_native(s_mgr.inst, io);
+    uint32_t argv[1] = {(uint32_t)s_cfg.storage->load_state(s_cfg.storage->ctx, p, STATE_CAP)};
+    mgr_call("mgr_start", 1, argv);
+    mgr_note();
+    if (s_has_active) ESP_LOGI(TAG, "calibration module %s%s", s_active_name, s_trial ? " (on trial)" : "");
+    ESP_LOGI(TAG, "the module manager took %u bytes of heap while loaded", (unsigned)s_mgr.taken);
+    mgr_release();
 }
 
-/* Checks the package in `slot` from end to end and switches to it, or says why not. */
-static void install_slot(int slot, uint32_t len)
+void cal_manager_relink(void)
 {
-    module_refusal_t why;
-    uint8_t *bytes = read_package(slot, len);
-    module_pkg_t *pkg = malloc(sizeof *pkg);
-    cal_module_t *tested = NULL, *fresh = NULL;
-    bool ok = bytes && pkg;
-    if (!ok) module_refuse(&why, "TOO_LARGE", "no room in RAM to check a package of %u bytes", (unsigned)len);
-    ok = ok && module_pkg_parse(bytes, len, pkg, &why) && module_pkg_verify(pkg, s_cfg.keys_pem, s_cfg.n_keys, &why);
-    if (ok && pkg->abi != MODULE_ABI_VERSION) ok = module_refuse(&why, "WRONG_ABI", "built for module ABI %d; this firmware runs %d", pkg->abi, MODULE_ABI_VERSION);
-    if (ok) ok = (tested = mod_load(pkg->wasm, pkg->wasm_len, &why)) != NULL;
-    if (ok && strcmp(tested->name, pkg->name) != 0) ok = module_refuse(&why, "BAD_PACKAGE", "the module calls itself %s; the manifest %s", tested->name, pkg->name);
-    if (ok && params_from_manifest(tested, pkg) != 0) ok = module_refuse(&why, tested->failed ? tested->failure.reason : "BAD_PARAMS", "%s", tested->failed ? tested->failure.detail : "the module refused the manifest's parameters");
-    if (ok) ok = run_vectors(tested, pkg, &why);
-    if (ok) {
-        double capacity, division;
-        s_cfg.core_range(&capacity, &division);
-        ok = sweep(tested, capacity, division, &why);
-    }
-    mod_free(tested);
-    /* What the vectors and the sweep left in the module's state does not go into service. */
-    if (ok) ok = (fresh = mod_load(pkg->wasm, pkg->wasm_len, &why)) != NULL && params_from_manifest(fresh, pkg) == 0;
-    free(pkg);
-    free(bytes);
-    if (!ok) {
-        mod_free(fresh);
-        answer("install", false, why.reason, why.detail, NULL, -1);
-        return;
-    }
-    fresh->slot = slot;
-    uint8_t blob[MAX_PARAMS_BYTES];
-    size_t blob_len = params_save(fresh, blob);
-    if (blob_len) s_cfg.storage->save_params(s_cfg.storage->ctx, slot, blob, blob_len);
-    cal_module_t *before = s_active;
-    if (!link_core(fresh)) {
-        if (!before) s_cfg.core_module(false);
-        answer("install", false, "DEGENERATE", "the core found its curve flat or not finite near zero", fresh, -1);
-        mod_free(fresh);
-        return;
-    }
-    mod_free(s_previous);
-    s_previous = before;
-    s_lengths[slot] = len;
-    s_state = (cal_slots_state_t){(int8_t)slot, (int8_t)(before ? before->slot : -1), true};
-    save_state();
-    char detail[96];
-    snprintf(detail, sizeof detail, "weighs now, on trial until %d good readings", CAL_MODULE_CONFIRM_READINGS);
-    answer("install", true, NULL, detail, fresh, -1);
-}
-
-bool cal_manager_rollback(const char *why, const char *reason)
-{
-    if (s_active == NULL) {
-        answer("rollback", false, "NO_PREVIOUS", "no module is installed: the built-in calibration is in force", NULL, -1);
-        return false;
-    }
-    cal_module_t *from = s_active, *to = s_previous;
-    s_active = NULL;
-    s_previous = NULL;
-    if (to && !link_core(to)) {
-        mod_free(to);
-        to = NULL;
-    }
-    if (to == NULL) s_cfg.core_module(false);
-    s_state = (cal_slots_state_t){(int8_t)(to ? to->slot : -1), -1, false};
-    save_state();
-    char detail[160];
-    snprintf(detail, sizeof detail, "%s %s rolled back (%s): %s%s%s weighs now", from->name, from->version, why, to ? to->name : "the built-in calibration",
-             to ? " " : "", to ? to->version : "");
-    answer("rollback", true, reason, detail, from, -1);
-    mod_free(from);
-    return true;
+    if (s_mod[ACTIVE] && s_cfg.core_module(true) != 0) ESP_LOGE(TAG, "the core refused %s again after it was instantiated again", s_active_name);
 }
 
 void cal_manager_after_sample(void)
 {
-    if (s_failing) {
-        s_failing = false;
-        char why[200];
-        snprintf(why, sizeof why, "%s: %s", s_failure.reason, s_failure.detail);
-        cal_manager_rollback(why, s_failure.reason);
-        return;
-    }
-    if (s_active && s_state.trial && s_good >= CAL_MODULE_CONFIRM_READINGS) {
-        s_state.trial = false;
-        save_state();
-        char detail[96];
-        snprintf(detail, sizeof detail, "confirmed after %" PRIu32 " good readings", s_good);
-        answer("confirm", true, NULL, detail, s_active, -1);
-    }
+    if (!(s_failed || s_wake < 0 || (s_wake > 0 && s_good >= (uint32_t)s_wake))) return;
+    bool failed = s_failed;
+    s_failed = false;
+    if (!mgr_open(false)) return;
+    uint32_t argv[6] = {s_good, failed ? 1u : 0u};
+    f64_args(argv + 2, s_fail_x, s_fail_kg);
+    mgr_call("mgr_after_sample", 6, argv);
+    mgr_release();
+}
+
+void cal_manager_message(const char *sub, size_t sub_len, const uint8_t *payload, size_t len)
+{
+    if (!mgr_open(false)) return;
+    uint32_t io = (uint32_t)mgr_i("mgr_io");
+    if (sub_len > 200) sub_len = 200;
+    memcpy(wasm_runtime_addr_app_to_native(s_mgr.inst, io), sub, sub_len);
+    s_payload = payload;
+    s_payload_len = len;
+    uint32_t argv[6] = {(uint32_t)sub_len, (uint32_t)len};
+    double capacity, division;
+    range(&capacity, &division);
+    f64_args(argv + 2, capacity, division);
+    mgr_call("mgr_message", 6, argv);
+    s_payload = NULL;
+    s_payload_len = 0;
+    mgr_release();
+}
+
+void cal_manager_rollback(void)
+{
+    if (!mgr_open(false)) return;
+    uint32_t argv[1] = {0};
+    mgr_call("mgr_rollback", 0, argv);
+    mgr_release();
 }
 
 const char *cal_manager_active(bool *trial)
 {
-    if (trial) *trial = s_active && s_state.trial;
-    return s_active ? s_active->name : NULL;
+    if (trial) *trial = s_has_active && s_trial;
+    return s_has_active ? s_active_name : NULL;
+}
+
+uint32_t cal_manager_peak_bytes(void)
+{
+    return s_peak;
 }
 
 void cal_manager_stop(void)
 {
     wasm_host_set_calibration(NULL);
-    mod_free(s_active);
-    mod_free(s_previous);
-    s_active = s_previous = NULL;
-}
-
-/* ---- the transfer (abi.json calibration_module.transfer) ---------------------------------------- */
-
-static int spare_slot(void)
-{
-    return s_state.active == 0 ? 1 : 0;
-}
-
-static void transfer_begin(const uint8_t *payload, size_t len)
-{
-    cJSON *j = payload ? cJSON_ParseWithLength((const char *)payload, len) : NULL;
-    const cJSON *size = cJSON_GetObjectItemCaseSensitive(j, "size"), *sha = cJSON_GetObjectItemCaseSensitive(j, "sha256");
-    uint8_t hash[32];
-    bool ok = cJSON_IsNumber(size) && size->valuedouble >= 1 && size->valuedouble == floor(size->valuedouble) && cJSON_IsString(sha) &&
-              module_sha256_from_hex(sha->valuestring, hash);
-    double n = ok ? size->valuedouble : 0;
-    cJSON_Delete(j);
-    if (!ok) { answer("begin", false, "BAD_PACKAGE", "begin needs {\"size\": bytes, \"sha256\": 64 hex digits}", NULL, -1); return; }
-    if (n > MODULE_MAX_PACKAGE_BYTES || n > s_cfg.storage->slot_bytes) {
-        char detail[80];
-        snprintf(detail, sizeof detail, "a package of %.0f bytes; at most %u", n, (unsigned)MODULE_MAX_PACKAGE_BYTES);
-        { answer("begin", false, "TOO_LARGE", detail, NULL, -1); return; }
+    mgr_close();
+    for (int h = 0; h < HANDLES; h++) {
+        mod_free(s_mod[h]);
+        s_mod[h] = NULL;
     }
-    bool same = s_transfer.on && s_transfer.size == (uint32_t)n && memcmp(s_transfer.sha256, hash, 32) == 0 && s_transfer.slot == spare_slot();
-    if (!same) {
-        int slot = spare_slot();
-        if (!s_cfg.storage->erase(s_cfg.storage->ctx, slot)) { answer("begin", false, "TOO_LARGE", "the module slot cannot be erased", NULL, -1); return; }
-        if (s_state.previous == slot) { /* the spare slot held the previous module: it is gone now */
-            s_state.previous = -1;
-            mod_free(s_previous);
-            s_previous = NULL;
-        }
-        s_lengths[slot] = 0;
-        save_state();
-        s_transfer.on = true;
-        s_transfer.slot = slot;
-        s_transfer.size = (uint32_t)n;
-        s_transfer.received = 0;
-        memcpy(s_transfer.sha256, hash, 32);
-    }
-    char detail[64];
-    snprintf(detail, sizeof detail, same ? "resuming at byte %u" : "ready for %u bytes", (unsigned)(same ? s_transfer.received : s_transfer.size));
-    answer("begin", true, NULL, detail, NULL, (long)s_transfer.received);
-}
-
-static void transfer_chunk(const char *at, size_t at_len, const uint8_t *payload, size_t len)
-{
-    if (!s_transfer.on) { answer("chunk", false, "NO_TRANSFER", "no transfer begun (send begin first)", NULL, -1); return; }
-    long offset = -1;
-    if (at_len >= 1 && at_len <= 9) {
-        offset = 0;
-        for (size_t i = 0; i < at_len && offset >= 0; i++) offset = (at[i] >= '0' && at[i] <= '9') ? offset * 10 + (at[i] - '0') : -1;
-    }
-    char detail[96];
-    if (offset != (long)s_transfer.received) {
-        snprintf(detail, sizeof detail, "expected offset %u", (unsigned)s_transfer.received);
-        { answer("chunk", false, "BAD_OFFSET", detail, NULL, (long)s_transfer.received); return; }
-    }
-    if (payload == NULL || len == 0 || len > s_cfg.chunk_bytes || s_transfer.received + len > s_transfer.size) {
-        snprintf(detail, sizeof detail, "a chunk carries 1..%u bytes within the announced %u", (unsigned)s_cfg.chunk_bytes, (unsigned)s_transfer.size);
-        { answer("chunk", false, "TOO_LARGE", detail, NULL, (long)s_transfer.received); return; }
-    }
-    if (!s_cfg.storage->write(s_cfg.storage->ctx, s_transfer.slot, s_transfer.received, payload, len)) {
-        { answer("chunk", false, "TOO_LARGE", "writing the module slot failed", NULL, (long)s_transfer.received); return; }
-    }
-    s_transfer.received += (uint32_t)len;
-    snprintf(detail, sizeof detail, "%u of %u bytes", (unsigned)s_transfer.received, (unsigned)s_transfer.size);
-    answer("chunk", true, NULL, detail, NULL, (long)s_transfer.received);
-}
-
-static void transfer_end(void)
-{
-    if (!s_transfer.on) { answer("end", false, "NO_TRANSFER", "no transfer begun (send begin first)", NULL, -1); return; }
-    if (s_transfer.received < s_transfer.size) {
-        char detail[80];
-        snprintf(detail, sizeof detail, "only %u of %u bytes arrived; resume with begin", (unsigned)s_transfer.received, (unsigned)s_transfer.size);
-        { answer("end", false, "TRUNCATED", detail, NULL, (long)s_transfer.received); return; }
-    }
-    s_transfer.on = false;
-    uint8_t *bytes = read_package(s_transfer.slot, s_transfer.size);
-    uint8_t hash[32];
-    bool ok = bytes && module_sha256(bytes, s_transfer.size, hash) && memcmp(hash, s_transfer.sha256, 32) == 0;
-    free(bytes);
-    if (!ok) { answer("end", false, "BAD_HASH", "the package received does not have the SHA-256 announced in begin", NULL, -1); return; }
-    install_slot(s_transfer.slot, s_transfer.size);
-}
-
-void cal_manager_message(const char *sub, size_t sub_len, const uint8_t *payload, size_t len)
-{
-    if (sub_len == 5 && memcmp(sub, "begin", 5) == 0) transfer_begin(payload, len);
-    else if (sub_len > 6 && memcmp(sub, "chunk/", 6) == 0) transfer_chunk(sub + 6, sub_len - 6, payload, len);
-    else if (sub_len == 3 && memcmp(sub, "end", 3) == 0) transfer_end();
-    else if (sub_len == 8 && memcmp(sub, "rollback", 8) == 0) cal_manager_rollback("requested over MQTT", NULL);
-    else answer("module", false, "BAD_PACKAGE", "no such module step: begin, chunk/<offset>, end or rollback", NULL, -1);
+    s_has_active = false;
+    s_good = 0;
+    s_failed = false;
+    s_wake = 0;
 }

@@ -1,4 +1,5 @@
-/* Module slots in the `modules` partition and NVS: see module_store.h. */
+/* Module slots in the `modules` partition and NVS (each slot's parameters, and the module manager's
+ * state blob, which NVS replaces whole): see module_store.h. */
 #include "module_store.h"
 
 #include <string.h>
@@ -15,11 +16,6 @@ static uint32_t s_slot_bytes;
 /* Sectors of each slot erased since its transfer began: erased as chunks arrive, one sector
  * (about 45 ms of flash time) at a time, rather than the whole slot at once. */
 static uint32_t s_erased[2];
-
-typedef struct {
-    cal_slots_state_t state;
-    uint32_t lengths[2];
-} stored_state_t;
 
 static bool slot_erase(void *ctx, int slot)
 {
@@ -79,24 +75,16 @@ static size_t params_load(void *ctx, int slot, uint8_t *blob, size_t cap)
     return nvs_get(slot ? "params1" : "params0", blob, cap);
 }
 
-static bool state_save(void *ctx, const cal_slots_state_t *s, const uint32_t lengths[2])
+static bool state_save(void *ctx, const uint8_t *blob, size_t len)
 {
     (void)ctx;
-    stored_state_t st = {*s, {lengths[0], lengths[1]}};
-    return nvs_put("state", &st, sizeof st);
+    return nvs_put("state", blob, len);
 }
 
-static bool state_load(void *ctx, cal_slots_state_t *s, uint32_t lengths[2])
+static size_t state_load(void *ctx, uint8_t *blob, size_t cap)
 {
     (void)ctx;
-    stored_state_t st;
-    if (nvs_get("state", &st, sizeof st) != sizeof st) return false;
-    for (int i = 0; i < 2; i++) {
-        if (st.lengths[i] > s_slot_bytes) return false;
-        lengths[i] = st.lengths[i];
-    }
-    *s = st.state;
-    return s->active >= -1 && s->active <= 1 && s->previous >= -1 && s->previous <= 1;
+    return nvs_get("state", blob, cap);
 }
 
 esp_err_t module_store_init(cal_storage_t *out)
