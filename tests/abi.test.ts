@@ -132,6 +132,22 @@ for (const [what, wasm] of [["release core", releaseWasm], ["module manager", ()
   assert.equal(stack.value, 0, `global ${stack.index} starts at ${stack.value}: WAMR would check every global.set to it as a stack of ${stack.value} bytes`);
 });
 
+test("the module manager's limits are abi.json's calibration_module", () => {
+  const source = (f: string) => readFileSync(new URL(`../assembly/manager/${f}`, import.meta.url), "utf8");
+  const constant = (text: string, name: string) => Number(new RegExp(`const ${name}: [iu]32 = (\\d+);`).exec(text)?.[1]);
+  const m = abi.calibration_module;
+  const pkg = source("package.ts");
+  assert.equal(constant(pkg, "MODULE_ABI"), m.version);
+  assert.equal(constant(pkg, "PACKAGE_FORMAT"), m.package.format);
+  assert.equal(constant(pkg, "MAX_WASM"), m.package.maxWasmBytes);
+  assert.equal(constant(pkg, "MAX_MANIFEST"), m.package.maxManifestBytes);
+  assert.equal(constant(pkg, "MAX_VECTORS"), m.package.maxVectors);
+  assert.equal(constant(source("install.ts"), "CONFIRM_READINGS"), m.transfer.confirmReadings);
+  assert.equal(constant(source("transfer.ts"), "MAX_CHUNK"), m.transfer.chunkBytes);
+  assert.match(source("package.ts"), new RegExp(`0x${[...Buffer.from(m.package.magic, "latin1")].reverse().map((b) => b.toString(16).padStart(2, "0")).join("").toUpperCase()}`), "the package magic");
+  for (const reason of ["DOWNGRADE", "BUSY"]) assert.ok(reason in m.reasons, `abi.json names ${reason}`);
+});
+
 test("the desktop host offers exactly the ABI's imports, with the ABI's arity", () => {
   const { imports } = makeImports(new Board(), () => {});
   const offered = new Map<string, number>();

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include "esp_check.h"
+#include "esp_heap_caps.h"
 #include "esp_log.h"
 #include "esp_timer.h"
 #include "cal_module.h"
@@ -145,7 +146,7 @@ void app_core_setup(void)
     if (wasm_host_call_i(SCALE_EXPORT_MQTT_SETUP, 1, (int32_t)id_len, 0) != 0) ESP_LOGE(TAG, "device id \"%s\" refused", DEVICE_ID);
     if (s_connected) wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, 1, 0); /* after a re-instantiation */
     s_time_synced = false; /* told again on the next loop */
-    cal_manager_relink(); /* a calibration module in use is linked to the new instance */
+    module_host_relink(); /* a calibration module in use is linked to the new instance */
 }
 
 void app_sync_time(bool again, int64_t now_ms)
@@ -240,6 +241,11 @@ static double module_now_ms(void)
     return (double)esp_timer_get_time() / 1000.0;
 }
 
+static size_t module_free_heap(void)
+{
+    return heap_caps_get_free_size(MALLOC_CAP_8BIT);
+}
+
 static void module_answer(const char *json)
 {
     if (!scale_mqtt_notify(s_result_topic, json)) ESP_LOGW(TAG, "a module answer was dropped (the network is behind)");
@@ -248,7 +254,7 @@ static void module_answer(const char *json)
 /* Slots in the `modules` partition, the key the firmware was built with, the module topic. */
 static void start_modules(void)
 {
-    static cal_storage_t storage;
+    static module_storage_t storage;
 #ifdef SCALE_MODULE_KEY
     static const char *keys[] = {module_key_start};
     const size_t n_keys = 1;
@@ -261,12 +267,17 @@ static void start_modules(void)
     char topic[sizeof s_module_topic - 2]; /* room for the "/#" after it, as the compiler can see */
     if (!core_topic(SCALE_TOPIC_MODULE, topic, sizeof topic)) return;
     snprintf(s_module_topic, sizeof s_module_topic, "%s/#", topic);
-    cal_manager_config_t c = {
-        .storage = &storage, .keys_pem = keys, .n_keys = n_keys, .chunk_bytes = SCALE_MQTT_MAX_PAYLOAD,
+    const module_engine_t *engine = cal_module_wamr();
+    if (engine == NULL) return;
+    module_host_config_t c = {
+        .engine = engine, .storage = &storage, .keys_pem = keys, .n_keys = n_keys, .chunk_bytes = SCALE_MQTT_MAX_PAYLOAD,
         .manager_wasm = manager_wasm_start, .manager_len = (size_t)(manager_wasm_end - manager_wasm_start),
         .core_module = core_module, .core_range = core_range, .answer = module_answer, .now_ms = module_now_ms,
+        .free_heap = module_free_heap,
     };
-    cal_manager_start(&c);
+    cal_module_link_calibration(true);
+    module_host_start(&c);
+    ESP_LOGI(TAG, "the module manager took %u bytes of heap while loaded", (unsigned)module_host_manager_bytes());
 }
 
 /* Copies a topic rendered by the core (mqtt_topic) into buf. */
@@ -359,7 +370,7 @@ int app_handle_events(publish_state_t *p)
                  * passed without its bytes and with its full length: refused as TOO_LARGE (a
                  * chunk) or BAD_PACKAGE (a begin), never read past the buffer. */
                 bool whole = m->payload_len <= SCALE_MQTT_MAX_PAYLOAD;
-                cal_manager_message(m->topic + prefix, m->topic_len - prefix, whole ? m->payload : NULL, m->payload_len);
+                module_host_message(m->topic + prefix, m->topic_len - prefix, whole ? m->payload : NULL, m->payload_len);
             } else if (m && io && m->topic_len < cap) {
                 size_t stored = m->payload_len < SCALE_MQTT_MAX_PAYLOAD ? m->payload_len : SCALE_MQTT_MAX_PAYLOAD;
                 size_t room = cap - m->topic_len;

@@ -87,7 +87,7 @@ static size_t state_load(void *ctx, uint8_t *blob, size_t cap)
     return nvs_get("state", blob, cap);
 }
 
-esp_err_t module_store_init(cal_storage_t *out)
+esp_err_t module_store_init(module_storage_t *out)
 {
     s_part = esp_partition_find_first(ESP_PARTITION_TYPE_DATA, (esp_partition_subtype_t)0x40, "modules");
     if (s_part == NULL) {
@@ -95,7 +95,7 @@ esp_err_t module_store_init(cal_storage_t *out)
         return ESP_ERR_NOT_FOUND;
     }
     s_slot_bytes = (uint32_t)(s_part->size / 2) & ~(SECTOR - 1);
-    *out = (cal_storage_t){
+    *out = (module_storage_t){
         .ctx = NULL, .slot_bytes = s_slot_bytes, .erase = slot_erase, .write = slot_write, .read = slot_read,
         .save_params = params_save, .load_params = params_load, .save_state = state_save, .load_state = state_load,
     };

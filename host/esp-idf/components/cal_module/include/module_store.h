@@ -1,8 +1,8 @@
 /* The calibration module slots on the ESP32: the two halves of the `modules` partition hold the
- * packages; NVS holds each slot's parameters and which slot is active (cal_module.h's storage). */
+ * packages; NVS holds each slot's parameters and the module manager's state (module_host.h's storage). */
 #pragma once
 
-#include "cal_module.h"
+#include "module_host.h"
 #include "esp_err.h"
 
 #ifdef __cplusplus
@@ -10,7 +10,7 @@ extern "C" {
 #endif
 
 /* Finds the `modules` partition (partitions.csv) and fills `out`; ESP_ERR_NOT_FOUND without it. */
-esp_err_t module_store_init(cal_storage_t *out);
+esp_err_t module_store_init(module_storage_t *out);
 
 #ifdef __cplusplus
 }

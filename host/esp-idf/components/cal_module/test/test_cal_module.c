@@ -1,6 +1,6 @@
 /*
- * The firmware's calibration module support (../cal_module.c, the module manager's host, and
- * ../module_crypto.c, unchanged) running build/manager.wasm beside the core in its Wasm host
+ * The firmware's calibration module support (../cal_module.c, WAMR as the engine of the module
+ * manager's host, host/module_host, unchanged) running build/manager.wasm beside the core in its Wasm host
  * (../../wasm_host/wasm_host.c) on Linux, against the WAMR the ESP32 runs with the Kconfig
  * defaults, a simulated HX711 and slots in RAM. Packages are made and signed by
  * tests/firmware-modules.test.ts. Every case prints what it checked and exits 1 on a failure.
@@ -28,6 +28,8 @@
 #include "cal_module.h"
 #include "check.h"
 #include "module_crypto.h"
+#include "esp_heap_caps.h"
+#include "module_host.h"
 #include "sim_hx711.h"
 #include "wasm_export.h"
 #include "wasm_host.h"
@@ -63,10 +65,11 @@ static bool ram_save_params(void *ctx, int slot, const uint8_t *b, size_t n) { (
 static size_t ram_load_params(void *ctx, int slot, uint8_t *b, size_t cap) { (void)ctx; if (s_params_len[slot] > cap) return 0; memcpy(b, s_params[slot], s_params_len[slot]); return s_params_len[slot]; }
 static bool ram_save_state(void *ctx, const uint8_t *b, size_t n) { (void)ctx; if (n > sizeof s_state) return false; memcpy(s_state, b, n); s_state_len = n; return true; }
 static size_t ram_load_state(void *ctx, uint8_t *b, size_t cap) { (void)ctx; if (s_state_len > cap) return 0; memcpy(b, s_state, s_state_len); return s_state_len; }
+static size_t free_heap(void) { return heap_caps_get_free_size(MALLOC_CAP_8BIT); }
 static double s_clock_ms;
 static double now_ms(void) { return s_clock_ms += 1; }
 
-static const cal_storage_t STORAGE = {NULL, SLOT_BYTES, ram_erase, ram_write, ram_read, ram_save_params, ram_load_params, ram_save_state, ram_load_state};
+static const module_storage_t STORAGE = {NULL, SLOT_BYTES, ram_erase, ram_write, ram_read, ram_save_params, ram_load_params, ram_save_state, ram_load_state};
 
 /* ---- the core, as main.c drives it --------------------------------------------------------------- */
 
@@ -147,16 +150,17 @@ static void start_core(void)
 /* The device restarting: the manager starts again from what the slots and their state hold. */
 static void start_manager(void)
 {
-    cal_manager_config_t m = {
-        .storage = &STORAGE, .keys_pem = s_keys, .n_keys = 1, .chunk_bytes = 1024, .manager_wasm = s_manager, .manager_len = s_manager_len,
-        .core_module = core_module, .core_range = core_range, .answer = on_answer, .now_ms = now_ms,
+    module_host_config_t m = {
+        .engine = cal_module_wamr(), .storage = &STORAGE, .keys_pem = s_keys, .n_keys = 1, .chunk_bytes = 1024, .manager_wasm = s_manager, .manager_len = s_manager_len,
+        .core_module = core_module, .core_range = core_range, .answer = on_answer, .now_ms = now_ms, .free_heap = free_heap,
     };
-    cal_manager_start(&m);
+    cal_module_link_calibration(true);
+    module_host_start(&m);
 }
 
 static void restart(void)
 {
-    cal_manager_stop();
+    module_host_stop();
     core_module(false);
     start_manager();
 }
@@ -179,7 +183,7 @@ static int samples(int n, reading_t *last)
     for (int i = 0; i < n; i++) {
         int32_t r = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, t += 13, 0);
         CHECK(r != INT32_MIN, "sample trapped");
-        cal_manager_after_sample();
+        module_host_after_sample();
         if (r == 0) continue;
         const uint8_t *rec = wasm_host_reading();
         reading_t x;
@@ -208,7 +212,7 @@ static void send_chunks(const uint8_t *pkg, size_t len, size_t from)
     for (size_t at = from; at < len; at += 1024) {
         char sub[32];
         snprintf(sub, sizeof sub, "chunk/%u", (unsigned)at);
-        cal_manager_message(sub, strlen(sub), pkg + at, len - at < 1024 ? len - at : 1024);
+        module_host_message(sub, strlen(sub), pkg + at, len - at < 1024 ? len - at : 1024);
     }
 }
 
@@ -219,9 +223,9 @@ static void send_package(const uint8_t *pkg, size_t len)
     char begin[160], hex[65];
     CHECK(module_sha256(pkg, len, hash), "sha256");
     begin_for(len, hash, hex, begin, sizeof begin);
-    cal_manager_message("begin", 5, (const uint8_t *)begin, strlen(begin));
+    module_host_message("begin", 5, (const uint8_t *)begin, strlen(begin));
     send_chunks(pkg, len, 0);
-    cal_manager_message("end", 3, NULL, 0);
+    module_host_message("end", 3, NULL, 0);
 }
 
 /* A command to the core on its command topic, as main.c hands one over. */
@@ -277,7 +281,7 @@ int main(int argc, char **argv)
         expect_verdict(argv[5]);
         bool trial;
         if (strcmp(argv[5], "accepted") == 0) {
-            CHECK(cal_manager_active(&trial) && trial, "no module on trial after an accepted install");
+            CHECK(module_host_active(&trial) && trial, "no module on trial after an accepted install");
             if (argc >= 8) {
                 sim_hx711_code = atoi(argv[6]);
                 samples(400, &r);
@@ -286,7 +290,7 @@ int main(int argc, char **argv)
                 printf("weighs %.3f kg at code %s (the module: %.4f)\n", r.gross, argv[6], want);
             }
         } else {
-            CHECK(cal_manager_active(NULL) == NULL, "a refused module is active");
+            CHECK(module_host_active(NULL) == NULL, "a refused module is active");
         }
         samples(300, &r);
         CHECK(s_lost == 0, "%d reading(s) lost", s_lost);
@@ -300,7 +304,7 @@ int main(int argc, char **argv)
         char status[16], reason[32];
         last_answer("rollback", status, reason);
         CHECK(strcmp(reason, argv[5]) == 0, "rolled back for %s, expected %s", reason, argv[5]);
-        CHECK(cal_manager_active(NULL) == NULL, "the module is still active");
+        CHECK(module_host_active(NULL) == NULL, "the module is still active");
         CHECK(s_lost == 0, "%d reading(s) lost", s_lost);
         CHECK(isfinite(r.gross) && fabs(r.gross - 1.16) < 0.02, "after the rollback the built-in curve weighs %.4f", r.gross);
         printf("rolled back (%s) with %d readings, none lost\n", reason, readings);
@@ -313,27 +317,27 @@ int main(int argc, char **argv)
         samples(50, &r);
         restart();
         expect("rollback", "accepted");
-        CHECK(cal_manager_active(NULL) == NULL, "a module on trial survived a restart");
+        CHECK(module_host_active(NULL) == NULL, "a module on trial survived a restart");
         send_package(pkg, len);
         expect_verdict("accepted");
-        samples(CAL_MODULE_CONFIRM_READINGS + 50, &r);
+        samples(250, &r); /* past the manager's 200 good readings (abi.json confirmReadings) */
         expect("confirm", "accepted");
         restart();
         bool trial = true;
-        const char *active = cal_manager_active(&trial);
+        const char *active = module_host_active(&trial);
         CHECK(active && !trial, "the confirmed module did not come back after a restart");
         printf("restored %s after a restart\n", active);
         char first[33];
         snprintf(first, sizeof first, "%s", active);
         send_package(pkg_b, len_b);
         expect_verdict("accepted");
-        cal_manager_message("rollback", 8, NULL, 0);
+        module_host_message("rollback", 8, NULL, 0);
         expect("rollback", "accepted");
-        active = cal_manager_active(NULL);
+        active = module_host_active(NULL);
         CHECK(active && strcmp(active, first) == 0, "rollback went to %s, not %s", active ? active : "none", first);
-        cal_manager_message("rollback", 8, NULL, 0);
-        CHECK(cal_manager_active(NULL) == NULL, "a second rollback left a module");
-        cal_manager_message("rollback", 8, NULL, 0);
+        module_host_message("rollback", 8, NULL, 0);
+        CHECK(module_host_active(NULL) == NULL, "a second rollback left a module");
+        module_host_message("rollback", 8, NULL, 0);
         expect("rollback", "NO_PREVIOUS");
         samples(100, &r);
         CHECK(s_lost == 0, "%d reading(s) lost", s_lost);
@@ -342,35 +346,35 @@ int main(int argc, char **argv)
         char begin[160], hex[65];
         module_sha256(pkg, len, hash);
         begin_for(len, hash, hex, begin, sizeof begin);
-        cal_manager_message("chunk/0", 7, pkg, 100);
+        module_host_message("chunk/0", 7, pkg, 100);
         expect("chunk", "NO_TRANSFER");
-        cal_manager_message("begin", 5, (const uint8_t *)"{\"size\":999999999,\"sha256\":\"00\"}", 33);
+        module_host_message("begin", 5, (const uint8_t *)"{\"size\":999999999,\"sha256\":\"00\"}", 33);
         expect("begin", "BAD_PACKAGE");
-        cal_manager_message("begin", 5, NULL, 4000); /* too large for the MQTT buffer: not kept, not read */
+        module_host_message("begin", 5, NULL, 4000); /* too large for the MQTT buffer: not kept, not read */
         expect("begin", "BAD_PACKAGE");
-        cal_manager_message("begin", 5, (const uint8_t *)begin, strlen(begin));
+        module_host_message("begin", 5, (const uint8_t *)begin, strlen(begin));
         expect("begin", "accepted");
-        cal_manager_message("chunk/0", 7, pkg, 1024);
-        cal_manager_message("chunk/5", 7, pkg, 10);
+        module_host_message("chunk/0", 7, pkg, 1024);
+        module_host_message("chunk/5", 7, pkg, 10);
         expect("chunk", "BAD_OFFSET");
-        cal_manager_message("chunk/1024", 10, pkg + 1024, 2000);
+        module_host_message("chunk/1024", 10, pkg + 1024, 2000);
         expect("chunk", "TOO_LARGE");
-        cal_manager_message("chunk/1024", 10, NULL, 5000);
+        module_host_message("chunk/1024", 10, NULL, 5000);
         expect("chunk", "TOO_LARGE");
-        cal_manager_message("end", 3, NULL, 0);
+        module_host_message("end", 3, NULL, 0);
         expect("end", "TRUNCATED");
-        cal_manager_message("begin", 5, (const uint8_t *)begin, strlen(begin)); /* after a break: resumes */
+        module_host_message("begin", 5, (const uint8_t *)begin, strlen(begin)); /* after a break: resumes */
         CHECK(strstr(s_answers[s_n_answers - 1], "\"offset\":1024") != NULL, "resume at 1024: %s", s_answers[s_n_answers - 1]);
         send_chunks(pkg, len, 1024);
-        cal_manager_message("end", 3, NULL, 0);
+        module_host_message("end", 3, NULL, 0);
         expect("install", "accepted");
         hash[0] ^= 0x10; /* a package that is not what begin announced */
         begin_for(len, hash, hex, begin, sizeof begin);
-        cal_manager_message("begin", 5, (const uint8_t *)begin, strlen(begin));
+        module_host_message("begin", 5, (const uint8_t *)begin, strlen(begin));
         send_chunks(pkg, len, 0);
-        cal_manager_message("end", 3, NULL, 0);
+        module_host_message("end", 3, NULL, 0);
         expect("end", "BAD_HASH");
-        CHECK(cal_manager_active(NULL) != NULL, "the installed module was lost to a bad transfer");
+        CHECK(module_host_active(NULL) != NULL, "the installed module was lost to a bad transfer");
     } else if (strcmp(name, "fit") == 0) {
         send_package(pkg, len);
         expect_verdict("accepted");
@@ -395,7 +399,7 @@ int main(int argc, char **argv)
         samples(300, &r);
         wasm_host_memory(&after);
         printf("FIGURES {\"pool\":%u,\"pool_peak\":%u,\"pool_free_before\":%u,\"pool_free_after\":%u,\"manager_heap\":%u}\n", (unsigned)after.pool_bytes, (unsigned)after.pool_peak_bytes,
-               (unsigned)before.pool_free_bytes, (unsigned)after.pool_free_bytes, (unsigned)cal_manager_peak_bytes());
+               (unsigned)before.pool_free_bytes, (unsigned)after.pool_free_bytes, (unsigned)module_host_manager_bytes());
     } else {
         CHECK(false, "unknown case %s", name);
     }

@@ -1,0 +1,139 @@
+/*
+ * The host of the calibration module manager (build/manager.wasm, written once in AssemblyScript:
+ * assembly/manager), in C both firmwares share: the ESP32 runs it under WAMR
+ * (esp-idf/components/cal_module), the Pico W under wasm3 (pico-w/components/modules), each through
+ * a small engine interface (module_engine_t). The manager decides everything about modules; this
+ * gives it what must be native (the slots through a storage interface, the signature and SHA-256
+ * with mbedTLS, module instances through the engine, the link to the core, the answers), loads it
+ * while it has something to decide (start-up, a message on the module topic, a failure, enough
+ * good readings, a fit) and frees it when it is not busy. Per sample the active module runs here
+ * directly; the manager is woken when it failed or enough good readings came.
+ * Portable C over mbedTLS: tested on Linux with both engines.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A budget kind: what one call of a module may run (abi.json calibration_module.budget). */
+typedef enum { MODULE_BUDGET_EVAL = 0, MODULE_BUDGET_FIT = 1, MODULE_BUDGET_OTHER = 2 } module_budget_t;
+
+/* What a Wasm engine does for the manager and for module instances. */
+typedef struct {
+    /* Modules are loaded as the manager rewrote them, with a fuel counter (an engine that cannot
+     * count instructions, such as wasm3); otherwise as they are (WAMR's instruction limit). */
+    bool metered;
+    /* The manager, with the "mgr" imports linked to module_host's mh_* functions. */
+    bool (*mgr_load)(const uint8_t *wasm, size_t len, char *error, size_t cap);
+    void (*mgr_free)(void);
+    /* An export: sig gives each argument's type ('i' i32, 'F' f64); the result (i32 or f64) as a double. */
+    bool (*mgr_call)(const char *name, const char *sig, const double *args, double *result);
+    uint8_t *(*mgr_memory)(uint32_t *size);
+    /* A module instance from len bytes; NULL with code 1 (not loadable) or 2 (no memory) and words. */
+    void *(*mod_load)(const uint8_t *wasm, size_t len, int *code, char *words, size_t cap);
+    void (*mod_free)(void *m);
+    /* An i32 export with argc i32 arguments on a budget; false when it trapped or ran out of its
+     * budget (*out_of_budget), with the engine's words. */
+    bool (*mod_call)(void *m, const char *name, int argc, const int32_t *args, module_budget_t budget, int32_t *result, bool *out_of_budget,
+                     char *words, size_t cap);
+    /* cal_eval(x, c0..c3, temp) on the eval budget, as mod_call. */
+    bool (*mod_eval)(void *m, const double in[6], double *kg, bool *out_of_budget, char *words, size_t cap);
+    uint8_t *(*mod_memory)(void *m, uint32_t *size);
+} module_engine_t;
+
+/* Where slots live. The state is the manager's blob (a few dozen bytes), kept whole. */
+typedef struct {
+    void *ctx;
+    uint32_t slot_bytes;
+    bool (*erase)(void *ctx, int slot);
+    bool (*write)(void *ctx, int slot, uint32_t offset, const void *data, size_t len);
+    bool (*read)(void *ctx, int slot, uint32_t offset, void *data, size_t len);
+    bool (*save_params)(void *ctx, int slot, const uint8_t *blob, size_t len);
+    size_t (*load_params)(void *ctx, int slot, uint8_t *blob, size_t cap);
+    bool (*save_state)(void *ctx, const uint8_t *blob, size_t len);
+    size_t (*load_state)(void *ctx, uint8_t *blob, size_t cap);
+} module_storage_t;
+
+typedef struct {
+    const module_engine_t *engine;
+    const module_storage_t *storage;
+    const char *const *keys_pem; /* the public keys the firmware trusts */
+    size_t n_keys;
+    uint32_t chunk_bytes;        /* the largest chunk this device receives (its MQTT buffer) */
+    const uint8_t *manager_wasm; /* build/manager.wasm, embedded in the image */
+    size_t manager_len;
+    /* The core: link its calib imports to a module (cal_module export), and its range. */
+    int32_t (*core_module)(bool on);
+    void (*core_range)(double *capacity_kg, double *division_kg);
+    /* An answer for the result topic: JSON, NUL-terminated. */
+    void (*answer)(const char *json);
+    /* Milliseconds on a clock that only goes forward (a transfer's idle time). */
+    double (*now_ms)(void);
+    /* Free heap (bytes), for the figure of what the manager takes while loaded; NULL: not measured. */
+    size_t (*free_heap)(void);
+} module_host_config_t;
+
+/* Restores the active slot (or rolls back a trial the device restarted during). Call after the
+ * core is instantiated, with the core's calib imports going to module_host_eval / module_host_fit. */
+void module_host_start(const module_host_config_t *config);
+
+/* The core's calib imports: the active module's weight (NaN: the core's own curve), and a fit. */
+double module_host_eval(double x, double c0, double c1, double c2, double c3, double temp_c);
+int32_t module_host_fit(int32_t order, const uint8_t *points, int32_t n, double zero_counts);
+
+/* After the core was instantiated again (its link to the module is gone): link it again. */
+void module_host_relink(void);
+
+/* After every sample: a failure, or enough good readings, wakes the manager to decide. */
+void module_host_after_sample(void);
+
+/* A message on the module topic: `sub` is what follows "<module topic>/" (begin, chunk/<offset>,
+ * end, rollback). `payload` may be NULL for a message too large to have been kept (len is then its
+ * full length): it is refused without being read. */
+void module_host_message(const char *sub, size_t sub_len, const uint8_t *payload, size_t len);
+
+/* Back to the previous module, or the built-in calibration (the manager answers either way). */
+void module_host_rollback(void);
+
+/* The active module's name, or NULL for the built-in calibration; whether it is on trial. */
+const char *module_host_active(bool *trial);
+
+/* The heap the manager took while it was loaded (bytes, the most seen), 0 when not measured. */
+uint32_t module_host_manager_bytes(void);
+
+/* Frees the manager and every module instance (before the engine's runtime goes). */
+void module_host_stop(void);
+
+/* ---- the manager's imports ("mgr", assembly/manager/host.ts), for the engines to link --------- */
+/* Addresses are the manager's; each is checked against its memory here. */
+int32_t mh_slot_read(int32_t slot, uint32_t offset, uint32_t at, uint32_t len);
+int32_t mh_slot_erase(int32_t slot);
+int32_t mh_slot_write_message(int32_t slot, uint32_t offset);
+int32_t mh_slot_sha256(int32_t slot, uint32_t offset, uint32_t len, uint32_t out);
+uint32_t mh_slot_capacity(void);
+int32_t mh_params_put(int32_t slot, uint32_t at, uint32_t len);
+int32_t mh_params_get(int32_t slot, uint32_t at, uint32_t cap);
+int32_t mh_state_put(uint32_t at, uint32_t len);
+int32_t mh_message_read(uint32_t at, uint32_t cap);
+int32_t mh_verify(int32_t slot, uint32_t man_at, uint32_t man_len, uint32_t sig_at, uint32_t sig_len, uint32_t key, int32_t key_len);
+void mh_code_out(uint32_t at, uint32_t len);
+int32_t mh_mod_load(int32_t h, int32_t slot, uint32_t offset, uint32_t len, uint32_t err, int32_t cap);
+void mh_mod_free(int32_t h);
+void mh_mod_swap(int32_t a, int32_t b);
+int32_t mh_mod_call(int32_t h, int32_t fn, int32_t a, int32_t b);
+double mh_mod_eval(int32_t h, double x, double c0, double c1, double c2, double c3, double t);
+int32_t mh_mod_failure(int32_t h, uint32_t at, int32_t cap);
+void mh_mod_clear(int32_t h);
+int32_t mh_mod_memory(int32_t h, uint32_t addr, uint32_t at, uint32_t len, int32_t to);
+int32_t mh_core_link(int32_t on);
+void mh_answer(uint32_t at, uint32_t len);
+double mh_now_ms(void);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,510 @@
+/* The module manager's host, in C both firmwares share: see module_host.h. */
+#include "module_host.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "module_crypto.h"
+
+#define HANDLES 3
+#define ACTIVE 0
+#define PREVIOUS 1
+#define MAX_POINTS 10
+#define POINT_BYTES 16
+#define MAX_MANIFEST 16384
+#define MAX_SIGNATURE 160
+#define STATE_CAP 64
+/* The largest module the manager passes (abi.json maxWasmBytes) and its metered copy's growth room. */
+#define MAX_CODE (65536 + 32768)
+
+/* mod_call's functions, in the manager's order (assembly/manager/install.ts FN_*). */
+static const char *const FUNCTIONS[] = {"cal_abi", "cal_name", "cal_version", "cal_points", "cal_params", "cal_params_save", "cal_params_load", "cal_fit"};
+#define N_FUNCTIONS (int32_t)(sizeof FUNCTIONS / sizeof FUNCTIONS[0])
+
+typedef struct {
+    void *m;     /* the engine's instance */
+    int failure; /* 0 none, 1 trapped, 2 ran past its budget */
+    char words[120];
+} handle_t;
+
+static module_host_config_t s_cfg;
+static const module_engine_t *s_engine;
+static handle_t s_mod[HANDLES];
+static bool s_loaded;
+static uint32_t s_taken;
+/* The message being handled. */
+static const uint8_t *s_payload;
+static size_t s_payload_len;
+/* A metering engine's copy of the module being loaded, as the manager wrote it out. */
+static uint8_t *s_code;
+static size_t s_code_len;
+/* Per sample: good readings since the last link, a failure and what it weighed, when to wake. */
+static uint32_t s_good;
+static bool s_failed;
+static double s_fail_x, s_fail_kg;
+static int32_t s_wake;
+/* What the manager said last of the module in force. */
+static char s_active_name[33];
+static bool s_has_active, s_trial;
+
+/* ---- module instances ------------------------------------------------------------------------------ */
+
+static void note_failure(handle_t *h, bool out_of_budget, const char *words)
+{
+    if (h->failure) return;
+    h->failure = out_of_budget ? 2 : 1;
+    if (out_of_budget) snprintf(h->words, sizeof h->words, "%s", words);
+    else snprintf(h->words, sizeof h->words, "trapped: %s", words);
+}
+
+static double eval_handle(handle_t *h, const double in[6])
+{
+    double kg = NAN;
+    bool out = false;
+    char words[100] = "";
+    if (!s_engine->mod_eval(h->m, in, &kg, &out, words, sizeof words)) {
+        note_failure(h, out, words);
+        return NAN;
+    }
+    return kg;
+}
+
+static void free_handle(int h)
+{
+    if (s_mod[h].m) s_engine->mod_free(s_mod[h].m);
+    memset(&s_mod[h], 0, sizeof s_mod[h]);
+}
+
+/* ---- the manager's imports ----------------------------------------------------------------------- */
+
+/* Manager memory at `at`, n bytes; NULL when out of bounds. */
+static uint8_t *app(uint32_t at, uint32_t n)
+{
+    uint32_t size = 0;
+    uint8_t *base = s_engine->mgr_memory(&size);
+    if (base == NULL || (uint64_t)at + n > size) return NULL;
+    return base + at;
+}
+
+static bool slot_ok(int32_t slot, uint32_t offset, uint32_t len)
+{
+    return (slot == 0 || slot == 1) && (uint64_t)offset + len <= s_cfg.storage->slot_bytes;
+}
+
+static bool storage_read(void *ctx, uint32_t offset, void *data, size_t len)
+{
+    return s_cfg.storage->read(s_cfg.storage->ctx, (int)(intptr_t)ctx, offset, data, len);
+}
+
+int32_t mh_slot_read(int32_t slot, uint32_t offset, uint32_t at, uint32_t len)
+{
+    uint8_t *p = app(at, len);
+    if (p == NULL || !slot_ok(slot, offset, len)) return -1;
+    return s_cfg.storage->read(s_cfg.storage->ctx, slot, offset, p, len) ? (int32_t)len : -1;
+}
+
+int32_t mh_slot_erase(int32_t slot)
+{
+    return (slot == 0 || slot == 1) && s_cfg.storage->erase(s_cfg.storage->ctx, slot);
+}
+
+int32_t mh_slot_write_message(int32_t slot, uint32_t offset)
+{
+    return s_payload != NULL && slot_ok(slot, offset, (uint32_t)s_payload_len) &&
+           s_cfg.storage->write(s_cfg.storage->ctx, slot, offset, s_payload, s_payload_len);
+}
+
+int32_t mh_slot_sha256(int32_t slot, uint32_t offset, uint32_t len, uint32_t out)
+{
+    uint8_t *p = app(out, 32);
+    return p != NULL && slot_ok(slot, offset, len) && module_sha256_read(storage_read, (void *)(intptr_t)slot, offset, len, p);
+}
+
+uint32_t mh_slot_capacity(void)
+{
+    return s_cfg.storage->slot_bytes;
+}
+
+int32_t mh_params_put(int32_t slot, uint32_t at, uint32_t len)
+{
+    uint8_t *p = app(at, len);
+    return p != NULL && (slot == 0 || slot == 1) && s_cfg.storage->save_params(s_cfg.storage->ctx, slot, p, len);
+}
+
+int32_t mh_params_get(int32_t slot, uint32_t at, uint32_t cap)
+{
+    uint8_t *p = app(at, cap);
+    if (p == NULL || (slot != 0 && slot != 1)) return 0;
+    return (int32_t)s_cfg.storage->load_params(s_cfg.storage->ctx, slot, p, cap);
+}
+
+int32_t mh_state_put(uint32_t at, uint32_t len)
+{
+    uint8_t *p = app(at, len);
+    bool ok = p != NULL && s_cfg.storage->save_state(s_cfg.storage->ctx, p, len);
+    if (!ok) fprintf(stderr, "module_host: saving the module slots' state failed\n");
+    return ok;
+}
+
+int32_t mh_message_read(uint32_t at, uint32_t cap)
+{
+    uint8_t *p = app(at, cap);
+    if (p && s_payload) memcpy(p, s_payload, s_payload_len < cap ? s_payload_len : cap);
+    return (int32_t)s_payload_len;
+}
+
+int32_t mh_verify(int32_t slot, uint32_t man_at, uint32_t man_len, uint32_t sig_at, uint32_t sig_len, uint32_t key, int32_t key_len)
+{
+    char id[17] = "";
+    const char *want = NULL;
+    if (key_len == 16) {
+        const uint8_t *k = app(key, 16);
+        if (k == NULL) return 1;
+        memcpy(id, k, 16);
+        want = id;
+    }
+    if (!slot_ok(slot, man_at, man_len) || !slot_ok(slot, sig_at, sig_len) || man_len > MAX_MANIFEST || sig_len > MAX_SIGNATURE) return 2;
+    uint8_t *man = malloc(man_len + 1), sig[MAX_SIGNATURE];
+    int r = 2;
+    if (man && storage_read((void *)(intptr_t)slot, man_at, man, man_len) && storage_read((void *)(intptr_t)slot, sig_at, sig, sig_len)) {
+        r = module_verify(man, man_len, sig, sig_len, want, s_cfg.keys_pem, s_cfg.n_keys);
+    }
+    free(man);
+    return r;
+}
+
+void mh_code_out(uint32_t at, uint32_t len)
+{
+    const uint8_t *p = app(at, len);
+    if (!s_engine->metered || p == NULL) return; /* an engine that counts instructions loads the module as it is */
+    if (s_code == NULL) s_code = malloc(MAX_CODE);
+    if (s_code == NULL || s_code_len + len > MAX_CODE) {
+        s_code_len = MAX_CODE + 1; /* too large: mod_load says so */
+        return;
+    }
+    memcpy(s_code + s_code_len, p, len);
+    s_code_len += len;
+}
+
+int32_t mh_mod_load(int32_t h, int32_t slot, uint32_t offset, uint32_t len, uint32_t err, int32_t cap)
+{
+    char *words = (char *)app(err, (uint32_t)cap);
+    if (h < 0 || h >= HANDLES || words == NULL || cap < 1) return 1;
+    free_handle(h);
+    char error[128] = "";
+    int code = 0;
+    uint8_t *bytes = NULL;
+    size_t n = len;
+    if (s_engine->metered) {
+        bytes = s_code;
+        n = s_code_len;
+        if (bytes == NULL || n > MAX_CODE) {
+            code = 2;
+            snprintf(error, sizeof error, "no room for the module's metered copy");
+        }
+    } else if (!slot_ok(slot, offset, len) || (bytes = malloc(len)) == NULL) {
+        code = 2;
+        snprintf(error, sizeof error, "no %u bytes of heap for the module", (unsigned)len);
+    } else if (!storage_read((void *)(intptr_t)slot, offset, bytes, len)) {
+        code = 1;
+        snprintf(error, sizeof error, "its slot cannot be read");
+    }
+    if (code == 0) s_mod[h].m = s_engine->mod_load(bytes, n, &code, error, sizeof error);
+    if (s_engine->metered) {
+        free(s_code);
+        s_code = NULL;
+        s_code_len = 0;
+    } else {
+        free(bytes);
+    }
+    if (s_mod[h].m == NULL) {
+        if (code == 0) code = 1;
+        size_t k = strnlen(error, (size_t)cap);
+        memcpy(words, error, k);
+        return code | (int32_t)(k << 16);
+    }
+    return 0;
+}
+
+void mh_mod_free(int32_t h)
+{
+    if (h >= 0 && h < HANDLES) free_handle(h);
+}
+
+void mh_mod_swap(int32_t a, int32_t b)
+{
+    if (a < 0 || a >= HANDLES || b < 0 || b >= HANDLES) return;
+    handle_t t = s_mod[a];
+    s_mod[a] = s_mod[b];
+    s_mod[b] = t;
+}
+
+int32_t mh_mod_call(int32_t h, int32_t fn, int32_t a, int32_t b)
+{
+    if (h < 0 || h >= HANDLES || s_mod[h].m == NULL || fn < 0 || fn >= N_FUNCTIONS) return INT32_MIN;
+    int32_t args[2] = {a, b}, r = INT32_MIN;
+    bool out = false;
+    char words[100] = "";
+    int argc = fn == 6 ? 1 : fn == 7 ? 2 : 0;
+    if (!s_engine->mod_call(s_mod[h].m, FUNCTIONS[fn], argc, args, fn == 7 ? MODULE_BUDGET_FIT : MODULE_BUDGET_OTHER, &r, &out, words, sizeof words)) {
+        note_failure(&s_mod[h], out, words);
+        return INT32_MIN;
+    }
+    return r;
+}
+
+double mh_mod_eval(int32_t h, double x, double c0, double c1, double c2, double c3, double t)
+{
+    if (h < 0 || h >= HANDLES || s_mod[h].m == NULL) return NAN;
+    const double in[6] = {x, c0, c1, c2, c3, t};
+    return eval_handle(&s_mod[h], in);
+}
+
+int32_t mh_mod_failure(int32_t h, uint32_t at, int32_t cap)
+{
+    char *p = (char *)app(at, (uint32_t)cap);
+    if (h < 0 || h >= HANDLES || !s_mod[h].failure || p == NULL) return 0;
+    size_t n = strnlen(s_mod[h].words, (size_t)cap);
+    memcpy(p, s_mod[h].words, n);
+    return s_mod[h].failure | (int32_t)(n << 16);
+}
+
+void mh_mod_clear(int32_t h)
+{
+    if (h >= 0 && h < HANDLES) s_mod[h].failure = 0;
+}
+
+int32_t mh_mod_memory(int32_t h, uint32_t addr, uint32_t at, uint32_t len, int32_t to)
+{
+    uint8_t *p = app(at, len);
+    uint32_t size = 0;
+    uint8_t *base = h >= 0 && h < HANDLES && s_mod[h].m ? s_engine->mod_memory(s_mod[h].m, &size) : NULL;
+    if (p == NULL || base == NULL || (uint64_t)addr + len > size) return 0;
+    if (to) memcpy(base + addr, p, len);
+    else memcpy(p, base + addr, len);
+    return 1;
+}
+
+int32_t mh_core_link(int32_t on)
+{
+    int32_t r = s_cfg.core_module(on != 0);
+    s_good = 0;
+    s_failed = false;
+    s_mod[ACTIVE].failure = 0;
+    return r;
+}
+
+void mh_answer(uint32_t at, uint32_t len)
+{
+    const uint8_t *p = app(at, len);
+    char *text = p ? malloc(len + 1) : NULL;
+    if (text == NULL) return;
+    memcpy(text, p, len);
+    text[len] = 0;
+    if (s_cfg.answer) s_cfg.answer(text);
+    free(text);
+}
+
+double mh_now_ms(void)
+{
+    return s_cfg.now_ms ? s_cfg.now_ms() : 0;
+}
+
+/* ---- the manager: loaded while it has something to decide ----------------------------------------- */
+
+static bool call(const char *name, const char *sig, const double *args, double *result)
+{
+    double r = 0;
+    bool ok = s_engine->mgr_call(name, sig, args, &r);
+    if (!ok) fprintf(stderr, "module_host: the module manager failed in %s\n", name);
+    if (result) *result = r;
+    return ok;
+}
+
+static int32_t call_i(const char *name)
+{
+    double r = 0;
+    return call(name, "", NULL, &r) ? (int32_t)r : 0;
+}
+
+/* Copies n bytes to the manager's io buffer; false when they do not fit. */
+static bool to_io(const void *data, size_t n)
+{
+    uint32_t io = (uint32_t)call_i("mgr_io");
+    uint8_t *p = app(io, (uint32_t)n);
+    if (p == NULL) return false;
+    memcpy(p, data, n);
+    return true;
+}
+
+/* What the manager says of the module in force, kept for module_host_active and the per-sample path. */
+static void note(void)
+{
+    s_wake = call_i("mgr_wake");
+    int32_t name = call_i("mgr_active");
+    const uint8_t *p = name ? app((uint32_t)name, 33) : NULL;
+    s_has_active = p != NULL;
+    if (s_has_active) snprintf(s_active_name, sizeof s_active_name, "%.32s", (const char *)p);
+    s_trial = s_has_active && call_i("mgr_trial") == 1;
+}
+
+static void close_manager(void)
+{
+    if (!s_loaded) return;
+    s_engine->mgr_free();
+    s_loaded = false;
+}
+
+/* Loads the manager; `resume`: it learns the slots' state and the live instances again. */
+static bool open_manager(bool resume)
+{
+    if (s_loaded) return true;
+    size_t before = s_cfg.free_heap ? s_cfg.free_heap() : 0;
+    char error[128] = "";
+    if (!s_engine->mgr_load(s_cfg.manager_wasm, s_cfg.manager_len, error, sizeof error)) {
+        fprintf(stderr, "module_host: the module manager does not load: %s\n", error);
+        return false;
+    }
+    s_loaded = true;
+    size_t after = s_cfg.free_heap ? s_cfg.free_heap() : 0;
+    if (before > after && before - after > s_taken) s_taken = (uint32_t)(before - after);
+    const double configure[2] = {s_cfg.chunk_bytes, s_engine->metered ? 1 : 0};
+    if (!call("mgr_configure", "ii", configure, NULL)) return false;
+    if (!resume) return true;
+    uint8_t state[STATE_CAP];
+    size_t n = s_cfg.storage->load_state(s_cfg.storage->ctx, state, sizeof state);
+    const double args[2] = {(double)(to_io(state, n) ? n : 0), (s_mod[ACTIVE].m ? 1 : 0) | (s_mod[PREVIOUS].m ? 2 : 0)};
+    return call("mgr_resume", "ii", args, NULL);
+}
+
+/* Frees the manager unless a transfer (or something to decide at the next sample) keeps it. */
+static void release(void)
+{
+    if (!s_loaded) return;
+    note();
+    if (call_i("mgr_busy")) return;
+    close_manager();
+}
+
+static void range(double *capacity, double *division)
+{
+    *capacity = 50;
+    *division = 0.01;
+    if (s_cfg.core_range) s_cfg.core_range(capacity, division);
+}
+
+void module_host_start(const module_host_config_t *config)
+{
+    s_cfg = *config;
+    s_engine = config->engine;
+    if (!open_manager(false)) return;
+    uint8_t state[STATE_CAP];
+    size_t n = s_cfg.storage->load_state(s_cfg.storage->ctx, state, sizeof state);
+    const double args[1] = {(double)(to_io(state, n) ? n : 0)};
+    call("mgr_start", "i", args, NULL);
+    release();
+}
+
+double module_host_eval(double x, double c0, double c1, double c2, double c3, double temp_c)
+{
+    if (s_mod[ACTIVE].m == NULL) return NAN;
+    const double in[6] = {x, c0, c1, c2, c3, temp_c};
+    double kg = eval_handle(&s_mod[ACTIVE], in);
+    if (isfinite(kg)) {
+        s_good++;
+        return kg;
+    }
+    if (!s_failed) {
+        s_failed = true;
+        s_fail_x = x;
+        s_fail_kg = kg;
+    }
+    /* This reading is weighed by the previous calibration: the failing module's weight never goes out. */
+    return s_mod[PREVIOUS].m ? eval_handle(&s_mod[PREVIOUS], in) : NAN;
+}
+
+int32_t module_host_fit(int32_t order, const uint8_t *points, int32_t n, double zero_counts)
+{
+    if (s_mod[ACTIVE].m == NULL || n < 1 || n > MAX_POINTS || !open_manager(true)) return -6;
+    uint8_t pairs[MAX_POINTS * 16];
+    for (int i = 0; i < n; i++) {
+        double x, kg;
+        float kg32;
+        memcpy(&x, points + i * POINT_BYTES, 8);
+        memcpy(&kg32, points + i * POINT_BYTES + 8, 4);
+        x -= zero_counts;
+        kg = kg32;
+        memcpy(pairs + i * 16, &x, 8);
+        memcpy(pairs + i * 16 + 8, &kg, 8);
+    }
+    double r = -6, capacity, division;
+    range(&capacity, &division);
+    const double args[4] = {order, n, capacity, division};
+    if (!to_io(pairs, (size_t)n * 16) || !call("mgr_fit", "iiFF", args, &r)) r = -6;
+    release();
+    return (int32_t)r;
+}
+
+void module_host_relink(void)
+{
+    if (s_mod[ACTIVE].m && s_cfg.core_module(true) != 0) fprintf(stderr, "module_host: the core refused %s again after it was instantiated again\n", s_active_name);
+}
+
+void module_host_after_sample(void)
+{
+    if (!(s_failed || s_wake < 0 || (s_wake > 0 && s_good >= (uint32_t)s_wake))) return;
+    bool failed = s_failed;
+    s_failed = false;
+    if (!open_manager(true)) return;
+    const double args[4] = {s_good, failed ? 1 : 0, s_fail_x, s_fail_kg};
+    call("mgr_after_sample", "iiFF", args, NULL);
+    release();
+}
+
+void module_host_message(const char *sub, size_t sub_len, const uint8_t *payload, size_t len)
+{
+    if (!open_manager(true)) return;
+    if (sub_len > 200) sub_len = 200;
+    double capacity, division;
+    range(&capacity, &division);
+    s_payload = payload;
+    s_payload_len = len;
+    const double args[4] = {(double)sub_len, (double)len, capacity, division};
+    if (to_io(sub, sub_len)) call("mgr_message", "iiFF", args, NULL);
+    s_payload = NULL;
+    s_payload_len = 0;
+    release();
+}
+
+void module_host_rollback(void)
+{
+    if (!open_manager(true)) return;
+    call("mgr_rollback", "", NULL, NULL);
+    release();
+}
+
+const char *module_host_active(bool *trial)
+{
+    if (trial) *trial = s_has_active && s_trial;
+    return s_has_active ? s_active_name : NULL;
+}
+
+uint32_t module_host_manager_bytes(void)
+{
+    return s_taken;
+}
+
+void module_host_stop(void)
+{
+    close_manager();
+    for (int h = 0; h < HANDLES; h++) free_handle(h);
+    free(s_code);
+    s_code = NULL;
+    s_code_len = 0;
+    s_has_active = false;
+    s_good = 0;
+    s_failed = false;
+    s_wake = 0;
+}
