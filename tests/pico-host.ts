@@ -10,6 +10,8 @@ import { abi } from "../host/abi.js";
 
 const SOURCE = join(repo, "host", "pico-w", "test");
 export const PICO_HOST_DIR = join(repo, "build", "pico-host");
+/** The same tests built 64-bit, for the calibration module harness (Debian's mbedTLS is 64-bit). */
+export const PICO_MODULES_DIR = join(repo, "build", "pico-host-modules");
 
 /** Builds the harness (incremental) and the hostile module; a reason when it cannot. */
 export async function buildPicoHost(): Promise<string | null> {
@@ -22,6 +24,8 @@ export async function buildPicoHost(): Promise<string | null> {
   try {
     execFileSync("cmake", ["-S", SOURCE, "-B", PICO_HOST_DIR, `-DFETCHCONTENT_FULLY_DISCONNECTED=${overrides.length ? "ON" : "OFF"}`, ...overrides], { stdio: "pipe" });
     execFileSync("cmake", ["--build", PICO_HOST_DIR, "-j", "2"], { stdio: "pipe" });
+    execFileSync("cmake", ["-S", SOURCE, "-B", PICO_MODULES_DIR, "-DWASM_HOST_32BIT=OFF", `-DFETCHCONTENT_FULLY_DISCONNECTED=${overrides.length ? "ON" : "OFF"}`, ...overrides], { stdio: "pipe" });
+    execFileSync("cmake", ["--build", PICO_MODULES_DIR, "-j", "2", "--target", "test_pico_modules"], { stdio: "pipe" });
   } catch (e) {
     const err = e as { stderr?: Buffer; stdout?: Buffer; message: string };
     throw new Error(`building the Pico W host's tests failed:\n${err.stdout?.toString() ?? ""}${err.stderr?.toString() ?? err.message}`);
@@ -33,6 +37,11 @@ export async function buildPicoHost(): Promise<string | null> {
 export function runPicoCase(name: string): { ok: boolean; output: string } {
   const r = spawnSync("ctest", ["--test-dir", PICO_HOST_DIR, "-R", `^${name}$`, "--output-on-failure", "--no-tests=error", "-V"], { encoding: "utf8" });
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
+}
+
+/** The calibration module harness (test_pico_modules), built by buildPicoHost. */
+export function picoModulesBinary(): string {
+  return join(PICO_MODULES_DIR, "test_pico_modules");
 }
 
 /** What wasm3 allocates for the core (linear memory, stack, compiled code), at the peak. */

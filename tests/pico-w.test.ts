@@ -2,11 +2,14 @@
 // built to a .uf2 with the Pico SDK (offline from ../shared/vendor) and Debian's arm-none-eabi gcc.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, existsSync, statSync } from "node:fs";
+import { readFileSync, existsSync, statSync, mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { abi } from "../host/abi.js";
-import { buildPicoHost, runPicoCase, picoWasm3Bytes } from "./pico-host.js";
+import { buildPicoHost, runPicoCase, picoWasm3Bytes, picoModulesBinary } from "./pico-host.js";
+import { trusted, signedExample, wat, handPacked, refusedPackages, failingInService } from "./module-fixtures.js";
 import { EmulatedPico, bootromPath } from "./pico-emulator.js";
 import { VirtualScale } from "../host/desktop/virtual-scale.js";
 import { parseScenario } from "../host/desktop/scenario.js";
@@ -84,6 +87,44 @@ test("the Pico W host on the desktop: the store survives power cuts; the core ru
   assert.ok(bytes > 22_000 && bytes < 120 * 1024, `${bytes} bytes`);
   const hostile = runPicoCase("pico_host_hostile");
   assert.ok(hostile.ok, hostile.output);
+});
+
+test("the Pico W host on the desktop: calibration modules through the one manager, wasm3 and the flash slots: installed, refused, rolled back, kept across restarts", async (t) => {
+  const why = await buildPicoHost();
+  if (why) {
+    if (process.env.WASM_SCALE_REQUIRE_PICO) assert.fail(why);
+    t.skip(why);
+    return;
+  }
+  const work = mkdtempSync(join(tmpdir(), "wasm-scale-picomod-"));
+  try {
+    const key = join(work, "trusted.pub");
+    writeFileSync(key, trusted.pub.export({ type: "spki", format: "pem" }) as string);
+    let n = 0;
+    const file = (bytes: Uint8Array) => {
+      const path = join(work, `p${n++}.wsm`);
+      writeFileSync(path, bytes);
+      return path;
+    };
+    const run = (...args: string[]) => {
+      const r = spawnSync(picoModulesBinary(), [args[0], join(repo, "build", "release.wasm"), key, ...args.slice(1)], { encoding: "utf8" });
+      const output = `${r.stdout}${r.stderr}`;
+      assert.equal(r.status, 0, `${args.join(" ")}:\n${output}`);
+      return output;
+    };
+    for (const name of ["temperature", "table", "corners"]) assert.match(run("install", file(signedExample(name)), "accepted"), /install accepted/);
+    for (const [what, pkg, reason] of refusedPackages()) {
+      assert.match(run("install", file(pkg), reason), new RegExp(`(install|end) rejected ${reason}`), what);
+    }
+    for (const [what, body, reason] of failingInService()) {
+      assert.match(run("service", file(handPacked(wat({ body }))), reason), new RegExp(`rolled back \\(${reason}\\)`), what);
+    }
+    const slots = run("slots", file(signedExample("table")), file(signedExample("corners")));
+    assert.match(slots, /restored table from flash after a restart/);
+    t.diagnostic(slots.split("\n").filter((l) => /erases/.test(l)).join(" "));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 });
 
 const toolchain = spawnSync("arm-none-eabi-gcc", ["--version"]).status === 0;

@@ -22,6 +22,11 @@ void store_init(const store_flash_t *flash)
     s_flash = flash;
 }
 
+const store_flash_t *store_flash(void)
+{
+    return s_flash;
+}
+
 typedef struct {
     uint32_t magic;
     uint32_t seq;
@@ -29,10 +34,13 @@ typedef struct {
     uint32_t crc;
 } record_t;
 
-/* Flash offset of sector s (0 or 1) of a blob's region. */
+/* Flash offset of sector s (0 or 1) of a blob's region: two sectors a blob from the end of flash,
+ * calibration last, then the settings, then the module manager's state and each module slot's
+ * parameters (store_modules.c). */
 static uint32_t sector_offset(int which, int s)
 {
-    const uint32_t region = s_flash->size - (uint32_t)(which == SCALE_BLOB_CALIBRATION ? 2 : 4) * STORE_SECTOR;
+    const uint32_t nth = which == SCALE_BLOB_CALIBRATION ? 1 : which == SCALE_BLOB_CONFIG ? 2 : (uint32_t)(which - STORE_MODULE_STATE) + 3;
+    const uint32_t region = s_flash->size - nth * 2 * STORE_SECTOR;
     return region + (uint32_t)s * STORE_SECTOR;
 }
 
@@ -85,8 +93,14 @@ static bool newest(int which, int *sector, int *slot, record_t *best)
     return found;
 }
 
+static bool known(int which)
+{
+    return which == SCALE_BLOB_CALIBRATION || which == SCALE_BLOB_CONFIG || (which >= STORE_MODULE_STATE && which <= STORE_MODULE_PARAMS_1);
+}
+
 const uint8_t *store_get(int which, size_t *len)
 {
+    if (!known(which)) return NULL;
     int s, i;
     record_t r;
     if (!newest(which, &s, &i, &r)) return NULL;
@@ -98,7 +112,7 @@ static uint8_t s_slot[SLOT];
 
 bool store_set(int which, const uint8_t *blob, size_t len)
 {
-    if (len == 0 || len > MAX_BLOB) return false;
+    if (len == 0 || len > MAX_BLOB || !known(which)) return false;
     int s = 0, i = -1;
     record_t last = {0};
     const bool any = newest(which, &s, &i, &last);

@@ -76,9 +76,16 @@ m3ApiRawFunction(native_panic)
     m3ApiTrap("core panic");
 }
 
-/* Calibration modules are not installed on the Pico W yet: the core never switches one on here
- * (cal_module is not called), and were it asked, no module answers: NaN makes the core weigh with
- * its built-in calibration, and a fit is refused. */
+/* The core's calib imports go where wasm_host_set_calibration says (the module manager's host,
+ * host/module_host, in main.c): the active calibration module's weight (NaN, and the core weighs
+ * with its built-in curve, when there is none or it failed), and a fit through it. */
+static wasm_host_calibration_t s_calibration;
+
+void wasm_host_set_calibration(const wasm_host_calibration_t *calibration)
+{
+    s_calibration = calibration ? *calibration : (wasm_host_calibration_t){0};
+}
+
 m3ApiRawFunction(native_calib_eval)
 {
     m3ApiReturnType(double);
@@ -88,8 +95,7 @@ m3ApiRawFunction(native_calib_eval)
     m3ApiGetArg(double, c2);
     m3ApiGetArg(double, c3);
     m3ApiGetArg(double, temp_c);
-    (void)x, (void)c0, (void)c1, (void)c2, (void)c3, (void)temp_c;
-    m3ApiReturn(__builtin_nan(""));
+    m3ApiReturn(s_calibration.eval ? s_calibration.eval(x, c0, c1, c2, c3, temp_c) : __builtin_nan(""));
 }
 
 m3ApiRawFunction(native_calib_fit)
@@ -99,10 +105,9 @@ m3ApiRawFunction(native_calib_fit)
     m3ApiGetArgMem(const uint8_t *, points);
     m3ApiGetArg(int32_t, n);
     m3ApiGetArg(double, zero_counts);
-    (void)order, (void)zero_counts;
     if (n < 0 || n > 10) m3ApiReturn(-2);
     m3ApiCheckMem(points, (uint32_t)n * 16u);
-    m3ApiReturn(-6); /* DEGENERATE: no module to fit */
+    m3ApiReturn(s_calibration.fit ? s_calibration.fit(order, points, n, zero_counts) : -6); /* DEGENERATE: no module to fit */
 }
 
 /* The ABI's imports: module, name, wasm3 signature, function. */

@@ -42,3 +42,12 @@ uint8_t *wasm_host_io(size_t *cap);
 const uint8_t *wasm_host_reading(void);
 /* Bytes of linear memory wasm3 allocated (the core's static data, not a 64 KiB page). */
 uint32_t wasm_host_linear_bytes(void);
+
+/* Where the core's calib imports go (assembly/abi.json): a calibration module's weight and fit
+ * (module_host_eval and module_host_fit). Without one, calib.eval answers NaN (the core weighs with
+ * its built-in calibration) and calib.fit DEGENERATE. NULL removes it. */
+typedef struct {
+    double (*eval)(double x, double c0, double c1, double c2, double c3, double temp_c);
+    int32_t (*fit)(int32_t order, const uint8_t *points, int32_t n, double zero_counts);
+} wasm_host_calibration_t;
+void wasm_host_set_calibration(const wasm_host_calibration_t *calibration);

@@ -1,0 +1,294 @@
+/*
+ * Calibration modules on the Pico W's host on the desktop: the release core in the firmware's
+ * wasm3 host (../components/wasm_host), the module manager (build/manager.wasm) hosted by
+ * host/module_host with wasm3 as its engine (../components/modules) and the module slots in a
+ * simulated NOR flash through the firmware's own store (../components/store), all unchanged.
+ * Packages are made and signed by tests/pico-w.test.ts. Every case prints what it checked and
+ * exits 1 on a failure.
+ *   install KEY PKG EXPECT     sent in 1 KiB chunks: accepted (on trial, weighing, nothing lost)
+ *                              or refused with the reason EXPECT, weighing unchanged
+ *   service KEY PKG REASON     installed, then fails in service: rolled back with REASON at once
+ *   slots KEY PKG_A PKG_B      trial, restart (UNCONFIRMED), confirmation, restart (kept, read
+ *                              back from flash), a second module, rollback, NO_PREVIOUS
+ * Usage: test_pico_modules <case> <release.wasm> <key.pub> <package> [...] (manager.wasm beside release.wasm)
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "module_crypto.h"
+#include "module_host.h"
+#include "modules_wasm3.h"
+#include "scale_abi.h"
+#include "store.h"
+#include "store_modules.h"
+#include "wasm_host.h"
+
+extern int32_t sim_code;
+
+#define CHECK(cond, ...)                                                           \
+    do {                                                                           \
+        if (!(cond)) {                                                             \
+            fprintf(stdout, "FAIL %s:%d: ", __FILE__, __LINE__);                   \
+            fprintf(stdout, __VA_ARGS__);                                          \
+            fprintf(stdout, "\n");                                                 \
+            exit(1);                                                               \
+        }                                                                          \
+    } while (0)
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc(*len + 1);
+    CHECK(buf && fread(buf, 1, *len, f) == *len, "cannot read %s", path);
+    buf[*len] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* ---- a 512 KiB NOR flash: erasing sets 0xFF, programming only clears bits, whole pages ---------- */
+
+#define FLASH_BYTES (512 * 1024)
+static uint8_t s_flash[FLASH_BYTES];
+static int s_erases;
+
+static bool nor_write(uint32_t offset, const uint8_t *data, size_t n, int32_t erase)
+{
+    if (erase >= 0) {
+        CHECK(erase % STORE_SECTOR == 0, "an erase at %ld, not a sector boundary", (long)erase);
+        memset(s_flash + erase, 0xff, STORE_SECTOR);
+        s_erases++;
+    }
+    CHECK(offset % STORE_PAGE == 0 && n % STORE_PAGE == 0 && offset + n <= FLASH_BYTES, "a program of %zu bytes at %lu: not whole pages", n, (unsigned long)offset);
+    for (size_t i = 0; i < n; i++) s_flash[offset + i] &= data[i];
+    return true;
+}
+
+static const store_flash_t FLASH = {.base = s_flash, .size = FLASH_BYTES, .write = nor_write};
+
+/* ---- the core, as main.c drives it ------------------------------------------------------------ */
+
+#define MAX_ANSWERS 512
+static char *s_answers[MAX_ANSWERS];
+static int s_n_answers;
+
+static void on_answer(const char *json)
+{
+    if (s_n_answers < MAX_ANSWERS) s_answers[s_n_answers++] = strdup(json);
+}
+
+/* The newest answer of `step`: its status and reason ("" when none), by reading the JSON's fields. */
+static bool last_answer(const char *step, char *status, char *reason)
+{
+    char want[48];
+    snprintf(want, sizeof want, "\"step\":\"%s\"", step);
+    for (int i = s_n_answers - 1; i >= 0; i--) {
+        const char *a = s_answers[i];
+        if (!strstr(a, want)) continue;
+        const char *s = strstr(a, "\"status\":\""), *r = strstr(a, "\"reason\":\"");
+        sscanf(s + 10, "%15[^\"]", status);
+        reason[0] = 0;
+        if (r) sscanf(r + 10, "%31[^\"]", reason);
+        return true;
+    }
+    return false;
+}
+
+static void expect(const char *step, const char *want)
+{
+    char status[16], reason[32];
+    CHECK(last_answer(step, status, reason), "no %s answer", step);
+    if (strcmp(want, "accepted") == 0) CHECK(strcmp(status, "accepted") == 0, "%s %s (%s), expected accepted: %s", step, status, reason, s_answers[s_n_answers - 1]);
+    else CHECK(strcmp(status, "rejected") == 0 && strcmp(reason, want) == 0, "%s %s (%s), expected %s: %s", step, status, reason, want, s_answers[s_n_answers - 1]);
+    printf("%s %s%s%s\n", step, status, reason[0] ? " " : "", reason);
+}
+
+static void expect_verdict(const char *want)
+{
+    char status[16], reason[32];
+    expect(last_answer("install", status, reason) ? "install" : "end", want);
+}
+
+static int32_t core_module(bool on)
+{
+    const int32_t args[1] = {on ? 1 : 0};
+    return wasm_host_call_i(SCALE_EXPORT_CAL_MODULE, 1, args);
+}
+
+static void core_range(double *capacity, double *division)
+{
+    *capacity = wasm_host_config_get(SCALE_CFG_CAPACITY_KG);
+    *division = wasm_host_config_get(SCALE_CFG_DIVISION_KG);
+}
+
+static void on_instantiated(void)
+{
+    const int32_t chip[2] = {18, 19};
+    wasm_host_call_i(SCALE_EXPORT_HX_ADD_CHIP, 2, chip);
+}
+
+static double s_clock_ms;
+static double now_ms(void) { return s_clock_ms += 1; }
+
+static const char *s_keys[1];
+static uint8_t *s_manager;
+static size_t s_manager_len;
+static module_storage_t s_storage;
+
+/* The board restarting: the host starts again from what the flash holds. */
+static void start_modules(void)
+{
+    store_modules_storage(&s_storage);
+    const module_host_config_t c = {
+        .engine = modules_wasm3(), .storage = &s_storage, .keys_pem = s_keys, .n_keys = 1, .chunk_bytes = 1024,
+        .manager_wasm = s_manager, .manager_len = s_manager_len, .core_module = core_module, .core_range = core_range,
+        .answer = on_answer, .now_ms = now_ms,
+    };
+    const wasm_host_calibration_t calibration = {.eval = module_host_eval, .fit = module_host_fit};
+    wasm_host_set_calibration(&calibration);
+    module_host_start(&c);
+}
+
+static void restart(void)
+{
+    module_host_stop();
+    core_module(false);
+    start_modules();
+}
+
+static uint32_t s_last_seq;
+static int s_lost;
+
+/* n samples; the last reading's gross weight in *gross. */
+static int samples(int n, float *gross)
+{
+    static int32_t t;
+    int readings = 0;
+    for (int i = 0; i < n; i++) {
+        t += 13;
+        const int32_t r = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, &t);
+        CHECK(r != INT32_MIN, "sample trapped");
+        module_host_after_sample();
+        if (r <= 0) continue;
+        const uint8_t *rec = wasm_host_reading();
+        uint32_t seq;
+        memcpy(&seq, rec + SCALE_ABI_READING_SEQ, 4);
+        if (gross) memcpy(gross, rec + SCALE_ABI_READING_GROSS_KG, 4);
+        if (s_last_seq && seq != s_last_seq + 1) s_lost++;
+        s_last_seq = seq;
+        readings++;
+    }
+    return readings;
+}
+
+static void send_chunks(const uint8_t *pkg, size_t len, size_t from)
+{
+    for (size_t at = from; at < len; at += 1024) {
+        char sub[32];
+        snprintf(sub, sizeof sub, "chunk/%u", (unsigned)at);
+        module_host_message(sub, strlen(sub), pkg + at, len - at < 1024 ? len - at : 1024);
+    }
+}
+
+static void send_package(const uint8_t *pkg, size_t len)
+{
+    uint8_t hash[32];
+    char hex[65], begin[160];
+    CHECK(module_sha256(pkg, len, hash), "sha256");
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+    snprintf(begin, sizeof begin, "{\"size\":%u,\"sha256\":\"%s\"}", (unsigned)len, hex);
+    module_host_message("begin", 5, (const uint8_t *)begin, strlen(begin));
+    send_chunks(pkg, len, 0);
+    module_host_message("end", 3, NULL, 0);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    CHECK(argc >= 5, "usage: test_pico_modules <case> <release.wasm> <key.pub> <package> [...]");
+    const char *name = argv[1];
+    size_t core_len, key_len, len;
+    const uint8_t *core = read_file(argv[2], &core_len);
+    char manager[4096];
+    snprintf(manager, sizeof manager, "%s", argv[2]);
+    char *slash = strrchr(manager, '/');
+    snprintf(slash ? slash + 1 : manager, sizeof manager - (size_t)(slash ? slash + 1 - manager : 0), "manager.wasm");
+    s_manager = read_file(manager, &s_manager_len);
+    s_keys[0] = (const char *)read_file(argv[3], &key_len);
+    uint8_t *pkg = read_file(argv[4], &len);
+    memset(s_flash, 0xff, sizeof s_flash);
+    store_init(&FLASH);
+    const wasm_host_config_t config = {.wasm = core, .wasm_len = core_len, .stack_bytes = 8 * 1024, .on_instantiated = on_instantiated};
+    CHECK(wasm_host_start(&config) == WASM_HOST_OK, "the core does not start");
+    start_modules();
+    float gross = NAN;
+    samples(50, &gross);
+
+    if (strcmp(name, "install") == 0) {
+        CHECK(argc >= 6, "install: EXPECT");
+        send_package(pkg, len);
+        expect_verdict(argv[5]);
+        bool trial = false;
+        if (strcmp(argv[5], "accepted") == 0) CHECK(module_host_active(&trial) && trial, "no module on trial after an accepted install");
+        else CHECK(module_host_active(NULL) == NULL, "a refused module is active");
+        samples(300, &gross);
+        CHECK(s_lost == 0, "%d reading(s) lost", s_lost);
+        CHECK(isfinite(gross), "the weight is not finite");
+        printf("weighs %.4f kg\n", (double)gross);
+    } else if (strcmp(name, "service") == 0) {
+        CHECK(argc >= 6, "service: REASON");
+        send_package(pkg, len);
+        expect_verdict("accepted");
+        const int readings = samples(3000, &gross);
+        char status[16], reason[32];
+        CHECK(last_answer("rollback", status, reason), "no rollback answer");
+        CHECK(strcmp(status, "accepted") == 0 && strcmp(reason, argv[5]) == 0, "rolled back %s for %s, expected %s", status, reason, argv[5]);
+        CHECK(module_host_active(NULL) == NULL, "the module is still active");
+        CHECK(s_lost == 0, "%d reading(s) lost", s_lost);
+        printf("rolled back (%s) with %d readings, none lost\n", reason, readings);
+    } else if (strcmp(name, "slots") == 0) {
+        CHECK(argc >= 6, "slots: PKG_B");
+        size_t len_b;
+        uint8_t *pkg_b = read_file(argv[5], &len_b);
+        send_package(pkg, len);
+        expect_verdict("accepted");
+        samples(50, &gross);
+        restart();
+        expect("rollback", "accepted");
+        CHECK(module_host_active(NULL) == NULL, "a module on trial survived a restart");
+        send_package(pkg, len);
+        expect_verdict("accepted");
+        samples(250, &gross); /* past the manager's 200 good readings */
+        expect("confirm", "accepted");
+        restart();
+        bool trial = true;
+        const char *active = module_host_active(&trial);
+        CHECK(active && !trial, "the confirmed module did not come back from flash after a restart");
+        printf("restored %s from flash after a restart\n", active);
+        char first[33];
+        snprintf(first, sizeof first, "%s", active);
+        send_package(pkg_b, len_b);
+        expect_verdict("accepted");
+        module_host_message("rollback", 8, NULL, 0);
+        expect("rollback", "accepted");
+        active = module_host_active(NULL);
+        CHECK(active && strcmp(active, first) == 0, "rollback went to %s, not %s", active ? active : "none", first);
+        module_host_message("rollback", 8, NULL, 0);
+        CHECK(module_host_active(NULL) == NULL, "a second rollback left a module");
+        module_host_message("rollback", 8, NULL, 0);
+        expect("rollback", "NO_PREVIOUS");
+        samples(100, &gross);
+        CHECK(s_lost == 0, "%d reading(s) lost", s_lost);
+        printf("%d sector erases\n", s_erases);
+    } else {
+        CHECK(false, "unknown case %s", name);
+    }
+    module_host_stop();
+    printf("PASS %s\n", name);
+    return 0;
+}
