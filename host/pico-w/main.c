@@ -16,10 +16,13 @@
 
 #include "hardware/watchdog.h"
 #include "hx711_pio.h"
+#include "module_host.h"
+#include "modules_wasm3.h"
 #include "net.h"
 #include "pico/stdlib.h"
 #include "scale_abi.h"
 #include "scale_portable.h"
+#include "store_modules.h"
 #include "store_pico.h"
 #include "wasm_host.h"
 
@@ -31,8 +34,11 @@
  * (the emulator's build) prints every reading's whole record instead. */
 #define CONSOLE_EVERY_MS 1000
 
-extern const uint8_t scale_core_wasm[];
-extern const size_t scale_core_wasm_len;
+extern const uint8_t scale_core_wasm[], scale_manager_wasm[];
+extern const size_t scale_core_wasm_len, scale_manager_wasm_len;
+#if SCALE_HAS_MODULE_KEY
+extern const uint8_t scale_module_key[];
+#endif
 #if SCALE_NETWORK
 extern const uint8_t scale_broker_ca[];
 extern const size_t scale_broker_ca_len;
@@ -48,7 +54,13 @@ static int s_chip_clk[HX711_MAX_CHIPS];
 static bool s_connected;
 static bool s_time_synced;
 static char s_will_topic[96], s_will_payload[16];
-static char s_cmd_topic[96], s_ha_topic[96], s_result_topic[96];
+static char s_cmd_topic[96], s_ha_topic[96], s_result_topic[96], s_module_topic[100];
+/* The module manager's answers, published on the result topic before the core's frames (a
+ * transfer's steps come one at a time: a few wait at most). */
+#define ANSWERS 4
+static char s_answers[ANSWERS][512];
+static int s_answer_head, s_answer_count;
+static unsigned s_answers_dropped;
 
 /* "18,19" -> pins; false when malformed. */
 static bool parse_pins(const char *text, int *pins, int max, int *count)
@@ -148,6 +160,10 @@ static void on_instantiated(void)
     core_topic(SCALE_TOPIC_CMD, s_cmd_topic, sizeof s_cmd_topic);
     core_topic(SCALE_TOPIC_HA_STATUS, s_ha_topic, sizeof s_ha_topic);
     core_topic(SCALE_TOPIC_RESULT, s_result_topic, sizeof s_result_topic);
+    char module[sizeof s_module_topic - 2];
+    core_topic(SCALE_TOPIC_MODULE, module, sizeof module);
+    snprintf(s_module_topic, sizeof s_module_topic, "%s/#", module);
+    module_host_relink(); /* after a re-instantiation: the module in force is linked to the new core */
     const int32_t n = wasm_host_call_i(SCALE_EXPORT_MQTT_WILL, 0, NULL);
     io = wasm_host_io(&cap);
     scale_frame_t f;
@@ -214,6 +230,75 @@ static void print_reading(int32_t status)
 #endif
 }
 
+/* ---- calibration modules: the manager's host (host/module_host) with wasm3 as its engine ---------- */
+
+static int32_t core_module(bool on)
+{
+    const int32_t args[1] = {on ? 1 : 0};
+    return wasm_host_call_i(SCALE_EXPORT_CAL_MODULE, 1, args);
+}
+
+static void core_range(double *capacity_kg, double *division_kg)
+{
+    *capacity_kg = wasm_host_config_get(SCALE_CFG_CAPACITY_KG);
+    *division_kg = wasm_host_config_get(SCALE_CFG_DIVISION_KG);
+}
+
+static void module_answer(const char *json)
+{
+    printf("wasm-scale: module %s\n", json);
+    if (s_answer_count == ANSWERS || strlen(json) >= sizeof s_answers[0]) {
+        s_answers_dropped++;
+        return;
+    }
+    snprintf(s_answers[(s_answer_head + s_answer_count) % ANSWERS], sizeof s_answers[0], "%s", json);
+    s_answer_count++;
+}
+
+static double module_now_ms(void)
+{
+    return (double)to_ms_since_boot(get_absolute_time());
+}
+
+static size_t free_heap(void)
+{
+    extern char __StackLimit;
+    const struct mallinfo m = mallinfo();
+    return (size_t)m.fordblks + (size_t)(&__StackLimit - (char *)sbrk(0));
+}
+
+/* The slots in flash, the key the firmware was built with; the core's calib imports to the host. */
+static void start_modules(void)
+{
+    static module_storage_t storage;
+#if SCALE_HAS_MODULE_KEY
+    static const char *keys[] = {(const char *)scale_module_key};
+    const size_t n_keys = 1;
+#else
+    static const char *keys[] = {NULL};
+    const size_t n_keys = 0;
+    printf("wasm-scale: no module signing key (certs/module-signing.pub): calibration modules will be refused\n");
+#endif
+    store_modules_storage(&storage);
+    const module_host_config_t c = {
+        .engine = modules_wasm3(), .storage = &storage, .keys_pem = keys, .n_keys = n_keys, .chunk_bytes = sizeof ((net_message_t *)0)->payload,
+        .manager_wasm = scale_manager_wasm, .manager_len = scale_manager_wasm_len, .core_module = core_module, .core_range = core_range,
+        .answer = module_answer, .now_ms = module_now_ms, .free_heap = free_heap,
+    };
+    module_host_start(&c);
+    printf("wasm-scale: the module manager took %lu bytes of heap while loaded\n", (unsigned long)module_host_manager_bytes());
+}
+
+/* A message on <module topic>/...: to the manager (a payload too large to be kept is refused unread). */
+static bool module_message(const net_message_t *m)
+{
+    const size_t prefix = strlen(s_module_topic) - 1; /* "<module topic>/" */
+    if (prefix == 0 || m->topic_len <= prefix || memcmp(m->topic, s_module_topic, prefix) != 0) return false;
+    const bool whole = m->payload_len <= sizeof m->payload;
+    module_host_message(m->topic + prefix, m->topic_len - prefix, whole ? m->payload : NULL, m->payload_len);
+    return true;
+}
+
 /* Messages in, one frame out per loop (in the core's order, one in flight), acknowledgements back. */
 static void move_bytes(void)
 {
@@ -234,6 +319,7 @@ static void move_bytes(void)
     lost += net_mqtt_take_lost(lost_topic, sizeof lost_topic);
     static net_message_t m;
     while (net_mqtt_take_message(&m)) {
+        if (module_message(&m)) continue;
         size_t cap;
         uint8_t *io = wasm_host_io(&cap);
         if (io == NULL || m.topic_len > cap) continue;
@@ -252,6 +338,18 @@ static void move_bytes(void)
         const int len = snprintf(answer, sizeof answer, "{\"status\":\"lost\",\"reason\":\"BUSY\",\"topic\":\"%.120s\",\"count\":%u}", lost_topic, lost);
         if (len > 0 && (size_t)len < sizeof answer && net_mqtt_publish(s_result_topic, strlen(s_result_topic), (const uint8_t *)answer, (size_t)len, 1, false)) lost = 0;
         return;
+    }
+    if (s_answer_count > 0 && s_result_topic[0]) {
+        const char *a = s_answers[s_answer_head];
+        if (net_mqtt_publish(s_result_topic, strlen(s_result_topic), (const uint8_t *)a, strlen(a), 1, false)) {
+            s_answer_head = (s_answer_head + 1) % ANSWERS;
+            s_answer_count--;
+        }
+        return;
+    }
+    if (s_answers_dropped > 0) {
+        printf("wasm-scale: %u module answer(s) found no room\n", s_answers_dropped);
+        s_answers_dropped = 0;
     }
     const int32_t n = wasm_host_call_i(SCALE_EXPORT_OUT_NEXT, 0, NULL);
     size_t cap;
@@ -282,12 +380,15 @@ int main(void)
     watchdog_enable(WATCHDOG_MS, true);
     store_pico_init();
     if (!hx711_pio_init(&s_pins)) printf("wasm-scale: HX711 pins could not be set up\n");
+    const wasm_host_calibration_t calibration = {.eval = module_host_eval, .fit = module_host_fit};
+    wasm_host_set_calibration(&calibration);
     const wasm_host_config_t core = {
         .wasm = scale_core_wasm, .wasm_len = scale_core_wasm_len,
         .stack_bytes = SCALE_WASM_STACK_KB * 1024, .on_instantiated = on_instantiated,
     };
     if (wasm_host_start(&core) != WASM_HOST_OK) printf("wasm-scale: the Wasm core did not start; retrying\n");
     printf("wasm-scale: core linear memory %lu bytes\n", (unsigned long)wasm_host_linear_bytes());
+    if (wasm_host_ready()) start_modules();
     print_heap(); /* the core loaded and compiled: what is left for lwIP and TLS */
 #if SCALE_NETWORK
     net_wifi_start(WIFI_SSID, WIFI_PASSWORD); /* a chip that does not start says so, and is tried again later */
@@ -298,7 +399,7 @@ int main(void)
 #if SCALE_HAS_CLIENT_CERT
         .cert_pem = scale_client_cert, .cert_len = scale_client_cert_len, .key_pem = scale_client_key, .key_len = scale_client_key_len,
 #endif
-        .will_topic = s_will_topic, .will_payload = s_will_payload, .subscriptions = {s_cmd_topic, s_ha_topic},
+        .will_topic = s_will_topic, .will_payload = s_will_payload, .subscriptions = {s_cmd_topic, s_ha_topic, s_module_topic},
     };
     if (!net_mqtt_init(&mqtt)) printf("wasm-scale: TLS could not be set up (is the CA a PEM file?)\n");
 #else
@@ -318,6 +419,7 @@ int main(void)
             const int32_t now = (int32_t)t;
             const int32_t status = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, &now);
             if (status != 0 && status != INT32_MIN) print_reading(status);
+            module_host_after_sample(); /* a calibration module that failed is rolled back before the next */
             persist_dirty();
         }
         const bool wifi_up = net_wifi_poll(t);

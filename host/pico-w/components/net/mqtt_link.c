@@ -134,7 +134,7 @@ static void connection(mqtt_client_t *client, void *arg, mqtt_connection_status_
         s_connected = true;
         s_edge_up = true;
         s_backoff = RETRY_FIRST_MS;
-        for (int i = 0; i < 2; i++) {
+        for (size_t i = 0; i < sizeof s_config.subscriptions / sizeof s_config.subscriptions[0]; i++) {
             if (s_config.subscriptions[i]) mqtt_subscribe(client, s_config.subscriptions[i], 1, subscribed, NULL);
         }
         return;

@@ -53,7 +53,7 @@ typedef struct {
     size_t key_len;
     const char *will_topic;
     const char *will_payload;
-    const char *subscriptions[2];
+    const char *subscriptions[3];
 } net_mqtt_config_t;
 
 bool net_mqtt_init(const net_mqtt_config_t *config);
