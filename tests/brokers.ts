@@ -81,7 +81,8 @@ export interface Mosquitto {
 
 /**
  * Mosquitto with mutual TLS: the certificate's CN is the username, and the ACL lets device %u
- * use only wasm-scale/%u/# and its own Home Assistant discovery topics; "watcher" may read all.
+ * use only wasm-scale/%u/# and its own Home Assistant discovery topics; "watcher" may read all, and
+ * send commands and calibration modules.
  * Persistence is on so queued QoS 1 messages survive restarts.
  */
 export async function startMosquitto(pki: Pki, options: { port?: number } = {}): Promise<Mosquitto> {
@@ -96,6 +97,7 @@ export async function startMosquitto(pki: Pki, options: { port?: number } = {}):
     "topic read wasm-scale/#",
     "topic read homeassistant/#",
     "topic write wasm-scale/+/cmd",
+    "topic write wasm-scale/+/module/#",
     "topic write homeassistant/status",
     "",
   ].join("\n"));

@@ -10,7 +10,8 @@
 // SNTP answer listens on port 123); CI requires it (WASM_SCALE_REQUIRE_ESP32C3).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, statSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
@@ -20,6 +21,7 @@ import { parseBatch, decodeBatches, type Batch } from "../host/desktop/device-re
 import { Recorder } from "../host/desktop/record.js";
 import { replay } from "../host/desktop/replay.js";
 import { repo } from "../host/vendor.mjs";
+import { trusted, signedExample } from "./module-fixtures.js";
 
 /** A step reached, on stderr when WASM_SCALE_QEMU_ECHO is set (the emulator is slow to watch). */
 const step = (what: string) => { if (process.env.WASM_SCALE_QEMU_ECHO) process.stderr.write(`step| ${what}\n`); };
@@ -58,10 +60,52 @@ class Watch {
   }
 }
 
-test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS equal to the desktop's replay, calibration kept in NVS across a restart, a trap recovered", { skip, timeout: 30 * 60_000 }, async (t) => {
+/** The answers on the module steps, as they come. */
+const moduleAnswers: Array<{ step: string; status: string; reason?: string; detail: string; offset?: number; chunk?: number }> = [];
+
+async function moduleAnswer(client: mqtt.MqttClient, step: string): Promise<(typeof moduleAnswers)[number]> {
+  const seen = moduleAnswers.length;
+  void client;
+  return watchFor(() => moduleAnswers.slice(seen).find((a) => a.step === step || a.status === "rejected"));
+}
+
+async function watchFor<T>(find: () => T | undefined, ms = 120_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const found = find();
+    if (found) return found;
+    if (Date.now() > until) throw new Error(`no module answer in ${ms} ms: ${JSON.stringify(moduleAnswers.slice(-5))}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Sends a package as `wasm-scale module install` does: begin, each chunk acknowledged, end; the verdict. */
+async function sendOverMqtt(client: mqtt.MqttClient, pkg: Buffer): Promise<(typeof moduleAnswers)[number]> {
+  const root = `wasm-scale/${DEVICE}/module`;
+  const sha256 = createHash("sha256").update(pkg).digest("hex");
+  let seen = moduleAnswers.length;
+  await client.publishAsync(`${root}/begin`, JSON.stringify({ size: pkg.length, sha256, sender: "c3-watcher" }), { qos: 1 });
+  const begun = await watchFor(() => moduleAnswers.slice(seen).find((a) => a.step === "begin"));
+  if (begun.status !== "accepted") return begun;
+  const chunk = begun.chunk ?? 1024;
+  for (let at = begun.offset ?? 0; at < pkg.length; at += chunk) {
+    seen = moduleAnswers.length;
+    await client.publishAsync(`${root}/chunk/${at}`, pkg.subarray(at, at + chunk), { qos: 1 });
+    const got = await watchFor(() => moduleAnswers.slice(seen).find((a) => a.step === "chunk"));
+    if (got.status !== "accepted") return got;
+  }
+  seen = moduleAnswers.length;
+  await client.publishAsync(`${root}/end`, "", { qos: 1 });
+  return watchFor(() => moduleAnswers.slice(seen).find((a) => a.step === "install" || a.step === "end"));
+}
+
+test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS equal to the desktop's replay, calibration kept in NVS across a restart, a trap recovered, a calibration module installed and rolled back", { skip, timeout: 30 * 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "wasm-scale-c3-"));
   const pki = await makePki();
-  const build = buildEsp32c3(await deviceCerts(dir, pki.ca, DEVICE));
+  const certs = await deviceCerts(dir, pki.ca, DEVICE);
+  // The firmware trusts the test's module signing key (main/certs/module-signing.pub on a device).
+  writeFileSync(join(certs, "module-signing.pub"), trusted.pub.export({ type: "spki", format: "pem" }) as string);
+  const build = buildEsp32c3(certs);
   const tools = toolsDir();
   const broker = await startMosquitto(pki, { port: PORT });
   const sntp = await startSntp();
@@ -70,7 +114,16 @@ test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS e
     ca: pki.ca.cert, cert: readFileSync(pki.file("watcher.pem")), key: readFileSync(pki.file("watcher-key.pem")),
     clientId: "c3-watcher", reconnectPeriod: 200,
   });
-  watcher.on("message", (topic, payload) => watch.take(topic, payload));
+  watcher.on("message", (topic, payload) => {
+    watch.take(topic, payload);
+    if (topic !== `wasm-scale/${DEVICE}/result`) return;
+    try {
+      const a = JSON.parse(payload.toString("utf8"));
+      if (a.cmd === "module") moduleAnswers.push(a);
+    } catch {
+      // not JSON: the watch reports it
+    }
+  });
   await watcher.subscribeAsync(`wasm-scale/${DEVICE}/#`, { qos: 1 });
   const command = (body: object) => watcher.publishAsync(`wasm-scale/${DEVICE}/cmd`, JSON.stringify(body), { qos: 1 });
   const answer = (id: string) => watch.until(() => watch.results.find((r) => r.id === id));
@@ -149,6 +202,18 @@ test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS e
     assert.ok(resumed);
 
     step("weighing again after the trap");
+    // A calibration module over MQTT in 1 KiB chunks, through the module manager under WAMR on the
+    // real ESP-IDF heap with TLS up: installed on trial, then rolled back to the calibration above.
+    const sent = await sendOverMqtt(watcher, signedExample("table"));
+    assert.equal(sent.status, "accepted", JSON.stringify(sent));
+    const manager = await qemu.waitFor(/module manager loaded: heap free (\d+), least ever (\d+)/);
+    await watcher.publishAsync(`wasm-scale/${DEVICE}/module/rollback`, "", { qos: 1 });
+    const back = await moduleAnswer(watcher, "rollback");
+    assert.equal(back.status, "accepted", JSON.stringify(back));
+    const builtIn = watch.readings.length;
+    await watch.until(() => watch.readings.slice(builtIn).find((r) => r.calibrated && r.stable && r.kg !== null && Math.abs(r.kg - 5) < 0.011));
+    t.diagnostic(`module manager loaded with TLS up: heap free ${manager[1]}, least ever ${manager[2]}`);
+    step("a module installed and rolled back over MQTT");
     // A restart on the same flash: the calibration comes back from NVS, no command sent.
     await qemu.stop();
     const beforeRestart = watch.readings.length;

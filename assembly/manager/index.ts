@@ -14,7 +14,7 @@ import { params_get } from "./host";
 
 /** This manager's interface with its hosts (host.ts and the exports here). */
 const MANAGER_ABI: i32 = 1;
-const IO_CAP: i32 = 4096;
+const IO_CAP: i32 = 2048;
 const io = memory.data(IO_CAP);
 const blob = memory.data(8 + 32 * 8);
 

@@ -2,7 +2,6 @@
 // {"cmd":"module","step":...,"status":...,"reason":...,"detail":...} (abi.json
 // calibration_module.transfer), written into static buffers; the host publishes them as they are.
 import { wBegin, wByte, wStr, wBytes, wLen, wInt } from "../json";
-import { dtoa_buffered } from "util/number";
 import { answer as hostAnswer } from "./host";
 
 const DETAIL_CAP: i32 = 320;
@@ -11,7 +10,6 @@ let detailLen: i32 = 0;
 let detailOpen = false;
 const ANSWER_CAP: i32 = 768;
 const answerBuf = memory.data(ANSWER_CAP);
-const digits = memory.data(64);
 
 // The reason of the last refusal, a literal's address: a string global would start at that address,
 // and WAMR takes the first mutable i32 global that starts at most at __heap_base for a C stack
@@ -71,14 +69,58 @@ export function dBytes(p: usize, n: i32): void {
   wBytes(p, n);
 }
 
-/** A number as a person reads it: integers whole, others in the shortest form that reads back. */
+/**
+ * A number as a person reads it: integers whole, others to 9 significant digits without trailing
+ * zeros (1.5, 0.0116415322, 2.5e-7). For sentences: a weight that must read back exactly is never
+ * written here.
+ */
 export function dn(v: f64): void {
-  if (isFinite(v) && v == Math.floor(v) && Math.abs(v) < 1e15) {
-    wInt(<i64>v);
+  if (isNaN(v)) return wStr("NaN");
+  if (!isFinite(v)) return wStr(v > 0 ? "Infinity" : "-Infinity");
+  if (v == Math.floor(v) && Math.abs(v) < 1e15) return wInt(<i64>v);
+  if (v < 0) {
+    wByte(0x2d);
+    v = -v;
+  }
+  let e = <i32>Math.floor(Math.log10(v));
+  let digits = <i64>Math.round(v * Math.pow(10, <f64>(8 - e)));
+  if (digits >= 1000000000) {
+    digits /= 10;
+    e++;
+  }
+  let point = 8; // digits after the point in the 9 written
+  while (point > 0 && digits % 10 == 0) {
+    digits /= 10;
+    point--;
+  }
+  if (e >= -6 && e < 15) {
+    // Plain: shift the point by e.
+    const decimals = point - e;
+    if (decimals <= 0) {
+      wInt(digits);
+      for (let i = 0; i < -decimals; i++) wByte(0x30);
+      return;
+    }
+    let scale: i64 = 1;
+    for (let i = 0; i < decimals; i++) scale *= 10;
+    wInt(digits / scale);
+    wByte(0x2e);
+    const frac = digits % scale;
+    for (let s = scale / 10; s > frac && s > 1; s /= 10) wByte(0x30);
+    wInt(frac);
     return;
   }
-  const n = dtoa_buffered(digits, v);
-  for (let i: u32 = 0; i < n; i++) wByte(<i32>load<u16>(digits + (<usize>i << 1)));
+  let scale: i64 = 1;
+  for (let i = 0; i < point; i++) scale *= 10;
+  wInt(digits / scale);
+  if (point > 0) {
+    wByte(0x2e);
+    const frac = digits % scale;
+    for (let s = scale / 10; s > frac && s > 1; s /= 10) wByte(0x30);
+    wInt(frac);
+  }
+  wByte(0x65);
+  wInt(e);
 }
 
 export function dVersion(v: u32): void {

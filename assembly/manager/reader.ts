@@ -3,7 +3,7 @@
 // spare the RAM), only the window and what it decides on.
 import { slot_read } from "./host";
 
-const WINDOW: i32 = 1024;
+const WINDOW: i32 = 512;
 const win = memory.data(WINDOW);
 
 let pos: usize = 0;

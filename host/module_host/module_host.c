@@ -399,9 +399,12 @@ void module_host_start(const module_host_config_t *config)
 {
     s_cfg = *config;
     s_engine = config->engine;
-    if (!open_manager(false)) return;
     uint8_t state[STATE_CAP];
     size_t n = s_cfg.storage->load_state(s_cfg.storage->ctx, state, sizeof state);
+    /* Nothing kept: no module was ever installed, nothing to restore, and the manager (tens of KB
+     * of heap while loaded) is not loaded until a message on the module topic comes. */
+    if (n == 0) return;
+    if (!open_manager(false)) return;
     const double args[1] = {(double)(to_io(state, n) ? n : 0)};
     call("mgr_start", "i", args, NULL);
     release();
@@ -463,9 +466,23 @@ void module_host_after_sample(void)
     release();
 }
 
+/* When the manager cannot be loaded, the sender still hears why (the step is what the topic names). */
+static void unavailable(const char *sub, size_t sub_len)
+{
+    size_t step = 0;
+    while (step < sub_len && step < 16 && sub[step] >= 'a' && sub[step] <= 'z') step++; /* begin, chunk, end, rollback */
+    char json[200];
+    snprintf(json, sizeof json, "{\"cmd\":\"module\",\"step\":\"%.*s\",\"status\":\"rejected\",\"reason\":\"MEMORY\",\"detail\":\"no room to load the module manager (%u bytes of heap free)\"}",
+             (int)step, sub, (unsigned)(s_cfg.free_heap ? s_cfg.free_heap() : 0));
+    if (s_cfg.answer) s_cfg.answer(json);
+}
+
 void module_host_message(const char *sub, size_t sub_len, const uint8_t *payload, size_t len)
 {
-    if (!open_manager(true)) return;
+    if (!open_manager(true)) {
+        unavailable(sub, sub_len);
+        return;
+    }
     if (sub_len > 200) sub_len = 200;
     double capacity, division;
     range(&capacity, &division);

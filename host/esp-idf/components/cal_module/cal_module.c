@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "esp_heap_caps.h"
 #include "esp_log.h"
 #include "wasm_export.h"
 #include "wasm_host.h"
@@ -66,6 +67,8 @@ static bool mgr_load(const uint8_t *wasm, size_t len, char *error, size_t cap)
         mgr_free();
         return false;
     }
+    ESP_LOGI(TAG, "module manager loaded: heap free %u, least ever %u", (unsigned)heap_caps_get_free_size(MALLOC_CAP_8BIT),
+             (unsigned)heap_caps_get_minimum_free_size(MALLOC_CAP_8BIT));
     return true;
 }
 
