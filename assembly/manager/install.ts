@@ -7,7 +7,7 @@ import {
   verify, mod_load, mod_call, mod_eval, mod_failure, mod_clear, mod_memory, core_link, params_put, params_get,
 } from "./host";
 import {
-  readPackage, mName, mVersion, mAbi, mKey, mKeyLen, mParams, mParamCount, mVectors, mVectorCount, mTolerance,
+  readPackage, mName, mVersion, mAbi, mKey, mKeyLen, mParams, mParamCount, mVector, mVectorCount, mTolerance, firstVector, nextVector,
   manAt, manLen, sigAt, sigLen, wasmAt, wasmLen, MODULE_ABI, bareModule,
 } from "./package";
 import { scanModule, meterModule } from "./wasm";
@@ -222,8 +222,14 @@ function checkSignature(slot: i32): bool {
 }
 
 function runVectors(h: i32): bool {
+  firstVector();
   for (let i = 0; i < mVectorCount; i++) {
-    const v = mVectors + <usize>(i * 56);
+    if (!nextVector()) {
+      refuse("BAD_PACKAGE");
+      d("the manifest's vectors did not read back as they were checked");
+      return false;
+    }
+    const v = mVector;
     const x = load<f64>(v);
     const want = load<f64>(v, 48);
     const kg = mod_eval(h, x, load<f64>(v, 8), load<f64>(v, 16), load<f64>(v, 24), load<f64>(v, 32), load<f64>(v, 40));

@@ -1,7 +1,7 @@
 // A module package (abi.json calibration_module.package) read where it lies in a slot: the
 // container, the manifest's every field checked, the module's size and SHA-256. The signature is
 // the host's to check (verify), over the manifest bytes this finds.
-import { rSlot, rMemory } from "./reader";
+import { rSlot, rMemory, rAt } from "./reader";
 import { jTake, jNext, jString, jNumber, jNull, same, hex32, hexDigit } from "./json";
 import { refuse, d, dn, dBytes } from "./out";
 import { slot_read, slot_sha256 } from "./host";
@@ -26,9 +26,12 @@ export const mKey = memory.data(16);
 export let mKeyLen: i32 = 0;
 export const mParams = memory.data(MAX_PARAMS * 8);
 export let mParamCount: i32 = 0;
-/** Per vector: x, c0..c3, temp, kg (NaN where absent). */
-export const mVectors = memory.data(MAX_VECTORS * 7 * 8);
+/** The vector read last (nextVector): x, c0..c3, temp, kg (NaN where absent). */
+export const mVector = memory.data(7 * 8);
 export let mVectorCount: i32 = 0;
+/** Where the vectors' array lies in the slot: read again, one at a time, when they run. */
+let vectorsAt: u32 = 0;
+let vectorsSlot: i32 = -1;
 export let mTolerance: f64 = 0;
 export let manAt: u32 = 0;
 export let manLen: u32 = 0;
@@ -99,8 +102,8 @@ function numberOrNull(at: usize): bool {
   return finite(v);
 }
 
-function readVector(i: i32): bool {
-  const v = mVectors + <usize>(i * 56);
+function readVector(): bool {
+  const v = mVector;
   for (let k = 0; k < 7; k++) store<f64>(v + <usize>(k * 8), NaN);
   if (!jTake(0x7b)) return false;
   let seen = 0;
@@ -217,9 +220,11 @@ function readManifest(): bool {
         if (!jTake(0x5d)) return bad("params", "an array of at most 32 finite numbers");
       }
     } else if (f == F_VECTORS) {
-      if (!jTake(0x5b) || jTake(0x5d)) return bad("vectors", "1..64 of {x, chips, temp, kg}");
+      if (!jTake(0x5b)) return bad("vectors", "1..64 of {x, chips, temp, kg}");
+      vectorsAt = rAt(); // just past the '[' (the manager does not keep 64 vectors: it reads them again)
+      if (jTake(0x5d)) return bad("vectors", "1..64 of {x, chips, temp, kg}");
       do {
-        if (mVectorCount >= MAX_VECTORS || !readVector(mVectorCount)) {
+        if (mVectorCount >= MAX_VECTORS || !readVector()) {
           refuse("BAD_PACKAGE");
           d("manifest: vector ");
           dn(mVectorCount + 1);
@@ -242,6 +247,7 @@ function readManifest(): bool {
 
 /** A bare .wasm of len bytes in slot, for a module tried without a package (replay). */
 export function bareModule(len: u32): void {
+  vectorsSlot = -1;
   wasmAt = 0;
   wasmLen = len;
   mParamCount = 0;
@@ -289,6 +295,7 @@ export function readPackage(slot: i32, len: u32): bool {
   wasmAt = sigAt + sigLen;
   wasmLen = len - wasmAt;
   rSlot(slot, manAt, manAt + manLen);
+  vectorsSlot = slot;
   if (!readManifest()) return false;
   if (wasmLen < mSize) {
     refuse("TRUNCATED");
@@ -313,6 +320,18 @@ export function readPackage(slot: i32, len: u32): bool {
     return false;
   }
   return true;
+}
+
+/** Starts reading the vectors of the package read last (readPackage passed). */
+export function firstVector(): void {
+  rSlot(vectorsSlot, vectorsAt, manAt + manLen);
+}
+
+/** The next vector into mVector (it was checked when the manifest was read); false after the last. */
+export function nextVector(): bool {
+  if (jNext() == 0x2c) jTake(0x2c);
+  if (jNext() == 0x5d) return false;
+  return readVector();
 }
 
 /** Reads a transfer's begin, {"size": bytes, "sha256": hex[, "sender": id]}, from memory. */

@@ -18,8 +18,6 @@ const MAX_FUNCS: i32 = 256;
 const gMutI32 = memory.data(MAX_GLOBALS);
 const gConst = memory.data(MAX_GLOBALS);
 const gValue = memory.data(MAX_GLOBALS * 4);
-const bodySize = memory.data(MAX_FUNCS * 4);
-const bodyLoops = memory.data(MAX_FUNCS * 2);
 const nameBuf = memory.data(32);
 
 let nGlobals: i32 = 0;
@@ -234,10 +232,7 @@ export function scanModule(slot: i32, at: u32, len: u32): bool {
         const size = rU32();
         const bodyEnd = rAt() + size;
         if (bodyEnd > stop) return malformed();
-        const loops = walkBody(bodyEnd);
-        if (loops < 0) return false;
-        store<u32>(bodySize + <usize>(i * 4), size);
-        store<u16>(bodyLoops + <usize>(i * 2), <u16>loops);
+        if (walkBody(bodyEnd) < 0) return false;
       }
     } else if (id > 12) {
       refuse("BAD_MODULE");
@@ -417,20 +412,28 @@ export function meterModule(slot: i32, at: u32, len: u32): void {
         putLeb(<u32>nGlobals);
       }
     } else if (id == 10) {
+      // Each body grows by a check per entry and loop: the section's size first (a walk over the
+      // bodies), then each body's size (a walk over it) and its bytes (again); the manager keeps no
+      // table of them.
       const n = rU32();
+      const bodies = rAt();
       let total = lebLen(n);
-      for (let i = 0; i < <i32>n; i++) {
-        const body = load<u32>(bodySize + <usize>(i * 4)) + (1 + <u32>load<u16>(bodyLoops + <usize>(i * 2))) * check;
+      for (let i: u32 = 0; i < n; i++) {
+        const old = rU32();
+        const body = old + <u32>(1 + walkBody(rAt() + old)) * check;
         total += lebLen(body) + body;
       }
       put(10);
       putLeb(total);
       putLeb(n);
-      for (let i = 0; i < <i32>n; i++) {
+      rSlot(slot, bodies, end);
+      for (let i: u32 = 0; i < n; i++) {
         const old = rU32();
-        const body = old + (1 + <u32>load<u16>(bodyLoops + <usize>(i * 2))) * check;
+        const start = rAt();
+        const bodyEnd = start + old;
+        const body = old + <u32>(1 + walkBody(bodyEnd)) * check;
+        rSlot(slot, start, end);
         putLeb(body);
-        const bodyEnd = rAt() + old;
         let copied = rAt();
         const groups = rU32();
         for (let k: u32 = 0; k < groups; k++) {
