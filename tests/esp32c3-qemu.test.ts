@@ -206,13 +206,13 @@ test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS e
     // real ESP-IDF heap with TLS up: installed on trial, then rolled back to the calibration above.
     const sent = await sendOverMqtt(watcher, signedExample("table"));
     assert.equal(sent.status, "accepted", JSON.stringify(sent));
-    const manager = await qemu.waitFor(/module manager loaded: heap free (\d+), least ever (\d+)/);
+    const manager = await qemu.waitFor(/module manager loaded: took (\d+) bytes, heap free (\d+), least ever (\d+)/);
     await watcher.publishAsync(`wasm-scale/${DEVICE}/module/rollback`, "", { qos: 1 });
     const back = await moduleAnswer(watcher, "rollback");
     assert.equal(back.status, "accepted", JSON.stringify(back));
     const builtIn = watch.readings.length;
     await watch.until(() => watch.readings.slice(builtIn).find((r) => r.calibrated && r.stable && r.kg !== null && Math.abs(r.kg - 5) < 0.011));
-    t.diagnostic(`module manager loaded with TLS up: heap free ${manager[1]}, least ever ${manager[2]}`);
+    t.diagnostic(`module manager loaded with TLS up: took ${manager[1]} bytes, heap free ${manager[2]}, least ever ${manager[3]}`);
     step("a module installed and rolled back over MQTT");
     // A restart on the same flash: the calibration comes back from NVS, no command sent.
     await qemu.stop();

@@ -26,7 +26,7 @@ export function signedExample(name: string, key = trusted.priv): Buffer {
 }
 
 /** A hand-written module (WAT) of the module ABI; `body` runs first in cal_eval, `$n` counts calls. */
-export function wat(o: { body?: string; memory?: string; abi?: number; extra?: string; slope?: number; layout?: string } = {}): Uint8Array {
+export function wat(o: { body?: string; memory?: string; abi?: number; extra?: string; slope?: number; layout?: string; version?: number } = {}): Uint8Array {
   const text = `(module ${o.extra ?? ""}
     (memory (export "memory") ${o.memory ?? "1 1"})
     ${o.layout ?? '(global (export "__data_end") i32 (i32.const 4096)) (global (export "__heap_base") i32 (i32.const 4096))'}
@@ -34,7 +34,7 @@ export function wat(o: { body?: string; memory?: string; abi?: number; extra?: s
     (data (i32.const 16) "hostile\\00")
     (func (export "cal_abi") (result i32) (i32.const ${o.abi ?? 1}))
     (func (export "cal_name") (result i32) (i32.const 16))
-    (func (export "cal_version") (result i32) (i32.const 0x010000))
+    (func (export "cal_version") (result i32) (i32.const ${o.version ?? 0x010000}))
     (func (export "cal_points") (result i32) (i32.const 1024))
     (func (export "cal_params") (result i32) (i32.const 2048))
     (func (export "cal_params_save") (result i32)

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import type { KeyObject } from "node:crypto";
 import { join } from "node:path";
 import { scaleFor, CAL_10KG } from "./helpers.js";
 import { trusted, stranger, signedExample, wat, handPacked, EXAMPLES, refusedPackages, failingInService } from "./module-fixtures.js";
@@ -350,4 +351,74 @@ test("module build: a copied example that still calls itself by the example's na
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("versions only go up: an older or the same version of the module in force is refused, a rollback still goes back; the manifest's version is the module's", async () => {
+  const r = await rig();
+  runTo(r, 5);
+  const slope = Buffer.from(r.scale.core.saveBlob("CALIBRATION")).readDoubleLE(8 + 8);
+  const version = (v: string) => handPacked(wat({ slope, version: v.split(".").reduce((a, p) => (a << 8) | Number(p), 0) }), { version: v });
+  assert.equal(r.manager.install(version("2.0.0")).status, "accepted");
+  const older = r.manager.install(version("1.0.0"));
+  assert.deepEqual([older.status, older.reason], ["rejected", "DOWNGRADE"], older.detail);
+  assert.match(older.detail, /hostile 1\.0\.0 is not newer than the 2\.0\.0 in force/);
+  const again = r.manager.install(version("2.0.0"));
+  assert.deepEqual([again.status, again.reason], ["rejected", "DOWNGRADE"], again.detail);
+  assert.equal(r.manager.install(version("2.1.0")).status, "accepted");
+  assert.equal(r.manager.activeModule!.version, "2.1.0");
+  assert.equal(r.manager.rollback().status, "accepted", "a rollback goes back to 2.0.0");
+  assert.equal(r.manager.activeModule!.version, "2.0.0");
+  // The module says what it is: a manifest that names another version is refused.
+  const lying = r.manager.install(handPacked(wat({ slope, version: 0x030000 }), { version: "3.0.1" }));
+  assert.deepEqual([lying.status, lying.reason], ["rejected", "BAD_PACKAGE"], lying.detail);
+  assert.match(lying.detail, /the module says it is version 3\.0\.0; the manifest 3\.0\.1/);
+});
+
+test("a transfer belongs to its sender: another package's begin is refused BUSY until the transfer has been idle a minute", async () => {
+  let now = 0;
+  const r = await rig(null, SCENARIO, { now: () => now });
+  runTo(r, 5);
+  const answers: TransferAnswer[] = [];
+  const t = new ModuleTransfer(r.manager, (a) => answers.push(a));
+  const last = () => answers.at(-1)!;
+  const table = signedExample("table");
+  const corners = signedExample("corners");
+  const begin = (pkg: Buffer, sender?: string) => t.handle("begin", Buffer.from(JSON.stringify({ size: pkg.length, sha256: sha256(pkg), ...(sender ? { sender } : {}) })));
+  begin(table, "alice");
+  t.handle("chunk/0", table.subarray(0, 1000));
+  now += 30_000;
+  begin(corners, "mallory");
+  assert.deepEqual([last().status, last().reason], ["rejected", "BUSY"], last().detail);
+  assert.match(last().detail, /from alice is under way \(1000 received\)/);
+  begin(corners); // no name: not the sender either
+  assert.equal(last().reason, "BUSY");
+  begin(table, "mallory"); // the same package resumes: its bytes are checked against the hash at the end
+  assert.deepEqual([last().status, last().offset], ["accepted", 1000]);
+  now += 61_000;
+  begin(corners, "mallory"); // idle for a minute: the transfer may be taken over
+  assert.deepEqual([last().status, last().offset], ["accepted", 0], last().detail);
+  t.handle("chunk/0", corners);
+  t.handle("end", Buffer.alloc(0));
+  assert.equal(r.manager.activeModule?.name, "corners");
+  // The sender of a transfer under way may change its mind.
+  begin(table, "mallory");
+  t.handle("chunk/0", table.subarray(0, 500));
+  begin(signedExample("temperature"), "mallory");
+  assert.deepEqual([last().status, last().offset], ["accepted", 0], last().detail);
+});
+
+test("trusted keys are read at every check: a key made while the scale runs is trusted at once, one removed no longer", async () => {
+  const keys: KeyObject[] = [];
+  const scale = await scaleFor(SCENARIO, 5);
+  const manager = new ModuleManager(scale.core, scale.host.calibration, null, () => keys);
+  scale.modules = manager;
+  manager.restore();
+  scale.run(5, () => {});
+  const refused = manager.install(signedExample("table"));
+  assert.deepEqual([refused.status, refused.reason], ["rejected", "UNTRUSTED_KEY"]);
+  keys.push(trusted.pub); // as `wasm-scale module keygen` adds a .pub to the folder npm start reads
+  assert.equal(manager.install(signedExample("table")).status, "accepted");
+  keys.length = 0;
+  const gone = manager.install(signedExample("corners"));
+  assert.deepEqual([gone.status, gone.reason], ["rejected", "UNTRUSTED_KEY"]);
 });

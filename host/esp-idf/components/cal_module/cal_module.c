@@ -40,6 +40,7 @@ static void mgr_free(void)
 
 static bool mgr_load(const uint8_t *wasm, size_t len, char *error, size_t cap)
 {
+    const size_t before = heap_caps_get_free_size(MALLOC_CAP_8BIT);
     s_mgr.copy = malloc(len);
     if (s_mgr.copy == NULL) {
         snprintf(error, cap, "no %u bytes of heap for it", (unsigned)len);
@@ -67,7 +68,8 @@ static bool mgr_load(const uint8_t *wasm, size_t len, char *error, size_t cap)
         mgr_free();
         return false;
     }
-    ESP_LOGI(TAG, "module manager loaded: heap free %u, least ever %u", (unsigned)heap_caps_get_free_size(MALLOC_CAP_8BIT),
+    const size_t after = heap_caps_get_free_size(MALLOC_CAP_8BIT);
+    ESP_LOGI(TAG, "module manager loaded: took %u bytes, heap free %u, least ever %u", (unsigned)(before > after ? before - after : 0), (unsigned)after,
              (unsigned)heap_caps_get_minimum_free_size(MALLOC_CAP_8BIT));
     return true;
 }
