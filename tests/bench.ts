@@ -15,7 +15,7 @@ import { Device } from "../host/desktop/device.js";
 import { ENGINES, available, type EngineName } from "../host/desktop/engines/engine.js";
 import { instructionCounts } from "./bench-instructions.js";
 import { createPrivateKey, createPublicKey } from "node:crypto";
-import { ModuleManager } from "../host/desktop/modules/manager.js";
+import { ModuleManager, managerWasmPath } from "../host/desktop/modules/manager.js";
 import { packageModule } from "../host/desktop/modules/build.js";
 import { decodePackage, generateSigningKey, signPackage } from "../host/desktop/modules/package.js";
 import { buildPicoHost, runPicoCase, picoWasm3Bytes } from "./pico-host.js";
@@ -154,6 +154,15 @@ const pico = await (async () => {
 // its image, and the least free heap across a TLS handshake with the core running. Needs root
 // (the SNTP answer on port 123) and the RISC-V toolchain.
 const esp32c3 = !esp32c3Missing() && process.getuid?.() === 0 ? await measureEsp32c3() : null;
+// The module manager: its size, and the linear memory an engine that shrinks it to __heap_base gives it.
+const managerFigures = (() => {
+  const bytes = readFileSync(managerWasmPath);
+  const module = new WebAssembly.Module(bytes);
+  const imports: Record<string, Record<string, () => number>> = {};
+  for (const i of WebAssembly.Module.imports(module)) (imports[i.module] ??= {})[i.name] = () => 0;
+  const instance = new WebAssembly.Instance(module, imports); // nothing runs: the manager has no start function
+  return { bytes: bytes.length, linear: (instance.exports.__heap_base as WebAssembly.Global).value as number };
+})();
 
 // The Pico firmware on an emulated RP2040 (tests/pico-emulator.ts): cycles a reading and their
 // parts, the CPU's share at 80 SPS, loading the core, the heap left. Built here when it can be.
@@ -237,6 +246,10 @@ const figures = {
   esp32c3_static_ram_bytes: esp32c3?.staticRamBytes ?? null,
   esp32c3_core_heap_bytes: esp32c3?.coreTookBytes ?? null,
   esp32c3_heap_free_min_tls: esp32c3?.heapFreeMinTls ?? null,
+  esp32c3_manager_heap_bytes: esp32c3?.managerTookBytes ?? null,
+  esp32c3_heap_free_manager_loaded: esp32c3?.managerHeapFree ?? null,
+  manager_wasm_bytes: managerFigures.bytes,
+  manager_linear_bytes: managerFigures.linear,
   pico_flash_bytes: pico.flash,
   pico_static_ram_bytes: pico.ram,
   pico_wasm3_ram_bytes: pico.wasm3,

@@ -151,21 +151,37 @@ export async function deviceCerts(dir: string, ca: Issued, deviceId: string): Pr
   return certs;
 }
 
-export async function measureEsp32c3(): Promise<{ appBytes: number; staticRamBytes: number; coreTookBytes: number; heapFreeMinTls: number }> {
+export async function measureEsp32c3(): Promise<{ appBytes: number; staticRamBytes: number; coreTookBytes: number; heapFreeMinTls: number; managerTookBytes: number; managerHeapFree: number }> {
   const { makePki, startMosquitto } = await import("./brokers.js");
   const { mkdtempSync, rmSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const dir = mkdtempSync(join(tmpdir(), "wasm-scale-c3-bench-"));
   const pki = await makePki();
-  const build = buildEsp32c3(await deviceCerts(dir, pki.ca, "c3-qemu"));
+  const certs = await deviceCerts(dir, pki.ca, "c3-qemu");
+  const { generateSigningKey } = await import("../host/desktop/modules/package.js");
+  const { writeFileSync, readFileSync } = await import("node:fs");
+  writeFileSync(join(certs, "module-signing.pub"), generateSigningKey().publicPem);
+  const build = buildEsp32c3(certs);
   const broker = await startMosquitto(pki, { port: 38883 });
   const sntp = await startSntp();
   const qemu = new Qemu(toolsDir(), freshFlash(join(dir, "flash.bin"), build));
+  const mqtt = (await import("mqtt")).default;
+  let client: import("mqtt").MqttClient | null = null;
   try {
     const took = await qemu.waitFor(/WAMR on the heap: the core took (\d+) bytes/);
     const connected = await qemu.waitFor(/mqtt: connected \(session present: \d\); heap free \d+, least ever (\d+)/);
-    return { ...imageFigures(build), coreTookBytes: Number(took[1]), heapFreeMinTls: Number(connected[1]) };
+    // A module transfer begun: the manager is loaded, with TLS up, and says what it took.
+    client = await mqtt.connectAsync("mqtts://localhost:38883", {
+      ca: pki.ca.cert, cert: readFileSync(pki.file("watcher.pem")), key: readFileSync(pki.file("watcher-key.pem")), clientId: "c3-bench",
+    });
+    await client.publishAsync("wasm-scale/c3-qemu/module/begin", JSON.stringify({ size: 1000, sha256: "0".repeat(64) }), { qos: 1 });
+    const manager = await qemu.waitFor(/module manager loaded: took (\d+) bytes, heap free (\d+)/);
+    return {
+      ...imageFigures(build), coreTookBytes: Number(took[1]), heapFreeMinTls: Number(connected[1]),
+      managerTookBytes: Number(manager[1]), managerHeapFree: Number(manager[2]),
+    };
   } finally {
+    await client?.endAsync();
     await qemu.stop();
     sntp.close();
     await broker.stop();
