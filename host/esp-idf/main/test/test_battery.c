@@ -214,7 +214,7 @@ const char *esp_err_to_name(esp_err_t code)
     return text;
 }
 
-void cal_manager_after_sample(void) {}
+void module_host_after_sample(void) {} /* no calibration modules in these cases (their own harness: components/cal_module/test) */
 
 /* ---- NVS: the `state` partition, in memory -------------------------------------------------- */
 
