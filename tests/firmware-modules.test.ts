@@ -2,7 +2,7 @@
 // Linux against WAMR 2.4.0 with the Kconfig defaults (its CTest harness, test/): the examples and
 // every hostile package of the desktop tests go through the same transfer, verification (mbedTLS),
 // checks and trial as on the ESP32, for both interpreters. Packages are made and signed here.
-// CI sets WASM_SCALE_REQUIRE_ENGINES: a missing WAMR, mbedTLS or cJSON fails there instead of skipping.
+// CI sets WASM_SCALE_REQUIRE_ENGINES: a missing WAMR or mbedTLS fails there instead of skipping.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -28,7 +28,7 @@ function build(interpreter: Interpreter): { binary: string } | { unavailable: st
   } catch (e) {
     const err = e as { stderr?: Buffer; stdout?: Buffer; message: string };
     const output = `${err.stdout?.toString() ?? ""}${err.stderr?.toString() ?? err.message}`;
-    if (/cJSON\.h|mbedtls\/pk\.h/.test(output)) return { unavailable: "mbedTLS or cJSON headers missing (apt-get install libmbedtls-dev libcjson-dev)" };
+    if (/mbedtls\/pk\.h/.test(output)) return { unavailable: "mbedTLS headers missing (apt-get install libmbedtls-dev)" };
     throw new Error(`building the calibration module harness failed:\n${output}`);
   }
   return { binary: join(dir, "test_cal_module") };

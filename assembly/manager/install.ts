@@ -375,6 +375,13 @@ export function check(slot: i32, len: u32, capacity: f64, division: f64, downgra
   return ok && loadModule(CANDIDATE, slot) && (paramsFromManifest(CANDIDATE) || (freeHandle(CANDIDATE), false));
 }
 
+/** "name major.minor.patch" of a handle, in the sentence. */
+function dModule(h: i32): void {
+  dBytes(nameOf(h), nameLength(nameOf(h)));
+  dc(0x20);
+  dVersion(versionOf(h));
+}
+
 export function nameLength(p: usize): i32 {
   let n = 0;
   while (n < 32 && load<u8>(p + <usize>n) != 0) n++;
@@ -408,9 +415,7 @@ export function install(slot: i32, len: u32, capacity: f64, division: f64): void
   setLength(slot, len);
   setState(slot, slotOf(PREVIOUS), true);
   say();
-  dBytes(nameOf(ACTIVE), nameLength(nameOf(ACTIVE)));
-  dc(0x20);
-  dVersion(versionOf(ACTIVE));
+  dModule(ACTIVE);
   d(" weighs now, on trial until ");
   dn(CONFIRM_READINGS);
   d(" good readings");
@@ -441,9 +446,7 @@ export function rollback(cause: i32): void {
   if (!loaded(ACTIVE)) core_link(0);
   setState(slotOf(ACTIVE), -1, false);
   say();
-  dBytes(nameOf(PREVIOUS), nameLength(nameOf(PREVIOUS)));
-  dc(0x20);
-  dVersion(versionOf(PREVIOUS));
+  dModule(PREVIOUS);
   d(" rolled back (");
   if (cause == 0) d("requested");
   else if (cause == 1) d("requested over MQTT");
@@ -454,9 +457,7 @@ export function rollback(cause: i32): void {
   }
   d("): ");
   if (loaded(ACTIVE)) {
-    dBytes(nameOf(ACTIVE), nameLength(nameOf(ACTIVE)));
-    dc(0x20);
-    dVersion(versionOf(ACTIVE));
+    dModule(ACTIVE);
   } else {
     d("the built-in calibration");
   }
@@ -490,9 +491,7 @@ export function afterSample(good: i32, failed: bool, x: f64, kg: f64): void {
   if (sTrial && good >= CONFIRM_READINGS) {
     setState(sActive, sPrevious, false);
     say();
-    dBytes(nameOf(ACTIVE), nameLength(nameOf(ACTIVE)));
-    dc(0x20);
-    dVersion(versionOf(ACTIVE));
+    dModule(ACTIVE);
     d(" confirmed after ");
     dn(good);
     d(" good readings");
@@ -618,9 +617,7 @@ export function restore(): void {
   if (sPrevious >= 0 && !restoreSlot(PREVIOUS, sPrevious)) freeHandle(PREVIOUS);
   say();
   d("calibration module ");
-  dBytes(nameOf(ACTIVE), nameLength(nameOf(ACTIVE)));
-  dc(0x20);
-  dVersion(versionOf(ACTIVE));
+  dModule(ACTIVE);
   d(" (slot ");
   dc(slotLetter(slot));
   d(")");
@@ -635,9 +632,7 @@ export function verifyOnly(slot: i32, len: u32, capacity: f64, division: f64): v
     return;
   }
   say();
-  dBytes(nameOf(CANDIDATE), nameLength(nameOf(CANDIDATE)));
-  dc(0x20);
-  dVersion(versionOf(CANDIDATE));
+  dModule(CANDIDATE);
   d(", signed by ");
   dBytes(mKey, mKeyLen);
   d(", ");

@@ -4,15 +4,14 @@
 //   - the compiler wrappers, newlib, libstdc++ and QEMU from host/esp-idf/tools/esp32c3-toolchain.sh
 //     (cached by the hash of their inputs);
 //   - ESP-IDF, esp-idf-kconfig, esptool and WAMR from the vendor folder (SHA-256 checked);
-//   - the two components the component manager would download: WAMR (its repository is an ESP-IDF
-//     component) and cJSON (espressif/cjson packages upstream cJSON; ESP-IDF 5.3 carries the same
-//     source in components/json).
+//   - the component the component manager would download: WAMR (its repository is an ESP-IDF
+//     component).
 // Writes build/esp32c3-qemu/wasm-scale.elf, .bin and flash.bin (a 4 MB image QEMU boots), and prints
 // the build folder. --certs: the folder with ca.pem, device.der and device-key.der to embed (the
 // tests make them; main/certs otherwise). With Espressif's own toolchain, `idf.py set-target esp32c3
 // build` in host/esp-idf builds the same firmware for a real ESP32-C3 (WiFi instead of Ethernet).
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { repo, unpackVendor } from "../../vendor.mjs";
 
@@ -35,14 +34,7 @@ const offline = join(out, "offline-components");
 mkdirSync(offline, { recursive: true });
 const wamrLink = join(offline, "espressif__wasm-micro-runtime");
 if (!existsSync(wamrLink)) symlinkSync(wamr, wamrLink);
-const cjson = join(offline, "espressif__cjson");
-mkdirSync(cjson, { recursive: true });
-const cjsonCmake = `# espressif/cjson: upstream cJSON, here from ESP-IDF's own copy (components/json/cJSON).
-idf_component_register(SRCS "$ENV{IDF_PATH}/components/json/cJSON/cJSON.c" INCLUDE_DIRS "$ENV{IDF_PATH}/components/json/cJSON")
-`;
-if (!existsSync(join(cjson, "CMakeLists.txt")) || readFileSync(join(cjson, "CMakeLists.txt"), "utf8") !== cjsonCmake) {
-  writeFileSync(join(cjson, "CMakeLists.txt"), cjsonCmake);
-}
+rmSync(join(offline, "espressif__cjson"), { recursive: true, force: true }); // an older build's stand-in: nothing needs cJSON now
 
 const env = {
   ...process.env,

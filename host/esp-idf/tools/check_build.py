@@ -90,10 +90,8 @@ IDF = {
     "mqtt": (["esp-mqtt/include"], ["esp_event", "tcp_transport"]),
 }
 # Components from the ESP Component Registry (main/idf_component.yml, components/*/idf_component.yml):
-# WAMR from the vendor folder; cJSON, which espressif/cjson packages unchanged, from Debian's
-# libcjson-dev (the same upstream project and API, 1.7.x).
-MANAGED = ["espressif__wasm-micro-runtime", "espressif__cjson"]
-CJSON = Path("/usr/include/cjson")
+# WAMR, from the vendor folder.
+MANAGED = ["espressif__wasm-micro-runtime"]
 
 # What every ESP-IDF component sees without asking (IDF's "common requirements").
 COMMON = ["newlib", "esp_common", "esp_system", "esp_hw_support", "esp_rom", "soc", "hal", "xtensa",
@@ -275,10 +273,6 @@ def include_dirs(name: str, components: dict, idf: Path, wamr: Path) -> list:
             dirs += [cd / i for i in incs]
         elif dep == "espressif__wasm-micro-runtime":
             dirs.append(wamr / "core/iwasm/include")
-        elif dep == "espressif__cjson":
-            if not (CJSON / "cJSON.h").exists():
-                raise CheckError(f"{CJSON}/cJSON.h is missing (apt-get install libcjson-dev): the stand-in for espressif/cjson")
-            dirs.append(CJSON)
         else:
             dirs += [idf / "components" / dep / i for i in IDF[dep][0]]
     return [str(p) for p in dirs]

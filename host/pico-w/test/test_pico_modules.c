@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "module_crypto.h"
+#include "module_cases.h"
 #include "module_host.h"
 #include "modules_wasm3.h"
 #include "scale_abi.h"
@@ -27,25 +27,16 @@
 
 extern int32_t sim_code;
 
-#define CHECK(cond, ...)                                                           \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stdout, "FAIL %s:%d: ", __FILE__, __LINE__);                   \
-            fprintf(stdout, __VA_ARGS__);                                          \
-            fprintf(stdout, "\n");                                                 \
-            exit(1);                                                               \
-        }                                                                          \
-    } while (0)
 
 static uint8_t *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    CHECK(f != NULL, "cannot open %s", path);
+    MC_CHECK(f != NULL, "cannot open %s", path);
     fseek(f, 0, SEEK_END);
     *len = (size_t)ftell(f);
     fseek(f, 0, SEEK_SET);
     uint8_t *buf = malloc(*len + 1);
-    CHECK(buf && fread(buf, 1, *len, f) == *len, "cannot read %s", path);
+    MC_CHECK(buf && fread(buf, 1, *len, f) == *len, "cannot read %s", path);
     buf[*len] = 0;
     fclose(f);
     return buf;
@@ -60,11 +51,11 @@ static int s_erases;
 static bool nor_write(uint32_t offset, const uint8_t *data, size_t n, int32_t erase)
 {
     if (erase >= 0) {
-        CHECK(erase % STORE_SECTOR == 0, "an erase at %ld, not a sector boundary", (long)erase);
+        MC_CHECK(erase % STORE_SECTOR == 0, "an erase at %ld, not a sector boundary", (long)erase);
         memset(s_flash + erase, 0xff, STORE_SECTOR);
         s_erases++;
     }
-    CHECK(offset % STORE_PAGE == 0 && n % STORE_PAGE == 0 && offset + n <= FLASH_BYTES, "a program of %zu bytes at %lu: not whole pages", n, (unsigned long)offset);
+    MC_CHECK(offset % STORE_PAGE == 0 && n % STORE_PAGE == 0 && offset + n <= FLASH_BYTES, "a program of %zu bytes at %lu: not whole pages", n, (unsigned long)offset);
     for (size_t i = 0; i < n; i++) s_flash[offset + i] &= data[i];
     return true;
 }
@@ -72,47 +63,6 @@ static bool nor_write(uint32_t offset, const uint8_t *data, size_t n, int32_t er
 static const store_flash_t FLASH = {.base = s_flash, .size = FLASH_BYTES, .write = nor_write};
 
 /* ---- the core, as main.c drives it ------------------------------------------------------------ */
-
-#define MAX_ANSWERS 512
-static char *s_answers[MAX_ANSWERS];
-static int s_n_answers;
-
-static void on_answer(const char *json)
-{
-    if (s_n_answers < MAX_ANSWERS) s_answers[s_n_answers++] = strdup(json);
-}
-
-/* The newest answer of `step`: its status and reason ("" when none), by reading the JSON's fields. */
-static bool last_answer(const char *step, char *status, char *reason)
-{
-    char want[48];
-    snprintf(want, sizeof want, "\"step\":\"%s\"", step);
-    for (int i = s_n_answers - 1; i >= 0; i--) {
-        const char *a = s_answers[i];
-        if (!strstr(a, want)) continue;
-        const char *s = strstr(a, "\"status\":\""), *r = strstr(a, "\"reason\":\"");
-        sscanf(s + 10, "%15[^\"]", status);
-        reason[0] = 0;
-        if (r) sscanf(r + 10, "%31[^\"]", reason);
-        return true;
-    }
-    return false;
-}
-
-static void expect(const char *step, const char *want)
-{
-    char status[16], reason[32];
-    CHECK(last_answer(step, status, reason), "no %s answer", step);
-    if (strcmp(want, "accepted") == 0) CHECK(strcmp(status, "accepted") == 0, "%s %s (%s), expected accepted: %s", step, status, reason, s_answers[s_n_answers - 1]);
-    else CHECK(strcmp(status, "rejected") == 0 && strcmp(reason, want) == 0, "%s %s (%s), expected %s: %s", step, status, reason, want, s_answers[s_n_answers - 1]);
-    printf("%s %s%s%s\n", step, status, reason[0] ? " " : "", reason);
-}
-
-static void expect_verdict(const char *want)
-{
-    char status[16], reason[32];
-    expect(last_answer("install", status, reason) ? "install" : "end", want);
-}
 
 static int32_t core_module(bool on)
 {
@@ -147,7 +97,7 @@ static void start_modules(void)
     const module_host_config_t c = {
         .engine = modules_wasm3(), .storage = &s_storage, .keys_pem = s_keys, .n_keys = 1, .chunk_bytes = 1024,
         .manager_wasm = s_manager, .manager_len = s_manager_len, .core_module = core_module, .core_range = core_range,
-        .answer = on_answer, .now_ms = now_ms,
+        .answer = mc_answer, .now_ms = now_ms,
     };
     const wasm_host_calibration_t calibration = {.eval = module_host_eval, .fit = module_host_fit};
     wasm_host_set_calibration(&calibration);
@@ -164,7 +114,7 @@ static void restart(void)
 static uint32_t s_last_seq;
 static int s_lost;
 
-/* n samples; the last reading's gross weight in *gross. */
+/* n samples; the last reading's gross weight in *gross. Counts readings whose sequence number skips one. */
 static int samples(int n, float *gross)
 {
     static int32_t t;
@@ -172,7 +122,7 @@ static int samples(int n, float *gross)
     for (int i = 0; i < n; i++) {
         t += 13;
         const int32_t r = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, &t);
-        CHECK(r != INT32_MIN, "sample trapped");
+        MC_CHECK(r != INT32_MIN, "sample trapped");
         module_host_after_sample();
         if (r <= 0) continue;
         const uint8_t *rec = wasm_host_reading();
@@ -186,31 +136,14 @@ static int samples(int n, float *gross)
     return readings;
 }
 
-static void send_chunks(const uint8_t *pkg, size_t len, size_t from)
-{
-    for (size_t at = from; at < len; at += 1024) {
-        char sub[32];
-        snprintf(sub, sizeof sub, "chunk/%u", (unsigned)at);
-        module_host_message(sub, strlen(sub), pkg + at, len - at < 1024 ? len - at : 1024);
-    }
-}
+static int lost(void) { return s_lost; }
 
-static void send_package(const uint8_t *pkg, size_t len)
-{
-    uint8_t hash[32];
-    char hex[65], begin[160];
-    CHECK(module_sha256(pkg, len, hash), "sha256");
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", hash[i]);
-    snprintf(begin, sizeof begin, "{\"size\":%u,\"sha256\":\"%s\"}", (unsigned)len, hex);
-    module_host_message("begin", 5, (const uint8_t *)begin, strlen(begin));
-    send_chunks(pkg, len, 0);
-    module_host_message("end", 3, NULL, 0);
-}
+static const module_rig_t RIG = {.samples = samples, .lost = lost, .restart = restart};
 
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
-    CHECK(argc >= 5, "usage: test_pico_modules <case> <release.wasm> <key.pub> <package> [...]");
+    MC_CHECK(argc >= 5, "usage: test_pico_modules <case> <release.wasm> <key.pub> <package> [...]");
     const char *name = argv[1];
     size_t core_len, key_len, len;
     const uint8_t *core = read_file(argv[2], &core_len);
@@ -224,69 +157,26 @@ int main(int argc, char **argv)
     memset(s_flash, 0xff, sizeof s_flash);
     store_init(&FLASH);
     const wasm_host_config_t config = {.wasm = core, .wasm_len = core_len, .stack_bytes = 8 * 1024, .on_instantiated = on_instantiated};
-    CHECK(wasm_host_start(&config) == WASM_HOST_OK, "the core does not start");
+    MC_CHECK(wasm_host_start(&config) == WASM_HOST_OK, "the core does not start");
     start_modules();
     float gross = NAN;
     samples(50, &gross);
+    (void)gross;
 
     if (strcmp(name, "install") == 0) {
-        CHECK(argc >= 6, "install: EXPECT");
-        send_package(pkg, len);
-        expect_verdict(argv[5]);
-        bool trial = false;
-        if (strcmp(argv[5], "accepted") == 0) CHECK(module_host_active(&trial) && trial, "no module on trial after an accepted install");
-        else CHECK(module_host_active(NULL) == NULL, "a refused module is active");
-        samples(300, &gross);
-        CHECK(s_lost == 0, "%d reading(s) lost", s_lost);
-        CHECK(isfinite(gross), "the weight is not finite");
-        printf("weighs %.4f kg\n", (double)gross);
+        MC_CHECK(argc >= 6, "install: EXPECT");
+        mc_install(&RIG, pkg, len, argv[5]);
     } else if (strcmp(name, "service") == 0) {
-        CHECK(argc >= 6, "service: REASON");
-        send_package(pkg, len);
-        expect_verdict("accepted");
-        const int readings = samples(3000, &gross);
-        char status[16], reason[32];
-        CHECK(last_answer("rollback", status, reason), "no rollback answer");
-        CHECK(strcmp(status, "accepted") == 0 && strcmp(reason, argv[5]) == 0, "rolled back %s for %s, expected %s", status, reason, argv[5]);
-        CHECK(module_host_active(NULL) == NULL, "the module is still active");
-        CHECK(s_lost == 0, "%d reading(s) lost", s_lost);
-        printf("rolled back (%s) with %d readings, none lost\n", reason, readings);
+        MC_CHECK(argc >= 6, "service: REASON");
+        mc_service(&RIG, pkg, len, argv[5]);
     } else if (strcmp(name, "slots") == 0) {
-        CHECK(argc >= 6, "slots: PKG_B");
+        MC_CHECK(argc >= 6, "slots: PKG_B");
         size_t len_b;
         uint8_t *pkg_b = read_file(argv[5], &len_b);
-        send_package(pkg, len);
-        expect_verdict("accepted");
-        samples(50, &gross);
-        restart();
-        expect("rollback", "accepted");
-        CHECK(module_host_active(NULL) == NULL, "a module on trial survived a restart");
-        send_package(pkg, len);
-        expect_verdict("accepted");
-        samples(250, &gross); /* past the manager's 200 good readings */
-        expect("confirm", "accepted");
-        restart();
-        bool trial = true;
-        const char *active = module_host_active(&trial);
-        CHECK(active && !trial, "the confirmed module did not come back from flash after a restart");
-        printf("restored %s from flash after a restart\n", active);
-        char first[33];
-        snprintf(first, sizeof first, "%s", active);
-        send_package(pkg_b, len_b);
-        expect_verdict("accepted");
-        module_host_message("rollback", 8, NULL, 0);
-        expect("rollback", "accepted");
-        active = module_host_active(NULL);
-        CHECK(active && strcmp(active, first) == 0, "rollback went to %s, not %s", active ? active : "none", first);
-        module_host_message("rollback", 8, NULL, 0);
-        CHECK(module_host_active(NULL) == NULL, "a second rollback left a module");
-        module_host_message("rollback", 8, NULL, 0);
-        expect("rollback", "NO_PREVIOUS");
-        samples(100, &gross);
-        CHECK(s_lost == 0, "%d reading(s) lost", s_lost);
-        printf("%d sector erases\n", s_erases);
+        mc_slots(&RIG, pkg, len, pkg_b, len_b);
+        printf("%d sector erases; the slots read back from flash after each restart\n", s_erases);
     } else {
-        CHECK(false, "unknown case %s", name);
+        MC_CHECK(false, "unknown case %s", name);
     }
     module_host_stop();
     printf("PASS %s\n", name);

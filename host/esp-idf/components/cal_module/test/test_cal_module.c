@@ -24,9 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cJSON.h"
 #include "cal_module.h"
 #include "check.h"
+#include "module_cases.h"
 #include "module_crypto.h"
 #include "esp_heap_caps.h"
 #include "module_host.h"
@@ -72,33 +72,6 @@ static double now_ms(void) { return s_clock_ms += 1; }
 static const module_storage_t STORAGE = {NULL, SLOT_BYTES, ram_erase, ram_write, ram_read, ram_save_params, ram_load_params, ram_save_state, ram_load_state};
 
 /* ---- the core, as main.c drives it --------------------------------------------------------------- */
-
-#define MAX_ANSWERS 512
-static char *s_answers[MAX_ANSWERS];
-static int s_n_answers;
-
-static void on_answer(const char *json)
-{
-    if (s_n_answers < MAX_ANSWERS) s_answers[s_n_answers++] = strdup(json);
-}
-
-/* The newest answer of `step`: its status and reason (reason "" when none). */
-static bool last_answer(const char *step, char *status, char *reason)
-{
-    for (int i = s_n_answers - 1; i >= 0; i--) {
-        cJSON *j = cJSON_Parse(s_answers[i]);
-        const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "step");
-        if (cJSON_IsString(st) && strcmp(st->valuestring, step) == 0) {
-            const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "status"), *r = cJSON_GetObjectItemCaseSensitive(j, "reason");
-            strcpy(status, a->valuestring);
-            strcpy(reason, cJSON_IsString(r) ? r->valuestring : "");
-            cJSON_Delete(j);
-            return true;
-        }
-        cJSON_Delete(j);
-    }
-    return false;
-}
 
 static int32_t core_module(bool on)
 {
@@ -152,7 +125,7 @@ static void start_manager(void)
 {
     module_host_config_t m = {
         .engine = cal_module_wamr(), .storage = &STORAGE, .keys_pem = s_keys, .n_keys = 1, .chunk_bytes = 1024, .manager_wasm = s_manager, .manager_len = s_manager_len,
-        .core_module = core_module, .core_range = core_range, .answer = on_answer, .now_ms = now_ms, .free_heap = free_heap,
+        .core_module = core_module, .core_range = core_range, .answer = mc_answer, .now_ms = now_ms, .free_heap = free_heap,
     };
     cal_module_link_calibration(true);
     module_host_start(&m);
@@ -199,35 +172,6 @@ static int samples(int n, reading_t *last)
     return readings;
 }
 
-/* The begin message for a package of len bytes announced with SHA-256 `hash` (its hex in hex[65]). */
-static void begin_for(size_t len, const uint8_t hash[32], char hex[65], char *begin, size_t size)
-{
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", hash[i]);
-    snprintf(begin, size, "{\"size\":%u,\"sha256\":\"%s\"}", (unsigned)len, hex);
-}
-
-/* Sends bytes [from, len) of a package in 1 KiB chunks at their offsets. */
-static void send_chunks(const uint8_t *pkg, size_t len, size_t from)
-{
-    for (size_t at = from; at < len; at += 1024) {
-        char sub[32];
-        snprintf(sub, sizeof sub, "chunk/%u", (unsigned)at);
-        module_host_message(sub, strlen(sub), pkg + at, len - at < 1024 ? len - at : 1024);
-    }
-}
-
-/* Sends a package as the desktop's sender does: begin, chunks, end. */
-static void send_package(const uint8_t *pkg, size_t len)
-{
-    uint8_t hash[32];
-    char begin[160], hex[65];
-    CHECK(module_sha256(pkg, len, hash), "sha256");
-    begin_for(len, hash, hex, begin, sizeof begin);
-    module_host_message("begin", 5, (const uint8_t *)begin, strlen(begin));
-    send_chunks(pkg, len, 0);
-    module_host_message("end", 3, NULL, 0);
-}
-
 /* A command to the core on its command topic, as main.c hands one over. */
 static void command(const char *json)
 {
@@ -239,22 +183,18 @@ static void command(const char *json)
     CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_MESSAGE, 2, (int32_t)t, (int32_t)p) >= 0, "%s refused", json);
 }
 
-static void expect(const char *step, const char *want)
+static int lost(void) { return s_lost; }
+
+/* The shared cases' view of samples: the last reading's gross weight. */
+static int samples_gross(int n, float *gross)
 {
-    char status[16], reason[32];
-    CHECK(last_answer(step, status, reason), "no %s answer", step);
-    if (strcmp(want, "accepted") == 0) CHECK(strcmp(status, "accepted") == 0, "%s %s (%s), expected accepted: %s", step, status, reason, s_answers[s_n_answers - 1]);
-    else CHECK(strcmp(status, "rejected") == 0 && strcmp(reason, want) == 0, "%s %s (%s), expected %s: %s", step, status, reason, want, s_answers[s_n_answers - 1]);
-    printf("%s %s%s%s\n", step, status, reason[0] ? " " : "", reason);
+    reading_t r = {0};
+    const int readings = samples(n, &r);
+    if (gross && readings) *gross = r.gross;
+    return readings;
 }
 
-/* The verdict of a whole transfer: install's answer, or end's when it never got that far. */
-static void expect_verdict(const char *want)
-{
-    char status[16], reason[32];
-    bool installed = last_answer("install", status, reason);
-    expect(installed ? "install" : "end", want);
-}
+static const module_rig_t RIG = {.samples = samples_gross, .lost = lost, .restart = restart};
 
 int main(int argc, char **argv)
 {
@@ -277,107 +217,59 @@ int main(int argc, char **argv)
 
     if (strcmp(name, "install") == 0) {
         CHECK(argc >= 6, "install: EXPECT");
-        send_package(pkg, len);
-        expect_verdict(argv[5]);
-        bool trial;
-        if (strcmp(argv[5], "accepted") == 0) {
-            CHECK(module_host_active(&trial) && trial, "no module on trial after an accepted install");
-            if (argc >= 8) {
-                sim_hx711_code = atoi(argv[6]);
-                samples(400, &r);
-                double want = atof(argv[7]);
-                CHECK(fabs(r.gross - want) <= 0.011, "%.4f kg weighed at code %s; the module says %.4f", r.gross, argv[6], want);
-                printf("weighs %.3f kg at code %s (the module: %.4f)\n", r.gross, argv[6], want);
-            }
-        } else {
-            CHECK(module_host_active(NULL) == NULL, "a refused module is active");
+        mc_install(&RIG, pkg, len, argv[5]);
+        if (strcmp(argv[5], "accepted") == 0 && argc >= 8) {
+            sim_hx711_code = atoi(argv[6]);
+            samples(400, &r);
+            double want = atof(argv[7]);
+            CHECK(fabs(r.gross - want) <= 0.011, "%.4f kg weighed at code %s; the module says %.4f", r.gross, argv[6], want);
+            printf("weighs %.3f kg at code %s (the module: %.4f)\n", r.gross, argv[6], want);
         }
-        samples(300, &r);
-        CHECK(s_lost == 0, "%d reading(s) lost", s_lost);
-        CHECK(isfinite(r.gross), "the weight is not finite");
     } else if (strcmp(name, "service") == 0) {
         CHECK(argc >= 6, "service: REASON");
-        send_package(pkg, len);
-        expect_verdict("accepted");
-        int readings = samples(3000, &r);
-        expect("rollback", "accepted");
-        char status[16], reason[32];
-        last_answer("rollback", status, reason);
-        CHECK(strcmp(reason, argv[5]) == 0, "rolled back for %s, expected %s", reason, argv[5]);
-        CHECK(module_host_active(NULL) == NULL, "the module is still active");
-        CHECK(s_lost == 0, "%d reading(s) lost", s_lost);
+        mc_service(&RIG, pkg, len, argv[5]);
+        samples(10, &r);
         CHECK(isfinite(r.gross) && fabs(r.gross - 1.16) < 0.02, "after the rollback the built-in curve weighs %.4f", r.gross);
-        printf("rolled back (%s) with %d readings, none lost\n", reason, readings);
     } else if (strcmp(name, "slots") == 0) {
         CHECK(argc >= 6, "slots: PKG_B");
         size_t len_b;
         uint8_t *pkg_b = read_file(argv[5], &len_b);
-        send_package(pkg, len);
-        expect_verdict("accepted");
-        samples(50, &r);
-        restart();
-        expect("rollback", "accepted");
-        CHECK(module_host_active(NULL) == NULL, "a module on trial survived a restart");
-        send_package(pkg, len);
-        expect_verdict("accepted");
-        samples(250, &r); /* past the manager's 200 good readings (abi.json confirmReadings) */
-        expect("confirm", "accepted");
-        restart();
-        bool trial = true;
-        const char *active = module_host_active(&trial);
-        CHECK(active && !trial, "the confirmed module did not come back after a restart");
-        printf("restored %s after a restart\n", active);
-        char first[33];
-        snprintf(first, sizeof first, "%s", active);
-        send_package(pkg_b, len_b);
-        expect_verdict("accepted");
-        module_host_message("rollback", 8, NULL, 0);
-        expect("rollback", "accepted");
-        active = module_host_active(NULL);
-        CHECK(active && strcmp(active, first) == 0, "rollback went to %s, not %s", active ? active : "none", first);
-        module_host_message("rollback", 8, NULL, 0);
-        CHECK(module_host_active(NULL) == NULL, "a second rollback left a module");
-        module_host_message("rollback", 8, NULL, 0);
-        expect("rollback", "NO_PREVIOUS");
-        samples(100, &r);
-        CHECK(s_lost == 0, "%d reading(s) lost", s_lost);
+        mc_slots(&RIG, pkg, len, pkg_b, len_b);
     } else if (strcmp(name, "transfer") == 0) {
-        uint8_t hash[32];
-        char begin[160], hex[65];
-        module_sha256(pkg, len, hash);
-        begin_for(len, hash, hex, begin, sizeof begin);
+        char begin[160];
+        mc_begin_for(pkg, len, begin, sizeof begin);
         module_host_message("chunk/0", 7, pkg, 100);
-        expect("chunk", "NO_TRANSFER");
+        mc_expect("chunk", "NO_TRANSFER");
         module_host_message("begin", 5, (const uint8_t *)"{\"size\":999999999,\"sha256\":\"00\"}", 33);
-        expect("begin", "BAD_PACKAGE");
+        mc_expect("begin", "BAD_PACKAGE");
         module_host_message("begin", 5, NULL, 4000); /* too large for the MQTT buffer: not kept, not read */
-        expect("begin", "BAD_PACKAGE");
+        mc_expect("begin", "BAD_PACKAGE");
         module_host_message("begin", 5, (const uint8_t *)begin, strlen(begin));
-        expect("begin", "accepted");
+        mc_expect("begin", "accepted");
         module_host_message("chunk/0", 7, pkg, 1024);
         module_host_message("chunk/5", 7, pkg, 10);
-        expect("chunk", "BAD_OFFSET");
+        mc_expect("chunk", "BAD_OFFSET");
         module_host_message("chunk/1024", 10, pkg + 1024, 2000);
-        expect("chunk", "TOO_LARGE");
+        mc_expect("chunk", "TOO_LARGE");
         module_host_message("chunk/1024", 10, NULL, 5000);
-        expect("chunk", "TOO_LARGE");
+        mc_expect("chunk", "TOO_LARGE");
         module_host_message("end", 3, NULL, 0);
-        expect("end", "TRUNCATED");
+        mc_expect("end", "TRUNCATED");
         module_host_message("begin", 5, (const uint8_t *)begin, strlen(begin)); /* after a break: resumes */
-        CHECK(strstr(s_answers[s_n_answers - 1], "\"offset\":1024") != NULL, "resume at 1024: %s", s_answers[s_n_answers - 1]);
-        send_chunks(pkg, len, 1024);
+        CHECK(strstr(mc_newest(), "\"offset\":1024") != NULL, "resume at 1024: %s", mc_newest());
+        mc_send_chunks(pkg, len, 1024);
         module_host_message("end", 3, NULL, 0);
-        expect("install", "accepted");
-        hash[0] ^= 0x10; /* a package that is not what begin announced */
-        begin_for(len, hash, hex, begin, sizeof begin);
+        mc_expect("install", "accepted");
+        char *digit = strstr(begin, "\"sha256\":\"") + 10; /* a package that is not what begin announced */
+        *digit = *digit == '0' ? '1' : '0';
         module_host_message("begin", 5, (const uint8_t *)begin, strlen(begin));
-        send_chunks(pkg, len, 0);
+        mc_send_chunks(pkg, len, 0);
         module_host_message("end", 3, NULL, 0);
-        expect("end", "BAD_HASH");
+        mc_expect("end", "BAD_HASH");
         CHECK(module_host_active(NULL) != NULL, "the installed module was lost to a bad transfer");
     } else if (strcmp(name, "fit") == 0) {
-        send_package(pkg, len);
-        expect_verdict("accepted");
+        mc_send_package(pkg, len);
+        mc_expect_verdict("accepted");
         samples(200, &r);
         command("{\"cmd\":\"cal_clear\"}");
         command("{\"cmd\":\"cal_point\",\"kg\":0}");
@@ -385,7 +277,7 @@ int main(int argc, char **argv)
         samples(300, &r);
         command("{\"cmd\":\"cal_point\",\"kg\":20}");
         command("{\"cmd\":\"cal_fit\",\"order\":1}");
-        expect("fit", "accepted");
+        mc_expect("fit", "accepted");
         samples(300, &r);
         CHECK(fabs(r.gross - 20) <= 0.011, "%.4f kg after the fit, 20 on the platform", r.gross);
         size_t saved = s_params_len[0] > s_params_len[1] ? s_params_len[0] : s_params_len[1];
@@ -394,8 +286,8 @@ int main(int argc, char **argv)
     } else if (strcmp(name, "memory") == 0) {
         wasm_host_memory_t before, after;
         wasm_host_memory(&before);
-        send_package(pkg, len);
-        expect_verdict("accepted");
+        mc_send_package(pkg, len);
+        mc_expect_verdict("accepted");
         samples(300, &r);
         wasm_host_memory(&after);
         printf("FIGURES {\"pool\":%u,\"pool_peak\":%u,\"pool_free_before\":%u,\"pool_free_after\":%u,\"manager_heap\":%u}\n", (unsigned)after.pool_bytes, (unsigned)after.pool_peak_bytes,

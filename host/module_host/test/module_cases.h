@@ -1,0 +1,53 @@
+/*
+ * What the firmwares' calibration module harnesses share (the ESP32's with WAMR,
+ * esp-idf/components/cal_module/test; the Pico W's with wasm3, pico-w/test): the manager's answers
+ * kept and read back, a package sent as `wasm-scale module install` sends it (1 KiB chunks), and
+ * the cases both run through module_host. A failed check says where and why, and exits 1.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define MC_CHECK(cond, ...)                                               \
+    do {                                                                  \
+        if (!(cond)) {                                                    \
+            fprintf(stdout, "FAIL %s:%d: ", __FILE__, __LINE__);          \
+            fprintf(stdout, __VA_ARGS__);                                 \
+            fputc('\n', stdout);                                          \
+            exit(1);                                                      \
+        }                                                                 \
+    } while (0)
+
+/* What a harness gives the cases: n samples (readings made, the last one's gross weight, readings
+ * lost so far), and the board restarting (module_host stopped and started again on the same slots). */
+typedef struct {
+    int (*samples)(int n, float *gross);
+    int (*lost)(void);
+    void (*restart)(void);
+} module_rig_t;
+
+/* module_host's answer hook: keeps every answer. */
+void mc_answer(const char *json);
+/* The newest answer of `step`: its status and reason ("" when none); false when there is none. */
+bool mc_last(const char *step, char *status, char *reason);
+/* The newest answer, whole. */
+const char *mc_newest(void);
+/* The newest `step` answer is `want` ("accepted", or the reason of a refusal); prints it. */
+void mc_expect(const char *step, const char *want);
+/* The verdict of a whole transfer: install's answer, or end's when it never got that far. */
+void mc_expect_verdict(const char *want);
+
+/* {"size":...,"sha256":...} of a package. */
+void mc_begin_for(const uint8_t *pkg, size_t len, char *begin, size_t size);
+void mc_send_chunks(const uint8_t *pkg, size_t len, size_t from);
+void mc_send_package(const uint8_t *pkg, size_t len);
+
+/* The cases both firmwares run: a package accepted (on trial) or refused with a reason, weighing on;
+ * a module that fails in service rolled back with a reason; slots across restarts and rollbacks. */
+void mc_install(const module_rig_t *rig, const uint8_t *pkg, size_t len, const char *expect);
+void mc_service(const module_rig_t *rig, const uint8_t *pkg, size_t len, const char *reason);
+void mc_slots(const module_rig_t *rig, const uint8_t *pkg, size_t len, const uint8_t *pkg_b, size_t len_b);
