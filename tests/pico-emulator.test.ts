@@ -8,7 +8,8 @@
 // (WASM_SCALE_REQUIRE_PICO).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { EmulatedPico, emulatorBuild, parseRecord, functionRanges, bootromPath } from "./pico-emulator.js";
@@ -16,15 +17,19 @@ import { VirtualScale } from "../host/desktop/virtual-scale.js";
 import { parseScenario } from "../host/desktop/scenario.js";
 import type { Reading } from "../host/desktop/core.js";
 import { repo } from "../host/vendor.mjs";
+import { trusted, signedExample } from "./module-fixtures.js";
+import { sha256 } from "../host/desktop/modules/package.js";
+import { ModuleManager } from "../host/desktop/modules/manager.js";
 
 const toolchain = spawnSync("arm-none-eabi-gcc", ["--version"]).status === 0;
 const skip = process.env.WASM_SCALE_REQUIRE_PICO ? false
   : !toolchain ? "no arm-none-eabi-gcc (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib)"
   : !bootromPath() ? "no vendor folder with the RP2040 boot ROM (WASM_SCALE_VENDOR)" : false;
 
-/** Builds the emulator's firmware for a rate (incremental). */
-function build(rate: 10 | 80): { uf2: string; elf: string } {
-  const r = spawnSync(process.execPath, [join(repo, "host", "pico-w", "build.mjs"), "--emulator", `-DSCALE_HX711_RATE_SPS=${rate}`], { encoding: "utf8", cwd: repo });
+/** Builds the emulator's firmware for a rate (incremental), trusting a module signing key when given. */
+function build(rate: 10 | 80, moduleKey?: string): { uf2: string; elf: string } {
+  const settings = [`-DSCALE_HX711_RATE_SPS=${rate}`, ...(moduleKey ? [`-DSCALE_MODULE_KEY_FILE=${moduleKey}`] : [])];
+  const r = spawnSync(process.execPath, [join(repo, "host", "pico-w", "build.mjs"), "--emulator", ...settings], { encoding: "utf8", cwd: repo });
   assert.equal(r.status, 0, r.stdout.slice(-3000) + r.stderr.slice(-3000));
   const out = emulatorBuild(rate);
   assert.ok(existsSync(out.uf2), `${out.uf2} was not built`);
@@ -126,4 +131,53 @@ test("Pico firmware on an emulated RP2040: a chip that goes missing, comes back 
   const names = new Set(fw.filter((r) => r.status < 0).map((r) => r.fault));
   assert.ok(names.has(1), "no TIMEOUT while the chip was missing");
   assert.ok(fw.some((r) => r.status > 0 && r.tMs > 2100), "no readings after the chip came back");
+});
+
+test("Pico firmware on an emulated RP2040: a calibration module sent on its console is checked by the one manager in wasm3, weighs, and is rolled back", { skip, timeout: 20 * 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-emu-module-"));
+  try {
+    const key = join(dir, "module-signing.pub");
+    writeFileSync(key, trusted.pub.export({ type: "spki", format: "pem" }) as string);
+    const firmware = build(10, key);
+    const scenario = parseScenario({ rate: 10, events: [{ type: "load", at: 0.3, kg: 20 }] });
+    const world = await VirtualScale.create(scenario, { seed: 3 });
+    const emu = new EmulatedPico(readFileSync(firmware.uf2), [{ chip: world.chips[0], clk: 18, dout: 19 }], functionRanges(firmware.elf, WATCH));
+    emu.onEnter = (name) => {
+      if (name !== "hx711_pio_wait_low") return;
+      world.worldAt(emu.nowUs);
+      emu.refreshPins();
+    };
+    assert.ok(emu.runUntilLine(/calibration modules on the console/, 3e6), emu.lines.slice(-10).join("\n"));
+    emu.runUntil(emu.nowUs + 1e6);
+    const answer = (step: string) => {
+      const line = emu.runUntilLine(new RegExp(`wasm-scale: module \\{"cmd":"module","step":"${step}"`), emu.nowUs + 20e6);
+      assert.ok(line, `no ${step} answer:\n${emu.lines.filter((l) => !l.startsWith("R ")).slice(-15).join("\n")}`);
+      return JSON.parse(line.slice(line.indexOf("{"))) as { status: string; reason?: string; detail: string; chunk?: number };
+    };
+    const send = (step: string, payload: Uint8Array = new Uint8Array(0)) => emu.typeLine(`module ${step}${payload.length ? ` ${Buffer.from(payload).toString("hex")}` : ""}`);
+    const pkg = signedExample("table");
+    send("begin", Buffer.from(JSON.stringify({ size: pkg.length, sha256: sha256(pkg), sender: "console" })));
+    const begun = answer("begin");
+    assert.equal(begun.status, "accepted", begun.detail);
+    assert.equal(begun.chunk, 1024, "the console takes what the MQTT link takes");
+    for (let at = 0; at < pkg.length; at += 1024) {
+      send(`chunk/${at}`, pkg.subarray(at, at + 1024));
+      assert.equal(answer("chunk").status, "accepted");
+    }
+    send("end");
+    const installed = answer("install");
+    assert.equal(installed.status, "accepted", installed.detail);
+    const from = emu.lines.length;
+    emu.runUntil(emu.nowUs + 3e6);
+    const weighed = emu.lines.slice(from).map(decode).filter((r): r is Row => r !== null && r.status > 0).at(-1)!;
+    // The table module's default table (a nominal 2 mV/V, 50 kg cell) weighs the 20 kg.
+    const own = ModuleManager.tryModule(pkg).weigh(weighed.counts, weighed.raw, NaN, NaN, NaN, NaN);
+    assert.ok(Math.abs(weighed.grossKg - own) <= 0.011, `${weighed.grossKg} kg on the Pico; the module says ${own}`);
+    send("rollback");
+    const back = answer("rollback");
+    assert.equal(back.status, "accepted", back.detail);
+    t.diagnostic(`installed and rolled back on the emulated RP2040: ${installed.detail}; then ${back.detail}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -104,13 +104,17 @@ export class EmulatedPico {
   private line = "";
   private readonly machines: { sm: { enabled: boolean; cycles: number; waiting: boolean; step(): void; clockDivInt: number; clockDivFrac: number }; pio: { checkChangedPins(): void }; acc: number }[] = [];
   private readonly watched: { name: string; start: number; end: number; returnTo: number; sp: number; callCycles: number }[] = [];
+  /** The boot ROM's flash_range_erase and flash_range_program, done here (see romFlash). */
+  private readonly flashRoutines = new Map<number, () => void>();
 
   constructor(uf2: Uint8Array, readonly chips: WiredChip[], watch?: Map<string, [number, number]>) {
     const rom = bootromPath();
     if (!rom) throw new Error(`no ${BOOTROM} in the vendor folder (WASM_SCALE_VENDOR)`);
     this.mcu = this.sim.rp2040;
     this.mcu.logger = new ConsoleLogger(LogLevel.Error);
-    this.mcu.loadBootrom(loadBootrom(rom));
+    const bootrom = loadBootrom(rom);
+    this.mcu.loadBootrom(bootrom);
+    this.romFlash(new Uint8Array(bootrom.buffer));
     loadUf2(this.mcu, uf2);
     this.mcu.uart[0].onByte = (b: number) => {
       if (b === 10) {
@@ -134,6 +138,40 @@ export class EmulatedPico {
       this.inside.set(name, { cycles: 0, calls: 0, firstUs: -1, maxCycles: 0 });
     }
     this.mcu.core.PC = 0x10000000;
+  }
+
+  /**
+   * rp2040js keeps the flash as memory and runs the boot ROM, but the ROM's erase and program go
+   * through the QSPI interface, which it does not model: they would leave the flash as it was. Here
+   * the two routines are done on its flash array as a NOR flash does them (an erase sets 0xFF; a
+   * program can only clear bits), taking the time a W25Q16 takes (45 ms a 4 KiB sector, 0.4 ms a
+   * 256-byte page), and return to their caller. The firmware's store and module slots then work.
+   */
+  private romFlash(rom: Uint8Array): void {
+    const u16 = (at: number) => rom[at] | (rom[at + 1] << 8);
+    const code = (a: string, b: string) => a.charCodeAt(0) | (b.charCodeAt(0) << 8);
+    const flash = this.mcu.flash;
+    const core = this.mcu.core;
+    const finish = (ns: number) => {
+      this.sim.clock.tick(ns);
+      core.PC = core.LR & ~1;
+    };
+    for (let at = u16(0x14); u16(at) !== 0; at += 4) {
+      const address = u16(at + 2) & ~1;
+      if (u16(at) === code("R", "E")) {
+        this.flashRoutines.set(address, () => {
+          const [offset, count] = [core.registers[0], core.registers[1]];
+          flash.fill(0xff, offset, offset + count);
+          finish(Math.ceil(count / 4096) * 45e6);
+        });
+      } else if (u16(at) === code("R", "P")) {
+        this.flashRoutines.set(address, () => {
+          const [offset, data, count] = [core.registers[0], core.registers[1], core.registers[2]];
+          for (let i = 0; i < count; i++) flash[offset + i] &= this.mcu.readUint8(data + i);
+          finish(Math.ceil(count / 256) * 0.4e6);
+        });
+      }
+    }
   }
 
   get nowUs(): number {
@@ -199,11 +237,24 @@ export class EmulatedPico {
         continue;
       }
       const pc = core.PC;
+      const rom = this.flashRoutines.get(pc);
+      if (rom) {
+        rom();
+        continue;
+      }
       const cycles = core.executeInstruction();
       clock.tick(cycles * CYCLE_NS);
       this.runCycles += cycles;
       if (this.watched.length) this.account(pc, cycles);
       this.stepPio(cycles);
+    }
+  }
+
+  /** Types a line on UART0 at its wire speed (115,200 baud: a byte each 87 µs), running the firmware meanwhile. */
+  typeLine(text: string): void {
+    for (const c of Buffer.from(`${text}\n`, "latin1")) {
+      this.mcu.uart[0].feedByte(c);
+      this.runUntil(this.nowUs + 87);
     }
   }
 

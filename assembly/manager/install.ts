@@ -449,7 +449,7 @@ export function rollback(cause: i32): void {
   dModule(PREVIOUS);
   d(" rolled back (");
   if (cause == 0) d("requested");
-  else if (cause == 1) d("requested over MQTT");
+  else if (cause == 1) d("requested on the module topic");
   else {
     d(changetype<string>(failReason));
     d(": ");

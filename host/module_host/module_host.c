@@ -39,7 +39,7 @@ static const uint8_t *s_payload;
 static size_t s_payload_len;
 /* A metering engine's copy of the module being loaded, as the manager wrote it out. */
 static uint8_t *s_code;
-static size_t s_code_len;
+static size_t s_code_len, s_code_cap;
 /* Per sample: good readings since the last link, a failure and what it weighed, when to wake. */
 static uint32_t s_good;
 static bool s_failed;
@@ -178,11 +178,19 @@ int32_t mh_verify(int32_t slot, uint32_t man_at, uint32_t man_len, uint32_t sig_
 void mh_code_out(uint32_t at, uint32_t len)
 {
     const uint8_t *p = app(at, len);
-    if (!s_engine->metered || p == NULL) return; /* an engine that counts instructions loads the module as it is */
-    if (s_code == NULL) s_code = malloc(MAX_CODE);
-    if (s_code == NULL || s_code_len + len > MAX_CODE) {
-        s_code_len = MAX_CODE + 1; /* too large: mod_load says so */
-        return;
+    if (!s_engine->metered || p == NULL || s_code_len > MAX_CODE) return; /* an engine that counts instructions loads the module as it is */
+    if (s_code_len + len > s_code_cap) {
+        /* As it grows (a module is a few KB; the most the manager passes is MAX_CODE). */
+        size_t cap = s_code_cap ? s_code_cap : 4096;
+        while (cap < s_code_len + len) cap *= 2;
+        if (cap > MAX_CODE) cap = MAX_CODE;
+        uint8_t *grown = cap >= s_code_len + len ? realloc(s_code, cap) : NULL;
+        if (grown == NULL) {
+            s_code_len = MAX_CODE + 1; /* too large, or no memory: mod_load says so */
+            return;
+        }
+        s_code = grown;
+        s_code_cap = cap;
     }
     memcpy(s_code + s_code_len, p, len);
     s_code_len += len;
@@ -215,7 +223,7 @@ int32_t mh_mod_load(int32_t h, int32_t slot, uint32_t offset, uint32_t len, uint
     if (s_engine->metered) {
         free(s_code);
         s_code = NULL;
-        s_code_len = 0;
+        s_code_len = s_code_cap = 0;
     } else {
         free(bytes);
     }
@@ -519,7 +527,7 @@ void module_host_stop(void)
     for (int h = 0; h < HANDLES; h++) free_handle(h);
     free(s_code);
     s_code = NULL;
-    s_code_len = 0;
+    s_code_len = s_code_cap = 0;
     s_has_active = false;
     s_good = 0;
     s_failed = false;

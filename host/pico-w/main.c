@@ -299,6 +299,98 @@ static bool module_message(const net_message_t *m)
     return true;
 }
 
+#if !SCALE_NETWORK
+/* ---- without a network, calibration modules come on the console ---------------------------------
+ * A line "module <step> <payload as hex>" is a message on the module topic (begin, chunk/<offset>,
+ * end, rollback), answered on the console as "wasm-scale: module {...}". The UART's receive
+ * interrupt keeps what arrives while the loop waits for a conversion (its FIFO holds 32 bytes). */
+#include "hardware/irq.h"
+#include "hardware/uart.h"
+
+#define CONSOLE_LINE 2300 /* "module chunk/<offset> " and 1 KiB as hex */
+static uint8_t s_rx[4096];
+static volatile uint32_t s_rx_head, s_rx_tail;
+static bool s_rx_overflow;
+
+static void on_console_rx(void)
+{
+    while (uart_is_readable(uart0)) {
+        const uint8_t c = (uint8_t)uart_getc(uart0);
+        const uint32_t next = (s_rx_head + 1) % sizeof s_rx;
+        if (next == s_rx_tail) {
+            s_rx_overflow = true;
+            continue;
+        }
+        s_rx[s_rx_head] = c;
+        s_rx_head = next;
+    }
+}
+
+static void console_start(void)
+{
+    irq_set_exclusive_handler(UART0_IRQ, on_console_rx);
+    irq_set_enabled(UART0_IRQ, true);
+    uart_set_irq_enables(uart0, true, false);
+}
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* One console line: a module message, or nothing this firmware reads. */
+static void console_line(char *line, size_t len)
+{
+    static uint8_t payload[1024];
+    if (len < 7 || memcmp(line, "module ", 7) != 0) return;
+    char *sub = line + 7, *hex = memchr(sub, ' ', len - 7);
+    const size_t sub_len = hex ? (size_t)(hex - sub) : len - 7;
+    size_t n = 0;
+    if (hex) {
+        hex++;
+        const size_t digits = len - (size_t)(hex - line);
+        if (digits % 2 != 0 || digits / 2 > sizeof payload) {
+            printf("wasm-scale: module line refused: its payload is not 1..%u bytes of hex\n", (unsigned)sizeof payload);
+            return;
+        }
+        for (; n < digits / 2; n++) {
+            const int hi = hex_value(hex[2 * n]), lo = hex_value(hex[2 * n + 1]);
+            if (hi < 0 || lo < 0) {
+                printf("wasm-scale: module line refused: its payload is not hex\n");
+                return;
+            }
+            payload[n] = (uint8_t)(hi << 4 | lo);
+        }
+    }
+    module_host_message(sub, sub_len, payload, n);
+}
+
+static void console_poll(void)
+{
+    static char line[CONSOLE_LINE];
+    static size_t len;
+    static bool too_long;
+    if (s_rx_overflow) {
+        s_rx_overflow = false;
+        printf("wasm-scale: the console lost bytes: send a line at a time\n");
+    }
+    while (s_rx_tail != s_rx_head) {
+        const char c = (char)s_rx[s_rx_tail];
+        s_rx_tail = (s_rx_tail + 1) % sizeof s_rx;
+        if (c == '\r') continue;
+        if (c != '\n') {
+            if (len < sizeof line) line[len++] = c;
+            else too_long = true;
+            continue;
+        }
+        if (too_long) printf("wasm-scale: a console line over %u characters was dropped\n", (unsigned)sizeof line);
+        else console_line(line, len);
+        len = 0;
+        too_long = false;
+    }
+}
+#endif
+
 /* Messages in, one frame out per loop (in the core's order, one in flight), acknowledgements back. */
 static void move_bytes(void)
 {
@@ -404,7 +496,8 @@ int main(void)
     if (!net_mqtt_init(&mqtt)) printf("wasm-scale: TLS could not be set up (is the CA a PEM file?)\n");
 #else
     net_wifi_start("", "");
-    printf("wasm-scale: built without a network (SCALE_NETWORK=OFF)\n");
+    console_start();
+    printf("wasm-scale: built without a network (SCALE_NETWORK=OFF): calibration modules on the console\n");
 #endif
     bool sntp_started = false;
     for (;;) {
@@ -430,6 +523,9 @@ int main(void)
         if (wasm_host_ready()) sync_time_if_known();
         net_mqtt_poll(t, wifi_up);
         if (wasm_host_ready()) move_bytes();
+#if !SCALE_NETWORK
+        if (wasm_host_ready()) console_poll();
+#endif
         show_status(t, wifi_up);
         net_log_flush();
         static uint32_t heap_at = 600000;

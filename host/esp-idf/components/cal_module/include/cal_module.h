@@ -21,7 +21,7 @@ extern "C" {
 #define CAL_MODULE_STACK_BYTES 1024
 /* What one call into the manager may run (it is the firmware's own code; this bounds a bug). */
 #define CAL_MANAGER_BUDGET 50000000
-#define CAL_MANAGER_STACK_BYTES 8192
+#define CAL_MANAGER_STACK_BYTES 4096
 
 /* The WAMR engine for module_host (registers the manager's imports once). NULL when they could not be. */
 const module_engine_t *cal_module_wamr(void);
