@@ -15,6 +15,10 @@
 #include <unistd.h>
 
 #include "hardware/watchdog.h"
+#if !SCALE_NETWORK
+#include "hardware/irq.h"
+#include "hardware/uart.h"
+#endif
 #include "hx711_pio.h"
 #include "module_host.h"
 #include "modules_wasm3.h"
@@ -304,9 +308,6 @@ static bool module_message(const net_message_t *m)
  * A line "module <step> <payload as hex>" is a message on the module topic (begin, chunk/<offset>,
  * end, rollback), answered on the console as "wasm-scale: module {...}". The UART's receive
  * interrupt keeps what arrives while the loop waits for a conversion (its FIFO holds 32 bytes). */
-#include "hardware/irq.h"
-#include "hardware/uart.h"
-
 #define CONSOLE_LINE 2300 /* "module chunk/<offset> " and 1 KiB as hex */
 static uint8_t s_rx[4096];
 static volatile uint32_t s_rx_head, s_rx_tail;
