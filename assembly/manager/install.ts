@@ -63,17 +63,20 @@ function call(h: i32, fn: i32, a: i32, b: i32): i32 {
   return mod_call(h, fn, a, b);
 }
 
+/** The refusal of a weight that is not finite (after no failed call). */
+function notFinite(kg: f64, x: f64): void {
+  refuse("NOT_FINITE");
+  d("weighed ");
+  dn(kg);
+  d(" kg for ");
+  dn(x);
+  d(" counts");
+}
+
 /** A weight for x counts at reference conditions; NaN (and a refusal) when the module failed. */
 function weigh(h: i32, x: f64): f64 {
   const kg = mod_eval(h, x, NaN, NaN, NaN, NaN, NaN);
-  if (!isFinite(kg) && !failedCall(h)) {
-    refuse("NOT_FINITE");
-    d("weighed ");
-    dn(kg);
-    d(" kg for ");
-    dn(x);
-    d(" counts");
-  }
+  if (!isFinite(kg) && !failedCall(h)) notFinite(kg, x);
   return kg;
 }
 
@@ -478,12 +481,7 @@ export function afterSample(good: i32, failed: bool, x: f64, kg: f64): void {
       refuse(changetype<string>(failReason));
       dBytes(failText, failLen);
     } else if (!failedCall(ACTIVE)) {
-      refuse("NOT_FINITE");
-      d("weighed ");
-      dn(kg);
-      d(" kg for ");
-      dn(x);
-      d(" counts");
+      notFinite(kg, x);
     }
     rollback(2);
     return;
