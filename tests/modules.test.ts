@@ -422,3 +422,18 @@ test("trusted keys are read at every check: a key made while the scale runs is t
   const gone = manager.install(signedExample("corners"));
   assert.deepEqual([gone.status, gone.reason], ["rejected", "UNTRUSTED_KEY"]);
 });
+
+test("slots an earlier version left (state.json) are not read, and the scale says so at start-up instead of weighing silently without them", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasm-scale-oldslots-"));
+  try {
+    writeFileSync(join(dir, "state.json"), JSON.stringify({ format: "wasm-scale-module-slots", active: "a", previous: null, trial: false }));
+    const r = await rig(dir);
+    assert.equal(r.manager.activeModule, null);
+    const notes = new ModuleManager(null, null, new ModuleSlots(dir), []).restore();
+    assert.match(notes.join("\n"), /state\.json is the slots' state of an earlier wasm-scale.*install the module again/);
+    assert.equal(r.manager.install(signedExample("table")).status, "accepted", "installing again works");
+    assert.deepEqual(new ModuleManager(null, null, new ModuleSlots(dir), []).restore().filter((n) => /earlier/.test(n)), [], "once the new state is written, no more");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -260,6 +260,8 @@ export class ModuleManager implements CalibrationTarget {
   restore(): string[] {
     if (this.started) return [];
     const notes: string[] = [];
+    const earlier = this.slots.earlierState?.();
+    if (earlier) notes.push(earlier);
     this.collect((e) => {
       notes.push(e.detail);
       this.onEvent(e);

@@ -29,6 +29,8 @@ export interface SlotStore {
   putParams(slot: number, bytes: Uint8Array): boolean;
   state(): Uint8Array | null;
   putState(bytes: Uint8Array): boolean;
+  /** A sentence when the slots hold a state an earlier version wrote, which this one does not read. */
+  earlierState?(): string | null;
 }
 
 export class MemorySlots implements SlotStore {
@@ -133,5 +135,10 @@ export class ModuleSlots implements SlotStore {
     makeDirs(this.dir);
     writeFileAtomic.sync(this.file("state.bin"), Buffer.from(bytes));
     return true;
+  }
+
+  earlierState(): string | null {
+    if (existsSync(this.file("state.bin")) || !existsSync(this.file("state.json"))) return null;
+    return `${this.file("state.json")} is the slots' state of an earlier wasm-scale, which this one does not read: the built-in calibration weighs; install the module again (its package is still in ${this.dir})`;
   }
 }
