@@ -89,6 +89,9 @@ async function latency(url: string, pki: Awaited<ReturnType<typeof makePki>>, se
  * least Wasm stack and the least pool (for a user who sets one) that run the firmware's whole
  * workload (found by search), the linear memory, the module's RAM copy and the native stack used.
  */
+/** The heap the module manager takes while loaded beside the core, 32-bit WAMR, by interpreter. */
+const managerHeap: Partial<Record<Interpreter, number>> = {};
+
 function firmwareMemory(): Record<Interpreter, (HostFigures & { least_pool: number; least_stack: number; bits: number }) | null> {
   const out = {} as Record<Interpreter, (HostFigures & { least_pool: number; least_stack: number; bits: number }) | null>;
   for (const interpreter of INTERPRETERS) {
@@ -100,6 +103,9 @@ function firmwareMemory(): Record<Interpreter, (HostFigures & { least_pool: numb
     const run = runCase(build.binary, "load-and-run");
     if (!run.ok) throw new Error(run.output);
     const f = hostFigures(run.output);
+    const manager = runCase(build.binary, "manager", managerWasmPath);
+    if (!manager.ok) throw new Error(manager.output);
+    managerHeap[interpreter] = (JSON.parse(/FIGURES (\{.*\})/.exec(manager.output)![1]) as { manager_heap: number }).manager_heap;
     const least_stack = leastStack(build.binary, f.stack);
     out[interpreter] = { ...f, least_pool: leastPool(build.binary, f.stack, 2 * (f.runtime + 4096)), least_stack, bits: build.bits };
   }
@@ -249,6 +255,8 @@ const figures = {
   esp32c3_manager_heap_bytes: esp32c3?.managerTookBytes ?? null,
   esp32c3_heap_free_manager_loaded: esp32c3?.managerHeapFree ?? null,
   manager_wasm_bytes: managerFigures.bytes,
+  wamr_manager_heap_bytes: managerHeap.classic ?? null,
+  wamr_fast_manager_heap_bytes: managerHeap.fast ?? null,
   manager_linear_bytes: managerFigures.linear,
   pico_flash_bytes: pico.flash,
   pico_static_ram_bytes: pico.ram,
