@@ -11,6 +11,29 @@
 static char *s_answers[MAX_ANSWERS];
 static int s_n;
 
+uint8_t *mc_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    MC_CHECK(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc(*len + 1);
+    MC_CHECK(buf && fread(buf, 1, *len, f) == *len, "cannot read %s", path);
+    buf[*len] = 0;
+    fclose(f);
+    return buf;
+}
+
+uint8_t *mc_read_manager(const char *core_path, size_t *len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", core_path);
+    char *slash = strrchr(path, '/');
+    snprintf(slash ? slash + 1 : path, sizeof path - (size_t)(slash ? slash + 1 - path : 0), "manager.wasm");
+    return mc_read_file(path, len);
+}
+
 void mc_answer(const char *json)
 {
     if (s_n < MAX_ANSWERS) s_answers[s_n++] = strdup(json);

@@ -30,6 +30,11 @@ typedef struct {
     void (*restart)(void);
 } module_rig_t;
 
+/* A file's bytes (NUL-terminated after them, for PEM keys), or a failed check. */
+uint8_t *mc_read_file(const char *path, size_t *len);
+/* build/manager.wasm, beside the core a harness was given. */
+uint8_t *mc_read_manager(const char *core_path, size_t *len);
+
 /* module_host's answer hook: keeps every answer. */
 void mc_answer(const char *json);
 /* The newest answer of `step`: its status and reason ("" when none); false when there is none. */

@@ -28,20 +28,6 @@
 extern int32_t sim_code;
 
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    MC_CHECK(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(*len + 1);
-    MC_CHECK(buf && fread(buf, 1, *len, f) == *len, "cannot read %s", path);
-    buf[*len] = 0;
-    fclose(f);
-    return buf;
-}
-
 /* ---- a 512 KiB NOR flash: erasing sets 0xFF, programming only clears bits, whole pages ---------- */
 
 #define FLASH_BYTES (512 * 1024)
@@ -146,14 +132,10 @@ int main(int argc, char **argv)
     MC_CHECK(argc >= 5, "usage: test_pico_modules <case> <release.wasm> <key.pub> <package> [...]");
     const char *name = argv[1];
     size_t core_len, key_len, len;
-    const uint8_t *core = read_file(argv[2], &core_len);
-    char manager[4096];
-    snprintf(manager, sizeof manager, "%s", argv[2]);
-    char *slash = strrchr(manager, '/');
-    snprintf(slash ? slash + 1 : manager, sizeof manager - (size_t)(slash ? slash + 1 - manager : 0), "manager.wasm");
-    s_manager = read_file(manager, &s_manager_len);
-    s_keys[0] = (const char *)read_file(argv[3], &key_len);
-    uint8_t *pkg = read_file(argv[4], &len);
+    const uint8_t *core = mc_read_file(argv[2], &core_len);
+    s_manager = mc_read_manager(argv[2], &s_manager_len);
+    s_keys[0] = (const char *)mc_read_file(argv[3], &key_len);
+    uint8_t *pkg = mc_read_file(argv[4], &len);
     memset(s_flash, 0xff, sizeof s_flash);
     store_init(&FLASH);
     const wasm_host_config_t config = {.wasm = core, .wasm_len = core_len, .stack_bytes = 8 * 1024, .on_instantiated = on_instantiated};
@@ -172,7 +154,7 @@ int main(int argc, char **argv)
     } else if (strcmp(name, "slots") == 0) {
         MC_CHECK(argc >= 6, "slots: PKG_B");
         size_t len_b;
-        uint8_t *pkg_b = read_file(argv[5], &len_b);
+        uint8_t *pkg_b = mc_read_file(argv[5], &len_b);
         mc_slots(&RIG, pkg, len, pkg_b, len_b);
         printf("%d sector erases; the slots read back from flash after each restart\n", s_erases);
     } else {

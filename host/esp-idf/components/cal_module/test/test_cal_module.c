@@ -35,20 +35,6 @@
 #include "wasm_host.h"
 
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(*len + 1);
-    CHECK(buf && fread(buf, 1, *len, f) == *len, "cannot read %s", path);
-    buf[*len] = 0;
-    fclose(f);
-    return buf;
-}
-
 /* ---- slots in RAM, as the partition and NVS keep them ------------------------------------------ */
 
 #define SLOT_BYTES (128 * 1024)
@@ -200,16 +186,12 @@ int main(int argc, char **argv)
 {
     CHECK(argc >= 5, "usage: test_cal_module <case> <release.wasm> <key.pub> <package> [...]");
     const char *name = argv[1];
-    s_core = read_file(argv[2], &s_core_len);
-    char manager[4096];
-    snprintf(manager, sizeof manager, "%s", argv[2]);
-    char *slash = strrchr(manager, '/');
-    snprintf(slash ? slash + 1 : manager, sizeof manager - (size_t)(slash ? slash + 1 - manager : 0), "manager.wasm");
-    s_manager = read_file(manager, &s_manager_len);
+    s_core = mc_read_file(argv[2], &s_core_len);
+    s_manager = mc_read_manager(argv[2], &s_manager_len);
     size_t key_len;
-    s_keys[0] = (const char *)read_file(argv[3], &key_len);
+    s_keys[0] = (const char *)mc_read_file(argv[3], &key_len);
     size_t len;
-    uint8_t *pkg = read_file(argv[4], &len);
+    uint8_t *pkg = mc_read_file(argv[4], &len);
     start_core();
     start_manager();
     reading_t r = {0};
@@ -233,7 +215,7 @@ int main(int argc, char **argv)
     } else if (strcmp(name, "slots") == 0) {
         CHECK(argc >= 6, "slots: PKG_B");
         size_t len_b;
-        uint8_t *pkg_b = read_file(argv[5], &len_b);
+        uint8_t *pkg_b = mc_read_file(argv[5], &len_b);
         mc_slots(&RIG, pkg, len, pkg_b, len_b);
     } else if (strcmp(name, "transfer") == 0) {
         char begin[160];
