@@ -11,7 +11,7 @@ import {
   manAt, manLen, sigAt, sigLen, wasmAt, wasmLen, MODULE_ABI, bareModule,
 } from "./package";
 import { scanModule, meterModule } from "./wasm";
-import { refuse, say, d, dn, dc, dBytes, dVersion, publish, reason, detailBytes, detailLength } from "./out";
+import { refuse, say, d, dn, dc, dBytes, dVersion, publish, reason, detailBytes, detailLength, rephrase, dKept } from "./out";
 import {
   ACTIVE, PREVIOUS, CANDIDATE, sActive, sPrevious, sTrial, loaded, slotOf, versionOf, nameOf, setLoaded, freeHandle,
   swapHandles, setLength, lengthOf, setState, slotLetter,
@@ -186,11 +186,9 @@ export function relearn(h: i32, slot: i32): void {
 
 function describing(): void {
   // The refusal's own sentence, behind "describing itself: ".
-  const n = detailLength();
-  memory.copy(failText, detailBytes(), <usize>n);
-  refuse(reason());
+  rephrase();
   d("describing itself: ");
-  dBytes(failText, n);
+  dKept();
 }
 
 function nameIs(h: i32, p: usize): bool {
@@ -269,13 +267,11 @@ function runVectors(h: i32): bool {
 }
 
 function prefixVector(i: i32): void {
-  const n = detailLength();
-  memory.copy(failText, detailBytes(), <usize>n);
-  refuse(reason());
+  rephrase();
   d("vector ");
   dn(i + 1);
   d(": ");
-  dBytes(failText, n);
+  dKept();
 }
 
 /**
@@ -286,11 +282,9 @@ function sweep(h: i32, capacity: f64, division: f64): bool {
   const up = weigh(h, SLOPE_COUNTS);
   const down = weigh(h, -SLOPE_COUNTS);
   if (!isFinite(up) || !isFinite(down)) {
-    const n = detailLength();
-    memory.copy(failText, detailBytes(), <usize>n);
-    refuse(reason());
+    rephrase();
     d("near zero: ");
-    dBytes(failText, n);
+    dKept();
     return false;
   }
   const slope = (up - down) / (2 * SLOPE_COUNTS);
@@ -308,13 +302,11 @@ function sweep(h: i32, capacity: f64, division: f64): bool {
     const x = dir * (lo + ((hi - lo) * <f64>i) / <f64>SWEEP);
     const kg = weigh(h, x);
     if (!isFinite(kg)) {
-      const n = detailLength();
-      memory.copy(failText, detailBytes(), <usize>n);
-      refuse(reason());
+      rephrase();
       d("at ");
       dn(Math.round(x));
       d(" counts: ");
-      dBytes(failText, n);
+      dKept();
       return false;
     }
     if (!(kg > last)) {
@@ -430,11 +422,7 @@ export function install(slot: i32, len: u32, capacity: f64, division: f64): void
  * over MQTT, 2 the active module failed (the refusal written last says how).
  */
 export function rollback(cause: i32): void {
-  if (cause == 2) {
-    failLen = detailLength();
-    memory.copy(failText, detailBytes(), <usize>failLen);
-    failReason = changetype<usize>(reason());
-  }
+  if (cause == 2) keepFailure();
   if (!loaded(ACTIVE)) {
     refuse("NO_PREVIOUS");
     d("no module is installed: the built-in calibration is in force");
@@ -529,11 +517,9 @@ export function fit(order: i32, p: usize, n: i32, capacity: f64, division: f64):
   if (r == 0 && !sweep(ACTIVE, capacity, division)) {
     mod_clear(ACTIVE);
     if (beforeLen) paramsLoad(ACTIVE, paramBefore, beforeLen);
-    const m = detailLength();
-    memory.copy(failText, detailBytes(), <usize>m);
-    refuse(reason());
+    rephrase();
     d("the fitted curve: ");
-    dBytes(failText, m);
+    dKept();
     publish("fit", false, reason(), -1, -1, nameOf(ACTIVE), versionOf(ACTIVE));
     r = -6;
   }
@@ -550,10 +536,15 @@ export function fit(order: i32, p: usize, n: i32, capacity: f64, division: f64):
   return r;
 }
 
-function notePending(): void {
+/** Keeps the refusal written last as the active module's failure (for the rollback's sentence). */
+function keepFailure(): void {
   failLen = detailLength();
   memory.copy(failText, detailBytes(), <usize>failLen);
   failReason = changetype<usize>(reason());
+}
+
+function notePending(): void {
+  keepFailure();
   pending = true;
 }
 
@@ -601,13 +592,11 @@ export function restore(): void {
       freeHandle(ACTIVE);
     }
     core_link(0);
-    const n = detailLength();
-    memory.copy(failText, detailBytes(), <usize>n);
-    refuse(reason());
+    rephrase();
     d("slot ");
     dc(slotLetter(slot));
     d(": ");
-    dBytes(failText, n);
+    dKept();
     d("; weighing with the built-in calibration");
     publish("restore", false, reason(), -1, -1, 0, 0);
     return;

@@ -45,16 +45,23 @@ export function say(): void {
   detailOpen = true;
 }
 
-/** Starts a sentence that wraps the refusal's own: "prefix" + the old sentence. */
-export function wrap(prefix: string): void {
+let keptLen: i32 = 0;
+
+/**
+ * Starts the refusal's sentence again, same reason, keeping the sentence written so far for dKept:
+ * a refusal carried out of a deeper check gets its context in front ("vector 3: ...").
+ */
+export function rephrase(): void {
   closeDetail();
-  const n = detailLen;
-  const tmp = answerBuf; // free until an answer is written
-  memory.copy(tmp, detail, <usize>n);
+  keptLen = detailLen;
+  memory.copy(answerBuf, detail, <usize>keptLen); // free until an answer is written
   wBegin(detail, DETAIL_CAP);
-  wStr(prefix);
-  wBytes(tmp, n);
   detailOpen = true;
+}
+
+/** The sentence rephrase kept. */
+export function dKept(): void {
+  wBytes(answerBuf, keptLen);
 }
 
 export function d(s: string): void {

@@ -81,16 +81,6 @@ export function rSkip(n: u32): void {
   end = win;
 }
 
-/** Copies n bytes to p; false at the end. */
-export function rCopy(p: usize, n: u32): bool {
-  for (let i: u32 = 0; i < n; i++) {
-    const b = rByte();
-    if (b < 0) return false;
-    store<u8>(p + <usize>i, <u8>b);
-  }
-  return true;
-}
-
 export function rU32(): u32 {
   let v: u32 = 0;
   for (let shift = 0; shift < 35; shift += 7) {
@@ -125,10 +115,4 @@ export function rSkipSigned(maxBytes: i32): void {
     if (b < 0 || !(b & 0x80)) return;
   }
   rEof = true;
-}
-
-export function rLe32(): u32 {
-  let v: u32 = 0;
-  for (let i = 0; i < 4; i++) v |= <u32>(rByte() & 0xff) << (8 * i);
-  return v;
 }

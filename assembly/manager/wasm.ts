@@ -12,6 +12,7 @@
 import { rSlot, rByte, rPeek, rU32, rS32, rSkip, rSkipSigned, rAt, rEof } from "./reader";
 import { refuse, d, dn, dc } from "./out";
 import { slot_read, code_out } from "./host";
+import { same } from "./json";
 
 const MAX_GLOBALS: i32 = 64;
 const MAX_FUNCS: i32 = 256;
@@ -168,14 +169,9 @@ function readExports(): void {
     const kind = rByte();
     const index = rU32();
     if (k >= 0 && kind == (k == 0 ? 2 : 0)) exportsSeen |= 1 << k;
-    if (kind == 3 && len == 11 && exportIndexIs(nameBuf, "__heap_base")) heapBaseAt = <i32>index;
-    if (kind == 3 && len == 10 && exportIndexIs(nameBuf, "__data_end")) dataEndAt = <i32>index;
+    if (kind == 3 && same(nameBuf, <i32>len, "__heap_base")) heapBaseAt = <i32>index;
+    if (kind == 3 && same(nameBuf, <i32>len, "__data_end")) dataEndAt = <i32>index;
   }
-}
-
-function exportIndexIs(p: usize, s: string): bool {
-  for (let i = 0; i < s.length; i++) if (<i32>load<u8>(p + <usize>i) != s.charCodeAt(i)) return false;
-  return true;
 }
 
 /** Checks len bytes of slot from `at` as a module of the ABI. */

@@ -222,7 +222,8 @@ export class ModuleManager implements CalibrationTarget {
         const r = this.core ? this.core.calModule(on !== 0) : 0;
         this.good = 0;
         this.failed = false;
-        this.handles[ACTIVE]?.failure && (this.handles[ACTIVE]!.failure = null);
+        const active = this.handles[ACTIVE];
+        if (active) active.failure = null;
         return r;
       },
       answer: (ptr, len) => {
