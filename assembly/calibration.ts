@@ -7,7 +7,8 @@
 // Zero lives in counts, apart from the shape of the curve, so zeroing and zero tracking never
 // change the span; tare lives in kg, apart from both.
 import { ERR_BAD_VALUE, ERR_TOO_FEW_POINTS, ERR_DEGENERATE, ERR_FULL } from "./abi";
-import { calib_eval, calib_fit } from "./host";
+import { calib_gain, calib_curve, calib_knot, calib_fault, calib_fit } from "./host";
+import { MAX_KNOTS, KNOT_BYTES, curveFault, curveAt, knotX, knotKg, gainFits } from "./curve";
 
 export const MAX_POINTS: i32 = 10;
 /** Bytes per recorded point: counts f64, kg f32, padding. */
@@ -41,12 +42,15 @@ export const pointData = memory.data(MAX_POINTS * POINT_BYTES);
 const residuals = memory.data(MAX_POINTS * 4);
 let rmsResidual: f32 = NaN;
 
-// A calibration module (a separate .wasm the host links to the calib imports) replaces the curve:
-// the gross weight of every reading comes from its evaluation, one host call a sample. What is
-// judged close to a reading (the lightly filtered signal for stability, the zero ranges, a zero
-// tracking step) uses the module's slope at zero instead: within a few divisions of the reading
-// the curve is a straight line to far better than a division. The built-in curve is kept, so
-// removing the module (or a rollback) returns to it.
+// A calibration module (a separate .wasm the host links to the calib imports) replaces the curve.
+// It declares its curve as knots (calib.curve, when it is switched on, fitted, or the temperature
+// changes), which the core checks and keeps: every count then has one weight, strictly rising or
+// falling, whatever the module's code does. Per sample the module gives only a gain (one host call)
+// the curve's weight is multiplied by, within 1 +- MAX_GAIN_DEVIATION. What is judged close to a
+// reading (the lightly filtered signal for stability, the zero ranges, a zero tracking step) uses
+// the curve's slope at zero: within a few divisions of the reading the curve is a straight line to
+// far better than a division. The built-in curve is kept, so removing the module (or a rollback)
+// returns to it.
 export let modOn = false;
 /** The module's kg per count near zero, measured when it is switched on or fitted. */
 export let modSlope: f64 = 0;
@@ -54,6 +58,14 @@ export let modSlope: f64 = 0;
 export let modGain: i32 = 128;
 /** Temperature the host last reported (degrees C), NaN when it has none. */
 export let envTempC: f64 = NaN;
+/** The module's curve in force, its knot count and the temperature it was taken at. */
+const knots = memory.data(MAX_KNOTS * KNOT_BYTES);
+const knotsRead = memory.data(MAX_KNOTS * KNOT_BYTES);
+let knotCount: i32 = 0;
+let curveTempC: f64 = NaN;
+/** Where the last curve refused failed: the knot's counts and kg, or NaN and the knot count. */
+let refusedX: f64 = NaN;
+let refusedValue: f64 = NaN;
 /** Counts either side of zero the slope is measured over. */
 const SLOPE_COUNTS: f64 = 4096;
 /** Two points (counts f64, kg f32, padding) for a span from one weight. */
@@ -95,14 +107,19 @@ export function calSlope(x: f64): f64 {
 }
 
 /**
- * The module's gross kg for x counts above zero, given each chip's latest code (NaN for absent
- * chips) and the temperature. A failed evaluation (the host returns NaN once the module trapped,
- * ran out of its budget or gave no finite weight) falls back to the built-in curve for that
- * reading; the host rolls the module back before the next. Per sample, one host call.
+ * The module's gross kg for x counts above zero: its curve times its gain for the chips' latest
+ * codes (NaN for absent chips). A failed gain (the host answers NaN once the module trapped, ran
+ * out of its budget or gave no finite gain) or one out of bounds (reported here) weighs that
+ * reading with the built-in curve; the host rolls the module back before the next. Per sample,
+ * one host call.
  */
 export function modEval(x: f64, codes: usize, chips: i32): f64 {
-  const kg = calib_eval(x, chipCode(codes, chips, 0), chipCode(codes, chips, 1), chipCode(codes, chips, 2), chipCode(codes, chips, 3), envTempC);
-  return isFinite(kg) ? kg : calCurve(x);
+  const g = calib_gain(chipCode(codes, chips, 0), chipCode(codes, chips, 1), chipCode(codes, chips, 2), chipCode(codes, chips, 3));
+  if (!gainFits(g)) {
+    if (isFinite(g)) calib_fault(2, NaN, g);
+    return calCurve(x);
+  }
+  return g * curveAt(knots, knotCount, x);
 }
 
 // @ts-ignore: decorator
@@ -110,12 +127,26 @@ export function modEval(x: f64, codes: usize, chips: i32): f64 {
   return i < chips ? <f64>load<i32>(codes + (<usize>i << 2)) : NaN;
 }
 
-/** The module's slope near zero (kg per count), or 0 when it has none usable. */
+/** Takes the module's curve at tempC if it passes (curve.ts); false, with where it failed, if not. */
+function takeCurve(tempC: f64): bool {
+  const n = calib_curve(tempC);
+  const inRange = n >= 2 && n <= MAX_KNOTS;
+  if (inRange) for (let i = 0; i < n << 1; i++) store<f64>(knotsRead + (<usize>i << 3), calib_knot(i));
+  const bad = curveFault(knotsRead, n);
+  if (bad >= 0) {
+    refusedX = inRange ? knotX(knotsRead, bad) : NaN;
+    refusedValue = inRange ? knotKg(knotsRead, bad) : <f64>n;
+    return false;
+  }
+  memory.copy(knots, knotsRead, <usize>(n * KNOT_BYTES));
+  knotCount = n;
+  curveTempC = tempC;
+  return true;
+}
+
+/** The curve's slope near zero (kg per count). */
 function moduleSlope(): f64 {
-  const up = calib_eval(SLOPE_COUNTS, NaN, NaN, NaN, NaN, envTempC);
-  const down = calib_eval(-SLOPE_COUNTS, NaN, NaN, NaN, NaN, envTempC);
-  const slope = (up - down) / (2 * SLOPE_COUNTS);
-  return isFinite(slope) ? slope : 0;
+  return (curveAt(knots, knotCount, SLOPE_COUNTS) - curveAt(knots, knotCount, -SLOPE_COUNTS)) / (2 * SLOPE_COUNTS);
 }
 
 /** Switches the module on (measuring its slope) or off. Returns 0, or DEGENERATE for a flat or broken curve. */
@@ -124,9 +155,8 @@ export function calModule(on: bool, gain: i32): i32 {
     modOn = false;
     return 0;
   }
-  const slope = moduleSlope();
-  if (slope == 0) return ERR_DEGENERATE;
-  modSlope = slope;
+  if (!takeCurve(envTempC)) return ERR_DEGENERATE;
+  modSlope = moduleSlope();
   modGain = gain;
   modOn = true;
   return 0;
@@ -154,9 +184,8 @@ export function modSpan(kg: f32, counts: f64, gain: i32, d: f32): i32 {
 
 function modFitted(r: i32, gain: i32): i32 {
   if (r != 0) return r < 0 && r >= ERR_DEGENERATE ? r : ERR_DEGENERATE;
-  const slope = moduleSlope();
-  if (slope == 0) return ERR_DEGENERATE;
-  modSlope = slope;
+  if (!takeCurve(envTempC)) return ERR_DEGENERATE;
+  modSlope = moduleSlope();
   modGain = gain;
   calZeroCounts = zeroCounts;
   tareKg = 0;
@@ -164,8 +193,15 @@ function modFitted(r: i32, gain: i32): i32 {
   return 0;
 }
 
+/**
+ * The temperature at the cell. With a module on, a change takes its curve at the new temperature;
+ * a curve refused there is reported (calib.fault) and the one in force stays until the host rolls
+ * the module back.
+ */
 export function setTemperature(c: f64): void {
   envTempC = c;
+  if (!modOn || c == curveTempC || (isNaN(c) && isNaN(curveTempC))) return;
+  if (!takeCurve(c)) calib_fault(1, refusedX, refusedValue);
 }
 
 /** Restores state read from a validated blob (the points are copied by the caller). */

@@ -17,11 +17,22 @@ export declare function gpio_clock_in(clk: i32, pins: usize, pinsLen: i32, pulse
 @external("gpio", "write")
 export declare function gpio_write(pin: i32, level: i32): void;
 
-/** Gross kg from the installed calibration module for x counts above zero, the chips' latest codes
- *  (NaN when absent) and the temperature (NaN when unknown); NaN when the module failed. Per sample
- *  while a module is installed (the third host call). */
-@external("calib", "eval")
-export declare function calib_eval(x: f64, c0: f64, c1: f64, c2: f64, c3: f64, tempC: f64): f64;
+/** The installed calibration module's gain for this sample from the chips' latest codes (NaN when
+ *  absent); NaN when the module failed. Per sample while a module is switched on (the third host call). */
+@external("calib", "gain")
+export declare function calib_gain(c0: f64, c1: f64, c2: f64, c3: f64): f64;
+
+/** The module's curve at this temperature: its knot count (read with calib_knot), or negative. */
+@external("calib", "curve")
+export declare function calib_curve(tempC: f64): i32;
+
+/** Value i of the knots the last calib_curve declared (counts at even i, kg at odd i). */
+@external("calib", "knot")
+export declare function calib_knot(i: i32): f64;
+
+/** The core refused what the module gave: 1 a curve (x, kg of the failing knot, or NaN and the count), 2 a gain. */
+@external("calib", "fault")
+export declare function calib_fault(kind: i32, x: f64, value: f64): void;
 
 /** Fit the installed module to n points at ptr (counts f64, kg f32, 4 bytes padding each), as counts
  *  above zeroCounts. Returns 0 or a negative error. On a calibration command. */

@@ -1,11 +1,16 @@
 // What every calibration module shares: the module ABI's constants (assembly/abi.json,
-// calibration_module), the point table the host fills before a fit, and the parameter blob
-// (u32 version, u32 count, count f64 values). A module re-exports `cal_points` and `cal_params`
-// from here and implements the rest. Static memory only: a module never allocates.
+// calibration_module), the point table the host fills before a fit, the knots a module declares
+// its curve with, and the parameter blob (u32 version, u32 count, count f64 values). A module
+// re-exports `cal_points`, `cal_params` and `cal_knots` from here and implements the rest. Static
+// memory only: a module never allocates.
 
 /** The module ABI this library implements (abi.json calibration_module.version). */
-export const MODULE_ABI: i32 = 1;
+export const MODULE_ABI: i32 = 2;
 export const MAX_POINTS: i32 = 10;
+/** abi.json calibration_module.maxKnots. */
+export const MAX_KNOTS: i32 = 16;
+/** A straight line is declared by two knots this many counts apart (2^23, a chip's full scale). */
+export const LINE_COUNTS: f64 = 8388608;
 export const MAX_PARAMS: i32 = 32;
 const POINT_BYTES: i32 = 16;
 const HEADER_BYTES: i32 = 8;
@@ -17,12 +22,31 @@ export const ERR_DEGENERATE: i32 = -6;
 export const ERR_BAD_BLOB: i32 = -8;
 
 const pointTable = memory.data(MAX_POINTS * POINT_BYTES);
+const knotTable = memory.data(MAX_KNOTS * POINT_BYTES);
 const paramBlob = memory.data(HEADER_BYTES + MAX_PARAMS * 8);
 const nameBytes = memory.data(33);
 
 /** Address of the point table: x (counts above zero) f64, kg f64 per point. */
 export function cal_points(): i32 {
   return <i32>pointTable;
+}
+
+/** Address of the knots cal_curve declares: counts above zero f64, kg f64 per knot. */
+export function cal_knots(): i32 {
+  return <i32>knotTable;
+}
+
+/** Knot i of the curve being declared. */
+export function putKnot(i: i32, x: f64, kg: f64): void {
+  store<f64>(knotTable + <usize>(i * POINT_BYTES), x);
+  store<f64>(knotTable + <usize>(i * POINT_BYTES) + 8, kg);
+}
+
+/** Declares the straight line through (x0, 0) with slope kg per count; returns its 2 knots. */
+export function line(x0: f64, slope: f64): i32 {
+  putKnot(0, x0, 0);
+  putKnot(1, x0 + LINE_COUNTS, slope * LINE_COUNTS);
+  return 2;
 }
 
 /** Address of the parameter blob. */

@@ -1,14 +1,14 @@
-// A piecewise-linear table: kg at up to 16 points of counts above zero, straight lines between
-// them and the end segments extended beyond. For cells (or mechanics: levers, springs, bins that
+// A piecewise-linear table: kg at up to 15 points of counts above zero, straight lines between
+// them and the end segments extended beyond: the rows are the knots of the curve it declares. For cells (or mechanics: levers, springs, bins that
 // bulge) whose curve a quadratic cannot follow. The fit takes the calibration points as the table.
 //
 // Parameters (version 1): [n, x0, kg0, x1, kg1, ...], x strictly increasing and kg strictly
 // monotonic with it (every weight has one reading).
 import {
   MODULE_ABI, MAX_POINTS, ERR_TOO_FEW_POINTS, ERR_DEGENERATE, ERR_BAD_VALUE, nameAddress, beginParams,
-  putParam, checkParams, param, version, pointX, pointKg,
+  putParam, checkParams, param, version, pointX, pointKg, putKnot,
 } from "../lib/module";
-export { cal_points, cal_params } from "../lib/module";
+export { cal_points, cal_params, cal_knots } from "../lib/module";
 // The layout WAMR needs to give the module only its static data, not a 64 KiB page.
 export { __heap_base, __data_end };
 
@@ -39,14 +39,16 @@ export function cal_abi(): i32 { return MODULE_ABI; }
 export function cal_name(): i32 { return nameAddress("table"); }
 export function cal_version(): i32 { return version(1, 0, 0); }
 
-export function cal_eval(x: f64, c0: f64, c1: f64, c2: f64, c3: f64, tempC: f64): f64 {
-  // The segment x falls in (the first or last one beyond the ends). Rows are few: a scan.
-  let i = 1;
+/** The table, the same at every temperature. */
+export function cal_curve(tempC: f64): i32 {
   const n = rows();
-  while (i < n - 1 && x > rowX(xs, i)) i++;
-  const x0 = rowX(xs, i - 1);
-  const k0 = rowX(kgs, i - 1);
-  return k0 + (x - x0) * (rowX(kgs, i) - k0) / (rowX(xs, i) - x0);
+  for (let i = 0; i < n; i++) putKnot(i, rowX(xs, i), rowX(kgs, i));
+  return n;
+}
+
+/** Nothing to correct per sample. */
+export function cal_gain(c0: f64, c1: f64, c2: f64, c3: f64): f64 {
+  return 1;
 }
 
 /**

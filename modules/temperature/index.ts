@@ -5,16 +5,17 @@
 //   kg = span * (x - tc_zero * dT) / (1 + tc_span * dT),   dT = temp - ref_c
 //
 // x is counts above zero, tc_zero counts per degree, tc_span a fraction per degree. Without a
-// temperature (NaN: the host has no sensor) dT is 0 and the module is a straight line.
+// temperature (NaN: the host has no sensor) dT is 0. At every temperature the curve is a straight
+// line, declared as two knots (cal_curve); the core takes it again when the temperature changes.
 //
 // Parameters (version 1): [span kg/count, tc_zero counts/C, tc_span 1/C, ref_c C].
-// The fit sets span from the points and ref_c to the temperature of the last evaluation (the
+// The fit sets span from the points and ref_c to the temperature of the last curve declared (the
 // temperature at which the points were taken); tc_zero and tc_span come with the package.
 import {
   MODULE_ABI, ERR_BAD_VALUE, ERR_TOO_FEW_POINTS, ERR_DEGENERATE, nameAddress, beginParams, putParam,
-  checkParams, param, version, slopeThroughZero,
+  checkParams, param, version, slopeThroughZero, line,
 } from "../lib/module";
-export { cal_points, cal_params } from "../lib/module";
+export { cal_points, cal_params, cal_knots } from "../lib/module";
 // The layout WAMR needs to give the module only its static data, not a 64 KiB page.
 export { __heap_base, __data_end };
 
@@ -32,7 +33,7 @@ let span: f64 = 1.1641532182693481e-5;
 let tcZero: f64 = 0;
 let tcSpan: f64 = 0;
 let refC: f64 = 20;
-/** The temperature of the last evaluation: the one the points of a fit were taken at. */
+/** The temperature of the last curve declared: the one the points of a fit were taken at. */
 let lastTempC: f64 = NaN;
 
 export function cal_abi(): i32 { return MODULE_ABI; }
@@ -44,10 +45,16 @@ function delta(tempC: f64): f64 {
   return isFinite(tempC) ? tempC - refC : 0;
 }
 
-export function cal_eval(x: f64, c0: f64, c1: f64, c2: f64, c3: f64, tempC: f64): f64 {
+/** The straight line at this temperature: zero moved by tc_zero dT counts, the span by 1 + tc_span dT. */
+export function cal_curve(tempC: f64): i32 {
   lastTempC = tempC;
   const dT = delta(tempC);
-  return span * (x - tcZero * dT) / (1 + tcSpan * dT);
+  return line(tcZero * dT, span / (1 + tcSpan * dT));
+}
+
+/** Nothing to correct per sample. */
+export function cal_gain(c0: f64, c1: f64, c2: f64, c3: f64): f64 {
+  return 1;
 }
 
 /** Span through zero from the points, at the temperature they were taken at (order is ignored). */

@@ -3,7 +3,7 @@
 
 #define SCALE_ABI_VERSION 6
 #define SCALE_ABI_MAX_PAGES 1
-#define SCALE_ABI_IMPORT_COUNT 6
+#define SCALE_ABI_IMPORT_COUNT 9
 
 /* Imports: WAMR native signatures ('*' pointer, '~' its length). */
 /* gpio.wait_low: Wait until every listed DOUT pin reads low (all HX711s have a conversion ready), yielding to other tasks, at most timeout_us. Called per sample, first of two host calls. */
@@ -15,9 +15,18 @@
 /* gpio.write: Drive an output pin. Used to power the HX711s down (clock high > 60 us) and up. Called rare: power down / up. */
 #define SCALE_ABI_MODULE_GPIO_WRITE "gpio"
 #define SCALE_ABI_SIG_GPIO_WRITE "(ii)"
-/* calib.eval: Gross kg from the installed calibration module (see calibration_module) for x counts above zero, the chips' latest codes and the temperature. The host calls the module's cal_eval with its instruction budget; when the module traps, runs out of budget or returns a non-finite weight, the host answers NaN (the core then weighs that reading with its built-in curve) and rolls the module back. A host without module support returns NaN. Called per sample while a module is switched on (cal_module), the third host call; twice when it is switched on or fitted. */
-#define SCALE_ABI_MODULE_CALIB_EVAL "calib"
-#define SCALE_ABI_SIG_CALIB_EVAL "(FFFFFF)F"
+/* calib.gain: The installed calibration module's gain for this sample (see calibration_module, cal_gain), from the chips' latest codes. The host calls the module's cal_gain with its instruction budget; when the module traps, runs out of budget or returns a non-finite gain, the host answers NaN and rolls the module back. The core multiplies its copy of the module's curve by it; a gain outside 1 +- calibration_module.maxGainDeviation is refused through calib.fault. A host without module support returns NaN. Called per sample while a module is switched on (cal_module), the third host call. */
+#define SCALE_ABI_MODULE_CALIB_GAIN "calib"
+#define SCALE_ABI_SIG_CALIB_GAIN "(FFFF)F"
+/* calib.curve: Asks the installed module for its curve at this temperature (calibration_module, cal_curve, with the `other` budget): the number of knots it declares, which calib.knot then reads. A negative answer: none (no module, a trap, a budget overrun, or the module's own error; the host rolls a failed module back). Called when a module is switched on, after a fit through it, and when env_temperature changes while it is on. */
+#define SCALE_ABI_MODULE_CALIB_CURVE "calib"
+#define SCALE_ABI_SIG_CALIB_CURVE "(F)i"
+/* calib.knot: Value i of the knots the last calib.curve declared: knot i/2's counts (even i) or kg (odd i), read from the module's memory at cal_knots; NaN outside the declared knots or the module's memory. Called 2n times after each calib.curve answered n. */
+#define SCALE_ABI_MODULE_CALIB_KNOT "calib"
+#define SCALE_ABI_SIG_CALIB_KNOT "(i)F"
+/* calib.fault: The core refused what the module gave in service. The host treats it as the module's failure: rolled back after this sample, the reason decided by the module manager. The core weighs meanwhile with the last curve it accepted (a refused gain: that reading with its built-in curve). Called only when the module misbehaves. */
+#define SCALE_ABI_MODULE_CALIB_FAULT "calib"
+#define SCALE_ABI_SIG_CALIB_FAULT "(iFF)"
 /* calib.fit: Fit the installed module to the recorded points: the host copies them into the module as (counts above zero_counts, kg) pairs and calls its cal_fit, then persists the module's parameters. Called on a calibration command while a module is switched on. */
 #define SCALE_ABI_MODULE_CALIB_FIT "calib"
 #define SCALE_ABI_SIG_CALIB_FIT "(i*iF)i"

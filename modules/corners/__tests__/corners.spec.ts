@@ -1,5 +1,11 @@
-import { cal_eval, cal_fit, cal_params_load, cal_abi } from "../index";
+import { cal_curve, cal_gain, cal_fit, cal_params_load, cal_abi } from "../index";
 import { cal_points, cal_params } from "../../lib/module";
+import { onCurve } from "../../lib/weigh";
+
+/** kg at x counts for these chip codes, as the core weighs with the module. */
+function cal_eval(x: f64, c0: f64, c1: f64, c2: f64, c3: f64, tempC: f64): f64 {
+  return onCurve(cal_curve(tempC), x) * cal_gain(c0, c1, c2, c3);
+}
 
 const SPAN: f64 = 0.001;
 
@@ -17,8 +23,13 @@ function params(k0: f64, k1: f64, k2: f64, k3: f64): i32 {
 }
 
 describe("corners module", () => {
-  it("describes itself for module ABI 1", () => {
-    expect<i32>(cal_abi()).toBe(1);
+  it("describes itself for module ABI 2", () => {
+    expect<i32>(cal_abi()).toBe(2);
+  });
+  it("keeps its gain between its smallest and largest factor, a cell below its zero or not", () => {
+    expect<i32>(params(1.1, 0.9, 1, 1)).toBe(0);
+    expect<f64>(cal_gain(110000, -10000, 0, 0)).toBeCloseTo(1.1, 12);
+    expect<f64>(cal_gain(-10000, 110000, 0, 0)).toBeCloseTo(0.9, 12);
   });
   it("weighs a load over one corner by that cell's factor", () => {
     expect<i32>(params(1.01, 0.99, 1, 1)).toBe(0);
@@ -34,7 +45,9 @@ describe("corners module", () => {
   });
   it("fits the span, and takes each cell's zero from the empty platform", () => {
     expect<i32>(params(1.01, 0.99, 1, 1)).toBe(0);
-    cal_eval(0, 500, -300, 200, 100, NaN); // empty: the cells' zeros
+    cal_gain(1000, 0, 1000, 1000); // loaded
+    cal_gain(500, -300, 200, 100); // empty: the least loaded, the cells' zeros
+    cal_gain(800, 0, 300, 100);
     store<f64>(<usize>cal_points(), 0);
     store<f64>(<usize>cal_points() + 8, 0);
     store<f64>(<usize>cal_points() + 16, 200000);

@@ -1,5 +1,6 @@
-import { cal_eval, cal_fit, cal_params_save, cal_params_load, cal_abi } from "../index";
+import { cal_curve, cal_gain, cal_fit, cal_params_save, cal_params_load, cal_abi } from "../index";
 import { cal_points, cal_params } from "../../lib/module";
+import { onCurve } from "../../lib/weigh";
 
 function table(rows: StaticArray<f64>): i32 {
   const p = <usize>cal_params();
@@ -16,11 +17,15 @@ function point(i: i32, x: f64, kg: f64): void {
   store<f64>(<usize>cal_points() + <usize>(i * 16) + 8, kg);
 }
 
-const at = (x: f64): f64 => cal_eval(x, NaN, NaN, NaN, NaN, NaN);
+const at = (x: f64): f64 => onCurve(cal_curve(NaN), x) * cal_gain(NaN, NaN, NaN, NaN);
 
 describe("table module", () => {
-  it("describes itself for module ABI 1", () => {
-    expect<i32>(cal_abi()).toBe(1);
+  it("describes itself for module ABI 2, its rows the knots of its curve", () => {
+    expect<i32>(cal_abi()).toBe(2);
+    expect<i32>(table([0, 0, 1000, 10, 3000, 25])).toBe(0);
+    expect<i32>(cal_curve(NaN)).toBe(3);
+    expect<i32>(cal_curve(-20)).toBe(3);
+    expect<f64>(cal_gain(1, 2, 3, 4)).toBe(1);
   });
   it("interpolates between rows and extends the end segments", () => {
     expect<i32>(table([0, 0, 1000, 10, 3000, 25])).toBe(0);
