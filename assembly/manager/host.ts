@@ -45,8 +45,10 @@
 @external("mgr", "mod_swap") export declare function mod_swap(a: i32, b: i32): void;
 /** Calls an i32 export of handle h on the host's budget (fn: see FN_ in manager.ts); i32.MIN_VALUE when it failed. */
 @external("mgr", "mod_call") export declare function mod_call(h: i32, fn: i32, a: i32, b: i32): i32;
-/** cal_eval of handle h on the host's budget; NaN when it failed. */
-@external("mgr", "mod_eval") export declare function mod_eval(h: i32, x: f64, c0: f64, c1: f64, c2: f64, c3: f64, t: f64): f64;
+/** cal_gain of handle h on the host's eval budget; NaN when it failed. */
+@external("mgr", "mod_gain") export declare function mod_gain(h: i32, c0: f64, c1: f64, c2: f64, c3: f64): f64;
+/** cal_curve of handle h at a temperature on the host's other budget; i32.MIN_VALUE when it failed. */
+@external("mgr", "mod_curve") export declare function mod_curve(h: i32, t: f64): i32;
 /** The first failure of h's calls since it was cleared: 0 none, 1 trapped, 2 ran past its budget, with the engine's words at ptr (length in the high 16 bits). */
 @external("mgr", "mod_failure") export declare function mod_failure(h: i32, ptr: usize, cap: i32): i32;
 @external("mgr", "mod_clear") export declare function mod_clear(h: i32): void;

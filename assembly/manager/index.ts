@@ -6,7 +6,7 @@
 // Imports: host.ts. The host writes into mgr_io() what an export says it reads there.
 import { wBegin, wByte, wStr, wLen, wInt } from "../json";
 import { ACTIVE, PREVIOUS, loaded, nameOf, versionOf, sActive, sPrevious, sTrial, lengthOf, loadState, slotLetter } from "./slots";
-import { relearn, restore, rollback, afterSample, wake, fit, verifyOnly, tryModule, setMetering, pending, nameLength } from "./install";
+import { relearn, restore, rollback, afterSample, wake, fit, verifyOnly, tryModule, setMetering, pending, nameLength, weighActive } from "./install";
 import { message, busy, setChunkBytes } from "./transfer";
 import { readPackage, mName, mVersion, mSha, mKey, mKeyLen, mParams, mParamCount } from "./package";
 import { refuse, d, dn, dVersion, publish, reason } from "./out";
@@ -62,13 +62,24 @@ export function mgr_resume(stateLen: i32, mask: i32): void {
 }
 
 /** A message on the module topic: what follows "<module topic>/" (subLen bytes at mgr_io); its payload is the host's. */
-export function mgr_message(subLen: i32, payloadLen: i32, capacity: f64, division: f64): void {
-  message(io, subLen, payloadLen, capacity, division);
+export function mgr_message(subLen: i32, payloadLen: i32): void {
+  message(io, subLen, payloadLen);
 }
 
-/** After a sample that failed, or once good >= mgr_wake() (or at once when it is -1). */
+/**
+ * After a sample that failed, or once good >= mgr_wake() (or at once when it is -1). failed: 0 no,
+ * 1 the core refused a curve (calib.fault: x, kg of the knot), 2 the core refused a gain (x NaN, kg
+ * the gain), 3 a gain that was not finite; a call that trapped or ran past its budget is told apart
+ * by the host's mod_failure whatever the kind.
+ */
 export function mgr_after_sample(good: i32, failed: i32, x: f64, kg: f64): void {
-  afterSample(good, failed != 0, x, kg);
+  afterSample(good, failed, x, kg);
+}
+
+/** The active module's weight for x counts, chip codes and a temperature, as the core weighs with
+ * it (tools: `module build` computes a package's vectors with it); NaN when it fails. */
+export function mgr_weigh(x: f64, c0: f64, c1: f64, c2: f64, c3: f64, t: f64): f64 {
+  return weighActive(x, c0, c1, c2, c3, t);
 }
 
 export function mgr_wake(): i32 {
@@ -76,9 +87,9 @@ export function mgr_wake(): i32 {
 }
 
 /** A fit through the module in force: n points at mgr_io (x counts above zero f64, kg f64). */
-export function mgr_fit(order: i32, n: i32, capacity: f64, division: f64): i32 {
+export function mgr_fit(order: i32, n: i32): i32 {
   if (n < 1 || n > 10) return -2;
-  return fit(order, io, n, capacity, division);
+  return fit(order, io, n);
 }
 
 export function mgr_rollback(): void {
@@ -104,8 +115,8 @@ export function mgr_trial(): i32 {
 }
 
 /** `wasm-scale module verify`: the package of len bytes in slot checked without switching to it. */
-export function mgr_verify(slot: i32, len: u32, capacity: f64, division: f64): void {
-  verifyOnly(slot, len, capacity, division);
+export function mgr_verify(slot: i32, len: u32): void {
+  verifyOnly(slot, len);
 }
 
 /**

@@ -1,16 +1,17 @@
 // The manager's decisions about modules: a package checked from end to end (container, manifest,
 // signature, ABI, version, the module's code and layout, its own description, its parameters, its
-// golden vectors, its curve over the scale's range), the switch to it on trial, confirmation,
+// golden vectors, the curve it declares), the switch to it on trial, confirmation,
 // rollback on a failure or on request, restoring the slots at start-up, and a fit through the
 // module in force.
 import {
-  verify, mod_load, mod_call, mod_eval, mod_failure, mod_clear, mod_memory, core_link, params_put, params_get,
+  verify, mod_load, mod_call, mod_gain, mod_curve, mod_failure, mod_clear, mod_memory, core_link, params_put, params_get,
 } from "./host";
 import {
   readPackage, mName, mVersion, mAbi, mKey, mKeyLen, mParams, mParamCount, mVector, mVectorCount, mTolerance, firstVector, nextVector,
   manAt, manLen, sigAt, sigLen, wasmAt, wasmLen, MODULE_ABI, bareModule,
 } from "./package";
 import { scanModule, meterModule } from "./wasm";
+import { MAX_KNOTS, KNOT_BYTES, MAX_GAIN_DEVIATION, curveFault, curveAt, knotX, knotKg, gainFits } from "../curve";
 import { refuse, say, d, dn, dc, dBytes, dVersion, publish, reason, detailBytes, detailLength, rephrase, dKept } from "./out";
 import {
   ACTIVE, PREVIOUS, CANDIDATE, sActive, sPrevious, sTrial, loaded, slotOf, versionOf, nameOf, setLoaded, freeHandle,
@@ -19,14 +20,18 @@ import {
 
 /** Good readings that confirm a module on trial (abi.json calibration_module.transfer.confirmReadings). */
 export const CONFIRM_READINGS: i32 = 200;
-/** Points of the sweep, and counts either side of zero for the slope (the core measures it so). */
-const SWEEP: i32 = 256;
-const SLOPE_COUNTS: f64 = 4096;
+/** Temperatures (C) a new curve is also taken at before it is accepted, beside "unknown" (NaN): the
+ * core checks every curve it takes in service again, so these only refuse early what it would
+ * refuse later. */
+const TEMPERATURES = memory.data<f64>([-40, -20, 0, 20, 40, 60, 85]);
+const N_TEMPERATURES: i32 = 7;
 const MAX_PARAMS_BYTES: i32 = 8 + 32 * 8;
 const POINT_BYTES: i32 = 16;
 
 // mod_call's functions.
-const FN_ABI = 0, FN_NAME = 1, FN_VERSION = 2, FN_POINTS = 3, FN_PARAMS = 4, FN_SAVE = 5, FN_LOAD = 6, FN_FIT = 7;
+const FN_ABI = 0, FN_NAME = 1, FN_VERSION = 2, FN_POINTS = 3, FN_PARAMS = 4, FN_SAVE = 5, FN_LOAD = 6, FN_FIT = 7, FN_KNOTS = 8;
+/** The curve the module declared last (curveOf). */
+const knots = memory.data(MAX_KNOTS * KNOT_BYTES);
 
 /** Set by the host at start: it meters modules by rewriting them (V8, wasm3), or its engine counts (WAMR). */
 export let metering = false;
@@ -63,21 +68,113 @@ function call(h: i32, fn: i32, a: i32, b: i32): i32 {
   return mod_call(h, fn, a, b);
 }
 
-/** The refusal of a weight that is not finite (after no failed call). */
-function notFinite(kg: f64, x: f64): void {
-  refuse("NOT_FINITE");
-  d("weighed ");
-  dn(kg);
-  d(" kg for ");
-  dn(x);
-  d(" counts");
+/** " at <t> C" (nothing for an unknown temperature). */
+function dTemp(t: f64): void {
+  if (isNaN(t)) return;
+  d(" at ");
+  dn(t);
+  d(" C");
 }
 
-/** A weight for x counts at reference conditions; NaN (and a refusal) when the module failed. */
-function weigh(h: i32, x: f64): f64 {
-  const kg = mod_eval(h, x, NaN, NaN, NaN, NaN, NaN);
-  if (!isFinite(kg) && !failedCall(h)) notFinite(kg, x);
-  return kg;
+/** The refusal of what the core refused in service, or a gain that is not finite (kind 3). */
+function moduleFault(kind: i32, x: f64, v: f64): void {
+  if (kind == 1) {
+    refuse("NOT_MONOTONIC");
+    if (isNaN(x)) {
+      d("at a change of temperature it declared ");
+      dn(v);
+      d(" knots (2 to ");
+      dn(MAX_KNOTS);
+      d(")");
+    } else {
+      d("at a change of temperature its curve turned back, or was not finite, at the knot of ");
+      dn(x);
+      d(" counts (");
+      dn(v);
+      d(" kg)");
+    }
+  } else if (kind == 2) {
+    badGain(v);
+  } else {
+    refuse("NOT_FINITE");
+    d("its gain was ");
+    dn(v);
+  }
+}
+
+function badGain(g: f64): void {
+  refuse(isFinite(g) ? "BAD_GAIN" : "NOT_FINITE");
+  d("its gain was ");
+  dn(g);
+  if (isFinite(g)) {
+    d(", outside 1 +- ");
+    dn(MAX_GAIN_DEVIATION);
+  }
+}
+
+/**
+ * The curve h declares at temperature t, into knots: its knot count, or -1 with the refusal (a
+ * failed call, knots outside its memory, or a curve that is not finite and strictly monotonic).
+ */
+function curveOf(h: i32, t: f64): i32 {
+  const n = mod_curve(h, t);
+  if (failedCall(h)) return -1;
+  if (n < 2 || n > MAX_KNOTS) {
+    refuse("NOT_MONOTONIC");
+    d("its curve");
+    dTemp(t);
+    d(" has ");
+    dn(n);
+    d(" knots (2 to ");
+    dn(MAX_KNOTS);
+    d(")");
+    return -1;
+  }
+  const at = call(h, FN_KNOTS, 0, 0);
+  if (at < 0 || mod_memory(h, <u32>at, knots, <u32>(n * KNOT_BYTES), 0) != 1) {
+    if (!failedCall(h)) {
+      refuse("BAD_MODULE");
+      d("cal_knots points outside its memory");
+    }
+    return -1;
+  }
+  const bad = curveFault(knots, n);
+  if (bad < 0) return n;
+  refuse("NOT_MONOTONIC");
+  d("its curve");
+  dTemp(t);
+  if (bad == 0) {
+    d(" begins with a knot that is not finite");
+  } else {
+    d(" goes from ");
+    dn(knotKg(knots, bad - 1));
+    d(" kg at ");
+    dn(knotX(knots, bad - 1));
+    d(" counts to ");
+    dn(knotKg(knots, bad));
+    d(" kg at ");
+    dn(knotX(knots, bad));
+    d(" counts: the counts must rise and the kg rise (or fall) from knot to knot");
+  }
+  return -1;
+}
+
+/** h's weight for x counts, the chips' codes and a temperature, as the core weighs with it; NaN (and a refusal) when it fails. */
+function weigh(h: i32, x: f64, c0: f64, c1: f64, c2: f64, c3: f64, t: f64): f64 {
+  const n = curveOf(h, t);
+  if (n < 0) return NaN;
+  const g = mod_gain(h, c0, c1, c2, c3);
+  if (failedCall(h)) return NaN;
+  if (!gainFits(g)) {
+    badGain(g);
+    return NaN;
+  }
+  return g * curveAt(knots, n, x);
+}
+
+/** The weight h gives (tools: a package's vectors, a module's own reading); NaN when it fails. */
+export function weighActive(x: f64, c0: f64, c1: f64, c2: f64, c3: f64, t: f64): f64 {
+  return loaded(ACTIVE) ? weigh(ACTIVE, x, c0, c1, c2, c3, t) : NaN;
 }
 
 /** The module's parameter blob into p; its length, 0 when it gave none that fits. */
@@ -233,20 +330,9 @@ function runVectors(h: i32): bool {
     const v = mVector;
     const x = load<f64>(v);
     const want = load<f64>(v, 48);
-    const kg = mod_eval(h, x, load<f64>(v, 8), load<f64>(v, 16), load<f64>(v, 24), load<f64>(v, 32), load<f64>(v, 40));
-    if (failedCall(h)) {
-      prefixVector(i);
-      return false;
-    }
+    const kg = weigh(h, x, load<f64>(v, 8), load<f64>(v, 16), load<f64>(v, 24), load<f64>(v, 32), load<f64>(v, 40));
     if (!isFinite(kg)) {
-      refuse("NOT_FINITE");
-      d("vector ");
-      dn(i + 1);
-      d(": weighed ");
-      dn(kg);
-      d(" kg for ");
-      dn(x);
-      d(" counts");
+      prefixVector(i);
       return false;
     }
     if (!(Math.abs(kg - want) <= mTolerance)) {
@@ -275,52 +361,22 @@ function prefixVector(i: i32): void {
 }
 
 /**
- * The curve over every weight the scale can show (R76: 20 d below zero to 9 d over capacity, with
- * margin): finite, and strictly rising or strictly falling with the counts.
+ * The curve the module declares, at an unknown temperature and at TEMPERATURES, checked as the core
+ * checks it (curve.ts): finite knots, the counts strictly rising, the kg strictly rising or falling.
+ * A curve of straight pieces between such knots is monotonic at every count, so this is a proof,
+ * not a sample. Its gain with no chip codes must be within bounds too.
  */
-function sweep(h: i32, capacity: f64, division: f64): bool {
-  const up = weigh(h, SLOPE_COUNTS);
-  const down = weigh(h, -SLOPE_COUNTS);
-  if (!isFinite(up) || !isFinite(down)) {
-    rephrase();
-    d("near zero: ");
-    dKept();
-    return false;
+function proveCurve(h: i32): bool {
+  if (curveOf(h, NaN) < 0) return false;
+  for (let i = 0; i < N_TEMPERATURES; i++) {
+    if (curveOf(h, load<f64>(TEMPERATURES + (<usize>i << 3))) < 0) return false;
   }
-  const slope = (up - down) / (2 * SLOPE_COUNTS);
-  if (!(Math.abs(slope) > 0)) {
-    refuse("NOT_MONOTONIC");
-    d("its curve is flat near zero");
+  const g = mod_gain(h, NaN, NaN, NaN, NaN);
+  if (failedCall(h)) return false;
+  if (!gainFits(g)) {
+    badGain(g);
+    d(" with no chip codes");
     return false;
-  }
-  const lo = (-1.5 * 20 * division) / Math.abs(slope);
-  const hi = (1.1 * (capacity + 9 * division)) / Math.abs(slope);
-  const dir: f64 = slope > 0 ? 1 : -1;
-  let last = weigh(h, dir * lo);
-  if (!isFinite(last)) return false;
-  for (let i = 1; i <= SWEEP; i++) {
-    const x = dir * (lo + ((hi - lo) * <f64>i) / <f64>SWEEP);
-    const kg = weigh(h, x);
-    if (!isFinite(kg)) {
-      rephrase();
-      d("at ");
-      dn(Math.round(x));
-      d(" counts: ");
-      dKept();
-      return false;
-    }
-    if (!(kg > last)) {
-      refuse("NOT_MONOTONIC");
-      d("its weight falls from ");
-      dn(last);
-      d(" to ");
-      dn(kg);
-      d(" kg near ");
-      dn(Math.round(x));
-      d(" counts");
-      return false;
-    }
-    last = kg;
   }
   return true;
 }
@@ -330,7 +386,7 @@ function sweep(h: i32, capacity: f64, division: f64): bool {
  * the ABI, the version, the module, its vectors and its curve. The module ends loaded in
  * CANDIDATE, fresh, with the manifest's parameters.
  */
-export function check(slot: i32, len: u32, capacity: f64, division: f64, downgrade: bool): bool {
+export function check(slot: i32, len: u32, downgrade: bool): bool {
   if (!readPackage(slot, len) || !checkSignature(slot)) return false;
   if (mAbi != MODULE_ABI) {
     refuse("WRONG_ABI");
@@ -364,7 +420,7 @@ export function check(slot: i32, len: u32, capacity: f64, division: f64, downgra
     d("; the manifest ");
     dVersion(mVersion);
   }
-  ok = ok && paramsFromManifest(CANDIDATE) && runVectors(CANDIDATE) && sweep(CANDIDATE, capacity, division);
+  ok = ok && paramsFromManifest(CANDIDATE) && runVectors(CANDIDATE) && proveCurve(CANDIDATE);
   freeHandle(CANDIDATE);
   // What the vectors and the sweep left in the module's state does not go into service.
   return ok && loadModule(CANDIDATE, slot) && (paramsFromManifest(CANDIDATE) || (freeHandle(CANDIDATE), false));
@@ -384,8 +440,8 @@ export function nameLength(p: usize): i32 {
 }
 
 /** Checks the package of len bytes in slot and switches to it, on trial; answers either way. */
-export function install(slot: i32, len: u32, capacity: f64, division: f64): void {
-  if (!check(slot, len, capacity, division, true)) {
+export function install(slot: i32, len: u32): void {
+  if (!check(slot, len, true)) {
     freeHandle(CANDIDATE);
     publish("install", false, reason(), -1, -1, 0, 0);
     return;
@@ -458,7 +514,7 @@ export function rollback(cause: i32): void {
 }
 
 /** After a sample the host flagged (a failure, enough good readings, or something pending). */
-export function afterSample(good: i32, failed: bool, x: f64, kg: f64): void {
+export function afterSample(good: i32, failed: i32, x: f64, kg: f64): void {
   if (!loaded(ACTIVE)) {
     pending = false;
     return;
@@ -469,7 +525,7 @@ export function afterSample(good: i32, failed: bool, x: f64, kg: f64): void {
       refuse(changetype<string>(failReason));
       dBytes(failText, failLen);
     } else if (!failedCall(ACTIVE)) {
-      notFinite(kg, x);
+      moduleFault(failed, x, kg);
     }
     rollback(2);
     return;
@@ -496,7 +552,7 @@ export function wake(): i32 {
  * curve is checked as an installation is; a curve that turns back is refused and the parameters it
  * had are given back. 0, or a negative error code of the core's.
  */
-export function fit(order: i32, p: usize, n: i32, capacity: f64, division: f64): i32 {
+export function fit(order: i32, p: usize, n: i32): i32 {
   if (!loaded(ACTIVE)) return -6;
   const beforeLen = paramsSave(ACTIVE, paramBefore);
   const at = call(ACTIVE, FN_POINTS, 0, 0);
@@ -514,7 +570,7 @@ export function fit(order: i32, p: usize, n: i32, capacity: f64, division: f64):
     return -6;
   }
   if (r > 0 || r == i32.MIN_VALUE) r = -6;
-  if (r == 0 && !sweep(ACTIVE, capacity, division)) {
+  if (r == 0 && !proveCurve(ACTIVE)) {
     mod_clear(ACTIVE);
     if (beforeLen) paramsLoad(ACTIVE, paramBefore, beforeLen);
     rephrase();
@@ -612,8 +668,8 @@ export function restore(): void {
 }
 
 /** The check of `wasm-scale module verify`: a package in slot, checked without switching to it. */
-export function verifyOnly(slot: i32, len: u32, capacity: f64, division: f64): void {
-  if (!check(slot, len, capacity, division, false)) {
+export function verifyOnly(slot: i32, len: u32): void {
+  if (!check(slot, len, false)) {
     freeHandle(CANDIDATE);
     publish("verify", false, reason(), -1, -1, 0, 0);
     return;
@@ -624,7 +680,7 @@ export function verifyOnly(slot: i32, len: u32, capacity: f64, division: f64): v
   dBytes(mKey, mKeyLen);
   d(", ");
   dn(mVectorCount);
-  d(" vectors pass, monotonic over the scale's range");
+  d(" vectors pass, its curve monotonic at every count");
   publish("verify", true, "", -1, -1, nameOf(CANDIDATE), versionOf(CANDIDATE));
   freeHandle(CANDIDATE);
 }

@@ -6,7 +6,7 @@ import { jTake, jNext, jString, jNumber, jNull, same, hex32, hexDigit } from "./
 import { refuse, d, dn, dBytes } from "./out";
 import { slot_read, slot_sha256 } from "./host";
 
-export const MODULE_ABI: i32 = 1;
+export const MODULE_ABI: i32 = 2;
 export const PACKAGE_FORMAT: i32 = 1;
 export const MAX_WASM: u32 = 65536;
 export const MAX_MANIFEST: u32 = 16384;

@@ -178,7 +178,7 @@ function chunk(at: usize, atLen: i32, len: i32): void {
   publish("chunk", true, "", tReceived, -1, 0, 0);
 }
 
-function end(capacity: f64, division: f64): void {
+function end(): void {
   if (!on) {
     refuse("NO_TRANSFER");
     d("no transfer begun (send begin first)");
@@ -202,14 +202,14 @@ function end(capacity: f64, division: f64): void {
     publish("end", false, reason(), -1, -1, 0, 0);
     return;
   }
-  install(tSlot, tSize, capacity, division); // answers with the verdict
+  install(tSlot, tSize); // answers with the verdict
 }
 
 /** A message on the module topic: sub (what follows "<module topic>/") at p, payloadLen bytes. */
-export function message(p: usize, subLen: i32, payloadLen: i32, capacity: f64, division: f64): void {
+export function message(p: usize, subLen: i32, payloadLen: i32): void {
   if (same(p, subLen, "begin")) begin(payloadLen);
   else if (subLen > 6 && same(p, 6, "chunk/")) chunk(p + 6, subLen - 6, payloadLen);
-  else if (same(p, subLen, "end")) end(capacity, division);
+  else if (same(p, subLen, "end")) end();
   else if (same(p, subLen, "rollback")) rollback(1);
   else {
     refuse("BAD_PACKAGE");

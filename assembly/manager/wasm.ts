@@ -31,8 +31,8 @@ let exportsSeen: i32 = 0;
 let usesGrow = false;
 
 // The exports the module ABI names (abi.json calibration_module.exports), func but for memory.
-const EXPORTS = "memory,cal_abi,cal_name,cal_version,cal_eval,cal_points,cal_fit,cal_params,cal_params_save,cal_params_load";
-const N_EXPORTS = 10;
+const EXPORTS = "memory,cal_abi,cal_name,cal_version,cal_curve,cal_knots,cal_gain,cal_points,cal_fit,cal_params,cal_params_save,cal_params_load";
+const N_EXPORTS = 12;
 
 function exportIndex(p: usize, n: i32): i32 {
   let start = 0;

@@ -191,12 +191,25 @@ function plugModule(core: ScaleCore, socket: CalibrationSocket, file: string, re
     if (e instanceof ModuleRefused) throw new RecordingError(`${file} refused (${e.reason}): ${e.message}`);
     throw e;
   }
+  const failed = (): void => {
+    const f = module.failure;
+    if (f) throw new RecordingError(`${recording}: the module ${module.activeModule?.name} failed (${f.reason}): ${f.detail}`);
+  };
   socket.target = {
-    evaluate(x, c0, c1, c2, c3, tempC) {
-      const kg = module.evaluate(x, c0, c1, c2, c3, tempC);
-      const f = module.failure;
-      if (f) throw new RecordingError(`${recording}: the module ${module.activeModule?.name} failed (${f.reason}): ${f.detail}`);
-      return kg;
+    gain(c0, c1, c2, c3) {
+      const g = module.gain(c0, c1, c2, c3);
+      failed();
+      return g;
+    },
+    curve(tempC) {
+      const n = module.curve(tempC);
+      failed();
+      return n;
+    },
+    knot: (i) => module.knot(i),
+    fault(kind, x, value) {
+      module.fault(kind, x, value);
+      failed();
     },
     fit: (order, xs, kgs, n) => module.fit(order, xs, kgs, n),
   };

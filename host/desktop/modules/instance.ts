@@ -10,7 +10,8 @@ export const FUEL_EXPORT = "__fuel";
 
 interface ModuleExports {
   memory: WebAssembly.Memory;
-  cal_eval(x: number, c0: number, c1: number, c2: number, c3: number, tempC: number): number;
+  cal_gain(c0: number, c1: number, c2: number, c3: number): number;
+  cal_curve(tempC: number): number;
   [fn: string]: unknown;
 }
 
@@ -24,7 +25,7 @@ export interface Failure {
 /** mod_call's functions (assembly/manager/install.ts FN_*), with the budget each runs on. */
 const FUNCTIONS: Array<[string, keyof typeof budget]> = [
   ["cal_abi", "other"], ["cal_name", "other"], ["cal_version", "other"], ["cal_points", "other"], ["cal_params", "other"],
-  ["cal_params_save", "other"], ["cal_params_load", "other"], ["cal_fit", "fit"],
+  ["cal_params_save", "other"], ["cal_params_load", "other"], ["cal_fit", "fit"], ["cal_knots", "other"],
 ];
 
 export class CalibrationModule {
@@ -67,14 +68,26 @@ export class CalibrationModule {
     }
   }
 
-  /** Gross kg; NaN when the call failed (see failure). Per sample: no closure, no allocation. */
-  evaluate(x: number, c0: number, c1: number, c2: number, c3: number, tempC: number): number {
+  /** The gain for the chips' codes; NaN when the call failed (see failure). Per sample: no closure, no allocation. */
+  gain(c0: number, c1: number, c2: number, c3: number): number {
     this.fuel.value = budget.eval.steps;
     try {
-      return this.x.cal_eval(x, c0, c1, c2, c3, tempC);
+      return this.x.cal_gain(c0, c1, c2, c3);
     } catch (e) {
       this.trapped("eval", e);
       return NaN;
+    }
+  }
+
+  /** The knot count the module declares at this temperature; i32 minimum when the call failed. */
+  curve(tempC: number): number {
+    this.fuel.value = budget.other.steps;
+    try {
+      const n = this.x.cal_curve(tempC);
+      return Number.isInteger(n) ? n | 0 : -0x80000000;
+    } catch (e) {
+      this.trapped("other", e);
+      return -0x80000000;
     }
   }
 }

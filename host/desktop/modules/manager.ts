@@ -18,9 +18,6 @@ import type { CalibrationSocket, CalibrationTarget } from "./socket.js";
 export const managerWasmPath = fileURLToPath(new URL("../../../build/manager.wasm", import.meta.url));
 const contract = abi.calibration_module;
 const ACTIVE = 0;
-const PREVIOUS = 1;
-/** The range a check assumes without a core (wasm-scale module verify): 50 kg by 10 g. */
-const DEFAULT_RANGE: [number, number] = [50, 0.01];
 
 export interface ModuleEvent {
   step: string;
@@ -49,16 +46,17 @@ interface ManagerExports {
   mgr_io_bytes(): number;
   mgr_configure(chunkBytes: number, metered: number): void;
   mgr_start(stateLen: number): void;
-  mgr_message(subLen: number, payloadLen: number, capacity: number, division: number): void;
+  mgr_message(subLen: number, payloadLen: number): void;
   mgr_after_sample(good: number, failed: number, x: number, kg: number): void;
   mgr_wake(): number;
-  mgr_fit(order: number, n: number, capacity: number, division: number): number;
+  mgr_fit(order: number, n: number): number;
   mgr_rollback(): void;
   mgr_busy(): number;
   mgr_active(): number;
   mgr_active_version(): number;
   mgr_trial(): number;
-  mgr_verify(slot: number, len: number, capacity: number, division: number): void;
+  mgr_verify(slot: number, len: number): void;
+  mgr_weigh(x: number, c0: number, c1: number, c2: number, c3: number, tempC: number): number;
   mgr_try(slot: number, len: number, mode: number): void;
   mgr_list(): number;
 }
@@ -84,9 +82,13 @@ export class ModuleManager implements CalibrationTarget {
   private payload: Uint8Array = new Uint8Array(0);
   private started = false;
   private good = 0;
-  private failed = false;
+  /** The failure since the last sample: 0 none, else mgr_after_sample's kind (1 curve, 2 gain refused, 3 gain not finite). */
+  private failed = 0;
   private failX = 0;
   private failKg = 0;
+  /** Where the active module's knots lie in its memory, and how many it declared last. */
+  private knotsAt = 0;
+  private knotCount = 0;
   private wakeAt = 0;
   private readonly now: () => number;
   private readonly chunkBytes: number;
@@ -130,10 +132,6 @@ export class ModuleManager implements CalibrationTarget {
     } catch {
       return []; // a key folder that cannot be read trusts nothing
     }
-  }
-
-  private range(): [number, number] {
-    return this.core ? [this.core.get("CAPACITY_KG"), this.core.get("DIVISION_KG")] : DEFAULT_RANGE;
   }
 
   private slotBytes(slot: number, offset: number, len: number): Buffer {
@@ -197,7 +195,8 @@ export class ModuleManager implements CalibrationTarget {
         [this.handles[a], this.handles[b]] = [this.handles[b], this.handles[a]];
       },
       mod_call: (h, fn, a, b) => this.handles[h]?.call(fn, a, b) ?? -0x80000000,
-      mod_eval: (h, x, c0, c1, c2, c3, t) => this.handles[h]?.evaluate(x, c0, c1, c2, c3, t) ?? NaN,
+      mod_gain: (h, c0, c1, c2, c3) => this.handles[h]?.gain(c0, c1, c2, c3) ?? NaN,
+      mod_curve: (h, t) => this.handles[h]?.curve(t) ?? -0x80000000,
       mod_failure: (h, ptr, cap) => {
         const f = this.handles[h]?.failure;
         if (!f) return 0;
@@ -221,7 +220,7 @@ export class ModuleManager implements CalibrationTarget {
       core_link: (on) => {
         const r = this.core ? this.core.calModule(on !== 0) : 0;
         this.good = 0;
-        this.failed = false;
+        this.failed = 0;
         const active = this.handles[ACTIVE];
         if (active) active.failure = null;
         return r;
@@ -287,9 +286,8 @@ export class ModuleManager implements CalibrationTarget {
     const name = Buffer.from(sub, "utf8").subarray(0, 200);
     this.put(this.x.mgr_io(), name);
     this.payload = payload;
-    const [capacity, division] = this.range();
     try {
-      this.x.mgr_message(name.length, payload.length, capacity, division);
+      this.x.mgr_message(name.length, payload.length);
     } finally {
       this.payload = new Uint8Array(0);
       this.wakeAt = this.x.mgr_wake();
@@ -327,23 +325,58 @@ export class ModuleManager implements CalibrationTarget {
     return verdict!;
   }
 
-  /** Per sample (CalibrationTarget): the active module's weight, or NaN for the core's fallback. */
-  evaluate(x: number, c0: number, c1: number, c2: number, c3: number, tempC: number): number {
+  /** The failure since the last sample, when there is none yet. */
+  private fail(kind: number, x: number, value: number): void {
+    if (this.failed) return;
+    this.failed = kind;
+    this.failX = x;
+    this.failKg = value;
+  }
+
+  /** Per sample (CalibrationTarget): the active module's gain, or NaN for the core's fallback. */
+  gain(c0: number, c1: number, c2: number, c3: number): number {
     const a = this.handles[ACTIVE];
     if (!a) return NaN;
-    const kg = a.evaluate(x, c0, c1, c2, c3, tempC);
-    if (Number.isFinite(kg)) {
+    const g = a.gain(c0, c1, c2, c3);
+    if (Number.isFinite(g)) {
       this.good++;
-      return kg;
+      return g;
     }
-    if (!this.failed) {
-      this.failed = true;
-      this.failX = x;
-      this.failKg = kg;
+    this.fail(3, NaN, g);
+    return NaN;
+  }
+
+  /** The active module's curve at a temperature (CalibrationTarget): its knot count, or negative. */
+  curve(tempC: number): number {
+    const a = this.handles[ACTIVE];
+    this.knotCount = 0;
+    if (!a) return -1;
+    const n = a.curve(tempC);
+    if (a.failure) {
+      this.fail(1, NaN, NaN);
+      return -1;
     }
-    // This reading is weighed by the previous calibration: the failing module's weight never goes out.
-    const p = this.handles[PREVIOUS];
-    return p ? p.evaluate(x, c0, c1, c2, c3, tempC) : NaN;
+    const at = a.call(8, 0, 0); // cal_knots (assembly/manager/install.ts FN_KNOTS)
+    if (a.failure) {
+      this.fail(1, NaN, NaN);
+      return -1;
+    }
+    this.knotsAt = at;
+    this.knotCount = n;
+    return n;
+  }
+
+  /** Value i of the knots the active module declared last (CalibrationTarget); NaN outside them. */
+  knot(i: number): number {
+    const a = this.handles[ACTIVE];
+    const at = this.knotsAt + i * 8;
+    if (!a || i < 0 || i >= 2 * this.knotCount || at < 0 || at + 8 > a.memory.length) return NaN;
+    return new DataView(a.memory.buffer, a.memory.byteOffset).getFloat64(at, true);
+  }
+
+  /** The core refused the active module's curve or gain (CalibrationTarget): rolled back after this sample. */
+  fault(kind: number, x: number, value: number): void {
+    this.fail(kind, x, value);
   }
 
   /** A calibration command with a module in force (CalibrationTarget): the manager fits and checks. */
@@ -355,8 +388,7 @@ export class ModuleManager implements CalibrationTarget {
       v.setFloat64(i * 16, xs[i], true);
       v.setFloat64(i * 16 + 8, kgs[i], true);
     }
-    const [capacity, division] = this.range();
-    const r = this.x.mgr_fit(order, n, capacity, division);
+    const r = this.x.mgr_fit(order, n);
     this.wakeAt = this.x.mgr_wake();
     return r;
   }
@@ -365,8 +397,8 @@ export class ModuleManager implements CalibrationTarget {
   afterSample(): void {
     if (!(this.failed || this.wakeAt < 0 || (this.wakeAt > 0 && this.good >= this.wakeAt))) return;
     const failed = this.failed;
-    this.failed = false;
-    this.x.mgr_after_sample(this.good, failed ? 1 : 0, this.failX, this.failKg);
+    this.failed = 0;
+    this.x.mgr_after_sample(this.good, failed, this.failX, this.failKg);
     this.wakeAt = this.x.mgr_wake();
   }
 
@@ -383,7 +415,7 @@ export class ModuleManager implements CalibrationTarget {
     slots.write(0, 0, bytes);
     const checker = new ModuleManager(null, null, slots, this.trusted);
     let verdict: ModuleEvent | null = null;
-    checker.collect((e) => (verdict ??= e), () => checker.x.mgr_verify(0, bytes.length, ...DEFAULT_RANGE));
+    checker.collect((e) => (verdict ??= e), () => checker.x.mgr_verify(0, bytes.length));
     return verdict!;
   }
 
@@ -391,7 +423,10 @@ export class ModuleManager implements CalibrationTarget {
   get failure(): { reason: string; detail: string } | null {
     if (!this.failed) return null;
     const f = this.handles[ACTIVE]?.failure;
-    return f ? { reason: f.reason, detail: f.detail } : { reason: "NOT_FINITE", detail: `weighed ${this.failKg} kg for ${this.failX} counts` };
+    if (f) return { reason: f.reason, detail: f.detail };
+    if (this.failed === 1) return { reason: "NOT_MONOTONIC", detail: `the core refused its curve at the knot of ${this.failX} counts (${this.failKg})` };
+    if (this.failed === 2) return { reason: "BAD_GAIN", detail: `its gain was ${this.failKg}` };
+    return { reason: "NOT_FINITE", detail: `its gain was ${this.failKg}` };
   }
 
   /**
@@ -412,8 +447,10 @@ export class ModuleManager implements CalibrationTarget {
     return m;
   }
 
-  /** The active module's own weight (tests compare a scale's readings with it). */
+  /** The active module's weight as the core weighs with it, by the manager (module build's vectors; tests compare a scale's readings with it). */
   weigh(x: number, c0: number, c1: number, c2: number, c3: number, tempC: number): number {
-    return this.handles[ACTIVE]?.evaluate(x, c0, c1, c2, c3, tempC) ?? NaN;
+    let kg = NaN;
+    this.collect(() => {}, () => (kg = this.x.mgr_weigh(x, c0, c1, c2, c3, tempC)));
+    return kg;
   }
 }
