@@ -166,7 +166,8 @@ test("WAMR signatures derive from the ABI: pointers as '*' with '~' lengths", ()
   const sig = Object.fromEntries(abi.imports.map((f) => [`${f.module}.${f.name}`, wamrSignature(f)]));
   assert.deepEqual(sig, {
     "gpio.wait_low": "(*~i)i", "gpio.clock_in": "(i*~i*~)i", "gpio.write": "(ii)",
-    "calib.eval": "(FFFFFF)F", "calib.fit": "(i*iF)i", "sys.panic": "(ii)",
+    "calib.gain": "(FFFF)F", "calib.curve": "(F)i", "calib.knot": "(i)F", "calib.fault": "(iFF)",
+    "calib.fit": "(i*iF)i", "sys.panic": "(ii)",
   });
 });
 

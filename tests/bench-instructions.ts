@@ -81,7 +81,7 @@ export function instructionCounts(): { figures: Record<string, number | null>; n
     }
     figures[`${name}_instructions_per_sample`] = perUnit(exe, "sample", SAMPLES);
     if (name === "wamr_fast") figures.wamr_fast_instructions_per_publish = perUnit(exe, "publish", PUBLISHES);
-    // With the table module linked to calib.eval (a second instance in the same runtime, as on the
+    // With the table module linked to calib.gain and calib.curve (a second instance in the same runtime, as on the
     // ESP32): a sample with the module's call included. The native reference links no module.
     if (name !== "native" && existsSync(MODULE_WASM)) figures[`${name}_instructions_per_sample_with_module`] = perUnit(exe, "module", SAMPLES);
   }

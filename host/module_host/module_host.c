@@ -20,7 +20,8 @@
 #define MAX_CODE (65536 + 32768)
 
 /* mod_call's functions, in the manager's order (assembly/manager/install.ts FN_*). */
-static const char *const FUNCTIONS[] = {"cal_abi", "cal_name", "cal_version", "cal_points", "cal_params", "cal_params_save", "cal_params_load", "cal_fit"};
+static const char *const FUNCTIONS[] = {"cal_abi", "cal_name", "cal_version", "cal_points", "cal_params", "cal_params_save", "cal_params_load", "cal_fit", "cal_knots"};
+#define FN_KNOTS 8
 #define N_FUNCTIONS (int32_t)(sizeof FUNCTIONS / sizeof FUNCTIONS[0])
 
 typedef struct {
@@ -40,10 +41,14 @@ static size_t s_payload_len;
 /* A metering engine's copy of the module being loaded, as the manager wrote it out. */
 static uint8_t *s_code;
 static size_t s_code_len, s_code_cap;
-/* Per sample: good readings since the last link, a failure and what it weighed, when to wake. */
+/* Per sample: good readings since the last link, a failure (mgr_after_sample's kind: 1 a curve,
+ * 2 a gain the core refused, 3 a gain that is not finite) with its figures, when to wake. */
 static uint32_t s_good;
-static bool s_failed;
+static int32_t s_failed;
 static double s_fail_x, s_fail_kg;
+/* Where the active module's knots lie in its memory, and how many it declared last. */
+static uint32_t s_knots_at;
+static int32_t s_knot_count;
 static int32_t s_wake;
 /* What the manager said last of the module in force. */
 static char s_active_name[33];
@@ -59,16 +64,28 @@ static void note_failure(handle_t *h, bool out_of_budget, const char *words)
     else snprintf(h->words, sizeof h->words, "trapped: %s", words);
 }
 
-static double eval_handle(handle_t *h, const double in[6])
+static double gain_handle(handle_t *h, const double chips[4])
 {
-    double kg = NAN;
+    double gain = NAN;
     bool out = false;
     char words[100] = "";
-    if (!s_engine->mod_eval(h->m, in, &kg, &out, words, sizeof words)) {
+    if (!s_engine->mod_gain(h->m, chips, &gain, &out, words, sizeof words)) {
         note_failure(h, out, words);
         return NAN;
     }
-    return kg;
+    return gain;
+}
+
+static int32_t curve_handle(handle_t *h, double temp_c)
+{
+    int32_t n = INT32_MIN;
+    bool out = false;
+    char words[100] = "";
+    if (!s_engine->mod_curve(h->m, temp_c, &n, &out, words, sizeof words)) {
+        note_failure(h, out, words);
+        return INT32_MIN;
+    }
+    return n;
 }
 
 static void free_handle(int h)
@@ -263,11 +280,17 @@ int32_t mh_mod_call(int32_t h, int32_t fn, int32_t a, int32_t b)
     return r;
 }
 
-double mh_mod_eval(int32_t h, double x, double c0, double c1, double c2, double c3, double t)
+double mh_mod_gain(int32_t h, double c0, double c1, double c2, double c3)
 {
     if (h < 0 || h >= HANDLES || s_mod[h].m == NULL) return NAN;
-    const double in[6] = {x, c0, c1, c2, c3, t};
-    return eval_handle(&s_mod[h], in);
+    const double chips[4] = {c0, c1, c2, c3};
+    return gain_handle(&s_mod[h], chips);
+}
+
+int32_t mh_mod_curve(int32_t h, double t)
+{
+    if (h < 0 || h >= HANDLES || s_mod[h].m == NULL) return INT32_MIN;
+    return curve_handle(&s_mod[h], t);
 }
 
 int32_t mh_mod_failure(int32_t h, uint32_t at, int32_t cap)
@@ -299,7 +322,7 @@ int32_t mh_core_link(int32_t on)
 {
     int32_t r = s_cfg.core_module(on != 0);
     s_good = 0;
-    s_failed = false;
+    s_failed = 0;
     s_mod[ACTIVE].failure = 0;
     return r;
 }
@@ -396,13 +419,6 @@ static void release(void)
     close_manager();
 }
 
-static void range(double *capacity, double *division)
-{
-    *capacity = 50;
-    *division = 0.01;
-    if (s_cfg.core_range) s_cfg.core_range(capacity, division);
-}
-
 void module_host_start(const module_host_config_t *config)
 {
     s_cfg = *config;
@@ -418,22 +434,57 @@ void module_host_start(const module_host_config_t *config)
     release();
 }
 
-double module_host_eval(double x, double c0, double c1, double c2, double c3, double temp_c)
+/* The failure since the last sample, when there is none yet. */
+static void fail(int32_t kind, double x, double value)
+{
+    if (s_failed) return;
+    s_failed = kind;
+    s_fail_x = x;
+    s_fail_kg = value;
+}
+
+double module_host_gain(double c0, double c1, double c2, double c3)
 {
     if (s_mod[ACTIVE].m == NULL) return NAN;
-    const double in[6] = {x, c0, c1, c2, c3, temp_c};
-    double kg = eval_handle(&s_mod[ACTIVE], in);
-    if (isfinite(kg)) {
+    const double chips[4] = {c0, c1, c2, c3};
+    double gain = gain_handle(&s_mod[ACTIVE], chips);
+    if (isfinite(gain)) {
         s_good++;
-        return kg;
+        return gain;
     }
-    if (!s_failed) {
-        s_failed = true;
-        s_fail_x = x;
-        s_fail_kg = kg;
+    fail(3, NAN, gain);
+    return NAN;
+}
+
+int32_t module_host_curve(double temp_c)
+{
+    s_knot_count = 0;
+    if (s_mod[ACTIVE].m == NULL) return -1;
+    int32_t n = curve_handle(&s_mod[ACTIVE], temp_c), at = INT32_MIN;
+    if (n != INT32_MIN) at = mh_mod_call(ACTIVE, FN_KNOTS, 0, 0);
+    if (at == INT32_MIN) {
+        fail(1, NAN, NAN); /* trapped or out of budget: mod_failure says which */
+        return -1;
     }
-    /* This reading is weighed by the previous calibration: the failing module's weight never goes out. */
-    return s_mod[PREVIOUS].m ? eval_handle(&s_mod[PREVIOUS], in) : NAN;
+    s_knots_at = (uint32_t)at;
+    s_knot_count = n;
+    return n;
+}
+
+double module_host_knot(int32_t i)
+{
+    uint32_t size = 0;
+    uint8_t *base = s_mod[ACTIVE].m ? s_engine->mod_memory(s_mod[ACTIVE].m, &size) : NULL;
+    uint64_t at = (uint64_t)s_knots_at + (uint64_t)i * 8u;
+    double v;
+    if (base == NULL || i < 0 || i >= 2 * s_knot_count || at + 8 > size) return NAN;
+    memcpy(&v, base + at, 8);
+    return v;
+}
+
+void module_host_fault(int32_t kind, double x, double value)
+{
+    fail(kind, x, value);
 }
 
 int32_t module_host_fit(int32_t order, const uint8_t *points, int32_t n, double zero_counts)
@@ -450,10 +501,9 @@ int32_t module_host_fit(int32_t order, const uint8_t *points, int32_t n, double 
         memcpy(pairs + i * 16, &x, 8);
         memcpy(pairs + i * 16 + 8, &kg, 8);
     }
-    double r = -6, capacity, division;
-    range(&capacity, &division);
-    const double args[4] = {order, n, capacity, division};
-    if (!to_io(pairs, (size_t)n * 16) || !call("mgr_fit", "iiFF", args, &r)) r = -6;
+    double r = -6;
+    const double args[2] = {order, n};
+    if (!to_io(pairs, (size_t)n * 16) || !call("mgr_fit", "ii", args, &r)) r = -6;
     release();
     return (int32_t)r;
 }
@@ -466,10 +516,10 @@ void module_host_relink(void)
 void module_host_after_sample(void)
 {
     if (!(s_failed || s_wake < 0 || (s_wake > 0 && s_good >= (uint32_t)s_wake))) return;
-    bool failed = s_failed;
-    s_failed = false;
+    int32_t failed = s_failed;
+    s_failed = 0;
     if (!open_manager(true)) return;
-    const double args[4] = {s_good, failed ? 1 : 0, s_fail_x, s_fail_kg};
+    const double args[4] = {s_good, failed, s_fail_x, s_fail_kg};
     call("mgr_after_sample", "iiFF", args, NULL);
     release();
 }
@@ -492,12 +542,10 @@ void module_host_message(const char *sub, size_t sub_len, const uint8_t *payload
         return;
     }
     if (sub_len > 200) sub_len = 200;
-    double capacity, division;
-    range(&capacity, &division);
     s_payload = payload;
     s_payload_len = len;
-    const double args[4] = {(double)sub_len, (double)len, capacity, division};
-    if (to_io(sub, sub_len)) call("mgr_message", "iiFF", args, NULL);
+    const double args[2] = {(double)sub_len, (double)len};
+    if (to_io(sub, sub_len)) call("mgr_message", "ii", args, NULL);
     s_payload = NULL;
     s_payload_len = 0;
     release();
@@ -530,6 +578,7 @@ void module_host_stop(void)
     s_code_len = s_code_cap = 0;
     s_has_active = false;
     s_good = 0;
-    s_failed = false;
+    s_failed = 0;
+    s_knot_count = 0;
     s_wake = 0;
 }

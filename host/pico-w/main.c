@@ -242,12 +242,6 @@ static int32_t core_module(bool on)
     return wasm_host_call_i(SCALE_EXPORT_CAL_MODULE, 1, args);
 }
 
-static void core_range(double *capacity_kg, double *division_kg)
-{
-    *capacity_kg = wasm_host_config_get(SCALE_CFG_CAPACITY_KG);
-    *division_kg = wasm_host_config_get(SCALE_CFG_DIVISION_KG);
-}
-
 static void module_answer(const char *json)
 {
     printf("wasm-scale: module %s\n", json);
@@ -286,7 +280,7 @@ static void start_modules(void)
     store_modules_storage(&storage);
     const module_host_config_t c = {
         .engine = modules_wasm3(), .storage = &storage, .keys_pem = keys, .n_keys = n_keys, .chunk_bytes = sizeof ((net_message_t *)0)->payload,
-        .manager_wasm = scale_manager_wasm, .manager_len = scale_manager_wasm_len, .core_module = core_module, .core_range = core_range,
+        .manager_wasm = scale_manager_wasm, .manager_len = scale_manager_wasm_len, .core_module = core_module,
         .answer = module_answer, .now_ms = module_now_ms, .free_heap = free_heap,
     };
     module_host_start(&c);
@@ -473,7 +467,8 @@ int main(void)
     watchdog_enable(WATCHDOG_MS, true);
     store_pico_init();
     if (!hx711_pio_init(&s_pins)) printf("wasm-scale: HX711 pins could not be set up\n");
-    const wasm_host_calibration_t calibration = {.eval = module_host_eval, .fit = module_host_fit};
+    const wasm_host_calibration_t calibration = {
+        .gain = module_host_gain, .curve = module_host_curve, .knot = module_host_knot, .fault = module_host_fault, .fit = module_host_fit};
     wasm_host_set_calibration(&calibration);
     const wasm_host_config_t core = {
         .wasm = scale_core_wasm, .wasm_len = scale_core_wasm_len,

@@ -226,12 +226,6 @@ float app_setting(int key)
     return v;
 }
 
-static void core_range(double *capacity_kg, double *division_kg)
-{
-    *capacity_kg = app_setting(SCALE_CFG_CAPACITY_KG);
-    *division_kg = app_setting(SCALE_CFG_DIVISION_KG);
-}
-
 /* The module manager (build/manager.wasm), embedded beside the core. */
 extern const uint8_t manager_wasm_start[] asm("_binary_manager_wasm_start");
 extern const uint8_t manager_wasm_end[] asm("_binary_manager_wasm_end");
@@ -272,7 +266,7 @@ static void start_modules(void)
     module_host_config_t c = {
         .engine = engine, .storage = &storage, .keys_pem = keys, .n_keys = n_keys, .chunk_bytes = SCALE_MQTT_MAX_PAYLOAD,
         .manager_wasm = manager_wasm_start, .manager_len = (size_t)(manager_wasm_end - manager_wasm_start),
-        .core_module = core_module, .core_range = core_range, .answer = module_answer, .now_ms = module_now_ms,
+        .core_module = core_module, .answer = module_answer, .now_ms = module_now_ms,
         .free_heap = module_free_heap,
     };
     cal_module_link_calibration(true);

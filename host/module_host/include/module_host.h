@@ -41,8 +41,10 @@ typedef struct {
      * budget (*out_of_budget), with the engine's words. */
     bool (*mod_call)(void *m, const char *name, int argc, const int32_t *args, module_budget_t budget, int32_t *result, bool *out_of_budget,
                      char *words, size_t cap);
-    /* cal_eval(x, c0..c3, temp) on the eval budget, as mod_call. */
-    bool (*mod_eval)(void *m, const double in[6], double *kg, bool *out_of_budget, char *words, size_t cap);
+    /* cal_gain(c0..c3) on the eval budget, as mod_call. */
+    bool (*mod_gain)(void *m, const double chips[4], double *gain, bool *out_of_budget, char *words, size_t cap);
+    /* cal_curve(temp) on the other budget, as mod_call. */
+    bool (*mod_curve)(void *m, double temp_c, int32_t *knots, bool *out_of_budget, char *words, size_t cap);
     uint8_t *(*mod_memory)(void *m, uint32_t *size);
 } module_engine_t;
 
@@ -67,9 +69,8 @@ typedef struct {
     uint32_t chunk_bytes;        /* the largest chunk this device receives (its MQTT buffer) */
     const uint8_t *manager_wasm; /* build/manager.wasm, embedded in the image */
     size_t manager_len;
-    /* The core: link its calib imports to a module (cal_module export), and its range. */
+    /* The core: link its calib imports to a module (cal_module export). */
     int32_t (*core_module)(bool on);
-    void (*core_range)(double *capacity_kg, double *division_kg);
     /* An answer for the result topic: JSON, NUL-terminated. */
     void (*answer)(const char *json);
     /* Milliseconds on a clock that only goes forward (a transfer's idle time). */
@@ -79,11 +80,16 @@ typedef struct {
 } module_host_config_t;
 
 /* Restores the active slot (or rolls back a trial the device restarted during). Call after the
- * core is instantiated, with the core's calib imports going to module_host_eval / module_host_fit. */
+ * core is instantiated, with the core's calib imports going to the module_host_ functions below. */
 void module_host_start(const module_host_config_t *config);
 
-/* The core's calib imports: the active module's weight (NaN: the core's own curve), and a fit. */
-double module_host_eval(double x, double c0, double c1, double c2, double c3, double temp_c);
+/* The core's calib imports (abi.json): the active module's gain per sample (NaN when it failed:
+ * the core weighs that reading with its built-in curve), its curve at a temperature (the knot
+ * count, negative when it failed) and the knots' values, the core's refusal of either, and a fit. */
+double module_host_gain(double c0, double c1, double c2, double c3);
+int32_t module_host_curve(double temp_c);
+double module_host_knot(int32_t i);
+void module_host_fault(int32_t kind, double x, double value);
 int32_t module_host_fit(int32_t order, const uint8_t *points, int32_t n, double zero_counts);
 
 /* After the core was instantiated again (its link to the module is gone): link it again. */
@@ -126,7 +132,8 @@ int32_t mh_mod_load(int32_t h, int32_t slot, uint32_t offset, uint32_t len, uint
 void mh_mod_free(int32_t h);
 void mh_mod_swap(int32_t a, int32_t b);
 int32_t mh_mod_call(int32_t h, int32_t fn, int32_t a, int32_t b);
-double mh_mod_eval(int32_t h, double x, double c0, double c1, double c2, double c3, double t);
+double mh_mod_gain(int32_t h, double c0, double c1, double c2, double c3);
+int32_t mh_mod_curve(int32_t h, double t);
 int32_t mh_mod_failure(int32_t h, uint32_t at, int32_t cap);
 void mh_mod_clear(int32_t h);
 int32_t mh_mod_memory(int32_t h, uint32_t addr, uint32_t at, uint32_t len, int32_t to);

@@ -56,12 +56,6 @@ static int32_t core_module(bool on)
     return wasm_host_call_i(SCALE_EXPORT_CAL_MODULE, 1, args);
 }
 
-static void core_range(double *capacity, double *division)
-{
-    *capacity = wasm_host_config_get(SCALE_CFG_CAPACITY_KG);
-    *division = wasm_host_config_get(SCALE_CFG_DIVISION_KG);
-}
-
 static void on_instantiated(void)
 {
     const int32_t chip[2] = {18, 19};
@@ -82,10 +76,11 @@ static void start_modules(void)
     store_modules_storage(&s_storage);
     const module_host_config_t c = {
         .engine = modules_wasm3(), .storage = &s_storage, .keys_pem = s_keys, .n_keys = 1, .chunk_bytes = 1024,
-        .manager_wasm = s_manager, .manager_len = s_manager_len, .core_module = core_module, .core_range = core_range,
+        .manager_wasm = s_manager, .manager_len = s_manager_len, .core_module = core_module,
         .answer = mc_answer, .now_ms = now_ms,
     };
-    const wasm_host_calibration_t calibration = {.eval = module_host_eval, .fit = module_host_fit};
+    const wasm_host_calibration_t calibration = {
+        .gain = module_host_gain, .curve = module_host_curve, .knot = module_host_knot, .fault = module_host_fault, .fit = module_host_fit};
     wasm_host_set_calibration(&calibration);
     module_host_start(&c);
 }

@@ -187,8 +187,9 @@ static void test_abi_header(void)
 {
     /* The generated header agrees with what the portable glue assumes. */
     CHECK(SCALE_ABI_READING_SIZE == 32);
-    CHECK(SCALE_ABI_IMPORT_COUNT == 6);
-    CHECK(strcmp(SCALE_ABI_SIG_CALIB_EVAL, "(FFFFFF)F") == 0);
+    CHECK(SCALE_ABI_IMPORT_COUNT == 9);
+    CHECK(strcmp(SCALE_ABI_SIG_CALIB_GAIN, "(FFFF)F") == 0);
+    CHECK(strcmp(SCALE_ABI_SIG_CALIB_FAULT, "(iFF)") == 0);
     CHECK(strcmp(SCALE_ABI_SIG_GPIO_CLOCK_IN, "(i*~i*~)i") == 0);
     CHECK(SCALE_FAULT_POWER_DOWN == 7);
 }

@@ -196,13 +196,23 @@ static bool mod_call(void *p, const char *name, int argc, const int32_t *args, m
     return true;
 }
 
-static bool mod_eval(void *p, const double in[6], double *kg, bool *out, char *words, size_t cap)
+static bool mod_gain(void *p, const double chips[4], double *gain, bool *out, char *words, size_t cap)
 {
     mod_t *m = p;
-    uint32_t argv[12];
-    memcpy(argv, in, 6 * sizeof(double));
-    if (!run(m, wasm_runtime_lookup_function(m->inst, "cal_eval"), MODULE_BUDGET_EVAL, 12, argv, out, words, cap)) return false;
-    memcpy(kg, argv, sizeof *kg);
+    uint32_t argv[8];
+    memcpy(argv, chips, 4 * sizeof(double));
+    if (!run(m, wasm_runtime_lookup_function(m->inst, "cal_gain"), MODULE_BUDGET_EVAL, 8, argv, out, words, cap)) return false;
+    memcpy(gain, argv, sizeof *gain);
+    return true;
+}
+
+static bool mod_curve(void *p, double temp_c, int32_t *knots, bool *out, char *words, size_t cap)
+{
+    mod_t *m = p;
+    uint32_t argv[2];
+    memcpy(argv, &temp_c, sizeof temp_c);
+    if (!run(m, wasm_runtime_lookup_function(m->inst, "cal_curve"), MODULE_BUDGET_OTHER, 2, argv, out, words, cap)) return false;
+    *knots = (int32_t)argv[0];
     return true;
 }
 
@@ -232,7 +242,8 @@ static int32_t n_mod_load(wasm_exec_env_t e, int32_t h, int32_t s, uint32_t o, u
 static void n_mod_free(wasm_exec_env_t e, int32_t h) { (void)e; mh_mod_free(h); }
 static void n_mod_swap(wasm_exec_env_t e, int32_t a, int32_t b) { (void)e; mh_mod_swap(a, b); }
 static int32_t n_mod_call(wasm_exec_env_t e, int32_t h, int32_t fn, int32_t a, int32_t b) { (void)e; return mh_mod_call(h, fn, a, b); }
-static double n_mod_eval(wasm_exec_env_t e, int32_t h, double x, double c0, double c1, double c2, double c3, double t) { (void)e; return mh_mod_eval(h, x, c0, c1, c2, c3, t); }
+static double n_mod_gain(wasm_exec_env_t e, int32_t h, double c0, double c1, double c2, double c3) { (void)e; return mh_mod_gain(h, c0, c1, c2, c3); }
+static int32_t n_mod_curve(wasm_exec_env_t e, int32_t h, double t) { (void)e; return mh_mod_curve(h, t); }
 static int32_t n_mod_failure(wasm_exec_env_t e, int32_t h, uint32_t at, int32_t cap) { (void)e; return mh_mod_failure(h, at, cap); }
 static void n_mod_clear(wasm_exec_env_t e, int32_t h) { (void)e; mh_mod_clear(h); }
 static int32_t n_mod_memory(wasm_exec_env_t e, int32_t h, uint32_t a, uint32_t at, uint32_t n, int32_t to) { (void)e; return mh_mod_memory(h, a, at, n, to); }
@@ -256,7 +267,8 @@ static NativeSymbol s_natives[] = {
     {"mod_free", (void *)n_mod_free, "(i)", NULL},
     {"mod_swap", (void *)n_mod_swap, "(ii)", NULL},
     {"mod_call", (void *)n_mod_call, "(iiii)i", NULL},
-    {"mod_eval", (void *)n_mod_eval, "(iFFFFFF)F", NULL},
+    {"mod_gain", (void *)n_mod_gain, "(iFFFF)F", NULL},
+    {"mod_curve", (void *)n_mod_curve, "(iF)i", NULL},
     {"mod_failure", (void *)n_mod_failure, "(iii)i", NULL},
     {"mod_clear", (void *)n_mod_clear, "(i)", NULL},
     {"mod_memory", (void *)n_mod_memory, "(iiiii)i", NULL},
@@ -268,7 +280,8 @@ static NativeSymbol s_natives[] = {
 static const module_engine_t ENGINE = {
     .metered = false,
     .mgr_load = mgr_load, .mgr_free = mgr_free, .mgr_call = mgr_call, .mgr_memory = mgr_memory,
-    .mod_load = mod_load, .mod_free = mod_free, .mod_call = mod_call, .mod_eval = mod_eval, .mod_memory = mod_memory,
+    .mod_load = mod_load, .mod_free = mod_free, .mod_call = mod_call, .mod_gain = mod_gain, .mod_curve = mod_curve,
+    .mod_memory = mod_memory,
 };
 
 const module_engine_t *cal_module_wamr(void)
@@ -286,10 +299,28 @@ const module_engine_t *cal_module_wamr(void)
 
 /* ---- the core's calib imports --------------------------------------------------------------------- */
 
-static double calib_eval(void *context, double x, double c0, double c1, double c2, double c3, double temp_c)
+static double calib_gain(void *context, double c0, double c1, double c2, double c3)
 {
     (void)context;
-    return module_host_eval(x, c0, c1, c2, c3, temp_c);
+    return module_host_gain(c0, c1, c2, c3);
+}
+
+static int32_t calib_curve(void *context, double temp_c)
+{
+    (void)context;
+    return module_host_curve(temp_c);
+}
+
+static double calib_knot(void *context, int32_t i)
+{
+    (void)context;
+    return module_host_knot(i);
+}
+
+static void calib_fault(void *context, int32_t kind, double x, double value)
+{
+    (void)context;
+    module_host_fault(kind, x, value);
 }
 
 static int32_t calib_fit(void *context, int32_t order, const uint8_t *points, int32_t n, double zero_counts)
@@ -300,6 +331,7 @@ static int32_t calib_fit(void *context, int32_t order, const uint8_t *points, in
 
 void cal_module_link_calibration(bool on)
 {
-    static const wasm_host_calibration_t calibration = {.context = NULL, .eval = calib_eval, .fit = calib_fit};
+    static const wasm_host_calibration_t calibration = {
+        .context = NULL, .gain = calib_gain, .curve = calib_curve, .knot = calib_knot, .fault = calib_fault, .fit = calib_fit};
     wasm_host_set_calibration(on ? &calibration : NULL);
 }

@@ -80,11 +80,31 @@ static void native_panic(wasm_exec_env_t env, int32_t line, int32_t col)
     wasm_runtime_set_exception(wasm_runtime_get_module_inst(env), "core panic");
 }
 
-/* The calibration module's evaluation: per sample while one is linked (the third host call). */
-static double native_calib_eval(wasm_exec_env_t env, double x, double c0, double c1, double c2, double c3, double temp_c)
+/* The calibration module's gain: per sample while one is linked (the third host call). */
+static double native_calib_gain(wasm_exec_env_t env, double c0, double c1, double c2, double c3)
 {
     (void)env;
-    return s_calibration.eval ? s_calibration.eval(s_calibration.context, x, c0, c1, c2, c3, temp_c) : NAN;
+    return s_calibration.gain ? s_calibration.gain(s_calibration.context, c0, c1, c2, c3) : NAN;
+}
+
+/* Its curve at a temperature, and the knots' values: when it is linked, fitted, or the temperature changes. */
+static int32_t native_calib_curve(wasm_exec_env_t env, double temp_c)
+{
+    (void)env;
+    return s_calibration.curve ? s_calibration.curve(s_calibration.context, temp_c) : -1;
+}
+
+static double native_calib_knot(wasm_exec_env_t env, int32_t i)
+{
+    (void)env;
+    return s_calibration.knot ? s_calibration.knot(s_calibration.context, i) : NAN;
+}
+
+/* The core refused the module's curve or gain. */
+static void native_calib_fault(wasm_exec_env_t env, int32_t kind, double x, double value)
+{
+    (void)env;
+    if (s_calibration.fault) s_calibration.fault(s_calibration.context, kind, x, value);
 }
 
 /* The module's fit from the core's points: n records of 16 bytes, checked against the core's memory. */
@@ -110,7 +130,10 @@ static NativeSymbol s_gpio_natives[] = {
     {"write", (void *)native_write, SCALE_ABI_SIG_GPIO_WRITE, NULL},
 };
 static NativeSymbol s_calib_natives[] = {
-    {"eval", (void *)native_calib_eval, SCALE_ABI_SIG_CALIB_EVAL, NULL},
+    {"gain", (void *)native_calib_gain, SCALE_ABI_SIG_CALIB_GAIN, NULL},
+    {"curve", (void *)native_calib_curve, SCALE_ABI_SIG_CALIB_CURVE, NULL},
+    {"knot", (void *)native_calib_knot, SCALE_ABI_SIG_CALIB_KNOT, NULL},
+    {"fault", (void *)native_calib_fault, SCALE_ABI_SIG_CALIB_FAULT, NULL},
     {"fit", (void *)native_calib_fit, SCALE_ABI_SIG_CALIB_FIT, NULL},
 };
 static NativeSymbol s_sys_natives[] = {
@@ -268,7 +291,7 @@ esp_err_t wasm_host_start(const wasm_host_config_t *config)
     s_started = true;
     /* Natives are registered before any module is loaded. */
     if (!wasm_runtime_register_natives(SCALE_ABI_MODULE_GPIO_WAIT_LOW, s_gpio_natives, sizeof s_gpio_natives / sizeof s_gpio_natives[0]) ||
-        !wasm_runtime_register_natives(SCALE_ABI_MODULE_CALIB_EVAL, s_calib_natives, sizeof s_calib_natives / sizeof s_calib_natives[0]) ||
+        !wasm_runtime_register_natives(SCALE_ABI_MODULE_CALIB_GAIN, s_calib_natives, sizeof s_calib_natives / sizeof s_calib_natives[0]) ||
         !wasm_runtime_register_natives(SCALE_ABI_MODULE_SYS_PANIC, s_sys_natives, sizeof s_sys_natives / sizeof s_sys_natives[0])) {
         ESP_LOGE(TAG, "registering natives failed");
         wasm_host_stop();

@@ -107,7 +107,8 @@ RAW(n_mod_load) { UNUSED; RET_I(mh_mod_load(ARG_I(0), ARG_I(1), ARG_U(2), ARG_U(
 RAW(n_mod_free) { UNUSED; mh_mod_free(VOID_ARG(0)); return m3Err_none; }
 RAW(n_mod_swap) { UNUSED; mh_mod_swap(VOID_ARG(0), VOID_ARG(1)); return m3Err_none; }
 RAW(n_mod_call) { UNUSED; RET_I(mh_mod_call(ARG_I(0), ARG_I(1), ARG_I(2), ARG_I(3))); return m3Err_none; }
-RAW(n_mod_eval) { UNUSED; RET_F(mh_mod_eval(ARG_I(0), ARG_F(1), ARG_F(2), ARG_F(3), ARG_F(4), ARG_F(5), ARG_F(6))); return m3Err_none; }
+RAW(n_mod_gain) { UNUSED; RET_F(mh_mod_gain(ARG_I(0), ARG_F(1), ARG_F(2), ARG_F(3), ARG_F(4))); return m3Err_none; }
+RAW(n_mod_curve) { UNUSED; RET_I(mh_mod_curve(ARG_I(0), ARG_F(1))); return m3Err_none; }
 RAW(n_mod_failure) { UNUSED; RET_I(mh_mod_failure(ARG_I(0), ARG_U(1), ARG_I(2))); return m3Err_none; }
 RAW(n_mod_clear) { UNUSED; mh_mod_clear(VOID_ARG(0)); return m3Err_none; }
 RAW(n_mod_memory) { UNUSED; RET_I(mh_mod_memory(ARG_I(0), ARG_U(1), ARG_U(2), ARG_U(3), ARG_I(4))); return m3Err_none; }
@@ -126,7 +127,8 @@ static const struct {
     {"params_get", "i(iii)", n_params_get}, {"state_put", "i(ii)", n_state_put}, {"message_read", "i(ii)", n_message_read},
     {"verify", "i(iiiiiii)", n_verify}, {"code_out", "v(ii)", n_code_out}, {"mod_load", "i(iiiiii)", n_mod_load},
     {"mod_free", "v(i)", n_mod_free}, {"mod_swap", "v(ii)", n_mod_swap}, {"mod_call", "i(iiii)", n_mod_call},
-    {"mod_eval", "F(iFFFFFF)", n_mod_eval}, {"mod_failure", "i(iii)", n_mod_failure}, {"mod_clear", "v(i)", n_mod_clear},
+    {"mod_gain", "F(iFFFF)", n_mod_gain}, {"mod_curve", "i(iF)", n_mod_curve}, {"mod_failure", "i(iii)", n_mod_failure},
+    {"mod_clear", "v(i)", n_mod_clear},
     {"mod_memory", "i(iiiii)", n_mod_memory}, {"core_link", "i(i)", n_core_link}, {"answer", "v(ii)", n_answer},
     {"now_ms", "F()", n_now_ms},
 };
@@ -246,9 +248,17 @@ static bool mod_call(void *m, const char *name, int argc, const int32_t *args, m
     return true;
 }
 
-static bool mod_eval(void *m, const double in[6], double *kg, bool *out, char *words, size_t cap)
+static bool mod_gain(void *m, const double chips[4], double *gain, bool *out, char *words, size_t cap)
 {
-    return run(m, "cal_eval", "FFFFFF", in, MODULE_BUDGET_EVAL, kg, out, words, cap);
+    return run(m, "cal_gain", "FFFF", chips, MODULE_BUDGET_EVAL, gain, out, words, cap);
+}
+
+static bool mod_curve(void *m, double temp_c, int32_t *knots, bool *out, char *words, size_t cap)
+{
+    double r = 0;
+    if (!run(m, "cal_curve", "F", &temp_c, MODULE_BUDGET_OTHER, &r, out, words, cap)) return false;
+    *knots = (int32_t)r;
+    return true;
 }
 
 static uint8_t *mod_memory(void *m, uint32_t *size)
@@ -259,7 +269,8 @@ static uint8_t *mod_memory(void *m, uint32_t *size)
 static const module_engine_t ENGINE = {
     .metered = true,
     .mgr_load = mgr_load, .mgr_free = mgr_free, .mgr_call = mgr_call, .mgr_memory = mgr_memory,
-    .mod_load = mod_load, .mod_free = mod_free, .mod_call = mod_call, .mod_eval = mod_eval, .mod_memory = mod_memory,
+    .mod_load = mod_load, .mod_free = mod_free, .mod_call = mod_call, .mod_gain = mod_gain, .mod_curve = mod_curve,
+    .mod_memory = mod_memory,
 };
 
 const module_engine_t *modules_wasm3(void)

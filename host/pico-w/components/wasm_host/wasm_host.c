@@ -77,8 +77,9 @@ m3ApiRawFunction(native_panic)
 }
 
 /* The core's calib imports go where wasm_host_set_calibration says (the module manager's host,
- * host/module_host, in main.c): the active calibration module's weight (NaN, and the core weighs
- * with its built-in curve, when there is none or it failed), and a fit through it. */
+ * host/module_host, in main.c): the active calibration module's gain (NaN, and the core weighs
+ * with its built-in curve, when there is none or it failed), its curve and knots, the core's
+ * refusals, and a fit through it. */
 static wasm_host_calibration_t s_calibration;
 
 void wasm_host_set_calibration(const wasm_host_calibration_t *calibration)
@@ -86,16 +87,37 @@ void wasm_host_set_calibration(const wasm_host_calibration_t *calibration)
     s_calibration = calibration ? *calibration : (wasm_host_calibration_t){0};
 }
 
-m3ApiRawFunction(native_calib_eval)
+m3ApiRawFunction(native_calib_gain)
 {
     m3ApiReturnType(double);
-    m3ApiGetArg(double, x);
     m3ApiGetArg(double, c0);
     m3ApiGetArg(double, c1);
     m3ApiGetArg(double, c2);
     m3ApiGetArg(double, c3);
+    m3ApiReturn(s_calibration.gain ? s_calibration.gain(c0, c1, c2, c3) : __builtin_nan(""));
+}
+
+m3ApiRawFunction(native_calib_curve)
+{
+    m3ApiReturnType(int32_t);
     m3ApiGetArg(double, temp_c);
-    m3ApiReturn(s_calibration.eval ? s_calibration.eval(x, c0, c1, c2, c3, temp_c) : __builtin_nan(""));
+    m3ApiReturn(s_calibration.curve ? s_calibration.curve(temp_c) : -1);
+}
+
+m3ApiRawFunction(native_calib_knot)
+{
+    m3ApiReturnType(double);
+    m3ApiGetArg(int32_t, i);
+    m3ApiReturn(s_calibration.knot ? s_calibration.knot(i) : __builtin_nan(""));
+}
+
+m3ApiRawFunction(native_calib_fault)
+{
+    m3ApiGetArg(int32_t, kind);
+    m3ApiGetArg(double, x);
+    m3ApiGetArg(double, value);
+    if (s_calibration.fault) s_calibration.fault(kind, x, value);
+    m3ApiSuccess();
 }
 
 m3ApiRawFunction(native_calib_fit)
@@ -120,7 +142,10 @@ static const struct {
     {"gpio", "wait_low", "i(*ii)", native_wait_low},
     {"gpio", "clock_in", "i(i*ii*i)", native_clock_in},
     {"gpio", "write", "v(ii)", native_write},
-    {"calib", "eval", "F(FFFFFF)", native_calib_eval},
+    {"calib", "gain", "F(FFFF)", native_calib_gain},
+    {"calib", "curve", "i(F)", native_calib_curve},
+    {"calib", "knot", "F(i)", native_calib_knot},
+    {"calib", "fault", "v(iFF)", native_calib_fault},
     {"calib", "fit", "i(i*iF)", native_calib_fit},
     {"sys", "panic", "v(ii)", native_panic},
 };

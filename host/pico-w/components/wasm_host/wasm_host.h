@@ -43,11 +43,15 @@ const uint8_t *wasm_host_reading(void);
 /* Bytes of linear memory wasm3 allocated (the core's static data, not a 64 KiB page). */
 uint32_t wasm_host_linear_bytes(void);
 
-/* Where the core's calib imports go (assembly/abi.json): a calibration module's weight and fit
- * (module_host_eval and module_host_fit). Without one, calib.eval answers NaN (the core weighs with
- * its built-in calibration) and calib.fit DEGENERATE. NULL removes it. */
+/* Where the core's calib imports go (assembly/abi.json): a calibration module's gain, curve, knots
+ * and fit, and the core's refusal of what it gave (module_host_gain ... module_host_fit). Without
+ * one, calib.gain answers NaN and calib.curve -1 (the core weighs with its built-in calibration)
+ * and calib.fit DEGENERATE. NULL removes it. */
 typedef struct {
-    double (*eval)(double x, double c0, double c1, double c2, double c3, double temp_c);
+    double (*gain)(double c0, double c1, double c2, double c3);
+    int32_t (*curve)(double temp_c);
+    double (*knot)(int32_t i);
+    void (*fault)(int32_t kind, double x, double value);
     int32_t (*fit)(int32_t order, const uint8_t *points, int32_t n, double zero_counts);
 } wasm_host_calibration_t;
 void wasm_host_set_calibration(const wasm_host_calibration_t *calibration);

@@ -5,7 +5,7 @@
 // cost per sample (or per publish), host imports included, start-up excluded.
 //   count <core.wasm> <sample|publish> <N>
 //   count <core.wasm> module <N> <module.wasm> <params.bin>   (engines only: per sample with a
-//     calibration module linked to calib.eval, a second instance in the same runtime)
+//     calibration module linked to calib.gain and calib.curve, a second instance in the same runtime)
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -79,21 +79,39 @@ struct Core {
   int32_t out_next() { return static_cast<int32_t>(Z_coreZ_out_next(&inst)); }
   int32_t out_done() { return static_cast<int32_t>(Z_coreZ_out_done(&inst)); }
 };
-f64 Z_calibZ_eval(struct Z_calib_instance_t *, f64, f64, f64, f64, f64, f64) { return NAN; }  // no module
+f64 Z_calibZ_gain(struct Z_calib_instance_t *, f64, f64, f64, f64) { return NAN; }  // no module
+u32 Z_calibZ_curve(struct Z_calib_instance_t *, f64) { return static_cast<u32>(-1); }
+f64 Z_calibZ_knot(struct Z_calib_instance_t *, u32) { return NAN; }
+void Z_calibZ_fault(struct Z_calib_instance_t *, u32, f64, f64) {}
 u32 Z_calibZ_fit(struct Z_calib_instance_t *, u32, u32, u32, f64) { return static_cast<u32>(-6); }
 }
 #else
-// The calibration module, when one is linked: its cal_eval is export 0.
+// The calibration module, when one is linked: its cal_gain is export 0, cal_curve 3, cal_knots 4.
 std::unique_ptr<scale::Backend> g_module;
+uint32_t g_knots_at = 0;
+int32_t g_knot_count = 0;
 
 bool trampoline(void *, uint32_t index, scale::Value *a, scale::Value *r) {
   if (index == 0) r->i32 = wait_low(a[0].i32, a[1].i32, a[2].i32);
   else if (index == 1) r->i32 = clock_in(a[0].i32, a[1].i32, a[2].i32, a[3].i32, a[4].i32, a[5].i32);
-  else if (index == 3) {  // calib.eval: the module's cal_eval, as the firmware's native calls it
+  else if (index == 3) {  // calib.gain: the module's cal_gain, as the firmware's native calls it
     if (!g_module) { r->f64 = NAN; return true; }
     return g_module->call(0, a, r).empty();
-  } else if (index == 4) r->i32 = -6;  // calib.fit: not measured
-  else if (index == 5) return false;  // sys.panic: trap
+  } else if (index == 4) {  // calib.curve: cal_curve, then where cal_knots says they are
+    scale::Value at{};
+    g_knot_count = 0;
+    if (!g_module || !g_module->call(3, a, r).empty() || !g_module->call(4, a, &at).empty()) { r->i32 = -1; return true; }
+    g_knots_at = static_cast<uint32_t>(at.i32);
+    g_knot_count = r->i32;
+  } else if (index == 5) {  // calib.knot
+    uint64_t bytes = 0;
+    uint8_t *mem = g_module ? g_module->memory(&bytes) : nullptr;
+    uint64_t at = g_knots_at + static_cast<uint64_t>(a[0].i32) * 8;
+    r->f64 = NAN;
+    if (mem && a[0].i32 >= 0 && a[0].i32 < 2 * g_knot_count && at + 8 <= bytes) std::memcpy(&r->f64, mem + at, 8);
+  } else if (index == 6) return true;  // calib.fault: not measured
+  else if (index == 7) r->i32 = -6;  // calib.fit: not measured
+  else if (index == 8) return false;  // sys.panic: trap
   return true;
 }
 
@@ -102,7 +120,8 @@ struct Core {
   enum { INIT, ADD, SAMPLE, SET, IO, SETUP, CONNECTED, NEXT, DONE, MODULE };
   explicit Core(const std::vector<uint8_t> &wasm) {
     std::vector<scale::Import> imports = {{"gpio", "wait_low", "iii", "i"}, {"gpio", "clock_in", "iiiiii", "i"}, {"gpio", "write", "ii", ""},
-                                          {"calib", "eval", "FFFFFF", "F"}, {"calib", "fit", "iiiF", "i"}, {"sys", "panic", "ii", ""}};
+                                          {"calib", "gain", "FFFF", "F"}, {"calib", "curve", "F", "i"}, {"calib", "knot", "i", "F"},
+                                          {"calib", "fault", "iFF", ""}, {"calib", "fit", "iiiF", "i"}, {"sys", "panic", "ii", ""}};
     std::vector<scale::Export> exports = {{"scale_init", "", "i"}, {"hx_add_chip", "ii", "i"}, {"scale_sample", "i", "i"}, {"config_set", "if", "i"},
                                           {"io_ptr", "", "i"}, {"mqtt_setup", "i", "i"}, {"mqtt_connected", "i", ""}, {"out_next", "", "i"}, {"out_done", "", "i"},
                                           {"cal_module", "i", "i"}};
@@ -140,10 +159,10 @@ bool load_module(const char *wasm_path, const char *params_path) {
   std::vector<uint8_t> params((std::istreambuf_iterator<char>(pf)), std::istreambuf_iterator<char>());
   if (wasm.empty()) return false;
   g_module.reset(scale::make_backend());
-  std::vector<scale::Export> exports = {{"cal_eval", "FFFFFF", "F"}, {"cal_params", "", "i"}, {"cal_params_load", "i", "i"}};
+  std::vector<scale::Export> exports = {{"cal_gain", "FFFF", "F"}, {"cal_params", "", "i"}, {"cal_params_load", "i", "i"}, {"cal_curve", "F", "i"}, {"cal_knots", "", "i"}};
   std::string err = g_module->load(wasm, {}, exports, &trampoline, nullptr, {8 * 1024, 0});
   if (!err.empty()) { std::fprintf(stderr, "module: %s\n", err.c_str()); return false; }
-  scale::Value none[6]{}, r{};
+  scale::Value none[4]{}, r{};
   if (!g_module->call(1, none, &r).empty()) return false;
   uint64_t bytes = 0;
   uint8_t *mem = g_module->memory(&bytes);

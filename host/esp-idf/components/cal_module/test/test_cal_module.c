@@ -64,20 +64,6 @@ static int32_t core_module(bool on)
     return wasm_host_call_i(SCALE_EXPORT_CAL_MODULE, 1, on ? 1 : 0, 0);
 }
 
-static float config_get(int key)
-{
-    uint32_t argv[1] = {(uint32_t)key};
-    float v = NAN;
-    if (wasm_host_call(SCALE_EXPORT_CONFIG_GET, 1, argv) == 0) memcpy(&v, argv, sizeof v);
-    return v;
-}
-
-static void core_range(double *capacity, double *division)
-{
-    *capacity = config_get(SCALE_CFG_CAPACITY_KG);
-    *division = config_get(SCALE_CFG_DIVISION_KG);
-}
-
 static void on_instantiated(void)
 {
     wasm_host_call_i(SCALE_EXPORT_HX_ADD_CHIP, 2, 18, 4);
@@ -111,7 +97,7 @@ static void start_manager(void)
 {
     module_host_config_t m = {
         .engine = cal_module_wamr(), .storage = &STORAGE, .keys_pem = s_keys, .n_keys = 1, .chunk_bytes = 1024, .manager_wasm = s_manager, .manager_len = s_manager_len,
-        .core_module = core_module, .core_range = core_range, .answer = mc_answer, .now_ms = now_ms, .free_heap = free_heap,
+        .core_module = core_module, .answer = mc_answer, .now_ms = now_ms, .free_heap = free_heap,
     };
     cal_module_link_calibration(true);
     module_host_start(&m);

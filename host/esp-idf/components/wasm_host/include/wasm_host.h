@@ -92,13 +92,17 @@ typedef struct {
 void wasm_host_memory(wasm_host_memory_t *out);
 
 /*
- * Where the core's calib imports go (assembly/abi.json): the calibration module's evaluation and
- * fit, installed by the cal_module component. Without one, calib.eval answers NaN (the core then
- * weighs with its built-in calibration) and calib.fit DEGENERATE. NULL removes it.
+ * Where the core's calib imports go (assembly/abi.json): the calibration module's gain, curve,
+ * knots and fit, and the core's refusal of what it gave, installed by the cal_module component.
+ * Without one, calib.gain answers NaN, calib.curve -1 (the core then weighs with its built-in
+ * calibration) and calib.fit DEGENERATE. NULL removes it.
  */
 typedef struct {
     void *context;
-    double (*eval)(void *context, double x, double c0, double c1, double c2, double c3, double temp_c);
+    double (*gain)(void *context, double c0, double c1, double c2, double c3);
+    int32_t (*curve)(void *context, double temp_c);
+    double (*knot)(void *context, int32_t i);
+    void (*fault)(void *context, int32_t kind, double x, double value);
     int32_t (*fit)(void *context, int32_t order, const uint8_t *points, int32_t n, double zero_counts);
 } wasm_host_calibration_t;
 void wasm_host_set_calibration(const wasm_host_calibration_t *calibration);
