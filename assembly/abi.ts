@@ -45,12 +45,14 @@ export const ERR_BAD_JSON: i32 = -10;
 export const ERR_BAD_FIELD: i32 = -11;
 /** the cmd field names no command */
 export const ERR_UNKNOWN_COMMAND: i32 = -12;
-/** the command needs a field it lacks (kg, order, key, value) */
+/** the command needs a field it lacks (kg, order, key, value, corner, seconds, piece_kg, pieces) */
 export const ERR_MISSING_FIELD: i32 = -13;
 /** the message does not fit the io buffer */
 export const ERR_TOO_LONG: i32 = -14;
 /** mqtt_setup has not been given a valid device id */
 export const ERR_NO_DEVICE: i32 = -15;
+/** a piece weight lighter than 5 divisions or 4 stability bands (STABLE_BAND_D divisions each): rounding and a stable weight's wander could then move the count */
+export const ERR_PIECE_TOO_LIGHT: i32 = -16;
 
 /** the weight as converted, before spike rejection and smoothing (one value each way excepted), and the weight shown stayed within STABLE_BAND_D divisions for STABLE_MS */
 export const FLAG_STABLE: i32 = 1;
@@ -70,6 +72,10 @@ export const FLAG_ZERO_RANGE: i32 = 64;
 export const FLAG_GROSS_NEGATIVE: i32 = 128;
 /** battery mode: a publishing wake browned out (the supply sagged under the radio's current) and publishing backs off until one gets through */
 export const FLAG_LOW_SUPPLY: i32 = 256;
+/** PIECE_KG is set: the reading carries count */
+export const FLAG_COUNTING: i32 = 512;
+/** the count is stable: the weight is, and the net weight is within COUNT_TOLERANCE of a piece of a whole number of pieces */
+export const FLAG_COUNT_STABLE: i32 = 1024;
 
 /** wasm-scale/<id>/state: a JSON reading */
 export const TOPIC_STATE: i32 = 0;
@@ -161,19 +167,27 @@ export const CFG_PUBLISH_CHANGE_KG: i32 = 25;
 export const CFG_WAKE_SAMPLE_MS: i32 = 26;
 /** battery mode: longest time a publishing wake spends on WiFi, TLS and MQTT; then the host gives up, keeps the readings and sleeps */
 export const CFG_CONNECT_BUDGET_MS: i32 = 27;
+/** piece counting: the weight of one piece (set directly, by the count command or by count_sample); 0 counts nothing. At least 5 divisions and 4 stability bands (PIECE_TOO_LIGHT) */
+export const CFG_PIECE_KG: i32 = 28;
+/** piece counting: how far from a whole number of pieces (in pieces) the net weight may be for the count to be stable */
+export const CFG_COUNT_TOLERANCE: i32 = 29;
+/** piece counting: 1 refines the piece weight as pieces are added (a stable count above the pieces it was last taken from, within half the tolerance, gives it again); 0 keeps it */
+export const CFG_COUNT_REFINE: i32 = 30;
+/** the button: the reference weight a very long press calibrates with; 0 refuses button calibration */
+export const CFG_BUTTON_CAL_KG: i32 = 31;
 
-export const CFG_COUNT: i32 = 28;
+export const CFG_COUNT: i32 = 32;
 /** Names by key, comma-separated (JSON payloads and commands). */
-export const CFG_NAMES = "GAIN,SETTLE_DISCARD,SPIKE_MODE,SPIKE_WINDOW,SPIKE_TRIM,SMOOTH_MODE,SMOOTH_WINDOW,SMOOTH_ALPHA,ADAPT_THRESHOLD_D,ADAPT_CONFIRM,DIVISION_KG,CAPACITY_KG,STABLE_BAND_D,STABLE_MS,ZERO_TRACK_D_PER_S,ZERO_TRACK_RANGE_D,ZERO_RANGE_PCT,READY_TIMEOUT_MS,FROZEN_COUNT,PUBLISH_MS,OUTBOX_CAPACITY,RATE_SPS,INITIAL_ZERO_PCT,WAKE_INTERVAL_S,PUBLISH_EVERY,PUBLISH_CHANGE_KG,WAKE_SAMPLE_MS,CONNECT_BUDGET_MS";
+export const CFG_NAMES = "GAIN,SETTLE_DISCARD,SPIKE_MODE,SPIKE_WINDOW,SPIKE_TRIM,SMOOTH_MODE,SMOOTH_WINDOW,SMOOTH_ALPHA,ADAPT_THRESHOLD_D,ADAPT_CONFIRM,DIVISION_KG,CAPACITY_KG,STABLE_BAND_D,STABLE_MS,ZERO_TRACK_D_PER_S,ZERO_TRACK_RANGE_D,ZERO_RANGE_PCT,READY_TIMEOUT_MS,FROZEN_COUNT,PUBLISH_MS,OUTBOX_CAPACITY,RATE_SPS,INITIAL_ZERO_PCT,WAKE_INTERVAL_S,PUBLISH_EVERY,PUBLISH_CHANGE_KG,WAKE_SAMPLE_MS,CONNECT_BUDGET_MS,PIECE_KG,COUNT_TOLERANCE,COUNT_REFINE,BUTTON_CAL_KG";
 /** Names by -code, comma-separated (index 0 is unused). */
-export const ERR_NAMES = ",BAD_KEY,BAD_VALUE,NOT_STABLE,OUT_OF_RANGE,TOO_FEW_POINTS,DEGENERATE,FULL,BAD_BLOB,FAULTED,BAD_JSON,BAD_FIELD,UNKNOWN_COMMAND,MISSING_FIELD,TOO_LONG,NO_DEVICE";
+export const ERR_NAMES = ",BAD_KEY,BAD_VALUE,NOT_STABLE,OUT_OF_RANGE,TOO_FEW_POINTS,DEGENERATE,FULL,BAD_BLOB,FAULTED,BAD_JSON,BAD_FIELD,UNKNOWN_COMMAND,MISSING_FIELD,TOO_LONG,NO_DEVICE,PIECE_TOO_LIGHT";
 /** Names by code, comma-separated (index 0 is unused). */
 export const FAULT_NAMES = ",TIMEOUT,SATURATED_HIGH,SATURATED_LOW,LATE,GAIN_PULSES,NO_DOUT_HIGH,POWER_DOWN,FROZEN,HOST";
-export const CFG_DEFAULT: StaticArray<f32> = [128, 4, 1, 5, 1, 3, 8, 0.1, 4, 2, 0.01, 50, 1, 1000, 0.5, 0.5, 4, 500, 16, 1000, 256, 10, 0, 0, 4, 0, 5000, 20000];
-export const CFG_MIN: StaticArray<f32> = [32, 0, 0, 1, 0, 0, 1, 0.001, 0.1, 1, 0.000001, 0.001, 0.1, 200, 0, 0, 0, 1, 0, 0, 1, 10, 0, 0, 1, 0, 500, 2000];
-export const CFG_MAX: StaticArray<f32> = [128, 16, 2, 15, 7, 3, 64, 1, 1000, 8, 1000, 1000000, 100, 5000, 0.5, 100, 20, 2000, 1000, 3600000, 256, 80, 20, 86400, 1000, 1000000, 60000, 120000];
+export const CFG_DEFAULT: StaticArray<f32> = [128, 4, 1, 5, 1, 3, 8, 0.1, 4, 2, 0.01, 50, 1, 1000, 0.5, 0.5, 4, 500, 16, 1000, 256, 10, 0, 0, 4, 0, 5000, 20000, 0, 0.25, 0, 0];
+export const CFG_MIN: StaticArray<f32> = [32, 0, 0, 1, 0, 0, 1, 0.001, 0.1, 1, 0.000001, 0.001, 0.1, 200, 0, 0, 0, 1, 0, 0, 1, 10, 0, 0, 1, 0, 500, 2000, 0, 0.05, 0, 0];
+export const CFG_MAX: StaticArray<f32> = [128, 16, 2, 15, 7, 3, 64, 1, 1000, 8, 1000, 1000000, 100, 5000, 0.5, 100, 20, 2000, 1000, 3600000, 256, 80, 20, 86400, 1000, 1000000, 60000, 120000, 1000000, 0.45, 1, 1000000];
 
-export const READING_SIZE: i32 = 32;
+export const READING_SIZE: i32 = 36;
 export const READING_SEQ: i32 = 0;
 export const READING_T_MS: i32 = 4;
 export const READING_KG: i32 = 8;
@@ -182,3 +196,4 @@ export const READING_RAW: i32 = 16;
 export const READING_COUNTS: i32 = 20;
 export const READING_FLAGS: i32 = 24;
 export const READING_FAULT: i32 = 28;
+export const READING_COUNT: i32 = 32;

@@ -4,9 +4,9 @@ export const BLOB_MAGIC: u32 = 0x31435357; // "WSC1" little endian
 export const BLOB_HEADER: i32 = 8;
 export const BLOB_TRAILER: i32 = 4;
 /** Payload versions, apart from the ABI's: a host keeps its blobs across core updates. Older
- * blobs (calibration 1, settings 1 and 2) are still read, and saved again as these. */
+ * blobs (calibration 1, settings 1 to 3) are still read, and saved again as these. */
 export const CAL_VERSION: i32 = 2;
-export const CONFIG_VERSION: i32 = 3;
+export const CONFIG_VERSION: i32 = 4;
 
 /** CRC-32 (IEEE 802.3, reflected, as zlib), bitwise: blobs are rare and small, a table is not worth 1 KiB. */
 export function crc32(p: usize, len: i32): u32 {

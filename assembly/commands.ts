@@ -5,14 +5,14 @@ import {
   CFG_NAMES, CFG_COUNT, ERR_NAMES, ERR_UNKNOWN_COMMAND, ERR_MISSING_FIELD, ERR_TOO_LONG, ERR_BAD_KEY, TOPIC_RESULT,
 } from "./abi";
 import {
-  wStr, wBytes, wInt, wByte, wListName, parseCommand, F_KG, F_ORDER, F_KEY, F_VALUE, F_CORNER, F_SECONDS,
-  pFields, pCmdAt, pCmdLen, pKeyAt, pKeyLen, pIdAt, pIdLen, pKg, pOrder, pValue, pCorner, pSeconds, MAX_TOKEN,
+  wStr, wBytes, wInt, wByte, wListName, parseCommand, F_KG, F_ORDER, F_KEY, F_VALUE, F_CORNER, F_SECONDS, F_PIECE_KG, F_PIECES,
+  pFields, pCmdAt, pCmdLen, pKeyAt, pKeyLen, pIdAt, pIdLen, pKg, pOrder, pValue, pCorner, pSeconds, pPieceKg, pPieces, MAX_TOKEN,
 } from "./json";
 import { RAW_MAX_S } from "./raw";
 import { frameBegin } from "./topics";
 
 /** Commands, in the order of their index. */
-const COMMANDS = "tare,clear_tare,zero,calibrate,cal_point,cal_clear,cal_fit,config,trim_empty,trim_corner,trim_clear,record";
+const COMMANDS = "tare,clear_tare,zero,calibrate,cal_point,cal_clear,cal_fit,config,trim_empty,trim_corner,trim_clear,record,count,count_sample";
 export const CMD_TARE: i32 = 0;
 export const CMD_CLEAR_TARE: i32 = 1;
 export const CMD_ZERO: i32 = 2;
@@ -25,10 +25,13 @@ export const CMD_TRIM_EMPTY: i32 = 8;
 export const CMD_TRIM_CORNER: i32 = 9;
 export const CMD_TRIM_CLEAR: i32 = 10;
 export const CMD_RECORD: i32 = 11;
+export const CMD_COUNT: i32 = 12;
+export const CMD_COUNT_SAMPLE: i32 = 13;
 
 /** Results waiting to be published. */
 export const RESULTS_MAX: i32 = 32;
-/** A result: command index, code, id length, id bytes (a JSON token of at most MAX_TOKEN + 2). */
+/** A result: command index, code, id length (-1: the button's, no id), id bytes (a JSON token of
+ * at most MAX_TOKEN + 2). */
 export const RESULT_SIZE: i32 = 12 + 36;
 
 export const results = memory.data(RESULTS_MAX * RESULT_SIZE);
@@ -49,6 +52,9 @@ export let cmdValue: f32 = 0;
 export let cmdCorner: i32 = -1;
 /** The record command's seconds, -1 when not a whole number in range (refused). */
 export let cmdSeconds: i32 = -1;
+/** The count command's piece weight, and count_sample's pieces (checked by the counting code). */
+export let cmdPieceKg: f64 = 0;
+export let cmdPieces: f64 = 0;
 
 export function commandsReset(): void {
   resHead = 0;
@@ -91,6 +97,8 @@ export function commandParse(p: usize, n: i32, truncated: bool): i32 {
   if (cmdIndex == CMD_CAL_FIT && (pFields & F_ORDER) == 0) return ERR_MISSING_FIELD;
   if (cmdIndex == CMD_TRIM_CORNER && (pFields & F_CORNER) == 0) return ERR_MISSING_FIELD;
   if (cmdIndex == CMD_RECORD && (pFields & F_SECONDS) == 0) return ERR_MISSING_FIELD;
+  if (cmdIndex == CMD_COUNT && (pFields & F_PIECE_KG) == 0) return ERR_MISSING_FIELD;
+  if (cmdIndex == CMD_COUNT_SAMPLE && (pFields & F_PIECES) == 0) return ERR_MISSING_FIELD;
   if (cmdIndex == CMD_CONFIG) {
     if ((pFields & F_KEY) == 0 || (pFields & F_VALUE) == 0) return ERR_MISSING_FIELD;
     cmdKey = listIndex(CFG_NAMES, pKeyAt, pKeyLen);
@@ -101,22 +109,35 @@ export function commandParse(p: usize, n: i32, truncated: bool): i32 {
   cmdValue = <f32>pValue;
   cmdCorner = pCorner >= 0 && pCorner <= 3 && pCorner == Math.floor(pCorner) ? <i32>pCorner : -1; // else refused
   cmdSeconds = pSeconds >= 0 && pSeconds <= <f64>RAW_MAX_S && pSeconds == Math.floor(pSeconds) ? <i32>pSeconds : -1;
+  cmdPieceKg = pPieceKg;
+  cmdPieces = pPieces;
   return 0;
 }
 
 /** Queues the result of the command last parsed; a full queue counts it as lost. */
 export function resultPush(code: i32): void {
+  const idn = idParsed && pIdLen <= MAX_TOKEN + 2 ? pIdLen : 0;
+  const at = resultSlot(cmdIndex, code, idn);
+  if (at) memory.copy(at + 12, pIdAt, idn);
+}
+
+/** Queues the result of what a press of the button did (command index, code). */
+export function resultPushFromButton(command: i32, code: i32): void {
+  resultSlot(command, code, -1);
+}
+
+/** The next result's slot, filled but for its id bytes; 0 when the queue is full (counted). */
+function resultSlot(command: i32, code: i32, idn: i32): usize {
   if (resLen == RESULTS_MAX) {
     resultsLost++;
-    return;
+    return 0;
   }
   const at = results + <usize>(((resHead + resLen) % RESULTS_MAX) * RESULT_SIZE);
-  const idn = idParsed && pIdLen <= MAX_TOKEN + 2 ? pIdLen : 0;
-  store<i32>(at, cmdIndex, 0);
+  store<i32>(at, command, 0);
   store<i32>(at, code, 4);
   store<i32>(at, idn, 8);
-  memory.copy(at + 12, pIdAt, idn);
   resLen++;
+  return at;
 }
 
 export function resultWaiting(): bool {
@@ -135,6 +156,8 @@ export function resultFrame(p: usize, cap: i32): void {
   if (idn > 0) {
     wStr(",\"id\":");
     wBytes(at + 12, idn);
+  } else if (idn < 0) {
+    wStr(",\"source\":\"button\"");
   }
   wStr(",\"status\":");
   wStr(code >= 0 ? "\"accepted\"" : "\"rejected\"");

@@ -3,7 +3,7 @@ import {
   CFG_COUNT, CFG_DEFAULT, CFG_MIN, CFG_MAX, ERR_BAD_KEY, ERR_BAD_VALUE,
   CFG_GAIN, CFG_SPIKE_MODE, CFG_SMOOTH_MODE, CFG_SPIKE_WINDOW, CFG_SPIKE_TRIM, CFG_SMOOTH_WINDOW,
   CFG_SETTLE_DISCARD, CFG_STABLE_MS, CFG_ADAPT_CONFIRM, CFG_FROZEN_COUNT, CFG_READY_TIMEOUT_MS,
-  CFG_RATE_SPS, CFG_DIVISION_KG,
+  CFG_RATE_SPS, CFG_DIVISION_KG, CFG_STABLE_BAND_D, CFG_PIECE_KG, CFG_COUNT_REFINE, ERR_PIECE_TOO_LIGHT,
 } from "./abi";
 
 const values = memory.data(CFG_COUNT * 4);
@@ -36,7 +36,8 @@ export function configDefaults(): void {
 function isInteger(key: i32): bool {
   return key == CFG_GAIN || key == CFG_SETTLE_DISCARD || key == CFG_SPIKE_MODE || key == CFG_SMOOTH_MODE ||
     key == CFG_SPIKE_WINDOW || key == CFG_SPIKE_TRIM || key == CFG_SMOOTH_WINDOW || key == CFG_STABLE_MS ||
-    key == CFG_ADAPT_CONFIRM || key == CFG_FROZEN_COUNT || key == CFG_READY_TIMEOUT_MS || key == CFG_RATE_SPS;
+    key == CFG_ADAPT_CONFIRM || key == CFG_FROZEN_COUNT || key == CFG_READY_TIMEOUT_MS || key == CFG_RATE_SPS ||
+    key == CFG_COUNT_REFINE;
 }
 
 /** A scale division is 1, 2 or 5 times a power of ten (OIML R76), e.g. 0.005 or 0.02 kg. */
@@ -50,6 +51,15 @@ function isDivision(v: f32): bool {
   return false;
 }
 
+/** A piece weighs at least this many divisions, and this many stability bands (count.ts). */
+const MIN_PIECE_D: f32 = 5;
+const MIN_PIECE_BANDS: f32 = 4;
+
+/** The least piece weight the scale counts reliably with this division and stability band. */
+export function leastPieceKg(division: f32, band: f32): f32 {
+  return Mathf.max(MIN_PIECE_D * division, MIN_PIECE_BANDS * band * division);
+}
+
 /** Checks one value against its range and the rules that tie settings together. */
 export function configCheck(key: i32, v: f32): i32 {
   if (key < 0 || key >= CFG_COUNT) return ERR_BAD_KEY;
@@ -59,6 +69,12 @@ export function configCheck(key: i32, v: f32): i32 {
   if (key == CFG_GAIN && v != 32 && v != 64 && v != 128) return ERR_BAD_VALUE;
   if (key == CFG_RATE_SPS && v != 10 && v != 80) return ERR_BAD_VALUE;
   if (key == CFG_DIVISION_KG && !isDivision(v)) return ERR_BAD_VALUE;
+  // A piece weight too light for the division and band, set or left so by a change of either.
+  const piece = key == CFG_PIECE_KG ? v : cfg(CFG_PIECE_KG);
+  if ((key == CFG_PIECE_KG || key == CFG_DIVISION_KG || key == CFG_STABLE_BAND_D) && piece > 0 &&
+      piece < leastPieceKg(key == CFG_DIVISION_KG ? v : cfg(CFG_DIVISION_KG), key == CFG_STABLE_BAND_D ? v : cfg(CFG_STABLE_BAND_D))) {
+    return ERR_PIECE_TOO_LIGHT;
+  }
   const w = key == CFG_SPIKE_WINDOW ? v : cfg(CFG_SPIKE_WINDOW);
   const t = key == CFG_SPIKE_TRIM ? v : cfg(CFG_SPIKE_TRIM);
   if (key == CFG_SPIKE_WINDOW || key == CFG_SPIKE_TRIM) {

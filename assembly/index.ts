@@ -3,7 +3,7 @@
 import {
   scaleInit, scaleSample, reading, io, IO_CAP, cmdTare, cmdClearTare, cmdZero, cmdCalSpan, cmdCalAddPoint,
   cmdCalClearPoints, cmdCalFit, cmdCalModule, cmdConfigSet, blobSave, blobLoad, message, cmdTrimEmpty, cmdTrimCorner, cmdTrimClear,
-  cmdWakeBegin, cmdWakeStep,
+  cmdWakeBegin, cmdWakeStep, cmdButton,
 } from "./scale";
 import { wakeSleepMs } from "./duty";
 import { mqttWill, mqttConnected, outNext, outDone } from "./mqtt";
@@ -13,7 +13,7 @@ import { takeDirty } from "./blob";
 import { hxAddChip, hxPower } from "./hx711";
 import { configGet } from "./config";
 import { calResidual, setTemperature } from "./calibration";
-import { rawPower, rawConfig, rawCall, rawBlobLoad } from "./raw";
+import { rawPower, rawConfig, rawCall, rawBlobLoad, rawButton } from "./raw";
 import { stateSave, stateLoad } from "./state";
 import {
   CMD_TARE, CMD_CLEAR_TARE, CMD_ZERO, CMD_CALIBRATE, CMD_CAL_POINT, CMD_CAL_CLEAR, CMD_CAL_FIT, CMD_TRIM_EMPTY,
@@ -72,6 +72,8 @@ export function cal_residual(i: i32): f32 { return calResidual(i); }
 /** A calibration module linked to the calib imports (1), or removed (0). When the host installs,
  *  restores or rolls back a module. */
 export function cal_module(on: i32): i32 { return cmdCalModule(on != 0); }
+/** The button: an edge (edge 1; down 1 pressed) at t_ms, or a poll (edge 0). On every edge, and after every sample. */
+export function button(edge: i32, down: i32, t_ms: i32): i32 { if (edge != 0) rawButton(down != 0, t_ms); return cmdButton(edge != 0, down != 0, t_ms); }
 /** The temperature at the load cell (degrees C), NaN when unknown. When it changes. */
 export function env_temperature(celsius: f64): void { setTemperature(celsius); }
 /** Serialise a blob into the io buffer. After a change to persist. */

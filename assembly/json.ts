@@ -161,7 +161,8 @@ export function wListName(list: string, index: i32): void {
 
 // --- command parser ---------------------------------------------------------------------------
 // Accepts one flat object of known fields: {"cmd": string, "kg": number, "order": number,
-// "key": string, "value": number, "corner": number, "seconds": number, "id": string or number}.
+// "key": string, "value": number, "corner": number, "seconds": number, "piece_kg": number,
+// "pieces": number, "id": string or number}.
 // Anything else is refused.
 
 export const F_CMD: i32 = 1;
@@ -172,6 +173,8 @@ export const F_VALUE: i32 = 16;
 export const F_ID: i32 = 32;
 export const F_CORNER: i32 = 64;
 export const F_SECONDS: i32 = 128;
+export const F_PIECE_KG: i32 = 256;
+export const F_PIECES: i32 = 512;
 /** Longest string value or id accepted. */
 export const MAX_TOKEN: i32 = 32;
 
@@ -189,6 +192,8 @@ export let pOrder: f64 = 0;
 export let pValue: f64 = 0;
 export let pCorner: f64 = 0;
 export let pSeconds: f64 = 0;
+export let pPieceKg: f64 = 0;
+export let pPieces: f64 = 0;
 
 let at: usize = 0;
 let end: usize = 0;
@@ -333,6 +338,8 @@ function fieldOf(p: usize, n: i32): i32 {
   if (keyIs(p, n, "id")) return F_ID;
   if (keyIs(p, n, "corner")) return F_CORNER;
   if (keyIs(p, n, "seconds")) return F_SECONDS;
+  if (keyIs(p, n, "piece_kg")) return F_PIECE_KG;
+  if (keyIs(p, n, "pieces")) return F_PIECES;
   return 0;
 }
 
@@ -359,6 +366,8 @@ function parseField(field: i32): i32 {
     else if (field == F_VALUE) pValue = pNumber;
     else if (field == F_CORNER) pCorner = pNumber;
     else if (field == F_SECONDS) pSeconds = pNumber;
+    else if (field == F_PIECE_KG) pPieceKg = pNumber;
+    else if (field == F_PIECES) pPieces = pNumber;
     else {
       if (<i32>(at - start) > MAX_TOKEN) return ERR_BAD_FIELD;
       pIdAt = start;

@@ -6,8 +6,8 @@
 // that sees it twice (QoS 1) tells by its dropped_total.
 import {
   CFG_PUBLISH_MS, CFG_OUTBOX_CAPACITY, CFG_DIVISION_KG, FAULT_NAMES, TOPIC_STATE, TOPIC_GAP,
-  READING_SEQ, READING_T_MS, READING_KG, READING_GROSS_KG, READING_RAW, READING_FLAGS, READING_FAULT,
-  FLAG_STABLE, FLAG_NET, FLAG_CENTER_ZERO, FLAG_OVERLOAD, FLAG_UNDERLOAD, FLAG_UNCALIBRATED,
+  READING_SEQ, READING_T_MS, READING_KG, READING_GROSS_KG, READING_RAW, READING_FLAGS, READING_FAULT, READING_COUNT,
+  FLAG_STABLE, FLAG_NET, FLAG_CENTER_ZERO, FLAG_OVERLOAD, FLAG_UNDERLOAD, FLAG_UNCALIBRATED, FLAG_COUNTING, FLAG_COUNT_STABLE,
 } from "./abi";
 import { cfg, cfgInt } from "./config";
 import { wStr, wInt, wFixed, wListName, wByte, partsInit, wPart } from "./json";
@@ -21,11 +21,13 @@ import { idLen, frameBegin } from "./topics";
 export const OUTBOX_SLOTS: i32 = 257;
 /**
  * A queued reading: the record's first 20 bytes (seq, t_ms, kg, gross_kg, raw, at their offsets),
- * then its flags and fault as u16 (the filtered counts are not published): 24 bytes, not 32.
+ * then its flags and fault as u16 and its piece count (the filtered counts are not published):
+ * 28 bytes, not 36.
  */
-export const SLOT_SIZE: i32 = 24;
+export const SLOT_SIZE: i32 = 28;
 const SLOT_FLAGS: usize = 20;
 const SLOT_FAULT: usize = 22;
+const SLOT_COUNT: usize = 24;
 
 export const outbox = memory.data(OUTBOX_SLOTS * SLOT_SIZE);
 export const OUTBOX_BYTES: i32 = OUTBOX_SLOTS * SLOT_SIZE;
@@ -109,8 +111,9 @@ export function outboxPut(reading: usize): void {
   if (dropped) gapNextSeq = outLen > keep ? load<u32>(slotAt(keep), READING_SEQ) : pubSeq + 1;
   const at = slotAt(outLen);
   memory.copy(at, reading, SLOT_FLAGS);
-  store<u16>(at, <u16>load<u32>(reading, READING_FLAGS), SLOT_FLAGS); // codes.flag: bits 0..8
+  store<u16>(at, <u16>load<u32>(reading, READING_FLAGS), SLOT_FLAGS); // codes.flag: bits 0..10
   store<u16>(at, <u16>load<i32>(reading, READING_FAULT), SLOT_FAULT); // code, then chip index
+  store<i32>(at, load<i32>(reading, READING_COUNT), SLOT_COUNT);
   store<u32>(at, ++pubSeq, READING_SEQ); // the published sequence: a gap means a lost reading
   outLen++;
 }
@@ -181,7 +184,7 @@ export function readingDone(): void {
 // run from "fault" to "t_ms" when there is no fault: in WAMR's fast interpreter each part costs a
 // call of about 600 x86 instructions, so the message is written in as few as its numbers allow.
 // One literal, not a concatenation: AssemblyScript would join strings at run time, allocating.
-const READING_PARTS = "{\"seq\":\u0001,\"kg\":\u0001,\"gross_kg\":\u0001,\"raw\":\u0001,\"stable\":true\u0001,\"stable\":false\u0001,\"net\":true\u0001,\"net\":false\u0001,\"zero\":true\u0001,\"zero\":false\u0001,\"overload\":true\u0001,\"overload\":false\u0001,\"underload\":true\u0001,\"underload\":false\u0001,\"calibrated\":true\u0001,\"calibrated\":false\u0001,\"flags\":\u0001,\"fault\":null,\"status\":\"stable\",\"t_ms\":\u0001,\"fault\":null,\"status\":\"motion\",\"t_ms\":\u0001,\"fault\":\u0001,\"status\":\u0001,\"t_ms\":\u0001,\"ts\":\u0001,\"ts\":null\u0001,\"time_known\":true}\u0001,\"time_known\":false}";
+const READING_PARTS = "{\"seq\":\u0001,\"kg\":\u0001,\"gross_kg\":\u0001,\"raw\":\u0001,\"stable\":true\u0001,\"stable\":false\u0001,\"net\":true\u0001,\"net\":false\u0001,\"zero\":true\u0001,\"zero\":false\u0001,\"overload\":true\u0001,\"overload\":false\u0001,\"underload\":true\u0001,\"underload\":false\u0001,\"calibrated\":true\u0001,\"calibrated\":false\u0001,\"flags\":\u0001,\"fault\":null,\"status\":\"stable\",\"t_ms\":\u0001,\"fault\":null,\"status\":\"motion\",\"t_ms\":\u0001,\"fault\":\u0001,\"status\":\u0001,\"t_ms\":\u0001,\"ts\":\u0001,\"ts\":null\u0001,\"time_known\":true}\u0001,\"time_known\":false}\u0001,\"count\":\u0001,\"count_stable\":true\u0001,\"count_stable\":false";
 const P_SEQ = 0;
 const P_KG = 1;
 const P_GROSS = 2;
@@ -198,10 +201,13 @@ const P_TS = 22;
 const P_TS_NULL = 23;
 const P_TIME_KNOWN = 24;
 const P_TIME_UNKNOWN = 25;
-/** Bytes of the parts above (383), rounded up. */
-const READING_BYTES: i32 = 384;
+const P_COUNT = 26;
+const P_COUNT_STABLE = 27;
+const P_COUNT_UNSTABLE = 28;
+/** Bytes of the parts above (433), rounded up. */
+const READING_BYTES: i32 = 448;
 const readingBytes = memory.data(READING_BYTES);
-const readingOffsets = memory.data(28 * 2);
+const readingOffsets = memory.data(31 * 2);
 
 // @ts-ignore: decorator
 @inline function wPartOf(k: i32): void {
@@ -235,6 +241,11 @@ function wReading(r: usize): void {
   wFlag(3, (flags & FLAG_OVERLOAD) != 0);
   wFlag(4, (flags & FLAG_UNDERLOAD) != 0);
   wFlag(5, (flags & FLAG_UNCALIBRATED) == 0);
+  if ((flags & FLAG_COUNTING) != 0) {
+    wPartOf(P_COUNT);
+    wInt(<i64>load<i32>(r, SLOT_COUNT));
+    wPartOf((flags & FLAG_COUNT_STABLE) != 0 ? P_COUNT_STABLE : P_COUNT_UNSTABLE);
+  }
   wPartOf(P_FLAGS_NUMBER);
   wInt(<i64>flags);
   if (fault == 0) {

@@ -18,6 +18,8 @@
 //   'X' u8 command, f32 argument                      a command export the host called (cmd_*, cal_*),
 //                                                     numbered as commands.ts lists them
 //   'B' u8 which, u16 n, n bytes                      blob_load from the host
+//   'U' u8 down, i32 t_ms                              an edge of the button (its polls are not recorded:
+//                                                     a replay polls after every sample, as the host does)
 //   'E'                                               the end of the recording
 // host/desktop/raw.ts turns batches into a recording file (docs/simulator.md, "Recording on the device").
 
@@ -249,6 +251,20 @@ export function rawCall(command: i32, arg: f32): void {
   store<u8>(p, 0x58);
   store<u8>(p, <u8>command, 1);
   store<f32>(p, arg, 2);
+  used += 6;
+}
+
+/** An edge of the button, as the host gave it. */
+export function rawButton(down: bool, tMs: i32): void {
+  if (!active) return;
+  if (!room(6)) {
+    lost++;
+    return;
+  }
+  const p = at();
+  store<u8>(p, 0x55);
+  store<u8>(p, down ? 1 : 0, 1);
+  store<i32>(p, tMs, 2);
   used += 6;
 }
 

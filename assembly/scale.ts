@@ -1,7 +1,7 @@
 // The weighing logic: one sample through protocol, filters, calibration, zero tracking and
 // status flags into the reading record; and the commands that act on the current reading.
 import {
-  ABI_VERSION, CFG_GAIN, CFG_DIVISION_KG, CFG_CAPACITY_KG, CFG_STABLE_BAND_D,
+  ABI_VERSION, CFG_GAIN, CFG_PIECE_KG, CFG_DIVISION_KG, CFG_CAPACITY_KG, CFG_STABLE_BAND_D,
   CFG_ZERO_TRACK_D_PER_S, CFG_ZERO_TRACK_RANGE_D, CFG_ZERO_RANGE_PCT, CFG_ADAPT_THRESHOLD_D,
   CFG_SPIKE_MODE, CFG_SPIKE_TRIM, CFG_SPIKE_WINDOW, CFG_SMOOTH_MODE, CFG_ADAPT_CONFIRM, CFG_STABLE_MS, CFG_INITIAL_ZERO_PCT, CFG_RATE_SPS,
   FAULT_SATURATED_HIGH, FAULT_SATURATED_LOW, FAULT_LATE,
@@ -9,7 +9,7 @@ import {
   FLAG_ZERO_RANGE, FLAG_GROSS_NEGATIVE, ERR_NOT_STABLE, ERR_OUT_OF_RANGE, ERR_FAULTED, ERR_BAD_VALUE,
   ERR_BAD_BLOB, BLOB_CALIBRATION, BLOB_CONFIG, CFG_COUNT, ERR_TOO_FEW_POINTS,
   READING_SIZE, READING_SEQ, READING_T_MS, READING_KG, READING_GROSS_KG, READING_RAW, READING_COUNTS,
-  READING_FLAGS, READING_FAULT, WAKE_SAMPLE,
+  READING_FLAGS, READING_FAULT, READING_COUNT, WAKE_SAMPLE, FLAG_COUNTING, FLAG_COUNT_STABLE, CFG_BUTTON_CAL_KG,
 } from "./abi";
 import { cfg, cfgInt, configDefaults, configSet, configBase, configBytes, configRestore } from "./config";
 import { hxRead, hxReset, hxPower, hxSum, hxFault, hxWaitedUs, hxDataGain, hxCodes, hxChips, clkPins, doutPins } from "./hx711";
@@ -27,10 +27,12 @@ import { mqttReset, mqttMessage, mqttResult, MESSAGE_RUN } from "./mqtt";
 import { outboxOffer } from "./outbox";
 import { waking, wakeSeen, wakeBegin, wakeDecide, dutyReset, dutyConfigChanged } from "./duty";
 import {
-  cmdIndex, cmdKg, cmdOrder, cmdKey, cmdValue, cmdCorner, cmdSeconds,
+  cmdIndex, cmdKg, cmdOrder, cmdKey, cmdValue, cmdCorner, cmdSeconds, cmdPieceKg, cmdPieces,
   CMD_TARE, CMD_CLEAR_TARE, CMD_ZERO, CMD_CALIBRATE, CMD_CAL_POINT, CMD_CAL_CLEAR, CMD_CAL_FIT,
-  CMD_TRIM_EMPTY, CMD_TRIM_CORNER, CMD_TRIM_CLEAR, CMD_RECORD,
+  CMD_TRIM_EMPTY, CMD_TRIM_CORNER, CMD_TRIM_CLEAR, CMD_RECORD, CMD_COUNT, CMD_COUNT_SAMPLE, resultPushFromButton,
 } from "./commands";
+import { count, countStable, countStep, countSet, countSample } from "./count";
+import { buttonStep, PRESS_NONE, PRESS_SHORT, PRESS_LONG } from "./button";
 
 /** OIML R76: overload above Max + 9 e, underload below -20 e. */
 const OVERLOAD_D: f64 = 9;
@@ -48,6 +50,8 @@ const CONFIG_PAYLOAD: i32 = configBytes;
 const CONFIG_KEYS_V1: i32 = 21;
 /** Settings in a version 2 blob (before battery mode's). */
 const CONFIG_KEYS_V2: i32 = 23;
+/** Settings in a version 3 blob (before piece counting's and the button's). */
+const CONFIG_KEYS_V3: i32 = 28;
 export const IO_CAP: i32 = 1024;
 
 export const reading = memory.data(READING_SIZE);
@@ -55,6 +59,8 @@ export const io = memory.data(IO_CAP);
 
 let seq: u32 = 0;
 let haveReading: bool = false;
+/** A very long press of the button began a one-weight calibration: the next press completes it. */
+let calArmed: bool = false;
 let lastFaulted: bool = false;
 let lastStable: bool = false;
 let lastCounts: f64 = 0;
@@ -80,6 +86,7 @@ export function scaleInit(): i32 {
   lastT = 0;
   zeroRefCounts = 0;
   initialZeroDue = true;
+  calArmed = false;
   memory.fill(reading, 0, READING_SIZE);
   return ABI_VERSION;
 }
@@ -179,6 +186,7 @@ export function scaleSample(nowMs: i32): i32 {
     store<f32>(reading, NaN, READING_COUNTS);
     store<u32>(reading, flags, READING_FLAGS);
     store<i32>(reading, hxFault, READING_FAULT);
+    store<i32>(reading, 0, READING_COUNT);
     lastFaulted = true;
     lastStable = false;
     // Stability must be earned again from good readings after a fault, but a LATE read is one
@@ -248,6 +256,9 @@ export function scaleSample(nowMs: i32): i32 {
   if (uncalibratedAt(hxDataGain)) flags |= FLAG_UNCALIBRATED;
   if (zeroRange) flags |= FLAG_ZERO_RANGE;
   if (gross < 0) flags |= FLAG_GROSS_NEGATIVE;
+  countStep(overload ? NaN : gross - <f64>tareKg, stable);
+  if (cfg(CFG_PIECE_KG) > 0 && !overload) flags |= FLAG_COUNTING;
+  if (countStable) flags |= FLAG_COUNT_STABLE;
 
   // Overloaded, the scale shows no weight (R76); the raw counts still go out.
   store<f32>(reading, overload ? NaN : <f32>roundTo(gross - <f64>tareKg, d), READING_KG);
@@ -256,6 +267,7 @@ export function scaleSample(nowMs: i32): i32 {
   store<f32>(reading, <f32>counts, READING_COUNTS);
   store<u32>(reading, flags, READING_FLAGS);
   store<i32>(reading, 0, READING_FAULT);
+  store<i32>(reading, count, READING_COUNT);
   haveReading = true;
   lastFaulted = false;
   lastStable = stable && !overload;
@@ -436,8 +448,62 @@ export function message(topicLen: i32, payloadLen: i32): i32 {
   else if (cmdIndex == CMD_TRIM_CORNER) code = cmdTrimCorner(cmdCorner);
   else if (cmdIndex == CMD_TRIM_CLEAR) code = cmdTrimClear();
   else if (cmdIndex == CMD_RECORD) code = cmdRecord(cmdSeconds);
+  else if (cmdIndex == CMD_COUNT) code = countSet(cmdPieceKg, 0);
+  else if (cmdIndex == CMD_COUNT_SAMPLE) code = cmdCountSample(cmdPieces);
   else code = cmdConfigSet(cmdKey, cmdValue);
   return mqttResult(code < 0 ? code : 0);
+}
+
+/** The piece weight from `pieces` pieces now on the platform (net), stable. */
+export function cmdCountSample(pieces: f64): i32 {
+  const err = notSettled();
+  if (err != 0) return err;
+  return countSample(lastGross - <f64>tareKg, pieces, lastStable);
+}
+
+// --- the button (button.ts decides what a press was; this is what it does) --------------------
+
+/** Button outcome bits (button export): an action accepted, refused, and a calibration waiting. */
+const BUTTON_ACCEPTED: i32 = 1;
+const BUTTON_REFUSED: i32 = 2;
+const BUTTON_ARMED: i32 = 4;
+
+/**
+ * An edge of the button (edge 1: down 1 pressed, 0 released) or a poll (edge 0) at tMs. A short
+ * press tares (clears the tare when there is one), a long one sets zero, a very long one begins a
+ * one-weight calibration: the platform empty, it is zeroed (or, never calibrated, recorded as the
+ * empty point) and the next press calibrates with BUTTON_CAL_KG on it. Every action is answered on
+ * the result topic like its command, with "source":"button", and refused as its command would be
+ * (in motion, out of range). Returns BUTTON_* bits for the host's status LED.
+ */
+export function cmdButton(edge: bool, down: bool, tMs: i32): i32 {
+  const press = buttonStep(edge, down, tMs);
+  let outcome = 0;
+  if (press != PRESS_NONE) {
+    let cmd: i32;
+    let code: i32;
+    if (press == PRESS_SHORT && calArmed) {
+      cmd = CMD_CALIBRATE;
+      code = cmdCalSpan(cfg(CFG_BUTTON_CAL_KG));
+      if (code == 0) calArmed = false;
+    } else if (press == PRESS_SHORT) {
+      cmd = tareKg != 0 ? CMD_CLEAR_TARE : CMD_TARE;
+      code = tareKg != 0 ? cmdClearTare() : cmdTare();
+    } else if (press == PRESS_LONG) {
+      cmd = CMD_ZERO;
+      code = cmdZero();
+    } else if (!(cfg(CFG_BUTTON_CAL_KG) > 0)) {
+      cmd = CMD_CALIBRATE; // no reference weight set: nothing to calibrate with
+      code = ERR_BAD_VALUE;
+    } else {
+      cmd = calHasCurve() ? CMD_ZERO : CMD_CAL_POINT;
+      code = cmd == CMD_ZERO ? cmdZero() : cmdCalAddPoint(0);
+      if (code >= 0) calArmed = true;
+    }
+    resultPushFromButton(cmd, code < 0 ? code : 0);
+    outcome = code < 0 ? BUTTON_REFUSED : BUTTON_ACCEPTED;
+  }
+  return outcome | (calArmed ? BUTTON_ARMED : 0);
 }
 
 /** Record what the core is given for `seconds` (0 ends a recording early); see raw.ts. */
@@ -476,6 +542,9 @@ export function blobLoad(which: i32, len: i32): i32 {
   if (which == BLOB_CONFIG) {
     if (blobOpen(io, len, which, CONFIG_VERSION) == CONFIG_PAYLOAD) {
       if (!configRestore(p, CFG_COUNT, -1)) return ERR_BAD_BLOB;
+    } else if (blobOpen(io, len, which, 3) == CONFIG_KEYS_V3 * 4) {
+      if (!configRestore(p, CONFIG_KEYS_V3, -1)) return ERR_BAD_BLOB; // counting's and the button's keep their defaults
+      markDirty(BLOB_CONFIG);
     } else if (blobOpen(io, len, which, 2) == CONFIG_KEYS_V2 * 4) {
       if (!configRestore(p, CONFIG_KEYS_V2, -1)) return ERR_BAD_BLOB; // battery mode's keep their defaults
       markDirty(BLOB_CONFIG);
@@ -566,12 +635,14 @@ export function scaleStateSave(p: usize): usize {
   store<u32>(p, seq); store<i32>(p, haveReading ? 1 : 0, 4); store<i32>(p, lastFaulted ? 1 : 0, 8);
   store<i32>(p, lastStable ? 1 : 0, 12); store<f64>(p, lastCounts, 16); store<f64>(p, lastGross, 24);
   store<i32>(p, lastT, 32); store<i32>(p, initialZeroDue ? 1 : 0, 36); store<f64>(p, zeroRefCounts, 40);
-  return p + 48;
+  store<i32>(p, calArmed ? 1 : 0, 48);
+  return p + 52;
 }
 
 export function scaleStateLoad(p: usize): usize {
   seq = load<u32>(p); haveReading = load<i32>(p, 4) != 0; lastFaulted = load<i32>(p, 8) != 0;
   lastStable = load<i32>(p, 12) != 0; lastCounts = load<f64>(p, 16); lastGross = load<f64>(p, 24);
   lastT = load<i32>(p, 32); initialZeroDue = load<i32>(p, 36) != 0; zeroRefCounts = load<f64>(p, 40);
-  return p + 48;
+  calArmed = load<i32>(p, 48) != 0;
+  return p + 52;
 }

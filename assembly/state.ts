@@ -22,12 +22,15 @@ import { commandsStateSave, commandsStateLoad, results, resHead, resLen, RESULTS
 import { outboxStateSave, outboxStateLoad, outbox, outHead, outLen, OUTBOX_SLOTS, SLOT_SIZE } from "./outbox";
 import { dutyState, DUTY_STATE_BYTES } from "./duty";
 import { scaleStateSave, scaleStateLoad } from "./scale";
+import { countStateSave, countStateLoad } from "./count";
+import { buttonStateSave, buttonStateLoad } from "./button";
 
 const STATE_MAGIC: u32 = 0x31535357; // "WSS1"
-export const STATE_VERSION: i32 = 5;
+export const STATE_VERSION: i32 = 6;
 const HEAD: i32 = 14;
-/** The scalars' bytes: filter 144, hx711 16, trim 24, calibration 16, commands 12, outbox 64, scale 48. */
-const SCALARS_LEN: i32 = 324;
+/** The scalars' bytes: filter 144, hx711 16, trim 24, calibration 16, commands 12, outbox 64, scale 52,
+ * count 4, button 12. */
+const SCALARS_LEN: i32 = 344;
 /** Where the two queues' lengths are in the stream (their heads are written as 0). */
 const RESULTS_LEN_AT: i32 = HEAD + 144 + 16 + 24 + 16 + 4;
 const OUTBOX_LEN_AT: i32 = HEAD + 144 + 16 + 24 + 16 + 12 + 4;
@@ -107,6 +110,8 @@ function stageScalars(): void {
   q = commandsStateSave(q);
   q = outboxStateSave(q);
   q = scaleStateSave(q);
+  q = countStateSave(q);
+  q = buttonStateSave(q);
   assert(<i32>(q - staged) == HEAD + SCALARS_LEN);
 }
 
@@ -118,7 +123,9 @@ function applyScalars(): void {
   q = calStateLoad(q);
   q = commandsStateLoad(q);
   q = outboxStateLoad(q);
-  scaleStateLoad(q);
+  q = scaleStateLoad(q);
+  q = countStateLoad(q);
+  buttonStateLoad(q);
 }
 
 // @ts-ignore: decorator

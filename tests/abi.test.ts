@@ -96,9 +96,11 @@ test("the release core has one memory page at most and stays inside its size bud
   // WAMR 141 segment records, about 7 KB of heap); 30.5 KiB since the second metrology round
   // (stability on the converted input with one value excepted each way, the corner adjustment's
   // per-chip windows, a jump to all zeros or ones confirmed: 1.5 KB); 31.5 KiB since each chip's
-  // period is learned from its DOUT falls and a read judged by when a conversion can come (0.7 KB).
+  // period is learned from its DOUT falls and a read judged by when a conversion can come (0.7 KB);
+  // 34 KiB since calibration modules declare their curves and the core checks and interpolates
+  // them (module ABI 2: 0.6 KB), and since piece counting and the button (1.7 KB).
   // The whole share of the ESP32's heap is checked in firmware.test.ts.
-  assert.ok(size <= 31.5 * 1024, `release core is ${size} bytes, over the 31.5 KiB budget`);
+  assert.ok(size <= 34 * 1024, `release core is ${size} bytes, over the 34 KiB budget`);
 });
 
 for (const [what, wasm] of [["release core", releaseWasm], ["module manager", () => readFileSync(managerWasmPath)]] as const) test(`WAMR can shrink the ${what}'s memory to its static data, and never checks a global as a C stack`, async () => {

@@ -47,6 +47,7 @@ function decode(line: string): Row | null {
   return {
     status: r.status, seq: v.getUint32(0, true), tMs: v.getUint32(4, true), kg: v.getFloat32(8, true), grossKg: v.getFloat32(12, true),
     raw: v.getInt32(16, true), counts: v.getFloat32(20, true), flags: v.getUint32(24, true), fault: fault & 0xff, faultChip: (fault >> 8) & 0xff,
+    count: v.byteLength >= 36 ? v.getInt32(32, true) : 0,
   };
 }
 

@@ -119,17 +119,17 @@ test("a queue that wraps round the end of the outbox's ring is saved oldest firs
   assert.equal(b.core.pending, pending);
   drive(b, 5, cut, up);
   assert.deepEqual(cut, whole);
-  assert.ok(state.length < 2048 + 24 * pending, `${state.length} bytes for ${pending} readings`);
+  assert.ok(state.length < 2048 + 28 * pending, `${state.length} bytes for ${pending} readings`);
 });
 
-test("the state is about 1.8 KB and 24 bytes a queued reading, in io-buffer chunks; a damaged, truncated or foreign state is refused", async () => {
+test("the state is about 1.8 KB and 28 bytes a queued reading, in io-buffer chunks; a damaged, truncated or foreign state is refused", async () => {
   const a = await device();
   runTo(a, 6, { readings: [], published: [] }, { value: false });
   const state = a.core.saveState();
   const queued = a.core.pending;
   assert.ok(queued > 5, `${queued} readings queued`);
   // The two queues take only their used slots: what battery mode's RTC memory (8 KB) can hold.
-  assert.ok(state.length > 1024 + 24 * queued && state.length < 2048 + 24 * queued, `${state.length} bytes with ${queued} readings queued`);
+  assert.ok(state.length > 1024 + 28 * queued && state.length < 2048 + 28 * queued, `${state.length} bytes with ${queued} readings queued`);
   const fresh = async () => {
     const core = await ScaleCore.load(a.host);
     core.setDeviceId("hive7");

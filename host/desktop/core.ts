@@ -20,6 +20,8 @@ export interface Reading {
   fault: number;
   /** Chip index the fault was seen on. */
   faultChip: number;
+  /** The net weight in pieces (flag COUNTING), 0 when counting is off. */
+  count: number;
 }
 
 interface CoreExports {
@@ -59,6 +61,7 @@ interface CoreExports {
   state_dirty(): number;
   cal_module(on: number): number;
   env_temperature(celsius: number): void;
+  button(edge: number, down: number, tMs: number): number;
   state_save(chunk: number): number;
   state_load(chunk: number, len: number): number;
   wake_begin(nowMs: number, cause: number): number;
@@ -102,6 +105,7 @@ export function validateModule(module: WebAssembly.Module): void {
 const field = (name: string): number => abi.records.reading.fields.find((f) => f.name === name)!.offset;
 const AT_SEQ = field("seq"), AT_T = field("t_ms"), AT_KG = field("kg"), AT_GROSS = field("gross_kg");
 const AT_RAW = field("raw"), AT_COUNTS = field("counts"), AT_FLAGS = field("flags"), AT_FAULT = field("fault");
+const AT_COUNT = field("count");
 
 export class ScaleCore {
   readonly exports: CoreExports;
@@ -170,7 +174,7 @@ export class ScaleCore {
 
   /** The reading record, decoded into a new object. */
   reading(): Reading {
-    return this.readInto({ seq: 0, tMs: 0, kg: 0, grossKg: 0, raw: 0, counts: 0, flags: 0, fault: 0, faultChip: 0 });
+    return this.readInto({ seq: 0, tMs: 0, kg: 0, grossKg: 0, raw: 0, counts: 0, flags: 0, fault: 0, faultChip: 0, count: 0 });
   }
 
   /** The reading record, decoded into `r` (no allocation: for hot loops). */
@@ -187,6 +191,7 @@ export class ScaleCore {
     r.flags = v.getUint32(at + AT_FLAGS, true);
     r.fault = fault & 0xff;
     r.faultChip = (fault >> 8) & 0xff;
+    r.count = v.getInt32(at + AT_COUNT, true);
     return r;
   }
 
@@ -292,6 +297,14 @@ export class ScaleCore {
   /** The temperature at the cell (degrees C), NaN when unknown. */
   temperature(celsius: number): void {
     this.exports.env_temperature(celsius);
+  }
+
+  /**
+   * The button: an edge (pressed or released) at tMs, or a poll (no edge) at tMs. Bits for a
+   * status LED: 1 an action accepted now, 2 one refused now, 4 a calibration waits for a press.
+   */
+  button(edge: "down" | "up" | null, tMs: number): number {
+    return this.exports.button(edge === null ? 0 : 1, edge === "down" ? 1 : 0, tMs | 0);
   }
 
   /** The volatile state (for deep sleep), read out chunk by chunk. */

@@ -117,6 +117,9 @@ export function decodeBatches(batches: Batch[], deviceId: string): Decoded {
         const n = r.readUInt16LE(p + 1);
         events.push(["x", "blob", which, r.subarray(p + 3, p + 3 + n).toString("base64")]);
         p += 3 + n;
+      } else if (tag === "U") {
+        events.push(["x", "button", r[p] !== 0, r.readInt32LE(p + 1)]);
+        p += 5;
       } else if (tag === "E") {
         break;
       } else {

@@ -13,6 +13,7 @@
 //   ["x", "command", name, kg, order, corner] | ["x", "set", key, value] | ["x", "power", on]
 //   ["x", "message", topic, payload_base64] | ["x", "blob", which, blob_base64] | ["x", "device", id]   (npm start)
 //   ["x", "temperature", celsius | null]    the host's temperature for calibration modules (null: unknown)
+//   ["x", "button", down, t_ms]             an edge of the button (the host polls it after every sample)
 import { createReadStream, createWriteStream, openSync, type WriteStream } from "node:fs";
 import { systemReason } from "./files.js";
 import { createGunzip, createGzip, type Gzip } from "node:zlib";
@@ -39,7 +40,8 @@ export interface RecordingHeader {
 }
 
 export type CoreOp = ["command", string, number, number, number] | ["set", string, number] | ["power", boolean]
-  | ["message", string, string] | ["blob", "CALIBRATION" | "CONFIG", string] | ["device", string] | ["temperature", number | null];
+  | ["message", string, string] | ["blob", "CALIBRATION" | "CONFIG", string] | ["device", string] | ["temperature", number | null]
+  | ["button", boolean, number];
 export type RecordingEvent = ["s", number] | ["w", number] | ["c", number[]] | ["x", ...CoreOp];
 type Event = RecordingEvent;
 
@@ -230,6 +232,7 @@ export function applyOp(core: ScaleCore, op: CoreOp): number {
     core.setDeviceId(op[1]);
     return 0;
   }
+  if (op[0] === "button") return core.button(op[1] ? "down" : "up", op[2]);
   const [, name, kg, order, corner] = op;
   switch (name) {
     case "tare": return x.cmd_tare();

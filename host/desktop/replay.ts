@@ -169,6 +169,7 @@ function opName(op: Parameters<typeof applyOp>[1]): string {
     case "device": return `device id ${op[1]}`;
     case "power": return op[1] ? "power up" : "power down";
     case "temperature": return `temperature ${op[1] ?? "unknown"} C`;
+    case "button": return op[1] ? "button pressed" : "button released";
   }
 }
 
@@ -260,6 +261,7 @@ export async function replay(path: string, options: ReplayOptions = {}): Promise
     replayed.seek(i + 1);
     lastMs = e[1] as number;
     const status = core.sample(lastMs);
+    core.button(null, lastMs); // as a host polls its button after every sample
     samples++;
     i = replayed.at();
     if (samples % 4096 === 0) options.onProgress?.(i / events.length);

@@ -32,6 +32,10 @@ const Event = z.discriminatedUnion("type", [
     value: finite.optional().describe("bit_flips: probability; frozen: code; stretch_clock: high us; short_pulse: which pulse is missed; stall: low us after pulse 12"),
   }),
   z.strictObject({ type: z.literal("power"), at, on: z.boolean() }),
+  z.strictObject({
+    type: z.literal("button"), at, duration: z.number().finite().positive().max(600).describe("seconds the button is held"),
+    bounces: z.number().int().min(0).max(20).default(0).describe("extra edges 2 ms apart at the press and at the release, as a worn contact gives"),
+  }).describe("the button on the scale: a press of `duration` seconds (under 2 s tares, 2 to 6 s zeroes, 6 s or more begins a calibration)"),
   z.strictObject({ type: z.literal("network"), at, up: z.boolean() }).describe("battery mode: the network (WiFi or the broker) goes away or comes back; publishing wakes fail meanwhile and keep their readings"),
 ]);
 

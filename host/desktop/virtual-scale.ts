@@ -78,6 +78,11 @@ export class VirtualScale {
   /** The platform's load over time, from the scenario's load events: a function of time alone, so
    * every conversion sees the load the scenario puts there then, however the chips are polled. */
   private readonly loads: LoadStep[] = [{ t0Us: -Infinity, from: 0, to: 0, rampUs: 0, fromX: 0, fromY: 0, x: 0, y: 0 }];
+  /** The button's edges from the scenario's button events (bounces included), in time order. */
+  private readonly buttonEdges: Array<{ tUs: number; down: boolean }> = [];
+  private nextEdge = 0;
+  /** The status LED's bits from the button's last poll (ScaleCore.button). */
+  buttonLed = 0;
   private next = 0;
   private chipPins: Array<[number, number]> = [];
   private wasm: Uint8Array | string | undefined;
@@ -86,10 +91,12 @@ export class VirtualScale {
   private constructor(readonly scenario: Scenario, options: VirtualScaleOptions) {
     this.temperatureC = scenario.temperatureC;
     for (const e of scenario.events) {
+      if (e.type === "button") this.pushPress(e.at * 1e6, e.duration * 1e6, e.bounces);
       if (e.type !== "load") continue;
       const t0Us = e.at * 1e6;
       this.pushLoad(t0Us, e.kg, e.rampS, e.x, e.y);
     }
+    this.buttonEdges.sort((a, b) => a.tUs - b.tUs);
     const base = { ...DEFAULT_CELL, ...scenario.cell };
     const shared = new Random(options.seed * 104729);
     this.board.firstEdgeUs = scenario.t1Us;
@@ -190,6 +197,18 @@ export class VirtualScale {
     this.board.nowUs = Math.max(this.board.nowUs, tUs);
   }
 
+  /** A press from tUs held for heldUs, with `bounces` extra edges 2 ms apart at each end. */
+  private pushPress(tUs: number, heldUs: number, bounces: number): void {
+    for (const [t, down] of [[tUs, true], [tUs + heldUs, false]] as const) {
+      let level = down;
+      this.buttonEdges.push({ tUs: t, down: level });
+      for (let k = 1; k <= bounces * 2; k++) {
+        level = !level;
+        this.buttonEdges.push({ tUs: t + k * 1000, down: level });
+      }
+    }
+  }
+
   /** A load step from tUs: the load and the position as they are then, ramped to the new ones. */
   private pushLoad(tUs: number, kg: number, rampS: number, x: number, y: number): void {
     const [fromX, fromY] = this.positionAt(tUs);
@@ -260,6 +279,8 @@ export class VirtualScale {
       case "network":
         this.networkUp = e.up;
         break;
+      case "button":
+        break; // its edges, from the start, reach the core at their times (step)
     }
   }
 
@@ -308,10 +329,17 @@ export class VirtualScale {
   /** One sample: due events, then the core reads the chips. Returns the core's status. */
   step(): number {
     this.applyDue();
+    // The button's edges seen since the last sample, with the times they happened at (a host's
+    // interrupt queue), before the sample; a poll after it.
+    while (this.nextEdge < this.buttonEdges.length && this.buttonEdges[this.nextEdge].tUs <= this.board.nowUs) {
+      const e = this.buttonEdges[this.nextEdge++];
+      this.op(["button", e.down, Math.floor(e.tUs / 1000)]);
+    }
     const nowMs = Math.floor(this.board.nowUs / 1000);
     this.recorder?.sample(nowMs);
     const status = this.core.sample(nowMs);
     this.modules?.afterSample();
+    this.buttonLed = this.core.button(null, nowMs);
     return status;
   }
 

@@ -56,6 +56,7 @@
 #define SCALE_EXPORT_CAL_FIT "cal_fit"
 #define SCALE_EXPORT_CAL_RESIDUAL "cal_residual"
 #define SCALE_EXPORT_CAL_MODULE "cal_module"
+#define SCALE_EXPORT_BUTTON "button"
 #define SCALE_EXPORT_ENV_TEMPERATURE "env_temperature"
 #define SCALE_EXPORT_BLOB_SAVE "blob_save"
 #define SCALE_EXPORT_BLOB_LOAD "blob_load"
@@ -98,9 +99,10 @@
 #define SCALE_ERR_BAD_JSON (-10) /* a command payload is not one JSON object */
 #define SCALE_ERR_BAD_FIELD (-11) /* a command has an unknown, repeated or wrongly typed field, or a string with escapes or over 32 bytes */
 #define SCALE_ERR_UNKNOWN_COMMAND (-12) /* the cmd field names no command */
-#define SCALE_ERR_MISSING_FIELD (-13) /* the command needs a field it lacks (kg, order, key, value) */
+#define SCALE_ERR_MISSING_FIELD (-13) /* the command needs a field it lacks (kg, order, key, value, corner, seconds, piece_kg, pieces) */
 #define SCALE_ERR_TOO_LONG (-14) /* the message does not fit the io buffer */
 #define SCALE_ERR_NO_DEVICE (-15) /* mqtt_setup has not been given a valid device id */
+#define SCALE_ERR_PIECE_TOO_LIGHT (-16) /* a piece weight lighter than 5 divisions or 4 stability bands (STABLE_BAND_D divisions each): rounding and a stable weight's wander could then move the count */
 
 #define SCALE_FLAG_STABLE (1) /* the weight as converted, before spike rejection and smoothing (one value each way excepted), and the weight shown stayed within STABLE_BAND_D divisions for STABLE_MS */
 #define SCALE_FLAG_CENTER_ZERO (2) /* gross within a quarter division of zero */
@@ -111,6 +113,8 @@
 #define SCALE_FLAG_ZERO_RANGE (64) /* gross inside the zero-setting range */
 #define SCALE_FLAG_GROSS_NEGATIVE (128) /* gross below zero */
 #define SCALE_FLAG_LOW_SUPPLY (256) /* battery mode: a publishing wake browned out (the supply sagged under the radio's current) and publishing backs off until one gets through */
+#define SCALE_FLAG_COUNTING (512) /* PIECE_KG is set: the reading carries count */
+#define SCALE_FLAG_COUNT_STABLE (1024) /* the count is stable: the weight is, and the net weight is within COUNT_TOLERANCE of a piece of a whole number of pieces */
 
 #define SCALE_TOPIC_STATE (0) /* wasm-scale/<id>/state: a JSON reading */
 #define SCALE_TOPIC_STATUS (1) /* wasm-scale/<id>/status: online / offline, retained (the will) */
@@ -159,8 +163,12 @@
 #define SCALE_CFG_PUBLISH_CHANGE_KG (25) /* battery mode: publish at once when the weight moved more than this since the last publishing wake; 0 disables */
 #define SCALE_CFG_WAKE_SAMPLE_MS (26) /* battery mode: longest time a wake samples for a stable reading; then the last reading is kept as it is (motion or fault) */
 #define SCALE_CFG_CONNECT_BUDGET_MS (27) /* battery mode: longest time a publishing wake spends on WiFi, TLS and MQTT; then the host gives up, keeps the readings and sleeps */
+#define SCALE_CFG_PIECE_KG (28) /* piece counting: the weight of one piece (set directly, by the count command or by count_sample); 0 counts nothing. At least 5 divisions and 4 stability bands (PIECE_TOO_LIGHT) */
+#define SCALE_CFG_COUNT_TOLERANCE (29) /* piece counting: how far from a whole number of pieces (in pieces) the net weight may be for the count to be stable */
+#define SCALE_CFG_COUNT_REFINE (30) /* piece counting: 1 refines the piece weight as pieces are added (a stable count above the pieces it was last taken from, within half the tolerance, gives it again); 0 keeps it */
+#define SCALE_CFG_BUTTON_CAL_KG (31) /* the button: the reference weight a very long press calibrates with; 0 refuses button calibration */
 
-#define SCALE_ABI_READING_SIZE 32
+#define SCALE_ABI_READING_SIZE 36
 #define SCALE_ABI_READING_SEQ 0 /* u32 increments for every reading and fault report */
 #define SCALE_ABI_READING_T_MS 4 /* u32 host monotonic time of the conversion */
 #define SCALE_ABI_READING_KG 8 /* f32 net if a tare is active, else gross, rounded to the division; NaN on a fault */
@@ -169,3 +177,4 @@
 #define SCALE_ABI_READING_COUNTS 20 /* f32 filtered counts the weight was computed from */
 #define SCALE_ABI_READING_FLAGS 24 /* u32 codes.flag bits */
 #define SCALE_ABI_READING_FAULT 28 /* i32 codes.fault code in the low byte, chip index in the next byte; 0 when none */
+#define SCALE_ABI_READING_COUNT 32 /* i32 the net weight in pieces of PIECE_KG, rounded; 0 when counting is off (flag COUNTING) or on a fault */
