@@ -1,5 +1,5 @@
-// Home Assistant MQTT discovery: the weight and status sensors and the tare and zero buttons,
-// retained, announced on every connection and whenever Home Assistant says it is back online.
+// Home Assistant MQTT discovery: the weight, status and piece count sensors and the tare and zero
+// buttons, retained, announced on every connection and whenever Home Assistant says it is back online.
 import { TOPIC_STATE, TOPIC_STATUS, TOPIC_CMD } from "./abi";
 import { wStr, wByte, wInt } from "./json";
 import { HA_ROOT, wTopic, wDeviceId, frameOpen, frameTopicEnd } from "./topics";
@@ -8,7 +8,7 @@ import { expireAfterS } from "./duty";
 
 /** The version of the core, as Home Assistant shows it (package.json's, checked by a test). */
 export const CORE_VERSION = "0.2.0";
-export const ENTITIES: i32 = 4;
+export const ENTITIES: i32 = 5;
 
 function wDevice(): void {
   wStr(",\"availability_topic\":\"");
@@ -22,20 +22,20 @@ function wDevice(): void {
   wStr("\"}}");
 }
 
-/** Entity e: 0 weight sensor, 1 tare button, 2 zero button, 3 status sensor. */
+/** Entity e: 0 weight sensor, 1 tare button, 2 zero button, 3 status sensor, 4 piece count sensor. */
 export function discoveryFrame(p: usize, cap: i32, e: i32): void {
   frameOpen(p, cap, 1, true);
   wStr(HA_ROOT);
   wStr(e == 1 || e == 2 ? "button/" : "sensor/");
   wDeviceId();
-  wStr(e == 0 ? "/weight" : e == 1 ? "/tare" : e == 2 ? "/zero" : "/status");
+  wStr(e == 0 ? "/weight" : e == 1 ? "/tare" : e == 2 ? "/zero" : e == 3 ? "/status" : "/count");
   wStr("/config");
   frameTopicEnd(p);
   wStr("{\"name\":\"");
-  wStr(e == 0 ? "Weight" : e == 1 ? "Tare" : e == 2 ? "Zero" : "Status");
+  wStr(e == 0 ? "Weight" : e == 1 ? "Tare" : e == 2 ? "Zero" : e == 3 ? "Status" : "Count");
   wStr("\",\"unique_id\":\"wasm-scale-");
   wDeviceId();
-  wStr(e == 0 ? "-weight" : e == 1 ? "-tare" : e == 2 ? "-zero" : "-status");
+  wStr(e == 0 ? "-weight" : e == 1 ? "-tare" : e == 2 ? "-zero" : e == 3 ? "-status" : "-count");
   wByte(0x22);
   if (e == 1 || e == 2) {
     wStr(",\"command_topic\":\"");
@@ -48,8 +48,11 @@ export function discoveryFrame(p: usize, cap: i32, e: i32): void {
       wStr("\",\"value_template\":\"{{ value_json.kg }}\",\"unit_of_measurement\":\"kg\",\"device_class\":\"weight\",\"state_class\":\"measurement\"");
       wStr(",\"suggested_display_precision\":");
       wInt(<i64>decimals());
-    } else {
+    } else if (e == 3) {
       wStr("\",\"value_template\":\"{{ value_json.status }}\",\"icon\":\"mdi:scale\"");
+    } else {
+      // Readings carry a count only while counting (PIECE_KG set): unknown otherwise.
+      wStr("\",\"value_template\":\"{{ value_json.count if value_json.count is defined else None }}\",\"unit_of_measurement\":\"pcs\",\"state_class\":\"measurement\",\"icon\":\"mdi:counter\"");
     }
     // Battery mode: the state goes unavailable when three publishing periods bring nothing (the
     // device sleeps between connections, so the will never tells that it is gone).

@@ -474,7 +474,8 @@ const BUTTON_ARMED: i32 = 4;
  * one-weight calibration: the platform empty, it is zeroed (or, never calibrated, recorded as the
  * empty point) and the next press calibrates with BUTTON_CAL_KG on it. Every action is answered on
  * the result topic like its command, with "source":"button", and refused as its command would be
- * (in motion, out of range). Returns BUTTON_* bits for the host's status LED.
+ * (in motion, out of range). Returns BUTTON_* bits for the host's status LED, and with an action
+ * its command's index + 1 in bits 8..15 and a refusal's error (negated) in bits 16..23, for its log.
  */
 export function cmdButton(edge: bool, down: bool, tMs: i32): i32 {
   const press = buttonStep(edge, down, tMs);
@@ -501,7 +502,7 @@ export function cmdButton(edge: bool, down: bool, tMs: i32): i32 {
       if (code >= 0) calArmed = true;
     }
     resultPushFromButton(cmd, code < 0 ? code : 0);
-    outcome = code < 0 ? BUTTON_REFUSED : BUTTON_ACCEPTED;
+    outcome = (code < 0 ? BUTTON_REFUSED | (-code << 16) : BUTTON_ACCEPTED) | ((cmd + 1) << 8);
   }
   return outcome | (calArmed ? BUTTON_ARMED : 0);
 }

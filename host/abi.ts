@@ -92,3 +92,10 @@ export function wamrSignature(fn: AbiFunction): string {
 export function wasmType(fn: AbiFunction): string {
   return `(${(fn.params ?? []).map((p) => p.type).join(",")})->${fn.result ? fn.result.type : "void"}`;
 }
+
+/** The core's commands by index, as assembly/commands.ts lists them (recordings and the button name
+ * commands by index; tests/abi.test.ts checks the two lists agree). */
+export const COMMAND_NAMES = [
+  "tare", "clear_tare", "zero", "calibrate", "cal_point", "cal_clear", "cal_fit", "config", "trim_empty", "trim_corner", "trim_clear",
+  "record", "count", "count_sample",
+] as const;

@@ -167,7 +167,10 @@ test("the button: a short press tares and clears the tare, a long one zeroes, bo
     ["zero", "accepted", null],
   ]);
   assert.ok(presses.every((r) => !("id" in r)));
-  assert.ok(leds.includes(1) && leds.includes(2), "the LED was told of an accepted and a refused press");
+  assert.ok(leds.some((l) => l & 1) && leds.some((l) => l & 2), "the LED was told of an accepted and a refused press");
+  // And the host's log has what each press did, with its source.
+  assert.deepEqual(s.commands.filter((c) => c.source === "button").map((c) => [c.name, c.error ?? null]),
+    [["tare", "NOT_STABLE"], ["tare", null], ["clear_tare", null], ["zero", null]]);
 });
 
 test("the button: a very long press with the platform empty begins a calibration that the next press completes with the reference weight", async () => {
@@ -231,4 +234,21 @@ test("a recording with button presses and counting replays to the same readings"
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("Home Assistant discovers the count as a sensor of its own, unknown while nothing is counted", async () => {
+  const s = await scaleFor({ rate: 10, events: [] }, 1);
+  s.core.setDeviceId("shelf1");
+  s.core.connected(true);
+  const configs = new Map<string, Record<string, unknown>>();
+  for (let m = s.core.next(); m; m = s.core.next()) {
+    if (m.topic.startsWith("homeassistant/")) configs.set(m.topic, JSON.parse(m.payload.toString()) as Record<string, unknown>);
+    s.core.done();
+  }
+  const count = configs.get("homeassistant/sensor/shelf1/count/config");
+  assert.ok(count, [...configs.keys()].join(", "));
+  assert.equal(count.state_topic, "wasm-scale/shelf1/state");
+  assert.equal(count.unique_id, "wasm-scale-shelf1-count");
+  assert.equal(count.value_template, "{{ value_json.count if value_json.count is defined else None }}");
+  assert.equal(count.unit_of_measurement, "pcs");
 });

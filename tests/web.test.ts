@@ -88,6 +88,11 @@ test("the web view: live weight, a fault, tare from the page answered like an MQ
     await page.waitForFunction(() => /mqtt +{"cmd":"clear_tare","id":"c1"}: accepted/.test(document.getElementById("log")!.textContent!), { timeout: 0 });
     await page.waitForFunction(() => Math.abs(Number(document.getElementById("weight")!.textContent) - 2) < 0.01
       && !(document.getElementById("flags")!.dataset.flags ?? "").split(" ").includes("NET"), { timeout: 0 });
+    // Counting: 2 kg in pieces of 0.5 kg, shown under the weight once set.
+    assert.equal(await page.$eval("#count", (e) => (e as HTMLElement).hidden), true);
+    await watcher.publishAsync("wasm-scale/scale1/cmd", '{"cmd":"count","piece_kg":0.5}', { qos: 1 });
+    await page.waitForFunction(() => document.getElementById("count")!.dataset.count === "4" && !document.getElementById("count")!.hidden, { timeout: 0 });
+    assert.match(await page.$eval("#count", (e) => e.textContent!), /^4 pcs( ~)?$/);
     await watcher.endAsync();
   } finally {
     await browser.close();

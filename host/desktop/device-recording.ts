@@ -4,14 +4,14 @@
 // `replay` reads. Batches are put in order by number, duplicates (QoS 1) are dropped, and a
 // recording with a hole (the device could not keep up) is written up to the hole and says so.
 import mqtt, { type MqttClient } from "mqtt";
-import { abi, code, codeName } from "../abi.js";
+import { abi, code, codeName, COMMAND_NAMES } from "../abi.js";
 import { Recorder, RecordingError, RECORDING_FORMAT, RECORDING_VERSION, type RecordingHeader, type RecordingEvent } from "./record.js";
 import { toolClientOptions, type Connection } from "./mqtt/config.js";
 import { describeError } from "./mqtt/link.js";
 
 const RAW_VERSION = 2;
 /** The core's commands in the order of assembly/commands.ts, as 'X' records number them. */
-const COMMANDS = ["tare", "clear_tare", "zero", "calibrate", "cal_point", "cal_clear", "cal_fit", "config", "trim_empty", "trim_corner", "trim_clear", "record"];
+const COMMANDS = COMMAND_NAMES;
 const FIRST = 1;
 const LAST = 2;
 /** How long the scale may stay silent before the recording is given up (s), by default. */

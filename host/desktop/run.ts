@@ -208,8 +208,9 @@ export async function run(file: string, o: RunOptions): Promise<void> {
         if (!o.mqtt) console.log(formatReading(r, decimals));
         for (; seen < scale.commands.length; seen++) {
           const c = scale.commands[seen];
-          console.log(`scenario    ${c.name}: ${c.result >= 0 ? "accepted" : `rejected (${c.error})`}`);
-          web?.command("scenario", c.name, c.result);
+          const source = c.source ?? "scenario";
+          console.log(`${source.padEnd(12)}${c.name}: ${c.result >= 0 ? "accepted" : `rejected (${c.error})`}`);
+          web?.command(source, c.name, c.result);
         }
         web?.reading(r);
       },

@@ -6,7 +6,7 @@ import { LoadCell, DEFAULT_CELL } from "./sim/loadcell.js";
 import { Random } from "./sim/random.js";
 import { makeImports, type HostImports, type CorePanic } from "./imports.js";
 import { ScaleCore, CoreError, type Reading } from "./core.js";
-import { codeName } from "../abi.js";
+import { codeName, COMMAND_NAMES as COMMAND_LIST } from "../abi.js";
 import type { Scenario, ScenarioEvent } from "./scenario.js";
 import type { EngineName } from "./engines/engine.js";
 import { Recorder, applyOp, RECORDING_FORMAT, RECORDING_VERSION, type CoreOp } from "./record.js";
@@ -23,6 +23,8 @@ export interface CommandResult {
   result: number;
   /** Error name when result < 0. */
   error?: string;
+  /** A press of the button, not a scenario command. */
+  source?: "button";
 }
 
 export interface VirtualScaleOptions {
@@ -340,6 +342,12 @@ export class VirtualScale {
     const status = this.core.sample(nowMs);
     this.modules?.afterSample();
     this.buttonLed = this.core.button(null, nowMs);
+    if (this.buttonLed & 3) {
+      // What the press did, for the host's log (the result topic has it too).
+      const name = COMMAND_LIST[((this.buttonLed >> 8) & 0xff) - 1] ?? "?";
+      const result = this.buttonLed & 2 ? -((this.buttonLed >> 16) & 0xff) : 0;
+      this.commands.push(result < 0 ? { at: nowMs / 1000, name, result, error: codeName("error", result), source: "button" } : { at: nowMs / 1000, name, result, source: "button" });
+    }
     return status;
   }
 

@@ -16,7 +16,7 @@ import { dirname, join } from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import type { ServerResponse } from "node:http";
-import { abi, codeName } from "../../abi.js";
+import { abi, code, codeName } from "../../abi.js";
 import { flagNames, settingShown, type Reading } from "../core.js";
 import type { Device } from "../device.js";
 import { printable } from "../terminal.js";
@@ -48,12 +48,14 @@ export interface WebReading {
   flags: string[];
   fault: string | null;
   chip: number;
+  /** Pieces on the platform while counting (PIECE_KG set), else null. */
+  count: number | null;
 }
 
 export interface LogEntry {
   t: number;
   kind: "command" | "fault" | "note";
-  source?: "web" | "mqtt" | "scenario";
+  source?: "web" | "mqtt" | "scenario" | "button";
   text: string;
   ok: boolean;
 }
@@ -216,6 +218,7 @@ export class WebView {
     const w: WebReading = {
       t: this.now(), seq: r.seq, kg: Number.isFinite(r.kg) ? r.kg : null, gross: Number.isFinite(r.grossKg) ? r.grossKg : null,
       raw: r.raw, flags: flagNames(r.flags), fault: r.fault ? codeName("fault", r.fault) ?? String(r.fault) : null, chip: r.faultChip,
+      count: r.flags & code("flag", "COUNTING") ? r.count : null,
     };
     this.history.push(w);
     while (this.history.length && this.history[0].t < w.t - HISTORY_S) this.history.shift();
@@ -229,7 +232,7 @@ export class WebView {
   }
 
   /** A command the core answered, from whichever source. */
-  command(source: "web" | "mqtt" | "scenario", text: string, result: number): void {
+  command(source: "web" | "mqtt" | "scenario" | "button", text: string, result: number): void {
     const ok = result >= 0;
     this.addLog({ t: this.now(), kind: "command", source, text: `${printable(text)}: ${ok ? "accepted" : `rejected (${codeName("error", result) ?? result})`}`, ok });
     this.broadcast("settings", this.settings());

@@ -57,6 +57,10 @@ function show(r) {
   $("fault").hidden = true;
   w.textContent = r.flags.includes("OVERLOAD") ? "OVERLOAD" : fmt(r.kg);
   $("gross").textContent = r.flags.includes("NET") ? `gross ${fmt(r.gross)} kg` : "";
+  const count = $("count");
+  count.hidden = r.count === null;
+  count.textContent = r.count === null ? "" : `${r.count} pcs${r.flags.includes("COUNT_STABLE") ? "" : " ~"}`;
+  count.dataset.count = r.count === null ? "" : String(r.count);
   const flags = $("flags");
   flags.replaceChildren(...SHOWN.map((f) => {
     const s = document.createElement("span");
