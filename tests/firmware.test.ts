@@ -67,7 +67,7 @@ for (const interpreter of INTERPRETERS) {
     if (interpreter === "classic") assert.ok(figures.manager_heap <= 80 * 1024, `${figures.manager_heap} bytes`);
   });
 
-  for (const name of ["trap-recovery", "setup-trap", "runaway", "spin", "wrong-abi", "battery", "sleep-cycle", "brownout", "connect-hang", "no-ntp",
+  for (const name of ["trap-recovery", "setup-trap", "runaway", "spin", "wrong-abi", "battery", "button", "sleep-cycle", "brownout", "connect-hang", "no-ntp",
     "late-command", "core-fails", "message-burst", "stalled-core"]) {
     test(`firmware host, ${interpreter} interpreter: ${name}`, { skip }, () => {
       assert.equal(why, "", why);

@@ -17,6 +17,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
+import { abi } from "../host/abi.js";
 import { Simulator, ConsoleLogger, LogLevel, GPIOPinState, type RP2040 } from "rp2040js";
 import { Hx711, T2_US } from "../host/desktop/sim/hx711.js";
 import { repo } from "../host/vendor.mjs";
@@ -325,9 +326,9 @@ export function emulatorBuild(rate: 10 | 80): { uf2: string; elf: string } {
   return { uf2: join(dir, "wasm_scale.uf2"), elf: join(dir, "wasm_scale.elf") };
 }
 
-/** Decodes a console record line ("R <status> <64 hex digits>") to its status and bytes. */
+/** Decodes a console record line ("R <status> <the reading record in hex>") to its status and bytes. */
 export function parseRecord(line: string): { status: number; bytes: Uint8Array } | null {
-  const m = /^R (-?\d+) ([0-9a-f]{64})$/.exec(line);
+  const m = new RegExp(`^R (-?\\d+) ([0-9a-f]{${2 * abi.records.reading.size}})$`).exec(line);
   if (!m) return null;
   return { status: Number(m[1]), bytes: Uint8Array.from(Buffer.from(m[2], "hex")) };
 }

@@ -70,7 +70,7 @@ test("the Pico W verifies the broker, sends SNI, sets the clock before TLS and b
   assert.match(read("components/hx711_pio/hx711.pio"), /side 1 \[4\][\s\S]*in pins, 32\s+side 1 \[4\]/, "the clock's high phase is fixed by the PIO program");
 });
 
-test("the Pico W host on the desktop: the store survives power cuts; the core runs in its wasm3 host; a hostile module is refused", async (t) => {
+test("the Pico W host on the desktop: the store survives power cuts; the core runs in its wasm3 host; a hostile module is refused; the button's edges reach the core", async (t) => {
   const why = await buildPicoHost();
   if (why) {
     if (process.env.WASM_SCALE_REQUIRE_PICO) assert.fail(why);
@@ -87,6 +87,9 @@ test("the Pico W host on the desktop: the store survives power cuts; the core ru
   assert.ok(bytes > 22_000 && bytes < 120 * 1024, `${bytes} bytes`);
   const hostile = runPicoCase("pico_host_hostile");
   assert.ok(hostile.ok, hostile.output);
+  const button = runPicoCase("pico_host_button");
+  assert.ok(button.ok, button.output);
+  assert.match(button.output, /a bouncing press tared once, a glitch did nothing/);
 });
 
 test("the Pico W host on the desktop: calibration modules through the one manager, wasm3 and the flash slots: installed, refused, rolled back, kept across restarts", async (t) => {

@@ -96,6 +96,15 @@ static const char *config_error(void)
         s_chip_clk[i] = s_pins.clk_pins[s_pins.clk_count == 1 ? 0 : i];
     }
     if (SCALE_HX711_RATE_SPS != 10 && SCALE_HX711_RATE_SPS != 80) return "SCALE_HX711_RATE_SPS must be 10 or 80";
+    if (SCALE_BUTTON_PIN != -1) {
+        if (SCALE_BUTTON_PIN < -1 || !hx711_pin_usable(SCALE_BUTTON_PIN)) return "SCALE_BUTTON_PIN is not a free GPIO of the Pico W (0..22, 26..28), or -1";
+        for (int i = 0; i < s_pins.clk_count; i++) {
+            if (s_pins.clk_pins[i] == SCALE_BUTTON_PIN) return "SCALE_BUTTON_PIN is an HX711 clock pin";
+        }
+        for (int i = 0; i < s_pins.dout_count; i++) {
+            if (s_pins.dout_pins[i] == SCALE_BUTTON_PIN) return "SCALE_BUTTON_PIN is an HX711 DOUT pin";
+        }
+    }
 #if SCALE_NETWORK
     if (!*WIFI_SSID) return "WIFI_SSID is empty (cmake -DWIFI_SSID=...)";
     if (!*SCALE_BROKER_HOST) return "SCALE_BROKER_HOST is empty (cmake -DSCALE_BROKER_HOST=...)";
@@ -445,10 +454,56 @@ static void move_bytes(void)
     if (n > 0 && io && scale_unframe(io, (size_t)n, &f)) net_mqtt_publish(f.topic, f.topic_len, f.payload, f.payload_len, f.qos, f.retain);
 }
 
-/* The on-board LED (through the CYW43): slow blink without WiFi, fast without the broker, on when up. */
+/* ---- the button: its interrupt queues edges; after each sample the core decides (scale_portable) ---- */
+
+static scale_button_led_t s_button_led;
+#if SCALE_BUTTON_PIN >= 0
+static scale_button_t s_button;
+
+static void button_edge(void)
+{
+    const uint32_t events = gpio_get_irq_event_mask(SCALE_BUTTON_PIN);
+    if (events == 0) return;
+    gpio_acknowledge_irq(SCALE_BUTTON_PIN, events);
+    scale_button_edge(&s_button, !gpio_get(SCALE_BUTTON_PIN), (int64_t)time_us_64());
+}
+
+static void button_start(void)
+{
+    scale_button_init(&s_button);
+    gpio_init(SCALE_BUTTON_PIN);
+    gpio_set_dir(SCALE_BUTTON_PIN, GPIO_IN);
+    gpio_pull_up(SCALE_BUTTON_PIN);
+    gpio_add_raw_irq_handler_masked(1u << SCALE_BUTTON_PIN, button_edge);
+    gpio_set_irq_enabled(SCALE_BUTTON_PIN, GPIO_IRQ_EDGE_FALL | GPIO_IRQ_EDGE_RISE, true);
+    irq_set_enabled(IO_IRQ_BANK0, true);
+}
+
+static int32_t button_call(int32_t edge, int32_t down, int32_t t_ms, void *ctx)
+{
+    (void)ctx;
+    const int32_t argv[3] = {edge, down, t_ms};
+    return wasm_host_call_i(SCALE_EXPORT_BUTTON, 3, argv);
+}
+
+/* After each sample: the edges since (on the microsecond clock now_ms counts from boot on), a poll. */
+static void button_after_sample(uint32_t t)
+{
+    const int32_t bits = scale_button_feed(&s_button, 0, (int32_t)t, !gpio_get(SCALE_BUTTON_PIN), button_call, NULL);
+    scale_button_led_note(&s_button_led, bits, (int32_t)t);
+}
+#else
+static void button_start(void) {}
+static void button_after_sample(uint32_t t) { (void)t; }
+#endif
+
+/* The on-board LED (through the CYW43): slow blink without WiFi, fast without the broker, on when up;
+ * over that, what a press of the button did. */
 static void show_status(uint32_t t, bool wifi_up)
 {
-    const bool on = !wasm_host_ready() ? (t / 100) % 10 == 0
+    const int button = scale_button_led(&s_button_led, (int32_t)t);
+    const bool on = button >= 0       ? button == 1
+                  : !wasm_host_ready() ? (t / 100) % 10 == 0
                   : !wifi_up          ? (t / 500) % 2 == 0
                   : !s_connected      ? (t / 125) % 2 == 0
                                       : true;
@@ -467,6 +522,7 @@ int main(void)
     watchdog_enable(WATCHDOG_MS, true);
     store_pico_init();
     if (!hx711_pio_init(&s_pins)) printf("wasm-scale: HX711 pins could not be set up\n");
+    button_start();
     const wasm_host_calibration_t calibration = {
         .gain = module_host_gain, .curve = module_host_curve, .knot = module_host_knot, .fault = module_host_fault, .fit = module_host_fit};
     wasm_host_set_calibration(&calibration);
@@ -509,6 +565,7 @@ int main(void)
             const int32_t status = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, &now);
             if (status != 0 && status != INT32_MIN) print_reading(status);
             module_host_after_sample(); /* a calibration module that failed is rolled back before the next */
+            button_after_sample(t);
             persist_dirty();
         }
         const bool wifi_up = net_wifi_poll(t);

@@ -163,6 +163,14 @@ const char *scale_config_check(const scale_config_t *c)
     if (c->led_pin != -1 && (!scale_pin_is_output(c->led_pin) || c->led_pin == c->clk_pin)) {
         return "LED pin must be -1 (none) or a free output-capable GPIO";
     }
+    if (c->button_pin != -1) {
+        if (!scale_pin_is_input(c->button_pin) || c->button_pin == c->clk_pin || c->button_pin == c->led_pin) {
+            return "button pin must be -1 (none) or a free input GPIO";
+        }
+        for (int i = 0; i < c->dout_count; i++) {
+            if (c->dout_pins[i] == c->button_pin) return "an HX711 data pin cannot also be the button pin";
+        }
+    }
     if (c->wifi_password == NULL || strlen(c->wifi_password) > 64 || (strlen(c->wifi_password) > 0 && strlen(c->wifi_password) < 8)) {
         return "WiFi password must be empty (open network), 8..63 characters, or 64 hex digits";
     }
@@ -180,6 +188,9 @@ const char *scale_config_check(const scale_config_t *c)
 
 const char *scale_config_warning(const scale_config_t *c)
 {
+    if (c->button_pin != -1 && !scale_pin_has_pullup(c->button_pin)) {
+        return "the button is on GPIO 34..39, which have no internal pull-up: fit an external one (10 kOhm to 3.3 V), or it floats";
+    }
     for (int i = 0; i < c->dout_count; i++) {
         if (!scale_pin_has_pullup(c->dout_pins[i])) {
             return "an HX711 data pin is on GPIO 34..39, which have no internal pull-up: fit an external one (10 kOhm to 3.3 V), "
@@ -295,5 +306,72 @@ int32_t scale_wasm_heap_base(const uint8_t *wasm, size_t len)
         if (g >= globals_end || *g++ != 0x0b) return -1;
         if (i == index - imported_globals) return type == 0x7f && mut == 0 && op == 0x41 ? value : -1;
     }
+    return -1;
+}
+
+/* --- the button ----------------------------------------------------------------------------------- */
+
+void scale_button_init(scale_button_t *b)
+{
+    memset(b, 0, sizeof *b);
+}
+
+void scale_button_edge(scale_button_t *b, bool down, int64_t t_us)
+{
+    const uint32_t head = b->head;
+    if (head - b->tail >= SCALE_BUTTON_EDGES) {
+        b->lost++;
+        return;
+    }
+    b->edge[head % SCALE_BUTTON_EDGES].t_us = t_us;
+    b->edge[head % SCALE_BUTTON_EDGES].down = down;
+    __atomic_store_n(&b->head, head + 1, __ATOMIC_RELEASE); /* the entry before the index that shows it */
+}
+
+/* A call's bits; none when the core did not answer (INT32_MIN: trapped, or not instantiated). */
+static int32_t answered(int32_t r)
+{
+    return r == INT32_MIN ? 0 : r;
+}
+
+int32_t scale_button_feed(scale_button_t *b, int64_t base_us, int32_t now_ms, bool down_now, scale_button_call_t call, void *ctx)
+{
+    int32_t bits = 0;
+    const uint32_t head = __atomic_load_n(&b->head, __ATOMIC_ACQUIRE);
+    for (uint32_t i = b->tail; i != head; i++) {
+        const bool down = b->edge[i % SCALE_BUTTON_EDGES].down != 0;
+        const int32_t t_ms = (int32_t)((b->edge[i % SCALE_BUTTON_EDGES].t_us + base_us) / 1000);
+        if (down != b->last_down) bits |= answered(call(1, down, t_ms, ctx));
+        b->last_down = down;
+    }
+    __atomic_store_n(&b->tail, head, __ATOMIC_RELEASE);
+    if (down_now != b->last_down) {
+        /* Edges were lost (or the pin moved since the last interrupt ran): the pin has the last word. */
+        bits |= answered(call(1, down_now, now_ms, ctx));
+        b->last_down = down_now;
+    }
+    return bits | answered(call(0, 0, now_ms, ctx));
+}
+
+#define LED_ACCEPTED 1
+#define LED_REFUSED 2
+#define LED_ARMED 4
+
+void scale_button_led_note(scale_button_led_t *l, int32_t bits, int32_t now_ms)
+{
+    if (bits & (LED_ACCEPTED | LED_REFUSED)) {
+        l->since_ms = now_ms;
+        l->bits = bits & (LED_ACCEPTED | LED_REFUSED | LED_ARMED);
+    } else {
+        l->bits = (l->bits & (LED_ACCEPTED | LED_REFUSED)) | (bits & LED_ARMED);
+    }
+}
+
+int scale_button_led(const scale_button_led_t *l, int32_t now_ms)
+{
+    const int32_t t = now_ms - l->since_ms;
+    if ((l->bits & LED_ACCEPTED) && t >= 0 && t < 600) return 1;
+    if ((l->bits & LED_REFUSED) && t >= 0 && t < 600) return (t / 100) % 2 == 0;
+    if (l->bits & LED_ARMED) return (now_ms % 500) < 50;
     return -1;
 }

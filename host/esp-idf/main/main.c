@@ -33,6 +33,7 @@
 #include "wasm_host.h"
 #include "app.h"
 #include "battery.h"
+#include "button.h"
 
 static const char *TAG = "wasm-scale";
 
@@ -45,6 +46,7 @@ static const char *TAG = "wasm-scale";
 #define NTP_SERVER CONFIG_SCALE_NTP_SERVER
 #define CLK_PIN CONFIG_SCALE_HX711_CLK_PIN
 #define LED_PIN CONFIG_SCALE_LED_PIN
+#define BUTTON_PIN CONFIG_SCALE_BUTTON_PIN
 #define RATE_SPS CONFIG_SCALE_HX711_RATE_SPS
 #define WASM_STACK_KB CONFIG_SCALE_WASM_STACK_KB
 #define WASM_POOL_KB CONFIG_SCALE_WASM_POOL_KB
@@ -134,6 +136,7 @@ static void core_task(void *arg)
         /* Two host calls inside: wait_low (yields until DOUT is low) and clock_in. */
         int32_t status = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, (int32_t)now_ms, 0);
         module_host_after_sample(); /* a calibration module that failed is rolled back before the next */
+        button_after_sample(now_ms);
         if (status < 0 && status != INT32_MIN) status_led_set(STATUS_FAULT);
         else if (status == 1) status_led_set(app_connected() ? STATUS_OK : STATUS_BROKER_DOWN);
         int messages = app_handle_events(&publish);
@@ -246,6 +249,8 @@ static const char *pins_exist_on_this_chip(const scale_config_t *c)
     }
     if (is_console_pin(c->clk_pin)) return "the HX711 clock pin is the console UART's (TX/RX)";
     if (c->led_pin >= 0 && is_console_pin(c->led_pin)) return "the LED pin is the console UART's (TX/RX)";
+    if (c->button_pin >= 0 && !GPIO_IS_VALID_GPIO(c->button_pin)) return "the button pin is not a GPIO of this chip";
+    if (c->button_pin >= 0 && is_console_pin(c->button_pin)) return "the button pin is the console UART's (TX/RX)";
     return NULL;
 }
 
@@ -268,7 +273,7 @@ void app_main(void)
     /* Every pin is checked before any is configured, the LED's included. */
     scale_config_t config = {
         .broker_uri = BROKER_URI, .device_id = DEVICE_ID, .wifi_ssid = WIFI_SSID, .wifi_password = WIFI_PASSWORD,
-        .clk_pin = CLK_PIN, .led_pin = LED_PIN, .rate_sps = RATE_SPS, .wasm_stack_kb = WASM_STACK_KB,
+        .clk_pin = CLK_PIN, .led_pin = LED_PIN, .button_pin = BUTTON_PIN, .rate_sps = RATE_SPS, .wasm_stack_kb = WASM_STACK_KB,
         .wasm_pool_kb = WASM_POOL_KB, .task_stack_bytes = CORE_TASK_STACK,
     };
     for (int i = 0; i < 4; i++) {
@@ -293,6 +298,8 @@ void app_main(void)
         ESP_LOGE(TAG, "GPIO setup failed: %s", esp_err_to_name(err));
         cannot_weigh();
     }
+    err = button_start(BUTTON_PIN);
+    if (err != ESP_OK) ESP_LOGE(TAG, "the button on GPIO %d could not be set up: %s", BUTTON_PIN, esp_err_to_name(err));
     battery_release_pins();
     /* WAMR on ESP-IDF runs only on POSIX threads: its os_self_thread() is pthread_self(), which
      * asserts on a task made by xTaskCreate (app_main's included). Everything that calls into Wasm

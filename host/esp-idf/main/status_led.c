@@ -1,52 +1,57 @@
 #include "status_led.h"
 
 #include "driver/gpio.h"
+#include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
+#include "scale_portable.h"
+
+/* The LED is worked out every TICK_MS from the status and the time, so a press of the button shows
+ * at once, whatever the status pattern is doing. */
+#define TICK_MS 25
 
 static int s_pin = -1;
 static volatile status_t s_status = STATUS_STARTING;
+/* What the button last did (scale_portable decides how it looks); the core's task writes it. */
+static scale_button_led_t s_button;
+static portMUX_TYPE s_button_lock = portMUX_INITIALIZER_UNLOCKED;
 
-static void flashes(int n)
+static int32_t now_ms(void)
 {
-    for (int i = 0; i < n; i++) {
-        gpio_set_level(s_pin, 1);
-        vTaskDelay(pdMS_TO_TICKS(120));
-        gpio_set_level(s_pin, 0);
-        vTaskDelay(pdMS_TO_TICKS(180));
+    return (int32_t)(esp_timer_get_time() / 1000);
+}
+
+/* n flashes of 120 ms, 180 ms apart, then a second's pause. */
+static bool flashes(int n, int32_t t)
+{
+    const int32_t p = t % (n * 300 + 1000);
+    return p < n * 300 && p % 300 < 120;
+}
+
+static bool pattern(status_t status, int32_t t)
+{
+    switch (status) {
+    case STATUS_STARTING: return (t / 100) % 2 == 0;
+    case STATUS_WIFI_FAILED: return flashes(2, t);
+    case STATUS_BROKER_DOWN: return flashes(3, t);
+    case STATUS_FAULT: return (t / 1000) % 2 == 0;
+    case STATUS_DARK: return false;
+    case STATUS_OK:
+    default: return true;
     }
-    vTaskDelay(pdMS_TO_TICKS(1000));
 }
 
 static void led_task(void *arg)
 {
     (void)arg;
     for (;;) {
-        switch (s_status) {
-        case STATUS_STARTING:
-            gpio_set_level(s_pin, 1);
-            vTaskDelay(pdMS_TO_TICKS(100));
-            gpio_set_level(s_pin, 0);
-            vTaskDelay(pdMS_TO_TICKS(100));
-            break;
-        case STATUS_WIFI_FAILED: flashes(2); break;
-        case STATUS_BROKER_DOWN: flashes(3); break;
-        case STATUS_FAULT:
-            gpio_set_level(s_pin, 1);
-            vTaskDelay(pdMS_TO_TICKS(1000));
-            gpio_set_level(s_pin, 0);
-            vTaskDelay(pdMS_TO_TICKS(1000));
-            break;
-        case STATUS_DARK:
-            gpio_set_level(s_pin, 0);
-            vTaskDelay(pdMS_TO_TICKS(250));
-            break;
-        case STATUS_OK:
-        default:
-            gpio_set_level(s_pin, 1);
-            vTaskDelay(pdMS_TO_TICKS(250));
-            break;
-        }
+        const int32_t t = now_ms();
+        taskENTER_CRITICAL(&s_button_lock);
+        const scale_button_led_t button = s_button;
+        taskEXIT_CRITICAL(&s_button_lock);
+        const int shown = s_status == STATUS_DARK ? -1 : scale_button_led(&button, t);
+        gpio_set_level(s_pin, shown >= 0 ? shown : pattern(s_status, t));
+        vTaskDelay(pdMS_TO_TICKS(TICK_MS));
     }
 }
 
@@ -62,4 +67,12 @@ void status_led_start(int pin)
 void status_led_set(status_t status)
 {
     s_status = status;
+}
+
+void status_led_button(int32_t bits)
+{
+    const int32_t t = now_ms();
+    taskENTER_CRITICAL(&s_button_lock);
+    scale_button_led_note(&s_button, bits, t);
+    taskEXIT_CRITICAL(&s_button_lock);
 }

@@ -1,5 +1,8 @@
-/* Status LED patterns, as the prototypes blinked theirs: start-up, WiFi failure, broker failure. */
+/* Status LED patterns, as the prototypes blinked theirs: start-up, WiFi failure, broker failure;
+ * and over them, what a press of the button did (scale_portable.h, scale_button_led). */
 #pragma once
+
+#include <stdint.h>
 
 typedef enum {
     STATUS_STARTING,     /* fast blink */
@@ -12,3 +15,6 @@ typedef enum {
 
 void status_led_start(int pin);
 void status_led_set(status_t status);
+
+/* What the core's button export answered (its bits), after each sample while a button is fitted. */
+void status_led_button(int32_t bits);

@@ -4,7 +4,10 @@
  * the natives must refuse, and whose memory ends at its __heap_base. Exit code: failures.
  *   test_pico_host core <release.wasm>
  *   test_pico_host hostile <release.wasm> <hostile.wasm>
+ *   test_pico_host button <release.wasm>     the button as main.c hands it over (scale_portable's
+ *                                             edge ring): bounces, a glitch, tare, clear, zero
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +155,117 @@ static int core_case(const char *path)
     return s_failures;
 }
 
+/* ---- the button --------------------------------------------------------------------------- */
+
+static int32_t button_call(int32_t edge, int32_t down, int32_t t_ms, void *ctx)
+{
+    (void)ctx;
+    const int32_t argv[3] = {edge, down, t_ms};
+    return wasm_host_call_i(SCALE_EXPORT_BUTTON, 3, argv);
+}
+
+/* Samples at 10 SPS for ms, the ring fed after each as main.c's loop does. */
+static int32_t run_button(scale_button_t *b, int32_t *t, int32_t ms)
+{
+    int32_t bits = 0;
+    for (int32_t end = *t + ms; *t < end;) {
+        *t += 100;
+        CHECK(wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, t) != INT32_MIN);
+        bits |= scale_button_feed(b, 0, *t, false, button_call, NULL);
+    }
+    return bits;
+}
+
+/* A press held for held_ms from t_ms, `bounces` extra edges 1 ms apart at each end. */
+static void press(scale_button_t *b, int32_t t_ms, int32_t held_ms, int bounces)
+{
+    for (int end = 0; end < 2; end++) {
+        bool down = end == 0;
+        const int64_t at = (int64_t)(t_ms + (end ? held_ms : 0)) * 1000;
+        scale_button_edge(b, down, at);
+        for (int k = 1; k <= 2 * bounces; k++) scale_button_edge(b, down = !down, at + k * 1000);
+    }
+}
+
+static void command(const char *json)
+{
+    size_t cap;
+    const char *topic = "wasm-scale/scale1/cmd";
+    uint8_t *io = wasm_host_io(&cap);
+    const int32_t lens[2] = {(int32_t)strlen(topic), (int32_t)strlen(json)};
+    memcpy(io, topic, (size_t)lens[0]);
+    memcpy(io + lens[0], json, (size_t)lens[1]);
+    CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_MESSAGE, 2, lens) != INT32_MIN);
+}
+
+/* The results the core has to publish, one a line; their number. */
+static int results(char *out, size_t cap)
+{
+    size_t used = 0, io_cap;
+    int n = 0;
+    out[0] = 0;
+    scale_frame_t f;
+    for (int32_t len; (len = wasm_host_call_i(SCALE_EXPORT_OUT_NEXT, 0, NULL)) > 0;) {
+        CHECK(scale_unframe(wasm_host_io(&io_cap), (size_t)len, &f));
+        if (f.topic_len >= 7 && memcmp(f.topic + f.topic_len - 7, "/result", 7) == 0 && used + f.payload_len + 2 < cap) {
+            memcpy(out + used, f.payload, f.payload_len);
+            used += f.payload_len;
+            out[used++] = '\n';
+            out[used] = 0;
+            n++;
+        }
+        wasm_host_call_i(SCALE_EXPORT_OUT_DONE, 0, NULL);
+    }
+    return n;
+}
+
+static int button_case(const char *path)
+{
+    size_t len, cap;
+    const uint8_t *wasm = read_file(path, &len);
+    CHECK(wasm != NULL);
+    if (!wasm) return 1;
+    const wasm_host_config_t config = {.wasm = wasm, .wasm_len = len, .stack_bytes = 8 * 1024, .on_instantiated = add_chip};
+    CHECK(wasm_host_start(&config) == WASM_HOST_OK);
+    if (!wasm_host_ready()) return s_failures;
+    memcpy(wasm_host_io(&cap), "scale1", 6);
+    const int32_t id_len = 6, up = 1;
+    CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_SETUP, 1, &id_len) == 0);
+    wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, &up);
+    scale_button_t b;
+    scale_button_init(&b);
+    char out[2048];
+    int32_t t = 0;
+    sim_code = 100000;
+    run_button(&b, &t, 2500);
+    command("{\"cmd\":\"cal_point\",\"kg\":0}");
+    sim_code = 300000;
+    run_button(&b, &t, 2500);
+    command("{\"cmd\":\"calibrate\",\"kg\":10}");
+    results(out, sizeof out);
+    CHECK(strstr(out, "\"cmd\":\"calibrate\",\"status\":\"accepted\"") != NULL);
+    run_button(&b, &t, 2000);
+    press(&b, t + 50, 300, 3);
+    const int32_t bits = run_button(&b, &t, 1500);
+    CHECK(results(out, sizeof out) == 1);
+    CHECK(strstr(out, "{\"cmd\":\"tare\",\"source\":\"button\",\"status\":\"accepted\"}") != NULL);
+    CHECK((bits & 1) != 0);
+    press(&b, t + 50, 10, 0);
+    run_button(&b, &t, 1000);
+    CHECK(results(out, sizeof out) == 0);
+    press(&b, t + 50, 200, 1);
+    run_button(&b, &t, 1000);
+    sim_code = 100000;
+    run_button(&b, &t, 2500);
+    press(&b, t + 50, 3000, 2);
+    run_button(&b, &t, 3500);
+    CHECK(results(out, sizeof out) == 2);
+    CHECK(strstr(out, "\"cmd\":\"clear_tare\",\"source\":\"button\",\"status\":\"accepted\"") != NULL);
+    CHECK(strstr(out, "\"cmd\":\"zero\",\"source\":\"button\",\"status\":\"accepted\"") != NULL);
+    printf("button: a bouncing press tared once, a glitch did nothing, a short press cleared the tare, a long one set zero\n");
+    return s_failures;
+}
+
 static void nothing(void) {}
 
 static int hostile_case(const char *core_path, const char *hostile_path)
@@ -182,6 +296,7 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc >= 3 && strcmp(argv[1], "core") == 0) return core_case(argv[2]);
     if (argc >= 4 && strcmp(argv[1], "hostile") == 0) return hostile_case(argv[2], argv[3]);
+    if (argc >= 3 && strcmp(argv[1], "button") == 0) return button_case(argv[2]);
     fprintf(stderr, "usage: test_pico_host core <core.wasm> | hostile <core.wasm> <hostile.wasm>\n");
     return 2;
 }

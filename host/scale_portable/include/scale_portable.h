@@ -57,6 +57,7 @@ typedef struct {
     int dout_pins[4];
     int dout_count;
     int led_pin;          /* -1 for none */
+    int button_pin;       /* -1 for none: the button (active low, to ground, with the pull-up) */
     int rate_sps;         /* the HX711 RATE pin: 10 or 80 */
     int wasm_stack_kb;
     int wasm_pool_kb;
@@ -68,6 +69,52 @@ const char *scale_config_check(const scale_config_t *c);
 
 /* NULL, or what the configuration needs that software cannot check (e.g. an external pull-up). */
 const char *scale_config_warning(const scale_config_t *c);
+
+/* ---- the button --------------------------------------------------------------------------------- */
+
+/*
+ * Edges of the button from its GPIO interrupt to the core's task: a ring one interrupt handler
+ * fills and one task drains (no lock: each index has one writer). The core debounces and decides
+ * (the button export); this only carries every edge with the time it happened. A burst of bounces
+ * that overflows the ring loses edges, counted; the drain then ends on the level the pin has now.
+ */
+#define SCALE_BUTTON_EDGES 32
+typedef struct {
+    volatile uint32_t head, tail;
+    volatile uint32_t lost;
+    struct {
+        int64_t t_us;
+        uint8_t down;
+    } edge[SCALE_BUTTON_EDGES];
+    bool last_down; /* the last level handed to the core */
+} scale_button_t;
+
+void scale_button_init(scale_button_t *b);
+/* From the interrupt: the pin's level now (down: pressed) at t_us on the host's microsecond clock. */
+void scale_button_edge(scale_button_t *b, bool down, int64_t t_us);
+
+/* The core's button export: edge (1) or poll (0), down, t_ms; its result bits. */
+typedef int32_t (*scale_button_call_t)(int32_t edge, int32_t down, int32_t t_ms, void *ctx);
+
+/*
+ * From the core's task after each sample: every queued edge to the core, at its time on the
+ * core's millisecond clock (t_ms = (t_us + base_us) / 1000), then a poll at now_ms. `down_now` is
+ * the pin's level now: when edges were lost and the last one handed over is not it, an edge at
+ * now_ms brings the core back to the pin. Returns the result bits of the calls OR-ed (the LED's).
+ */
+int32_t scale_button_feed(scale_button_t *b, int64_t base_us, int32_t now_ms, bool down_now, scale_button_call_t call, void *ctx);
+
+/* What the status LED shows of the button: an accepted press (on for 600 ms), a refused one (three
+ * 100 ms flashes), a calibration waiting for its weight (a 50 ms flash every 500 ms). */
+typedef struct {
+    int32_t since_ms; /* when the last accepted or refused press was shown from */
+    int32_t bits;     /* its bits, and whether a calibration waits */
+} scale_button_led_t;
+
+/* After each feed: the bits it returned, at now_ms. */
+void scale_button_led_note(scale_button_led_t *l, int32_t bits, int32_t now_ms);
+/* -1: nothing of the button to show (the status pattern goes on); else the LED off (0) or on (1). */
+int scale_button_led(const scale_button_led_t *l, int32_t now_ms);
 
 /* ---- ABI glue ------------------------------------------------------------------------------------- */
 

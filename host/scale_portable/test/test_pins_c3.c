@@ -27,7 +27,7 @@ int main(void)
         CHECK(scale_pin_has_pullup(pin) == (exists && !flash), "GPIO %d pull-up: %d", pin, scale_pin_has_pullup(pin));
     }
     scale_config_t c = {.broker_uri = "mqtts://broker:8883", .device_id = "scale1", .wifi_ssid = "net", .wifi_password = "",
-                        .clk_pin = 4, .dout_pins = {5}, .dout_count = 1, .led_pin = 8, .rate_sps = 10,
+                        .clk_pin = 4, .dout_pins = {5}, .dout_count = 1, .led_pin = 8, .button_pin = -1, .rate_sps = 10,
                         .wasm_stack_kb = 3, .wasm_pool_kb = 0, .task_stack_bytes = 10240};
     const char *problem = scale_config_check(&c);
     CHECK(problem == NULL, "the ESP32-C3 defaults are refused: %s", problem);

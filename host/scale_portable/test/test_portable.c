@@ -81,7 +81,7 @@ static scale_config_t good(void)
 {
     scale_config_t c = {
         .broker_uri = "mqtts://abc.s1.eu.hivemq.cloud:8883", .device_id = "scale1", .wifi_ssid = "home", .wifi_password = "secret-psk",
-        .clk_pin = 18, .dout_pins = {4, 16, 17, 5}, .dout_count = 1, .led_pin = 2, .rate_sps = 10,
+        .clk_pin = 18, .dout_pins = {4, 16, 17, 5}, .dout_count = 1, .led_pin = 2, .button_pin = -1, .rate_sps = 10,
         .wasm_stack_kb = 2, .wasm_pool_kb = 48, .task_stack_bytes = 10240,
     };
     return c;
@@ -91,6 +91,18 @@ static void test_config(void)
 {
     scale_config_t c = good();
     CHECK(scale_config_check(&c) == NULL);
+    c.button_pin = 0;
+    CHECK(scale_config_check(&c) == NULL);
+    c.button_pin = 18;
+    CHECK(strstr(scale_config_check(&c), "button pin") != NULL);
+    c.button_pin = 2;
+    CHECK(strstr(scale_config_check(&c), "button pin") != NULL);
+    c.button_pin = 4;
+    CHECK(strstr(scale_config_check(&c), "button pin") != NULL);
+    c.button_pin = 35;
+    CHECK(scale_config_check(&c) == NULL);
+    CHECK(strstr(scale_config_warning(&c), "button") != NULL);
+    c = good();
     c.dout_count = 4;
     CHECK(scale_config_check(&c) == NULL);
     c = good(); c.broker_uri = "mqtt://broker:1883";
@@ -186,7 +198,7 @@ static void test_unframe(void)
 static void test_abi_header(void)
 {
     /* The generated header agrees with what the portable glue assumes. */
-    CHECK(SCALE_ABI_READING_SIZE == 32);
+    CHECK(SCALE_ABI_READING_SIZE == 36);
     CHECK(SCALE_ABI_IMPORT_COUNT == 9);
     CHECK(strcmp(SCALE_ABI_SIG_CALIB_GAIN, "(FFFF)F") == 0);
     CHECK(strcmp(SCALE_ABI_SIG_CALIB_FAULT, "(iFF)") == 0);
@@ -224,6 +236,65 @@ static void test_heap_base(void)
 #endif
 }
 
+/* The core's button export as the ring hands it over: every call recorded. */
+static int32_t s_calls[64][3];
+static int s_ncalls;
+static int32_t record_call(int32_t edge, int32_t down, int32_t t_ms, void *ctx)
+{
+    (void)ctx;
+    if (s_ncalls < 64) {
+        s_calls[s_ncalls][0] = edge;
+        s_calls[s_ncalls][1] = down;
+        s_calls[s_ncalls][2] = t_ms;
+    }
+    s_ncalls++;
+    return edge ? 0 : 4; /* a calibration waits, say */
+}
+
+static void test_button(void)
+{
+    scale_button_t b;
+    scale_button_init(&b);
+    /* A press with bounces, on a clock 1,000,000 us behind the core's. */
+    scale_button_edge(&b, true, 5000);
+    scale_button_edge(&b, false, 6000);
+    scale_button_edge(&b, true, 7000);
+    s_ncalls = 0;
+    CHECK(scale_button_feed(&b, 1000000, 1010, true, record_call, NULL) == 4);
+    CHECK(s_ncalls == 4);
+    CHECK(s_calls[0][0] == 1 && s_calls[0][1] == 1 && s_calls[0][2] == 1005);
+    CHECK(s_calls[1][1] == 0 && s_calls[1][2] == 1006);
+    CHECK(s_calls[2][1] == 1 && s_calls[2][2] == 1007);
+    CHECK(s_calls[3][0] == 0 && s_calls[3][2] == 1010);
+    /* Nothing new: a poll only. */
+    s_ncalls = 0;
+    scale_button_feed(&b, 1000000, 1020, true, record_call, NULL);
+    CHECK(s_ncalls == 1 && s_calls[0][0] == 0);
+    /* A storm of bounces overflows the ring: edges are lost, counted, and the pin's level now ends it. */
+    for (int i = 0; i < 40; i++) scale_button_edge(&b, i % 2 == 1, 10000 + i * 100);
+    CHECK(b.lost == 8);
+    s_ncalls = 0;
+    scale_button_feed(&b, 1000000, 1100, false, record_call, NULL);
+    CHECK(s_calls[s_ncalls - 2][0] == 1 && s_calls[s_ncalls - 2][1] == 0 && s_calls[s_ncalls - 2][2] == 1100);
+    /* A repeated level is not an edge. */
+    scale_button_edge(&b, false, 20000);
+    s_ncalls = 0;
+    scale_button_feed(&b, 1000000, 1200, false, record_call, NULL);
+    CHECK(s_ncalls == 1);
+
+    /* The LED: accepted on for 600 ms; refused flashes; a waiting calibration blinks; else nothing. */
+    scale_button_led_t led = {0, 0};
+    CHECK(scale_button_led(&led, 100) == -1);
+    scale_button_led_note(&led, 1 | (1 << 8), 1000);
+    CHECK(scale_button_led(&led, 1000) == 1 && scale_button_led(&led, 1599) == 1 && scale_button_led(&led, 1600) == -1);
+    scale_button_led_note(&led, 2 | 4, 2000);
+    CHECK(scale_button_led(&led, 2050) == 1 && scale_button_led(&led, 2150) == 0 && scale_button_led(&led, 2250) == 1);
+    scale_button_led_note(&led, 4, 2700);
+    CHECK(scale_button_led(&led, 3000) == 1 && scale_button_led(&led, 3100) == 0);
+    scale_button_led_note(&led, 0, 3200);
+    CHECK(scale_button_led(&led, 3500) == -1);
+}
+
 int main(void)
 {
     test_heap_base();
@@ -235,6 +306,7 @@ int main(void)
     test_pins_and_words();
     test_unframe();
     test_abi_header();
+    test_button();
     printf("%d passed, %d failed\n", s_checks - s_failures, s_failures);
     return s_failures;
 }

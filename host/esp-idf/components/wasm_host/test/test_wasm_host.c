@@ -10,6 +10,9 @@
  *   runaway        an endless loop in a start-up export (scale_init) is stopped by metering
  *   spin           so is one in a later call, and the core is instantiated again
  *   wrong-abi      a core of another ABI version is refused
+ *   button         the button as main/button.c hands it over (scale_portable's edge ring, the
+ *                  core's button export): a press through bouncing contacts tares once, a glitch
+ *                  does nothing, a long press zeroes, each answered with "source":"button"
  *   battery        battery mode as main/battery.c runs it: 96 wakes, each a fresh instance given
  *                  its settings, device id and the state saved at the last sleep (the helpers
  *                  battery.c uses); one reading a wake, published every 4th, none lost
@@ -27,6 +30,7 @@
 #include <sys/mman.h>
 #include "hx711_gpio.h"
 #include "check.h"
+#include "scale_portable.h"
 #include "sim_hx711.h"
 #include "wasm_export.h"
 #include "wasm_host.h"
@@ -185,6 +189,105 @@ static void message(const char *topic, const char *payload)
     CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_MESSAGE, 2, (int32_t)t, (int32_t)p) != INT32_MIN, "mqtt_message trapped on %s", payload);
 }
 
+/* Drains what the core has to publish into `out` (results only, NUL-separated); their number. */
+static int drain_results(char *out, size_t cap)
+{
+    int n = 0;
+    size_t used = 0;
+    out[0] = 0;
+    for (;;) {
+        int32_t len = wasm_host_call_i(SCALE_EXPORT_OUT_NEXT, 0, 0, 0);
+        CHECK(len != INT32_MIN, "out_next trapped");
+        if (len <= 0) return n;
+        size_t io_cap;
+        const uint8_t *io = wasm_host_io(&io_cap);
+        scale_frame_t f;
+        CHECK(scale_unframe(io, (size_t)len, &f), "a frame that does not unframe");
+        if (f.topic_len >= 7 && memcmp(f.topic + f.topic_len - 7, "/result", 7) == 0 && used + f.payload_len + 2 < cap) {
+            memcpy(out + used, f.payload, f.payload_len);
+            used += f.payload_len;
+            out[used++] = '\n';
+            out[used] = 0;
+            n++;
+        }
+        CHECK(wasm_host_call_i(SCALE_EXPORT_OUT_DONE, 0, 0, 0) != INT32_MIN, "out_done trapped");
+    }
+}
+
+static int32_t button_call(int32_t edge, int32_t down, int32_t t_ms, void *ctx)
+{
+    (void)ctx;
+    uint32_t argv[3] = {(uint32_t)edge, (uint32_t)down, (uint32_t)t_ms};
+    return wasm_host_call(SCALE_EXPORT_BUTTON, 3, argv) == ESP_OK ? (int32_t)argv[0] : INT32_MIN;
+}
+
+/* Samples at 10 SPS from *t for ms, the button's ring fed after each as main/button.c does. */
+static int32_t run_button(scale_button_t *b, int32_t *t, int32_t ms, bool down_now)
+{
+    int32_t bits = 0;
+    for (int32_t end = *t + ms; *t < end;) {
+        *t += 100;
+        CHECK(wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, *t, 0) != INT32_MIN, "sample trapped");
+        bits |= scale_button_feed(b, 0, *t, down_now, button_call, NULL);
+    }
+    return bits;
+}
+
+/* A press at t_ms held for held_ms, each end with `bounces` extra edges 1 ms apart (microseconds). */
+static void press(scale_button_t *b, int32_t t_ms, int32_t held_ms, int bounces)
+{
+    for (int end = 0; end < 2; end++) {
+        bool down = end == 0;
+        const int64_t at = (int64_t)(t_ms + (end ? held_ms : 0)) * 1000;
+        scale_button_edge(b, down, at);
+        for (int k = 1; k <= 2 * bounces; k++) scale_button_edge(b, down = !down, at + k * 1000);
+    }
+}
+
+static void button_case(void)
+{
+    size_t cap;
+    uint8_t *io = wasm_host_io(&cap);
+    memcpy(io, "shelf", 5);
+    CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_SETUP, 1, 5, 0) == 0, "device id refused");
+    CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, 1, 0) != INT32_MIN, "mqtt_connected trapped");
+    scale_button_t b;
+    scale_button_init(&b);
+    char results[2048];
+    int32_t t = 0;
+    /* Calibrated: the empty scale, then 10 kg as 200,000 counts more. */
+    sim_hx711_code = 100000;
+    run_button(&b, &t, 2500, false);
+    message("wasm-scale/shelf/cmd", "{\"cmd\":\"cal_point\",\"kg\":0}");
+    sim_hx711_code = 300000;
+    run_button(&b, &t, 2500, false);
+    message("wasm-scale/shelf/cmd", "{\"cmd\":\"calibrate\",\"kg\":10}");
+    drain_results(results, sizeof results);
+    CHECK(strstr(results, "\"cmd\":\"calibrate\",\"status\":\"accepted\"") != NULL, "not calibrated: %s", results);
+    run_button(&b, &t, 2000, false);
+    /* A 300 ms press through contacts that bounce three times at each end: one tare. */
+    press(&b, t + 50, 300, 3);
+    int32_t bits = run_button(&b, &t, 1500, false);
+    CHECK(drain_results(results, sizeof results) == 1, "one press, %s", results);
+    CHECK(strstr(results, "{\"cmd\":\"tare\",\"source\":\"button\",\"status\":\"accepted\"}") != NULL, "%s", results);
+    CHECK((bits & 1) != 0, "the LED was not told (bits %" PRId32 ")", bits);
+    /* A 10 ms glitch: nothing. */
+    press(&b, t + 50, 10, 0);
+    run_button(&b, &t, 1000, false);
+    CHECK(drain_results(results, sizeof results) == 0, "a glitch did %s", results);
+    /* A short press clears the tare; a 3 s one with the platform empty sets zero. */
+    press(&b, t + 50, 200, 1);
+    run_button(&b, &t, 1000, false);
+    sim_hx711_code = 100000;
+    run_button(&b, &t, 2500, false);
+    press(&b, t + 50, 3000, 2);
+    run_button(&b, &t, 3500, false);
+    CHECK(drain_results(results, sizeof results) == 2, "%s", results);
+    CHECK(strstr(results, "\"cmd\":\"clear_tare\",\"source\":\"button\",\"status\":\"accepted\"") != NULL, "%s", results);
+    CHECK(strstr(results, "\"cmd\":\"zero\",\"source\":\"button\",\"status\":\"accepted\"") != NULL, "%s", results);
+    printf("button: a bouncing press tared once, a glitch did nothing, a short press cleared the tare, a long one set zero\n");
+}
+
 /* Drains what the core has to publish; returns the number of messages. */
 static int drain(void)
 {
@@ -255,7 +358,7 @@ static size_t workload_on_painted_stack(int *readings)
 
 int main(int argc, char **argv)
 {
-    CHECK(argc >= 3, "usage: test_wasm_host <load-and-run|trap-recovery|setup-trap|runaway|spin|wrong-abi|battery|probe> <release.wasm> [S P]");
+    CHECK(argc >= 3, "usage: test_wasm_host <load-and-run|trap-recovery|setup-trap|runaway|spin|wrong-abi|battery|button|probe> <release.wasm> [S P]");
     const char *what = argv[1];
     uint32_t stack_bytes = CONFIG_SCALE_WASM_STACK_KB * 1024;
     if (strcmp(what, "probe") == 0) {
@@ -337,6 +440,10 @@ int main(int argc, char **argv)
     const size_t heap_after_start = heap_in_use();
     CHECK(err == ESP_OK, "the release core (%zu bytes) does not load with a pool of %" PRIu32 " bytes and a stack of %" PRIu32 ": error 0x%x", len,
           s_pool_bytes, stack_bytes, (unsigned)err);
+    if (strcmp(what, "button") == 0) {
+        button_case();
+        return 0;
+    }
     if (strcmp(what, "load-and-run") == 0 || strcmp(what, "probe") == 0) {
         int readings = 0;
         size_t native_stack = workload_on_painted_stack(&readings);
