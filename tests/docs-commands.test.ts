@@ -148,7 +148,7 @@ async function stop(child: ChildProcess): Promise<void> {
   while (alive()) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
-test("the README's first session, as written: npm start, a tester's certificate, mosquitto_sub and mosquitto_pub", { skip: !existsSync("/usr/bin/mosquitto_sub") && !process.env.WASM_SCALE_REQUIRE_BROWSER && "mosquitto-clients not installed", timeout: 600_000 }, async () => {
+test("the README's first session, as written: npm start, a tester's certificate, mosquitto_sub and mosquitto_pub (zero, then counting)", { skip: !existsSync("/usr/bin/mosquitto_sub") && !process.env.WASM_SCALE_REQUIRE_BROWSER && "mosquitto-clients not installed", timeout: 600_000 }, async () => {
   const dir = scratch();
   const lines = session("readme");
   const start = lines.find((l) => l.startsWith("npm ci && npm start"))!;
@@ -159,9 +159,9 @@ test("the README's first session, as written: npm start, a tester's certificate,
     const c = lines.find((l) => l.startsWith("C="))!;
     sh(dir, [certs]);
     const sub = lines.find((l) => l.startsWith("mosquitto_sub"))!;
-    const pub = lines.find((l) => l.startsWith("mosquitto_pub"))!;
-    // The subscriber runs until stopped: here, until it has shown the command's answer.
-    const watching = background(dir, [c, sub], /wasm-scale\/scale1\/result \{"cmd":"zero","id":"z1","status":"accepted"\}/);
+    const [pub, count] = lines.filter((l) => l.startsWith("mosquitto_pub"));
+    // The subscriber runs until stopped: here, until it has shown the commands' answers.
+    const watching = background(dir, [c, sub], /wasm-scale\/scale1\/result \{"cmd":"count","id":"n1","status":"accepted"\}/);
     // The README's zero is accepted on the empty, still platform the default scenario ends with
     // (its last load leaves at 26 s): npm start's own subscriber shows when that is.
     await new Promise<void>((resolve) => {
@@ -173,7 +173,15 @@ test("the README's first session, as written: npm start, a tester's certificate,
       check();
     });
     sh(dir, [c, pub]);
-    await stop((await watching).child);
+    sh(dir, [c, count]);
+    const watched = await watching;
+    assert.match(watched.out(), /wasm-scale\/scale1\/result \{"cmd":"zero","id":"z1","status":"accepted"\}/);
+    // Counting on: the readings that follow carry a count (the empty platform: 0 pieces, stable).
+    await new Promise<void>((resolve) => {
+      const check = () => (/wasm-scale\/scale1\/state \{[^\n]*"count":0,"count_stable":true/.test(watched.out()) ? resolve() : setTimeout(check, 100));
+      check();
+    });
+    await stop(watched.child);
   } finally {
     await stop(npmStart.child);
     rmSync(dir, { recursive: true, force: true });
