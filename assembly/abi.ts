@@ -187,6 +187,9 @@ export const CFG_DEFAULT: StaticArray<f32> = [128, 4, 1, 5, 1, 3, 8, 0.1, 4, 2, 
 export const CFG_MIN: StaticArray<f32> = [32, 0, 0, 1, 0, 0, 1, 0.001, 0.1, 1, 0.000001, 0.001, 0.1, 200, 0, 0, 0, 1, 0, 0, 1, 10, 0, 0, 1, 0, 500, 2000, 0, 0.05, 0, 0];
 export const CFG_MAX: StaticArray<f32> = [128, 16, 2, 15, 7, 3, 64, 1, 1000, 8, 1000, 1000000, 100, 5000, 0.5, 100, 20, 2000, 1000, 3600000, 256, 80, 20, 86400, 1000, 1000000, 60000, 120000, 1000000, 0.45, 1, 1000000];
 
+/** The commands by index, comma-separated. */
+export const COMMAND_NAMES = "tare,clear_tare,zero,calibrate,cal_point,cal_clear,cal_fit,config,trim_empty,trim_corner,trim_clear,record,count,count_sample";
+
 export const READING_SIZE: i32 = 36;
 export const READING_SEQ: i32 = 0;
 export const READING_T_MS: i32 = 4;

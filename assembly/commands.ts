@@ -2,7 +2,7 @@
 // queue of results that answer them. Every command is answered; when a burst outruns the queue,
 // the results that could not be kept are counted and every later result says how many.
 import {
-  CFG_NAMES, CFG_COUNT, ERR_NAMES, ERR_UNKNOWN_COMMAND, ERR_MISSING_FIELD, ERR_TOO_LONG, ERR_BAD_KEY, TOPIC_RESULT,
+  CFG_NAMES, CFG_COUNT, ERR_NAMES, ERR_UNKNOWN_COMMAND, ERR_MISSING_FIELD, ERR_TOO_LONG, ERR_BAD_KEY, TOPIC_RESULT, COMMAND_NAMES,
 } from "./abi";
 import {
   wStr, wBytes, wInt, wByte, wListName, parseCommand, F_KG, F_ORDER, F_KEY, F_VALUE, F_CORNER, F_SECONDS, F_PIECE_KG, F_PIECES,
@@ -11,8 +11,8 @@ import {
 import { RAW_MAX_S } from "./raw";
 import { frameBegin } from "./topics";
 
-/** Commands, in the order of their index. */
-const COMMANDS = "tare,clear_tare,zero,calibrate,cal_point,cal_clear,cal_fit,config,trim_empty,trim_corner,trim_clear,record,count,count_sample";
+/** Commands, in the order of their index (abi.json commands.names). */
+const COMMANDS = COMMAND_NAMES;
 export const CMD_TARE: i32 = 0;
 export const CMD_CLEAR_TARE: i32 = 1;
 export const CMD_ZERO: i32 = 2;

@@ -49,6 +49,7 @@ export interface Abi {
   records: Record<string, { size: number; fields: AbiField[] }>;
   codes: Record<"fault" | "error" | "flag" | "blob" | "config" | "topic" | "wake" | "cause", Record<string, AbiCode>>;
   calibration_module: ModuleAbi;
+  commands: { names: string[] };
 }
 
 /** The calibration module's contract (abi.json, calibration_module). */
@@ -93,9 +94,5 @@ export function wasmType(fn: AbiFunction): string {
   return `(${(fn.params ?? []).map((p) => p.type).join(",")})->${fn.result ? fn.result.type : "void"}`;
 }
 
-/** The core's commands by index, as assembly/commands.ts lists them (recordings and the button name
- * commands by index; tests/abi.test.ts checks the two lists agree). */
-export const COMMAND_NAMES = [
-  "tare", "clear_tare", "zero", "calibrate", "cal_point", "cal_clear", "cal_fit", "config", "trim_empty", "trim_corner", "trim_clear",
-  "record", "count", "count_sample",
-] as const;
+/** The core's commands by index (abi.json commands.names; recordings and the button name commands by index). */
+export const COMMAND_NAMES: readonly string[] = abi.commands.names;

@@ -39,6 +39,7 @@ export function generateAssemblyScript(): string {
   out.push(`export const CFG_DEFAULT: StaticArray<f32> = [${list((c) => c.default)}];`);
   out.push(`export const CFG_MIN: StaticArray<f32> = [${list((c) => c.min)}];`);
   out.push(`export const CFG_MAX: StaticArray<f32> = [${list((c) => c.max)}];`);
+  out.push("", "/** The commands by index, comma-separated. */", `export const COMMAND_NAMES = "${abi.commands.names.join(",")}";`);
   for (const [name, rec] of Object.entries(abi.records)) {
     out.push("", `export const ${name.toUpperCase()}_SIZE: i32 = ${rec.size};`);
     for (const f of rec.fields) out.push(`export const ${name.toUpperCase()}_${f.name.toUpperCase()}: i32 = ${f.offset};`);
@@ -71,6 +72,9 @@ export function generateC(): string {
     out.push("");
     for (const [name, c] of Object.entries(codes)) out.push(`#define ${prefix[group]}${name} (${c.value}) /* ${c.doc} */`);
   }
+  out.push("", "/* The commands by index (a recording's 'X' records, the button export's result). */");
+  out.push(`#define SCALE_COMMAND_NAMES {${abi.commands.names.map((n) => `"${n}"`).join(", ")}}`);
+  out.push(`#define SCALE_COMMAND_COUNT ${abi.commands.names.length}`);
   for (const [name, rec] of Object.entries(abi.records)) {
     out.push("", `#define SCALE_ABI_${name.toUpperCase()}_SIZE ${rec.size}`);
     for (const f of rec.fields) out.push(`#define SCALE_ABI_${name.toUpperCase()}_${f.name.toUpperCase()} ${f.offset} /* ${f.type} ${f.doc} */`);

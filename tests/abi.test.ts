@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import wabtInit from "wabt";
-import { abi, wasmType, wamrSignature, COMMAND_NAMES } from "../host/abi.js";
+import { abi, wasmType, wamrSignature } from "../host/abi.js";
 import { generateAssemblyScript, generatedPath } from "../host/gen-abi.js";
 import { makeImports } from "../host/desktop/imports.js";
 import { Board } from "../host/desktop/sim/board.js";
@@ -199,11 +199,4 @@ test("host/pack-data.mjs joins the data segments and leaves the memory's content
   assert.deepEqual(await image(binary), await image(original));
   // And the release core was built through it (npm run asbuild:release).
   assert.ok(packData(releaseWasm()).before <= 8, "the release core's data segments are not joined");
-});
-
-test("the hosts' list of the core's commands is the core's own (recordings and the button name them by index)", () => {
-  const source = readFileSync(new URL("../assembly/commands.ts", import.meta.url), "utf8");
-  const list = /const COMMANDS = "([a-z_,]+)";/.exec(source);
-  assert.ok(list, "assembly/commands.ts lists its commands in COMMANDS");
-  assert.deepEqual([...COMMAND_NAMES], list[1].split(","));
 });

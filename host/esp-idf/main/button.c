@@ -4,11 +4,15 @@
 
 #include "driver/gpio.h"
 #include "esp_attr.h"
+#include "esp_log.h"
 #include "esp_timer.h"
 #include "scale_portable.h"
 #include "status_led.h"
 #include "wasm_host.h"
 
+static const char *TAG = "button";
+/* The core's commands by index, for the log. */
+static const char *const COMMANDS[] = SCALE_COMMAND_NAMES;
 static int s_pin = -1;
 static scale_button_t s_edges;
 
@@ -54,4 +58,9 @@ void button_after_sample(int64_t now_ms)
     const int64_t base_us = now_ms * 1000 - esp_timer_get_time();
     const int32_t bits = scale_button_feed(&s_edges, base_us, (int32_t)now_ms, gpio_get_level((gpio_num_t)s_pin) == 0, call_core, NULL);
     status_led_button(bits);
+    const int cmd = ((bits >> 8) & 0xff) - 1;
+    if ((bits & 3) && cmd >= 0 && cmd < SCALE_COMMAND_COUNT) {
+        if (bits & 1) ESP_LOGI(TAG, "%s: accepted", COMMANDS[cmd]);
+        else ESP_LOGW(TAG, "%s: rejected (error %d)", COMMANDS[cmd], (int)-((bits >> 16) & 0xff));
+    }
 }

@@ -168,6 +168,10 @@
 #define SCALE_CFG_COUNT_REFINE (30) /* piece counting: 1 refines the piece weight as pieces are added (a stable count above the pieces it was last taken from, within half the tolerance, gives it again); 0 keeps it */
 #define SCALE_CFG_BUTTON_CAL_KG (31) /* the button: the reference weight a very long press calibrates with; 0 refuses button calibration */
 
+/* The commands by index (a recording's 'X' records, the button export's result). */
+#define SCALE_COMMAND_NAMES {"tare", "clear_tare", "zero", "calibrate", "cal_point", "cal_clear", "cal_fit", "config", "trim_empty", "trim_corner", "trim_clear", "record", "count", "count_sample"}
+#define SCALE_COMMAND_COUNT 14
+
 #define SCALE_ABI_READING_SIZE 36
 #define SCALE_ABI_READING_SEQ 0 /* u32 increments for every reading and fault report */
 #define SCALE_ABI_READING_T_MS 4 /* u32 host monotonic time of the conversion */
