@@ -472,7 +472,8 @@ const BUTTON_ARMED: i32 = 4;
  * An edge of the button (edge 1: down 1 pressed, 0 released) or a poll (edge 0) at tMs. A short
  * press tares (clears the tare when there is one), a long one sets zero, a very long one begins a
  * one-weight calibration: the platform empty, it is zeroed (or, never calibrated, recorded as the
- * empty point) and the next press calibrates with BUTTON_CAL_KG on it. Every action is answered on
+ * empty point) and the next short press calibrates with BUTTON_CAL_KG on it (a long press gives
+ * the calibration up). Every action is answered on
  * the result topic like its command, with "source":"button", and refused as its command would be
  * (in motion, out of range). Returns BUTTON_* bits for the host's status LED, and with an action
  * its command's index + 1 in bits 8..15 and a refusal's error (negated) in bits 16..23, for its log.
@@ -491,9 +492,11 @@ export function cmdButton(edge: bool, down: bool, tMs: i32): i32 {
       cmd = tareKg != 0 ? CMD_CLEAR_TARE : CMD_TARE;
       code = tareKg != 0 ? cmdClearTare() : cmdTare();
     } else if (press == PRESS_LONG) {
+      calArmed = false; // a calibration waiting is given up
       cmd = CMD_ZERO;
       code = cmdZero();
     } else if (!(cfg(CFG_BUTTON_CAL_KG) > 0)) {
+      calArmed = false;
       cmd = CMD_CALIBRATE; // no reference weight set: nothing to calibrate with
       code = ERR_BAD_VALUE;
     } else {

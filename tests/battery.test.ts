@@ -200,8 +200,9 @@ test("settings saved by the previous core (blob version 2, before battery mode) 
   assert.equal(core.get("OUTBOX_CAPACITY"), 40);
   assert.equal(core.get("WAKE_INTERVAL_S"), 0, "battery mode's settings keep their defaults");
   assert.equal(core.get("CONNECT_BUDGET_MS"), 20000);
-  assert.deepEqual(core.dirty(), ["CONFIG"], "saved again as version 3");
-  assert.equal(core.saveBlob("CONFIG")[5], 3);
+  assert.equal(core.get("PIECE_KG"), 0, "counting's settings keep their defaults too");
+  assert.deepEqual(core.dirty(), ["CONFIG"], "saved again as version 4");
+  assert.equal(core.saveBlob("CONFIG")[5], 4);
   const damaged = Buffer.from(v2);
   damaged[30] ^= 1;
   assert.equal(core.loadBlob("CONFIG", damaged), code("error", "BAD_BLOB"));
@@ -222,7 +223,7 @@ test("in battery mode Home Assistant gets discovery once per cold boot, with exp
   wake(scale);
   const first = drain();
   const configs = first.filter((t) => t.endsWith("/config"));
-  assert.equal(configs.length, 4, first.join(", "));
+  assert.equal(configs.length, 5, first.join(", "));
   core.connected(true);
   core.connected(false);
   wake(scale);

@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
+import { crc32 } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { scaleFor, CAL_10KG } from "./helpers.js";
@@ -251,4 +252,46 @@ test("Home Assistant discovers the count as a sensor of its own, unknown while n
   assert.equal(count.unique_id, "wasm-scale-shelf1-count");
   assert.equal(count.value_template, "{{ value_json.count if value_json.count is defined else None }}");
   assert.equal(count.unit_of_measurement, "pcs");
+});
+
+test("a long press gives up a calibration the button began", async () => {
+  const s = await scale([
+    { type: "set", at: 5, key: "BUTTON_CAL_KG", value: 5 },
+    { type: "button", at: 7, duration: 7 },
+    { type: "button", at: 16, duration: 3 },
+    { type: "load", at: 20, kg: 2, rampS: 0.2 },
+    { type: "button", at: 23, duration: 0.2 },
+  ]);
+  s.run(15);
+  assert.ok(s.buttonLed & 4, "waiting for the weight");
+  s.run(20);
+  assert.equal(s.buttonLed & 4, 0, "given up");
+  s.run(25);
+  // The short press after it tares: it does not calibrate with 2 kg as the 5 kg reference.
+  assert.deepEqual(results(s).filter((r) => r.source === "button").map((r) => r.cmd), ["zero", "zero", "tare"]);
+  assert.ok(Math.abs(s.reading().grossKg - 2) <= 0.02, `2 kg still reads ${s.reading().grossKg}`);
+});
+
+test("settings saved before counting (version 3) are read, counting keeps its defaults, and they are saved again in today's form", async () => {
+  const s = await scale([]);
+  s.core.set("PUBLISH_MS", 250);
+  const v4 = Buffer.from(s.core.saveBlob("CONFIG"));
+  // The same settings as the version 3 core wrote them: 28 keys, before PIECE_KG.
+  const payload = v4.subarray(8, 8 + 28 * 4);
+  const head = Buffer.alloc(8);
+  v4.copy(head, 0, 0, 5);
+  head[5] = 3;
+  head.writeUInt16LE(payload.length, 6);
+  const body = Buffer.concat([head, payload]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32LE(crc32(body) >>> 0);
+  const v3 = Buffer.concat([body, crc]);
+  const again = await ScaleCore.load(s.host);
+  again.set("PIECE_KG", 0.5);
+  again.dirty();
+  assert.equal(again.loadBlob("CONFIG", v3), 0);
+  assert.equal(again.get("PUBLISH_MS"), 250);
+  assert.equal(again.get("PIECE_KG"), 0.5, "keys the blob does not have keep their values");
+  assert.deepEqual(again.dirty(), ["CONFIG"]);
+  assert.equal(again.saveBlob("CONFIG")[5], 4);
 });

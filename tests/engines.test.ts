@@ -35,6 +35,7 @@ const COMMANDS = [
   '{"cmd":"config","key":"GAIN","value":64}', '{"cmd":"config","key":"GAIN","value":128}', '{"cmd":"config","key":"PUBLISH_MS","value":100}',
   '{"cmd":"tare","bogus":[1,{"x":2}],"id":"b"}', '{"cmd":"calibrate","kg":1e999}', '{"cmd', '', '{"cmd":"reboot"}',
   '{"cmd":"config","key":"NOPE","value":1}', "x".repeat(2000),
+  '{"cmd":"count","piece_kg":0.5}', '{"cmd":"count_sample","pieces":6,"id":"n"}', '{"cmd":"count","piece_kg":0.01}', '{"cmd":"count","piece_kg":0}',
 ];
 
 /** One seeded run; every observable output as text, in order. A trap ends it with its sample number. */
@@ -42,7 +43,8 @@ async function transcript(engine: EngineName): Promise<string[]> {
   const scale = await scaleFor({
     rate: 80, cells: 2, sharedClock: true,
     settings: { PUBLISH_MS: 0, OUTBOX_CAPACITY: 40 },
-    events: [...CAL_10KG, { type: "load", at: 5, kg: 3, rampS: 0.5 }, { type: "load", at: 24, kg: 7.5 }, { type: "temperature", at: 25, c: 35 }, ...FAULT_EVENTS],
+    events: [...CAL_10KG, { type: "load", at: 5, kg: 3, rampS: 0.5 }, { type: "load", at: 24, kg: 7.5 }, { type: "temperature", at: 25, c: 35 },
+      { type: "button", at: 8, duration: 0.4, bounces: 3 }, { type: "button", at: 11, duration: 2.5, bounces: 1 }, ...FAULT_EVENTS],
   }, 7, undefined, engine);
   const core = scale.core;
   const memoryAtStart = core.memoryBytes();
@@ -65,7 +67,7 @@ async function transcript(engine: EngineName): Promise<string[]> {
       const status = scale.step();
       if (status !== 0) {
         const r = core.reading();
-        out.push(`reading ${status} ${r.seq} ${r.tMs} ${r.kg} ${r.grossKg} ${r.raw} ${r.counts} ${r.flags} ${r.fault} ${r.faultChip}`);
+        out.push(`reading ${status} ${r.seq} ${r.tMs} ${r.kg} ${r.grossKg} ${r.raw} ${r.counts} ${r.flags} ${r.fault} ${r.faultChip} ${r.count}`);
       }
       if (sample === 100) core.timeSync(EPOCH_MS, Math.floor(scale.board.nowUs / 1000));
       if (sample % 97 === 0) out.push(`msg ${core.message(core.topic("CMD"), Buffer.from(COMMANDS[random.int(COMMANDS.length)]))}`);
@@ -109,7 +111,7 @@ test("the core's output equals the recorded reference stream (optimisations chan
   assert.equal(got.length, want.length);
 });
 
-test("the reference run exercises what it claims: every fault, commands accepted and refused, an outage, blobs", async () => {
+test("the reference run exercises what it claims: every fault, commands accepted and refused, an outage, blobs, the button, counting", async () => {
   const t = await reference;
   assert.ok(!t.some((l) => l.startsWith("TRAP")), t.at(-1));
   const faults = new Set(t.filter((l) => l.startsWith("reading")).map((l) => Number(l.split(" ")[9])).filter((f) => f !== 0));
@@ -118,6 +120,8 @@ test("the reference run exercises what it claims: every fault, commands accepted
   assert.ok(results.some((r) => r.includes('"accepted"')) && results.some((r) => r.includes('"rejected"')));
   assert.ok(t.some((l) => l.includes("/gap")), "the outage overflowed the outbox");
   assert.ok(t.some((l) => /^restored CALIBRATION 0 true$/.test(l)) && t.some((l) => /^corrupt CONFIG -/.test(l)));
+  assert.ok(results.some((r) => r.includes('"source":"button"')), "the button was pressed");
+  assert.ok(t.some((l) => l.startsWith("reading") && Number(l.split(" ")[11]) !== 0), "pieces were counted");
 });
 
 for (const engine of ENGINES.filter((e) => e !== "v8")) {

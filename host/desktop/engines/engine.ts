@@ -80,8 +80,10 @@ export async function instantiate(engine: EngineName, module: WebAssembly.Module
   const exports: Record<string, unknown> = { memory: { buffer } };
   functions.forEach((fn, index) => {
     const n = fn.params?.length ?? 0;
-    // Fixed arities keep the calls monomorphic; the ABI's exports take at most two arguments.
-    exports[fn.name] = n === 0 ? () => native.call(index) : n === 1 ? (a: number) => native.call(index, a) : (a: number, b: number) => native.call(index, a, b);
+    // Fixed arities keep the calls monomorphic; the ABI's exports take at most three arguments.
+    if (n > 3) throw new EngineError(`${fn.name} takes ${n} arguments: the engines' wrapper passes three at most`);
+    exports[fn.name] = n === 0 ? () => native.call(index) : n === 1 ? (a: number) => native.call(index, a)
+      : n === 2 ? (a: number, b: number) => native.call(index, a, b) : (a: number, b: number, c: number) => native.call(index, a, b, c);
   });
   return { exports: exports as EngineInstance["exports"], info: () => native.info() };
 }
