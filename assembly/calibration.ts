@@ -183,7 +183,12 @@ export function modSpan(kg: f32, counts: f64, gain: i32, d: f32): i32 {
 }
 
 function modFitted(r: i32, gain: i32): i32 {
-  if (r != 0) return r < 0 && r >= ERR_DEGENERATE ? r : ERR_DEGENERATE;
+  if (r != 0) {
+    // The fit was refused and the module's parameters given back: its curve is taken again at this
+    // temperature, so that what the checks left in it (the temperature they last asked at) is not kept.
+    if (modOn) takeCurve(envTempC);
+    return r < 0 && r >= ERR_DEGENERATE ? r : ERR_DEGENERATE;
+  }
   if (!takeCurve(envTempC)) return ERR_DEGENERATE;
   modSlope = moduleSlope();
   modGain = gain;
