@@ -208,10 +208,14 @@ int main(int argc, char **argv) {
     return readings > 0 ? 0 : 1;
   }
   core.connected(1);
-  for (int i = 0; i < 5; i++) {  // online and discovery go first
+  for (int i = 0; i < 6; i++) {  // online and the five discovery entities go first
     core.out_next();
     core.out_done();
   }
+  // What is measured must be a reading (a discovery entity more would be framed instead, unnoticed).
+  const int32_t first = core.out_next();
+  const std::string frame(reinterpret_cast<const char *>(g_mem + core.io_ptr()), first > 0 ? static_cast<size_t>(first) : 0);
+  if (frame.find("wasm-scale/dev1/state") == std::string::npos) { std::fprintf(stderr, "the frame measured is not a reading\n"); return 2; }
   long bytes = 0;
   for (long i = 0; i < n; i++) bytes += core.out_next();  // the same oldest reading, framed again
   std::printf("%ld frames, %ld bytes\n", n, bytes);
