@@ -243,10 +243,12 @@ export async function replay(path: string, options: ReplayOptions = {}): Promise
   const readings: Reading[] = [];
   let samples = 0;
   let lastMs = 0;
+  let buttonSeen = false;
   for (let i = 0; i < events.length; ) {
     const e = events[i];
     if (e[0] === "x") {
       const op = e.slice(1) as Parameters<typeof applyOp>[1];
+      if (op[0] === "button") buttonSeen = true; // polled from its first edge on (before, a poll does nothing)
       if (op[0] === "temperature") { // the environment, not an operation: given, not summarised
         applyOp(core, op);
         i++;
@@ -261,7 +263,7 @@ export async function replay(path: string, options: ReplayOptions = {}): Promise
     replayed.seek(i + 1);
     lastMs = e[1] as number;
     const status = core.sample(lastMs);
-    core.button(null, lastMs); // as a host polls its button after every sample
+    if (buttonSeen) core.button(null, lastMs); // as a host with a button polls it after every sample
     samples++;
     i = replayed.at();
     if (samples % 4096 === 0) options.onProgress?.(i / events.length);

@@ -341,7 +341,8 @@ export class VirtualScale {
     this.recorder?.sample(nowMs);
     const status = this.core.sample(nowMs);
     this.modules?.afterSample();
-    this.buttonLed = this.core.button(null, nowMs);
+    // (A scale with no button is never polled: before its first edge a poll does nothing.)
+    if (this.buttonEdges.length) this.buttonLed = this.core.button(null, nowMs);
     if (this.buttonLed & 3) {
       // What the press did, for the host's log (the result topic has it too).
       const name = COMMAND_LIST[((this.buttonLed >> 8) & 0xff) - 1] ?? "?";
