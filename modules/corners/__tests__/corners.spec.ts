@@ -3,7 +3,7 @@ import { cal_points, cal_params } from "../../lib/module";
 import { onCurve } from "../../lib/weigh";
 
 /** kg at x counts for these chip codes, as the core weighs with the module. */
-function cal_eval(x: f64, c0: f64, c1: f64, c2: f64, c3: f64, tempC: f64): f64 {
+function weigh(x: f64, c0: f64, c1: f64, c2: f64, c3: f64, tempC: f64): f64 {
   return onCurve(cal_curve(tempC), x) * cal_gain(c0, c1, c2, c3);
 }
 
@@ -33,15 +33,15 @@ describe("corners module", () => {
   });
   it("weighs a load over one corner by that cell's factor", () => {
     expect<i32>(params(1.01, 0.99, 1, 1)).toBe(0);
-    expect<f64>(cal_eval(100000, 100000, 0, 0, 0, NaN)).toBeCloseTo(101, 9);
-    expect<f64>(cal_eval(100000, 0, 100000, 0, 0, NaN)).toBeCloseTo(99, 9);
-    expect<f64>(cal_eval(100000, 50000, 50000, 0, 0, NaN)).toBeCloseTo(100, 9);
+    expect<f64>(weigh(100000, 100000, 0, 0, 0, NaN)).toBeCloseTo(101, 9);
+    expect<f64>(weigh(100000, 0, 100000, 0, 0, NaN)).toBeCloseTo(99, 9);
+    expect<f64>(weigh(100000, 50000, 50000, 0, 0, NaN)).toBeCloseTo(100, 9);
   });
   it("uses factor 1 for one chip, an empty platform or no chip codes", () => {
     expect<i32>(params(1.01, 0.99, 1, 1)).toBe(0);
-    expect<f64>(cal_eval(100000, 100000, NaN, NaN, NaN, NaN)).toBeCloseTo(100, 9);
-    expect<f64>(cal_eval(1000, 1000, 0, 0, 0, NaN)).toBeCloseTo(1, 9);
-    expect<f64>(cal_eval(100000, NaN, NaN, NaN, NaN, NaN)).toBeCloseTo(100, 9);
+    expect<f64>(weigh(100000, 100000, NaN, NaN, NaN, NaN)).toBeCloseTo(100, 9);
+    expect<f64>(weigh(1000, 1000, 0, 0, 0, NaN)).toBeCloseTo(1, 9);
+    expect<f64>(weigh(100000, NaN, NaN, NaN, NaN, NaN)).toBeCloseTo(100, 9);
   });
   it("fits the span, and takes each cell's zero from the empty platform", () => {
     expect<i32>(params(1.01, 0.99, 1, 1)).toBe(0);
@@ -54,7 +54,7 @@ describe("corners module", () => {
     store<f64>(<usize>cal_points() + 24, 50);
     expect<i32>(cal_fit(2, 1)).toBe(0);
     // The load over corner 0 only: its code above its own zero.
-    expect<f64>(cal_eval(200000, 200500, -300, 200, 100, NaN)).toBeCloseTo(50 * 1.01, 9);
+    expect<f64>(weigh(200000, 200500, -300, 200, 100, NaN)).toBeCloseTo(50 * 1.01, 9);
   });
   it("refuses factors that are a wiring error, not a tolerance", () => {
     expect<i32>(params(1.5, 1, 1, 1)).toBe(-2);
