@@ -473,10 +473,10 @@ const BUTTON_ARMED: i32 = 4;
  * press tares (clears the tare when there is one), a long one sets zero, a very long one begins a
  * one-weight calibration: the platform empty, it is zeroed (or, never calibrated, recorded as the
  * empty point) and the next short press calibrates with BUTTON_CAL_KG on it (a long press gives
- * the calibration up). Every action is answered on
- * the result topic like its command, with "source":"button", and refused as its command would be
- * (in motion, out of range). Returns BUTTON_* bits for the host's status LED, and with an action
- * its command's index + 1 in bits 8..15 and a refusal's error (negated) in bits 16..23, for its log.
+ * the calibration up). Every action is answered on the result topic like its command, with
+ * "source":"button", and refused as its command would be (in motion, out of range). Returns
+ * BUTTON_* bits for the host's status LED, and with an action its command's index + 1 in bits
+ * 8..15 and a refusal's error (negated) in bits 16..23, for its log.
  */
 export function cmdButton(edge: bool, down: bool, tMs: i32): i32 {
   const press = buttonStep(edge, down, tMs);
