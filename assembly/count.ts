@@ -48,10 +48,11 @@ export function countSample(netKg: f64, pieces: f64, stable: bool): i32 {
   return countSet(netKg / pieces, <i32>pieces);
 }
 
-/** Counts a reading's net weight (not rounded to the division); refines the piece weight if asked. */
+/** Counts a reading's net weight (not rounded to the division) while PIECE_KG is set; refines the
+ * piece weight if asked. */
 export function countStep(netKg: f64, stable: bool): void {
   const piece = <f64>cfg(CFG_PIECE_KG);
-  if (piece <= 0 || !isFinite(netKg)) {
+  if (!isFinite(netKg)) {
     count = 0;
     countStable = false;
     return;

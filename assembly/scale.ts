@@ -256,9 +256,12 @@ export function scaleSample(nowMs: i32): i32 {
   if (uncalibratedAt(hxDataGain)) flags |= FLAG_UNCALIBRATED;
   if (zeroRange) flags |= FLAG_ZERO_RANGE;
   if (gross < 0) flags |= FLAG_GROSS_NEGATIVE;
-  countStep(overload ? NaN : gross - <f64>tareKg, stable);
-  if (cfg(CFG_PIECE_KG) > 0 && !overload) flags |= FLAG_COUNTING;
-  if (countStable) flags |= FLAG_COUNT_STABLE;
+  const counting = cfg(CFG_PIECE_KG) > 0 && !overload; // one comparison a sample when not counting
+  if (counting) {
+    countStep(gross - <f64>tareKg, stable);
+    flags |= FLAG_COUNTING;
+    if (countStable) flags |= FLAG_COUNT_STABLE;
+  }
 
   // Overloaded, the scale shows no weight (R76); the raw counts still go out.
   store<f32>(reading, overload ? NaN : <f32>roundTo(gross - <f64>tareKg, d), READING_KG);
@@ -267,7 +270,7 @@ export function scaleSample(nowMs: i32): i32 {
   store<f32>(reading, <f32>counts, READING_COUNTS);
   store<u32>(reading, flags, READING_FLAGS);
   store<i32>(reading, 0, READING_FAULT);
-  store<i32>(reading, count, READING_COUNT);
+  store<i32>(reading, counting ? count : 0, READING_COUNT);
   haveReading = true;
   lastFaulted = false;
   lastStable = stable && !overload;
