@@ -17,6 +17,7 @@
 #include "driver/gpio.h"
 #include "esp_heap_caps.h"
 #include "esp_log.h"
+#include "esp_ota_ops.h"
 #include "esp_pthread.h"
 #include "esp_system.h"
 #include "soc/uart_pins.h"
@@ -110,6 +111,22 @@ static void __attribute__((noreturn)) cannot_weigh(void)
     battery_cannot_weigh();
 }
 
+/* A new firmware image is kept (ESP-IDF's app rollback) once it has weighed and reached the broker:
+ * one that cannot is rolled back to the previous image at its next reset. */
+static void keep_this_image(void)
+{
+    static bool kept;
+    if (kept) return;
+    kept = true;
+    esp_ota_img_states_t state;
+    const esp_partition_t *running = esp_ota_get_running_partition();
+    if (running && esp_ota_get_state_partition(running, &state) == ESP_OK && state == ESP_OTA_IMG_PENDING_VERIFY) {
+        esp_err_t err = esp_ota_mark_app_valid_cancel_rollback();
+        if (err == ESP_OK) ESP_LOGI(TAG, "this firmware image weighed and reached the broker: kept");
+        else ESP_LOGE(TAG, "this firmware image could not be marked valid: %s", esp_err_to_name(err));
+    }
+}
+
 static void core_task(void *arg)
 {
     (void)arg;
@@ -139,6 +156,7 @@ static void core_task(void *arg)
         button_after_sample(now_ms);
         if (status < 0 && status != INT32_MIN) status_led_set(STATUS_FAULT);
         else if (status == 1) status_led_set(app_connected() ? STATUS_OK : STATUS_BROKER_DOWN);
+        if (status == 1 && app_connected()) keep_this_image();
         int messages = app_handle_events(&publish);
         app_persist_dirty();
         /* While the chip converts the next sample, frames go to the network as fast as their

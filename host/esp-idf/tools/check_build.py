@@ -73,6 +73,10 @@ IDF = {
     "spi_flash": (["include"], []),
     "esp_partition": (["include"], ["spi_flash"]),
     "nvs_flash": (["include"], ["esp_partition"]),
+    "esp_app_format": (["include"], []),
+    "esp_bootloader_format": (["include"], []),  # 5.3 on
+    "bootloader_support": (["include"], []),
+    "app_update": (["include"], ["esp_partition", "esp_app_format", "esp_bootloader_format", "bootloader_support"]),
     "esp_event": (["include"], []),
     "lwip": (["include", "include/apps", "include/apps/sntp", "lwip/src/include", "port/include",
               "port/freertos/include", "port/esp32xx/include", "port/esp32xx/include/arch"], ["vfs"]),
@@ -100,6 +104,7 @@ COMMON = ["newlib", "esp_common", "esp_system", "esp_hw_support", "esp_rom", "so
 # sdkconfig values the firmware relies on: a renamed or lost Kconfig symbol fails the check.
 EXPECTED = {
     "CONFIG_FREERTOS_HZ": "1000",
+    "CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE": "1",
     "CONFIG_GPIO_CTRL_FUNC_IN_IRAM": "1",
     "CONFIG_WAMR_ENABLE_INTERP": "1",
     "CONFIG_WAMR_INTERP_CLASSIC": "1",
