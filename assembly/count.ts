@@ -13,7 +13,7 @@
 // half the tolerance of a whole number, gives the piece weight again as net / count. Off by default.
 import {
   CFG_PIECE_KG, CFG_COUNT_TOLERANCE, CFG_COUNT_REFINE, CFG_CAPACITY_KG,
-  ERR_BAD_VALUE, ERR_NOT_STABLE, ERR_OUT_OF_RANGE, BLOB_CONFIG,
+  ERR_BAD_VALUE, ERR_OUT_OF_RANGE, BLOB_CONFIG,
 } from "./abi";
 import { cfg, configSet } from "./config";
 import { markDirty } from "./blob";
@@ -38,12 +38,12 @@ export function countSet(pieceKg: f64, pieces: i32): i32 {
 }
 
 /**
- * The piece weight from `pieces` pieces now on the platform (net), stable. 0, BAD_VALUE (not a
- * whole number of pieces in 1..10000), NOT_STABLE, OUT_OF_RANGE (nothing on it) or PIECE_TOO_LIGHT.
+ * The piece weight from `pieces` pieces now on the platform (net; the caller has checked that the
+ * weight is stable). 0, BAD_VALUE (not a whole number of pieces in 1..10000), OUT_OF_RANGE
+ * (nothing on it) or PIECE_TOO_LIGHT.
  */
-export function countSample(netKg: f64, pieces: f64, stable: bool): i32 {
+export function countSample(netKg: f64, pieces: f64): i32 {
   if (!(pieces >= 1 && pieces <= MAX_SAMPLE_PIECES) || pieces != Math.floor(pieces)) return ERR_BAD_VALUE;
-  if (!stable) return ERR_NOT_STABLE;
   if (!(netKg > 0)) return ERR_OUT_OF_RANGE;
   return countSet(netKg / pieces, <i32>pieces);
 }

@@ -461,7 +461,7 @@ export function message(topicLen: i32, payloadLen: i32): i32 {
 export function cmdCountSample(pieces: f64): i32 {
   const err = notSettled();
   if (err != 0) return err;
-  return countSample(lastGross - <f64>tareKg, pieces, lastStable);
+  return countSample(lastGross - <f64>tareKg, pieces);
 }
 
 // --- the button (button.ts decides what a press was; this is what it does) --------------------

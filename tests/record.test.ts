@@ -15,6 +15,7 @@ import type { Reading } from "../host/desktop/core.js";
 import { parseScenario } from "../host/desktop/scenario.js";
 import { VirtualScale } from "../host/desktop/virtual-scale.js";
 import { CAL_10KG } from "./helpers.js";
+import { wat, later } from "./module-fixtures.js";
 
 const bin = fileURLToPath(new URL("../bin/wasm-scale.js", import.meta.url));
 
@@ -95,6 +96,12 @@ test("a recording replays through a calibration module: the same conversions, th
     const bad = join(dir, "bad.wasm");
     writeFileSync(bad, Buffer.from("\0asm\x01\0\0\0"));
     await assert.rejects(replay(path, { module: bad }), (e: RecordingError) => /refused \((BAD_MODULE|MEMORY)\)/.test(e.message));
+    // A module that fails during the replay stops it with the module manager's reason and words.
+    for (const [body, reason] of [[later("unreachable", 50), /failed \(TRAPPED\): trapped: /], [later("(return (f64.const 1.5))", 50), /failed \(BAD_GAIN\): its gain was 1\.5, outside 1 \+- 0\.2/]] as const) {
+      const hostile = join(dir, "hostile.wasm");
+      writeFileSync(hostile, wat({ body }));
+      await assert.rejects(replay(path, { module: hostile }), (e: RecordingError) => reason.test(e.message) || assert.fail(e.message));
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -6,7 +6,7 @@
 // Imports: host.ts. The host writes into mgr_io() what an export says it reads there.
 import { wBegin, wByte, wStr, wLen, wInt } from "../json";
 import { ACTIVE, PREVIOUS, loaded, nameOf, versionOf, sActive, sPrevious, sTrial, lengthOf, loadState, slotLetter } from "./slots";
-import { relearn, restore, rollback, afterSample, wake, fit, verifyOnly, tryModule, setMetering, pending, nameLength, weighActive } from "./install";
+import { relearn, restore, rollback, afterSample, wake, fit, verifyOnly, tryModule, setMetering, pending, nameLength, weighActive, explainFailure } from "./install";
 import { message, busy, setChunkBytes } from "./transfer";
 import { readPackage, mName, mVersion, mSha, mKey, mKeyLen, mParams, mParamCount } from "./package";
 import { refuse, d, dn, dVersion, publish, reason } from "./out";
@@ -74,6 +74,11 @@ export function mgr_message(subLen: i32, payloadLen: i32): void {
  */
 export function mgr_after_sample(good: i32, failed: i32, x: f64, kg: f64): void {
   afterSample(good, failed, x, kg);
+}
+
+/** Why the active module failed (mgr_after_sample's arguments), answered as step "failure"; nothing is rolled back. */
+export function mgr_explain(failed: i32, x: f64, kg: f64): void {
+  explainFailure(failed, x, kg);
 }
 
 /** The active module's weight for x counts, chip codes and a temperature, as the core weighs with

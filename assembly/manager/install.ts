@@ -541,6 +541,15 @@ export function afterSample(good: i32, failed: i32, x: f64, kg: f64): void {
   }
 }
 
+/**
+ * What the active module's failure was (mgr_after_sample's kinds), answered as step "failure"
+ * without rolling anything back: for a host that has no previous module to go to (a replay).
+ */
+export function explainFailure(failed: i32, x: f64, kg: f64): void {
+  if (!failedCall(ACTIVE)) moduleFault(failed, x, kg);
+  publish("failure", false, reason(), -1, -1, nameOf(ACTIVE), versionOf(ACTIVE));
+}
+
 /** Good readings after which the host calls afterSample; -1: at the next sample; 0: only on a failure. */
 export function wake(): i32 {
   if (pending) return -1;

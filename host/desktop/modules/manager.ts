@@ -57,6 +57,7 @@ interface ManagerExports {
   mgr_trial(): number;
   mgr_verify(slot: number, len: number): void;
   mgr_weigh(x: number, c0: number, c1: number, c2: number, c3: number, tempC: number): number;
+  mgr_explain(failed: number, x: number, kg: number): void;
   mgr_try(slot: number, len: number, mode: number): void;
   mgr_list(): number;
 }
@@ -422,11 +423,10 @@ export class ModuleManager implements CalibrationTarget {
   /** The active module's failure since the last sample, when it failed. */
   get failure(): { reason: string; detail: string } | null {
     if (!this.failed) return null;
-    const f = this.handles[ACTIVE]?.failure;
-    if (f) return { reason: f.reason, detail: f.detail };
-    if (this.failed === 1) return { reason: "NOT_MONOTONIC", detail: `the core refused its curve at the knot of ${this.failX} counts (${this.failKg})` };
-    if (this.failed === 2) return { reason: "BAD_GAIN", detail: `its gain was ${this.failKg}` };
-    return { reason: "NOT_FINITE", detail: `its gain was ${this.failKg}` };
+    let said: ModuleEvent | null = null;
+    this.collect((e) => (said ??= e), () => this.x.mgr_explain(this.failed, this.failX, this.failKg));
+    const e = said as ModuleEvent | null;
+    return { reason: e?.reason ?? "TRAPPED", detail: e?.detail ?? "the module failed" };
   }
 
   /**
