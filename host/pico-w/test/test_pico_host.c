@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "button_case.h"
 #include "scale_portable.h"
 #include "wasm_host.h"
 
@@ -164,27 +165,14 @@ static int32_t button_call(int32_t edge, int32_t down, int32_t t_ms, void *ctx)
     return wasm_host_call_i(SCALE_EXPORT_BUTTON, 3, argv);
 }
 
-/* Samples at 10 SPS for ms, the ring fed after each as main.c's loop does. */
-static int32_t run_button(scale_button_t *b, int32_t *t, int32_t ms)
+static bool sample_at(int32_t t_ms)
 {
-    int32_t bits = 0;
-    for (int32_t end = *t + ms; *t < end;) {
-        *t += 100;
-        CHECK(wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, t) != INT32_MIN);
-        bits |= scale_button_feed(b, 0, *t, false, button_call, NULL);
-    }
-    return bits;
+    return wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, &t_ms) != INT32_MIN;
 }
 
-/* A press held for held_ms from t_ms, `bounces` extra edges 1 ms apart at each end. */
-static void press(scale_button_t *b, int32_t t_ms, int32_t held_ms, int bounces)
+static void set_code(int32_t code)
 {
-    for (int end = 0; end < 2; end++) {
-        bool down = end == 0;
-        const int64_t at = (int64_t)(t_ms + (end ? held_ms : 0)) * 1000;
-        scale_button_edge(b, down, at);
-        for (int k = 1; k <= 2 * bounces; k++) scale_button_edge(b, down = !down, at + k * 1000);
-    }
+    sim_code = code;
 }
 
 static void command(const char *json)
@@ -219,6 +207,7 @@ static int results(char *out, size_t cap)
     return n;
 }
 
+/* The button's case shared with the ESP32's harness (scale_portable/test/button_case.c). */
 static int button_case(const char *path)
 {
     size_t len, cap;
@@ -232,38 +221,8 @@ static int button_case(const char *path)
     const int32_t id_len = 6, up = 1;
     CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_SETUP, 1, &id_len) == 0);
     wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, &up);
-    scale_button_t b;
-    scale_button_init(&b);
-    char out[2048];
-    int32_t t = 0;
-    sim_code = 100000;
-    run_button(&b, &t, 2500);
-    command("{\"cmd\":\"cal_point\",\"kg\":0}");
-    sim_code = 300000;
-    run_button(&b, &t, 2500);
-    command("{\"cmd\":\"calibrate\",\"kg\":10}");
-    results(out, sizeof out);
-    CHECK(strstr(out, "\"cmd\":\"calibrate\",\"status\":\"accepted\"") != NULL);
-    run_button(&b, &t, 2000);
-    press(&b, t + 50, 300, 3);
-    const int32_t bits = run_button(&b, &t, 1500);
-    CHECK(results(out, sizeof out) == 1);
-    CHECK(strstr(out, "{\"cmd\":\"tare\",\"source\":\"button\",\"status\":\"accepted\"}") != NULL);
-    CHECK((bits & 1) != 0);
-    press(&b, t + 50, 10, 0);
-    run_button(&b, &t, 1000);
-    CHECK(results(out, sizeof out) == 0);
-    press(&b, t + 50, 200, 1);
-    run_button(&b, &t, 1000);
-    sim_code = 100000;
-    run_button(&b, &t, 2500);
-    press(&b, t + 50, 3000, 2);
-    run_button(&b, &t, 3500);
-    CHECK(results(out, sizeof out) == 2);
-    CHECK(strstr(out, "\"cmd\":\"clear_tare\",\"source\":\"button\",\"status\":\"accepted\"") != NULL);
-    CHECK(strstr(out, "\"cmd\":\"zero\",\"source\":\"button\",\"status\":\"accepted\"") != NULL);
-    printf("button: a bouncing press tared once, a glitch did nothing, a short press cleared the tare, a long one set zero\n");
-    return s_failures;
+    const button_case_host_t host = {.sample = sample_at, .command = command, .button = button_call, .set_code = set_code, .results = results};
+    return s_failures + button_case_run(&host);
 }
 
 static void nothing(void) {}

@@ -30,6 +30,7 @@
 #include <sys/mman.h>
 #include "hx711_gpio.h"
 #include "check.h"
+#include "button_case.h"
 #include "scale_portable.h"
 #include "sim_hx711.h"
 #include "wasm_export.h"
@@ -221,29 +222,22 @@ static int32_t button_call(int32_t edge, int32_t down, int32_t t_ms, void *ctx)
     return wasm_host_call(SCALE_EXPORT_BUTTON, 3, argv) == ESP_OK ? (int32_t)argv[0] : INT32_MIN;
 }
 
-/* Samples at 10 SPS from *t for ms, the button's ring fed after each as main/button.c does. */
-static int32_t run_button(scale_button_t *b, int32_t *t, int32_t ms, bool down_now)
+static bool button_sample(int32_t t_ms)
 {
-    int32_t bits = 0;
-    for (int32_t end = *t + ms; *t < end;) {
-        *t += 100;
-        CHECK(wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, *t, 0) != INT32_MIN, "sample trapped");
-        bits |= scale_button_feed(b, 0, *t, down_now, button_call, NULL);
-    }
-    return bits;
+    return wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, t_ms, 0) != INT32_MIN;
 }
 
-/* A press at t_ms held for held_ms, each end with `bounces` extra edges 1 ms apart (microseconds). */
-static void press(scale_button_t *b, int32_t t_ms, int32_t held_ms, int bounces)
+static void button_command(const char *json)
 {
-    for (int end = 0; end < 2; end++) {
-        bool down = end == 0;
-        const int64_t at = (int64_t)(t_ms + (end ? held_ms : 0)) * 1000;
-        scale_button_edge(b, down, at);
-        for (int k = 1; k <= 2 * bounces; k++) scale_button_edge(b, down = !down, at + k * 1000);
-    }
+    message("wasm-scale/shelf/cmd", json);
 }
 
+static void button_code(int32_t code)
+{
+    sim_hx711_code = code;
+}
+
+/* The button's case shared with the Pico W's harness (scale_portable/test/button_case.c). */
 static void button_case(void)
 {
     size_t cap;
@@ -251,41 +245,10 @@ static void button_case(void)
     memcpy(io, "shelf", 5);
     CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_SETUP, 1, 5, 0) == 0, "device id refused");
     CHECK(wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, 1, 0) != INT32_MIN, "mqtt_connected trapped");
-    scale_button_t b;
-    scale_button_init(&b);
-    char results[2048];
-    int32_t t = 0;
-    /* Calibrated: the empty scale, then 10 kg as 200,000 counts more. */
-    sim_hx711_code = 100000;
-    run_button(&b, &t, 2500, false);
-    message("wasm-scale/shelf/cmd", "{\"cmd\":\"cal_point\",\"kg\":0}");
-    sim_hx711_code = 300000;
-    run_button(&b, &t, 2500, false);
-    message("wasm-scale/shelf/cmd", "{\"cmd\":\"calibrate\",\"kg\":10}");
-    drain_results(results, sizeof results);
-    CHECK(strstr(results, "\"cmd\":\"calibrate\",\"status\":\"accepted\"") != NULL, "not calibrated: %s", results);
-    run_button(&b, &t, 2000, false);
-    /* A 300 ms press through contacts that bounce three times at each end: one tare. */
-    press(&b, t + 50, 300, 3);
-    int32_t bits = run_button(&b, &t, 1500, false);
-    CHECK(drain_results(results, sizeof results) == 1, "one press, %s", results);
-    CHECK(strstr(results, "{\"cmd\":\"tare\",\"source\":\"button\",\"status\":\"accepted\"}") != NULL, "%s", results);
-    CHECK((bits & 1) != 0, "the LED was not told (bits %" PRId32 ")", bits);
-    /* A 10 ms glitch: nothing. */
-    press(&b, t + 50, 10, 0);
-    run_button(&b, &t, 1000, false);
-    CHECK(drain_results(results, sizeof results) == 0, "a glitch did %s", results);
-    /* A short press clears the tare; a 3 s one with the platform empty sets zero. */
-    press(&b, t + 50, 200, 1);
-    run_button(&b, &t, 1000, false);
-    sim_hx711_code = 100000;
-    run_button(&b, &t, 2500, false);
-    press(&b, t + 50, 3000, 2);
-    run_button(&b, &t, 3500, false);
-    CHECK(drain_results(results, sizeof results) == 2, "%s", results);
-    CHECK(strstr(results, "\"cmd\":\"clear_tare\",\"source\":\"button\",\"status\":\"accepted\"") != NULL, "%s", results);
-    CHECK(strstr(results, "\"cmd\":\"zero\",\"source\":\"button\",\"status\":\"accepted\"") != NULL, "%s", results);
-    printf("button: a bouncing press tared once, a glitch did nothing, a short press cleared the tare, a long one set zero\n");
+    const button_case_host_t host = {
+        .sample = button_sample, .command = button_command, .button = button_call, .set_code = button_code, .results = drain_results,
+    };
+    CHECK(button_case_run(&host) == 0, "the button's case failed");
 }
 
 /* Drains what the core has to publish; returns the number of messages. */
