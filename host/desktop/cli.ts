@@ -25,6 +25,7 @@ import { addModuleCommands, ModuleCliError } from "./module-cli.js";
 import { BuildError } from "./modules/build.js";
 import { SendError } from "./modules/send.js";
 import { KeyError } from "./modules/keys.js";
+import { addProvisionCommand, ProvisionError } from "./provision-cli.js";
 
 export const defaultScenario = fileURLToPath(new URL("./scenarios/default.json", import.meta.url));
 
@@ -220,6 +221,7 @@ export function program(): Command {
       for (const line of report.lines) console.log(line);
     });
   addModuleCommands(cli, { connectionOptions, connection: (o) => recordConnection(o as unknown as RecordCliOptions) });
+  addProvisionCommand(cli);
   return cli;
 }
 
@@ -236,7 +238,7 @@ export async function main(argv = process.argv): Promise<void> {
     await program().parseAsync(argv);
   } catch (e) {
     if (e instanceof ScenarioError || e instanceof CoreError || e instanceof ConfigError || e instanceof StoreError || e instanceof CertError || e instanceof EngineError || e instanceof RecordingError
-      || e instanceof ModuleCliError || e instanceof BuildError || e instanceof SendError || e instanceof KeyError) {
+      || e instanceof ModuleCliError || e instanceof BuildError || e instanceof SendError || e instanceof KeyError || e instanceof ProvisionError) {
       console.error(`wasm-scale: ${e.message}`);
       process.exit(2);
     }
