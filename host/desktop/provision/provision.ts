@@ -107,7 +107,7 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionReport> {
       const r = await link.request(setRequest(f, settings[f]!));
       if (!r.ok) {
         await link.request("abort").catch(() => undefined);
-        throw new ProvisionError(`the scale refused ${f}: ${r.text.replace(/^[A-Z_]+ /, "")} (nothing was changed)`);
+        throw new ProvisionError(`the scale refused ${f}: ${r.text.replace(/^[A-Z_]+ (\w+: )?/, "")} (nothing was changed)`);
       }
     }
     if (fields.length) {
