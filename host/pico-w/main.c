@@ -15,10 +15,8 @@
 #include <unistd.h>
 
 #include "hardware/watchdog.h"
-#if !SCALE_NETWORK
 #include "hardware/irq.h"
 #include "hardware/uart.h"
-#endif
 #include "hx711_pio.h"
 #include "module_host.h"
 #include "modules_wasm3.h"
@@ -26,6 +24,7 @@
 #include "pico/stdlib.h"
 #include "scale_abi.h"
 #include "scale_portable.h"
+#include "settings_pico.h"
 #include "store_modules.h"
 #include "store_pico.h"
 #include "wasm_host.h"
@@ -105,10 +104,6 @@ static const char *config_error(void)
             if (s_pins.dout_pins[i] == SCALE_BUTTON_PIN) return "SCALE_BUTTON_PIN is an HX711 DOUT pin";
         }
     }
-#if SCALE_NETWORK
-    if (!*WIFI_SSID) return "WIFI_SSID is empty (cmake -DWIFI_SSID=...)";
-    if (!*SCALE_BROKER_HOST) return "SCALE_BROKER_HOST is empty (cmake -DSCALE_BROKER_HOST=...)";
-#endif
     return NULL;
 }
 
@@ -167,9 +162,10 @@ static void on_instantiated(void)
     }
     size_t cap;
     uint8_t *io = wasm_host_io(&cap);
-    const int32_t id_len = (int32_t)strlen(SCALE_DEVICE_ID);
-    if (io && (size_t)id_len <= cap) memcpy(io, SCALE_DEVICE_ID, (size_t)id_len);
-    if (wasm_host_call_i(SCALE_EXPORT_MQTT_SETUP, 1, &id_len) != 0) printf("wasm-scale: device id \"%s\" refused\n", SCALE_DEVICE_ID);
+    const char *device_id = pico_settings()->device_id;
+    const int32_t id_len = (int32_t)strlen(device_id);
+    if (io && (size_t)id_len <= cap) memcpy(io, device_id, (size_t)id_len);
+    if (wasm_host_call_i(SCALE_EXPORT_MQTT_SETUP, 1, &id_len) != 0) printf("wasm-scale: device id \"%s\" refused\n", device_id);
     core_topic(SCALE_TOPIC_CMD, s_cmd_topic, sizeof s_cmd_topic);
     core_topic(SCALE_TOPIC_HA_STATUS, s_ha_topic, sizeof s_ha_topic);
     core_topic(SCALE_TOPIC_RESULT, s_result_topic, sizeof s_result_topic);
@@ -306,12 +302,10 @@ static bool module_message(const net_message_t *m)
     return true;
 }
 
-#if !SCALE_NETWORK
-/* ---- without a network, calibration modules come on the console ---------------------------------
- * A line "module <step> <payload as hex>" is a message on the module topic (begin, chunk/<offset>,
- * end, rollback), answered on the console as "wasm-scale: module {...}". The UART's receive
- * interrupt keeps what arrives while the loop waits for a conversion (its FIFO holds 32 bytes). */
-#define CONSOLE_LINE 2300 /* "module chunk/<offset> " and 1 KiB as hex */
+/* ---- the console: its receive interrupt keeps what arrives while the loop waits for a conversion
+ * (the UART's FIFO holds 32 bytes). With a network it carries provisioning (settings_pico.h);
+ * without one, calibration modules: a line "module <step> <payload as hex>" is a message on the
+ * module topic (begin, chunk/<offset>, end, rollback), answered as "wasm-scale: module {...}". */
 static uint8_t s_rx[4096];
 static volatile uint32_t s_rx_head, s_rx_tail;
 static bool s_rx_overflow;
@@ -336,6 +330,29 @@ static void console_start(void)
     irq_set_enabled(UART0_IRQ, true);
     uart_set_irq_enables(uart0, true, false);
 }
+
+#if SCALE_NETWORK
+/* Provisioning: what arrived goes to the session. */
+static void console_poll(uint32_t now_ms)
+{
+    if (s_rx_overflow) {
+        s_rx_overflow = false;
+        printf("prov err LOST the console lost bytes: send less at a time\n");
+    }
+    uint8_t chunk[128];
+    size_t n = 0;
+    while (s_rx_tail != s_rx_head) {
+        chunk[n++] = s_rx[s_rx_tail];
+        s_rx_tail = (s_rx_tail + 1) % sizeof s_rx;
+        if (n == sizeof chunk) {
+            pico_provision_feed(chunk, n, now_ms);
+            n = 0;
+        }
+    }
+    pico_provision_feed(chunk, n, now_ms);
+}
+#else
+#define CONSOLE_LINE 2300 /* "module chunk/<offset> " and 1 KiB as hex */
 
 static int hex_value(char c)
 {
@@ -369,8 +386,9 @@ static void console_line(char *line, size_t len)
     module_host_message(sub, sub_len, payload, n);
 }
 
-static void console_poll(void)
+static void console_poll(uint32_t now_ms)
 {
+    (void)now_ms;
     static char line[CONSOLE_LINE];
     static size_t len;
     static bool too_long;
@@ -497,13 +515,14 @@ static void button_start(void) {}
 static void button_after_sample(uint32_t t) { (void)t; }
 #endif
 
-/* The on-board LED (through the CYW43): slow blink without WiFi, fast without the broker, on when up;
+/* The on-board LED (through the CYW43): two blinks every two seconds while no network is set, slow blink without WiFi, fast without the broker, on when up;
  * over that, what a press of the button did. */
 static void show_status(uint32_t t, bool wifi_up)
 {
     const int button = scale_button_led(&s_button_led, (int32_t)t);
     const bool on = button >= 0       ? button == 1
                   : !wasm_host_ready() ? (t / 100) % 10 == 0
+                  : !pico_settings()->wifi_ssid[0] ? (t % 2000) < 1000 && (t / 250) % 2 == 0 /* waiting for provisioning */
                   : !wifi_up          ? (t / 500) % 2 == 0
                   : !s_connected      ? (t / 125) % 2 == 0
                                       : true;
@@ -521,6 +540,18 @@ int main(void)
     if (watchdog_caused_reboot()) printf("wasm-scale: restarted by the watchdog\n");
     watchdog_enable(WATCHDOG_MS, true);
     store_pico_init();
+    const pico_settings_build_t build = {
+        .wifi_ssid = WIFI_SSID, .wifi_password = WIFI_PASSWORD, .broker_host = SCALE_BROKER_HOST, .broker_port = SCALE_BROKER_PORT,
+        .username = SCALE_MQTT_USERNAME, .password = SCALE_MQTT_PASSWORD, .device_id = SCALE_DEVICE_ID,
+#if SCALE_NETWORK
+        .ca_pem = scale_broker_ca, .ca_len = scale_broker_ca_len,
+#endif
+#if SCALE_HAS_CLIENT_CERT
+        .cert_pem = scale_client_cert, .cert_len = scale_client_cert_len, .key_pem = scale_client_key, .key_len = scale_client_key_len,
+#endif
+        .wifi_use = net_wifi_use,
+    };
+    pico_settings_load(&build);
     if (!hx711_pio_init(&s_pins)) printf("wasm-scale: HX711 pins could not be set up\n");
     button_start();
     const wasm_host_calibration_t calibration = {
@@ -535,17 +566,24 @@ int main(void)
     if (wasm_host_ready()) start_modules();
     print_heap(); /* the core loaded and compiled: what is left for lwIP and TLS */
 #if SCALE_NETWORK
-    net_wifi_start(WIFI_SSID, WIFI_PASSWORD); /* a chip that does not start says so, and is tried again later */
+    const pico_settings_t *set = pico_settings();
+    console_start();
+    if (set->wifi_ssid[0]) net_wifi_start(set->wifi_ssid, set->wifi_password); /* a chip that does not start says so, and is tried again later */
+    else {
+        printf("wasm-scale: no WiFi network is set: waiting for one on the console (wasm-scale provision, or an Improv client); sampling goes on\n");
+        net_wifi_prepare();
+    }
+    static char client_id[48];
+    snprintf(client_id, sizeof client_id, "wasm-scale-%s", set->device_id);
     const net_mqtt_config_t mqtt = {
-        .host = SCALE_BROKER_HOST, .port = SCALE_BROKER_PORT, .client_id = "wasm-scale-" SCALE_DEVICE_ID,
-        .username = SCALE_MQTT_USERNAME, .password = SCALE_MQTT_PASSWORD,
-        .ca_pem = scale_broker_ca, .ca_len = scale_broker_ca_len,
-#if SCALE_HAS_CLIENT_CERT
-        .cert_pem = scale_client_cert, .cert_len = scale_client_cert_len, .key_pem = scale_client_key, .key_len = scale_client_key_len,
-#endif
+        .host = set->broker_host, .port = set->broker_port, .client_id = client_id,
+        .username = set->username, .password = set->password,
+        .ca_pem = set->ca_pem, .ca_len = set->ca_len,
+        .cert_pem = set->cert_pem, .cert_len = set->cert_len, .key_pem = set->key_pem, .key_len = set->key_len,
         .will_topic = s_will_topic, .will_payload = s_will_payload, .subscriptions = {s_cmd_topic, s_ha_topic, s_module_topic},
     };
-    if (!net_mqtt_init(&mqtt)) printf("wasm-scale: TLS could not be set up (is the CA a PEM file?)\n");
+    if (!set->broker_host[0]) printf("wasm-scale: no broker is set: provision one, then restart the scale\n");
+    else if (!net_mqtt_init(&mqtt)) printf("wasm-scale: TLS could not be set up (is the CA a PEM file?)\n");
 #else
     net_wifi_start("", "");
     console_start();
@@ -576,8 +614,11 @@ int main(void)
         if (wasm_host_ready()) sync_time_if_known();
         net_mqtt_poll(t, wifi_up);
         if (wasm_host_ready()) move_bytes();
-#if !SCALE_NETWORK
-        if (wasm_host_ready()) console_poll();
+#if SCALE_NETWORK
+        console_poll(t);
+        pico_provision_poll(t, wifi_up);
+#else
+        if (wasm_host_ready()) console_poll(t);
 #endif
         show_status(t, wifi_up);
         net_log_flush();

@@ -147,7 +147,8 @@ const char *scale_config_check(const scale_config_t *c)
     for (size_t i = 0; i < id_len; i++) {
         if (!id_char(c->device_id[i])) return "device id may use only A-Z a-z 0-9 _ -";
     }
-    if (c->wifi_ssid == NULL || c->wifi_ssid[0] == '\0' || strlen(c->wifi_ssid) > 32) return "WiFi SSID must be 1..32 bytes";
+    /* Empty: not provisioned yet (the scale samples and waits for a network over USB). */
+    if (c->wifi_ssid == NULL || strlen(c->wifi_ssid) > 32) return "WiFi SSID must be 1..32 bytes (or empty: set over USB)";
     if (!scale_pin_is_output(c->clk_pin)) {
         return CLK_PIN_RULE;
     }

@@ -18,15 +18,12 @@
 #include "module_store.h"
 #include "nvs.h"
 #include "scale_portable.h"
+#include "settings.h"
 #include "status_led.h"
 #include "wasm_host.h"
 
 static const char *TAG = "wasm-scale";
 
-#define BROKER_URI CONFIG_SCALE_BROKER_URI
-#define BROKER_USERNAME CONFIG_SCALE_BROKER_USERNAME
-#define BROKER_PASSWORD CONFIG_SCALE_BROKER_PASSWORD
-#define DEVICE_ID CONFIG_SCALE_DEVICE_ID
 #define CLK_PIN CONFIG_SCALE_HX711_CLK_PIN
 #define RATE_SPS CONFIG_SCALE_HX711_RATE_SPS
 #ifdef CONFIG_SCALE_MQTT5
@@ -45,15 +42,6 @@ static const char *const BLOB_KEYS[] = {[SCALE_BLOB_CALIBRATION] = "calibration"
  * makes esp-mqtt's task wait (mqtt_link.c), it never drops an acknowledged message. */
 #define NET_EVENTS 32
 
-#ifdef CONFIG_SCALE_CUSTOM_CA
-extern const char ca_pem_start[] asm("_binary_ca_pem_start");
-#endif
-#ifdef CONFIG_SCALE_DEVICE_CERT
-extern const uint8_t device_der_start[] asm("_binary_device_der_start");
-extern const uint8_t device_der_end[] asm("_binary_device_der_end");
-extern const uint8_t device_key_der_start[] asm("_binary_device_key_der_start");
-extern const uint8_t device_key_der_end[] asm("_binary_device_key_der_end");
-#endif
 #ifdef SCALE_MODULE_KEY
 /* The public key calibration modules must be signed with (main/certs/module-signing.pub). */
 extern const char module_key_start[] asm("_binary_module_signing_pub_start");
@@ -141,9 +129,10 @@ void app_core_setup(void)
     }
     size_t cap;
     uint8_t *io = wasm_host_io(&cap);
-    size_t id_len = strlen(DEVICE_ID);
-    memcpy(io, DEVICE_ID, id_len < cap ? id_len : cap);
-    if (wasm_host_call_i(SCALE_EXPORT_MQTT_SETUP, 1, (int32_t)id_len, 0) != 0) ESP_LOGE(TAG, "device id \"%s\" refused", DEVICE_ID);
+    const char *device_id = settings()->device_id;
+    size_t id_len = strlen(device_id);
+    memcpy(io, device_id, id_len < cap ? id_len : cap);
+    if (wasm_host_call_i(SCALE_EXPORT_MQTT_SETUP, 1, (int32_t)id_len, 0) != 0) ESP_LOGE(TAG, "device id \"%s\" refused", device_id);
     if (s_connected) wasm_host_call_i(SCALE_EXPORT_MQTT_CONNECTED, 1, 1, 0); /* after a re-instantiation */
     s_time_synced = false; /* told again on the next loop */
     module_host_relink(); /* a calibration module in use is linked to the new instance */
@@ -162,11 +151,19 @@ void app_sync_time(bool again, int64_t now_ms)
 
 void app_mqtt_config(scale_mqtt_config_t *c)
 {
+    static char client_id[48];
+    const settings_t *set = settings();
+    snprintf(client_id, sizeof client_id, "wasm-scale-%s", set->device_id);
     scale_mqtt_config_t mqtt = {
-        .uri = BROKER_URI,
-        .client_id = "wasm-scale-" DEVICE_ID,
-        .username = BROKER_USERNAME,
-        .password = BROKER_PASSWORD,
+        .uri = set->broker_uri,
+        .client_id = client_id,
+        .username = set->username,
+        .password = set->password,
+        .ca_pem = set->ca_pem,
+        .cert_der = set->cert,
+        .cert_der_len = set->cert_len,
+        .key_der = set->key,
+        .key_der_len = set->key_len,
         .mqtt5 = MQTT5,
         .subscriptions = {s_cmd_topic, s_ha_status_topic, s_module_topic[0] ? s_module_topic : NULL},
         .lost_topic = s_result_topic,
@@ -176,15 +173,6 @@ void app_mqtt_config(scale_mqtt_config_t *c)
         .will_qos = s_will_qos,
         .will_retain = s_will_retain,
     };
-#ifdef CONFIG_SCALE_CUSTOM_CA
-    mqtt.ca_pem = ca_pem_start;
-#endif
-#ifdef CONFIG_SCALE_DEVICE_CERT
-    mqtt.cert_der = device_der_start;
-    mqtt.cert_der_len = (size_t)(device_der_end - device_der_start);
-    mqtt.key_der = device_key_der_start;
-    mqtt.key_der_len = (size_t)(device_key_der_end - device_key_der_start);
-#endif
     *c = mqtt;
 }
 

@@ -52,6 +52,7 @@
 #include "cal_module.h"
 #include "hx711_gpio.h"
 #include "scale_net.h"
+#include "settings.h"
 #include "wasm_host.h"
 
 static const char *TAG = "battery";
@@ -374,7 +375,12 @@ static void publish(void)
 {
     const int64_t deadline = esp_timer_get_time() / 1000 + (int64_t)app_setting(SCALE_CFG_CONNECT_BUDGET_MS);
     const scale_wifi_ap_t *hint = s_keep.ap.channel ? &s_keep.ap : NULL;
-    if (scale_wifi_start_hinted(CONFIG_SCALE_WIFI_SSID, CONFIG_SCALE_WIFI_PASSWORD, 1000, hint) != ESP_OK) {
+    if (!settings()->wifi_ssid[0]) {
+        /* Not provisioned: no radio at all. Provision over USB at a cold boot (not a wake). */
+        ESP_LOGW(TAG, "no WiFi network is set: the readings wait");
+        return;
+    }
+    if (scale_wifi_start_hinted(settings()->wifi_ssid, settings()->wifi_password, 1000, hint) != ESP_OK) {
         ESP_LOGE(TAG, "WiFi did not start");
         return;
     }

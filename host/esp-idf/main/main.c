@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "driver/gpio.h"
+#include "esp_app_desc.h"
 #include "esp_heap_caps.h"
 #include "esp_log.h"
 #include "esp_ota_ops.h"
@@ -23,11 +24,13 @@
 #include "soc/uart_pins.h"
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
+#include "freertos/event_groups.h"
 #include "freertos/queue.h"
 #include "freertos/task.h"
 #include "cal_module.h"
 #include "hx711_gpio.h"
 #include "nvs_flash.h"
+#include "provision_console.h"
 #include "scale_net.h"
 #include "scale_portable.h"
 #include "status_led.h"
@@ -35,15 +38,13 @@
 #include "app.h"
 #include "battery.h"
 #include "button.h"
+#include "settings.h"
 
 static const char *TAG = "wasm-scale";
 
-/* Settings from `idf.py menuconfig`, mapped to local names in one place. */
-#define WIFI_SSID CONFIG_SCALE_WIFI_SSID
-#define WIFI_PASSWORD CONFIG_SCALE_WIFI_PASSWORD
+/* Settings from `idf.py menuconfig`, mapped to local names in one place. The network's (WiFi,
+ * broker, credentials, device id, certificates) are the provisioned ones where set (settings.h). */
 #define WIFI_BACKOFF_MAX_S CONFIG_SCALE_WIFI_BACKOFF_MAX_S
-#define BROKER_URI CONFIG_SCALE_BROKER_URI
-#define DEVICE_ID CONFIG_SCALE_DEVICE_ID
 #define NTP_SERVER CONFIG_SCALE_NTP_SERVER
 #define CLK_PIN CONFIG_SCALE_HX711_CLK_PIN
 #define LED_PIN CONFIG_SCALE_LED_PIN
@@ -60,6 +61,9 @@ static const char *TAG = "wasm-scale";
 #define CORE_TASK_PRIORITY 6
 #define NET_TASK_STACK 4096
 #define NET_TASK_PRIORITY 5
+/* How long a network given by Improv may take to give an address before it is refused. */
+#define PROVISION_WIFI_WAIT_MS 30000
+#define PROVISIONED_BIT BIT0
 
 extern const uint8_t core_wasm_start[] asm("_binary_release_wasm_start");
 extern const uint8_t core_wasm_end[] asm("_binary_release_wasm_end");
@@ -67,19 +71,51 @@ extern const uint8_t core_wasm_end[] asm("_binary_release_wasm_end");
 static const int s_dout_pins[] = {CONFIG_SCALE_HX711_DOUT_PIN, CONFIG_SCALE_HX711_DOUT_PIN_2,
                                   CONFIG_SCALE_HX711_DOUT_PIN_3, CONFIG_SCALE_HX711_DOUT_PIN_4};
 
+/* Set once a WiFi network is known (built in, stored, or given by Improv). */
+static EventGroupHandle_t s_provisioned;
+
+/* A network from Improv (the provisioning task): joined now, and kept only if it gives an address;
+ * otherwise the network in use before is used again. */
+static bool provision_wifi_try(const char *ssid, const char *password)
+{
+    char old_ssid[33], old_password[65];
+    strlcpy(old_ssid, settings()->wifi_ssid, sizeof old_ssid);
+    strlcpy(old_password, settings()->wifi_password, sizeof old_password);
+    if (scale_wifi_use(ssid, password, WIFI_BACKOFF_MAX_S * 1000u) == ESP_OK && scale_wifi_wait(PROVISION_WIFI_WAIT_MS)) {
+        settings_use_wifi(ssid, password);
+        xEventGroupSetBits(s_provisioned, PROVISIONED_BIT);
+        ESP_LOGI(TAG, "WiFi \"%s\" joined over USB provisioning: kept", ssid);
+        return true;
+    }
+    ESP_LOGW(TAG, "WiFi \"%s\" given over USB gave no address within %d s: not kept", ssid, PROVISION_WIFI_WAIT_MS / 1000);
+    if (old_ssid[0]) scale_wifi_use(old_ssid, old_password, WIFI_BACKOFF_MAX_S * 1000u);
+    else scale_wifi_stop();
+    return false;
+}
+
+static bool provision_wifi_up(void)
+{
+    return settings()->wifi_ssid[0] && scale_wifi_wait(0);
+}
+
 static void net_task(void *arg)
 {
     (void)arg;
     status_led_set(STATUS_STARTING);
+    if ((xEventGroupGetBits(s_provisioned) & PROVISIONED_BIT) == 0) {
+        ESP_LOGW(TAG, "no WiFi network is set: waiting for one over USB (wasm-scale provision, or an Improv client); sampling goes on");
+        status_led_set(STATUS_UNPROVISIONED);
+        xEventGroupWaitBits(s_provisioned, PROVISIONED_BIT, pdFALSE, pdFALSE, portMAX_DELAY);
+    }
     esp_err_t err;
-    while ((err = scale_wifi_start(WIFI_SSID, WIFI_PASSWORD, WIFI_BACKOFF_MAX_S * 1000u)) != ESP_OK) {
+    while ((err = scale_wifi_use(settings()->wifi_ssid, settings()->wifi_password, WIFI_BACKOFF_MAX_S * 1000u)) != ESP_OK) {
         /* Only a lack of memory or a driver fault gets here: say so, and try again. */
         ESP_LOGE(TAG, "WiFi not started: %s; again in 10 s", esp_err_to_name(err));
         status_led_set(STATUS_WIFI_FAILED);
         vTaskDelay(pdMS_TO_TICKS(10000));
     }
     while (!scale_wifi_wait(60000)) {
-        ESP_LOGW(TAG, "no IP address from \"%s\" yet; sampling continues offline, still trying", WIFI_SSID);
+        ESP_LOGW(TAG, "no IP address from \"%s\" yet; sampling continues offline, still trying", settings()->wifi_ssid);
         status_led_set(STATUS_WIFI_FAILED);
     }
     /* The clock before TLS: certificate validity is checked against it. */
@@ -155,7 +191,7 @@ static void core_task(void *arg)
         module_host_after_sample(); /* a calibration module that failed is rolled back before the next */
         button_after_sample(now_ms);
         if (status < 0 && status != INT32_MIN) status_led_set(STATUS_FAULT);
-        else if (status == 1) status_led_set(app_connected() ? STATUS_OK : STATUS_BROKER_DOWN);
+        else if (status == 1) status_led_set(app_connected() ? STATUS_OK : settings()->wifi_ssid[0] ? STATUS_BROKER_DOWN : STATUS_UNPROVISIONED);
         if (status == 1 && app_connected()) keep_this_image();
         int messages = app_handle_events(&publish);
         app_persist_dirty();
@@ -281,16 +317,24 @@ void app_main(void)
         err = nvs_flash_init();
     }
     ESP_ERROR_CHECK(err);
-    if (battery_clock_resume() && battery_expected()) {
+    const bool waking = battery_clock_resume() && battery_expected();
+    if (waking) {
         /* A battery wake after the first: the UART at 115200 baud costs milliseconds of awake time
          * per line, so only warnings and errors are printed. A cold boot prints everything. */
         esp_log_level_set("*", ESP_LOG_WARN);
     }
     if (esp_reset_reason() == ESP_RST_BROWNOUT) ESP_LOGW(TAG, "this boot follows a brown-out reset: the supply is too weak");
+    const settings_t *net = settings_load();
+    s_provisioned = xEventGroupCreate();
+    if (s_provisioned == NULL) {
+        ESP_LOGE(TAG, "no memory at boot");
+        cannot_weigh();
+    }
+    if (net->wifi_ssid[0]) xEventGroupSetBits(s_provisioned, PROVISIONED_BIT);
 
     /* Every pin is checked before any is configured, the LED's included. */
     scale_config_t config = {
-        .broker_uri = BROKER_URI, .device_id = DEVICE_ID, .wifi_ssid = WIFI_SSID, .wifi_password = WIFI_PASSWORD,
+        .broker_uri = net->broker_uri, .device_id = net->device_id, .wifi_ssid = net->wifi_ssid, .wifi_password = net->wifi_password,
         .clk_pin = CLK_PIN, .led_pin = LED_PIN, .button_pin = BUTTON_PIN, .rate_sps = RATE_SPS, .wasm_stack_kb = WASM_STACK_KB,
         .wasm_pool_kb = WASM_POOL_KB, .task_stack_bytes = CORE_TASK_STACK,
     };
@@ -302,13 +346,23 @@ void app_main(void)
     if (problem == NULL) problem = pins_exist_on_this_chip(&config);
     if (problem) {
         /* Nothing is driven: a wrong pin could be wired to something else. */
-        ESP_LOGE(TAG, "configuration: %s (idf.py menuconfig -> wasm-scale)", problem);
+        ESP_LOGE(TAG, "configuration: %s (%s)", problem, strcmp(net->source, "stored") == 0 ? "the settings given over USB, or idf.py menuconfig -> wasm-scale" : "idf.py menuconfig -> wasm-scale");
         cannot_weigh();
     }
     const char *warning = scale_config_warning(&config);
     if (warning) ESP_LOGW(TAG, "configuration: %s", warning);
     status_led_start(LED_PIN);
     status_led_set(STATUS_STARTING);
+    if (!waking) {
+        /* Settings over the USB port: not on a battery wake, which is over before anyone could type. */
+        size_t record_len = 0;
+        const uint8_t *record = settings_record(&record_len);
+        const provision_console_config_t console = {
+            .stored = record, .stored_len = record_len, .default_device_id = CONFIG_SCALE_DEVICE_ID, .chip = CONFIG_IDF_TARGET,
+            .version = esp_app_get_description()->version, .wifi_try = provision_wifi_try, .wifi_up = provision_wifi_up,
+        };
+        provision_console_start(&console);
+    }
     hx711_gpio_config_t gpio = {.clk_pin = CLK_PIN, .dout_count = config.dout_count};
     memcpy(gpio.dout_pins, config.dout_pins, sizeof gpio.dout_pins);
     err = hx711_gpio_init(&gpio);

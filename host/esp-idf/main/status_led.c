@@ -35,6 +35,7 @@ static bool pattern(status_t status, int32_t t)
     case STATUS_WIFI_FAILED: return flashes(2, t);
     case STATUS_BROKER_DOWN: return flashes(3, t);
     case STATUS_FAULT: return (t / 1000) % 2 == 0;
+    case STATUS_UNPROVISIONED: return (t % 2000) < 1000 ? (t / 250) % 2 == 0 : false; /* two slow blinks, pause */
     case STATUS_DARK: return false;
     case STATUS_OK:
     default: return true;

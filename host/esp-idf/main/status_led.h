@@ -11,6 +11,7 @@ typedef enum {
     STATUS_FAULT,        /* HX711 fault: slow blink */
     STATUS_OK,           /* steady on */
     STATUS_DARK,         /* off: battery mode, where every milliamp counts */
+    STATUS_UNPROVISIONED, /* no WiFi network set: two slow blinks a second, then a second dark (waiting for USB provisioning) */
 } status_t;
 
 void status_led_start(int pin);

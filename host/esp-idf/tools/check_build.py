@@ -69,7 +69,12 @@ IDF = {
     "esp_pm": (["include"], []),
     "esp_mm": (["include"], []),
     "esp_driver_gpio": (["include"], []),
-    "driver": (["include", "deprecated", "gpio/include"], ["esp_pm", "esp_driver_gpio"]),  # 5.1: gpio/include
+    "esp_driver_uart": (["include"], []),
+    "esp_driver_usb_serial_jtag": (["include"], []),
+    "esp_ringbuf": (["include"], []),
+    # 5.1: gpio/include, uart/include, usb_serial_jtag/include; 5.5: the esp_driver_* components.
+    "driver": (["include", "deprecated", "gpio/include", "uart/include", "usb_serial_jtag/include"],
+               ["esp_pm", "esp_driver_gpio", "esp_driver_uart", "esp_driver_usb_serial_jtag", "esp_ringbuf"]),
     "spi_flash": (["include"], []),
     "esp_partition": (["include"], ["spi_flash"]),
     "nvs_flash": (["include"], ["esp_partition"]),

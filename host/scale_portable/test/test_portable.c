@@ -149,6 +149,8 @@ static void test_config(void)
     CHECK(scale_config_check(&c) == NULL);
     c = good(); c.wifi_ssid = "abcdefghijklmnopqrstuvwxyz0123456";
     CHECK(strstr(scale_config_check(&c), "SSID") != NULL);
+    c = good(); c.wifi_ssid = ""; /* not provisioned yet: the scale waits for a network */
+    CHECK(scale_config_check(&c) == NULL);
     c = good(); c.wifi_password = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789ABCDEF";
     CHECK(scale_config_check(&c) == NULL);
     c = good(); c.wifi_password = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789ABCDEG";

@@ -22,6 +22,7 @@ static esp_timer_handle_t s_retry_timer;
 static uint32_t s_backoff_max_ms;
 static int s_failures; /* consecutive failed attempts; 0 once an address is assigned */
 static wifi_config_t s_config; /* bssid_set: the attempts go to a stored access point, no scan */
+static bool s_running; /* started, and not stopped since */
 
 static void retry(void *arg)
 {
@@ -64,18 +65,51 @@ esp_err_t scale_wifi_start(const char *ssid, const char *password, uint32_t back
     return scale_wifi_start_hinted(ssid, password, backoff_max_ms, NULL);
 }
 
-esp_err_t scale_wifi_start_hinted(const char *ssid, const char *password, uint32_t backoff_max_ms, const scale_wifi_ap_t *hint)
+/* A station's configuration for a network; ESP_ERR_INVALID_ARG when the driver cannot take it. */
+static esp_err_t station(const char *ssid, const char *password, wifi_config_t *config)
 {
     size_t ssid_len = ssid ? strlen(ssid) : 0, password_len = password ? strlen(password) : 0;
-    wifi_config_t config = {0};
+    memset(config, 0, sizeof *config);
     /* The driver's fields are not NUL-terminated strings: a 32-byte SSID and a 64-digit PSK fit whole. */
-    if (ssid_len == 0 || ssid_len > sizeof config.sta.ssid || password_len > sizeof config.sta.password) return ESP_ERR_INVALID_ARG;
-    memcpy(config.sta.ssid, ssid, ssid_len);
-    memcpy(config.sta.password, password, password_len);
-    config.sta.threshold.authmode = password_len ? WIFI_AUTH_WPA2_PSK : WIFI_AUTH_OPEN;
+    if (ssid_len == 0 || ssid_len > sizeof config->sta.ssid || password_len > sizeof config->sta.password) return ESP_ERR_INVALID_ARG;
+    memcpy(config->sta.ssid, ssid, ssid_len);
+    memcpy(config->sta.password, password, password_len);
+    config->sta.threshold.authmode = password_len ? WIFI_AUTH_WPA2_PSK : WIFI_AUTH_OPEN;
     /* WPA3-SAE by either password element method: an access point that allows only hash-to-element
      * (WPA3-only and WiFi 6E ones) is refused with hunting-and-pecking alone, the driver's default. */
-    config.sta.sae_pwe_h2e = WPA3_SAE_PWE_BOTH;
+    config->sta.sae_pwe_h2e = WPA3_SAE_PWE_BOTH;
+    return ESP_OK;
+}
+
+esp_err_t scale_wifi_use(const char *ssid, const char *password, uint32_t backoff_max_ms)
+{
+    if (s_events == NULL) return scale_wifi_start(ssid, password, backoff_max_ms);
+    wifi_config_t config;
+    ESP_RETURN_ON_ERROR(station(ssid, password, &config), TAG, "network");
+    if (memcmp(config.sta.ssid, s_config.sta.ssid, sizeof config.sta.ssid) == 0 &&
+        memcmp(config.sta.password, s_config.sta.password, sizeof config.sta.password) == 0) {
+        return ESP_OK;
+    }
+    esp_timer_stop(s_retry_timer);
+    s_config = config;
+    s_failures = 0;
+    xEventGroupClearBits(s_events, GOT_IP_BIT);
+    ESP_RETURN_ON_ERROR(esp_wifi_set_config(WIFI_IF_STA, &s_config), TAG, "config");
+    ESP_LOGI(TAG, "switching to \"%s\"", ssid);
+    if (!s_running) {
+        /* Stopped (a network that failed to join before): started again, which connects. */
+        s_running = esp_wifi_start() == ESP_OK;
+        return s_running ? ESP_OK : ESP_FAIL;
+    }
+    esp_wifi_disconnect();
+    /* The next attempt, on the new network, whether or not a disconnection is reported. */
+    return esp_timer_start_once(s_retry_timer, 100000);
+}
+
+esp_err_t scale_wifi_start_hinted(const char *ssid, const char *password, uint32_t backoff_max_ms, const scale_wifi_ap_t *hint)
+{
+    wifi_config_t config;
+    ESP_RETURN_ON_ERROR(station(ssid, password, &config), TAG, "network");
     if (hint && hint->channel >= 1 && hint->channel <= 14) {
         config.sta.bssid_set = true;
         memcpy(config.sta.bssid, hint->bssid, sizeof config.sta.bssid);
@@ -101,7 +135,9 @@ esp_err_t scale_wifi_start_hinted(const char *ssid, const char *password, uint32
     ESP_RETURN_ON_ERROR(esp_event_handler_instance_register(IP_EVENT, IP_EVENT_STA_GOT_IP, on_event, NULL, NULL), TAG, "ip events");
     ESP_RETURN_ON_ERROR(esp_wifi_set_mode(WIFI_MODE_STA), TAG, "mode");
     ESP_RETURN_ON_ERROR(esp_wifi_set_config(WIFI_IF_STA, &config), TAG, "config");
-    return esp_wifi_start();
+    ESP_RETURN_ON_ERROR(esp_wifi_start(), TAG, "start");
+    s_running = true;
+    return ESP_OK;
 }
 
 bool scale_wifi_wait(uint32_t timeout_ms)
@@ -123,4 +159,5 @@ void scale_wifi_stop(void)
 {
     esp_timer_stop(s_retry_timer);
     esp_wifi_stop();
+    s_running = false;
 }

@@ -202,7 +202,7 @@ esp_err_t scale_mqtt_start(const scale_mqtt_config_t *c, QueueHandle_t events)
         config.credentials.authentication.password = c->password;
     }
     if (c->cert_der) {
-        /* DER, as the device stores it: the lengths tell esp-tls it is not PEM. */
+        /* DER (built in), or PEM with its NUL counted (provisioned): mbedTLS tells them apart. */
         config.credentials.authentication.certificate = (const char *)c->cert_der;
         config.credentials.authentication.certificate_len = c->cert_der_len;
         config.credentials.authentication.key = (const char *)c->key_der;

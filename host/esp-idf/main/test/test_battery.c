@@ -46,6 +46,7 @@
 #include "nvs.h"
 #include "nvs_flash.h"
 #include "scale_portable.h"
+#include "settings.h"
 #include "sim_hx711.h"
 #include "wasm_host.h"
 
@@ -396,6 +397,13 @@ void app_sync_time(bool again, int64_t now_ms)
 
 /* hang: the broker never answers (a TLS connect in progress); otherwise connected once started,
  * until the DISCONNECT has been handled. */
+/* The settings in use: the build's (provisioning is tested on its own, tests/provision.test.ts). */
+const settings_t *settings(void)
+{
+    static const settings_t s = {.wifi_ssid = CONFIG_SCALE_WIFI_SSID, .wifi_password = CONFIG_SCALE_WIFI_PASSWORD, .source = "build"};
+    return &s;
+}
+
 bool app_connected(void) { return s_network_up && s_mqtt_started && !hang_now(); }
 int app_subscription_count(void) { return 2; }
 QueueHandle_t app_net_events(void) { return NULL; }

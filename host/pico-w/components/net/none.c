@@ -14,6 +14,16 @@ bool net_wifi_start(const char *ssid, const char *password)
     return false;
 }
 
+bool net_wifi_prepare(void)
+{
+    return true;
+}
+
+void net_wifi_use(const char *ssid, const char *password)
+{
+    (void)ssid, (void)password;
+}
+
 bool net_wifi_poll(uint32_t now_ms)
 {
     (void)now_ms;

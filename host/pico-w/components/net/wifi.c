@@ -3,6 +3,7 @@
  * (each try blocks for a few hundred ms) is tried again less and less often, and nothing else
  * touches it meanwhile (the LED is the chip's): sampling never waits for it. */
 #include <stdio.h>
+#include <string.h>
 
 #include "net.h"
 #include "pico/cyw43_arch.h"
@@ -27,7 +28,8 @@ static uint32_t s_chip_backoff = CHIP_RETRY_FIRST_MS;
 /* False when the chip did not answer (the driver could not bring it up). */
 static bool connect_now(void)
 {
-    return cyw43_arch_wifi_connect_async(s_ssid, s_password, CYW43_AUTH_WPA2_AES_PSK) == 0;
+    /* An empty password is an open network. */
+    return cyw43_arch_wifi_connect_async(s_ssid, s_password[0] ? s_password : NULL, s_password[0] ? CYW43_AUTH_WPA2_AES_PSK : CYW43_AUTH_OPEN) == 0;
 }
 
 static bool chip_start(void)
@@ -58,8 +60,36 @@ bool net_wifi_start(const char *ssid, const char *password)
     return false;
 }
 
+bool net_wifi_prepare(void)
+{
+    if (!s_arch_ready && cyw43_arch_init() == 0) {
+        s_arch_ready = true;
+        cyw43_arch_enable_sta_mode();
+    }
+    s_chip_up = s_arch_ready; /* its LED answers, though no network is joined */
+    return s_arch_ready;
+}
+
+void net_wifi_use(const char *ssid, const char *password)
+{
+    if (!s_arch_ready || s_ssid == NULL) {
+        net_wifi_start(ssid, password);
+        return;
+    }
+    if (strcmp(ssid, s_ssid) == 0 && strcmp(password, s_password) == 0) return;
+    s_ssid = ssid;
+    s_password = password;
+    printf("wasm-scale: WiFi switching to \"%s\"\n", ssid);
+    cyw43_wifi_leave(&cyw43_state, CYW43_ITF_STA);
+    s_up = false;
+    s_backoff = BACKOFF_FIRST_MS;
+    s_chip_up = connect_now();
+    if (!s_chip_up) chip_later(to_ms_since_boot(get_absolute_time()));
+}
+
 bool net_wifi_poll(uint32_t now_ms)
 {
+    if (s_ssid == NULL) return false; /* no network yet: waiting for provisioning */
     if (!s_chip_up) {
         if ((int32_t)(now_ms - s_chip_retry_at) < 0) return false;
         if (!chip_start()) {

@@ -22,6 +22,10 @@ extern "C" {
  * 8..63 characters or 64 hex digits) are taken whole. */
 esp_err_t scale_wifi_start(const char *ssid, const char *password, uint32_t backoff_max_ms);
 
+/* The network to use from now on (provisioning): the station is started on it, or switched to it
+ * when it runs on another (nothing changes when it is the same). */
+esp_err_t scale_wifi_use(const char *ssid, const char *password, uint32_t backoff_max_ms);
+
 /* The access point of the last connection, kept across deep sleep for a fast reconnection. */
 typedef struct {
     uint8_t bssid[6];
@@ -54,7 +58,7 @@ typedef struct {
     const char *username;         /* NULL or "" for none */
     const char *password;
     const char *ca_pem;           /* NULL: the ESP-IDF certificate bundle */
-    const uint8_t *cert_der;      /* NULL: no client certificate */
+    const uint8_t *cert_der;      /* NULL: no client certificate; DER, or PEM with its NUL counted in the length */
     size_t cert_der_len;
     const uint8_t *key_der;
     size_t key_der_len;

@@ -63,6 +63,12 @@ esp_err_t scale_wifi_start_hinted(const char *ssid, const char *password, uint32
     return esp_eth_start(s_eth);
 }
 
+/* The emulator's Ethernet has no network to choose: started once, whatever is asked. */
+esp_err_t scale_wifi_use(const char *ssid, const char *password, uint32_t backoff_max_ms)
+{
+    return s_eth == NULL ? scale_wifi_start(ssid, password, backoff_max_ms) : ESP_OK;
+}
+
 bool scale_wifi_wait(uint32_t timeout_ms)
 {
     EventBits_t bits = xEventGroupWaitBits(s_events, GOT_IP_BIT, pdFALSE, pdFALSE, pdMS_TO_TICKS(timeout_ms));
