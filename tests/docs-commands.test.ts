@@ -62,6 +62,8 @@ const COVERAGE: Array<[RegExp, How]> = [
   [/^npx wasm-scale record hive\.rec .*--broker mqtts:\/\/broker:8883/, { exempt: "an ESP32 and its broker (the same command against npm start: tests/device-record.test.ts)" }],
   [/^npx wasm-scale record kitchen\.rec --seconds 60\b/, { covered: "tests/device-record.test.ts (record from a running npm start)" }],
   [/^npx wasm-scale replay hive\.rec\b/, { exempt: "hive.rec comes from an ESP32 (replay --plot .png: tests/cli.test.ts)" }],
+  [/^npx wasm-scale provision --port \/dev\/tty/, { covered: "tests/provision.test.ts (the same commands against the firmwares' provisioning on a pseudo-terminal)" }],
+  [/^npx wasm-scale provision --plan scales\.csv --out /, { covered: "tests/provision.test.ts (a fleet plan)" }],
 ];
 
 function how(line: string): How | undefined {
