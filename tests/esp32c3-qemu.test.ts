@@ -99,7 +99,7 @@ async function sendOverMqtt(client: mqtt.MqttClient, pkg: Buffer): Promise<(type
   return watchFor(() => moduleAnswers.slice(seen).find((a) => a.step === "install" || a.step === "end"));
 }
 
-test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS equal to the desktop's replay, calibration kept in NVS across a restart, a trap recovered, a calibration module installed and rolled back", { skip, timeout: 30 * 60_000 }, async (t) => {
+test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS equal to the desktop's replay, calibration kept in NVS across a restart, a trap recovered, a calibration module installed and rolled back, settings provisioned over its console", { skip, timeout: 30 * 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "wasm-scale-c3-"));
   const pki = await makePki();
   const certs = await deviceCerts(dir, pki.ca, DEVICE);
@@ -214,10 +214,21 @@ test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS e
     await watch.until(() => watch.readings.slice(builtIn).find((r) => r.calibrated && r.stable && r.kg !== null && Math.abs(r.kg - 5) < 0.011));
     t.diagnostic(`module manager loaded with TLS up: took ${manager[1]} bytes, heap free ${manager[2]}, least ever ${manager[3]}`);
     step("a module installed and rolled back over MQTT");
+    // Provisioning over the console UART (provision_console.c on the real ESP-IDF): a value refused
+    // with its reason, then a setting committed to NVS, read back, and in use after the restart.
+    qemu.send("hello\n");
+    await qemu.waitFor(/prov ok \{"firmware":"wasm-scale","version":"[^"]*","chip":"esp32c3","protocol":1\}/);
+    qemu.send("set broker mqtt://plain.example\n");
+    await qemu.waitFor(/prov err BAD_VALUE broker: .*plaintext MQTT is refused/);
+    qemu.send("set wifi_ssid qemu-ethernet\ncommit\nget\n");
+    await qemu.waitFor(/prov ok saved \(\d+ bytes\)/);
+    await qemu.waitFor(/prov ok \{"stored":true,"wifi_ssid":"qemu-ethernet","wifi_password":false,"broker":null/);
+    step("provisioned over the console");
     // A restart on the same flash: the calibration comes back from NVS, no command sent.
     await qemu.stop();
     const beforeRestart = watch.readings.length;
     qemu = new Qemu(tools, flash);
+    await qemu.waitFor(/settings: device c3-qemu, broker mqtts:\/\/10\.0\.2\.2:\d+, WiFi "qemu-ethernet" \(stored settings\)/);
     const empty = await watch.until(() => watch.readings.slice(beforeRestart).find((r) => r.stable && near(r, 0)));
     assert.equal(empty.calibrated, true, JSON.stringify(empty));
     assert.equal(Math.abs(empty.kg ?? NaN).toFixed(2), "0.00", JSON.stringify(empty));

@@ -117,6 +117,11 @@ export class Qemu {
     return new Promise((resolve) => this.waiters.push({ re, from, resolve }));
   }
 
+  /** Bytes to the emulated chip's console UART. */
+  send(text: string): void {
+    this.child.stdin!.write(text);
+  }
+
   log(): string {
     return this.lines.join("\n");
   }
