@@ -6,6 +6,7 @@
 
 #include "esp_log.h"
 #include "esp_system.h"
+#include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 #include "provision_store.h"
@@ -18,16 +19,20 @@
 
 static const char *TAG = "provision";
 
-/* The listener only blocks on a read; the session's task has room for mbedTLS parsing a key. */
-#define LISTEN_STACK 2560
+/* The port is looked at this often for a first byte (by an esp_timer callback: no task of its
+ * own); only then is a task made, with room for mbedTLS parsing a key. */
+#define POLL_US 200000
 #define SESSION_STACK 8192
 #define SESSION_PRIORITY 3
 /* A session that hears nothing for this long gives its memory back (staged changes are dropped). */
 #define IDLE_MS 60000
 #define READ_MS 500
+/* The UART driver's receive buffer (more than the 128-byte FIFO; a line protocol request is at most 320). */
+#define RX_BUFFER 512
 
 static provision_console_config_t s_config;
-static TaskHandle_t s_listener;
+static volatile bool s_session_on;
+static esp_timer_handle_t s_poll;
 static uint8_t s_first;
 
 static int port_read(uint8_t *buf, size_t len, uint32_t ms)
@@ -90,7 +95,7 @@ static void session_task(void *arg)
         ESP_LOGE(TAG, "no memory for a provisioning session (%u bytes)", (unsigned)sizeof *s);
         free(s);
         free(buf);
-        xTaskNotifyGive(s_listener);
+        s_session_on = false;
         vTaskDelete(NULL);
         return;
     }
@@ -126,20 +131,19 @@ static void session_task(void *arg)
     esp_log_level_set("*", ESP_LOG_INFO);
     free(buf);
     free(s);
-    xTaskNotifyGive(s_listener);
+    s_session_on = false;
     vTaskDelete(NULL);
 }
 
-static void listen_task(void *arg)
+/* Every POLL_US: a byte on the port begins a session (which reads the port until it ends). */
+static void poll(void *arg)
 {
     (void)arg;
-    for (;;) {
-        if (port_read(&s_first, 1, 60000) != 1) continue;
-        if (xTaskCreate(session_task, "provision", SESSION_STACK, NULL, SESSION_PRIORITY, NULL) != pdPASS) {
-            ESP_LOGE(TAG, "no memory for the provisioning task");
-            continue;
-        }
-        ulTaskNotifyTake(pdTRUE, portMAX_DELAY); /* the session reads the port until it ends */
+    if (s_session_on || port_read(&s_first, 1, 0) != 1) return;
+    s_session_on = true;
+    if (xTaskCreate(session_task, "provision", SESSION_STACK, NULL, SESSION_PRIORITY, NULL) != pdPASS) {
+        ESP_LOGE(TAG, "no memory for the provisioning task");
+        s_session_on = false;
     }
 }
 
@@ -151,7 +155,7 @@ esp_err_t provision_console_start(const provision_console_config_t *config)
     esp_err_t err = usb_serial_jtag_driver_install(&usb);
 #elif CONFIG_ESP_CONSOLE_UART
     /* Receive only through the driver; the log keeps writing to the port as before. */
-    esp_err_t err = uart_driver_install(CONFIG_ESP_CONSOLE_UART_NUM, 512, 0, 0, NULL, 0);
+    esp_err_t err = uart_driver_install(CONFIG_ESP_CONSOLE_UART_NUM, RX_BUFFER, 0, 0, NULL, 0);
 #else
     esp_err_t err = ESP_ERR_NOT_SUPPORTED;
 #endif
@@ -159,5 +163,8 @@ esp_err_t provision_console_start(const provision_console_config_t *config)
         ESP_LOGW(TAG, "no provisioning over the console: %s", esp_err_to_name(err));
         return err;
     }
-    return xTaskCreate(listen_task, "provision-rx", LISTEN_STACK, NULL, SESSION_PRIORITY, &s_listener) == pdPASS ? ESP_OK : ESP_ERR_NO_MEM;
+    const esp_timer_create_args_t timer = {.callback = poll, .name = "provision"};
+    err = esp_timer_create(&timer, &s_poll);
+    if (err == ESP_OK) err = esp_timer_start_periodic(s_poll, POLL_US);
+    return err;
 }
