@@ -175,6 +175,21 @@ test("the Pico W image, unmodified, on an emulated RP2040 whose WiFi chip never 
   const rate = ((last.seq - first.seq) * 1000) / (last.ms - first.ms);
   t.diagnostic(`${last.seq} readings by ${last.ms} ms: ${rate.toFixed(2)} a second without a WiFi chip; CPU ${(100 * emu.runCycles / (emu.runCycles + emu.sleepCycles)).toFixed(1)} %`);
   assert.ok(Math.abs(rate - 10) < 0.3, `${rate.toFixed(2)} readings a second at 10 SPS`);
+  // Provisioning on the console UART, through the image's interrupt ring and settings_pico.c: the
+  // line protocol answers, refuses a bad value with its reason, and reads the build's settings back.
+  // (Flash writes are not emulated: tests/provision.test.ts commits through store_settings.c.)
+  const ask = (line: string, answer: RegExp): string | undefined => {
+    const from = emu.lines.length;
+    emu.typeLine(line);
+    emu.runUntil(emu.nowUs + 2e6, () => emu.lines.slice(from).some((l) => answer.test(l)));
+    return emu.lines.slice(from).find((l) => answer.test(l));
+  };
+  assert.ok(ask("hello", /^prov ok \{"firmware":"wasm-scale","version":"[^"]*","chip":"rp2040","protocol":1\}$/), emu.lines.slice(-10).join("\n"));
+  assert.ok(ask("set device_id hive/7", /^prov err BAD_VALUE device_id: the device id may use only A-Z a-z 0-9 _ -$/), emu.lines.slice(-10).join("\n"));
+  assert.ok(ask("get", /^prov ok \{"stored":false,"wifi_ssid":null,.*"staged":\[\]\}$/), emu.lines.slice(-10).join("\n"));
+  const after = emu.lines.length;
+  emu.runUntil(emu.nowUs + 2e6);
+  assert.ok(emu.lines.slice(after).some((l) => /^\s*\d+ ms\s+#\d+/.test(l)), "sampling went on while the console was spoken to");
 });
 
 test("the same firmware builds for the Pico 2 W (RP2350, Cortex-M33 with a single-precision FPU)", { skip, timeout: 30 * 60_000 }, () => {
