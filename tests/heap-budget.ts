@@ -44,13 +44,6 @@ function mainDefine(name: string, file = "main.c"): number {
   return Number(define[1]);
 }
 
-function componentDefine(component: string, file: string, name: string): number {
-  const source = readFileSync(join(repo, "host", "esp-idf", "components", component, file), "utf8");
-  const define = new RegExp(`#define ${name} (\\d+)`).exec(source);
-  if (!define) throw new Error(`no #define ${name} in components/${component}/${file}`);
-  return Number(define[1]);
-}
-
 /** The rows, top down: the heap at boot, then everything that holds some of it during a handshake. */
 export function heapBudget(core: CoreFigures): { rows: BudgetRow[]; coreShare: number; leastFree: number } {
   const coreShare = core.runtime + core.linear + core.module_copy;
@@ -66,8 +59,8 @@ export function heapBudget(core: CoreFigures): { rows: BudgetRow[]; coreShare: n
     { what: "the core: the classic interpreter's RAM copy of the module", bytes: -core.module_copy, source: "measured: as above (0 with the fast interpreter)" },
     { what: "the firmware's tasks: core and net stacks with their control blocks", bytes: -tasks, source: "main/Kconfig.projbuild SCALE_CORE_TASK_STACK, main/main.c NET_TASK_STACK" },
     { what: "the network events queue", bytes: -queue, source: "main/app.c NET_EVENTS" },
-    { what: "provisioning: the UART driver and its receive buffer (a session's 11 KB and 8 KB stack only while the port is spoken to)", bytes: -(componentDefine("provision", "provision_console.c", "RX_BUFFER") + 200),
-      source: "components/provision/provision_console.c RX_BUFFER, and the driver's state" },
+    { what: "provisioning: a timer that looks at the console's FIFO (a session's 12 KB and 8 KB stack only while the port is spoken to)", bytes: -100,
+      source: "components/provision/provision_console.c: no driver (measured on the ESP32-C3 in QEMU, esp32c3_heap_free_min_tls)" },
     { what: "the provisioned settings, kept for the connection: WiFi, a HiveMQ Cloud broker, a user name and password", bytes: -300,
       source: "docs/provisioning.md; a provisioned CA, certificate and key add their PEM (about 3 KB with ISRG Root X1 and an EC key)" },
     { what: "WiFi driver and lwIP, connected", bytes: -60_000, source: "typical ESP32 figure (issue 22's review); not measurable here" },
