@@ -68,8 +68,8 @@ class Device {
 }
 
 /** `wasm-scale provision ...`, run to its end. */
-async function provision(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [bin, "provision", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+async function provision(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, [bin, "provision", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let out = "";
   let err = "";
   child.stdout.on("data", (d) => (out += d));
@@ -90,7 +90,7 @@ for (const host of Object.keys(HOSTS) as HostName[]) {
         const port = await device.port();
         await device.waitFor(/^boot stored=0 wifi=- online=0 device_id=scale1$/m);
         const r = await provision(["--port", port, "--wifi", "hive", "--wifi-password", "password-123", "--broker", "mqtts://broker.example:8883",
-          "--username", "hive-owner", "--password", "broker-secret", "--device-id", `${host}-7`, "--issue-cert", "--certs", certs]);
+          "--username", "hive-owner", "--device-id", `${host}-7`, "--issue-cert", "--certs", certs], { WASM_SCALE_MQTT_PASSWORD: "broker-secret" });
         assert.equal(r.code, 0, r.err);
         assert.match(r.out, /WiFi: joined "hive" and kept/);
         assert.match(r.out, new RegExp(`certificate: issued for ${host}-7`));

@@ -1,6 +1,6 @@
 // `wasm-scale provision`: a scale's WiFi, broker, credentials, device id and certificate over its
 // USB serial port (provision/provision.ts), or a fleet's files from a plan (provision/plan.ts).
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { join } from "node:path";
 import { provision, formatSettings, ProvisionError } from "./provision/provision.js";
 import { planned, writePlan } from "./provision/plan.js";
@@ -43,12 +43,12 @@ export function addProvisionCommand(cli: Command): void {
     .option("--port <path>", "the scale's serial port (/dev/ttyUSB0, /dev/ttyACM0, COM3)")
     .option("--baud <rate>", "the port's speed", "115200")
     .option("--wifi <ssid>", "the WiFi network")
-    .option("--wifi-password <password>", "its password (none: an open network)")
+    .addOption(new Option("--wifi-password <password>", "its password (none: an open network; or WASM_SCALE_WIFI_PASSWORD, kept out of the process list)").env("WASM_SCALE_WIFI_PASSWORD"))
     .option("--no-wifi-check", "store the WiFi network without joining it first (a scale set up away from its network)")
     .option("--wifi-timeout <s>", "how long the scale may take to join the network", "60")
     .option("--broker <url>", "mqtts://host[:port] (or wss://host[:port]/path)")
     .option("--username <name>", "MQTT user name")
-    .option("--password <password>", "MQTT password")
+    .addOption(new Option("--password <password>", "MQTT password (or WASM_SCALE_MQTT_PASSWORD, kept out of the process list)").env("WASM_SCALE_MQTT_PASSWORD"))
     .option("--device-id <id>", "the scale's id in its topics (1..32 of A-Z a-z 0-9 _ -); with --plan, the planned device to provision")
     .option("--ca <file>", "PEM: the CA that verifies the broker")
     .option("--cert <file>", "PEM: the scale's own certificate")
@@ -59,7 +59,9 @@ export function addProvisionCommand(cli: Command): void {
     .option("-o, --out <dir>", "with --plan and no --port: where each device's files go", join("provision", "out"))
     .option("--factory-reset", "erase what the scale keeps first (the build's values apply again)")
     .option("--no-restart", "do not restart the scale after its settings change (they are in use from its next start)")
-    .action(async (o: ProvisionCliOptions) => {
+    .action(async (o: ProvisionCliOptions, cmd: Command) => {
+      // A WiFi password from the environment applies only with a network named on the command line.
+      if (o.wifi === undefined && cmd.getOptionValueSource("wifiPassword") === "env") o.wifiPassword = undefined;
       if (o.plan && !o.port) {
         for (const line of await writePlan(o.plan, o.out, o.certs)) console.log(line);
         return;

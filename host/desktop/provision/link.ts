@@ -25,10 +25,14 @@ export class ScaleLink {
   }
 
   static async open(path: string, baudRate = 115200): Promise<ScaleLink> {
-    const port = new SerialPort({ path, baudRate, autoOpen: false });
+    // hupcl off, then DTR and RTS released, as idf.py monitor does: on an ESP32 board's auto-reset
+    // circuit RTS holds the chip in reset and DTR, with it, selects the bootloader.
+    const port = new SerialPort({ path, baudRate, autoOpen: false, hupcl: false });
     await new Promise<void>((resolve, reject) =>
       port.open((e) => (e ? reject(new ProvisionError(`cannot open ${path}: ${e.message}`)) : resolve())),
     );
+    // A port without modem lines (a pseudo-terminal, some adapters) refuses this: nothing to release.
+    await new Promise<void>((resolve) => port.set({ dtr: false, rts: false }, () => resolve()));
     return new ScaleLink(port, path);
   }
 
