@@ -781,6 +781,18 @@ void prov_session_init(prov_session_t *s, const prov_io_t *io, const uint8_t *st
     s->improv_state = PROV_IMPROV_READY;
 }
 
+void prov_session_end(prov_session_t *s)
+{
+    if (s->staged || s->block >= 0 || s->line_len > 0 || s->frame_len > 0) {
+        err(s, "TIMEOUT", NULL, "nothing arrived for a long time: what was staged or half-sent is dropped");
+    }
+    s->staged = 0;
+    s->block = -1;
+    s->line_len = 0;
+    s->line_long = false;
+    s->frame_len = 0;
+}
+
 bool prov_session_idle(const prov_session_t *s)
 {
     return s->staged == 0 && s->block < 0 && s->frame_len == 0 && s->line_len == 0 && s->improv_state != PROV_IMPROV_PROVISIONING;

@@ -159,8 +159,11 @@ void prov_session_feed(prov_session_t *s, const uint8_t *data, size_t len);
 void prov_wifi_result(prov_session_t *s, bool connected);
 /* The host's WiFi link came up or went down (Improv's state follows it when no attempt is under way). */
 void prov_session_online(prov_session_t *s, bool online);
-/* Nothing staged and no value or packet half-received: the host may free the session. */
+/* Nothing staged and no value or packet half-received. */
 bool prov_session_idle(const prov_session_t *s);
+/* A long silence: the host ends the session; what was staged or half-received is dropped, and the
+ * port is told so. The host may then free it. */
+void prov_session_end(prov_session_t *s);
 
 #ifdef __cplusplus
 }

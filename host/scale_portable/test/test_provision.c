@@ -222,6 +222,15 @@ static void test_lines(void)
     CHECK(said("prov err TOO_LONG"));
     send("restart\n");
     CHECK(said("prov err UNSUPPORTED"));
+    /* A long silence with something staged: dropped, and said; with nothing staged, nothing said. */
+    send("set username later\n");
+    s_out_len = 0;
+    prov_session_end(&s);
+    CHECK(said("prov err TIMEOUT"));
+    CHECK(prov_session_idle(&s) && s.staged == 0);
+    s_out_len = 0;
+    prov_session_end(&s);
+    CHECK(s_out_len == 0);
     send("factory-reset\nget\n");
     CHECK(said("\"stored\":false"));
 }

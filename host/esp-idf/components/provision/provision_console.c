@@ -30,8 +30,8 @@ static const char *TAG = "provision";
 #define POLL_US 200000
 #define SESSION_STACK 8192
 #define SESSION_PRIORITY 3
-/* A session that hears nothing for this long gives its memory back (staged changes are dropped). */
-#define IDLE_MS 60000
+/* A session that hears nothing for this long gives its memory back (staged changes are dropped, and said). */
+#define IDLE_MS 300000
 
 static provision_console_config_t s_config;
 static volatile bool s_session_on;
@@ -114,9 +114,10 @@ static void session_task(void *arg)
     /* The log would break into the answers: warnings and errors only while the session lasts. */
     esp_log_level_set("*", ESP_LOG_WARN);
     TickType_t last = xTaskGetTickCount();
-    while (!s_restart && (xTaskGetTickCount() - last < pdMS_TO_TICKS(IDLE_MS) || !prov_session_idle(s))) {
+    while (!s_restart && xTaskGetTickCount() - last < pdMS_TO_TICKS(IDLE_MS)) {
         const size_t n = port_take(buf, 256);
         if (n > 0) {
+            prov_session_online(s, s_config.wifi_up && s_config.wifi_up());
             prov_session_feed(s, buf, n);
             last = xTaskGetTickCount();
         } else {
@@ -134,6 +135,7 @@ static void session_task(void *arg)
         vTaskDelay(pdMS_TO_TICKS(100)); /* the answer leaves the port */
         esp_restart();
     }
+    prov_session_end(s);
     /* The record kept now is where later sessions start. */
     s_config.stored = s->stored;
     s_config.stored_len = s->stored_len;

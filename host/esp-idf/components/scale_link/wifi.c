@@ -86,7 +86,7 @@ esp_err_t scale_wifi_use(const char *ssid, const char *password, uint32_t backof
     if (s_events == NULL) return scale_wifi_start(ssid, password, backoff_max_ms);
     wifi_config_t config;
     ESP_RETURN_ON_ERROR(station(ssid, password, &config), TAG, "network");
-    if (memcmp(config.sta.ssid, s_config.sta.ssid, sizeof config.sta.ssid) == 0 &&
+    if (s_running && memcmp(config.sta.ssid, s_config.sta.ssid, sizeof config.sta.ssid) == 0 &&
         memcmp(config.sta.password, s_config.sta.password, sizeof config.sta.password) == 0) {
         return ESP_OK;
     }

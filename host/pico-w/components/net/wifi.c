@@ -76,9 +76,10 @@ void net_wifi_use(const char *ssid, const char *password)
         net_wifi_start(ssid, password);
         return;
     }
-    if (strcmp(ssid, s_ssid) == 0 && strcmp(password, s_password) == 0) return;
-    s_ssid = ssid;
+    const bool same = strcmp(ssid, s_ssid) == 0 && strcmp(password, s_password) == 0;
+    s_ssid = ssid; /* the caller's strings from now on, even when they say the same */
     s_password = password;
+    if (same) return;
     printf("wasm-scale: WiFi switching to \"%s\"\n", ssid);
     cyw43_wifi_leave(&cyw43_state, CYW43_ITF_STA);
     s_up = false;

@@ -12,7 +12,8 @@
 
 /* A network given by Improv may take this long to come up before it is refused. */
 #define WIFI_TRY_MS 30000
-#define IDLE_MS 60000
+/* A session that hears nothing for this long gives its memory back (staged changes are dropped, and said). */
+#define IDLE_MS 300000
 
 static pico_settings_build_t s_build;
 static pico_settings_t s_settings;
@@ -147,6 +148,7 @@ void pico_provision_poll(uint32_t now_ms, bool wifi_up)
                 snprintf(s_password, sizeof s_password, "%s", s_try_password);
                 s_settings.wifi_ssid = s_ssid;
                 s_settings.wifi_password = s_password;
+                s_build.wifi_use(s_ssid, s_password); /* the same network: the link keeps these copies */
             } else if (s_settings.wifi_ssid[0]) {
                 s_build.wifi_use(s_settings.wifi_ssid, s_settings.wifi_password);
             }
@@ -161,7 +163,8 @@ void pico_provision_poll(uint32_t now_ms, bool wifi_up)
         for (;;) tight_loop_contents();
     }
     prov_session_online(s_session, wifi_up);
-    if ((int32_t)(now_ms - s_last_ms) >= IDLE_MS && prov_session_idle(s_session)) {
+    if ((int32_t)(now_ms - s_last_ms) >= IDLE_MS) {
+        prov_session_end(s_session);
         free(s_session);
         s_session = NULL;
     }

@@ -41,8 +41,8 @@ typedef struct {
  * by this firmware (not mqtts://host[:port]): the reason is printed, the build's broker is used. */
 const pico_settings_t *pico_settings_load(const pico_settings_build_t *build);
 const pico_settings_t *pico_settings(void);
-/* Bytes from the console: the provisioning session (allocated on the first byte, freed a minute
- * after the last when nothing is staged). */
+/* Bytes from the console: the provisioning session (allocated on the first byte, freed five
+ * minutes after the last; what was staged and not committed by then is dropped, and said). */
 void pico_provision_feed(const uint8_t *data, size_t len, uint32_t now_ms);
 /* Once a loop: a network being tried by Improv (wifi_up: the link now), idle sessions ended. */
 void pico_provision_poll(uint32_t now_ms, bool wifi_up);

@@ -2,7 +2,8 @@
  * Provisioning over the console's serial port (the USB port of a dev board): Improv serial and the
  * line protocol (scale_provision.h) on the port the log goes to. A timer looks for a first byte five
  * times a second; only then are the session's memory (about 11 KB) and a task with room for
- * mbedTLS's checks taken from the heap, and both are given back after a minute without input.
+ * mbedTLS's checks taken from the heap, and both are given back after five minutes without input
+ * (changes staged and not committed by then are dropped, and the port is told so).
  */
 #pragma once
 
