@@ -58,6 +58,15 @@ static bool printable(const char *v, size_t len)
     return true;
 }
 
+/* UTF-8 text: no control characters (MQTT's user name and password are UTF-8 strings). */
+static bool text(const char *v, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] == 0x7f) return false;
+    }
+    return true;
+}
+
 static bool hex(char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -150,9 +159,9 @@ const char *prov_check(prov_field_t f, const char *v, size_t len)
     case PROV_BROKER:
         return check_broker(v, len);
     case PROV_USERNAME:
-        return printable(v, len) ? NULL : "the user name must be printable ASCII, at most 64 characters";
+        return text(v, len) ? NULL : "the user name cannot hold a control character (at most 64 bytes)";
     case PROV_PASSWORD:
-        return printable(v, len) ? NULL : "the password must be printable ASCII, at most 128 characters";
+        return text(v, len) ? NULL : "the password cannot hold a control character (at most 128 bytes)";
     case PROV_DEVICE_ID:
         if (len == 0) return "the device id must be 1..32 of A-Z a-z 0-9 _ -";
         for (size_t i = 0; i < len; i++) {
@@ -343,7 +352,7 @@ static void out_json(prov_session_t *s, const char *p, size_t n)
     size_t from = 0;
     for (size_t i = 0; i < n; i++) {
         const unsigned char c = (unsigned char)p[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x7f) continue;
+        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) continue; /* UTF-8 passes whole */
         out_bytes(s, p + from, i - from);
         char esc[8];
         snprintf(esc, sizeof esc, c == '"' || c == '\\' ? "\\%c" : "\\u%04x", c);

@@ -195,6 +195,8 @@ static void test_lines(void)
     CHECK(said("prov ok saved"));
     send("get\n");
     CHECK(said("\"stored\":true,\"wifi_ssid\":\"My Hive Net\",\"wifi_password\":true,\"broker\":null"));
+    send("set username Jos\xc3\xa9 \"the keeper\"\ncommit\nget\n");
+    CHECK(said("\"username\":\"Jos\xc3\xa9 \\\"the keeper\\\"\""));
     CHECK(said("\"device_id\":\"hive-7\""));
     CHECK(!said("secret-pass")); /* a secret is never printed back */
     CHECK(said("\"staged\":[]"));
