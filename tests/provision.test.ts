@@ -218,3 +218,18 @@ test("a fleet plan: a certificate a device, the files a factory step needs, and 
   assert.match(bad.err, /column "colour" is not one of/);
   assert.ok(!existsSync(join(out, "hive-c")));
 });
+
+test("wasm-scale provision says what is wrong with its own input before it opens anything", async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [[], /give the scale's serial port \(--port\), or a --plan/],
+    [["--port", join(scratch, "no-such-port")], /cannot open .*no-such-port: No such file or directory/],
+    [["--port", "/dev/null", "--cert", "a.pem"], /--cert and --key go together/],
+    [["--port", "/dev/null", "--plan", join(scratch, "scales.csv")], /with --plan and --port, name the planned device to provision \(--device-id\)/],
+    [["--port", "/dev/null", "--baud", "fast"], /--baud must be a positive whole number/],
+  ];
+  for (const [args, reason] of cases) {
+    const r = await provision(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.out}${r.err}`);
+    assert.match(r.err, reason, args.join(" "));
+  }
+});

@@ -29,7 +29,7 @@ export class ScaleLink {
     // circuit RTS holds the chip in reset and DTR, with it, selects the bootloader.
     const port = new SerialPort({ path, baudRate, autoOpen: false, hupcl: false });
     await new Promise<void>((resolve, reject) =>
-      port.open((e) => (e ? reject(new ProvisionError(`cannot open ${path}: ${e.message}`)) : resolve())),
+      port.open((e) => (e ? reject(new ProvisionError(`cannot open ${path}: ${e.message.replace(/^Error: /, "").replace(/, cannot open .*$/, "")}`)) : resolve())),
     );
     // A port without modem lines (a pseudo-terminal, some adapters) refuses this: nothing to release.
     await new Promise<void>((resolve) => port.set({ dtr: false, rts: false }, () => resolve()));

@@ -62,7 +62,11 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionReport> {
     try {
       hello = await link.request("hello", 3000);
     } catch {
-      hello = await link.request("hello", 5000);
+      try {
+        hello = await link.request("hello", 5000);
+      } catch (e) {
+        throw new ProvisionError(`${(e as Error).message}: is a wasm-scale firmware on this port, at ${o.baudRate ?? 115200} baud?`);
+      }
     }
     const about = JSON.parse(hello.text) as { firmware: string; version: string; chip: string; protocol: number };
     say(`${o.port}: ${about.firmware} ${about.version} on ${about.chip}`);
