@@ -68,7 +68,7 @@ for (const interpreter of INTERPRETERS) {
   });
 
   for (const name of ["trap-recovery", "setup-trap", "runaway", "spin", "wrong-abi", "battery", "button", "sleep-cycle", "brownout", "connect-hang", "no-ntp",
-    "late-command", "core-fails", "message-burst", "stalled-core"]) {
+    "late-command", "core-fails", "restart", "message-burst", "stalled-core"]) {
     test(`firmware host, ${interpreter} interpreter: ${name}`, { skip }, () => {
       assert.equal(why, "", why);
       const run = runCTest(dir, name);

@@ -304,6 +304,13 @@ void battery_sleep(int64_t sleep_ms)
     sleep_now(sleep_ms, true);
 }
 
+void battery_restart_keeping_state(void)
+{
+    keep_state();
+    ESP_LOGI(TAG, "restarting with the state kept (%u bytes)", (unsigned)s_keep.state_len);
+    esp_restart();
+}
+
 void battery_rest(int64_t sleep_ms)
 {
     /* The state kept over the last sleep stays as it was: the next wake starts again from it. */

@@ -35,6 +35,11 @@ bool battery_restore(bool battery_mode);
  * Does not return. */
 void battery_sleep(int64_t sleep_ms) __attribute__((noreturn));
 
+/* Restarts the chip keeping the core's state, as a sleep keeps it (provisioning's restart: new
+ * broker settings take effect, the readings queued offline stay). The next boot's battery_restore
+ * gives it back once. Call from the core's thread. Does not return. */
+void battery_restart_keeping_state(void) __attribute__((noreturn));
+
 /* Deep-sleeps for sleep_ms without saving (after a failure: the state kept before stays, and the
  * next wake starts again from it), the HX711 powered down once its pin is configured. */
 void battery_rest(int64_t sleep_ms) __attribute__((noreturn));

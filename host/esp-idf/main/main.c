@@ -71,6 +71,14 @@ extern const uint8_t core_wasm_end[] asm("_binary_release_wasm_end");
 static const int s_dout_pins[] = {CONFIG_SCALE_HX711_DOUT_PIN, CONFIG_SCALE_HX711_DOUT_PIN_2,
                                   CONFIG_SCALE_HX711_DOUT_PIN_3, CONFIG_SCALE_HX711_DOUT_PIN_4};
 
+/* A restart asked for over USB (provisioning): made by the core's thread, which keeps the state. */
+static volatile bool s_restart_asked;
+
+static void provision_restart(void)
+{
+    s_restart_asked = true;
+}
+
 /* Set once a WiFi network is known (built in, stored, or given by Improv). */
 static EventGroupHandle_t s_provisioned;
 
@@ -169,6 +177,7 @@ static void core_task(void *arg)
     publish_state_t publish = PUBLISH_STATE_INIT;
     int64_t next_memory_log_ms = battery_now_ms() + MEMORY_LOG_MS;
     for (;;) {
+        if (s_restart_asked) battery_restart_keeping_state(); /* the queued readings survive it */
         const uint32_t yields = hx711_gpio_yields();
         const int64_t now_ms = battery_now_ms();
         if (!wasm_host_ready()) {
@@ -360,6 +369,7 @@ void app_main(void)
         const provision_console_config_t console = {
             .stored = record, .stored_len = record_len, .default_device_id = CONFIG_SCALE_DEVICE_ID, .chip = CONFIG_IDF_TARGET,
             .version = esp_app_get_description()->version, .wifi_try = provision_wifi_try, .wifi_up = provision_wifi_up,
+            .restart = provision_restart,
         };
         provision_console_start(&console);
     }

@@ -30,6 +30,8 @@ static const char *TAG = "provision";
 #define POLL_US 200000
 #define SESSION_STACK 8192
 #define SESSION_PRIORITY 3
+/* How long a restart may wait for the core's thread to keep the state and make it. */
+#define RESTART_WAIT_MS 5000
 /* A session that hears nothing for this long gives its memory back (staged changes are dropped, and said). */
 #define IDLE_MS 300000
 
@@ -133,6 +135,11 @@ static void session_task(void *arg)
     }
     if (s_restart) {
         vTaskDelay(pdMS_TO_TICKS(100)); /* the answer leaves the port */
+        if (s_config.restart) {
+            s_config.restart();
+            vTaskDelay(pdMS_TO_TICKS(RESTART_WAIT_MS)); /* the core's thread restarts the chip at its next sample */
+            ESP_LOGW(TAG, "the core did not restart the chip within %d ms: restarting without its state", RESTART_WAIT_MS);
+        }
         esp_restart();
     }
     prov_session_end(s);

@@ -492,10 +492,10 @@ static size_t state_bytes(void)
 
 int main(int argc, char **argv)
 {
-    CHECK(argc == 3, "usage: test_battery <sleep-cycle|brownout|connect-hang|no-ntp|late-command|core-fails> <release.wasm>");
+    CHECK(argc == 3, "usage: test_battery <sleep-cycle|brownout|connect-hang|no-ntp|late-command|core-fails|restart> <release.wasm>");
     s_case = argv[1];
     CHECK(is_case("sleep-cycle") || is_case("brownout") || is_case("connect-hang") || is_case("no-ntp") || is_case("late-command") ||
-          is_case("core-fails"), "no case %s", s_case);
+          is_case("core-fails") || is_case("restart"), "no case %s", s_case);
     size_t len;
     const uint8_t *wasm = read_only_image(argv[2], &len);
     wasm_host_config_t c = {
@@ -515,6 +515,38 @@ int main(int argc, char **argv)
         CHECK(s_restarts == 1 && s_sleep_us == 0, "awake, a core that did not start: %d restarts, %" PRIu64 " us of deep sleep", s_restarts, s_sleep_us);
         CHECK(s_timer_us >= 60 * 1000000LL, "restarted after %" PRId64 " ms: the log had no time to be read", s_timer_us / 1000);
         s_timer_us = 0;
+    }
+    if (is_case("restart")) {
+        /* Awake, readings queue while the broker is away; then a restart is asked for over USB
+         * (provisioning): the core's thread keeps the state, and the boot after gives it back once. */
+        s_reset = ESP_RST_POWERON;
+        CHECK(wasm_host_start(&c) == ESP_OK, "the core does not start");
+        battery_release_pins();
+        CHECK(!battery_restore(false), "a state on a cold boot");
+        for (int i = 0; i < 600; i++) {
+            wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, (int32_t)battery_now_ms(), 0);
+            elapse(100000);
+        }
+        const int32_t queued = wasm_host_call_i(SCALE_EXPORT_OUT_PENDING, 0, 0, 0);
+        static uint8_t before[16384], after[16384];
+        const size_t n = wasm_host_state_save(before, sizeof before);
+        CHECK(queued >= 10 && n > 0 && n <= sizeof before, "%" PRId32 " readings queued, a %zu-byte state", queued, n);
+        if (setjmp(s_restart) == 0) battery_restart_keeping_state();
+        CHECK(s_restarts == 1, "battery_restart_keeping_state did not restart");
+        /* The boot: a fresh instance (the old one trapped away), set up, then the state. */
+        sim_hx711_write_fails = 1;
+        wasm_host_call_i(SCALE_EXPORT_HX_POWER, 1, 0, 0);
+        sim_hx711_write_fails = 0;
+        CHECK(!wasm_host_ready() && wasm_host_recover(0) == ESP_OK, "no fresh instance");
+        CHECK(wasm_host_call_i(SCALE_EXPORT_OUT_PENDING, 0, 0, 0) == 0, "a fresh instance with readings queued");
+        CHECK(!battery_expected(), "an awake scale restarted as a battery one");
+        CHECK(battery_restore(false), "the state kept over the restart was not restored");
+        CHECK(wasm_host_call_i(SCALE_EXPORT_OUT_PENDING, 0, 0, 0) == queued, "%" PRId32 " readings queued after the restart, %" PRId32 " before",
+              wasm_host_call_i(SCALE_EXPORT_OUT_PENDING, 0, 0, 0), queued);
+        CHECK(wasm_host_state_save(after, sizeof after) == n && memcmp(before, after, n) == 0, "the state changed across the restart");
+        CHECK(!battery_restore(false), "the state was given back twice");
+        printf("restart: %" PRId32 " queued readings and the whole %zu-byte state carried across a restart asked for over USB\n", queued, n);
+        return 0;
     }
     /* The first boot: awake, the user turns battery mode on (a command, saved as settings). */
     s_reset = ESP_RST_POWERON;

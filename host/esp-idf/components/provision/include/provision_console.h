@@ -25,6 +25,9 @@ typedef struct {
     bool (*wifi_try)(const char *ssid, const char *password);
     /* Whether WiFi is up now (Improv's "provisioned"). */
     bool (*wifi_up)(void);
+    /* Asks for a restart that keeps the scale's state (the core's thread makes it); NULL: a plain
+     * esp_restart. Either way the chip restarts within 5 s. */
+    void (*restart)(void);
 } provision_console_config_t;
 
 /* Starts listening on the console port. ESP_ERR_NOT_SUPPORTED when the console is neither a UART
