@@ -224,6 +224,15 @@ test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS e
     await qemu.waitFor(/prov ok saved \(\d+ bytes\)/);
     await qemu.waitFor(/prov ok \{"stored":true,"wifi_ssid":"qemu-ethernet","wifi_password":false,"broker":null/);
     step("provisioned over the console");
+    // Its restart, asked for over the console: the core's thread keeps the state in RTC memory and
+    // the chip boots again on the stored settings, the state given back.
+    const bootLine = qemu.lines.length;
+    qemu.send("restart\n");
+    await qemu.waitFor(/prov ok restarting/, bootLine);
+    await qemu.waitFor(/rst:0xc \(RTC_SW_CPU_RST\)/, bootLine);
+    await qemu.waitFor(/settings: device c3-qemu, broker mqtts:\/\/10\.0\.2\.2:\d+, WiFi "qemu-ethernet" \(stored settings\)/, bootLine);
+    await qemu.waitFor(/battery: wake \d+: state restored from RTC memory \(\d+ bytes\)/, bootLine);
+    step("restarted over the console with its state");
     // A restart on the same flash: the calibration comes back from NVS, no command sent.
     await qemu.stop();
     const beforeRestart = watch.readings.length;

@@ -307,7 +307,7 @@ void battery_sleep(int64_t sleep_ms)
 void battery_restart_keeping_state(void)
 {
     keep_state();
-    ESP_LOGI(TAG, "restarting with the state kept (%u bytes)", (unsigned)s_keep.state_len);
+    ESP_LOGW(TAG, "restarting with the state kept (%u bytes)", (unsigned)s_keep.state_len); /* a provisioning session shows warnings only */
     esp_restart();
 }
 
