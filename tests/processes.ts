@@ -5,16 +5,16 @@ import type { MqttClient } from "mqtt";
 
 export const bin = fileURLToPath(new URL("../bin/wasm-scale.js", import.meta.url));
 
-/** A running `wasm-scale` whose output can be awaited line by line. */
-export class Cli {
+/** A running program whose output can be awaited line by line (stdin: a pipe the test holds, or none). */
+export class Watched {
   readonly child: ChildProcess;
   out = "";
   err = "";
   readonly exited: Promise<number | null>;
   private waiters: Array<() => void> = [];
 
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  constructor(command: string, args: string[], stdin: "pipe" | "ignore" = "ignore") {
+    this.child = spawn(command, args, { stdio: [stdin, "pipe", "pipe"] });
     this.child.stdout!.on("data", (d) => { this.out += d; this.wake(); });
     this.child.stderr!.on("data", (d) => { this.err += d; this.wake(); });
     this.exited = new Promise((resolve) => this.child.once("exit", (code) => { this.wake(); resolve(code); }));
@@ -32,6 +32,13 @@ export class Cli {
       if (this.child.exitCode !== null) throw new Error(`exited (${this.child.exitCode}) before ${pattern}:\n${this.out}\n${this.err}`);
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
+  }
+}
+
+/** A running `wasm-scale`. */
+export class Cli extends Watched {
+  constructor(args: string[]) {
+    super(process.execPath, [bin, ...args]);
   }
 }
 

@@ -5,12 +5,12 @@
 // test by the `certs` tooling. `npm run test:c` builds the hosts.
 import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repo } from "../host/vendor.mjs";
-import { bin } from "./processes.js";
+import { bin, Watched } from "./processes.js";
 
 const HOSTS = {
   esp32: join(repo, "build", "c", "test_provision_esp32"),
@@ -23,42 +23,14 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 const certs = join(scratch, "certs");
 
 /** A scale's provisioning on a pseudo-terminal: its storage (a folder or a flash file) outlives it. */
-class Device {
-  readonly child: ChildProcess;
-  out = "";
-  err = "";
-  readonly exited: Promise<number | null>;
-  private waiters: Array<() => void> = [];
-
+class Device extends Watched {
   constructor(host: HostName, readonly storage: string, args: string[] = []) {
     assert.ok(existsSync(HOSTS[host]), `${HOSTS[host]} is missing: npm run test:c builds it (needs libmbedtls-dev)`);
-    this.child = spawn(HOSTS[host], [storage, "--network", "hive=password-123", ...args], { stdio: ["pipe", "pipe", "pipe"] });
-    this.child.stdout!.on("data", (d) => { this.out += d; this.wake(); });
-    this.child.stderr!.on("data", (d) => { this.err += d; this.wake(); });
-    this.exited = new Promise((resolve) => this.child.once("exit", (code) => { this.wake(); resolve(code); }));
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-
-  async waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
-    for (;;) {
-      const m = this.out.match(pattern);
-      if (m) return m;
-      if (this.child.exitCode !== null) throw new Error(`the device exited (${this.child.exitCode}) before ${pattern}:\n${this.out}\n${this.err}`);
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-    }
+    super(HOSTS[host], [storage, "--network", "hive=password-123", ...args], "pipe");
   }
 
   async port(): Promise<string> {
     return (await this.waitFor(/^pty (\S+)$/m))[1];
-  }
-
-  /** The last boot's line. */
-  lastBoot(): string {
-    const boots = this.out.match(/^boot .*$/gm) ?? [];
-    return boots[boots.length - 1] ?? "";
   }
 
   async stop(): Promise<void> {

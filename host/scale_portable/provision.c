@@ -6,6 +6,7 @@
  * length (u16, little-endian), the bytes and a NUL, then a CRC-32 of everything before it.
  */
 #include "scale_provision.h"
+#include "scale_portable.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -183,17 +184,6 @@ const char *prov_check_set(const prov_settings_t *s)
 
 /* ---- the record ------------------------------------------------------------------------------- */
 
-/* CRC-32 (IEEE 802.3, reflected), bitwise: a few KB, when settings are read or written. */
-static uint32_t crc32(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    while (n--) {
-        c ^= *p++;
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
-
 static uint16_t get16(const uint8_t *p)
 {
     return (uint16_t)(p[0] | p[1] << 8);
@@ -231,7 +221,7 @@ bool prov_record_read(const uint8_t *rec, size_t len, prov_settings_t *out)
     if (rec == NULL || len < HEADER + CRC_BYTES || len > PROV_RECORD_MAX || memcmp(rec, MAGIC, 4) != 0) return false;
     if (get16(rec + 4) != PROV_RECORD_VERSION || HEADER + get16(rec + 6) + CRC_BYTES != len) return false;
     const uint32_t crc = (uint32_t)rec[len - 4] | (uint32_t)rec[len - 3] << 8 | (uint32_t)rec[len - 2] << 16 | (uint32_t)rec[len - 1] << 24;
-    if (crc32(rec, len - CRC_BYTES) != crc) return false;
+    if (scale_crc32(rec, len - CRC_BYTES) != crc) return false;
     if (read_fields(rec, get16(rec + 6), out)) return true;
     memset(out, 0, sizeof *out);
     return false;
@@ -242,7 +232,7 @@ static void seal(uint8_t *out, size_t fields_len)
     memcpy(out, MAGIC, 4);
     put16(out + 4, PROV_RECORD_VERSION);
     put16(out + 6, fields_len);
-    const uint32_t crc = crc32(out, HEADER + fields_len);
+    const uint32_t crc = scale_crc32(out, HEADER + fields_len);
     for (int i = 0; i < 4; i++) out[HEADER + fields_len + (size_t)i] = (uint8_t)(crc >> (8 * i));
 }
 
@@ -310,6 +300,13 @@ static bool edit_set(prov_session_t *s, int f, const char *v, size_t len)
 }
 
 /* ---- output ------------------------------------------------------------------------------------ */
+
+void prov_write_stdout(void *ctx, const uint8_t *data, size_t len)
+{
+    (void)ctx;
+    fwrite(data, 1, len, stdout);
+    fflush(stdout);
+}
 
 static void out(prov_session_t *s, const char *text)
 {

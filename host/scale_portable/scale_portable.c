@@ -376,3 +376,13 @@ int scale_button_led(const scale_button_led_t *l, int32_t now_ms)
     if (l->bits & LED_ARMED) return (now_ms % 500) < 50;
     return -1;
 }
+
+uint32_t scale_crc32(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    while (n--) {
+        c ^= *p++;
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}

@@ -46,6 +46,11 @@ scale_asm_result_t scale_asm_feed(scale_assembler_t *a, const char *topic, size_
 /* Stored payload bytes (at most cap) of a complete message. */
 size_t scale_asm_stored(const scale_assembler_t *a);
 
+/* ---- integrity ------------------------------------------------------------------------------- */
+
+/* CRC-32 (IEEE 802.3, reflected), bitwise: what the flash store's and the settings' records carry. */
+uint32_t scale_crc32(const uint8_t *p, size_t n);
+
 /* ---- configuration ----------------------------------------------------------------------------- */
 
 typedef struct {

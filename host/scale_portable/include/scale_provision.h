@@ -112,7 +112,8 @@ typedef struct {
     /* Erases the record (the build's values apply again); true when done. NULL: a factory reset
      * saves a record that sets nothing instead. */
     bool (*erase)(void *ctx);
-    /* Tries a WiFi network now (Improv): the host answers with prov_wifi_result, at once or later. */
+    /* Tries a WiFi network now (Improv): the host answers with prov_wifi_result, at once or later.
+     * The strings are the session's (try_ssid, try_password) and stay valid until that answer. */
     void (*wifi_try)(void *ctx, const char *ssid, const char *password);
     /* Restarts the device after the answer went out (NULL: restart is refused). */
     void (*restart)(void *ctx);
@@ -150,6 +151,9 @@ typedef struct {
     char try_ssid[33];
     char try_password[65];
 } prov_session_t;
+
+/* A prov_io_t write for hosts whose port is the console: stdout, flushed. */
+void prov_write_stdout(void *ctx, const uint8_t *data, size_t len);
 
 /* Starts a session over the stored record (NULL, 0: none). */
 void prov_session_init(prov_session_t *s, const prov_io_t *io, const uint8_t *stored, size_t stored_len, const char *default_device_id);

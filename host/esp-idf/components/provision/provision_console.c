@@ -57,13 +57,6 @@ static size_t port_take(uint8_t *buf, size_t cap)
 #endif
 }
 
-static void port_write(void *ctx, const uint8_t *data, size_t len)
-{
-    (void)ctx;
-    fwrite(data, 1, len, stdout);
-    fflush(stdout);
-}
-
 static const uint8_t *save(void *ctx, const uint8_t *record, size_t len)
 {
     (void)ctx;
@@ -76,16 +69,15 @@ static bool erase(void *ctx)
     return provision_store_erase();
 }
 
-static bool s_try_pending;
-static char s_try_ssid[33], s_try_password[65];
+/* The network to try, the session's own strings: tried after the session has answered
+ * "provisioning", from the loop below. */
+static const char *s_try_ssid, *s_try_password;
 
 static void wifi_try(void *ctx, const char *ssid, const char *password)
 {
     (void)ctx;
-    /* Tried after the session has answered "provisioning", from the loop below. */
-    strlcpy(s_try_ssid, ssid, sizeof s_try_ssid);
-    strlcpy(s_try_password, password, sizeof s_try_password);
-    s_try_pending = true;
+    s_try_ssid = ssid;
+    s_try_password = password;
 }
 
 static bool s_restart;
@@ -109,7 +101,7 @@ static void session_task(void *arg)
         vTaskDelete(NULL);
         return;
     }
-    const prov_io_t io = {.write = port_write, .save = save, .erase = erase, .wifi_try = wifi_try, .restart = restart,
+    const prov_io_t io = {.write = prov_write_stdout, .save = save, .erase = erase, .wifi_try = wifi_try, .restart = restart,
                           .firmware = "wasm-scale", .version = s_config.version, .chip = s_config.chip};
     prov_session_init(s, &io, s_config.stored, s_config.stored_len, s_config.default_device_id);
     prov_session_online(s, s_config.wifi_up && s_config.wifi_up());
@@ -125,11 +117,10 @@ static void session_task(void *arg)
         } else {
             vTaskDelay(1);
         }
-        if (s_try_pending) {
-            s_try_pending = false;
+        if (s_try_ssid) {
             const bool ok = s_config.wifi_try(s_try_ssid, s_try_password);
-            memset(s_try_password, 0, sizeof s_try_password);
-            prov_wifi_result(s, ok);
+            s_try_ssid = s_try_password = NULL;
+            prov_wifi_result(s, ok); /* which wipes the password */
             last = xTaskGetTickCount();
         }
     }

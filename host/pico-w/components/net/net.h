@@ -25,7 +25,7 @@ bool net_wifi_start(const char *ssid, const char *password);
 /* The chip started with no network to join (waiting for provisioning): its LED works. */
 bool net_wifi_prepare(void);
 /* The network to use from now on (provisioning): joined now, or switched to (nothing changes when it
- * is the one in use). The strings must outlive the link. */
+ * is the one in use); an empty SSID: none, the link is left. The strings must outlive the link. */
 void net_wifi_use(const char *ssid, const char *password);
 /* Polls the link, reconnecting with a backoff (1 s doubling to 60 s) when it drops or fails. */
 bool net_wifi_poll(uint32_t now_ms);

@@ -72,6 +72,13 @@ bool net_wifi_prepare(void)
 
 void net_wifi_use(const char *ssid, const char *password)
 {
+    if (!ssid[0]) {
+        /* No network: the one being tried is left, and nothing is joined until the next. */
+        if (s_ssid != NULL && s_chip_up) cyw43_wifi_leave(&cyw43_state, CYW43_ITF_STA);
+        s_ssid = NULL;
+        s_up = false;
+        return;
+    }
     if (!s_arch_ready || s_ssid == NULL) {
         net_wifi_start(ssid, password);
         return;

@@ -19,9 +19,11 @@ static pico_settings_build_t s_build;
 static pico_settings_t s_settings;
 static prov_session_t *s_session;
 static uint32_t s_last_ms;
-static bool s_trying, s_try_started, s_reboot;
+static bool s_try_started, s_reboot;
 static uint32_t s_try_until;
-static char s_ssid[33], s_password[65], s_try_ssid[33], s_try_password[65];
+static char s_ssid[33], s_password[65];
+/* The network Improv asked to try: the session's own strings, valid until prov_wifi_result. */
+static const char *s_try_ssid, *s_try_password;
 
 /* "mqtts://host[:port]" into the settings; false for anything else (wss:// is the ESP32's only). */
 static bool broker(const char *uri, pico_settings_t *s)
@@ -82,13 +84,6 @@ const pico_settings_t *pico_settings(void)
 
 /* ---- the session ------------------------------------------------------------------------------- */
 
-static void port_write(void *ctx, const uint8_t *data, size_t len)
-{
-    (void)ctx;
-    fwrite(data, 1, len, stdout);
-    fflush(stdout);
-}
-
 static const uint8_t *save(void *ctx, const uint8_t *record, size_t len)
 {
     (void)ctx;
@@ -98,9 +93,8 @@ static const uint8_t *save(void *ctx, const uint8_t *record, size_t len)
 static void wifi_try(void *ctx, const char *ssid, const char *password)
 {
     (void)ctx;
-    snprintf(s_try_ssid, sizeof s_try_ssid, "%s", ssid);
-    snprintf(s_try_password, sizeof s_try_password, "%s", password);
-    s_trying = true;
+    s_try_ssid = ssid;
+    s_try_password = password;
     s_try_started = false;
 }
 
@@ -120,7 +114,7 @@ void pico_provision_feed(const uint8_t *data, size_t len, uint32_t now_ms)
             return;
         }
         /* A factory reset on flash writes a record that sets nothing (erase NULL). */
-        const prov_io_t io = {.write = port_write, .save = save, .erase = NULL, .wifi_try = wifi_try, .restart = restart,
+        const prov_io_t io = {.write = prov_write_stdout, .save = save, .erase = NULL, .wifi_try = wifi_try, .restart = restart,
                               .firmware = "wasm-scale", .version = "0.2.0", .chip = "rp2040"};
         size_t stored_len = 0;
         const uint8_t *stored = store_settings_get(&stored_len);
@@ -133,7 +127,7 @@ void pico_provision_feed(const uint8_t *data, size_t len, uint32_t now_ms)
 void pico_provision_poll(uint32_t now_ms, bool wifi_up)
 {
     if (s_session == NULL) return;
-    if (s_trying) {
+    if (s_try_ssid) {
         if (!s_try_started) {
             s_try_started = true;
             s_try_until = now_ms + WIFI_TRY_MS;
@@ -142,18 +136,18 @@ void pico_provision_poll(uint32_t now_ms, bool wifi_up)
         }
         const bool late = (int32_t)(now_ms - s_try_until) >= 0;
         if (wifi_up || late) {
-            s_trying = false;
             if (wifi_up) {
                 snprintf(s_ssid, sizeof s_ssid, "%s", s_try_ssid);
                 snprintf(s_password, sizeof s_password, "%s", s_try_password);
                 s_settings.wifi_ssid = s_ssid;
                 s_settings.wifi_password = s_password;
                 s_build.wifi_use(s_ssid, s_password); /* the same network: the link keeps these copies */
-            } else if (s_settings.wifi_ssid[0]) {
+            } else {
+                /* The network before it, or none (the link lets go of the session's strings). */
                 s_build.wifi_use(s_settings.wifi_ssid, s_settings.wifi_password);
             }
-            memset(s_try_password, 0, sizeof s_try_password);
-            prov_wifi_result(s_session, wifi_up);
+            s_try_ssid = s_try_password = NULL;
+            prov_wifi_result(s_session, wifi_up); /* which wipes the password */
             s_last_ms = now_ms;
         }
         return;

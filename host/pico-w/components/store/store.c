@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "scale_portable.h"
+
 #include "scale_abi.h"
 
 #define MAGIC 0x32425357u /* "WSB2" */
@@ -49,21 +51,10 @@ static const uint8_t *flash_at(uint32_t offset)
     return s_flash->base + offset;
 }
 
-/* CRC-32 (IEEE 802.3, reflected), bitwise: a few hundred bytes, rarely. */
-static uint32_t crc32(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    while (n--) {
-        c ^= *p++;
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
-
 static bool valid(const uint8_t *slot, record_t *r)
 {
     memcpy(r, slot, sizeof *r);
-    return r->magic == MAGIC && r->len > 0 && r->len <= MAX_BLOB && crc32(slot + HEADER, r->len) == r->crc;
+    return r->magic == MAGIC && r->len > 0 && r->len <= MAX_BLOB && scale_crc32(slot + HEADER, r->len) == r->crc;
 }
 
 static bool erased(const uint8_t *slot)
@@ -132,7 +123,7 @@ bool store_set(int which, const uint8_t *blob, size_t len)
         slot = 0;
         erase = (int32_t)sector_offset(which, s);
     }
-    const record_t r = {.magic = MAGIC, .seq = any ? last.seq + 1 : 1, .len = (uint32_t)len, .crc = crc32(blob, len)};
+    const record_t r = {.magic = MAGIC, .seq = any ? last.seq + 1 : 1, .len = (uint32_t)len, .crc = scale_crc32(blob, len)};
     memset(s_slot, 0xff, sizeof s_slot);
     memcpy(s_slot, &r, sizeof r);
     memcpy(s_slot + HEADER, blob, len);

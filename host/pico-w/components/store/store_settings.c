@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "scale_portable.h"
+
 #include "store.h"
 
 #define MAGIC 0x53505357u /* "WSPS" */
@@ -23,23 +25,12 @@ static uint32_t copy_offset(int c)
     return f->size - STORE_BLOB_SECTORS * STORE_SECTOR - 2u * STORE_MODULE_SLOT_BYTES - (uint32_t)(c + 1) * STORE_SETTINGS_COPY_BYTES;
 }
 
-/* CRC-32 (IEEE 802.3, reflected). */
-static uint32_t crc32(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    while (n--) {
-        c ^= *p++;
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
-
 /* Copy c's header when the copy is whole. */
 static bool whole(int c, header_t *h)
 {
     const uint8_t *at = store_flash()->base + copy_offset(c);
     memcpy(h, at, sizeof *h);
-    return h->magic == MAGIC && h->len > 0 && h->len <= STORE_SETTINGS_COPY_BYTES - STORE_PAGE && crc32(at + STORE_PAGE, h->len) == h->crc;
+    return h->magic == MAGIC && h->len > 0 && h->len <= STORE_SETTINGS_COPY_BYTES - STORE_PAGE && scale_crc32(at + STORE_PAGE, h->len) == h->crc;
 }
 
 /* The copy holding the newest whole record, or -1. */
@@ -79,7 +70,7 @@ const uint8_t *store_settings_put(const uint8_t *record, size_t len)
         if (!f->write(base + off, s_page, STORE_PAGE, erase)) return NULL;
     }
     /* Then the header, which makes the copy whole. */
-    const header_t h = {.magic = MAGIC, .seq = c >= 0 ? last.seq + 1 : 1, .len = (uint32_t)len, .crc = crc32(record, len)};
+    const header_t h = {.magic = MAGIC, .seq = c >= 0 ? last.seq + 1 : 1, .len = (uint32_t)len, .crc = scale_crc32(record, len)};
     memset(s_page, 0xff, sizeof s_page);
     memcpy(s_page, &h, sizeof h);
     if (!f->write(base, s_page, STORE_PAGE, -1)) return NULL;
