@@ -13,6 +13,8 @@
 // The two queues take only their used slots, so a battery scale's stream is about 2 KB plus
 // 24 bytes a queued reading: it fits the ESP32's RTC memory until an outage of many hours.
 import { ERR_BAD_BLOB, ERR_BAD_VALUE } from "./abi";
+import { STATE_VERSION } from "./version";
+export { STATE_VERSION };
 import { crc32Update } from "./blob";
 import { filterStateSave, filterStateLoad, spikeRing, spikeSorted, SPIKE_BYTES, movingRing, MOVING_BYTES, slotLow, slotHigh, SLOT_BYTES } from "./filter";
 import { hxStateSave, hxStateLoad, lastCode, sameCount, CODES_BYTES, fallTimes, FALL_TIMES_BYTES } from "./hx711";
@@ -26,7 +28,6 @@ import { countStateSave, countStateLoad } from "./count";
 import { buttonStateSave, buttonStateLoad } from "./button";
 
 const STATE_MAGIC: u32 = 0x31535357; // "WSS1"
-export const STATE_VERSION: i32 = 6;
 const HEAD: i32 = 14;
 /** The scalars' bytes: filter 144, hx711 16, trim 24, calibration 16, commands 12, outbox 64, scale 52,
  * count 4, button 12. */

@@ -47,6 +47,22 @@ export function generateAssemblyScript(): string {
   return out.join("\n") + "\n";
 }
 
+/** What a core sent over the air must import at most and export at least, for the module manager
+ * (assembly/manager/core.ts): apart from abi.ts, whose strings the core would carry. */
+export function generateCoreLists(): string {
+  const exportNames = abi.exports.map((e) => e.name);
+  if (exportNames.length > 64) throw new Error("the manager checks at most 64 core exports");
+  return [
+    "// Generated from assembly/abi.json by host/gen-abi.ts (npm run abi). Do not edit.",
+    "",
+    "/** The core's imports as module.name, comma-separated. */",
+    `export const CORE_IMPORTS = "${abi.imports.map((i) => `${i.module}.${i.name}`).join(",")}";`,
+    "/** The core's exports (memory first), comma-separated. */",
+    `export const CORE_EXPORTS = "${exportNames.join(",")}";`,
+    `export const CORE_EXPORT_COUNT: i32 = ${exportNames.length};`,
+  ].join("\n") + "\n";
+}
+
 /** The same definition as a C header for the ESP-IDF host: codes, layout, native signatures. */
 export function generateC(): string {
   const macro = (s: string) => s.toUpperCase().replace(/[^A-Z0-9]/g, "_");
@@ -83,10 +99,12 @@ export function generateC(): string {
 }
 
 export const generatedPath = fileURLToPath(new URL("../assembly/abi.ts", import.meta.url));
+export const generatedCoreListsPath = fileURLToPath(new URL("../assembly/manager/core-abi.ts", import.meta.url));
 export const generatedCPath = fileURLToPath(new URL("./scale_portable/include/scale_abi.h", import.meta.url));
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   writeFileSync(generatedPath, generateAssemblyScript());
   writeFileSync(generatedCPath, generateC());
-  console.log(`wrote ${generatedPath} and ${generatedCPath}`);
+  writeFileSync(generatedCoreListsPath, generateCoreLists());
+  console.log(`wrote ${generatedPath}, ${generatedCoreListsPath} and ${generatedCPath}`);
 }

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import wabtInit from "wabt";
 import { abi, wasmType, wamrSignature } from "../host/abi.js";
-import { generateAssemblyScript, generatedPath } from "../host/gen-abi.js";
+import { generateAssemblyScript, generatedPath, generateCoreLists, generatedCoreListsPath } from "../host/gen-abi.js";
 import { makeImports } from "../host/desktop/imports.js";
 import { Board } from "../host/desktop/sim/board.js";
 import { ScaleCore, CoreError } from "../host/desktop/core.js";
@@ -162,6 +162,7 @@ test("the desktop host offers exactly the ABI's imports, with the ABI's arity", 
 
 test("assembly/abi.ts is generated from the current abi.json", () => {
   assert.equal(readFileSync(generatedPath, "utf8"), generateAssemblyScript(), "run `npm run abi`");
+  assert.equal(readFileSync(generatedCoreListsPath, "utf8"), generateCoreLists(), "run `npm run abi`");
 });
 
 test("WAMR signatures derive from the ABI: pointers as '*' with '~' lengths", () => {

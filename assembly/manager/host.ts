@@ -57,6 +57,18 @@
 /** Links the core's calib imports to the active handle (on 1) or back to its built-in curve (0); the core's answer. */
 @external("mgr", "core_link") export declare function core_link(on: i32): i32;
 
+// ---- the core itself ----------------------------------------------------------------------------
+/**
+ * Replaces the running core with the len bytes of slot (2 or 3) from offset, or with the
+ * firmware's own core (slot -1), instantiated and set up as at a boot (chips, blobs, device id).
+ * state: the new core's state stream version. When it is the running stream's, the running state
+ * (readings queued, zero, tare, filters) is moved into it; otherwise it starts from the blobs.
+ * 0 done with the state moved, 4 done from the blobs; 1 not loadable, 2 no memory, 3 the new core
+ * refused the state: the running core is then back as it was, with its state. The engine's words
+ * at err (at most cap bytes; their length in the high 16 bits).
+ */
+@external("mgr", "core_swap") export declare function core_swap(slot: i32, offset: u32, len: u32, state: i32, err: usize, cap: i32): i32;
+
 // ---- out -----------------------------------------------------------------------------------------
 /** An answer for the result topic: {"cmd":"module",...} JSON. */
 @external("mgr", "answer") export declare function answer(ptr: usize, len: u32): void;

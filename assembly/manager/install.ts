@@ -8,7 +8,7 @@ import {
 } from "./host";
 import {
   readPackage, mName, mVersion, mAbi, mKey, mKeyLen, mParams, mParamCount, mVector, mVectorCount, mTolerance, firstVector, nextVector,
-  manAt, manLen, sigAt, sigLen, wasmAt, wasmLen, MODULE_ABI, bareModule,
+  manAt, manLen, sigAt, sigLen, wasmAt, wasmLen, MODULE_ABI, bareModule, mKind,
 } from "./package";
 import { scanModule, meterModule } from "./wasm";
 import { MAX_KNOTS, KNOT_BYTES, MAX_GAIN_DEVIATION, curveFault, curveAt, knotX, knotKg, gainFits } from "../curve";
@@ -297,8 +297,16 @@ function nameIs(h: i32, p: usize): bool {
   return true;
 }
 
+/** A calibration module's package, not a core's. */
+function notCore(): bool {
+  if (mKind == 0) return true;
+  refuse("BAD_PACKAGE");
+  d("a core package, not a calibration module (send it with wasm-scale core install)");
+  return false;
+}
+
 /** The signature, against the keys the host trusts. */
-function checkSignature(slot: i32): bool {
+export function checkSignature(slot: i32): bool {
   if (sigLen == 0) {
     refuse("UNSIGNED");
     d("the package is not signed (wasm-scale module sign)");
@@ -387,7 +395,7 @@ function proveCurve(h: i32): bool {
  * CANDIDATE, fresh, with the manifest's parameters.
  */
 export function check(slot: i32, len: u32, downgrade: bool): bool {
-  if (!readPackage(slot, len) || !checkSignature(slot)) return false;
+  if (!readPackage(slot, len) || !notCore() || !checkSignature(slot)) return false;
   if (mAbi != MODULE_ABI) {
     refuse("WRONG_ABI");
     d("built for module ABI ");
@@ -623,7 +631,7 @@ function restoreSlot(h: i32, slot: i32): bool {
     d(" is empty");
     return false;
   }
-  if (!readPackage(slot, len) || !checkSignature(slot) || !loadModule(h, slot)) return false;
+  if (!readPackage(slot, len) || !notCore() || !checkSignature(slot) || !loadModule(h, slot)) return false;
   const n = params_get(slot, paramBuf, <u32>MAX_PARAMS_BYTES);
   if (n > 0 && paramsLoad(h, paramBuf, n) != 0) {
     freeHandle(h);
@@ -705,7 +713,7 @@ export function tryModule(slot: i32, len: u32, mode: i32): void {
     bareModule(len);
     ok = loadModule(CANDIDATE, slot);
   } else {
-    ok = readPackage(slot, len) && loadModule(CANDIDATE, slot);
+    ok = readPackage(slot, len) && notCore() && loadModule(CANDIDATE, slot);
     if (ok && !nameIs(CANDIDATE, mName)) {
       ok = refuse("BAD_PACKAGE");
       d("the module calls itself ");

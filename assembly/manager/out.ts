@@ -165,6 +165,12 @@ function quoted(p: usize, n: i32): void {
   wByte(0x22);
 }
 
+/** Answers speak of a core ({"cmd":"core",...,"core":{name, version}}) while this is on. */
+let ofCore = false;
+export function answerOfCore(on: bool): void {
+  ofCore = on;
+}
+
 /**
  * Publishes {"cmd":"module","step":step,"status":...} with the sentence written since refuse()
  * or say(); the reason when there is one (a refusal, or an accepted rollback's cause); offset and
@@ -173,7 +179,8 @@ function quoted(p: usize, n: i32): void {
 export function publish(step: string, accepted: bool, why: string, offset: i64, chunk: i32, name: usize, version: u32): void {
   closeDetail();
   wBegin(answerBuf, ANSWER_CAP);
-  wStr("{\"cmd\":\"module\",\"step\":\"");
+  if (ofCore) wStr("{\"cmd\":\"core\",\"step\":\"");
+  else wStr("{\"cmd\":\"module\",\"step\":\"");
   wStr(step);
   wStr(accepted ? "\",\"status\":\"accepted\"" : "\",\"status\":\"rejected\"");
   if (why.length) {
@@ -192,7 +199,8 @@ export function publish(step: string, accepted: bool, why: string, offset: i64, 
     wInt(chunk);
   }
   if (name) {
-    wStr(",\"module\":{\"name\":");
+    if (ofCore) wStr(",\"core\":{\"name\":");
+    else wStr(",\"module\":{\"name\":");
     let n = 0;
     while (n < 32 && load<u8>(name + <usize>n) != 0) n++;
     quoted(name, n);

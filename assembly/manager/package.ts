@@ -17,6 +17,11 @@ export const MAX_PACKAGE: u32 = MAX_WASM + MAX_MANIFEST + 1024;
 const HEAD: u32 = 13;
 
 // The package read last.
+/** What the package read last holds: a calibration module (0) or a core (KIND_CORE). */
+export const KIND_CORE: i32 = 1;
+export let mKind: i32 = 0;
+/** A core's state stream version (its manifest's "state"). */
+export let mState: i32 = 0;
 export const mName = memory.data(33);
 export let mVersion: u32 = 0;
 export let mAbi: i32 = 0;
@@ -140,13 +145,15 @@ function readVector(): bool {
   return jTake(0x7d) && (seen & 3) == 3;
 }
 
-const F_FORMAT = 1, F_NAME = 2, F_VERSION = 4, F_ABI = 8, F_SIZE = 16, F_SHA = 32, F_PARAMS = 64, F_VECTORS = 128, F_TOL = 256, F_KEY = 512;
+const F_FORMAT = 1, F_NAME = 2, F_VERSION = 4, F_ABI = 8, F_SIZE = 16, F_SHA = 32, F_PARAMS = 64, F_VECTORS = 128, F_TOL = 256, F_KEY = 512, F_STATE = 1024;
 
 function readManifest(): bool {
   mParamCount = 0;
   mVectorCount = 0;
   mTolerance = 0;
   mKeyLen = 0;
+  mKind = 0;
+  mState = 0;
   if (!jTake(0x7b)) return bad("manifest", "not a JSON object");
   let seen = 0;
   if (jTake(0x7d)) return bad("format", "missing");
@@ -164,6 +171,7 @@ function readManifest(): bool {
     else if (same(key, n, "vectors")) f = F_VECTORS;
     else if (same(key, n, "tolerance")) f = F_TOL;
     else if (same(key, n, "key")) f = F_KEY;
+    else if (same(key, n, "state")) f = F_STATE;
     if (f == 0) {
       refuse("BAD_PACKAGE");
       d("manifest: unknown field \"");
@@ -175,7 +183,8 @@ function readManifest(): bool {
     seen |= f;
     if (f == F_FORMAT) {
       const k = jString(text, 80);
-      if (!same(text, k, "wasm-scale-module")) return bad("format", "not \"wasm-scale-module\"");
+      if (same(text, k, "wasm-scale-core")) mKind = KIND_CORE;
+      else if (!same(text, k, "wasm-scale-module")) return bad("format", "not \"wasm-scale-module\" or \"wasm-scale-core\"");
     } else if (f == F_NAME) {
       const k = jString(text, 33);
       if (!nameOk(text, k)) return bad("name", "1..32 of a-z 0-9 _ -");
@@ -204,6 +213,10 @@ function readManifest(): bool {
       if (!ok) return bad("key", "16 lower-case hex digits");
       memory.copy(mKey, text, 16);
       mKeyLen = 16;
+    } else if (f == F_STATE) {
+      const v = jNumber();
+      if (!(v == Math.floor(v)) || v < 1 || v > 65535) return bad("state", "an integer, 1..65535");
+      mState = <i32>v;
     } else if (f == F_TOL) {
       const v = jNumber();
       if (!(v >= 0 && v <= 0.001)) return bad("tolerance", "0 .. 0.001 kg");
@@ -237,10 +250,15 @@ function readManifest(): bool {
     }
   } while (jTake(0x2c));
   if (!jTake(0x7d) || jNext() != -1) return bad("manifest", "not one JSON object");
-  const required = F_FORMAT | F_NAME | F_VERSION | F_ABI | F_SIZE | F_SHA | F_VECTORS;
+  // A module declares vectors (and may declare parameters and a tolerance); a core declares its
+  // state stream's version and nothing a module's checks use.
+  const core = mKind == KIND_CORE;
+  if (core && (seen & (F_PARAMS | F_VECTORS | F_TOL))) return bad(seen & F_PARAMS ? "params" : seen & F_VECTORS ? "vectors" : "tolerance", "a core has none");
+  if (!core && (seen & F_STATE)) return bad("state", "a calibration module has none");
+  const required = F_FORMAT | F_NAME | F_VERSION | F_ABI | F_SIZE | F_SHA | (core ? F_STATE : F_VECTORS);
   if ((seen & required) != required) {
     const missing = required & ~seen;
-    return bad(missing & F_FORMAT ? "format" : missing & F_NAME ? "name" : missing & F_VERSION ? "version" : missing & F_ABI ? "abi" : missing & F_SIZE ? "size" : missing & F_SHA ? "sha256" : "vectors", "missing");
+    return bad(missing & F_FORMAT ? "format" : missing & F_NAME ? "name" : missing & F_VERSION ? "version" : missing & F_ABI ? "abi" : missing & F_SIZE ? "size" : missing & F_SHA ? "sha256" : core ? "state" : "vectors", "missing");
   }
   return true;
 }

@@ -1,7 +1,9 @@
-// The two package slots and the module instances the host holds for them. The state (which slot
-// is active, which previous, whether the active one is on trial, each slot's package length) is
-// the manager's: a 24-byte blob the host keeps whole (old or new after a power cut) and hands back
-// at start-up. The instances are the host's; the manager keeps what it knows of each.
+// The package slots and the module instances the host holds for them: slots 0 and 1 (a, b) hold
+// calibration modules, slots 2 and 3 (c, d) cores. The state (which module slot is active, which
+// previous, whether the active one is on trial; the same of the core slots, with the version of
+// each core; each slot's package length) is the manager's: a 40-byte blob the host keeps whole
+// (old or new after a power cut) and hands back at start-up. The 24-byte blob of version 1 (no
+// cores) is still read. The instances are the host's; the manager keeps what it knows of each.
 import { state_put, mod_free, mod_swap } from "./host";
 
 export const ACTIVE: i32 = 0;
@@ -11,11 +13,19 @@ export const CANDIDATE: i32 = 2;
 export let sActive: i32 = -1;
 export let sPrevious: i32 = -1;
 export let sTrial = false;
-export const sLength = memory.data(8);
+export const sLength = memory.data(16);
+/** The core slots: the one in force (-1: the firmware's own core), the one before it (-1: the
+ * firmware's own), whether the one in force is on trial, and the versions of both. */
+export let cActive: i32 = -1;
+export let cPrevious: i32 = -1;
+export let cTrial = false;
+export let cVersion: u32 = 0;
+export let cPreviousVersion: u32 = 0;
 
-const STATE_BYTES: u32 = 24;
+const STATE_V1_BYTES: u32 = 24;
+const STATE_BYTES: u32 = 40;
 const STATE_MAGIC: u32 = 0x534d5357; // "WSMS"
-const blob = memory.data(24);
+const blob = memory.data(40);
 
 // What the manager knows of each instance: loaded, its slot, name (NUL-terminated), version.
 export const hName = memory.data(3 * 33);
@@ -63,7 +73,7 @@ export function swapHandles(a: i32, b: i32): void {
 }
 
 export function lengthOf(slot: i32): u32 {
-  return slot == 0 || slot == 1 ? load<u32>(sLength + <usize>(slot * 4)) : 0;
+  return slot >= 0 && slot <= 3 ? load<u32>(sLength + <usize>(slot * 4)) : 0;
 }
 
 export function setLength(slot: i32, len: u32): void {
@@ -84,17 +94,38 @@ export function setState(active: i32, previous: i32, trial: bool): void {
   saveState();
 }
 
+/** Sets and keeps the core slots' state. */
+export function setCoreState(active: i32, activeVersion: u32, previous: i32, previousVersion: u32, trial: bool): void {
+  cActive = active;
+  cVersion = activeVersion;
+  cPrevious = previous;
+  cPreviousVersion = previousVersion;
+  cTrial = trial;
+  saveState();
+}
+
 export function saveState(): void {
   store<u32>(blob, STATE_MAGIC);
-  store<u8>(blob, 1, 4);
+  store<u8>(blob, 2, 4);
   store<i8>(blob, <i8>sActive, 5);
   store<i8>(blob, <i8>sPrevious, 6);
   store<u8>(blob, sTrial ? 1 : 0, 7);
   store<u32>(blob, lengthOf(0), 8);
   store<u32>(blob, lengthOf(1), 12);
-  store<u32>(blob, 0, 16);
-  store<u32>(blob, fnv(blob, 20), 20);
+  store<i8>(blob, <i8>cActive, 16);
+  store<i8>(blob, <i8>cPrevious, 17);
+  store<u8>(blob, cTrial ? 1 : 0, 18);
+  store<u8>(blob, 0, 19);
+  store<u32>(blob, lengthOf(2), 20);
+  store<u32>(blob, lengthOf(3), 24);
+  store<u32>(blob, cVersion, 28);
+  store<u32>(blob, cPreviousVersion, 32);
+  store<u32>(blob, fnv(blob, 36), 36);
   state_put(blob, STATE_BYTES);
+}
+
+function coreSlotOk(c: i32): bool {
+  return c == -1 || c == 2 || c == 3;
 }
 
 /** Takes a blob the host kept; false (and empty slots) when it is not one the manager wrote. */
@@ -102,12 +133,30 @@ export function loadState(p: usize, n: u32): bool {
   sActive = -1;
   sPrevious = -1;
   sTrial = false;
-  setLength(0, 0);
-  setLength(1, 0);
-  if (n != STATE_BYTES || load<u32>(p) != STATE_MAGIC || load<u8>(p, 4) != 1 || load<u32>(p, 20) != fnv(p, 20)) return false;
+  cActive = -1;
+  cPrevious = -1;
+  cTrial = false;
+  cVersion = 0;
+  cPreviousVersion = 0;
+  for (let i = 0; i < 4; i++) setLength(i, 0);
+  const v2 = n == STATE_BYTES && load<u8>(p, 4) == 2 && load<u32>(p, 36) == fnv(p, 36);
+  const v1 = n == STATE_V1_BYTES && load<u8>(p, 4) == 1 && load<u32>(p, 20) == fnv(p, 20);
+  if (load<u32>(p) != STATE_MAGIC || !(v1 || v2)) return false;
   const a = <i32>load<i8>(p, 5);
   const b = <i32>load<i8>(p, 6);
   if (a < -1 || a > 1 || b < -1 || b > 1 || (a >= 0 && a == b)) return false;
+  if (v2) {
+    const ca = <i32>load<i8>(p, 16);
+    const cb = <i32>load<i8>(p, 17);
+    if (!coreSlotOk(ca) || !coreSlotOk(cb) || (ca >= 0 && ca == cb)) return false;
+    cActive = ca;
+    cPrevious = cb;
+    cTrial = load<u8>(p, 18) != 0 && ca >= 0;
+    setLength(2, load<u32>(p, 20));
+    setLength(3, load<u32>(p, 24));
+    cVersion = load<u32>(p, 28);
+    cPreviousVersion = load<u32>(p, 32);
+  }
   sActive = a;
   sPrevious = b;
   sTrial = load<u8>(p, 7) != 0 && a >= 0;
@@ -116,12 +165,13 @@ export function loadState(p: usize, n: u32): bool {
   return true;
 }
 
-/** The slot a new package goes to: never the active one. */
-export function spareSlot(): i32 {
+/** The slot a new package goes to: never the active one (kind 1: a core slot). */
+export function spareSlot(kind: i32): i32 {
+  if (kind == 1) return cActive == 2 ? 3 : 2;
   return sActive == 0 ? 1 : 0;
 }
 
-/** "a" or "b". */
+/** "a", "b" (modules), "c" or "d" (cores). */
 export function slotLetter(slot: i32): i32 {
   return 0x61 + slot;
 }

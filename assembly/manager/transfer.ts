@@ -5,16 +5,19 @@
 // for IDLE_MS, unless it comes from the same sender. Every step answers.
 import { slot_erase, slot_write_message, slot_sha256, slot_capacity, message_read, now_ms } from "./host";
 import { readBegin, bSize, bSha, bSender, bSenderLen, MAX_PACKAGE } from "./package";
-import { refuse, say, d, dn, dBytes, dVersion, publish, reason } from "./out";
+import { refuse, say, d, dn, dBytes, dVersion, publish, reason, answerOfCore } from "./out";
 import { same } from "./json";
-import { PREVIOUS, sActive, sPrevious, sTrial, spareSlot, setLength, setState, freeHandle, loaded, nameOf, versionOf } from "./slots";
+import { PREVIOUS, sActive, sPrevious, sTrial, spareSlot, setLength, setState, freeHandle, loaded, nameOf, versionOf, cActive, cPrevious, cPreviousVersion, cTrial, cVersion, setCoreState } from "./slots";
 import { install, rollback, nameLength } from "./install";
+import { installCore, rollbackCore } from "./core";
 
 /** A transfer idle this long may be taken over by another sender. */
 export const IDLE_MS: f64 = 60000;
 const MAX_CHUNK: i32 = 4096;
 
 let on = false;
+/** What is being sent: 0 a calibration module, 1 a core. */
+let tKind: i32 = 0;
 let tSlot: i32 = 0;
 let tSize: u32 = 0;
 let tReceived: u32 = 0;
@@ -38,7 +41,7 @@ export function busy(): bool {
   return on;
 }
 
-function begin(len: i32): void {
+function begin(kind: i32): void {
   const n = message_read(payload, 256);
   if (n > 256 || !readBegin(payload, <u32>n)) {
     refuse("BAD_PACKAGE");
@@ -58,7 +61,7 @@ function begin(len: i32): void {
   }
   const size = <u32>bSize;
   const now = now_ms();
-  const resume = on && tSize == size && memory.compare(tSha, bSha, 32) == 0;
+  const resume = on && tKind == kind && tSize == size && memory.compare(tSha, bSha, 32) == 0;
   if (on && !resume && now - tLast < IDLE_MS && !(tSenderLen > 0 && tSenderLen == bSenderLen && memory.compare(tSender, bSender, <usize>tSenderLen) == 0)) {
     refuse("BUSY");
     d("a transfer of ");
@@ -76,17 +79,27 @@ function begin(len: i32): void {
   }
   let gaveUp = false;
   if (!resume) {
-    const slot = spareSlot();
-    // The spare slot may hold the previous module: it goes now (no rollback to it from here on),
-    // and the state says so before the slot is erased.
-    if (sPrevious == slot && loaded(PREVIOUS)) {
-      memory.copy(givenUp, nameOf(PREVIOUS), 33);
-      givenUpVersion = versionOf(PREVIOUS);
-      gaveUp = true;
+    const slot = spareSlot(kind);
+    // The spare slot may hold the previous module (or core): it goes now (no rollback to it from
+    // here on), and the state says so before the slot is erased.
+    if (kind == 1) {
+      if (cPrevious == slot) {
+        store<u8>(givenUp, 0);
+        givenUpVersion = cPreviousVersion;
+        gaveUp = true;
+      }
+      setLength(slot, 0);
+      setCoreState(cActive, cVersion, cPrevious == slot ? -1 : cPrevious, cPrevious == slot ? 0 : cPreviousVersion, cTrial);
+    } else {
+      if (sPrevious == slot && loaded(PREVIOUS)) {
+        memory.copy(givenUp, nameOf(PREVIOUS), 33);
+        givenUpVersion = versionOf(PREVIOUS);
+        gaveUp = true;
+      }
+      if (sPrevious == slot) freeHandle(PREVIOUS);
+      setLength(slot, 0);
+      setState(sActive, sPrevious == slot ? -1 : sPrevious, sTrial);
     }
-    if (sPrevious == slot) freeHandle(PREVIOUS);
-    setLength(slot, 0);
-    setState(sActive, sPrevious == slot ? -1 : sPrevious, sTrial);
     if (slot_erase(slot) != 1) {
       on = false;
       refuse("TOO_LARGE");
@@ -95,6 +108,7 @@ function begin(len: i32): void {
       return;
     }
     on = true;
+    tKind = kind;
     tSlot = slot;
     tSize = size;
     tReceived = 0;
@@ -114,18 +128,20 @@ function begin(len: i32): void {
   dn(size);
   d(" bytes");
   if (gaveUp) {
-    d("; the previous module, ");
-    dBytes(givenUp, nameLength(givenUp));
-    d(" ");
+    if (kind == 1) d("; the previous core, ");
+    else {
+      d("; the previous module, ");
+      dBytes(givenUp, nameLength(givenUp));
+      d(" ");
+    }
     dVersion(givenUpVersion);
     d(", is given up for it (its slot takes the new package)");
   }
   publish("begin", true, "", tReceived, chunkBytes, 0, 0);
-  void len;
 }
 
-function chunk(at: usize, atLen: i32, len: i32): void {
-  if (!on) {
+function chunk(at: usize, atLen: i32, len: i32, kind: i32): void {
+  if (!on || tKind != kind) {
     refuse("NO_TRANSFER");
     d("no transfer begun (send begin first)");
     publish("chunk", false, reason(), -1, -1, 0, 0);
@@ -178,8 +194,8 @@ function chunk(at: usize, atLen: i32, len: i32): void {
   publish("chunk", true, "", tReceived, -1, 0, 0);
 }
 
-function end(): void {
-  if (!on) {
+function end(kind: i32): void {
+  if (!on || tKind != kind) {
     refuse("NO_TRANSFER");
     d("no transfer begun (send begin first)");
     publish("end", false, reason(), -1, -1, 0, 0);
@@ -202,20 +218,35 @@ function end(): void {
     publish("end", false, reason(), -1, -1, 0, 0);
     return;
   }
-  install(tSlot, tSize); // answers with the verdict
+  if (tKind == 1) installCore(tSlot, tSize); // answers with the verdict
+  else install(tSlot, tSize);
 }
 
-/** A message on the module topic: sub (what follows "<module topic>/") at p, payloadLen bytes. */
+/** A message on the module topic: sub (what follows "<module topic>/") at p, payloadLen bytes;
+ * "core/..." the same steps for a core. */
 export function message(p: usize, subLen: i32, payloadLen: i32): void {
-  if (same(p, subLen, "begin")) begin(payloadLen);
-  else if (subLen > 6 && same(p, 6, "chunk/")) chunk(p + 6, subLen - 6, payloadLen);
-  else if (same(p, subLen, "end")) end();
-  else if (same(p, subLen, "rollback")) rollback(1);
-  else {
+  const core = subLen > 5 && same(p, 5, "core/");
+  answerOfCore(core);
+  if (core) {
+    p += 5;
+    subLen -= 5;
+  }
+  step(p, subLen, payloadLen, core ? 1 : 0);
+  answerOfCore(false);
+}
+
+function step(p: usize, subLen: i32, payloadLen: i32, kind: i32): void {
+  if (same(p, subLen, "begin")) begin(kind);
+  else if (subLen > 6 && same(p, 6, "chunk/")) chunk(p + 6, subLen - 6, payloadLen, kind);
+  else if (same(p, subLen, "end")) end(kind);
+  else if (same(p, subLen, "rollback")) {
+    if (kind == 1) rollbackCore(1, "");
+    else rollback(1);
+  } else {
     refuse("BAD_PACKAGE");
-    d("no module step \"");
+    d("no step \"");
     dBytes(p, min(subLen, 40));
-    d("\": begin, chunk/<offset>, end or rollback");
-    publish("module", false, reason(), -1, -1, 0, 0);
+    d("\": begin, chunk/<offset>, end or rollback, for a core after core/");
+    publish(kind == 1 ? "core" : "module", false, reason(), -1, -1, 0, 0);
   }
 }
