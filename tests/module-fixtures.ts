@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import wabtInit from "wabt";
 import { packageModule } from "../host/desktop/modules/build.js";
-import { encodePackage, signPackage, decodePackage, generateSigningKey, sha256, type Manifest } from "../host/desktop/modules/package.js";
+import { encodePackage, signPackage, decodePackage, generateSigningKey, sha256, type ModuleManifest } from "../host/desktop/modules/package.js";
 
 const wabt = await wabtInit();
 export const EXAMPLES = new URL("../build/modules/", import.meta.url);
@@ -67,8 +67,8 @@ export function wat(o: { body?: string; curve?: string; memory?: string; abi?: n
 export const later = (then: string, calls = 1500) => `(if (i32.gt_s (global.get $n) (i32.const ${calls})) (then ${then}))`;
 
 /** A package with a manifest written by hand (for modules `module build` would refuse), signed. */
-export function handPacked(wasm: Uint8Array, change: Partial<Manifest> = {}, key = trusted.priv): Buffer {
-  const manifest: Manifest = {
+export function handPacked(wasm: Uint8Array, change: Partial<ModuleManifest> = {}, key = trusted.priv): Buffer {
+  const manifest: ModuleManifest = {
     format: "wasm-scale-module", name: "hostile", version: "1.0.0", abi: 2, size: wasm.length, sha256: sha256(wasm),
     params: [], vectors: [{ x: 0, chips: [], temp: null, kg: 0 }], tolerance: 0, ...change,
   };

@@ -188,7 +188,7 @@ test("a module survives a restart once confirmed; a restart during its trial rol
     const weighed = r.readings.at(-1)!.grossKg;
     assert.ok(Math.abs(weighed - 20) <= 0.01 + 1e-6, `20 kg after the fit: ${weighed} ${JSON.stringify(r.scale.commands)}`);
     const saved = new ModuleManager(null, null, new ModuleSlots(dir), []).list().find((s) => s.role === "active")!;
-    assert.equal(saved.params[0], 2, "a table of the two points, saved");
+    assert.equal(saved.params?.[0], 2, "a table of the two points, saved");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -22,6 +22,7 @@ import { plotSvg, svgToPng } from "./plot.js";
 import { writeFileSync, existsSync } from "node:fs";
 import { RecordingError } from "./record.js";
 import { addModuleCommands, ModuleCliError } from "./module-cli.js";
+import { addCoreCommands } from "./core-cli.js";
 import { BuildError } from "./modules/build.js";
 import { SendError } from "./modules/send.js";
 import { KeyError } from "./modules/keys.js";
@@ -221,6 +222,7 @@ export function program(): Command {
       for (const line of report.lines) console.log(line);
     });
   addModuleCommands(cli, { connectionOptions, connection: (o) => recordConnection(o as unknown as RecordCliOptions) });
+  addCoreCommands(cli, { connectionOptions, connection: (o) => recordConnection(o as unknown as RecordCliOptions) });
   addProvisionCommand(cli);
   return cli;
 }

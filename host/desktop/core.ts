@@ -4,9 +4,17 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { abi, code, codeName } from "../abi.js";
 import type { HostImports, CorePanic } from "./imports.js";
-import { instantiate, type EngineName, type EngineInstance } from "./engines/engine.js";
+import { instantiate, instantiateSync, type EngineName, type EngineInstance } from "./engines/engine.js";
 
 export const defaultWasmPath = fileURLToPath(new URL("../../build/release.wasm", import.meta.url));
+
+function coreBytes(wasm: Uint8Array | string): Uint8Array {
+  try {
+    return typeof wasm === "string" ? readFileSync(wasm) : wasm;
+  } catch (e) {
+    throw new CoreError(`cannot read the core ${String(wasm)}: ${(e as Error).message}. Run \`npm run asbuild\` first.`);
+  }
+}
 
 export interface Reading {
   seq: number;
@@ -126,12 +134,7 @@ export class ScaleCore {
 
   /** Compile, validate and instantiate a core with the host's imports, in the engine asked for. */
   static async load(host: HostImports, wasm: Uint8Array | string = defaultWasmPath, engine: EngineName = "v8"): Promise<ScaleCore> {
-    let bytes: Uint8Array;
-    try {
-      bytes = typeof wasm === "string" ? readFileSync(wasm) : wasm;
-    } catch (e) {
-      throw new CoreError(`cannot read the core ${String(wasm)}: ${(e as Error).message}. Run \`npm run asbuild\` first.`);
-    }
+    const bytes = coreBytes(wasm);
     let module: WebAssembly.Module;
     try {
       module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
@@ -139,14 +142,42 @@ export class ScaleCore {
       throw new CoreError(`not a valid WebAssembly module: ${(e as Error).message}`);
     }
     validateModule(module);
-    const instance = await instantiate(engine, module, bytes, host.imports);
+    return ScaleCore.bound(host, await instantiate(engine, module, bytes, host.imports), engine, bytes);
+  }
+
+  /** The same, at once: a core swapped in over the air while the module manager waits. */
+  static loadSync(host: HostImports, bytes: Uint8Array, engine: EngineName = "v8"): ScaleCore {
+    let module: WebAssembly.Module;
+    try {
+      module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+    } catch (e) {
+      throw new CoreError(`not a valid WebAssembly module: ${(e as Error).message}`);
+    }
+    validateModule(module);
+    let instance: EngineInstance;
+    try {
+      instance = instantiateSync(engine, module, bytes, host.imports);
+    } catch (e) {
+      throw new CoreError(`not instantiated: ${(e as Error).message}`);
+    }
+    return ScaleCore.bound(host, instance, engine, bytes);
+  }
+
+  private static bound(host: HostImports, instance: EngineInstance, engine: EngineName, bytes: Uint8Array): ScaleCore {
     const memory = instance.exports.memory;
     if (memory.buffer.byteLength > abi.memory.maxPages * 65536) {
       throw new CoreError(`core memory is ${memory.buffer.byteLength} bytes; the ABI allows ${abi.memory.maxPages} page(s)`);
     }
     host.bind(memory);
-    return new ScaleCore(instance, engine);
+    const core = new ScaleCore(instance, engine);
+    core.bytes = bytes;
+    return core;
   }
+
+  /** The .wasm this core was instantiated from. */
+  bytes: Uint8Array = new Uint8Array(0);
+  /** What the host told this core that a core swapped in for it is told again (device id, link, clock). */
+  told: { deviceId: string | null; connected: boolean; time: [number, number] | null } = { deviceId: null, connected: false, time: null };
 
   /** The native engines' memory figures (WAMR's pool), null in V8. */
   engineInfo(): ReturnType<EngineInstance["info"]> {
@@ -218,6 +249,7 @@ export class ScaleCore {
   /** Device id for the topics; throws with the reason if the core refuses it. */
   setDeviceId(id: string): void {
     this.tap?.(["device", id]);
+    this.told.deviceId = id;
     const bytes = Buffer.from(id, "utf8");
     if (bytes.length > this.ioCap) throw new CoreError(`device id "${id}" is too long`);
     this.io(bytes.length).set(bytes);
@@ -239,6 +271,7 @@ export class ScaleCore {
   }
 
   connected(up: boolean): void {
+    this.told.connected = up;
     this.exports.mqtt_connected(up ? 1 : 0);
   }
 
@@ -280,6 +313,7 @@ export class ScaleCore {
 
   /** Tells the core the wall clock: epochMs now, at host time nowMs. */
   timeSync(epochMs: number, nowMs: number): void {
+    this.told.time = [epochMs, nowMs];
     this.exports.time_sync(Math.floor(epochMs / 1000) | 0, (nowMs - (epochMs % 1000)) | 0);
   }
 

@@ -12,7 +12,7 @@ import { Board } from "./sim/board.js";
 import { FileStore } from "./store.js";
 import { buildModule } from "./modules/build.js";
 import { decodePackage, signPackage, generateSigningKey, readPrivateKey, ModuleRefused } from "./modules/package.js";
-import { ModuleManager, type ModuleEvent } from "./modules/manager.js";
+import { ModuleManager, type ModuleEvent, type CoreSwapper } from "./modules/manager.js";
 import { ModuleSlots, slotsDir } from "./modules/slots.js";
 import { trustedKeys, DEFAULT_KEY_DIR, PRIVATE_KEY, PUBLIC_KEY } from "./modules/keys.js";
 import { sendModule, requestRollback } from "./modules/send.js";
@@ -20,7 +20,7 @@ import { describeAnswer, type TransferAnswer } from "./modules/transfer.js";
 
 export class ModuleCliError extends Error {}
 
-function readPackage(file: string): Buffer {
+export function readPackage(file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (e) {
@@ -29,7 +29,7 @@ function readPackage(file: string): Buffer {
 }
 
 /** A stopped desktop scale: its core with the stored settings and calibration, and its slots. */
-async function openLocal(store: string, keys: string[] | undefined): Promise<{ manager: ModuleManager; release: () => void }> {
+export async function openLocal(store: string, keys: string[] | undefined, cores?: CoreSwapper): Promise<{ manager: ModuleManager; release: () => void }> {
   const file = new FileStore(store, () => undefined);
   const host = makeImports(new Board(), () => undefined);
   const core = await ScaleCore.load(host);
@@ -37,7 +37,7 @@ async function openLocal(store: string, keys: string[] | undefined): Promise<{ m
     const blob = file.get(which);
     if (blob) core.loadBlob(which, blob);
   }
-  const manager = new ModuleManager(core, host.calibration, new ModuleSlots(slotsDir(store)), () => trustedKeys(keys).keys);
+  const manager = new ModuleManager(core, host.calibration, new ModuleSlots(slotsDir(store)), () => trustedKeys(keys).keys, { cores });
   manager.restore();
   return { manager, release: () => file.release() };
 }
@@ -73,7 +73,7 @@ export function addModuleCommands(cli: Command, h: Helpers): void {
     .action(async (dirs: string[], o: { out: string }) => {
       for (const dir of dirs) {
         const r = await buildModule(dir, o.out);
-        console.log(`${r.pkg}: ${r.manifest.name} ${r.manifest.version}, ${r.manifest.size} bytes, ${r.manifest.vectors.length} vectors (unsigned)`);
+        console.log(`${r.pkg}: ${r.manifest.name} ${r.manifest.version}, ${r.manifest.size} bytes, ${"vectors" in r.manifest ? r.manifest.vectors.length : 0} vectors (unsigned)`);
       }
     });
 
@@ -83,13 +83,7 @@ export function addModuleCommands(cli: Command, h: Helpers): void {
     .argument("<package>", "a .wsm from module build")
     .option("-k, --key <file>", "private key", join(DEFAULT_KEY_DIR, PRIVATE_KEY))
     .option("-o, --out <file>", "signed package (default: replaces the input)")
-    .action((file: string, o: { key: string; out?: string }) => {
-      const pkg = decodeOrExplain(readPackage(file));
-      if (!existsSync(o.key)) throw new ModuleCliError(`no key ${o.key}: make one with wasm-scale module keygen`);
-      const signed = signPackage(pkg, readPrivateKey(readFileSync(o.key), o.key));
-      writeFileSync(o.out ?? file, signed);
-      console.log(`${o.out ?? file}: ${pkg.manifest.name} ${pkg.manifest.version} signed`);
-    });
+    .action(signFile);
 
   module
     .command("verify")
@@ -137,10 +131,10 @@ export function addModuleCommands(cli: Command, h: Helpers): void {
     .option("--store <file>", "the scale's store", join(".wasm-scale", "store.json"))
     .option("--json", "print JSON")
     .action((o: { store: string; json?: boolean }) => {
-      const list = new ModuleManager(null, null, new ModuleSlots(slotsDir(o.store)), []).list();
+      const list = new ModuleManager(null, null, new ModuleSlots(slotsDir(o.store)), []).list().filter((s) => s.kind === "module");
       if (o.json) return console.log(JSON.stringify(list, null, 2));
       if (!list.length) return console.log("no calibration module: the built-in calibration is in force");
-      for (const s of list) console.log(`slot ${s.slot}  ${s.role}${s.trial ? " (on trial)" : ""}  ${s.name} ${s.version}  sha256 ${s.sha256.slice(0, 16)}  params [${s.params.join(", ")}]`);
+      for (const s of list) console.log(`slot ${s.slot}  ${s.role}${s.trial ? " (on trial)" : ""}  ${s.name} ${s.version}  sha256 ${s.sha256.slice(0, 16)}  params [${(s.params ?? []).join(", ")}]`);
     });
 
   const rollback = module
@@ -165,7 +159,16 @@ export function addModuleCommands(cli: Command, h: Helpers): void {
     });
 }
 
-function decodeOrExplain(bytes: Buffer) {
+/** `module sign` and `core sign`: the package's manifest signed with the key, written back or to --out. */
+export function signFile(file: string, o: { key: string; out?: string }): void {
+  const pkg = decodeOrExplain(readPackage(file));
+  if (!existsSync(o.key)) throw new ModuleCliError(`no key ${o.key}: make one with wasm-scale module keygen`);
+  const signed = signPackage(pkg, readPrivateKey(readFileSync(o.key), o.key));
+  writeFileSync(o.out ?? file, signed);
+  console.log(`${o.out ?? file}: ${pkg.manifest.name} ${pkg.manifest.version} signed`);
+}
+
+export function decodeOrExplain(bytes: Buffer) {
   try {
     return decodePackage(bytes);
   } catch (e) {

@@ -132,8 +132,20 @@ export async function run(file: string, o: RunOptions): Promise<void> {
       process.exit(1);
     }) : undefined;
     if (store) cleanups.push(() => store.release());
-    const scale = await VirtualScale.create(scenario, { seed: o.seed, engine: o.engine, record: o.record });
+    // The core to boot: one installed over the air and confirmed, or the firmware's own (a trial
+    // the last run was stopped during is rolled back first).
+    const slots = o.store ? new ModuleSlots(slotsDir(o.store)) : null;
+    const boot = ModuleManager.bootCore(slots, () => trustedKeys(o.moduleKey).keys);
+    let scale: VirtualScale;
+    try {
+      scale = await VirtualScale.create(scenario, { seed: o.seed, engine: o.engine, record: o.record, wasm: boot.wasm ?? undefined });
+    } catch (e) {
+      if (!boot.wasm) throw e;
+      boot.refused((e as Error).message);
+      scale = await VirtualScale.create(scenario, { seed: o.seed, engine: o.engine, record: o.record });
+    }
     cleanups.push(() => scale.close());
+    for (const e of boot.events) console.log(`core        ${describeAnswer(e)}`);
     const restored = restore(store, scale.core);
     for (const note of restored.notes) console.log(note);
     if (restored.calibrated) {
@@ -185,14 +197,19 @@ export async function run(file: string, o: RunOptions): Promise<void> {
     // Calibration modules: the slots beside the store, the keys this scale trusts, the module topic.
     // The keys are read again at every check: a key made with module keygen while the scale runs counts at once.
     const keys = trustedKeys(o.moduleKey);
-    const modules = new ModuleManager(scale.core, scale.host.calibration, o.store ? new ModuleSlots(slotsDir(o.store)) : null, () => trustedKeys(o.moduleKey).keys);
+    const modules = new ModuleManager(scale.core, scale.host.calibration, slots, () => trustedKeys(o.moduleKey).keys, { cores: scale });
     scale.modules = modules;
+    scale.coreListeners.push((core) => {
+      link?.replaceCore(core);
+      modules.setCore(core);
+    });
     const answer = (a: TransferAnswer) => {
-      if (a.step !== "chunk" || a.status !== "accepted") console.log(`module      ${describeAnswer(a)}`);
+      if (a.step !== "chunk" || a.status !== "accepted") console.log(`${a.cmd.padEnd(12)}${describeAnswer(a)}`);
       link?.notify(scale.core.topic("RESULT"), JSON.stringify(a));
-      web?.note(`module ${describeAnswer(a)}`);
+      web?.note(`${a.cmd} ${describeAnswer(a)}`);
     };
     modules.onEvent = (e) => answer(answerOf(e));
+    for (const e of boot.events) link?.notify(scale.core.topic("RESULT"), JSON.stringify(answerOf(e)));
     for (const note of modules.restore()) console.log(note);
     const transfer = new ModuleTransfer(modules, answer);
     console.log(keys.keys.length

@@ -5,7 +5,8 @@ import { Hx711, SUBS } from "./sim/hx711.js";
 import { LoadCell, DEFAULT_CELL } from "./sim/loadcell.js";
 import { Random } from "./sim/random.js";
 import { makeImports, type HostImports, type CorePanic } from "./imports.js";
-import { ScaleCore, CoreError, type Reading } from "./core.js";
+import { ScaleCore, CoreError, defaultWasmPath, type Reading } from "./core.js";
+import { readFileSync } from "node:fs";
 import { codeName, COMMAND_NAMES as COMMAND_LIST } from "../abi.js";
 import type { Scenario, ScenarioEvent } from "./scenario.js";
 import type { EngineName } from "./engines/engine.js";
@@ -35,6 +36,8 @@ export interface VirtualScaleOptions {
   engine?: EngineName;
   /** Record what the core is given to this file (see record.ts); close() finishes it. */
   record?: string;
+  /** The firmware's own core, when `wasm` is one installed over the air (a rollback returns to it). */
+  ownWasm?: Uint8Array | string;
 }
 
 /** A step of the platform load: from `from` at t0 to `to` at t0 + ramp, moving from (fromX, fromY)
@@ -88,7 +91,10 @@ export class VirtualScale {
   private next = 0;
   private chipPins: Array<[number, number]> = [];
   private wasm: Uint8Array | string | undefined;
+  private ownWasm: Uint8Array | string | undefined;
   private engine: EngineName | undefined;
+  /** Told of the core swapped in over the air (the MQTT link, the module manager). */
+  readonly coreListeners: Array<(core: ScaleCore) => void> = [];
 
   private constructor(readonly scenario: Scenario, options: VirtualScaleOptions) {
     this.temperatureC = scenario.temperatureC;
@@ -150,6 +156,7 @@ export class VirtualScale {
     for (let i = 0; i < scenario.cells; i++) chips.push([scenario.sharedClock ? CLOCK_PINS[0] : CLOCK_PINS[i], DATA_PINS[i]]);
     s.chipPins = chips;
     s.wasm = options.wasm;
+    s.ownWasm = options.ownWasm ?? options.wasm;
     s.engine = options.engine;
     s.wire();
     for (const [key, value] of Object.entries(scenario.settings)) {
@@ -168,9 +175,55 @@ export class VirtualScale {
   }
 
   /** The firmware's start-up wiring of a fresh core: the chips, and the RATE pin from its Kconfig. */
-  private wire(): void {
-    for (const [clk, dout] of this.chipPins) this.core.addChip(clk, dout);
-    this.core.set("RATE_SPS", this.scenario.rate);
+  private wire(core = this.core): void {
+    for (const [clk, dout] of this.chipPins) core.addChip(clk, dout);
+    core.set("RATE_SPS", this.scenario.rate);
+  }
+
+  /**
+   * The core replaced over the air (the module manager's core_swap): `wasm` (the firmware's own
+   * core when null) instantiated with this host's imports and set up as at a boot: chips, settings
+   * and calibration, device id, clock, temperature. The running state (readings queued, zero,
+   * tare, filters) is moved into it when its state stream version is the running one's; otherwise
+   * it starts from the blobs. 0 moved, 4 from the blobs; 1 not loadable, 3 a blob or the state
+   * refused: the running core then weighs on as it was.
+   */
+  swapCore(wasm: Uint8Array | null, stateVersion: number): { code: number; words: string } {
+    if (this.recorder) return { code: 1, words: "a recording cannot span a swap of the core" };
+    const old = this.core;
+    const bytes = wasm ?? (typeof this.ownWasm === "string" || this.ownWasm === undefined ? readFileSync(this.ownWasm ?? defaultWasmPath) : this.ownWasm);
+    const state = old.saveState();
+    const running = state.length >= 6 ? Buffer.from(state.buffer, state.byteOffset, state.length).readUInt16LE(4) : -1;
+    const blobs = { CONFIG: old.saveBlob("CONFIG"), CALIBRATION: old.saveBlob("CALIBRATION") };
+    const back = (code: number, words: string) => {
+      this.host.bind(old.exports.memory);
+      return { code, words };
+    };
+    let core: ScaleCore;
+    try {
+      core = ScaleCore.loadSync(this.host, bytes, this.engine);
+      this.wire(core);
+    } catch (e) {
+      return back(1, (e as Error).message);
+    }
+    for (const which of ["CONFIG", "CALIBRATION"] as const) {
+      const r = core.loadBlob(which, blobs[which]);
+      if (r !== 0) return back(3, `it refused the ${which.toLowerCase()} blob (${codeName("error", r) ?? r})`);
+    }
+    if (old.told.deviceId) core.setDeviceId(old.told.deviceId);
+    if (old.told.time) core.timeSync(...old.told.time);
+    core.temperature(this.temperatureC);
+    let code = 4;
+    if (running === stateVersion) {
+      const r = core.loadState(state);
+      if (r !== 0) return back(3, `state_load: ${codeName("error", r) ?? r}`);
+      code = 0;
+    }
+    if (old.told.connected) core.connected(true);
+    this.core = core;
+    this.wasm = bytes;
+    for (const tell of this.coreListeners) tell(core);
+    return { code, words: "" };
   }
 
   /**
@@ -339,7 +392,20 @@ export class VirtualScale {
     }
     const nowMs = Math.floor(this.board.nowUs / 1000);
     this.recorder?.sample(nowMs);
-    const status = this.core.sample(nowMs);
+    let status: number;
+    try {
+      status = this.core.sample(nowMs);
+    } catch (e) {
+      // A core on trial that traps is rolled back, its state (the readings queued) moved into
+      // the core before it; any other trap is the caller's.
+      const trapped = this.core;
+      if (!this.modules?.coreOnTrial) throw e;
+      const words = (e as Error).message;
+      this.modules.coreFailed(/budget|instruction limit|fuel/i.test(words) ? 2 : 1, words);
+      if (this.core === trapped) throw e;
+      return 0;
+    }
+    if (status > 0) this.modules?.coreReading();
     this.modules?.afterSample();
     // (A scale with no button is never polled: before its first edge a poll does nothing.)
     if (this.buttonEdges.length) this.buttonLed = this.core.button(null, nowMs);

@@ -61,6 +61,15 @@ export async function instantiate(engine: EngineName, module: WebAssembly.Module
     const instance = await WebAssembly.instantiate(module, imports);
     return { exports: instance.exports as EngineInstance["exports"], info: () => null };
   }
+  return instantiateSync(engine, module, bytes, imports);
+}
+
+/** The same, at once (a core swapped in while the module manager waits for the answer). */
+export function instantiateSync(engine: EngineName, module: WebAssembly.Module, bytes: Uint8Array, imports: WebAssembly.Imports): EngineInstance {
+  if (engine === "v8") {
+    const instance = new WebAssembly.Instance(module, imports);
+    return { exports: instance.exports as EngineInstance["exports"], info: () => null };
+  }
   if (!(ENGINES as readonly string[]).includes(engine)) throw new EngineError(`unknown engine ${engine}: one of ${ENGINES.join(", ")}`);
   const addon = loadAddon(engine);
   const importList = abi.imports.map((fn) => {

@@ -20,6 +20,8 @@ const contract = abi.calibration_module;
 const ACTIVE = 0;
 
 export interface ModuleEvent {
+  /** What the answer is about: a calibration module (absent) or the core itself. */
+  kind?: "core";
   step: string;
   status: "accepted" | "rejected";
   reason?: string;
@@ -30,14 +32,21 @@ export interface ModuleEvent {
 }
 
 export interface ModuleListing {
-  slot: "a" | "b";
+  slot: "a" | "b" | "c" | "d";
+  kind: "module" | "core";
   role: "active" | "previous" | "spare";
   name: string;
   version: string;
   sha256: string;
   key?: string;
   trial: boolean;
-  params: number[];
+  params?: number[];
+}
+
+/** Where a core swapped in over the air goes (the virtual scale: VirtualScale.swapCore). */
+export interface CoreSwapper {
+  /** wasm (the firmware's own core when null) in place of the running one; core_swap's code and words. */
+  swapCore(wasm: Uint8Array | null, stateVersion: number): { code: number; words: string };
 }
 
 interface ManagerExports {
@@ -60,6 +69,16 @@ interface ManagerExports {
   mgr_explain(failed: number, x: number, kg: number): void;
   mgr_try(slot: number, len: number, mode: number): void;
   mgr_list(): number;
+  mgr_core_boot(stateLen: number): number;
+  mgr_core_boot_refused(code: number): void;
+  mgr_core_failed(kind: number, n: number): void;
+  mgr_core_wake(): number;
+  mgr_core_readings(good: number): void;
+  mgr_core_rollback(): void;
+  mgr_core_verify(slot: number, len: number): void;
+  mgr_core_slot(): number;
+  mgr_core_version(): number;
+  mgr_core_trial(): number;
 }
 
 let compiled: WebAssembly.Module | null = null;
@@ -73,6 +92,8 @@ export interface ManagerOptions {
   now?: () => number;
   /** The largest chunk this scale takes. */
   chunkBytes?: number;
+  /** Where cores sent over the air are swapped in; without it they are refused. */
+  cores?: CoreSwapper;
 }
 
 export class ModuleManager implements CalibrationTarget {
@@ -91,6 +112,10 @@ export class ModuleManager implements CalibrationTarget {
   private knotsAt = 0;
   private knotCount = 0;
   private wakeAt = 0;
+  /** Readings the core in force made since it went in, and when the manager is to hear of them. */
+  private coreGood = 0;
+  private coreWakeAt = 0;
+  private readonly cores: CoreSwapper | null;
   private readonly now: () => number;
   private readonly chunkBytes: number;
   /** What the manager said (install, rollback, confirm, restore, fit...), for whoever reports it. */
@@ -100,7 +125,7 @@ export class ModuleManager implements CalibrationTarget {
   private capture: ((e: ModuleEvent) => void) | null = null;
 
   constructor(
-    private readonly core: ScaleCore | null,
+    private core: ScaleCore | null,
     socket: CalibrationSocket | null,
     slots: SlotStore | null,
     private readonly trusted: KeyObject[] | (() => KeyObject[]),
@@ -109,6 +134,7 @@ export class ModuleManager implements CalibrationTarget {
     this.slots = slots ?? new MemorySlots();
     this.now = options.now ?? (() => performance.now());
     this.chunkBytes = options.chunkBytes ?? contract.transfer.chunkBytes;
+    this.cores = options.cores ?? null;
     if (socket) socket.target = this;
     const instance = new WebAssembly.Instance(managerModule(), { mgr: this.imports() });
     this.x = instance.exports as unknown as ManagerExports;
@@ -226,10 +252,25 @@ export class ModuleManager implements CalibrationTarget {
         if (active) active.failure = null;
         return r;
       },
+      core_swap: (slot, offset, len, state, err, cap) => {
+        if (!this.cores) {
+          const words = Buffer.from("this host does not swap cores").subarray(0, cap);
+          this.put(err, words);
+          return 1 | (words.length << 16);
+        }
+        const wasm = slot < 0 ? null : this.slotBytes(slot, offset, len);
+        if (wasm && wasm.length !== len) return 1;
+        const r = this.cores.swapCore(wasm, state);
+        const words = Buffer.from(r.words).subarray(0, cap);
+        this.put(err, words);
+        this.coreGood = 0;
+        return r.code | (words.length << 16);
+      },
       answer: (ptr, len) => {
-        const { cmd: _cmd, ...e } = JSON.parse(this.text(ptr, len)) as ModuleEvent & { cmd: string };
+        const { cmd, core, ...rest } = JSON.parse(this.text(ptr, len)) as ModuleEvent & { cmd: string; core?: ModuleEvent["module"] };
+        const e: ModuleEvent = cmd === "core" ? { kind: "core", ...rest, ...(core ? { module: core } : {}) } : rest;
         if (this.capture) return this.capture(e);
-        if (["begin", "chunk", "end", "module"].includes(e.step) && this.onTransfer) this.onTransfer(e);
+        if (["begin", "chunk", "end", "module", "core"].includes(e.step) && this.onTransfer) this.onTransfer(e);
         else this.onEvent(e);
       },
       now_ms: () => this.now(),
@@ -244,8 +285,14 @@ export class ModuleManager implements CalibrationTarget {
       fn();
     } finally {
       this.capture = before;
-      this.wakeAt = this.x.mgr_wake();
+      this.refresh();
     }
+  }
+
+  /** When the manager is to hear of the next sample, after any call into it. */
+  private refresh(): void {
+    this.wakeAt = this.x.mgr_wake();
+    this.coreWakeAt = this.x.mgr_core_wake();
   }
 
   private start(): void {
@@ -254,7 +301,7 @@ export class ModuleManager implements CalibrationTarget {
     const state = this.slots.state() ?? new Uint8Array(0);
     this.put(this.x.mgr_io(), state.subarray(0, this.x.mgr_io_bytes()));
     this.x.mgr_start(state.length);
-    this.wakeAt = this.x.mgr_wake();
+    this.refresh();
   }
 
   /** At start-up: the slots' module back in force, or rolled back; what happened, in sentences. */
@@ -291,13 +338,14 @@ export class ModuleManager implements CalibrationTarget {
       this.x.mgr_message(name.length, payload.length);
     } finally {
       this.payload = new Uint8Array(0);
-      this.wakeAt = this.x.mgr_wake();
+      this.refresh();
     }
   }
 
   /** Installs a package here (not over MQTT): the same transfer, checks and switch. The verdict. */
-  install(bytes: Uint8Array): ModuleEvent {
+  install(bytes: Uint8Array, kind: "module" | "core" = "module"): ModuleEvent {
     this.start();
+    const to = kind === "core" ? "core/" : "";
     let verdict: ModuleEvent | null = null;
     const quiet = (e: ModuleEvent) => {
       if (["begin", "chunk", "end"].includes(e.step) && e.status === "accepted") return;
@@ -306,24 +354,89 @@ export class ModuleManager implements CalibrationTarget {
     };
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     this.collect(quiet, () => {
-      this.message("begin", Buffer.from(JSON.stringify({ size: bytes.length, sha256, sender: "local" })));
+      this.message(`${to}begin`, Buffer.from(JSON.stringify({ size: bytes.length, sha256, sender: "local" })));
       for (let at = 0; at < bytes.length && !verdict; at += this.chunkBytes) {
-        this.message(`chunk/${at}`, bytes.subarray(at, at + this.chunkBytes));
+        this.message(`${to}chunk/${at}`, bytes.subarray(at, at + this.chunkBytes));
       }
-      if (!verdict) this.message("end", new Uint8Array(0));
+      if (!verdict) this.message(`${to}end`, new Uint8Array(0));
     });
     return verdict ?? { step: "install", status: "rejected", reason: "TRUNCATED", detail: "the scale gave no verdict" };
   }
 
-  /** Back to the previous module, or the built-in calibration; the verdict. */
-  rollback(): ModuleEvent {
+  /** Back to the previous module (or the built-in calibration), or core; the verdict. */
+  rollback(kind: "module" | "core" = "module"): ModuleEvent {
     this.start();
     let verdict: ModuleEvent | null = null;
     this.collect((e) => {
       verdict ??= e;
       this.onEvent(e);
-    }, () => this.x.mgr_rollback());
+    }, () => (kind === "core" ? this.x.mgr_core_rollback() : this.x.mgr_rollback()));
     return verdict!;
+  }
+
+  // ---- the core itself -----------------------------------------------------------------------
+
+  /**
+   * At start-up, before the core is instantiated: a trial cut short rolled back, and the core to
+   * boot (null: the firmware's own). `refused` tells the manager the core it named did not load.
+   */
+  static bootCore(slots: SlotStore | null, trusted: KeyObject[] | (() => KeyObject[])): { wasm: Uint8Array | null; events: ModuleEvent[]; refused: (words: string) => void } {
+    const events: ModuleEvent[] = [];
+    const m = new ModuleManager(null, null, slots, trusted);
+    const state = m.slots.state() ?? new Uint8Array(0);
+    if (state.length === 0) return { wasm: null, events, refused: () => {} };
+    let wasm: Uint8Array | null = null;
+    m.collect((e) => events.push(e), () => {
+      m.put(m.x.mgr_io(), state.subarray(0, m.x.mgr_io_bytes()));
+      const slot = m.x.mgr_core_boot(state.length);
+      if (slot < 0) return;
+      const io = new DataView(m.x.memory.buffer, m.x.mgr_io(), 8);
+      wasm = m.slotBytes(slot, io.getUint32(0, true), io.getUint32(4, true));
+    });
+    const refused = (why: string) => {
+      const words = Buffer.from(why).subarray(0, 160);
+      m.collect((e) => events.push(e), () => {
+        m.put(m.x.mgr_io(), words);
+        m.x.mgr_core_boot_refused(1 | (words.length << 16));
+      });
+    };
+    return { wasm, events, refused };
+  }
+
+  /** The core swapped in: the module in force is linked to it. */
+  setCore(core: ScaleCore): void {
+    this.core = core;
+    this.coreGood = 0;
+    if (this.handles[ACTIVE]) core.calModule(true);
+  }
+
+  /** The core in force made a reading: a core on trial is confirmed after enough of them. */
+  coreReading(): void {
+    this.coreGood++;
+    if (this.coreWakeAt > 0 && this.coreGood >= this.coreWakeAt) this.collect((e) => this.onEvent(e), () => this.x.mgr_core_readings(this.coreGood));
+  }
+
+  /** A core is on trial (a trap rolls it back). */
+  get coreOnTrial(): boolean {
+    return this.started && this.coreWakeAt > 0;
+  }
+
+  /** The core in force trapped (kind 1) or ran past its budget (2): rolled back when on trial. */
+  coreFailed(kind: number, words: string): void {
+    this.start();
+    const bytes = Buffer.from(words).subarray(0, 200);
+    this.collect((e) => this.onEvent(e), () => {
+      this.put(this.x.mgr_io(), bytes);
+      this.x.mgr_core_failed(kind, bytes.length);
+    });
+  }
+
+  /** The core in force: its slot (null: the firmware's own), version, trial. */
+  get activeCore(): { slot: "c" | "d" | null; version: string; trial: boolean } {
+    this.start();
+    const slot = this.x.mgr_core_slot();
+    const v = this.x.mgr_core_version();
+    return { slot: slot === 2 ? "c" : slot === 3 ? "d" : null, version: `${(v >> 16) & 0xff}.${(v >> 8) & 0xff}.${v & 0xff}`, trial: this.x.mgr_core_trial() === 1 };
   }
 
   /** The failure since the last sample, when there is none yet. */
@@ -390,7 +503,7 @@ export class ModuleManager implements CalibrationTarget {
       v.setFloat64(i * 16 + 8, kgs[i], true);
     }
     const r = this.x.mgr_fit(order, n);
-    this.wakeAt = this.x.mgr_wake();
+    this.refresh();
     return r;
   }
 
@@ -400,7 +513,7 @@ export class ModuleManager implements CalibrationTarget {
     const failed = this.failed;
     this.failed = 0;
     this.x.mgr_after_sample(this.good, failed, this.failX, this.failKg);
-    this.wakeAt = this.x.mgr_wake();
+    this.refresh();
   }
 
   /** What the slots hold, without loading anything (wasm-scale module list). */
@@ -410,13 +523,14 @@ export class ModuleManager implements CalibrationTarget {
     return JSON.parse(this.text(this.x.mgr_io(), n)) as ModuleListing[];
   }
 
-  /** Checks a package as an installation would, without switching to it (wasm-scale module verify). */
-  verify(bytes: Uint8Array): ModuleEvent {
+  /** Checks a package as an installation would, without switching to it (wasm-scale module|core verify). */
+  verify(bytes: Uint8Array, kind: "module" | "core" = "module"): ModuleEvent {
     const slots = new MemorySlots();
-    slots.write(0, 0, bytes);
+    const slot = kind === "core" ? 2 : 0;
+    slots.write(slot, 0, bytes);
     const checker = new ModuleManager(null, null, slots, this.trusted);
     let verdict: ModuleEvent | null = null;
-    checker.collect((e) => (verdict ??= e), () => checker.x.mgr_verify(0, bytes.length));
+    checker.collect((e) => (verdict ??= e), () => (kind === "core" ? checker.x.mgr_core_verify(slot, bytes.length) : checker.x.mgr_verify(slot, bytes.length)));
     return verdict!;
   }
 

@@ -43,7 +43,22 @@ export const manifestSchema = z.object({
   key: z.string().regex(/^[0-9a-f]{16}$/).optional(),
 }).strict();
 
-export type Manifest = z.infer<typeof manifestSchema>;
+/** A core's manifest: the release, the core ABI and state stream it speaks, no vectors. */
+export const coreManifestSchema = z.object({
+  format: z.literal("wasm-scale-core"),
+  name: z.string().regex(/^[a-z0-9_-]{1,32}$/, "1..32 of a-z 0-9 _ -"),
+  version: z.string().regex(/^\d{1,3}\.\d{1,3}\.\d{1,3}$/, "major.minor.patch"),
+  abi: z.number().int(),
+  /** The version of the core's state stream (state_save): a core of another starts from the blobs. */
+  state: z.number().int().min(1).max(65535),
+  size: z.number().int().positive().max(spec.maxWasmBytes),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, "64 lower-case hex digits"),
+  key: z.string().regex(/^[0-9a-f]{16}$/).optional(),
+}).strict();
+
+export type Manifest = z.infer<typeof manifestSchema> | z.infer<typeof coreManifestSchema>;
+export type CoreManifest = z.infer<typeof coreManifestSchema>;
+export type ModuleManifest = z.infer<typeof manifestSchema>;
 export type Vector = z.infer<typeof vector>;
 
 export interface ModulePackage {
@@ -91,7 +106,8 @@ export function decodePackage(bytes: Uint8Array): ModulePackage {
   const wasm = b.subarray(sigAt + sigLen);
   let manifest: Manifest;
   try {
-    manifest = manifestSchema.parse(JSON.parse(manifestBytes.toString("utf8")));
+    const json = JSON.parse(manifestBytes.toString("utf8")) as { format?: unknown };
+    manifest = json?.format === "wasm-scale-core" ? coreManifestSchema.parse(json) : manifestSchema.parse(json);
   } catch (e) {
     const detail = e instanceof z.ZodError ? e.issues.map((i) => `${i.path.join(".") || "manifest"}: ${i.message}`).join("; ") : (e as Error).message;
     throw new ModuleRefused("BAD_PACKAGE", `manifest: ${detail}`);

@@ -18,6 +18,8 @@ export interface SendOptions {
   onProgress?: (sent: number, total: number) => void;
   /** Called with every answer (tests watch the steps). */
   onAnswer?: (a: TransferAnswer) => void;
+  /** A calibration module (the default) or a core package. */
+  kind?: "module" | "core";
 }
 
 /** The tool's own client; reconnectPeriod 0: no reconnection. */
@@ -32,6 +34,8 @@ async function connect(c: Connection, reconnectPeriod: number): Promise<MqttClie
 export async function sendModule(c: Connection, pkg: Uint8Array, o: SendOptions = {}): Promise<TransferAnswer> {
   const timeoutMs = o.answerTimeoutMs ?? 30_000;
   const root = `wasm-scale/${c.deviceId}`;
+  const kind = o.kind ?? "module";
+  const steps = `${root}/module${kind === "core" ? "/core" : ""}`;
   const client = await connect(c, 1000);
   const answers: TransferAnswer[] = [];
   let wake: (() => void) | null = null;
@@ -43,7 +47,7 @@ export async function sendModule(c: Connection, pkg: Uint8Array, o: SendOptions 
     } catch {
       return;
     }
-    if (a.cmd !== "module") return;
+    if (a.cmd !== kind) return;
     o.onAnswer?.(a);
     answers.push(a);
     wake?.();
@@ -76,7 +80,7 @@ export async function sendModule(c: Connection, pkg: Uint8Array, o: SendOptions 
     const begin = JSON.stringify({ size: pkg.length, sha256, sender: client.options.clientId });
     reconnected = false;
     for (;;) {
-      await client.publishAsync(`${root}/module/begin`, begin, { qos: 1 });
+      await client.publishAsync(`${steps}/begin`, begin, { qos: 1 });
       const started = await next(["begin"]);
       if (started === "reconnected") continue;
       if (started.status !== "accepted") return started;
@@ -85,7 +89,7 @@ export async function sendModule(c: Connection, pkg: Uint8Array, o: SendOptions 
       const chunk = Math.max(1, Math.min(CHUNK, started.chunk ?? CHUNK));
       let restart = false;
       while (offset < pkg.length) {
-        await client.publishAsync(`${root}/module/chunk/${offset}`, Buffer.from(pkg.subarray(offset, offset + chunk)), { qos: 1 });
+        await client.publishAsync(`${steps}/chunk/${offset}`, Buffer.from(pkg.subarray(offset, offset + chunk)), { qos: 1 });
         const a = await next(["chunk"]);
         if (a === "reconnected") {
           restart = true;
@@ -96,7 +100,7 @@ export async function sendModule(c: Connection, pkg: Uint8Array, o: SendOptions 
         o.onProgress?.(offset, pkg.length);
       }
       if (restart) continue;
-      await client.publishAsync(`${root}/module/end`, "", { qos: 1 });
+      await client.publishAsync(`${steps}/end`, "", { qos: 1 });
       const verdict = await next(["install", "end"]);
       if (verdict === "reconnected") continue;
       return verdict;
@@ -106,8 +110,8 @@ export async function sendModule(c: Connection, pkg: Uint8Array, o: SendOptions 
   }
 }
 
-/** Asks a running scale to roll its calibration module back; its answer. */
-export async function requestRollback(c: Connection, timeoutMs = 30_000): Promise<TransferAnswer> {
+/** Asks a running scale to roll its calibration module (or its core) back; its answer. */
+export async function requestRollback(c: Connection, timeoutMs = 30_000, kind: "module" | "core" = "module"): Promise<TransferAnswer> {
   const root = `wasm-scale/${c.deviceId}`;
   const client = await connect(c, 0);
   try {
@@ -116,7 +120,7 @@ export async function requestRollback(c: Connection, timeoutMs = 30_000): Promis
       client.on("message", (_topic, payload) => {
         try {
           const a = JSON.parse(payload.toString("utf8")) as TransferAnswer;
-          if (a.cmd === "module" && a.step === "rollback") {
+          if (a.cmd === kind && a.step === "rollback") {
             clearTimeout(t);
             resolve(a);
           }
@@ -126,7 +130,7 @@ export async function requestRollback(c: Connection, timeoutMs = 30_000): Promis
       });
     });
     await client.subscribeAsync(`${root}/result`, { qos: 1 });
-    await client.publishAsync(`${root}/module/rollback`, "", { qos: 1 });
+    await client.publishAsync(`${root}/module${kind === "core" ? "/core" : ""}/rollback`, "", { qos: 1 });
     return await answer;
   } finally {
     await client.endAsync();

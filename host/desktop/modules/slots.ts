@@ -10,8 +10,10 @@ import { dirname, join } from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { abi } from "../../abi.js";
 
-export type SlotName = "a" | "b";
-const NAMES: SlotName[] = ["a", "b"];
+export type SlotName = "a" | "b" | "c" | "d";
+/** Slots a and b hold calibration modules, c and d cores. */
+const NAMES: SlotName[] = ["a", "b", "c", "d"];
+const packageFile = (slot: number) => (slot >= 2 ? `${NAMES[slot]}.core` : `${NAMES[slot]}.module`);
 /** The most a slot holds: the largest package. */
 export const SLOT_BYTES = abi.calibration_module.package.maxWasmBytes + abi.calibration_module.package.maxManifestBytes + 1024;
 
@@ -20,7 +22,7 @@ export function slotsDir(store: string): string {
   return join(dirname(store), "modules");
 }
 
-/** Bytes in two slots, parameters and a state blob: in a folder, or in memory. */
+/** Bytes in four slots, parameters and a state blob: in a folder, or in memory. */
 export interface SlotStore {
   read(slot: number, offset: number, into: Uint8Array): number;
   erase(slot: number): boolean;
@@ -34,7 +36,7 @@ export interface SlotStore {
 }
 
 export class MemorySlots implements SlotStore {
-  private readonly slots = [Buffer.alloc(0), Buffer.alloc(0)];
+  private readonly slots = [Buffer.alloc(0), Buffer.alloc(0), Buffer.alloc(0), Buffer.alloc(0)];
   private readonly blobs: Array<Uint8Array | null> = [null, null];
   private blob: Uint8Array | null = null;
 
@@ -87,7 +89,7 @@ export class ModuleSlots implements SlotStore {
   }
 
   read(slot: number, offset: number, into: Uint8Array): number {
-    const path = this.file(`${NAMES[slot]}.module`);
+    const path = this.file(packageFile(slot));
     if (!existsSync(path)) return 0;
     const fd = openSync(path, "r");
     try {
@@ -99,12 +101,12 @@ export class ModuleSlots implements SlotStore {
 
   erase(slot: number): boolean {
     makeDirs(this.dir);
-    writeFileSync(this.file(`${NAMES[slot]}.module`), Buffer.alloc(0), { mode: 0o600 });
+    writeFileSync(this.file(packageFile(slot)), Buffer.alloc(0), { mode: 0o600 });
     return true;
   }
 
   write(slot: number, offset: number, bytes: Uint8Array): boolean {
-    const path = this.file(`${NAMES[slot]}.module`);
+    const path = this.file(packageFile(slot));
     if (!existsSync(path) || statSync(path).size < offset || offset + bytes.length > SLOT_BYTES) return false;
     const fd = openSync(path, "r+");
     try {

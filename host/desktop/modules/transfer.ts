@@ -3,16 +3,20 @@
 import type { ModuleEvent, ModuleManager } from "./manager.js";
 
 export interface TransferAnswer extends ModuleEvent {
-  cmd: "module";
+  cmd: "module" | "core";
 }
 
+/** The answer as the result topic carries it: {"cmd":"module"|"core",...,"module"|"core":{name, version}}. */
 export function answerOf(e: ModuleEvent): TransferAnswer {
+  const { kind, module, ...rest } = e;
+  if (kind === "core") return { cmd: "core", ...rest, ...(module ? { core: module } : {}) } as TransferAnswer;
   return { cmd: "module", ...e };
 }
 
 /** One line for a person: the step, its verdict and why. */
 export function describeAnswer(e: ModuleEvent | TransferAnswer): string {
-  const what = e.module ? `${e.module.name} ${e.module.version}: ` : "";
+  const named = e.module ?? (e as { core?: ModuleEvent["module"] }).core;
+  const what = named ? `${named.name} ${named.version}: ` : "";
   return `${e.step} ${e.status}${e.reason ? ` (${e.reason})` : ""}: ${what}${e.detail}`;
 }
 

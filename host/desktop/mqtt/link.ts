@@ -84,7 +84,7 @@ export class MqttLink {
    */
   receive: (topic: string, payload: Uint8Array) => void = (topic, payload) => { this.core.message(topic, payload); };
 
-  constructor(private readonly core: ScaleCore, readonly connection: Connection, private readonly events: LinkEvents = {}) {
+  constructor(private core: ScaleCore, readonly connection: Connection, private readonly events: LinkEvents = {}) {
     core.setDeviceId(connection.deviceId);
     const will = core.will();
     // TLS 1.2 is Node's floor already; certificates are always verified.
@@ -134,6 +134,12 @@ export class MqttLink {
       this.receive(topic, payload);
       this.pump();
     });
+  }
+
+  /** The core swapped in over the air (it was told the device id and the connection already). */
+  replaceCore(core: ScaleCore): void {
+    this.core = core;
+    this.pump();
   }
 
   /** The connection is up: tell the core (once per connection), subscribe, and start sending. */
