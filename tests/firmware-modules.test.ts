@@ -13,6 +13,7 @@ import { repo, vendorOverrides } from "../host/vendor.mjs";
 import { ModuleManager } from "../host/desktop/modules/manager.js";
 import { trusted, signedExample, wat, handPacked, refusedPackages, failingInService } from "./module-fixtures.js";
 import { CORE, type Interpreter, INTERPRETERS } from "./firmware-host.js";
+import { corePackage, rebuilt, trappingCore, refusedCores } from "./core-fixtures.js";
 
 const REQUIRED = Boolean(process.env.WASM_SCALE_REQUIRE_ENGINES);
 const SOURCE = join(repo, "host", "esp-idf", "components", "cal_module", "test");
@@ -90,5 +91,20 @@ for (const interpreter of INTERPRETERS) {
     assert.match(run("slots", file(signedExample("table")), file(signedExample("corners"))), /restored table after a restart/);
     assert.match(run("transfer", file(signedExample("corners"))), /end rejected BAD_HASH/);
     assert.match(run("fit", file(signedExample("table"))), /fitted: 20 kg weighs 20\.000/);
+  });
+
+  test(`firmware, ${interpreter}: a core sent over the air is swapped in with the scale's state, confirmed and kept across a restart; every bad core refused for its reason, weighing unchanged`, { skip }, () => {
+    assert.match(run("core", file(corePackage(rebuilt(), "0.2.1")), "accepted", "000201"), /install accepted\nconfirm accepted/);
+    assert.match(run("core-kept", file(corePackage(rebuilt(), "0.2.1")), "000201"), /core 0\.2\.1 kept across a restart \(slot c\)/);
+    for (const [what, pkg, reason] of refusedCores()) {
+      assert.match(run("core", file(pkg), reason, "0"), new RegExp(`(install|end) rejected ${reason}`), what);
+    }
+  });
+
+  test(`firmware, ${interpreter}: a core that traps in its trial is rolled back at once with no reading lost; a restart during a trial; a rollback on request`, { skip }, () => {
+    const out = run("core-trial", file(corePackage(trappingCore(100), "0.3.0")), file(corePackage(rebuilt(), "0.3.1")));
+    assert.match(out, /rolled back \(TRAPPED\) with \d+ readings, none lost: rolled back \(TRAPPED: scale_sample: Exception: unreachable\): the firmware's own core 0\.2\.0 weighs now/);
+    assert.match(out, /rollback accepted UNCONFIRMED/);
+    assert.match(out, /rollback rejected NO_PREVIOUS/);
   });
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "module_crypto.h"
+#include "scale_portable.h"
 
 #define HANDLES 3
 #define ACTIVE 0
@@ -53,6 +54,15 @@ static int32_t s_wake;
 /* What the manager said last of the module in force. */
 static char s_active_name[33];
 static bool s_has_active, s_trial;
+/* The core in force: the bytes it runs from (slot -1: the firmware's own; a heap copy when the
+ * storage maps nothing), what the manager says of it, and its readings since it went in. */
+static int32_t s_core_from = -1;
+static uint32_t s_core_off, s_core_len;
+static uint8_t *s_core_copy;
+static uint32_t s_core_good;
+static int32_t s_core_wake, s_core_slot = -1;
+static uint32_t s_core_version;
+static bool s_core_trial, s_core_swapped;
 
 /* ---- module instances ------------------------------------------------------------------------------ */
 
@@ -107,7 +117,7 @@ static uint8_t *app(uint32_t at, uint32_t n)
 
 static bool slot_ok(int32_t slot, uint32_t offset, uint32_t len)
 {
-    return (slot == 0 || slot == 1) && (uint64_t)offset + len <= s_cfg.storage->slot_bytes;
+    return slot >= 0 && slot <= 3 && (uint64_t)offset + len <= s_cfg.storage->slot_bytes;
 }
 
 static bool storage_read(void *ctx, uint32_t offset, void *data, size_t len)
@@ -124,7 +134,7 @@ int32_t mh_slot_read(int32_t slot, uint32_t offset, uint32_t at, uint32_t len)
 
 int32_t mh_slot_erase(int32_t slot)
 {
-    return (slot == 0 || slot == 1) && s_cfg.storage->erase(s_cfg.storage->ctx, slot);
+    return slot >= 0 && slot <= 3 && s_cfg.storage->erase(s_cfg.storage->ctx, slot);
 }
 
 int32_t mh_slot_write_message(int32_t slot, uint32_t offset)
@@ -343,6 +353,87 @@ double mh_now_ms(void)
     return s_cfg.now_ms ? s_cfg.now_ms() : 0;
 }
 
+/* ---- the core itself --------------------------------------------------------------------------- */
+
+/* The bytes of a core: the firmware's own (slot -1), or len bytes of a core slot from offset, where
+ * they lie or in a heap copy (*copy, the caller's). NULL when they cannot be had. */
+static const uint8_t *core_bytes(int32_t slot, uint32_t offset, uint32_t len, uint8_t **copy)
+{
+    *copy = NULL;
+    if (slot < 0) return s_cfg.core->own_wasm;
+    if ((slot != 2 && slot != 3) || !slot_ok(slot, offset, len)) return NULL;
+    const uint8_t *p = s_cfg.storage->map ? s_cfg.storage->map(s_cfg.storage->ctx, slot, offset, len) : NULL;
+    if (p) return p;
+    *copy = malloc(len);
+    if (*copy && !s_cfg.storage->read(s_cfg.storage->ctx, slot, offset, *copy, len)) {
+        free(*copy);
+        *copy = NULL;
+    }
+    return *copy;
+}
+
+/* The core now runs from these bytes (a heap copy lives as long as it does). */
+static void core_runs(int32_t slot, uint32_t offset, uint32_t len, uint8_t *copy)
+{
+    if (s_core_copy != copy) free(s_core_copy);
+    s_core_copy = copy;
+    s_core_from = slot;
+    s_core_off = offset;
+    s_core_len = len;
+    s_core_good = 0;
+}
+
+static int32_t swap_failed(int code, const char *why, char *words, int32_t cap)
+{
+    size_t k = strnlen(why, (size_t)cap);
+    memcpy(words, why, k);
+    return code | (int32_t)(k << 16);
+}
+
+int32_t mh_core_swap(int32_t slot, uint32_t offset, uint32_t len, int32_t state_version, uint32_t err, int32_t cap)
+{
+    char *words = (char *)app(err, (uint32_t)cap);
+    if (words == NULL || cap < 1) return 1;
+    const module_core_host_t *core = s_cfg.core;
+    if (core == NULL) return swap_failed(1, "this firmware does not swap cores", words, cap);
+    uint8_t *copy = NULL;
+    const uint8_t *wasm = core_bytes(slot, offset, len, &copy);
+    size_t n = slot < 0 ? core->own_len : len;
+    if (wasm == NULL) return swap_failed(2, "no heap for the core's bytes, or its slot does not read", words, cap);
+    /* The running state, then the running core's bytes, for the way back. */
+    uint8_t *state = NULL;
+    size_t state_len = 0;
+    const bool have = core->state_save(&state, &state_len);
+    const int32_t running = have ? scale_state_version(state, state_len) : -1;
+    char why[128] = "";
+    int code = core->replace(wasm, n, why, sizeof why);
+    if (code == 0 && running >= 0 && running == state_version) {
+        if (!core->state_load(state, state_len)) {
+            code = 3;
+            snprintf(why, sizeof why, "state_load refused the running core's stream (version %d, %u bytes)", (int)running, (unsigned)state_len);
+        }
+    } else if (code == 0) {
+        code = 4; /* another stream, or none: it started from the blobs */
+    }
+    if (code == 1 || code == 2 || code == 3) {
+        /* The running core back, as it was, with its state. */
+        free(copy);
+        uint8_t *back_copy = NULL;
+        const uint8_t *back = s_core_from < 0 ? core->own_wasm : (s_core_copy ? s_core_copy : core_bytes(s_core_from, s_core_off, s_core_len, &back_copy));
+        char again[128] = "";
+        if (back == NULL || core->replace(back, s_core_from < 0 ? core->own_len : s_core_len, again, sizeof again) != 0 || (have && !core->state_load(state, state_len))) {
+            fprintf(stderr, "module_host: the core before did not come back: %s\n", again);
+        }
+        free(back_copy);
+        free(state);
+        return swap_failed(code, why, words, cap);
+    }
+    free(state);
+    core_runs(slot, offset, len, copy);
+    s_core_swapped = true;
+    return code;
+}
+
 /* ---- the manager: loaded while it has something to decide ----------------------------------------- */
 
 static bool call(const char *name, const char *sig, const double *args, double *result)
@@ -379,6 +470,10 @@ static void note(void)
     s_has_active = p != NULL;
     if (s_has_active) snprintf(s_active_name, sizeof s_active_name, "%.32s", (const char *)p);
     s_trial = s_has_active && call_i("mgr_trial") == 1;
+    s_core_wake = call_i("mgr_core_wake");
+    s_core_slot = call_i("mgr_core_slot");
+    s_core_version = (uint32_t)call_i("mgr_core_version");
+    s_core_trial = call_i("mgr_core_trial") == 1;
 }
 
 static void close_manager(void)
@@ -432,6 +527,74 @@ void module_host_start(const module_host_config_t *config)
     const double args[1] = {(double)(to_io(state, n) ? n : 0)};
     call("mgr_start", "i", args, NULL);
     release();
+}
+
+void module_host_core_boot(const module_host_config_t *config, const uint8_t **wasm, size_t *len)
+{
+    s_cfg = *config;
+    s_engine = config->engine;
+    *wasm = config->core ? config->core->own_wasm : NULL;
+    *len = config->core ? config->core->own_len : 0;
+    if (config->core == NULL) return;
+    s_core_from = -1;
+    uint8_t state[STATE_CAP];
+    size_t n = s_cfg.storage->load_state(s_cfg.storage->ctx, state, sizeof state);
+    if (n == 0 || !open_manager(false)) return;
+    double slot = -1;
+    const double args[1] = {(double)(to_io(state, n) ? n : 0)};
+    if (call("mgr_core_boot", "i", args, &slot) && slot >= 0) {
+        uint32_t at[2] = {0, 0};
+        const uint8_t *io = app((uint32_t)call_i("mgr_io"), sizeof at);
+        if (io) memcpy(at, io, sizeof at);
+        uint8_t *copy = NULL;
+        const uint8_t *p = core_bytes((int32_t)slot, at[0], at[1], &copy);
+        if (p) {
+            *wasm = p;
+            *len = at[1];
+            core_runs((int32_t)slot, at[0], at[1], copy);
+        }
+    }
+    release();
+}
+
+void module_host_core_boot_refused(const char *words)
+{
+    core_runs(-1, 0, 0, NULL);
+    if (!open_manager(true)) return;
+    size_t n = strlen(words) < 160 ? strlen(words) : 160;
+    const double args[1] = {(double)(1 | (int32_t)((to_io(words, n) ? n : 0) << 16))};
+    call("mgr_core_boot_refused", "i", args, NULL);
+    release();
+}
+
+bool module_host_core_sampled(bool trapped, const char *words, bool reading)
+{
+    if (trapped) {
+        if (!s_core_trial || !open_manager(true)) return false;
+        s_core_swapped = false;
+        const char *w = words ? words : "";
+        size_t n = strlen(w) < 200 ? strlen(w) : 200;
+        const bool budget = strstr(w, "instruction") != NULL; /* WAMR: "instruction limit exceeded" */
+        const double args[2] = {budget ? 2 : 1, (double)(to_io(w, n) ? n : 0)};
+        call("mgr_core_failed", "ii", args, NULL);
+        release();
+        return s_core_swapped;
+    }
+    if (!reading) return false;
+    s_core_good++;
+    if (s_core_wake > 0 && s_core_good >= (uint32_t)s_core_wake && open_manager(true)) {
+        const double args[1] = {s_core_good};
+        call("mgr_core_readings", "i", args, NULL);
+        release();
+    }
+    return false;
+}
+
+uint32_t module_host_core_version(int *slot, bool *trial)
+{
+    if (slot) *slot = s_core_slot;
+    if (trial) *trial = s_core_trial;
+    return s_core_version;
 }
 
 /* The failure since the last sample, when there is none yet. */

@@ -386,3 +386,50 @@ uint32_t scale_crc32(const uint8_t *p, size_t n)
     }
     return ~c;
 }
+
+/* ---- the core's state stream ----------------------------------------------------------------- */
+
+/* The stream's header: magic u32, version u16, regions u16, then its whole length (assembly/state.ts). */
+#define STATE_VERSION_AT 4
+#define STATE_LENGTH_AT 8
+#define STATE_HEADER 14
+
+size_t scale_state_save(const scale_core_calls_t *core, uint8_t *dst, size_t cap)
+{
+    size_t io_cap;
+    uint8_t *io = core->io(&io_cap);
+    int32_t n = io ? core->call("state_save", 1, 0, 0) : INT32_MIN;
+    if (n < STATE_HEADER || (io = core->io(&io_cap)) == NULL) return 0;
+    uint32_t total;
+    memcpy(&total, io + STATE_LENGTH_AT, sizeof total);
+    if (total > cap) return total;
+    size_t at = 0;
+    for (int32_t k = 1; n > 0; k++) {
+        if (at + (size_t)n > total || (io = core->io(&io_cap)) == NULL) return 0;
+        memcpy(dst + at, io, (size_t)n);
+        at += (size_t)n;
+        n = core->call("state_save", 1, k, 0);
+    }
+    return n == 0 && at == total ? total : 0;
+}
+
+bool scale_state_load(const scale_core_calls_t *core, const uint8_t *src, size_t len)
+{
+    size_t cap;
+    if (src == NULL || len == 0 || core->io(&cap) == NULL || cap == 0) return false;
+    for (size_t at = 0, k = 0; at < len; at += cap, k++) {
+        uint8_t *io = core->io(&cap);
+        if (io == NULL) return false;
+        size_t n = len - at < cap ? len - at : cap;
+        memcpy(io, src + at, n);
+        int32_t r = core->call("state_load", 2, (int32_t)k, (int32_t)n);
+        if (r < 0 || (r == 0) != (at + n == len)) return false;
+    }
+    return true;
+}
+
+int32_t scale_state_version(const uint8_t *state, size_t len)
+{
+    if (state == NULL || len < STATE_HEADER || memcmp(state, "WSS1", 4) != 0) return -1;
+    return (int32_t)(state[STATE_VERSION_AT] | (uint32_t)state[STATE_VERSION_AT + 1] << 8);
+}

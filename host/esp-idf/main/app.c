@@ -214,9 +214,16 @@ float app_setting(int key)
     return v;
 }
 
-/* The module manager (build/manager.wasm), embedded beside the core. */
+/* The module manager (build/manager.wasm), embedded beside the core (build/release.wasm). */
 extern const uint8_t manager_wasm_start[] asm("_binary_manager_wasm_start");
 extern const uint8_t manager_wasm_end[] asm("_binary_manager_wasm_end");
+extern const uint8_t own_core_start[] asm("_binary_release_wasm_start");
+extern const uint8_t own_core_end[] asm("_binary_release_wasm_end");
+
+void app_after_sample(int32_t status)
+{
+    if (cal_module_after_sample(status)) ESP_LOGW(TAG, "the core on trial trapped: rolled back, its state moved into the core before it");
+}
 
 static double module_now_ms(void)
 {
@@ -251,12 +258,31 @@ static void start_modules(void)
     snprintf(s_module_topic, sizeof s_module_topic, "%s/#", topic);
     const module_engine_t *engine = cal_module_wamr();
     if (engine == NULL) return;
+    const module_core_host_t *core_host = cal_module_core_host(own_core_start, (size_t)(own_core_end - own_core_start));
     module_host_config_t c = {
         .engine = engine, .storage = &storage, .keys_pem = keys, .n_keys = n_keys, .chunk_bytes = SCALE_MQTT_MAX_PAYLOAD,
         .manager_wasm = manager_wasm_start, .manager_len = (size_t)(manager_wasm_end - manager_wasm_start),
         .core_module = core_module, .answer = module_answer, .now_ms = module_now_ms,
-        .free_heap = module_free_heap,
+        .free_heap = module_free_heap, .core = core_host,
     };
+    /* The core to weigh with: the firmware's own (running now), or one installed over the air
+     * and confirmed, swapped in before any state is given to it. */
+    const uint8_t *wasm = NULL;
+    size_t len = 0;
+    module_host_core_boot(&c, &wasm, &len);
+    if (wasm != NULL && wasm != core_host->own_wasm) {
+        if (wasm_host_replace(wasm, len) == ESP_OK) {
+            int slot = -1;
+            const uint32_t v = module_host_core_version(&slot, NULL);
+            ESP_LOGI(TAG, "core %u.%u.%u from slot %c", (unsigned)(v >> 16), (unsigned)(v >> 8) & 0xff, (unsigned)v & 0xff, 'a' + slot);
+        } else {
+            char why[128];
+            snprintf(why, sizeof why, "%s", wasm_host_last_error());
+            ESP_LOGE(TAG, "the core installed over the air does not start (%s): the firmware's own", why);
+            if (wasm_host_replace(core_host->own_wasm, core_host->own_len) != ESP_OK) ESP_LOGE(TAG, "the firmware's own core does not start again");
+            module_host_core_boot_refused(why);
+        }
+    }
     cal_module_link_calibration(true);
     module_host_start(&c);
     ESP_LOGI(TAG, "the module manager took %u bytes of heap while loaded", (unsigned)module_host_manager_bytes());

@@ -38,6 +38,11 @@ void app_core_setup(void);
 /* Saves the blobs the core changed (tare, zero, calibration, settings) to NVS. */
 void app_persist_dirty(void);
 
+/* After every sample (status: scale_sample's, INT32_MIN when it did not complete): a core on trial
+ * that trapped is rolled back, one that weighs is confirmed, a calibration module that failed is
+ * rolled back, before the next sample. */
+void app_after_sample(int32_t status);
+
 /* Tells the core the wall clock when it is known (SNTP, or the RTC after a deep sleep); `again`
  * after the clock was set anew. now_ms: the host's monotonic clock (battery_now_ms). */
 void app_sync_time(bool again, int64_t now_ms);

@@ -469,8 +469,7 @@ void battery_task(void *arg)
         for (;;) {
             const uint32_t yields = hx711_gpio_yields();
             now = battery_now_ms();
-            wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, (int32_t)now, 0);
-            module_host_after_sample();
+            app_after_sample(wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, (int32_t)now, 0));
             step = wasm_host_call_i(SCALE_EXPORT_WAKE_STEP, 1, (int32_t)now, 0);
             if (step != SCALE_WAKE_SAMPLE) break;
             if (hx711_gpio_yields() == yields) vTaskDelay(1);

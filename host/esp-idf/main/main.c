@@ -197,7 +197,7 @@ static void core_task(void *arg)
         app_sync_time(false, now_ms);
         /* Two host calls inside: wait_low (yields until DOUT is low) and clock_in. */
         int32_t status = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, (int32_t)now_ms, 0);
-        module_host_after_sample(); /* a calibration module that failed is rolled back before the next */
+        app_after_sample(status); /* a core on trial or a calibration module that failed is rolled back before the next */
         button_after_sample(now_ms);
         if (status < 0 && status != INT32_MIN) status_led_set(STATUS_FAULT);
         else if (status == 1) status_led_set(app_connected() ? STATUS_OK : settings()->wifi_ssid[0] ? STATUS_BROKER_DOWN : STATUS_UNPROVISIONED);

@@ -48,10 +48,14 @@ typedef struct {
     uint8_t *(*mod_memory)(void *m, uint32_t *size);
 } module_engine_t;
 
-/* Where slots live. The state is the manager's blob (a few dozen bytes), kept whole. */
+/* Where slots live: 0 and 1 hold calibration modules, 2 and 3 cores. The state is the manager's
+ * blob (a few dozen bytes), kept whole. */
 typedef struct {
     void *ctx;
     uint32_t slot_bytes;
+    /* A slot's bytes where they lie (flash mapped into the address space), valid while the device
+     * runs; NULL (or no map) reads them into the heap instead. */
+    const uint8_t *(*map)(void *ctx, int slot, uint32_t offset, size_t len);
     bool (*erase)(void *ctx, int slot);
     bool (*write)(void *ctx, int slot, uint32_t offset, const void *data, size_t len);
     bool (*read)(void *ctx, int slot, uint32_t offset, void *data, size_t len);
@@ -60,6 +64,21 @@ typedef struct {
     bool (*save_state)(void *ctx, const uint8_t *blob, size_t len);
     size_t (*load_state)(void *ctx, uint8_t *blob, size_t cap);
 } module_storage_t;
+
+/* The core itself, for cores sent over the air (assembly/manager/core.ts). */
+typedef struct {
+    const uint8_t *own_wasm; /* the core the firmware was built with */
+    size_t own_len;
+    /* The running core's state stream into a malloc'd buffer (a core that trapped: the state its host
+     * rescued before the instance went); false when there is none. */
+    bool (*state_save)(uint8_t **state, size_t *len);
+    /* The running core unloaded and `wasm` instantiated in its place, set up as at a boot (chips,
+     * blobs, device id, link): 0, 1 not loadable or 2 no memory, with the engine's words. The bytes
+     * outlive the core. */
+    int (*replace)(const uint8_t *wasm, size_t len, char *words, size_t cap);
+    /* A state stream given to the new core; false when it refused it. */
+    bool (*state_load)(const uint8_t *state, size_t len);
+} module_core_host_t;
 
 typedef struct {
     const module_engine_t *engine;
@@ -77,7 +96,28 @@ typedef struct {
     double (*now_ms)(void);
     /* Free heap (bytes), for the figure of what the manager takes while loaded; NULL: not measured. */
     size_t (*free_heap)(void);
+    /* Cores over the air; NULL: core packages are refused. */
+    const module_core_host_t *core;
 } module_host_config_t;
+
+/* At start-up, before the core is instantiated: the core to boot, in *wasm and *len. The firmware's
+ * own, or one installed over the air and confirmed (a trial the restart cut short is rolled back
+ * first, and a slot that no longer reads is given up, and said). The manager is loaded only when the
+ * slots' state names a core. module_host_start follows once the core runs. */
+void module_host_core_boot(const module_host_config_t *config, const uint8_t **wasm, size_t *len);
+
+/* The core module_host_core_boot named did not instantiate (words: why): the firmware's own is to
+ * boot instead, and the manager gives the slot up and says so. */
+void module_host_core_boot_refused(const char *words);
+
+/* After every sample of the core: it trapped (words: the engine's), or made a reading. A core on
+ * trial is confirmed after enough readings, and rolled back at once, with its rescued state, when
+ * it traps. false when it trapped and nothing was swapped in (the host recovers as it always has). */
+bool module_host_core_sampled(bool trapped, const char *words, bool reading);
+
+/* The core in force: its version (major << 16 | minor << 8 | patch), its slot (-1: the firmware's
+ * own), on trial or not. */
+uint32_t module_host_core_version(int *slot, bool *trial);
 
 /* Restores the active slot (or rolls back a trial the device restarted during). Call after the
  * core is instantiated, with the core's calib imports going to the module_host_ functions below. */
@@ -140,6 +180,7 @@ int32_t mh_mod_memory(int32_t h, uint32_t addr, uint32_t at, uint32_t len, int32
 int32_t mh_core_link(int32_t on);
 void mh_answer(uint32_t at, uint32_t len);
 double mh_now_ms(void);
+int32_t mh_core_swap(int32_t slot, uint32_t offset, uint32_t len, int32_t state_version, uint32_t err, int32_t cap);
 
 #ifdef __cplusplus
 }

@@ -163,3 +163,95 @@ void mc_slots(const module_rig_t *rig, const uint8_t *pkg, size_t len, const uin
     rig->samples(100, &gross);
     MC_CHECK(rig->lost() == 0, "%d reading(s) lost", rig->lost());
 }
+
+/* ---- the core itself over the air ----------------------------------------------------------------- */
+
+void mc_send_core(const uint8_t *pkg, size_t len)
+{
+    char begin[160];
+    mc_begin_for(pkg, len, begin, sizeof begin);
+    module_host_message("core/begin", 10, (const uint8_t *)begin, strlen(begin));
+    for (size_t at = 0; at < len; at += 1024) {
+        char sub[40];
+        snprintf(sub, sizeof sub, "core/chunk/%u", (unsigned)at);
+        module_host_message(sub, strlen(sub), pkg + at, len - at < 1024 ? len - at : 1024);
+    }
+    module_host_message("core/end", 8, NULL, 0);
+}
+
+void mc_core_install(const module_rig_t *rig, const uint8_t *pkg, size_t len, const char *expect, uint32_t version)
+{
+    float gross = NAN;
+    int slot = -1, before_slot = -1;
+    bool trial = false;
+    module_host_core_version(&before_slot, NULL);
+    mc_send_core(pkg, len);
+    mc_expect_verdict(expect);
+    if (strcmp(expect, "accepted") == 0) {
+        const uint32_t v = module_host_core_version(&slot, &trial);
+        MC_CHECK(v == version && trial && (slot == 2 || slot == 3), "core %06x in slot %d, trial %d after an accepted install; expected %06x on trial", (unsigned)v, slot, trial, (unsigned)version);
+        rig->samples(250, &gross); /* past the manager's 200 good readings */
+        mc_expect("confirm", "accepted");
+        module_host_core_version(&slot, &trial);
+        MC_CHECK(!trial, "the core is still on trial after 250 samples");
+    } else {
+        module_host_core_version(&slot, NULL);
+        MC_CHECK(slot == before_slot, "a refused core changed the core in force (slot %d, was %d)", slot, before_slot);
+        rig->samples(30, &gross);
+    }
+    MC_CHECK(rig->lost() == 0, "%d reading(s) lost", rig->lost());
+    MC_CHECK(isfinite(gross), "the weight is not finite");
+}
+
+void mc_core_trial(const module_rig_t *rig, const uint8_t *trapping, size_t trapping_len, const uint8_t *good, size_t good_len)
+{
+    float gross = NAN;
+    int slot = -1;
+    bool trial = false;
+    /* A core that traps in its trial: rolled back at once, its state moved into the one before. */
+    mc_send_core(trapping, trapping_len);
+    mc_expect_verdict("accepted");
+    const int readings = rig->samples(300, &gross);
+    char status[16], why[32];
+    MC_CHECK(mc_last("rollback", status, why) && strcmp(status, "accepted") == 0 && strcmp(why, "TRAPPED") == 0, "no rollback for TRAPPED: %s", mc_newest());
+    module_host_core_version(&slot, &trial);
+    MC_CHECK(slot == -1 && !trial, "after the rollback slot %d weighs, trial %d", slot, trial);
+    MC_CHECK(rig->lost() == 0, "%d reading(s) lost across the trap", rig->lost());
+    MC_CHECK(isfinite(gross), "the weight is not finite after the rollback");
+    printf("rolled back (TRAPPED) with %d readings, none lost: %s\n", readings, strstr(mc_newest(), "rolled back"));
+    /* A restart during a trial: the next boot goes back to the core before. */
+    mc_send_core(good, good_len);
+    mc_expect_verdict("accepted");
+    rig->samples(20, &gross);
+    rig->restart();
+    MC_CHECK(mc_last("rollback", status, why) && strcmp(status, "accepted") == 0 && strcmp(why, "UNCONFIRMED") == 0, "no rollback for UNCONFIRMED: %s", mc_newest());
+    printf("rollback accepted UNCONFIRMED\n");
+    module_host_core_version(&slot, &trial);
+    MC_CHECK(slot == -1 && !trial, "a core on trial survived a restart (slot %d)", slot);
+    /* Requested: back to the one before; then nothing to go back to. */
+    mc_send_core(good, good_len);
+    mc_expect_verdict("accepted");
+    rig->samples(20, &gross);
+    module_host_message("core/rollback", 13, NULL, 0);
+    mc_expect("rollback", "accepted");
+    module_host_core_version(&slot, NULL);
+    MC_CHECK(slot == -1, "the rollback left slot %d in force", slot);
+    module_host_message("core/rollback", 13, NULL, 0);
+    mc_expect("rollback", "NO_PREVIOUS");
+    rig->samples(50, &gross);
+    MC_CHECK(rig->lost() == 0, "%d reading(s) lost", rig->lost());
+}
+
+void mc_core_kept(const module_rig_t *rig, const uint8_t *good, size_t good_len, uint32_t version)
+{
+    float gross = NAN;
+    int slot = -1;
+    bool trial = true;
+    mc_core_install(rig, good, good_len, "accepted", version);
+    rig->restart();
+    const uint32_t v = module_host_core_version(&slot, &trial);
+    MC_CHECK(v == version && (slot == 2 || slot == 3) && !trial, "after a restart core %06x in slot %d weighs (trial %d)", (unsigned)v, slot, trial);
+    rig->samples(50, &gross);
+    MC_CHECK(isfinite(gross), "the weight is not finite");
+    printf("core %u.%u.%u kept across a restart (slot %c)\n", (unsigned)(v >> 16), (unsigned)(v >> 8) & 0xff, (unsigned)v & 0xff, 'a' + slot);
+}

@@ -56,3 +56,13 @@ void mc_send_package(const uint8_t *pkg, size_t len);
 void mc_install(const module_rig_t *rig, const uint8_t *pkg, size_t len, const char *expect);
 void mc_service(const module_rig_t *rig, const uint8_t *pkg, size_t len, const char *reason);
 void mc_slots(const module_rig_t *rig, const uint8_t *pkg, size_t len, const uint8_t *pkg_b, size_t len_b);
+
+/* Cores over the air, on the core topic: a package accepted (swapped in on trial as `version`,
+ * confirmed) or refused with `expect` while the scale weighs on, no reading lost either way; a
+ * core that traps in its trial rolled back at once with no reading lost, a restart during a trial
+ * (UNCONFIRMED), a rollback on request and NO_PREVIOUS; a confirmed core kept across a restart. The
+ * rig's restart boots the device's core as the firmware does (module_host_core_boot). */
+void mc_send_core(const uint8_t *pkg, size_t len);
+void mc_core_install(const module_rig_t *rig, const uint8_t *pkg, size_t len, const char *expect, uint32_t version);
+void mc_core_trial(const module_rig_t *rig, const uint8_t *trapping, size_t trapping_len, const uint8_t *good, size_t good_len);
+void mc_core_kept(const module_rig_t *rig, const uint8_t *good, size_t good_len, uint32_t version);

@@ -167,6 +167,23 @@ bool scale_unframe(const uint8_t *buf, size_t len, scale_frame_t *out);
  * binary is malformed. A runtime without WAMR's memory shrinking (wasm3) limits memory to it. */
 int32_t scale_wasm_heap_base(const uint8_t *wasm, size_t len);
 
+/* ---- the core's state stream (state_save / state_load, assembly/state.ts) ---------------------- */
+
+/* A host's way into its core: an export with argc (at most 2) i32 arguments (INT32_MIN when the
+ * call did not complete), and the core's io buffer (NULL without a core). */
+typedef struct {
+    int32_t (*call)(const char *name, uint32_t argc, int32_t a, int32_t b);
+    uint8_t *(*io)(size_t *cap);
+} scale_core_calls_t;
+
+/* The state stream's length, copied to dst when it fits in cap (call again with a buffer that large
+ * when it does not); 0 when the core gave none. */
+size_t scale_state_save(const scale_core_calls_t *core, uint8_t *dst, size_t cap);
+/* Gives a saved stream back, after chips, blobs and device id; false when the core refused it. */
+bool scale_state_load(const scale_core_calls_t *core, const uint8_t *src, size_t len);
+/* The version a stream was written in (its header), -1 when it is not a stream. */
+int32_t scale_state_version(const uint8_t *state, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

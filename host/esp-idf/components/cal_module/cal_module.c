@@ -250,6 +250,7 @@ static int32_t n_mod_memory(wasm_exec_env_t e, int32_t h, uint32_t a, uint32_t a
 static int32_t n_core_link(wasm_exec_env_t e, int32_t on) { (void)e; return mh_core_link(on); }
 static void n_answer(wasm_exec_env_t e, uint32_t at, uint32_t n) { (void)e; mh_answer(at, n); }
 static double n_now_ms(wasm_exec_env_t e) { (void)e; return mh_now_ms(); }
+static int32_t n_core_swap(wasm_exec_env_t e, int32_t s, uint32_t o, uint32_t n, int32_t v, uint32_t err, int32_t cap) { (void)e; return mh_core_swap(s, o, n, v, err, cap); }
 
 static NativeSymbol s_natives[] = {
     {"slot_read", (void *)n_slot_read, "(iiii)i", NULL},
@@ -275,6 +276,7 @@ static NativeSymbol s_natives[] = {
     {"core_link", (void *)n_core_link, "(i)i", NULL},
     {"answer", (void *)n_answer, "(ii)", NULL},
     {"now_ms", (void *)n_now_ms, "()F", NULL},
+    {"core_swap", (void *)n_core_swap, "(iiiiii)i", NULL},
 };
 
 static const module_engine_t ENGINE = {
@@ -334,4 +336,51 @@ void cal_module_link_calibration(bool on)
     static const wasm_host_calibration_t calibration = {
         .context = NULL, .gain = calib_gain, .curve = calib_curve, .knot = calib_knot, .fault = calib_fault, .fit = calib_fit};
     wasm_host_set_calibration(on ? &calibration : NULL);
+}
+
+/* ---- the core itself over the air: module_host's core host over wasm_host ------------------------ */
+
+static bool core_state_save(uint8_t **state, size_t *len)
+{
+    if (!wasm_host_ready()) {
+        *state = wasm_host_take_rescued(len); /* the core trapped: what it held before it went */
+        return *state != NULL;
+    }
+    size_t n = wasm_host_state_save(NULL, 0);
+    *state = n ? malloc(n) : NULL;
+    if (*state == NULL || wasm_host_state_save(*state, n) != n) {
+        free(*state);
+        *state = NULL;
+        return false;
+    }
+    *len = n;
+    return true;
+}
+
+static int core_replace(const uint8_t *wasm, size_t len, char *words, size_t cap)
+{
+    esp_err_t err = wasm_host_replace(wasm, len);
+    if (err == ESP_OK) return 0;
+    snprintf(words, cap, "%s", wasm_host_last_error());
+    return err == ESP_ERR_NO_MEM ? 2 : 1;
+}
+
+static bool core_state_load(const uint8_t *state, size_t len)
+{
+    return wasm_host_state_load(state, len) == ESP_OK;
+}
+
+const module_core_host_t *cal_module_core_host(const uint8_t *own_wasm, size_t own_len)
+{
+    static module_core_host_t host;
+    host = (module_core_host_t){.own_wasm = own_wasm, .own_len = own_len, .state_save = core_state_save, .replace = core_replace, .state_load = core_state_load};
+    return &host;
+}
+
+bool cal_module_after_sample(int32_t status)
+{
+    const bool trapped = status == INT32_MIN && !wasm_host_ready();
+    const bool rolled_back = module_host_core_sampled(trapped, trapped ? wasm_host_last_error() : NULL, status == 1);
+    module_host_after_sample();
+    return rolled_back;
 }

@@ -1,5 +1,6 @@
-/* Module slots in the `modules` partition and NVS (each slot's parameters, and the module manager's
- * state blob, which NVS replaces whole): see module_store.h. */
+/* Module slots in the `modules` partition, core slots in the `cores` partition (mapped into the
+ * address space: a core runs from where it lies), and NVS (each module slot's parameters, and the
+ * module manager's state blob, which NVS replaces whole): see module_store.h. */
 #include "module_store.h"
 
 #include <string.h>
@@ -11,16 +12,28 @@ static const char *TAG = "module_store";
 #define NAMESPACE "modules"
 #define SECTOR 4096u
 
-static const esp_partition_t *s_part;
+static const esp_partition_t *s_part, *s_cores;
 static uint32_t s_slot_bytes;
 /* Sectors of each slot erased since its transfer began: erased as chunks arrive, one sector
  * (about 45 ms of flash time) at a time, rather than the whole slot at once. */
-static uint32_t s_erased[2];
+static uint32_t s_erased[4];
+/* The `cores` partition mapped into the data address space, once, for as long as the device runs. */
+static const uint8_t *s_cores_mapped;
+static esp_partition_mmap_handle_t s_cores_map;
+
+/* The partition and the offset in it of a slot: 0 and 1 in `modules`, 2 and 3 in `cores`. */
+static const esp_partition_t *where(int slot, uint32_t *base)
+{
+    if (slot < 0 || slot > 3) return NULL;
+    *base = (uint32_t)(slot & 1) * s_slot_bytes;
+    return slot < 2 ? s_part : s_cores;
+}
 
 static bool slot_erase(void *ctx, int slot)
 {
     (void)ctx;
-    if (slot != 0 && slot != 1) return false;
+    uint32_t base;
+    if (where(slot, &base) == NULL) return false;
     s_erased[slot] = 0;
     return true;
 }
@@ -28,19 +41,35 @@ static bool slot_erase(void *ctx, int slot)
 static bool slot_write(void *ctx, int slot, uint32_t offset, const void *data, size_t len)
 {
     (void)ctx;
-    if (offset + len > s_slot_bytes) return false;
-    uint32_t base = (uint32_t)slot * s_slot_bytes;
+    uint32_t base;
+    const esp_partition_t *part = where(slot, &base);
+    if (part == NULL || offset + len > s_slot_bytes) return false;
     while (s_erased[slot] < offset + len) {
-        if (esp_partition_erase_range(s_part, base + s_erased[slot], SECTOR) != ESP_OK) return false;
+        if (esp_partition_erase_range(part, base + s_erased[slot], SECTOR) != ESP_OK) return false;
         s_erased[slot] += SECTOR;
     }
-    return esp_partition_write(s_part, base + offset, data, len) == ESP_OK;
+    return esp_partition_write(part, base + offset, data, len) == ESP_OK;
 }
 
 static bool slot_read(void *ctx, int slot, uint32_t offset, void *data, size_t len)
 {
     (void)ctx;
-    return offset + len <= s_slot_bytes && esp_partition_read(s_part, (uint32_t)slot * s_slot_bytes + offset, data, len) == ESP_OK;
+    uint32_t base;
+    const esp_partition_t *part = where(slot, &base);
+    return part != NULL && offset + len <= s_slot_bytes && esp_partition_read(part, base + offset, data, len) == ESP_OK;
+}
+
+/* A core slot's bytes where they lie in flash (the data cache maps them; no heap copy). */
+static const uint8_t *slot_map(void *ctx, int slot, uint32_t offset, size_t len)
+{
+    (void)ctx;
+    if (slot < 2 || slot > 3 || s_cores == NULL || offset + len > s_slot_bytes) return NULL;
+    if (s_cores_mapped == NULL) {
+        const void *p = NULL;
+        if (esp_partition_mmap(s_cores, 0, s_cores->size, ESP_PARTITION_MMAP_DATA, &p, &s_cores_map) != ESP_OK) return NULL;
+        s_cores_mapped = p;
+    }
+    return s_cores_mapped + (uint32_t)(slot & 1) * s_slot_bytes + offset;
 }
 
 static bool nvs_put(const char *key, const void *data, size_t len)
@@ -95,8 +124,11 @@ esp_err_t module_store_init(module_storage_t *out)
         return ESP_ERR_NOT_FOUND;
     }
     s_slot_bytes = (uint32_t)(s_part->size / 2) & ~(SECTOR - 1);
+    s_cores = esp_partition_find_first(ESP_PARTITION_TYPE_DATA, (esp_partition_subtype_t)0x41, "cores");
+    if (s_cores == NULL) ESP_LOGW(TAG, "no `cores` partition (partitions.csv): cores sent over the air will be refused");
+    else if (s_cores->size < 2 * s_slot_bytes) s_cores = NULL;
     *out = (module_storage_t){
-        .ctx = NULL, .slot_bytes = s_slot_bytes, .erase = slot_erase, .write = slot_write, .read = slot_read,
+        .ctx = NULL, .slot_bytes = s_slot_bytes, .map = slot_map, .erase = slot_erase, .write = slot_write, .read = slot_read,
         .save_params = params_save, .load_params = params_load, .save_state = state_save, .load_state = state_load,
     };
     return ESP_OK;

@@ -43,6 +43,10 @@ static int s_failed_attempts;    /* consecutive failed instantiations */
 static int64_t s_next_attempt_ms;
 static bool s_gave_up;
 static wasm_host_calibration_t s_calibration;
+static char s_error[160];        /* why the last load, instantiation or call failed */
+static uint8_t *s_rescued;       /* the state of the core that trapped last */
+static size_t s_rescued_len;
+static void rescue_state(void);
 
 /* ---- natives: every import of assembly/abi.json, same semantics as host/desktop/imports.ts ---- */
 
@@ -173,13 +177,15 @@ static esp_err_t lookup_buffers(void)
         wasm_function_inst_t fn = wasm_runtime_lookup_function(s_inst, names[i]);
         if (fn == NULL || !call_bounded(fn, 0, argv)) {
             const char *exception = fn ? wasm_runtime_get_exception(s_inst) : NULL;
-            ESP_LOGE(TAG, "core export %s %s%s", names[i], fn ? "trapped: " : "missing", exception ? exception : "");
+            snprintf(s_error, sizeof s_error, "core export %s %s%s", names[i], fn ? "trapped: " : "missing", exception ? exception : "");
+            ESP_LOGE(TAG, "%s", s_error);
             return ESP_FAIL;
         }
         results[i] = argv[0];
     }
     if (results[0] != SCALE_ABI_VERSION) {
-        ESP_LOGE(TAG, "core speaks ABI %" PRIu32 ", this firmware %d", results[0], SCALE_ABI_VERSION);
+        snprintf(s_error, sizeof s_error, "core speaks ABI %" PRIu32 ", this firmware %d", results[0], SCALE_ABI_VERSION);
+        ESP_LOGE(TAG, "%s", s_error);
         return ESP_ERR_NOT_SUPPORTED;
     }
     if (!wasm_runtime_validate_app_addr(s_inst, results[1], results[2]) ||
@@ -198,7 +204,8 @@ static esp_err_t load(void)
     char error[128];
     if (s_wasm_copy == NULL) s_wasm_copy = heap_caps_malloc(s_config.wasm_len, MALLOC_CAP_8BIT);
     if (s_wasm_copy == NULL) {
-        ESP_LOGE(TAG, "no %u bytes of heap to load the core from", (unsigned)s_config.wasm_len);
+        snprintf(s_error, sizeof s_error, "no %u bytes of heap to load the core from", (unsigned)s_config.wasm_len);
+        ESP_LOGE(TAG, "%s", s_error);
         return ESP_ERR_NO_MEM;
     }
     /* The loader writes into the buffer it is given: always a fresh RAM copy of the image. */
@@ -213,7 +220,8 @@ static esp_err_t load(void)
         s_wasm_copy = NULL;
     }
     if (s_module == NULL) {
-        ESP_LOGE(TAG, "load: %s", error);
+        snprintf(s_error, sizeof s_error, "load: %.128s", error);
+        ESP_LOGE(TAG, "%s", s_error);
         return ESP_FAIL;
     }
     return ESP_OK;
@@ -228,13 +236,15 @@ static esp_err_t instantiate(void)
      * the core allocates nothing; its linear memory is its static data (__heap_base). */
     s_inst = wasm_runtime_instantiate(s_module, s_config.stack_bytes, 0, error, sizeof error);
     if (s_inst == NULL) {
-        ESP_LOGE(TAG, "instantiate: %s", error);
+        snprintf(s_error, sizeof s_error, "instantiate: %.128s", error);
+        ESP_LOGE(TAG, "%s", s_error);
         err = ESP_FAIL;
         goto fail;
     }
     s_env = wasm_runtime_create_exec_env(s_inst, s_config.stack_bytes);
     if (s_env == NULL) {
-        ESP_LOGE(TAG, "no memory for the execution environment");
+        snprintf(s_error, sizeof s_error, "no memory for the execution environment");
+        ESP_LOGE(TAG, "%s", s_error);
         err = ESP_ERR_NO_MEM;
         goto fail;
     }
@@ -246,7 +256,8 @@ static esp_err_t instantiate(void)
         s_config.on_instantiated();
         s_setting_up = false;
         if (s_setup_trapped) {
-            ESP_LOGE(TAG, "the core trapped while being set up");
+            snprintf(s_error, sizeof s_error, "the core trapped while being set up");
+            ESP_LOGE(TAG, "%s", s_error);
             err = ESP_FAIL;
             goto fail;
         }
@@ -314,6 +325,9 @@ void wasm_host_stop(void)
     wasm_runtime_destroy();
     free(s_pool);
     free(s_wasm_copy);
+    free(s_rescued);
+    s_rescued = NULL;
+    s_rescued_len = 0;
     s_pool = NULL;
     s_wasm_copy = NULL;
     s_started = false;
@@ -332,6 +346,9 @@ bool wasm_host_ready(void)
 esp_err_t wasm_host_recover(int64_t now_ms)
 {
     if (wasm_host_ready()) return ESP_OK;
+    free(s_rescued); /* a plain recovery starts from the blobs, as it always has */
+    s_rescued = NULL;
+    s_rescued_len = 0;
     if (s_gave_up) return ESP_ERR_INVALID_STATE;
     if (now_ms < s_next_attempt_ms) return ESP_ERR_NOT_FINISHED;
     if (instantiate() == ESP_OK) {
@@ -361,10 +378,12 @@ esp_err_t wasm_host_call(const char *name, uint32_t argc, uint32_t *argv)
     }
     if (call_bounded(fn, argc, argv)) return ESP_OK;
     const char *exception = wasm_runtime_get_exception(s_inst);
-    ESP_LOGE(TAG, "core trapped in %s: %s", name, exception ? exception : "?");
+    snprintf(s_error, sizeof s_error, "%s: %s", name, exception ? exception : "?");
+    ESP_LOGE(TAG, "core trapped in %s", s_error);
     if (s_setting_up) {
         s_setup_trapped = true; /* instantiate() fails and unloads once on_instantiated returns */
     } else {
+        rescue_state(); /* for a core on trial rolled back (wasm_host_take_rescued) */
         unload();
         s_next_attempt_ms = 0; /* the first attempt is immediate */
     }
@@ -377,41 +396,69 @@ int32_t wasm_host_call_i(const char *name, uint32_t argc, int32_t a, int32_t b)
     return wasm_host_call(name, argc, argv) == ESP_OK ? (int32_t)argv[0] : INT32_MIN;
 }
 
-/* The stream's header: magic u32, version u16, regions u16, then its whole length (assembly/state.ts). */
-#define STATE_LENGTH_AT 8
-#define STATE_HEADER 14
+static uint8_t *io_of(size_t *cap)
+{
+    return wasm_host_io(cap);
+}
+
+static const scale_core_calls_t CORE_CALLS = {wasm_host_call_i, io_of};
 
 size_t wasm_host_state_save(uint8_t *dst, size_t cap)
 {
-    size_t io_cap;
-    uint8_t *io = wasm_host_io(&io_cap);
-    int32_t n = io ? wasm_host_call_i(SCALE_EXPORT_STATE_SAVE, 1, 0, 0) : INT32_MIN;
-    if (n < STATE_HEADER) return 0;
-    uint32_t total;
-    memcpy(&total, io + STATE_LENGTH_AT, sizeof total);
-    if (total > cap) return total;
-    size_t at = 0;
-    for (int32_t k = 1; n > 0; k++) {
-        if (at + (size_t)n > total) return 0;
-        memcpy(dst + at, io, (size_t)n);
-        at += (size_t)n;
-        n = wasm_host_call_i(SCALE_EXPORT_STATE_SAVE, 1, k, 0);
-    }
-    return n == 0 && at == total ? total : 0;
+    return scale_state_save(&CORE_CALLS, dst, cap);
 }
 
 esp_err_t wasm_host_state_load(const uint8_t *src, size_t len)
 {
-    size_t cap;
-    uint8_t *io = wasm_host_io(&cap);
-    if (io == NULL || src == NULL || len == 0) return ESP_ERR_INVALID_STATE;
-    for (size_t at = 0, k = 0; at < len; at += cap, k++) {
-        size_t n = len - at < cap ? len - at : cap;
-        memcpy(io, src + at, n);
-        int32_t r = wasm_host_call_i(SCALE_EXPORT_STATE_LOAD, 2, (int32_t)k, (int32_t)n);
-        if (r < 0 || (r == 0) != (at + n == len)) return ESP_ERR_INVALID_STATE;
+    return scale_state_load(&CORE_CALLS, src, len) ? ESP_OK : ESP_ERR_INVALID_STATE;
+}
+
+/* The state of a core that trapped, saved before its instance went (rescue_state). */
+static void rescue_state(void)
+{
+    static bool rescuing;
+    if (rescuing || s_inst == NULL) return;
+    rescuing = true;
+    wasm_runtime_clear_exception(s_inst);
+    free(s_rescued);
+    s_rescued = NULL;
+    s_rescued_len = 0;
+    size_t n = wasm_host_state_save(NULL, 0);
+    uint8_t *buf = n ? malloc(n) : NULL;
+    if (buf != NULL && s_inst != NULL && wasm_host_state_save(buf, n) == n) {
+        s_rescued = buf;
+        s_rescued_len = n;
+    } else {
+        free(buf);
     }
-    return ESP_OK;
+    rescuing = false;
+}
+
+uint8_t *wasm_host_take_rescued(size_t *len)
+{
+    uint8_t *p = s_rescued;
+    *len = s_rescued_len;
+    s_rescued = NULL;
+    s_rescued_len = 0;
+    return p;
+}
+
+const char *wasm_host_last_error(void)
+{
+    return s_error;
+}
+
+esp_err_t wasm_host_replace(const uint8_t *wasm, size_t len)
+{
+    if (!s_started || wasm == NULL || len < 8) return ESP_ERR_INVALID_ARG;
+    unload();
+    free(s_wasm_copy);
+    s_wasm_copy = NULL;
+    s_config.wasm = wasm;
+    s_config.wasm_len = len;
+    s_failed_attempts = 0;
+    s_gave_up = false;
+    return instantiate();
 }
 
 int32_t wasm_host_call_if(const char *name, int32_t key, float value)

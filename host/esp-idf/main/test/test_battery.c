@@ -215,7 +215,8 @@ const char *esp_err_to_name(esp_err_t code)
     return text;
 }
 
-void module_host_after_sample(void) {} /* no calibration modules in these cases (their own harness: components/cal_module/test) */
+/* No calibration modules or cores over the air in these cases (their own harness: components/cal_module/test). */
+void app_after_sample(int32_t status) { (void)status; }
 
 /* ---- NVS: the `state` partition, in memory -------------------------------------------------- */
 

@@ -16,6 +16,12 @@
  *   fit KEY PKG                       calibration points through the module's fit, saved
  *   memory KEY PKG                    the pool the core and an installed module need, and the heap
  *                                     the manager takes while loaded (figures)
+ *   core KEY PKG EXPECT VERSION       a core package on the core topic: accepted (swapped in with the
+ *                                     state on trial as VERSION, hex, confirmed) or refused with
+ *                                     EXPECT, the scale weighing on, no reading lost
+ *   core-trial KEY TRAPPING GOOD      a core trapping in its trial rolled back with no reading lost;
+ *                                     a restart during a trial; a rollback on request
+ *   core-kept KEY PKG VERSION         a confirmed core booted again after a restart
  * Usage: test_cal_module <case> <release.wasm> <args...> (manager.wasm beside release.wasm)
  */
 #include <inttypes.h>
@@ -38,7 +44,7 @@
 /* ---- slots in RAM, as the partition and NVS keep them ------------------------------------------ */
 
 #define SLOT_BYTES (128 * 1024)
-static uint8_t s_slot[2][SLOT_BYTES];
+static uint8_t s_slot[4][SLOT_BYTES]; /* a and b: modules; c and d: cores */
 static uint8_t s_params[2][300];
 static size_t s_params_len[2];
 static uint8_t s_state[64];
@@ -47,6 +53,8 @@ static size_t s_state_len;
 static bool ram_erase(void *ctx, int slot) { (void)ctx; memset(s_slot[slot], 0xff, SLOT_BYTES); s_params_len[slot] = 0; return true; }
 static bool ram_write(void *ctx, int slot, uint32_t at, const void *p, size_t n) { (void)ctx; if (at + n > SLOT_BYTES) return false; memcpy(s_slot[slot] + at, p, n); return true; }
 static bool ram_read(void *ctx, int slot, uint32_t at, void *p, size_t n) { (void)ctx; if (at + n > SLOT_BYTES) return false; memcpy(p, s_slot[slot] + at, n); return true; }
+/* Core slots read in place, as the ESP32 maps its `cores` partition. */
+static const uint8_t *ram_map(void *ctx, int slot, uint32_t at, size_t n) { (void)ctx; return slot >= 2 && at + n <= SLOT_BYTES ? s_slot[slot] + at : NULL; }
 static bool ram_save_params(void *ctx, int slot, const uint8_t *b, size_t n) { (void)ctx; if (n > sizeof s_params[0]) return false; memcpy(s_params[slot], b, n); s_params_len[slot] = n; return true; }
 static size_t ram_load_params(void *ctx, int slot, uint8_t *b, size_t cap) { (void)ctx; if (s_params_len[slot] > cap) return 0; memcpy(b, s_params[slot], s_params_len[slot]); return s_params_len[slot]; }
 static bool ram_save_state(void *ctx, const uint8_t *b, size_t n) { (void)ctx; if (n > sizeof s_state) return false; memcpy(s_state, b, n); s_state_len = n; return true; }
@@ -55,7 +63,7 @@ static size_t free_heap(void) { return heap_caps_get_free_size(MALLOC_CAP_8BIT);
 static double s_clock_ms;
 static double now_ms(void) { return s_clock_ms += 1; }
 
-static const module_storage_t STORAGE = {NULL, SLOT_BYTES, ram_erase, ram_write, ram_read, ram_save_params, ram_load_params, ram_save_state, ram_load_state};
+static const module_storage_t STORAGE = {NULL, SLOT_BYTES, ram_map, ram_erase, ram_write, ram_read, ram_save_params, ram_load_params, ram_save_state, ram_load_state};
 
 /* ---- the core, as main.c drives it --------------------------------------------------------------- */
 
@@ -92,13 +100,29 @@ static void start_core(void)
     CHECK(wasm_host_start(&c) == 0, "the core does not start");
 }
 
-/* The device restarting: the manager starts again from what the slots and their state hold. */
+static uint32_t s_last_seq;
+
+/* The device restarting: the core it boots (as app.c boots it: the firmware's own, then one
+ * installed over the air swapped in before any state), then the manager from what the slots and
+ * their state hold. */
 static void start_manager(void)
 {
     module_host_config_t m = {
         .engine = cal_module_wamr(), .storage = &STORAGE, .keys_pem = s_keys, .n_keys = 1, .chunk_bytes = 1024, .manager_wasm = s_manager, .manager_len = s_manager_len,
-        .core_module = core_module, .answer = mc_answer, .now_ms = now_ms, .free_heap = free_heap,
+        .core_module = core_module, .answer = mc_answer, .now_ms = now_ms, .free_heap = free_heap, .core = cal_module_core_host(s_core, s_core_len),
     };
+    const uint8_t *wasm = NULL;
+    size_t len = 0;
+    module_host_core_boot(&m, &wasm, &len);
+    if (wasm != s_core) {
+        if (wasm_host_replace(wasm, len) != ESP_OK) {
+            char why[128];
+            snprintf(why, sizeof why, "%s", wasm_host_last_error());
+            CHECK(wasm_host_replace(s_core, s_core_len) == ESP_OK, "the firmware's own core does not start again");
+            module_host_core_boot_refused(why);
+        }
+        s_last_seq = 0; /* a fresh instance counts from its start */
+    }
     cal_module_link_calibration(true);
     module_host_start(&m);
 }
@@ -107,6 +131,13 @@ static void restart(void)
 {
     module_host_stop();
     core_module(false);
+    int slot = -1;
+    module_host_core_version(&slot, NULL);
+    if (slot >= 0) {
+        /* A power cycle: the firmware's own core first, as at every boot. */
+        CHECK(wasm_host_replace(s_core, s_core_len) == ESP_OK, "the core does not start again");
+        s_last_seq = 0;
+    }
     start_manager();
 }
 
@@ -117,7 +148,6 @@ typedef struct {
     uint32_t flags;
 } reading_t;
 
-static uint32_t s_last_seq;
 static int s_lost;
 
 /* n samples; the last reading in *last. Counts readings whose sequence number skips one. */
@@ -127,8 +157,8 @@ static int samples(int n, reading_t *last)
     int readings = 0;
     for (int i = 0; i < n; i++) {
         int32_t r = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, t += 13, 0);
-        CHECK(r != INT32_MIN, "sample trapped");
-        module_host_after_sample();
+        if (cal_module_after_sample(r)) continue; /* a core on trial trapped, and was rolled back */
+        CHECK(r != INT32_MIN, "sample trapped: %s", wasm_host_last_error());
         if (r == 0) continue;
         const uint8_t *rec = wasm_host_reading();
         reading_t x;
@@ -198,6 +228,19 @@ int main(int argc, char **argv)
         mc_service(&RIG, pkg, len, argv[5]);
         samples(10, &r);
         CHECK(isfinite(r.gross) && fabs(r.gross - 1.16) < 0.02, "after the rollback the built-in curve weighs %.4f", r.gross);
+    } else if (strcmp(name, "core") == 0) {
+        CHECK(argc >= 7, "core: EXPECT VERSION");
+        mc_core_install(&RIG, pkg, len, argv[5], (uint32_t)strtoul(argv[6], NULL, 16));
+        samples(10, &r);
+        CHECK(fabs(r.gross - 1.16) < 0.02, "after the core's install the calibration weighs %.4f", r.gross);
+    } else if (strcmp(name, "core-trial") == 0) {
+        CHECK(argc >= 6, "core-trial: GOOD_PACKAGE");
+        size_t good_len;
+        uint8_t *good = mc_read_file(argv[5], &good_len);
+        mc_core_trial(&RIG, pkg, len, good, good_len);
+    } else if (strcmp(name, "core-kept") == 0) {
+        CHECK(argc >= 6, "core-kept: VERSION");
+        mc_core_kept(&RIG, pkg, len, (uint32_t)strtoul(argv[5], NULL, 16));
     } else if (strcmp(name, "slots") == 0) {
         CHECK(argc >= 6, "slots: PKG_B");
         size_t len_b;

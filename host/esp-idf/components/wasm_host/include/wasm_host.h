@@ -75,6 +75,23 @@ size_t wasm_host_state_save(uint8_t *dst, size_t cap);
  * be started clean (scale_init and its set-up again). */
 esp_err_t wasm_host_state_load(const uint8_t *src, size_t len);
 
+/*
+ * Another core in place of the running one (a core sent over the air): the instance unloaded and
+ * `wasm` instantiated and set up (on_instantiated), the runtime kept (the module manager may be
+ * running in it). The bytes stay the caller's and must outlive the core: a recovery after a trap
+ * loads them again. ESP_OK, or the failure with nothing instantiated (wasm_host_last_error says
+ * why): replace again with the core before.
+ */
+esp_err_t wasm_host_replace(const uint8_t *wasm, size_t len);
+
+/* Why the last load, instantiation or call failed. */
+const char *wasm_host_last_error(void);
+
+/* A call that traps saves the core's state before the instance goes; this hands it over once (the
+ * caller frees it), NULL when there is none. wasm_host_recover drops it: a plain recovery starts
+ * from the blobs. A core on trial that traps is rolled back with it (module_host_core_sampled). */
+uint8_t *wasm_host_take_rescued(size_t *len);
+
 /* The reading record (SCALE_ABI_READING_SIZE bytes). */
 const uint8_t *wasm_host_reading(void);
 
