@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { abi } from "../host/abi.js";
 import { buildPicoHost, runPicoCase, picoWasm3Bytes, picoModulesBinary } from "./pico-host.js";
+import { corePackage, rebuilt, trappingCore, refusedCores } from "./core-fixtures.js";
 import { trusted, signedExample, wat, handPacked, refusedPackages, failingInService } from "./module-fixtures.js";
 import { EmulatedPico, bootromPath } from "./pico-emulator.js";
 import { VirtualScale } from "../host/desktop/virtual-scale.js";
@@ -126,6 +127,43 @@ test("the Pico W host on the desktop: calibration modules through the one manage
     assert.match(slots, /restored table after a restart/);
     assert.match(slots, /sector erases; the slots read back from flash after each restart/);
     t.diagnostic(slots.split("\n").filter((l) => /erases/.test(l)).join(" "));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test("the Pico W host on the desktop: the core itself sent over the air through the one manager into its flash slots: swapped in with its state, refused, rolled back on a trap, kept across restarts", async (t) => {
+  const why = await buildPicoHost();
+  if (why) {
+    if (process.env.WASM_SCALE_REQUIRE_PICO) assert.fail(why);
+    t.skip(why);
+    return;
+  }
+  const work = mkdtempSync(join(tmpdir(), "wasm-scale-picocore-"));
+  try {
+    const key = join(work, "trusted.pub");
+    writeFileSync(key, trusted.pub.export({ type: "spki", format: "pem" }) as string);
+    let n = 0;
+    const file = (bytes: Uint8Array) => {
+      const path = join(work, `c${n++}.wsc`);
+      writeFileSync(path, bytes);
+      return path;
+    };
+    const run = (...args: string[]) => {
+      const r = spawnSync(picoModulesBinary(), [args[0], join(repo, "build", "release.wasm"), key, ...args.slice(1)], { encoding: "utf8" });
+      const output = `${r.stdout}${r.stderr}`;
+      assert.equal(r.status, 0, `${args.join(" ")}:\n${output}`);
+      return output;
+    };
+    assert.match(run("core", file(corePackage(rebuilt(), "0.2.1")), "accepted", "000201"), /install accepted\nconfirm accepted/);
+    assert.match(run("core-kept", file(corePackage(rebuilt(), "0.2.1")), "000201"), /core 0\.2\.1 kept across a restart \(slot c\)/);
+    for (const [what, pkg, reason] of refusedCores()) {
+      assert.match(run("core", file(pkg), reason, "0"), new RegExp(`(install|end) rejected ${reason}`), what);
+    }
+    const trial = run("core-trial", file(corePackage(trappingCore(100), "0.3.0")), file(corePackage(rebuilt(), "0.3.1")));
+    assert.match(trial, /rolled back \(TRAPPED\) with \d+ readings, none lost: rolled back \(TRAPPED: scale_sample: \[trap\] unreachable executed\): the firmware's own core 0\.2\.0 weighs now/);
+    assert.match(trial, /rollback accepted UNCONFIRMED/);
+    assert.match(trial, /rollback rejected NO_PREVIOUS/);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -283,11 +283,30 @@ static void start_modules(void)
     printf("wasm-scale: no module signing key (certs/module-signing.pub): calibration modules will be refused\n");
 #endif
     store_modules_storage(&storage);
+    const module_core_host_t *own = modules_core_host(scale_core_wasm, scale_core_wasm_len);
     const module_host_config_t c = {
         .engine = modules_wasm3(), .storage = &storage, .keys_pem = keys, .n_keys = n_keys, .chunk_bytes = sizeof ((net_message_t *)0)->payload,
         .manager_wasm = scale_manager_wasm, .manager_len = scale_manager_wasm_len, .core_module = core_module,
-        .answer = module_answer, .now_ms = module_now_ms, .free_heap = free_heap,
+        .answer = module_answer, .now_ms = module_now_ms, .free_heap = free_heap, .core = own,
     };
+    /* The core to weigh with: the firmware's own (running now), or one installed over the air and
+     * confirmed, swapped in before any state is given to it. */
+    const uint8_t *wasm = NULL;
+    size_t len = 0;
+    module_host_core_boot(&c, &wasm, &len);
+    if (wasm != NULL && wasm != own->own_wasm) {
+        if (wasm_host_replace(wasm, len)) {
+            int slot = -1;
+            const uint32_t v = module_host_core_version(&slot, NULL);
+            printf("wasm-scale: core %lu.%lu.%lu from slot %c\n", (unsigned long)(v >> 16), (unsigned long)(v >> 8) & 0xff, (unsigned long)v & 0xff, 'a' + slot);
+        } else {
+            char why[160];
+            snprintf(why, sizeof why, "%s", wasm_host_last_error());
+            printf("wasm-scale: the core installed over the air does not start (%s): the firmware's own\n", why);
+            if (!wasm_host_replace(own->own_wasm, own->own_len)) printf("wasm-scale: the firmware's own core does not start again\n");
+            module_host_core_boot_refused(why);
+        }
+    }
     module_host_start(&c);
     printf("wasm-scale: the module manager took %lu bytes of heap while loaded\n", (unsigned long)module_host_manager_bytes());
 }
@@ -602,7 +621,8 @@ int main(void)
             const int32_t now = (int32_t)t;
             const int32_t status = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, &now);
             if (status != 0 && status != INT32_MIN) print_reading(status);
-            module_host_after_sample(); /* a calibration module that failed is rolled back before the next */
+            /* A core on trial or a calibration module that failed is rolled back before the next. */
+            if (modules_after_sample(status)) printf("wasm-scale: the core on trial trapped: rolled back, its state moved into the core before it\n");
             button_after_sample(t);
             persist_dirty();
         }

@@ -10,6 +10,11 @@
  *   service KEY PKG REASON     installed, then fails in service: rolled back with REASON at once
  *   slots KEY PKG_A PKG_B      trial, restart (UNCONFIRMED), confirmation, restart (kept, read
  *                              back from flash), a second module, rollback, NO_PREVIOUS
+ *   core KEY PKG EXPECT VER    a core package on the core topic: accepted (swapped in with the
+ *                              state on trial as VER, hex, confirmed) or refused with EXPECT
+ *   core-trial KEY TRAP GOOD   a core trapping in its trial rolled back with no reading lost; a
+ *                              restart during a trial; a rollback on request
+ *   core-kept KEY PKG VER      a confirmed core booted again from its flash slot after a restart
  * Usage: test_pico_modules <case> <release.wasm> <key.pub> <package> [...] (manager.wasm beside release.wasm)
  */
 #include <math.h>
@@ -68,20 +73,36 @@ static double now_ms(void) { return s_clock_ms += 1; }
 static const char *s_keys[1];
 static uint8_t *s_manager;
 static size_t s_manager_len;
+static const uint8_t *s_core;
+static size_t s_core_len;
 static module_storage_t s_storage;
+static uint32_t s_last_seq;
 
-/* The board restarting: the host starts again from what the flash holds. */
+/* The board restarting: the host starts again from what the flash holds, the core it boots first
+ * (as main.c boots it). */
 static void start_modules(void)
 {
     store_modules_storage(&s_storage);
     const module_host_config_t c = {
         .engine = modules_wasm3(), .storage = &s_storage, .keys_pem = s_keys, .n_keys = 1, .chunk_bytes = 1024,
         .manager_wasm = s_manager, .manager_len = s_manager_len, .core_module = core_module,
-        .answer = mc_answer, .now_ms = now_ms,
+        .answer = mc_answer, .now_ms = now_ms, .core = modules_core_host(s_core, s_core_len),
     };
     const wasm_host_calibration_t calibration = {
         .gain = module_host_gain, .curve = module_host_curve, .knot = module_host_knot, .fault = module_host_fault, .fit = module_host_fit};
     wasm_host_set_calibration(&calibration);
+    const uint8_t *wasm = NULL;
+    size_t len = 0;
+    module_host_core_boot(&c, &wasm, &len);
+    if (wasm != s_core) {
+        if (!wasm_host_replace(wasm, len)) {
+            char why[160];
+            snprintf(why, sizeof why, "%s", wasm_host_last_error());
+            MC_CHECK(wasm_host_replace(s_core, s_core_len), "the firmware's own core does not start again");
+            module_host_core_boot_refused(why);
+        }
+        s_last_seq = 0; /* a fresh instance counts from its start */
+    }
     module_host_start(&c);
 }
 
@@ -89,10 +110,16 @@ static void restart(void)
 {
     module_host_stop();
     core_module(false);
+    int slot = -1;
+    module_host_core_version(&slot, NULL);
+    if (slot >= 0) {
+        /* A power cycle: the firmware's own core first, as at every boot. */
+        MC_CHECK(wasm_host_replace(s_core, s_core_len), "the core does not start again");
+        s_last_seq = 0;
+    }
     start_modules();
 }
 
-static uint32_t s_last_seq;
 static int s_lost;
 
 /* n samples; the last reading's gross weight in *gross. Counts readings whose sequence number skips one. */
@@ -103,8 +130,8 @@ static int samples(int n, float *gross)
     for (int i = 0; i < n; i++) {
         t += 13;
         const int32_t r = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, &t);
-        MC_CHECK(r != INT32_MIN, "sample trapped");
-        module_host_after_sample();
+        if (modules_after_sample(r)) continue; /* a core on trial trapped, and was rolled back */
+        MC_CHECK(r != INT32_MIN, "sample trapped: %s", wasm_host_last_error());
         if (r <= 0) continue;
         const uint8_t *rec = wasm_host_reading();
         uint32_t seq;
@@ -128,6 +155,8 @@ int main(int argc, char **argv)
     const char *name = argv[1];
     size_t core_len, key_len, len;
     const uint8_t *core = mc_read_file(argv[2], &core_len);
+    s_core = core;
+    s_core_len = core_len;
     s_manager = mc_read_manager(argv[2], &s_manager_len);
     s_keys[0] = (const char *)mc_read_file(argv[3], &key_len);
     uint8_t *pkg = mc_read_file(argv[4], &len);
@@ -152,6 +181,17 @@ int main(int argc, char **argv)
         uint8_t *pkg_b = mc_read_file(argv[5], &len_b);
         mc_slots(&RIG, pkg, len, pkg_b, len_b);
         printf("%d sector erases; the slots read back from flash after each restart\n", s_erases);
+    } else if (strcmp(name, "core") == 0) {
+        MC_CHECK(argc >= 7, "core: EXPECT VERSION");
+        mc_core_install(&RIG, pkg, len, argv[5], (uint32_t)strtoul(argv[6], NULL, 16));
+    } else if (strcmp(name, "core-trial") == 0) {
+        MC_CHECK(argc >= 6, "core-trial: GOOD_PACKAGE");
+        size_t good_len;
+        uint8_t *good = mc_read_file(argv[5], &good_len);
+        mc_core_trial(&RIG, pkg, len, good, good_len);
+    } else if (strcmp(name, "core-kept") == 0) {
+        MC_CHECK(argc >= 6, "core-kept: VERSION");
+        mc_core_kept(&RIG, pkg, len, (uint32_t)strtoul(argv[5], NULL, 16));
     } else {
         MC_CHECK(false, "unknown case %s", name);
     }

@@ -7,6 +7,7 @@
 #include "wasm_host.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hx711_pio.h"
@@ -26,6 +27,10 @@ static uint32_t s_backoff_ms = WASM_HOST_BACKOFF_FIRST_MS;
 static uint32_t s_io;
 static uint32_t s_io_cap;
 static uint32_t s_reading;
+static char s_error[160];   /* why the last load or call failed */
+static uint8_t *s_rescued;  /* the state of the core that trapped last */
+static size_t s_rescued_len;
+static void rescue_state(void);
 static struct {
     const char *name;
     IM3Function fn;
@@ -183,7 +188,9 @@ static int32_t call(const char *name, uint32_t argc, const void **args)
     if (r != m3Err_none) {
         M3ErrorInfo info;
         m3_GetErrorInfo(s_runtime, &info);
-        printf("wasm-scale: %s trapped: %s %s; the core is loaded again\n", name, r, info.message ? info.message : "");
+        snprintf(s_error, sizeof s_error, "%s: %s%s%s", name, r, info.message && info.message[0] ? " " : "", info.message ? info.message : "");
+        printf("wasm-scale: %s trapped; the core is loaded again\n", s_error);
+        rescue_state(); /* for a core on trial rolled back (wasm_host_take_rescued) */
         unload();
         return INT32_MIN;
     }
@@ -221,7 +228,8 @@ static bool instantiate(void)
 {
     int32_t heap_base = scale_wasm_heap_base(s_config.wasm, s_config.wasm_len);
     if (heap_base <= 0) {
-        printf("wasm-scale: the core exports no __heap_base\n");
+        snprintf(s_error, sizeof s_error, "the core exports no __heap_base");
+        printf("wasm-scale: %s\n", s_error);
         return false;
     }
     s_runtime = m3_NewRuntime(s_env, s_config.stack_bytes, NULL);
@@ -240,14 +248,16 @@ static bool instantiate(void)
         if (r == m3Err_functionLookupFailed) r = m3Err_none; /* the release core may not import sys.panic */
     }
     if (r != m3Err_none) {
-        printf("wasm-scale: the core did not load: %s\n", r);
+        snprintf(s_error, sizeof s_error, "the core did not load: %s", r);
+        printf("wasm-scale: %s\n", s_error);
         unload();
         return false;
     }
     s_ready = true;
     const int32_t abi = wasm_host_call_i("scale_init", 0, NULL);
     if (abi != SCALE_ABI_VERSION) {
-        printf("wasm-scale: the core speaks ABI %ld, this firmware %d\n", (long)abi, SCALE_ABI_VERSION);
+        snprintf(s_error, sizeof s_error, "the core speaks ABI %ld, this firmware %d", (long)abi, SCALE_ABI_VERSION);
+        printf("wasm-scale: %s\n", s_error);
         unload();
         return false;
     }
@@ -274,6 +284,9 @@ bool wasm_host_ready(void)
 wasm_host_status_t wasm_host_recover(uint32_t now_ms)
 {
     if (s_ready) return WASM_HOST_OK;
+    free(s_rescued); /* a plain recovery starts from the blobs, as it always has */
+    s_rescued = NULL;
+    s_rescued_len = 0;
     if (s_failures >= WASM_HOST_MAX_ATTEMPTS) return WASM_HOST_GAVE_UP;
     if ((int32_t)(now_ms - s_retry_at_ms) < 0) return WASM_HOST_WAIT;
     if (instantiate()) {
@@ -315,4 +328,68 @@ uint32_t wasm_host_linear_bytes(void)
     uint32_t size;
     memory(&size);
     return size;
+}
+
+/* --- the core's state, and another core in its place (cores over the air) ---------------------- */
+
+static int32_t call_two(const char *name, uint32_t argc, int32_t a, int32_t b)
+{
+    const int32_t argv[2] = {a, b};
+    return wasm_host_call_i(name, argc, argv);
+}
+
+static const scale_core_calls_t CORE_CALLS = {call_two, wasm_host_io};
+
+size_t wasm_host_state_save(uint8_t *dst, size_t cap)
+{
+    return scale_state_save(&CORE_CALLS, dst, cap);
+}
+
+bool wasm_host_state_load(const uint8_t *src, size_t len)
+{
+    return scale_state_load(&CORE_CALLS, src, len);
+}
+
+static void rescue_state(void)
+{
+    static bool rescuing;
+    if (rescuing || !s_ready) return;
+    rescuing = true;
+    free(s_rescued);
+    s_rescued = NULL;
+    s_rescued_len = 0;
+    size_t n = wasm_host_state_save(NULL, 0);
+    uint8_t *buf = n ? malloc(n) : NULL;
+    if (buf != NULL && s_ready && wasm_host_state_save(buf, n) == n) {
+        s_rescued = buf;
+        s_rescued_len = n;
+    } else {
+        free(buf);
+    }
+    rescuing = false;
+}
+
+uint8_t *wasm_host_take_rescued(size_t *len)
+{
+    uint8_t *p = s_rescued;
+    *len = s_rescued_len;
+    s_rescued = NULL;
+    s_rescued_len = 0;
+    return p;
+}
+
+const char *wasm_host_last_error(void)
+{
+    return s_error;
+}
+
+bool wasm_host_replace(const uint8_t *wasm, size_t len)
+{
+    if (s_env == NULL || wasm == NULL || len < 8) return false;
+    unload();
+    s_config.wasm = wasm;
+    s_config.wasm_len = len;
+    s_failures = 0;
+    s_backoff_ms = WASM_HOST_BACKOFF_FIRST_MS;
+    return instantiate();
 }

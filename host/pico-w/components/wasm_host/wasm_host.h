@@ -39,6 +39,21 @@ int32_t wasm_host_config_set(int32_t key, float value);
 float wasm_host_config_get(int32_t key);
 
 uint8_t *wasm_host_io(size_t *cap);
+
+/* The core's volatile state (state_save): its length, copied to dst when it fits in cap; 0 when
+ * the core gave none. And back (after chips, blobs, device id): false when the core refused it. */
+size_t wasm_host_state_save(uint8_t *dst, size_t cap);
+bool wasm_host_state_load(const uint8_t *src, size_t len);
+
+/* Another core in place of the running one (a core sent over the air): unloaded, `wasm` (which
+ * must outlive it: wasm3 reads its functions from it as they are first called) instantiated and
+ * set up (on_instantiated). false with nothing instantiated (wasm_host_last_error says why). */
+bool wasm_host_replace(const uint8_t *wasm, size_t len);
+const char *wasm_host_last_error(void);
+
+/* A call that traps saves the core's state before the runtime goes; this hands it over once (the
+ * caller frees it). wasm_host_recover drops it: a plain recovery starts from the blobs. */
+uint8_t *wasm_host_take_rescued(size_t *len);
 const uint8_t *wasm_host_reading(void);
 /* Bytes of linear memory wasm3 allocated (the core's static data, not a 64 KiB page). */
 uint32_t wasm_host_linear_bytes(void);
