@@ -26,6 +26,7 @@ import { heapBudget } from "./heap-budget.js";
 import { bootromPath, emulatorBuild, measurePico } from "./pico-emulator.js";
 import { esp32c3Missing, measureEsp32c3 } from "./esp32c3-qemu.js";
 import { VirtualScale } from "../host/desktop/virtual-scale.js";
+import { coreUpdateOverMqtt, coreSwapHeap } from "./bench-core.js";
 
 const { values } = parseArgs({ options: { json: { type: "boolean", default: false }, samples: { type: "string", default: "1000000" } } });
 const SAMPLES = Number(values.samples);
@@ -140,6 +141,12 @@ if (MOSQUITTO) {
   await m.stop();
 }
 rmSync(pki.dir, { recursive: true, force: true });
+
+// Cores over the air: a rebuilt core to a running scale over MQTT/TLS in 1 KiB chunks, and what a
+// swap takes on the firmware's host (the harness npm test builds; one core at a time).
+const coreUpdate = await coreUpdateOverMqtt();
+const swapHarness = fileURLToPath(new URL("../build/firmware-modules/classic/test_cal_module", import.meta.url));
+const coreSwap = existsSync(swapHarness) ? coreSwapHeap(swapHarness) : null;
 
 // The Pico W: flash and static RAM of the firmware as linked (npm run build:pico, or npm test),
 // and what wasm3 allocates for the core, measured by the firmware's wasm3 host on the desktop.
@@ -278,6 +285,11 @@ const figures = {
   wake_ms_without_publish: Math.round(battery.wakeMsWithoutPublish),
   wake_ms_with_publish: Math.round(battery.wakeMsWithPublish),
   battery_state_bytes_max: battery.maxStateBytes,
+  core_update_seconds_1k_chunks: coreUpdate.seconds,
+  core_update_chunks: coreUpdate.chunks,
+  core_package_bytes: coreUpdate.bytes,
+  core_swap_heap_bytes_64bit: coreSwap?.swap ?? null,
+  core_swap_state_bytes: coreSwap?.state ?? null,
 };
 
 process.exitCode = 0;
@@ -304,6 +316,7 @@ if (values.json) {
   console.log(`${"Pico, emulated RP2040".padEnd(30)}${picoEmulated ? `${figures.pico_cycles_per_sample} cycles a reading at 80 SPS (core ${figures.pico_core_cycles_per_sample}, clock_in ${figures.pico_clock_in_cycles_per_sample}, waiting ${figures.pico_wait_cycles_per_sample}); CPU ${(picoEmulated.cpuShare * 100).toFixed(2)} %; loading the core ${figures.pico_core_load_cycles} cycles, the longest first call ${figures.pico_first_call_cycles}; heap free after it ${figures.pico_heap_free_after_load} bytes` : "no Arm toolchain or boot ROM"}`);
   console.log(`${"Pico W firmware".padEnd(30)}${pico.flash === null ? "not built (npm run build:pico)" : `flash ${pico.flash} bytes, static RAM ${pico.ram} bytes`}; wasm3 RAM for the core ${pico.wasm3 ?? "-"} bytes; Pico 2 W ${pico.flash2 === null ? "not built" : `flash ${pico.flash2} bytes, static RAM ${pico.ram2} bytes`}`);
   console.log(`${"battery, 15 min, hourly".padEnd(30)}${figures.battery_days_lithium_aa_15min} days on 2 lithium AA, ${figures.battery_days_alkaline_aa_15min} on alkaline, ${figures.battery_days_devkit_15min} on a DevKitC (${figures.battery_mah_per_day_15min} mAh a day); a wake ${figures.wake_ms_without_publish} ms, ${figures.wake_ms_with_publish} ms with publishing (virtual, energy model); state ${figures.battery_state_bytes_max} bytes at most`);
+  console.log(`${"core over the air".padEnd(30)}${figures.core_package_bytes} bytes in ${figures.core_update_chunks} chunks of 1 KiB over MQTT/TLS: ${figures.core_update_seconds_1k_chunks} s until it weighs; a swap takes ${figures.core_swap_heap_bytes_64bit ?? "-"} bytes of heap beyond the transfer (state ${figures.core_swap_state_bytes ?? "-"} bytes; one core at a time)`);
   for (const [name, value] of Object.entries(instructions.figures)) console.log(`${name.padEnd(42)}${value ?? "-"}`);
   if (instructions.note) console.log(`note: ${instructions.note}`);
 }

@@ -198,6 +198,41 @@ static int samples_gross(int n, float *gross)
 
 static const module_rig_t RIG = {.samples = samples_gross, .lost = lost, .restart = restart};
 
+/* core-memory: the heap a core swap takes beyond the running scale's, seen at each step of the swap
+ * (the state saved, the old core unloaded and the new one instantiated, the state given to it). */
+static module_core_host_t s_measured;
+static const module_core_host_t *s_measuring;
+static size_t s_least_free, s_state_bytes;
+
+static void seen(void)
+{
+    size_t f = free_heap();
+    if (f < s_least_free) s_least_free = f;
+}
+
+static bool measured_save(uint8_t **state, size_t *len)
+{
+    bool ok = s_measuring->state_save(state, len);
+    if (ok) s_state_bytes = *len;
+    seen();
+    return ok;
+}
+
+static int measured_replace(const uint8_t *wasm, size_t len, char *words, size_t cap)
+{
+    seen();
+    int r = s_measuring->replace(wasm, len, words, cap);
+    seen();
+    return r;
+}
+
+static bool measured_load(const uint8_t *state, size_t len)
+{
+    bool ok = s_measuring->state_load(state, len);
+    seen();
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
     CHECK(argc >= 5, "usage: test_cal_module <case> <release.wasm> <key.pub> <package> [...]");
@@ -294,6 +329,35 @@ int main(int argc, char **argv)
         size_t saved = s_params_len[0] > s_params_len[1] ? s_params_len[0] : s_params_len[1];
         CHECK(saved > 8, "the fitted parameters were not saved");
         printf("fitted: 20 kg weighs %.3f; %u bytes of parameters saved\n", r.gross, (unsigned)saved);
+    } else if (strcmp(name, "core-memory") == 0) {
+        CHECK(argc >= 6, "core-memory: VERSION");
+        module_host_stop();
+        s_measuring = cal_module_core_host(s_core, s_core_len);
+        s_measured = (module_core_host_t){.own_wasm = s_core, .own_len = s_core_len, .state_save = measured_save, .replace = measured_replace, .state_load = measured_load};
+        module_host_config_t m = {
+            .engine = cal_module_wamr(), .storage = &STORAGE, .keys_pem = s_keys, .n_keys = 1, .chunk_bytes = 1024, .manager_wasm = s_manager, .manager_len = s_manager_len,
+            .core_module = core_module, .answer = mc_answer, .now_ms = now_ms, .free_heap = free_heap, .core = &s_measured,
+        };
+        module_host_start(&m);
+        samples(400, &r); /* readings queued in the outbox, as after an outage */
+        /* The package sent, the manager loaded (as for any transfer): then what end, the checks and
+         * the swap take beyond that. */
+        char begin[160];
+        mc_begin_for(pkg, len, begin, sizeof begin);
+        module_host_message("core/begin", 10, (const uint8_t *)begin, strlen(begin));
+        for (size_t at = 0; at < len; at += 1024) {
+            char sub[40];
+            snprintf(sub, sizeof sub, "core/chunk/%u", (unsigned)at);
+            module_host_message(sub, strlen(sub), pkg + at, len - at < 1024 ? len - at : 1024);
+        }
+        const size_t before = free_heap();
+        s_least_free = before;
+        module_host_message("core/end", 8, NULL, 0);
+        mc_expect_verdict("accepted");
+        int slot = -1;
+        CHECK(module_host_core_version(&slot, NULL) == (uint32_t)strtoul(argv[5], NULL, 16) && slot >= 2, "the core was not swapped in");
+        printf("FIGURES {\"swap_bytes\":%u,\"state_bytes\":%u,\"manager_heap\":%u}\n", (unsigned)(before - s_least_free), (unsigned)s_state_bytes,
+               (unsigned)module_host_manager_bytes());
     } else if (strcmp(name, "memory") == 0) {
         wasm_host_memory_t before, after;
         wasm_host_memory(&before);
