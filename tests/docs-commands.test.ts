@@ -29,6 +29,10 @@ type How = { run: string } | { covered: string } | { exempt: string };
 /** Each documented command, by its beginning: run here (the session), covered elsewhere, or exempt. */
 const COVERAGE: Array<[RegExp, How]> = [
   [/^npm ci && npm start\b/, { run: "readme" }],
+  [/^npx wasm-scale module keygen +# once: the signing key \(\.wasm-scale\/keys\); npm start trusts/, { run: "readme" }],
+  [/^npm run asbuild:release +# build\/release\.wasm, with your change/, { covered: ".ci/run (npm ci builds the release core; tests/core-update.test.ts installs a rebuilt one)" }],
+  [/^npx wasm-scale core (pack|sign|install|list)\b/, { run: "readme" }],
+  [/^npx wasm-scale core (verify|rollback)\b/, { covered: "tests/core-update.test.ts (core verify and rollback against npm start)" }],
   [/^npm test\b/, { covered: ".ci/run (it is the test command)" }],
   [/^npm run -s certs -- --out \.wasm-scale\/certs --device-id me@scale1\b/, { run: "readme" }],
   [/^C="--cafile \.wasm-scale/, { run: "readme" }],
@@ -150,7 +154,7 @@ async function stop(child: ChildProcess): Promise<void> {
   while (alive()) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
-test("the README's first session, as written: npm start, a tester's certificate, mosquitto_sub and mosquitto_pub (zero, then counting)", { skip: !existsSync("/usr/bin/mosquitto_sub") && !process.env.WASM_SCALE_REQUIRE_BROWSER && "mosquitto-clients not installed", timeout: 600_000 }, async () => {
+test("the README's first session, as written: npm start, a tester's certificate, mosquitto_sub and mosquitto_pub (zero, then counting), then the running scale's core updated", { skip: !existsSync("/usr/bin/mosquitto_sub") && !process.env.WASM_SCALE_REQUIRE_BROWSER && "mosquitto-clients not installed", timeout: 600_000 }, async () => {
   const dir = scratch();
   const lines = session("readme");
   const start = lines.find((l) => l.startsWith("npm ci && npm start"))!;
@@ -184,6 +188,16 @@ test("the README's first session, as written: npm start, a tester's certificate,
       check();
     });
     await stop(watched.child);
+    // The README's core update, as written, on the same running npm start.
+    const update = lines.filter((l) => /^npx wasm-scale (module keygen|core )/.test(l));
+    assert.equal(update.length, 5, update.join("\n"));
+    const updated = sh(dir, update);
+    assert.match(updated, /install accepted: wasm-scale 0\.2\.1: core wasm-scale 0\.2\.1 weighs now, on trial until 200 good readings; the running state moved into it/);
+    assert.match(updated, /core 0\.2\.1 \(slot c\)( on trial)? is in force/);
+    await new Promise<void>((resolve) => {
+      const check = () => (/core {8}install accepted/.test(npmStart.out()) ? resolve() : setTimeout(check, 100));
+      check();
+    });
   } finally {
     await stop(npmStart.child);
     rmSync(dir, { recursive: true, force: true });
