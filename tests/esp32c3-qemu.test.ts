@@ -22,6 +22,9 @@ import { Recorder } from "../host/desktop/record.js";
 import { replay } from "../host/desktop/replay.js";
 import { repo } from "../host/vendor.mjs";
 import { trusted, signedExample } from "./module-fixtures.js";
+import { corePackage, rebuilt } from "./core-fixtures.js";
+import { firmwarePackage } from "../host/desktop/firmware-cli.js";
+import { createServer as createHttpsServer } from "node:https";
 
 /** A step reached, on stderr when WASM_SCALE_QEMU_ECHO is set (the emulator is slow to watch). */
 const step = (what: string) => { if (process.env.WASM_SCALE_QEMU_ECHO) process.stderr.write(`step| ${what}\n`); };
@@ -31,6 +34,7 @@ const skip = process.env.WASM_SCALE_REQUIRE_ESP32C3 ? false
 
 const DEVICE = "c3-qemu";
 const PORT = 38883; // CONFIG_SCALE_BROKER_URI in host/esp-idf/qemu/sdkconfig.defaults
+const HTTPS_PORT = 38443; // where the test serves the firmware image
 const OFFSET = 84000; // hx711_sim.h
 const PER_KG = 41000;
 
@@ -79,9 +83,9 @@ async function watchFor<T>(find: () => T | undefined, ms = 120_000): Promise<T> 
   }
 }
 
-/** Sends a package as `wasm-scale module install` does: begin, each chunk acknowledged, end; the verdict. */
-async function sendOverMqtt(client: mqtt.MqttClient, pkg: Buffer): Promise<(typeof moduleAnswers)[number]> {
-  const root = `wasm-scale/${DEVICE}/module`;
+/** Sends a package as `wasm-scale module install` (or `core install`: kind "core") does: begin, each chunk acknowledged, end; the verdict. */
+async function sendOverMqtt(client: mqtt.MqttClient, pkg: Buffer, kind: "module" | "core" = "module"): Promise<(typeof moduleAnswers)[number]> {
+  const root = `wasm-scale/${DEVICE}/module${kind === "core" ? "/core" : ""}`;
   const sha256 = createHash("sha256").update(pkg).digest("hex");
   let seen = moduleAnswers.length;
   await client.publishAsync(`${root}/begin`, JSON.stringify({ size: pkg.length, sha256, sender: "c3-watcher" }), { qos: 1 });
@@ -99,7 +103,7 @@ async function sendOverMqtt(client: mqtt.MqttClient, pkg: Buffer): Promise<(type
   return watchFor(() => moduleAnswers.slice(seen).find((a) => a.step === "install" || a.step === "end"));
 }
 
-test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS equal to the desktop's replay, calibration kept in NVS across a restart, a trap recovered, a calibration module installed and rolled back, settings provisioned over its console", { skip, timeout: 30 * 60_000 }, async (t) => {
+test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS equal to the desktop's replay, calibration kept in NVS across a restart, a trap recovered, a calibration module installed and rolled back, a core swapped in over MQTT, the firmware image updated over HTTPS and kept, settings provisioned over its console", { skip, timeout: 30 * 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "wasm-scale-c3-"));
   const pki = await makePki();
   const certs = await deviceCerts(dir, pki.ca, DEVICE);
@@ -119,7 +123,7 @@ test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS e
     if (topic !== `wasm-scale/${DEVICE}/result`) return;
     try {
       const a = JSON.parse(payload.toString("utf8"));
-      if (a.cmd === "module") moduleAnswers.push(a);
+      if (a.cmd === "module" || a.cmd === "core" || a.cmd === "firmware") moduleAnswers.push(a);
     } catch {
       // not JSON: the watch reports it
     }
@@ -214,6 +218,52 @@ test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS e
     await watch.until(() => watch.readings.slice(builtIn).find((r) => r.calibrated && r.stable && r.kg !== null && Math.abs(r.kg - 5) < 0.011));
     t.diagnostic(`module manager loaded with TLS up: took ${manager[1]} bytes, heap free ${manager[2]}, least ever ${manager[3]}`);
     step("a module installed and rolled back over MQTT");
+    // The core itself over MQTT in 1 KiB chunks: read in place from the `cores` partition, swapped
+    // into the running WAMR with the scale's state, confirmed by 200 readings.
+    const coreSent = await sendOverMqtt(watcher, corePackage(rebuilt(), "0.2.1"), "core");
+    assert.equal(coreSent.status, "accepted", JSON.stringify(coreSent));
+    assert.match(coreSent.detail, /core wasm-scale 0\.2\.1 weighs now, on trial until 200 good readings; the running state moved into it/);
+    const swapped = watch.readings.length;
+    const coreConfirmed = await watchFor(() => moduleAnswers.find((a) => a.step === "confirm" && /core 0\.2\.1/.test(a.detail)), 300_000);
+    assert.equal(coreConfirmed.status, "accepted");
+    const afterSwap = watch.readings.slice(swapped);
+    for (let i = 1; i < afterSwap.length; i++) assert.equal(afterSwap[i].seq, afterSwap[i - 1].seq + 1, "no reading lost or repeated across the swap");
+    await watch.until(() => watch.readings.slice(swapped).find((r) => r.calibrated && r.stable && r.kg !== null && Math.abs(r.kg - 5) < 0.011));
+    step("a core swapped in over MQTT and confirmed");
+    // The firmware image itself: a signed package describes it, the scale fetches it over HTTPS
+    // into ota_1, checks it and restarts into it, and keeps it once it has weighed and reached the
+    // broker. An older version is refused first.
+    const image = readFileSync(join(build, "wasm-scale.bin"));
+    const url = `https://10.0.2.2:${HTTPS_PORT}/wasm-scale.bin`;
+    let served = 0;
+    const https = createHttpsServer({ cert: pki.server.cert, key: readFileSync(pki.file("server-key.pem"), "utf8") }, (req, res) => {
+      if (req.url !== "/wasm-scale.bin") return void res.writeHead(404).end();
+      served++;
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": image.length }).end(image);
+    });
+    await new Promise<void>((resolve) => https.listen(HTTPS_PORT, resolve));
+    try {
+      let seen = moduleAnswers.length;
+      await watcher.publishAsync(`wasm-scale/${DEVICE}/module/firmware`, firmwarePackage(image, "0.2.0", url, trusted.priv), { qos: 1 });
+      const old = await watchFor(() => moduleAnswers.slice(seen).find((a) => a.step === "install"));
+      assert.equal(old.reason, "DOWNGRADE", JSON.stringify(old));
+      const otaLine = qemu.lines.length;
+      seen = moduleAnswers.length;
+      await watcher.publishAsync(`wasm-scale/${DEVICE}/module/firmware`, firmwarePackage(image, "0.2.1", url, trusted.priv), { qos: 1 });
+      const accepted = await watchFor(() => moduleAnswers.slice(seen).find((a) => a.step === "install"));
+      assert.equal(accepted.status, "accepted", JSON.stringify(accepted));
+      const fetched = await watchFor(() => moduleAnswers.slice(seen).find((a) => a.step === "fetch"), 900_000);
+      assert.equal(fetched.status, "accepted", JSON.stringify(fetched));
+      assert.match(fetched.detail, new RegExp(`${image.length} bytes into ota_1, SHA-256 checked: restarting into it`));
+      await qemu.waitFor(/rst:0xc \(RTC_SW_CPU_RST\)/, otaLine);
+      await qemu.waitFor(/Loaded app from partition at offset 0x190000/, otaLine);
+      await qemu.waitFor(/core 0\.2\.1 from slot c/, otaLine);
+      await qemu.waitFor(/this firmware image weighed and reached the broker: kept/, otaLine);
+      assert.equal(served, 1);
+    } finally {
+      await new Promise((resolve) => https.close(resolve));
+    }
+    step("the firmware image updated over the air and kept");
     // Provisioning over the console UART (provision_console.c on the real ESP-IDF): a value refused
     // with its reason, then a setting committed to NVS, read back, and in use after the restart.
     qemu.send("hello\n");

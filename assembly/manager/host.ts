@@ -69,6 +69,17 @@
  */
 @external("mgr", "core_swap") export declare function core_swap(slot: i32, offset: u32, len: u32, state: i32, err: usize, cap: i32): i32;
 
+// ---- the firmware image (ESP32: its OTA slots) ----------------------------------------------------
+/** The running firmware image's version (major << 16 | minor << 8 | patch); 0 for a host whose
+ * image is not updated over the air (the desktop, the Pico W). */
+@external("mgr", "firmware_version") export declare function firmware_version(): u32;
+/**
+ * Fetches the firmware image at the url (urlLen bytes at url) into the next OTA slot, checks its
+ * size and SHA-256 (32 bytes at sha) and restarts into it; the host answers how that goes. 0
+ * started, 1 one is under way, 2 larger than the OTA slot, 3 this host cannot.
+ */
+@external("mgr", "firmware_fetch") export declare function firmware_fetch(url: usize, urlLen: i32, size: u32, sha: usize): i32;
+
 // ---- out -----------------------------------------------------------------------------------------
 /** An answer for the result topic: {"cmd":"module",...} JSON. */
 @external("mgr", "answer") export declare function answer(ptr: usize, len: u32): void;

@@ -13,7 +13,7 @@ import { refuse, d, dn, dVersion, publish, reason } from "./out";
 import { params_get } from "./host";
 import { bootCore, bootRefused, coreFailed, coreWake, coreReadings, rollbackCore, coreVersion, verifyCore } from "./core";
 import { cActive, cPrevious, cTrial } from "./slots";
-import { answerOfCore } from "./out";
+import { answerOf } from "./out";
 
 /** This manager's interface with its hosts (host.ts and the exports here). */
 const MANAGER_ABI: i32 = 1;
@@ -113,24 +113,24 @@ export function mgr_rollback(): void {
  */
 export function mgr_core_boot(stateLen: i32): i32 {
   loadState(io, <u32>stateLen);
-  answerOfCore(true);
+  answerOf(1);
   const slot = bootCore(io);
-  answerOfCore(false);
+  answerOf(0);
   return slot;
 }
 
 /** The core mgr_core_boot named did not instantiate (core_swap's code, the engine's words at mgr_io): the firmware's own boots. */
 export function mgr_core_boot_refused(code: i32): void {
-  answerOfCore(true);
+  answerOf(1);
   bootRefused(code, io);
-  answerOfCore(false);
+  answerOf(0);
 }
 
 /** The core in force trapped (kind 1) or ran past its budget (2), words (n bytes) at mgr_io: rolled back when on trial. */
 export function mgr_core_failed(kind: i32, n: i32): void {
-  answerOfCore(true);
+  answerOf(1);
   coreFailed(kind, io, min(n, IO_CAP));
-  answerOfCore(false);
+  answerOf(0);
 }
 
 /** Readings after which the host calls mgr_core_readings (0: no core on trial). */
@@ -140,22 +140,22 @@ export function mgr_core_wake(): i32 {
 
 /** good readings since the core went in (the host counts samples that made a reading). */
 export function mgr_core_readings(good: i32): void {
-  answerOfCore(true);
+  answerOf(1);
   coreReadings(good);
-  answerOfCore(false);
+  answerOf(0);
 }
 
 export function mgr_core_rollback(): void {
-  answerOfCore(true);
+  answerOf(1);
   rollbackCore(0, "");
-  answerOfCore(false);
+  answerOf(0);
 }
 
 /** The core package of len bytes in slot checked without swapping it in (wasm-scale core verify). */
 export function mgr_core_verify(slot: i32, len: u32): void {
-  answerOfCore(true);
+  answerOf(1);
   verifyCore(slot, len);
-  answerOfCore(false);
+  answerOf(0);
 }
 
 /** The core in force: its slot (-1 the firmware's own), version, and whether it is on trial. */

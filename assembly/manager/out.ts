@@ -165,10 +165,11 @@ function quoted(p: usize, n: i32): void {
   wByte(0x22);
 }
 
-/** Answers speak of a core ({"cmd":"core",...,"core":{name, version}}) while this is on. */
-let ofCore = false;
-export function answerOfCore(on: bool): void {
-  ofCore = on;
+/** What answers speak of: 0 a calibration module ({"cmd":"module",...,"module":{name, version}}),
+ * 1 a core ("cmd":"core", "core":{...}), 2 a firmware image ("cmd":"firmware", "firmware":{...}). */
+let answersOf = 0;
+export function answerOf(kind: i32): void {
+  answersOf = kind;
 }
 
 /**
@@ -179,7 +180,8 @@ export function answerOfCore(on: bool): void {
 export function publish(step: string, accepted: bool, why: string, offset: i64, chunk: i32, name: usize, version: u32): void {
   closeDetail();
   wBegin(answerBuf, ANSWER_CAP);
-  if (ofCore) wStr("{\"cmd\":\"core\",\"step\":\"");
+  if (answersOf == 1) wStr("{\"cmd\":\"core\",\"step\":\"");
+  else if (answersOf == 2) wStr("{\"cmd\":\"firmware\",\"step\":\"");
   else wStr("{\"cmd\":\"module\",\"step\":\"");
   wStr(step);
   wStr(accepted ? "\",\"status\":\"accepted\"" : "\",\"status\":\"rejected\"");
@@ -199,7 +201,8 @@ export function publish(step: string, accepted: bool, why: string, offset: i64, 
     wInt(chunk);
   }
   if (name) {
-    if (ofCore) wStr(",\"core\":{\"name\":");
+    if (answersOf == 1) wStr(",\"core\":{\"name\":");
+    else if (answersOf == 2) wStr(",\"firmware\":{\"name\":");
     else wStr(",\"module\":{\"name\":");
     let n = 0;
     while (n < 32 && load<u8>(name + <usize>n) != 0) n++;

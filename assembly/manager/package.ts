@@ -17,8 +17,15 @@ export const MAX_PACKAGE: u32 = MAX_WASM + MAX_MANIFEST + 1024;
 const HEAD: u32 = 13;
 
 // The package read last.
-/** What the package read last holds: a calibration module (0) or a core (KIND_CORE). */
+/** What the package read last holds: a calibration module (0), a core (KIND_CORE), or the
+ * description of a firmware image the scale fetches itself (KIND_FIRMWARE). */
 export const KIND_CORE: i32 = 1;
+export const KIND_FIRMWARE: i32 = 2;
+/** The largest firmware image a manifest may name (an OTA slot of a 16 MB flash). */
+const MAX_FIRMWARE: f64 = 16777216;
+/** A firmware image's https:// address (NUL-terminated), and its length. */
+export const mUrl = memory.data(256);
+export let mUrlLen: i32 = 0;
 export let mKind: i32 = 0;
 /** A core's state stream version (its manifest's "state"). */
 export let mState: i32 = 0;
@@ -145,7 +152,7 @@ function readVector(): bool {
   return jTake(0x7d) && (seen & 3) == 3;
 }
 
-const F_FORMAT = 1, F_NAME = 2, F_VERSION = 4, F_ABI = 8, F_SIZE = 16, F_SHA = 32, F_PARAMS = 64, F_VECTORS = 128, F_TOL = 256, F_KEY = 512, F_STATE = 1024;
+const F_FORMAT = 1, F_NAME = 2, F_VERSION = 4, F_ABI = 8, F_SIZE = 16, F_SHA = 32, F_PARAMS = 64, F_VECTORS = 128, F_TOL = 256, F_KEY = 512, F_STATE = 1024, F_URL = 2048;
 
 function readManifest(): bool {
   mParamCount = 0;
@@ -154,6 +161,8 @@ function readManifest(): bool {
   mKeyLen = 0;
   mKind = 0;
   mState = 0;
+  mUrlLen = 0;
+  let size: f64 = 0;
   if (!jTake(0x7b)) return bad("manifest", "not a JSON object");
   let seen = 0;
   if (jTake(0x7d)) return bad("format", "missing");
@@ -172,6 +181,7 @@ function readManifest(): bool {
     else if (same(key, n, "tolerance")) f = F_TOL;
     else if (same(key, n, "key")) f = F_KEY;
     else if (same(key, n, "state")) f = F_STATE;
+    else if (same(key, n, "url")) f = F_URL;
     if (f == 0) {
       refuse("BAD_PACKAGE");
       d("manifest: unknown field \"");
@@ -184,7 +194,8 @@ function readManifest(): bool {
     if (f == F_FORMAT) {
       const k = jString(text, 80);
       if (same(text, k, "wasm-scale-core")) mKind = KIND_CORE;
-      else if (!same(text, k, "wasm-scale-module")) return bad("format", "not \"wasm-scale-module\" or \"wasm-scale-core\"");
+      else if (same(text, k, "wasm-scale-firmware")) mKind = KIND_FIRMWARE;
+      else if (!same(text, k, "wasm-scale-module")) return bad("format", "not \"wasm-scale-module\", \"wasm-scale-core\" or \"wasm-scale-firmware\"");
     } else if (f == F_NAME) {
       const k = jString(text, 33);
       if (!nameOk(text, k)) return bad("name", "1..32 of a-z 0-9 _ -");
@@ -200,9 +211,14 @@ function readManifest(): bool {
       if (!(v == Math.floor(v)) || Math.abs(v) > 1e6) return bad("abi", "an integer");
       mAbi = <i32>v;
     } else if (f == F_SIZE) {
-      const v = jNumber();
-      if (!(v == Math.floor(v)) || v < 1 || v > <f64>MAX_WASM) return bad("size", "an integer, 1..65536 bytes");
-      mSize = <u32>v;
+      size = jNumber(); // its bounds depend on the format, checked below
+    } else if (f == F_URL) {
+      const k = jString(mUrl, 255);
+      let ok = k > 8 && same(mUrl, 8, "https://");
+      for (let i = 0; ok && i < k; i++) ok = load<u8>(mUrl + <usize>i) > 0x20 && load<u8>(mUrl + <usize>i) < 0x7f;
+      if (!ok) return bad("url", "an https:// address of at most 255 printable characters");
+      store<u8>(mUrl + <usize>k, 0);
+      mUrlLen = k;
     } else if (f == F_SHA) {
       const k = jString(text, 80);
       if (k < 0 || !hex32(text, k, mSha)) return bad("sha256", "64 lower-case hex digits");
@@ -251,15 +267,20 @@ function readManifest(): bool {
   } while (jTake(0x2c));
   if (!jTake(0x7d) || jNext() != -1) return bad("manifest", "not one JSON object");
   // A module declares vectors (and may declare parameters and a tolerance); a core declares its
-  // state stream's version and nothing a module's checks use.
+  // state stream's version and nothing a module's checks use; a firmware image its address.
   const core = mKind == KIND_CORE;
-  if (core && (seen & (F_PARAMS | F_VECTORS | F_TOL))) return bad(seen & F_PARAMS ? "params" : seen & F_VECTORS ? "vectors" : "tolerance", "a core has none");
-  if (!core && (seen & F_STATE)) return bad("state", "a calibration module has none");
-  const required = F_FORMAT | F_NAME | F_VERSION | F_ABI | F_SIZE | F_SHA | (core ? F_STATE : F_VECTORS);
+  const firmware = mKind == KIND_FIRMWARE;
+  if (mKind != 0 && (seen & (F_PARAMS | F_VECTORS | F_TOL))) return bad(seen & F_PARAMS ? "params" : seen & F_VECTORS ? "vectors" : "tolerance", core ? "a core has none" : "a firmware image has none");
+  if (!core && (seen & F_STATE)) return bad("state", "only a core has one");
+  if (!firmware && (seen & F_URL)) return bad("url", "only a firmware image has one");
+  const required = F_FORMAT | F_NAME | F_VERSION | F_SIZE | F_SHA | (core ? F_ABI | F_STATE : firmware ? F_URL : F_ABI | F_VECTORS);
   if ((seen & required) != required) {
     const missing = required & ~seen;
-    return bad(missing & F_FORMAT ? "format" : missing & F_NAME ? "name" : missing & F_VERSION ? "version" : missing & F_ABI ? "abi" : missing & F_SIZE ? "size" : missing & F_SHA ? "sha256" : core ? "state" : "vectors", "missing");
+    return bad(missing & F_FORMAT ? "format" : missing & F_NAME ? "name" : missing & F_VERSION ? "version" : missing & F_ABI ? "abi" : missing & F_SIZE ? "size" : missing & F_SHA ? "sha256" : core ? "state" : firmware ? "url" : "vectors", "missing");
   }
+  const most = firmware ? MAX_FIRMWARE : <f64>MAX_WASM;
+  if (!(size == Math.floor(size)) || size < 1 || size > most) return bad("size", firmware ? "an integer, 1..16777216 bytes" : "an integer, 1..65536 bytes");
+  mSize = <u32>size;
   return true;
 }
 
@@ -315,6 +336,13 @@ export function readPackage(slot: i32, len: u32): bool {
   rSlot(slot, manAt, manAt + manLen);
   vectorsSlot = slot;
   if (!readManifest()) return false;
+  if (mKind == KIND_FIRMWARE) {
+    // It describes an image the scale fetches from its url; the package carries none.
+    if (wasmLen == 0) return true;
+    refuse("BAD_PACKAGE");
+    d("a firmware package carries no image: the scale fetches it from the manifest's url");
+    return false;
+  }
   if (wasmLen < mSize) {
     refuse("TRUNCATED");
     d("the module has ");

@@ -5,11 +5,12 @@
 // for IDLE_MS, unless it comes from the same sender. Every step answers.
 import { slot_erase, slot_write_message, slot_sha256, slot_capacity, message_read, now_ms } from "./host";
 import { readBegin, bSize, bSha, bSender, bSenderLen, MAX_PACKAGE } from "./package";
-import { refuse, say, d, dn, dBytes, dVersion, publish, reason, answerOfCore } from "./out";
+import { refuse, say, d, dn, dBytes, dVersion, publish, reason, answerOf } from "./out";
 import { same } from "./json";
 import { PREVIOUS, sActive, sPrevious, sTrial, spareSlot, setLength, setState, freeHandle, loaded, nameOf, versionOf, cActive, cPrevious, cPreviousVersion, cTrial, cVersion, setCoreState } from "./slots";
 import { install, rollback, nameLength } from "./install";
 import { installCore, rollbackCore } from "./core";
+import { firmwareInstall } from "./firmware";
 
 /** A transfer idle this long may be taken over by another sender. */
 export const IDLE_MS: f64 = 60000;
@@ -225,14 +226,20 @@ function end(kind: i32): void {
 /** A message on the module topic: sub (what follows "<module topic>/") at p, payloadLen bytes;
  * "core/..." the same steps for a core. */
 export function message(p: usize, subLen: i32, payloadLen: i32): void {
+  if (same(p, subLen, "firmware")) {
+    answerOf(2);
+    firmwareInstall(<u32>payloadLen);
+    answerOf(0);
+    return;
+  }
   const core = subLen > 5 && same(p, 5, "core/");
-  answerOfCore(core);
+  answerOf(core ? 1 : 0);
   if (core) {
     p += 5;
     subLen -= 5;
   }
   step(p, subLen, payloadLen, core ? 1 : 0);
-  answerOfCore(false);
+  answerOf(0);
 }
 
 function step(p: usize, subLen: i32, payloadLen: i32, kind: i32): void {
@@ -246,7 +253,7 @@ function step(p: usize, subLen: i32, payloadLen: i32, kind: i32): void {
     refuse("BAD_PACKAGE");
     d("no step \"");
     dBytes(p, min(subLen, 40));
-    d("\": begin, chunk/<offset>, end or rollback, for a core after core/");
+    d("\": begin, chunk/<offset>, end or rollback, for a core after core/; or firmware");
     publish(kind == 1 ? "core" : "module", false, reason(), -1, -1, 0, 0);
   }
 }

@@ -23,6 +23,7 @@ import { writeFileSync, existsSync } from "node:fs";
 import { RecordingError } from "./record.js";
 import { addModuleCommands, ModuleCliError } from "./module-cli.js";
 import { addCoreCommands } from "./core-cli.js";
+import { addFirmwareCommands } from "./firmware-cli.js";
 import { BuildError } from "./modules/build.js";
 import { SendError } from "./modules/send.js";
 import { KeyError } from "./modules/keys.js";
@@ -223,6 +224,7 @@ export function program(): Command {
     });
   addModuleCommands(cli, { connectionOptions, connection: (o) => recordConnection(o as unknown as RecordCliOptions) });
   addCoreCommands(cli, { connectionOptions, connection: (o) => recordConnection(o as unknown as RecordCliOptions) });
+  addFirmwareCommands(cli, { connectionOptions, connection: (o) => recordConnection(o as unknown as RecordCliOptions) });
   addProvisionCommand(cli);
   return cli;
 }

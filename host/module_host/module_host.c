@@ -115,21 +115,31 @@ static uint8_t *app(uint32_t at, uint32_t n)
     return base + at;
 }
 
+/* Slots 0..3 are the storage's; slot 4 is the message being handled (a firmware package). */
+#define MESSAGE_SLOT 4
+
 static bool slot_ok(int32_t slot, uint32_t offset, uint32_t len)
 {
+    if (slot == MESSAGE_SLOT) return s_payload != NULL && (uint64_t)offset + len <= s_payload_len;
     return slot >= 0 && slot <= 3 && (uint64_t)offset + len <= s_cfg.storage->slot_bytes;
 }
 
 static bool storage_read(void *ctx, uint32_t offset, void *data, size_t len)
 {
-    return s_cfg.storage->read(s_cfg.storage->ctx, (int)(intptr_t)ctx, offset, data, len);
+    const int slot = (int)(intptr_t)ctx;
+    if (slot == MESSAGE_SLOT) {
+        if (!slot_ok(slot, offset, (uint32_t)len)) return false;
+        memcpy(data, s_payload + offset, len);
+        return true;
+    }
+    return s_cfg.storage->read(s_cfg.storage->ctx, slot, offset, data, len);
 }
 
 int32_t mh_slot_read(int32_t slot, uint32_t offset, uint32_t at, uint32_t len)
 {
     uint8_t *p = app(at, len);
     if (p == NULL || !slot_ok(slot, offset, len)) return -1;
-    return s_cfg.storage->read(s_cfg.storage->ctx, slot, offset, p, len) ? (int32_t)len : -1;
+    return storage_read((void *)(intptr_t)slot, offset, p, len) ? (int32_t)len : -1;
 }
 
 int32_t mh_slot_erase(int32_t slot)
@@ -351,6 +361,20 @@ void mh_answer(uint32_t at, uint32_t len)
 double mh_now_ms(void)
 {
     return s_cfg.now_ms ? s_cfg.now_ms() : 0;
+}
+
+uint32_t mh_firmware_version(void)
+{
+    return s_cfg.firmware_version ? s_cfg.firmware_version() : 0;
+}
+
+int32_t mh_firmware_fetch(uint32_t url, int32_t url_len, uint32_t size, uint32_t sha)
+{
+    const char *u = (const char *)app(url, (uint32_t)url_len + 1);
+    const uint8_t *h = app(sha, 32);
+    if (s_cfg.firmware_fetch == NULL) return 3;
+    if (u == NULL || h == NULL || url_len < 1 || u[url_len] != 0) return 3;
+    return s_cfg.firmware_fetch(u, size, h);
 }
 
 /* ---- the core itself --------------------------------------------------------------------------- */

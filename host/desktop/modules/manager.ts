@@ -20,8 +20,8 @@ const contract = abi.calibration_module;
 const ACTIVE = 0;
 
 export interface ModuleEvent {
-  /** What the answer is about: a calibration module (absent) or the core itself. */
-  kind?: "core";
+  /** What the answer is about: a calibration module (absent), the core itself, or the firmware image. */
+  kind?: "core" | "firmware";
   step: string;
   status: "accepted" | "rejected";
   reason?: string;
@@ -161,7 +161,9 @@ export class ModuleManager implements CalibrationTarget {
     }
   }
 
+  /** Bytes of a slot; slot 4 is the message being handled (a firmware package). */
   private slotBytes(slot: number, offset: number, len: number): Buffer {
+    if (slot === 4) return Buffer.from(this.payload.subarray(offset, offset + len));
     const b = Buffer.alloc(len);
     const n = this.slots.read(slot, offset, b);
     return b.subarray(0, n);
@@ -169,7 +171,12 @@ export class ModuleManager implements CalibrationTarget {
 
   private imports(): Record<string, (...args: number[]) => number | void> {
     return {
-      slot_read: (slot, offset, ptr, len) => this.slots.read(slot, offset, this.mem.subarray(ptr, ptr + len)),
+      slot_read: (slot, offset, ptr, len) => {
+        if (slot !== 4) return this.slots.read(slot, offset, this.mem.subarray(ptr, ptr + len));
+        const b = this.slotBytes(slot, offset, len);
+        this.put(ptr, b);
+        return b.length === len ? len : -1;
+      },
       slot_erase: (slot) => (this.slots.erase(slot) ? 1 : 0),
       slot_write_message: (slot, offset) => (this.slots.write(slot, offset, this.payload) ? 1 : 0),
       slot_sha256: (slot, offset, len, out) => {
@@ -252,6 +259,9 @@ export class ModuleManager implements CalibrationTarget {
         if (active) active.failure = null;
         return r;
       },
+      // The desktop runs no firmware image: a firmware package is refused with the manager's reason.
+      firmware_version: () => 0,
+      firmware_fetch: () => 3,
       core_swap: (slot, offset, len, state, err, cap) => {
         if (!this.cores) {
           const words = Buffer.from("this host does not swap cores").subarray(0, cap);
@@ -268,7 +278,9 @@ export class ModuleManager implements CalibrationTarget {
       },
       answer: (ptr, len) => {
         const { cmd, core, ...rest } = JSON.parse(this.text(ptr, len)) as ModuleEvent & { cmd: string; core?: ModuleEvent["module"] };
-        const e: ModuleEvent = cmd === "core" ? { kind: "core", ...rest, ...(core ? { module: core } : {}) } : rest;
+        const { firmware, ...others } = rest as typeof rest & { firmware?: ModuleEvent["module"] };
+        const named = core ?? firmware;
+        const e: ModuleEvent = cmd === "core" || cmd === "firmware" ? { kind: cmd, ...others, ...(named ? { module: named } : {}) } : rest;
         if (this.capture) return this.capture(e);
         if (["begin", "chunk", "end", "module", "core"].includes(e.step) && this.onTransfer) this.onTransfer(e);
         else this.onEvent(e);

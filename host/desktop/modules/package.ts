@@ -56,7 +56,19 @@ export const coreManifestSchema = z.object({
   key: z.string().regex(/^[0-9a-f]{16}$/).optional(),
 }).strict();
 
-export type Manifest = z.infer<typeof manifestSchema> | z.infer<typeof coreManifestSchema>;
+/** A firmware image's manifest (the ESP32's OTA): the image is fetched by the scale from its url. */
+export const firmwareManifestSchema = z.object({
+  format: z.literal("wasm-scale-firmware"),
+  name: z.string().regex(/^[a-z0-9_-]{1,32}$/, "1..32 of a-z 0-9 _ -"),
+  version: z.string().regex(/^\d{1,3}\.\d{1,3}\.\d{1,3}$/, "major.minor.patch"),
+  size: z.number().int().positive().max(16 * 1024 * 1024),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, "64 lower-case hex digits"),
+  url: z.string().regex(/^https:\/\/[\x21-\x7e]{1,247}$/, "an https:// address of at most 255 printable characters"),
+  key: z.string().regex(/^[0-9a-f]{16}$/).optional(),
+}).strict();
+
+export type Manifest = z.infer<typeof manifestSchema> | z.infer<typeof coreManifestSchema> | z.infer<typeof firmwareManifestSchema>;
+export type FirmwareManifest = z.infer<typeof firmwareManifestSchema>;
 export type CoreManifest = z.infer<typeof coreManifestSchema>;
 export type ModuleManifest = z.infer<typeof manifestSchema>;
 export type Vector = z.infer<typeof vector>;
@@ -107,10 +119,15 @@ export function decodePackage(bytes: Uint8Array): ModulePackage {
   let manifest: Manifest;
   try {
     const json = JSON.parse(manifestBytes.toString("utf8")) as { format?: unknown };
-    manifest = json?.format === "wasm-scale-core" ? coreManifestSchema.parse(json) : manifestSchema.parse(json);
+    manifest = json?.format === "wasm-scale-core" ? coreManifestSchema.parse(json)
+      : json?.format === "wasm-scale-firmware" ? firmwareManifestSchema.parse(json) : manifestSchema.parse(json);
   } catch (e) {
     const detail = e instanceof z.ZodError ? e.issues.map((i) => `${i.path.join(".") || "manifest"}: ${i.message}`).join("; ") : (e as Error).message;
     throw new ModuleRefused("BAD_PACKAGE", `manifest: ${detail}`);
+  }
+  if (manifest.format === "wasm-scale-firmware") {
+    if (wasm.length) throw new ModuleRefused("BAD_PACKAGE", "a firmware package carries no image: the scale fetches it from the manifest's url");
+    return { manifest, manifestBytes: Buffer.from(manifestBytes), signature: Buffer.from(signature), wasm: Buffer.alloc(0) };
   }
   if (wasm.length < manifest.size) throw new ModuleRefused("TRUNCATED", `the module has ${wasm.length} of its ${manifest.size} bytes`);
   if (wasm.length > manifest.size) throw new ModuleRefused("BAD_PACKAGE", `the module has ${wasm.length} bytes; the manifest says ${manifest.size}`);

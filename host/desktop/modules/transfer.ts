@@ -3,19 +3,19 @@
 import type { ModuleEvent, ModuleManager } from "./manager.js";
 
 export interface TransferAnswer extends ModuleEvent {
-  cmd: "module" | "core";
+  cmd: "module" | "core" | "firmware";
 }
 
 /** The answer as the result topic carries it: {"cmd":"module"|"core",...,"module"|"core":{name, version}}. */
 export function answerOf(e: ModuleEvent): TransferAnswer {
   const { kind, module, ...rest } = e;
-  if (kind === "core") return { cmd: "core", ...rest, ...(module ? { core: module } : {}) } as TransferAnswer;
+  if (kind) return { cmd: kind, ...rest, ...(module ? { [kind]: module } : {}) } as TransferAnswer;
   return { cmd: "module", ...e };
 }
 
 /** One line for a person: the step, its verdict and why. */
 export function describeAnswer(e: ModuleEvent | TransferAnswer): string {
-  const named = e.module ?? (e as { core?: ModuleEvent["module"] }).core;
+  const named = e.module ?? (e as { core?: ModuleEvent["module"] }).core ?? (e as { firmware?: ModuleEvent["module"] }).firmware;
   const what = named ? `${named.name} ${named.version}: ` : "";
   return `${e.step} ${e.status}${e.reason ? ` (${e.reason})` : ""}: ${what}${e.detail}`;
 }

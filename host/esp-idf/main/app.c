@@ -15,6 +15,7 @@
 #include "esp_log.h"
 #include "esp_timer.h"
 #include "cal_module.h"
+#include "fw_update.h"
 #include "module_store.h"
 #include "nvs.h"
 #include "scale_portable.h"
@@ -264,7 +265,10 @@ static void start_modules(void)
         .manager_wasm = manager_wasm_start, .manager_len = (size_t)(manager_wasm_end - manager_wasm_start),
         .core_module = core_module, .answer = module_answer, .now_ms = module_now_ms,
         .free_heap = module_free_heap, .core = core_host,
+        .firmware_version = fw_update_running_version, .firmware_fetch = fw_update_fetch,
     };
+    const fw_update_config_t firmware = {.ca_pem = settings()->ca_pem, .answer = module_answer};
+    fw_update_init(&firmware);
     /* The core to weigh with: the firmware's own (running now), or one installed over the air
      * and confirmed, swapped in before any state is given to it. */
     const uint8_t *wasm = NULL;

@@ -36,6 +36,7 @@
 #include "status_led.h"
 #include "wasm_host.h"
 #include "app.h"
+#include "fw_update.h"
 #include "battery.h"
 #include "button.h"
 #include "settings.h"
@@ -156,18 +157,37 @@ static void __attribute__((noreturn)) cannot_weigh(void)
 }
 
 /* A new firmware image is kept (ESP-IDF's app rollback) once it has weighed and reached the broker:
- * one that cannot is rolled back to the previous image at its next reset. */
+ * one that cannot is rolled back to the previous image at its next reset, or after
+ * IMAGE_TRIAL_MS awake without doing so (a battery scale's next wake is such a reset). */
+#define IMAGE_TRIAL_MS (10 * 60 * 1000)
+static bool s_image_kept;
+
 static void keep_this_image(void)
 {
     static bool kept;
     if (kept) return;
     kept = true;
+    s_image_kept = true;
     esp_ota_img_states_t state;
     const esp_partition_t *running = esp_ota_get_running_partition();
     if (running && esp_ota_get_state_partition(running, &state) == ESP_OK && state == ESP_OTA_IMG_PENDING_VERIFY) {
         esp_err_t err = esp_ota_mark_app_valid_cancel_rollback();
         if (err == ESP_OK) ESP_LOGI(TAG, "this firmware image weighed and reached the broker: kept");
         else ESP_LOGE(TAG, "this firmware image could not be marked valid: %s", esp_err_to_name(err));
+    }
+}
+
+/* An image on trial that has not weighed and reached the broker in IMAGE_TRIAL_MS goes back now. */
+static void image_trial(int64_t now_ms)
+{
+    static bool checked;
+    if (checked || s_image_kept || now_ms < IMAGE_TRIAL_MS) return;
+    checked = true;
+    esp_ota_img_states_t state;
+    const esp_partition_t *running = esp_ota_get_running_partition();
+    if (running && esp_ota_get_state_partition(running, &state) == ESP_OK && state == ESP_OTA_IMG_PENDING_VERIFY) {
+        ESP_LOGE(TAG, "this firmware image did not weigh and reach the broker in %d minutes: back to the image before it", IMAGE_TRIAL_MS / 60000);
+        esp_ota_mark_app_invalid_rollback_and_reboot();
     }
 }
 
@@ -202,6 +222,7 @@ static void core_task(void *arg)
         if (status < 0 && status != INT32_MIN) status_led_set(STATUS_FAULT);
         else if (status == 1) status_led_set(app_connected() ? STATUS_OK : settings()->wifi_ssid[0] ? STATUS_BROKER_DOWN : STATUS_UNPROVISIONED);
         if (status == 1 && app_connected()) keep_this_image();
+        else image_trial(now_ms);
         int messages = app_handle_events(&publish);
         app_persist_dirty();
         /* While the chip converts the next sample, frames go to the network as fast as their
@@ -254,6 +275,7 @@ static void *core_thread(void *arg)
                  (unsigned)esp_get_free_heap_size());
         cannot_weigh();
     }
+    fw_update_set_restart(provision_restart); /* into a new firmware image, the state kept */
     const bool queue = app_start();
     const bool battery = app_setting(SCALE_CFG_WAKE_INTERVAL_S) > 0;
     battery_restore(battery);

@@ -97,6 +97,8 @@ IDF = {
     "esp-tls": (["", "esp-tls-crypto"], ["mbedtls"]),
     "tcp_transport": (["include"], ["esp-tls", "lwip", "esp_timer"]),
     "mqtt": (["esp-mqtt/include"], ["esp_event", "tcp_transport"]),
+    "esp_http_client": (["include"], ["lwip", "esp_event"]),
+    "esp_https_ota": (["include"], ["esp_http_client", "bootloader_support", "esp_app_format", "esp_event", "esp_partition", "app_update"]),
 }
 # Components from the ESP Component Registry (main/idf_component.yml, components/*/idf_component.yml):
 # WAMR, from the vendor folder.

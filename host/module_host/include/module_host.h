@@ -98,6 +98,12 @@ typedef struct {
     size_t (*free_heap)(void);
     /* Cores over the air; NULL: core packages are refused. */
     const module_core_host_t *core;
+    /* The firmware image over the air (the ESP32's OTA slots): the running image's version
+     * (major << 16 | minor << 8 | patch), and a fetch of a checked package's image (its https://
+     * url, size and SHA-256) into the next slot, answered by the host as it goes: 0 started, 1 one
+     * is under way, 2 too large for the slot, 3 cannot. NULL: firmware packages are refused. */
+    uint32_t (*firmware_version)(void);
+    int32_t (*firmware_fetch)(const char *url, uint32_t size, const uint8_t sha256[32]);
 } module_host_config_t;
 
 /* At start-up, before the core is instantiated: the core to boot, in *wasm and *len. The firmware's
@@ -180,6 +186,8 @@ int32_t mh_mod_memory(int32_t h, uint32_t addr, uint32_t at, uint32_t len, int32
 int32_t mh_core_link(int32_t on);
 void mh_answer(uint32_t at, uint32_t len);
 double mh_now_ms(void);
+uint32_t mh_firmware_version(void);
+int32_t mh_firmware_fetch(uint32_t url, int32_t url_len, uint32_t size, uint32_t sha);
 int32_t mh_core_swap(int32_t slot, uint32_t offset, uint32_t len, int32_t state_version, uint32_t err, int32_t cap);
 
 #ifdef __cplusplus

@@ -250,6 +250,8 @@ static int32_t n_mod_memory(wasm_exec_env_t e, int32_t h, uint32_t a, uint32_t a
 static int32_t n_core_link(wasm_exec_env_t e, int32_t on) { (void)e; return mh_core_link(on); }
 static void n_answer(wasm_exec_env_t e, uint32_t at, uint32_t n) { (void)e; mh_answer(at, n); }
 static double n_now_ms(wasm_exec_env_t e) { (void)e; return mh_now_ms(); }
+static uint32_t n_firmware_version(wasm_exec_env_t e) { (void)e; return mh_firmware_version(); }
+static int32_t n_firmware_fetch(wasm_exec_env_t e, uint32_t u, int32_t n, uint32_t size, uint32_t sha) { (void)e; return mh_firmware_fetch(u, n, size, sha); }
 static int32_t n_core_swap(wasm_exec_env_t e, int32_t s, uint32_t o, uint32_t n, int32_t v, uint32_t err, int32_t cap) { (void)e; return mh_core_swap(s, o, n, v, err, cap); }
 
 static NativeSymbol s_natives[] = {
@@ -277,6 +279,8 @@ static NativeSymbol s_natives[] = {
     {"answer", (void *)n_answer, "(ii)", NULL},
     {"now_ms", (void *)n_now_ms, "()F", NULL},
     {"core_swap", (void *)n_core_swap, "(iiiiii)i", NULL},
+    {"firmware_version", (void *)n_firmware_version, "()i", NULL},
+    {"firmware_fetch", (void *)n_firmware_fetch, "(iiii)i", NULL},
 };
 
 static const module_engine_t ENGINE = {

@@ -116,6 +116,8 @@ RAW(n_mod_memory) { UNUSED; RET_I(mh_mod_memory(ARG_I(0), ARG_U(1), ARG_U(2), AR
 RAW(n_core_link) { UNUSED; RET_I(mh_core_link(ARG_I(0))); return m3Err_none; }
 RAW(n_answer) { UNUSED; mh_answer((uint32_t)VOID_ARG(0), (uint32_t)VOID_ARG(1)); return m3Err_none; }
 RAW(n_now_ms) { UNUSED; RET_F(mh_now_ms()); return m3Err_none; }
+RAW(n_firmware_version) { UNUSED; RET_I((int32_t)mh_firmware_version()); return m3Err_none; }
+RAW(n_firmware_fetch) { UNUSED; RET_I(mh_firmware_fetch(ARG_U(0), ARG_I(1), ARG_U(2), ARG_U(3))); return m3Err_none; }
 RAW(n_core_swap) { UNUSED; RET_I(mh_core_swap(ARG_I(0), ARG_U(1), ARG_U(2), ARG_I(3), ARG_U(4), ARG_I(5))); return m3Err_none; }
 
 /* The manager's imports ("mgr", assembly/manager/host.ts) with wasm3's signatures. */
@@ -133,6 +135,7 @@ static const struct {
     {"mod_clear", "v(i)", n_mod_clear},
     {"mod_memory", "i(iiiii)", n_mod_memory}, {"core_link", "i(i)", n_core_link}, {"answer", "v(ii)", n_answer},
     {"now_ms", "F()", n_now_ms}, {"core_swap", "i(iiiiii)", n_core_swap},
+    {"firmware_version", "i()", n_firmware_version}, {"firmware_fetch", "i(iiii)", n_firmware_fetch},
 };
 
 static void mgr_free(void)

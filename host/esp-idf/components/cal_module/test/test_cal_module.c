@@ -22,6 +22,9 @@
  *   core-trial KEY TRAPPING GOOD      a core trapping in its trial rolled back with no reading lost;
  *                                     a restart during a trial; a rollback on request
  *   core-kept KEY PKG VERSION         a confirmed core booted again after a restart
+ *   firmware KEY PKG EXPECT           a firmware package on the firmware topic, this image being
+ *                                     0.2.0: fetched (its url, size and hash printed), or refused
+ *                                     with EXPECT and not fetched
  * Usage: test_cal_module <case> <release.wasm> <args...> (manager.wasm beside release.wasm)
  */
 #include <inttypes.h>
@@ -102,6 +105,15 @@ static void start_core(void)
 
 static uint32_t s_last_seq;
 
+/* The firmware image, as app.c wires it to fw_update: this harness runs image 0.2.0 and records a fetch. */
+static char s_fetched[300];
+static uint32_t firmware_version(void) { return 0x000200; }
+static int32_t firmware_fetch(const char *url, uint32_t size, const uint8_t sha[32])
+{
+    snprintf(s_fetched, sizeof s_fetched, "fetch %s %u %02x%02x", url, (unsigned)size, sha[0], sha[1]);
+    return 0;
+}
+
 /* The device restarting: the core it boots (as app.c boots it: the firmware's own, then one
  * installed over the air swapped in before any state), then the manager from what the slots and
  * their state hold. */
@@ -110,6 +122,7 @@ static void start_manager(void)
     module_host_config_t m = {
         .engine = cal_module_wamr(), .storage = &STORAGE, .keys_pem = s_keys, .n_keys = 1, .chunk_bytes = 1024, .manager_wasm = s_manager, .manager_len = s_manager_len,
         .core_module = core_module, .answer = mc_answer, .now_ms = now_ms, .free_heap = free_heap, .core = cal_module_core_host(s_core, s_core_len),
+        .firmware_version = firmware_version, .firmware_fetch = firmware_fetch,
     };
     const uint8_t *wasm = NULL;
     size_t len = 0;
@@ -329,6 +342,18 @@ int main(int argc, char **argv)
         size_t saved = s_params_len[0] > s_params_len[1] ? s_params_len[0] : s_params_len[1];
         CHECK(saved > 8, "the fitted parameters were not saved");
         printf("fitted: 20 kg weighs %.3f; %u bytes of parameters saved\n", r.gross, (unsigned)saved);
+    } else if (strcmp(name, "firmware") == 0) {
+        CHECK(argc >= 6, "firmware: EXPECT");
+        module_host_message("firmware", 8, pkg, len);
+        mc_expect("install", argv[5]);
+        if (strcmp(argv[5], "accepted") == 0) {
+            CHECK(s_fetched[0], "an accepted firmware package was not fetched");
+            printf("%s\n", s_fetched);
+        } else {
+            CHECK(!s_fetched[0], "a refused firmware package was fetched: %s", s_fetched);
+        }
+        samples(20, &r);
+        CHECK(s_lost == 0, "%d reading(s) lost", s_lost);
     } else if (strcmp(name, "core-memory") == 0) {
         CHECK(argc >= 6, "core-memory: VERSION");
         module_host_stop();
