@@ -52,13 +52,19 @@ export function generateAssemblyScript(): string {
 export function generateCoreLists(): string {
   const exportNames = abi.exports.map((e) => e.name);
   if (exportNames.length > 64) throw new Error("the manager checks at most 64 core exports");
+  // As ASCII bytes in static data (a string literal would be UTF-16 behind a header: twice the RAM).
+  const bytes = (list: string) => `memory.data<u8>([${[...Buffer.from(list, "latin1")].join(",")}])`;
+  const imports = abi.imports.map((i) => `${i.module}.${i.name}`).join(",");
+  const exports = exportNames.join(",");
   return [
     "// Generated from assembly/abi.json by host/gen-abi.ts (npm run abi). Do not edit.",
     "",
-    "/** The core's imports as module.name, comma-separated. */",
-    `export const CORE_IMPORTS = "${abi.imports.map((i) => `${i.module}.${i.name}`).join(",")}";`,
-    "/** The core's exports (memory first), comma-separated. */",
-    `export const CORE_EXPORTS = "${exportNames.join(",")}";`,
+    `/** The core's imports as module.name, comma-separated ASCII: ${imports.length} bytes. */`,
+    `export const CORE_IMPORTS: usize = ${bytes(imports)};`,
+    `export const CORE_IMPORTS_LENGTH: i32 = ${imports.length};`,
+    `/** The core's exports (memory first), comma-separated ASCII. */`,
+    `export const CORE_EXPORTS: usize = ${bytes(exports)};`,
+    `export const CORE_EXPORTS_LENGTH: i32 = ${exports.length};`,
     `export const CORE_EXPORT_COUNT: i32 = ${exportNames.length};`,
   ].join("\n") + "\n";
 }

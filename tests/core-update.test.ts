@@ -12,6 +12,7 @@ import { spawnSync } from "node:child_process";
 import mqtt from "mqtt";
 import { scaleFor, CAL_10KG } from "./helpers.js";
 import { trusted } from "./module-fixtures.js";
+import { firmwarePackage } from "../host/desktop/firmware-cli.js";
 import { corePackage, rebuilt, release, trappingCore, refusedCores, STATE, OWN_VERSION } from "./core-fixtures.js";
 import { ModuleManager, type ModuleEvent } from "../host/desktop/modules/manager.js";
 import { MemorySlots, type SlotStore } from "../host/desktop/modules/slots.js";
@@ -137,6 +138,23 @@ test("a core that traps in its trial is rolled back at once, with the readings q
   runTo(restarted, 8);
   consecutive(restarted.readings);
   assert.equal(restarted.manager.rollback("core").reason, "NO_PREVIOUS");
+});
+
+test("the firmware's own core is the release package.json names (assembly/version.ts)", () => {
+  const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  assert.equal(new ModuleManager(null, null, null, []).activeCore.version, version);
+  assert.equal(OWN_VERSION, version);
+});
+
+test("the desktop runs no firmware image: a firmware package is refused with its reason, nothing fetched", async () => {
+  const r = await rig();
+  runTo(r, 3);
+  const image = Buffer.alloc(4000, 1);
+  image[0] = 0xe9;
+  r.manager.message("firmware", firmwarePackage(image, "0.3.0", "https://updates.example/wasm-scale.bin", trusted.priv));
+  const refused = r.events.find((e) => e.kind === "firmware");
+  assert.equal(refused?.reason, "BAD_PACKAGE", JSON.stringify(r.events));
+  assert.match(refused!.detail, /this scale's firmware image is not updated over the air \(update its core: wasm-scale core install\)/);
 });
 
 test("a core whose state stream differs starts from the blobs, keeps calibration and settings, and says so", async () => {

@@ -33,6 +33,8 @@ const COVERAGE: Array<[RegExp, How]> = [
   [/^npm run asbuild:release +# build\/release\.wasm, with your change/, { covered: ".ci/run (npm ci builds the release core; tests/core-update.test.ts installs a rebuilt one)" }],
   [/^npx wasm-scale core (pack|sign|install|list)\b/, { run: "readme" }],
   [/^npx wasm-scale core (verify|rollback)\b/, { covered: "tests/core-update.test.ts (core verify and rollback against npm start)" }],
+  [/^npx wasm-scale firmware sign host\/esp-idf\/build\/wasm-scale\.bin\b/, { exempt: "an image idf.py builds (the same package, signed by the test: tests/esp32c3-qemu.test.ts)" }],
+  [/^npx wasm-scale firmware install .*--broker mqtts:\/\/broker:8883/, { exempt: "an ESP32 and its broker (the same package over MQTT to the ESP32-C3 in QEMU: tests/esp32c3-qemu.test.ts)" }],
   [/^npm test\b/, { covered: ".ci/run (it is the test command)" }],
   [/^npm run -s certs -- --out \.wasm-scale\/certs --device-id me@scale1\b/, { run: "readme" }],
   [/^C="--cafile \.wasm-scale/, { run: "readme" }],

@@ -14,6 +14,8 @@ import { ModuleManager } from "../host/desktop/modules/manager.js";
 import { trusted, signedExample, wat, handPacked, refusedPackages, failingInService } from "./module-fixtures.js";
 import { CORE, type Interpreter, INTERPRETERS } from "./firmware-host.js";
 import { corePackage, rebuilt, trappingCore, refusedCores } from "./core-fixtures.js";
+import { firmwarePackage } from "../host/desktop/firmware-cli.js";
+import { stranger } from "./module-fixtures.js";
 
 const REQUIRED = Boolean(process.env.WASM_SCALE_REQUIRE_ENGINES);
 const SOURCE = join(repo, "host", "esp-idf", "components", "cal_module", "test");
@@ -106,5 +108,18 @@ for (const interpreter of INTERPRETERS) {
     assert.match(out, /rolled back \(TRAPPED\) with \d+ readings, none lost: rolled back \(TRAPPED: scale_sample: Exception: unreachable\): the firmware's own core 0\.2\.0 weighs now/);
     assert.match(out, /rollback accepted UNCONFIRMED/);
     assert.match(out, /rollback rejected NO_PREVIOUS/);
+  });
+
+  test(`firmware, ${interpreter}: a firmware package is checked by the manager before the image is fetched: signature, a version above the running image's, the package's kind`, { skip }, () => {
+    const image = Buffer.alloc(5000, 7);
+    image[0] = 0xe9;
+    const url = "https://updates.example/wasm-scale.bin";
+    const fetched = run("firmware", file(firmwarePackage(image, "0.3.0", url, trusted.priv)), "accepted");
+    assert.match(fetched, new RegExp(`fetch ${url.replace(/\./g, "\\.")} 5000 [0-9a-f]{4}`));
+    assert.match(run("firmware", file(firmwarePackage(image, "0.2.0", url, trusted.priv)), "DOWNGRADE"), /install rejected DOWNGRADE/);
+    assert.match(run("firmware", file(firmwarePackage(image, "0.3.0", url, stranger.priv)), "UNTRUSTED_KEY"), /install rejected UNTRUSTED_KEY/);
+    assert.match(run("firmware", file(corePackage(rebuilt(), "0.3.0")), "BAD_PACKAGE"), /install rejected BAD_PACKAGE/);
+    const tampered = Buffer.from(firmwarePackage(image, "0.3.0", url, trusted.priv).toString("latin1").replace("updates.example", "updates.exampla"), "latin1");
+    assert.match(run("firmware", file(tampered), "BAD_SIGNATURE"), /install rejected BAD_SIGNATURE/);
   });
 }

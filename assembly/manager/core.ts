@@ -11,7 +11,7 @@ import { rSlot, rByte, rU32, rSkip, rAt, rEof } from "./reader";
 import { refuse, say, d, dn, dc, dBytes, dVersion, publish, reason, rephrase, dKept } from "./out";
 import { cActive, cPrevious, cTrial, cVersion, cPreviousVersion, setCoreState, setLength, lengthOf, slotLetter } from "./slots";
 import { ABI_VERSION } from "../abi";
-import { CORE_IMPORTS, CORE_EXPORTS, CORE_EXPORT_COUNT } from "./core-abi";
+import { CORE_IMPORTS, CORE_IMPORTS_LENGTH, CORE_EXPORTS, CORE_EXPORTS_LENGTH, CORE_EXPORT_COUNT } from "./core-abi";
 import { CORE_VERSION, STATE_VERSION } from "../version";
 
 const words = memory.data(160);
@@ -26,18 +26,20 @@ export function coreVersion(): u32 {
   return cActive >= 0 ? cVersion : CORE_VERSION;
 }
 
-/** Whether the n bytes at name are one of list's comma-separated names; its index, or -1. */
-function indexIn(list: string, n: i32): i32 {
+/** Where the comma-separated list's name after `start` ends. */
+function nameEnd(list: usize, length: i32, start: i32): i32 {
+  let end = start;
+  while (end < length && load<u8>(list + <usize>end) != 0x2c) end++;
+  return end;
+}
+
+/** Which of list's comma-separated names (length bytes at list) the n bytes at name are; -1 for none. */
+function indexIn(list: usize, length: i32, n: i32): i32 {
   let start = 0;
   let k = 0;
-  while (start <= list.length) {
-    let end = list.indexOf(",", start);
-    if (end < 0) end = list.length;
-    if (end - start == n) {
-      let same = true;
-      for (let i = 0; i < n && same; i++) same = <i32>load<u8>(name + <usize>i) == list.charCodeAt(start + i);
-      if (same) return k;
-    }
+  while (start <= length) {
+    const end = nameEnd(list, length, start);
+    if (end - start == n && memory.compare(name, list + <usize>start, <usize>n) == 0) return k;
     start = end + 1;
     k++;
   }
@@ -99,7 +101,7 @@ function scanCore(slot: i32, at: u32, len: u32): bool {
           rByte();
           rByte();
         }
-        if (k < 0 || indexIn(CORE_IMPORTS, k) < 0) {
+        if (k < 0 || indexIn(CORE_IMPORTS, CORE_IMPORTS_LENGTH, k) < 0) {
           refuse("FORBIDDEN_IMPORT");
           d("the core imports ");
           if (k >= 0) dBytes(name, k);
@@ -114,7 +116,7 @@ function scanCore(slot: i32, at: u32, len: u32): bool {
         const k = readName(0);
         const kind = rByte();
         rU32();
-        const e = k < 0 ? -1 : indexIn(CORE_EXPORTS, k);
+        const e = k < 0 ? -1 : indexIn(CORE_EXPORTS, CORE_EXPORTS_LENGTH, k);
         if (e >= 0 && (kind == 2) == (e == 0)) seen |= (<u64>1) << <u64>e;
       }
     }
@@ -131,10 +133,8 @@ function scanCore(slot: i32, at: u32, len: u32): bool {
     refuse("BAD_MODULE");
     d("the core does not export ");
     let start = 0;
-    for (let k = 0; k < e; k++) start = CORE_EXPORTS.indexOf(",", start) + 1;
-    let stop = CORE_EXPORTS.indexOf(",", start);
-    if (stop < 0) stop = CORE_EXPORTS.length;
-    for (let i = start; i < stop; i++) dc(CORE_EXPORTS.charCodeAt(i));
+    for (let k = 0; k < e; k++) start = nameEnd(CORE_EXPORTS, CORE_EXPORTS_LENGTH, start) + 1;
+    dBytes(CORE_EXPORTS + <usize>start, nameEnd(CORE_EXPORTS, CORE_EXPORTS_LENGTH, start) - start);
     d(" (abi.json)");
     return false;
   }

@@ -80,7 +80,10 @@ static void fetch_task(void *arg)
     esp_https_ota_config_t ota = {.http_config = &http};
     esp_https_ota_handle_t handle = NULL;
     esp_err_t err = esp_https_ota_begin(&ota, &handle);
-    while (err == ESP_OK && (err = esp_https_ota_perform(handle)) == ESP_ERR_HTTPS_OTA_IN_PROGRESS) {
+    if (err == ESP_OK) {
+        do {
+            err = esp_https_ota_perform(handle); /* a piece at a time, until the whole image is written */
+        } while (err == ESP_ERR_HTTPS_OTA_IN_PROGRESS);
     }
     const int got = handle ? esp_https_ota_get_image_len_read(handle) : 0;
     const char *reason = NULL;
