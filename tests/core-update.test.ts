@@ -200,13 +200,17 @@ test("wasm-scale core pack, sign, verify and install a rebuilt core on a running
     const client = await mqtt.connectAsync(`mqtts://localhost:${port}`, { ca: readFileSync(me.ca), cert: readFileSync(me.device), key: readFileSync(me.deviceKey), clientId: "core-update-watch" });
     watcher = client;
     const seqs: number[] = [];
+    const states: Array<{ calibrated?: boolean }> = [];
     client.on("message", (topic, payload) => {
       if (topic !== "wasm-scale/scale1/state") return;
-      const s = (JSON.parse(payload.toString()) as { seq?: number }).seq;
-      if (typeof s === "number") seqs.push(s);
+      const r = JSON.parse(payload.toString()) as { seq?: number; calibrated?: boolean };
+      if (typeof r.seq === "number") seqs.push(r.seq);
+      states.push(r);
     });
     await client.subscribeAsync("wasm-scale/scale1/state", { qos: 1 });
     while (seqs.length < 20) await new Promise((resolve) => setTimeout(resolve, 100));
+    const before = states.at(-1)!;
+    assert.equal(before.calibrated, true, "npm start's scenario calibrated the scale");
     const installed = run("core", "install", pkg, "--certs", certs, "--port", port);
     assert.equal(installed.status, 0, installed.stdout + installed.stderr);
     assert.match(installed.stdout, /install accepted: wasm-scale 0\.2\.1: core wasm-scale 0\.2\.1 weighs now, on trial/);
@@ -219,6 +223,8 @@ test("wasm-scale core pack, sign, verify and install a rebuilt core on a running
     const mark = seqs.length;
     while (seqs.length < mark + 20) await new Promise((resolve) => setTimeout(resolve, 100));
     for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1] + 1, `published seq ${seqs[i - 1]} then ${seqs[i]}`);
+    const from = states.indexOf(before);
+    assert.ok(states.slice(from).every((r) => r.calibrated === true), "the calibration kept across both swaps");
   } finally {
     await watcher?.endAsync();
     if (scale && scale.child.exitCode === null) {

@@ -135,7 +135,9 @@ test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS e
   const flash = freshFlash(join(dir, "flash.bin"));
   let qemu = new Qemu(tools, flash);
   try {
-    // WAMR loads the release core, with the Kconfig defaults, and the firmware says what it took.
+    // The image boots from ota_0, as flashed; WAMR loads the release core, with the Kconfig
+    // defaults, and the firmware says what it took.
+    await qemu.waitFor(/wasm-scale: firmware 0\.2\.0 from ota_0/);
     const loaded = await qemu.waitFor(/wasm_host: core loaded: (\d+) bytes, ABI (\d+)/);
     assert.equal(Number(loaded[1]), statSync(join(repo, "build", "release.wasm")).size);
     const took = await qemu.waitFor(/WAMR on the heap: the core took (\d+) bytes at start \(linear memory (\d+), module copy (\d+)\)/);
@@ -256,7 +258,7 @@ test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS e
       assert.equal(fetched.status, "accepted", JSON.stringify(fetched));
       assert.match(fetched.detail, new RegExp(`${image.length} bytes into ota_1, SHA-256 checked: restarting into it`));
       await qemu.waitFor(/rst:0xc \(RTC_SW_CPU_RST\)/, otaLine);
-      await qemu.waitFor(/Loaded app from partition at offset 0x190000/, otaLine);
+      await qemu.waitFor(/wasm-scale: firmware 0\.2\.0 from ota_1/, otaLine);
       await qemu.waitFor(/core 0\.2\.1 from slot c/, otaLine);
       await qemu.waitFor(/this firmware image weighed and reached the broker: kept/, otaLine);
       assert.equal(served, 1);

@@ -355,6 +355,8 @@ void app_main(void)
         esp_log_level_set("*", ESP_LOG_WARN);
     }
     if (esp_reset_reason() == ESP_RST_BROWNOUT) ESP_LOGW(TAG, "this boot follows a brown-out reset: the supply is too weak");
+    const esp_partition_t *image = esp_ota_get_running_partition();
+    ESP_LOGI(TAG, "firmware %s from %s", esp_app_get_description()->version, image ? image->label : "?");
     const settings_t *net = settings_load();
     s_provisioned = xEventGroupCreate();
     if (s_provisioned == NULL) {
