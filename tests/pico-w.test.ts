@@ -93,6 +93,26 @@ test("the Pico W host on the desktop: the store survives power cuts; the core ru
   assert.match(button.output, /a bouncing press tared once, a glitch did nothing/);
 });
 
+/** The Pico W's module harness (test_pico_modules) with the test's trusted key: packages written to files, a case run and its output. */
+function modulesHarness(): { work: string; file: (bytes: Uint8Array) => string; run: (...args: string[]) => string } {
+  const work = mkdtempSync(join(tmpdir(), "wasm-scale-picomod-"));
+  const key = join(work, "trusted.pub");
+  writeFileSync(key, trusted.pub.export({ type: "spki", format: "pem" }) as string);
+  let n = 0;
+  const file = (bytes: Uint8Array) => {
+    const path = join(work, `p${n++}.pkg`);
+    writeFileSync(path, bytes);
+    return path;
+  };
+  const run = (...args: string[]) => {
+    const r = spawnSync(picoModulesBinary(), [args[0], join(repo, "build", "release.wasm"), key, ...args.slice(1)], { encoding: "utf8" });
+    const output = `${r.stdout}${r.stderr}`;
+    assert.equal(r.status, 0, `${args.join(" ")}:\n${output}`);
+    return output;
+  };
+  return { work, file, run };
+}
+
 test("the Pico W host on the desktop: calibration modules through the one manager, wasm3 and the flash slots: installed, refused, rolled back, kept across restarts", async (t) => {
   const why = await buildPicoHost();
   if (why) {
@@ -100,22 +120,8 @@ test("the Pico W host on the desktop: calibration modules through the one manage
     t.skip(why);
     return;
   }
-  const work = mkdtempSync(join(tmpdir(), "wasm-scale-picomod-"));
+  const { work, file, run } = modulesHarness();
   try {
-    const key = join(work, "trusted.pub");
-    writeFileSync(key, trusted.pub.export({ type: "spki", format: "pem" }) as string);
-    let n = 0;
-    const file = (bytes: Uint8Array) => {
-      const path = join(work, `p${n++}.wsm`);
-      writeFileSync(path, bytes);
-      return path;
-    };
-    const run = (...args: string[]) => {
-      const r = spawnSync(picoModulesBinary(), [args[0], join(repo, "build", "release.wasm"), key, ...args.slice(1)], { encoding: "utf8" });
-      const output = `${r.stdout}${r.stderr}`;
-      assert.equal(r.status, 0, `${args.join(" ")}:\n${output}`);
-      return output;
-    };
     for (const name of ["temperature", "table", "corners"]) assert.match(run("install", file(signedExample(name)), "accepted"), /install accepted/);
     for (const [what, pkg, reason] of refusedPackages()) {
       assert.match(run("install", file(pkg), reason), new RegExp(`(install|end) rejected ${reason}`), what);
@@ -139,22 +145,8 @@ test("the Pico W host on the desktop: the core itself sent over the air through 
     t.skip(why);
     return;
   }
-  const work = mkdtempSync(join(tmpdir(), "wasm-scale-picocore-"));
+  const { work, file, run } = modulesHarness();
   try {
-    const key = join(work, "trusted.pub");
-    writeFileSync(key, trusted.pub.export({ type: "spki", format: "pem" }) as string);
-    let n = 0;
-    const file = (bytes: Uint8Array) => {
-      const path = join(work, `c${n++}.wsc`);
-      writeFileSync(path, bytes);
-      return path;
-    };
-    const run = (...args: string[]) => {
-      const r = spawnSync(picoModulesBinary(), [args[0], join(repo, "build", "release.wasm"), key, ...args.slice(1)], { encoding: "utf8" });
-      const output = `${r.stdout}${r.stderr}`;
-      assert.equal(r.status, 0, `${args.join(" ")}:\n${output}`);
-      return output;
-    };
     assert.match(run("core", file(corePackage(rebuilt(), "0.2.1")), "accepted", "000201"), /install accepted\nconfirm accepted/);
     assert.match(run("core-kept", file(corePackage(rebuilt(), "0.2.1")), "000201"), /core 0\.2\.1 kept across a restart \(slot c\)/);
     for (const [what, pkg, reason] of refusedCores()) {

@@ -7,7 +7,8 @@
 import { core_swap } from "./host";
 import { readPackage, mKind, KIND_CORE, mName, mVersion, mAbi, mState, wasmAt, wasmLen } from "./package";
 import { checkSignature, CONFIRM_READINGS, nameLength } from "./install";
-import { rSlot, rByte, rU32, rSkip, rAt, rEof } from "./reader";
+import { rByte, rU32, rSkip, rAt, rEof } from "./reader";
+import { startWasm } from "./wasm";
 import { refuse, say, d, dn, dc, dBytes, dVersion, publish, reason, rephrase, dKept } from "./out";
 import { cActive, cPrevious, cTrial, cVersion, cPreviousVersion, setCoreState, setLength, lengthOf, slotLetter } from "./slots";
 import { ABI_VERSION } from "../abi";
@@ -69,12 +70,7 @@ function skipLimits(): void {
  */
 function scanCore(slot: i32, at: u32, len: u32): bool {
   const end = at + len;
-  rSlot(slot, at, end);
-  if (len < 8 || rByte() != 0 || rByte() != 0x61 || rByte() != 0x73 || rByte() != 0x6d || rByte() != 1 || rByte() != 0 || rByte() != 0 || rByte() != 0) {
-    refuse("BAD_MODULE");
-    d("not a WebAssembly module");
-    return false;
-  }
+  if (!startWasm(slot, at, len)) return false;
   let seen: u64 = 0;
   while (rAt() < end && !rEof) {
     const id = rByte();

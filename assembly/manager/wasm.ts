@@ -175,6 +175,15 @@ function readExports(): void {
 }
 
 /** Checks len bytes of slot from `at` as a module of the ABI. */
+/** Starts reading the len bytes of slot from at as WebAssembly: false (and the refusal) when they do not begin as a module. */
+export function startWasm(slot: i32, at: u32, len: u32): bool {
+  rSlot(slot, at, at + len);
+  if (len >= 8 && rByte() == 0 && rByte() == 0x61 && rByte() == 0x73 && rByte() == 0x6d && rByte() == 1 && rByte() == 0 && rByte() == 0 && rByte() == 0) return true;
+  refuse("BAD_MODULE");
+  d("not a WebAssembly module");
+  return false;
+}
+
 export function scanModule(slot: i32, at: u32, len: u32): bool {
   nGlobals = 0;
   nFuncs = 0;
@@ -185,12 +194,7 @@ export function scanModule(slot: i32, at: u32, len: u32): bool {
   exportsSeen = 0;
   usesGrow = false;
   const end = at + len;
-  rSlot(slot, at, end);
-  if (len < 8 || rByte() != 0 || rByte() != 0x61 || rByte() != 0x73 || rByte() != 0x6d || rByte() != 1 || rByte() != 0 || rByte() != 0 || rByte() != 0) {
-    refuse("BAD_MODULE");
-    d("not a WebAssembly module");
-    return false;
-  }
+  if (!startWasm(slot, at, len)) return false;
   while (rAt() < end) {
     const id = rByte();
     const size = rU32();

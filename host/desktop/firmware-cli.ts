@@ -6,13 +6,11 @@
 import type { Command } from "commander";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import mqtt from "mqtt";
 import type { Connection } from "./mqtt/config.js";
-import { toolClientOptions } from "./mqtt/config.js";
 import { encodePackage, sha256, signPackage, readPrivateKey, type FirmwareManifest } from "./modules/package.js";
 import { DEFAULT_KEY_DIR, PRIVATE_KEY } from "./modules/keys.js";
 import { describeAnswer, type TransferAnswer } from "./modules/transfer.js";
-import { SendError } from "./modules/send.js";
+import { SendError, connect } from "./modules/send.js";
 import { ModuleCliError, readPackage, decodeOrExplain } from "./module-cli.js";
 
 interface Helpers {
@@ -30,12 +28,7 @@ export function firmwarePackage(image: Uint8Array, version: string, url: string,
 /** Sends a firmware package to a running scale; the manager's verdict, then the fetch's when it waits for it. */
 export async function sendFirmware(c: Connection, pkg: Uint8Array, o: { timeoutMs?: number; waitFetch?: boolean } = {}): Promise<TransferAnswer[]> {
   const root = `wasm-scale/${c.deviceId}`;
-  let client: mqtt.MqttClient;
-  try {
-    client = await mqtt.connectAsync(c.url, toolClientOptions(c, `wasm-scale-firmware-${process.pid}`, 0));
-  } catch (e) {
-    throw new SendError(`cannot reach the broker: ${(e as Error).message}`);
-  }
+  const client = await connect(c, 0, "firmware");
   const answers: TransferAnswer[] = [];
   try {
     const done = new Promise<void>((resolve, reject) => {

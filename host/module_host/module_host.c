@@ -425,12 +425,13 @@ int32_t mh_core_swap(int32_t slot, uint32_t offset, uint32_t len, int32_t state_
     size_t n = slot < 0 ? core->own_len : len;
     if (wasm == NULL) return swap_failed(2, "no heap for the core's bytes, or its slot does not read", words, cap);
     /* The running state, then the running core's bytes, for the way back. */
-    uint8_t *state = NULL;
     size_t state_len = 0;
-    const bool have = core->state_save(&state, &state_len);
+    uint8_t *state = core->state_copy(&state_len);
+    const bool have = state != NULL;
     const int32_t running = have ? scale_state_version(state, state_len) : -1;
     char why[128] = "";
-    int code = core->replace(wasm, n, why, sizeof why);
+    int code = core->replace(wasm, n);
+    if (code != 0) snprintf(why, sizeof why, "%s", core->last_error());
     if (code == 0 && running >= 0 && running == state_version) {
         if (!core->state_load(state, state_len)) {
             code = 3;
@@ -444,9 +445,8 @@ int32_t mh_core_swap(int32_t slot, uint32_t offset, uint32_t len, int32_t state_
         free(copy);
         uint8_t *back_copy = NULL;
         const uint8_t *back = s_core_from < 0 ? core->own_wasm : (s_core_copy ? s_core_copy : core_bytes(s_core_from, s_core_off, s_core_len, &back_copy));
-        char again[128] = "";
-        if (back == NULL || core->replace(back, s_core_from < 0 ? core->own_len : s_core_len, again, sizeof again) != 0 || (have && !core->state_load(state, state_len))) {
-            fprintf(stderr, "module_host: the core before did not come back: %s\n", again);
+        if (back == NULL || core->replace(back, s_core_from < 0 ? core->own_len : s_core_len) != 0 || (have && !core->state_load(state, state_len))) {
+            fprintf(stderr, "module_host: the core before did not come back: %s\n", core->last_error());
         }
         free(back_copy);
         free(state);
@@ -591,7 +591,7 @@ void module_host_core_boot_refused(const char *words)
     release();
 }
 
-bool module_host_core_sampled(bool trapped, const char *words, bool reading)
+static bool core_sampled(bool trapped, const char *words, bool reading)
 {
     if (trapped) {
         if (!s_core_trial || !open_manager(true)) return false;
@@ -612,6 +612,15 @@ bool module_host_core_sampled(bool trapped, const char *words, bool reading)
         release();
     }
     return false;
+}
+
+bool module_host_sampled(int32_t status)
+{
+    const module_core_host_t *core = s_cfg.core;
+    const bool trapped = core != NULL && status == INT32_MIN && !core->ready();
+    const bool rolled_back = core != NULL && core_sampled(trapped, trapped ? core->last_error() : NULL, status == 1);
+    module_host_after_sample();
+    return rolled_back;
 }
 
 uint32_t module_host_core_version(int *slot, bool *trial)

@@ -295,7 +295,7 @@ static void start_modules(void)
     size_t len = 0;
     module_host_core_boot(&c, &wasm, &len);
     if (wasm != NULL && wasm != own->own_wasm) {
-        if (wasm_host_replace(wasm, len)) {
+        if (wasm_host_replace(wasm, len) == 0) {
             int slot = -1;
             const uint32_t v = module_host_core_version(&slot, NULL);
             printf("wasm-scale: core %lu.%lu.%lu from slot %c\n", (unsigned long)(v >> 16), (unsigned long)(v >> 8) & 0xff, (unsigned long)v & 0xff, 'a' + slot);
@@ -303,7 +303,7 @@ static void start_modules(void)
             char why[160];
             snprintf(why, sizeof why, "%s", wasm_host_last_error());
             printf("wasm-scale: the core installed over the air does not start (%s): the firmware's own\n", why);
-            if (!wasm_host_replace(own->own_wasm, own->own_len)) printf("wasm-scale: the firmware's own core does not start again\n");
+            if (wasm_host_replace(own->own_wasm, own->own_len) != 0) printf("wasm-scale: the firmware's own core does not start again\n");
             module_host_core_boot_refused(why);
         }
     }
@@ -622,7 +622,7 @@ int main(void)
             const int32_t status = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, &now);
             if (status != 0 && status != INT32_MIN) print_reading(status);
             /* A core on trial or a calibration module that failed is rolled back before the next. */
-            if (modules_after_sample(status)) printf("wasm-scale: the core on trial trapped: rolled back, its state moved into the core before it\n");
+            if (module_host_sampled(status)) printf("wasm-scale: the core on trial trapped: rolled back, its state moved into the core before it\n");
             button_after_sample(t);
             persist_dirty();
         }

@@ -2,6 +2,7 @@
 #include "scale_portable.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef ESP_PLATFORM
 #include "sdkconfig.h" /* CONFIG_IDF_TARGET_*: which chip's GPIO the checks describe */
@@ -411,6 +412,18 @@ size_t scale_state_save(const scale_core_calls_t *core, uint8_t *dst, size_t cap
         n = core->call("state_save", 1, k, 0);
     }
     return n == 0 && at == total ? total : 0;
+}
+
+uint8_t *scale_state_copy(const scale_core_calls_t *core, size_t *len)
+{
+    const size_t n = scale_state_save(core, NULL, 0);
+    uint8_t *buf = n ? malloc(n) : NULL;
+    if (buf == NULL || scale_state_save(core, buf, n) != n) {
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
 }
 
 bool scale_state_load(const scale_core_calls_t *core, const uint8_t *src, size_t len)

@@ -23,9 +23,9 @@ export interface SendOptions {
 }
 
 /** The tool's own client; reconnectPeriod 0: no reconnection. */
-async function connect(c: Connection, reconnectPeriod: number): Promise<MqttClient> {
+export async function connect(c: Connection, reconnectPeriod: number, name = "module"): Promise<MqttClient> {
   try {
-    return await mqtt.connectAsync(c.url, toolClientOptions(c, `wasm-scale-module-${process.pid}`, reconnectPeriod));
+    return await mqtt.connectAsync(c.url, toolClientOptions(c, `wasm-scale-${name}-${process.pid}`, reconnectPeriod));
   } catch (e) {
     throw new SendError(`cannot reach the broker: ${(e as Error).message}`);
   }

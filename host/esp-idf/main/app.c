@@ -223,7 +223,7 @@ extern const uint8_t own_core_end[] asm("_binary_release_wasm_end");
 
 void app_after_sample(int32_t status)
 {
-    if (cal_module_after_sample(status)) ESP_LOGW(TAG, "the core on trial trapped: rolled back, its state moved into the core before it");
+    if (module_host_sampled(status)) ESP_LOGW(TAG, "the core on trial trapped: rolled back, its state moved into the core before it");
 }
 
 static double module_now_ms(void)

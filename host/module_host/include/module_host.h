@@ -65,19 +65,22 @@ typedef struct {
     size_t (*load_state)(void *ctx, uint8_t *blob, size_t cap);
 } module_storage_t;
 
-/* The core itself, for cores sent over the air (assembly/manager/core.ts). */
+/* The core itself, for cores sent over the air (assembly/manager/core.ts): the firmware's Wasm host. */
 typedef struct {
     const uint8_t *own_wasm; /* the core the firmware was built with */
     size_t own_len;
-    /* The running core's state stream into a malloc'd buffer (a core that trapped: the state its host
-     * rescued before the instance went); false when there is none. */
-    bool (*state_save)(uint8_t **state, size_t *len);
-    /* The running core unloaded and `wasm` instantiated in its place, set up as at a boot (chips,
-     * blobs, device id, link): 0, 1 not loadable or 2 no memory, with the engine's words. The bytes
-     * outlive the core. */
-    int (*replace)(const uint8_t *wasm, size_t len, char *words, size_t cap);
-    /* A state stream given to the new core; false when it refused it. */
+    /* A core is instantiated (false after a trap, until it is again). */
+    bool (*ready)(void);
+    /* The running core's state stream in a malloc'd buffer (after a trap: the state the host rescued
+     * before the instance went, once); NULL when there is none. */
+    uint8_t *(*state_copy)(size_t *len);
+    /* A state stream given to the core; false when it refused it. */
     bool (*state_load)(const uint8_t *state, size_t len);
+    /* The running core unloaded and `wasm` instantiated in its place, set up as at a boot (chips,
+     * blobs, device id, link): 0, 1 not loadable or 2 no memory. The bytes outlive the core. */
+    int (*replace)(const uint8_t *wasm, size_t len);
+    /* Why the last instantiation or call failed (the engine's words). */
+    const char *(*last_error)(void);
 } module_core_host_t;
 
 typedef struct {
@@ -116,10 +119,11 @@ void module_host_core_boot(const module_host_config_t *config, const uint8_t **w
  * boot instead, and the manager gives the slot up and says so. */
 void module_host_core_boot_refused(const char *words);
 
-/* After every sample of the core: it trapped (words: the engine's), or made a reading. A core on
- * trial is confirmed after enough readings, and rolled back at once, with its rescued state, when
- * it traps. false when it trapped and nothing was swapped in (the host recovers as it always has). */
-bool module_host_core_sampled(bool trapped, const char *words, bool reading);
+/* After every sample of the core (status: scale_sample's, INT32_MIN when the call did not complete),
+ * before the next: a core on trial that trapped is rolled back at once with its rescued state
+ * (true: the core before it weighs on; otherwise the host recovers as it always has), one that made
+ * enough readings is confirmed, and a calibration module that failed is rolled back. */
+bool module_host_sampled(int32_t status);
 
 /* The core in force: its version (major << 16 | minor << 8 | patch), its slot (-1: the firmware's
  * own), on trial or not. */

@@ -166,7 +166,7 @@ void mc_slots(const module_rig_t *rig, const uint8_t *pkg, size_t len, const uin
 
 /* ---- the core itself over the air ----------------------------------------------------------------- */
 
-void mc_send_core(const uint8_t *pkg, size_t len)
+void mc_send_core_chunks(const uint8_t *pkg, size_t len)
 {
     char begin[160];
     mc_begin_for(pkg, len, begin, sizeof begin);
@@ -176,6 +176,11 @@ void mc_send_core(const uint8_t *pkg, size_t len)
         snprintf(sub, sizeof sub, "core/chunk/%u", (unsigned)at);
         module_host_message(sub, strlen(sub), pkg + at, len - at < 1024 ? len - at : 1024);
     }
+}
+
+void mc_send_core(const uint8_t *pkg, size_t len)
+{
+    mc_send_core_chunks(pkg, len);
     module_host_message("core/end", 8, NULL, 0);
 }
 

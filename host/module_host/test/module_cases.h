@@ -63,6 +63,8 @@ void mc_slots(const module_rig_t *rig, const uint8_t *pkg, size_t len, const uin
  * (UNCONFIRMED), a rollback on request and NO_PREVIOUS; a confirmed core kept across a restart. The
  * rig's restart boots the device's core as the firmware does (module_host_core_boot). */
 void mc_send_core(const uint8_t *pkg, size_t len);
+/* begin and every chunk, not end. */
+void mc_send_core_chunks(const uint8_t *pkg, size_t len);
 void mc_core_install(const module_rig_t *rig, const uint8_t *pkg, size_t len, const char *expect, uint32_t version);
 void mc_core_trial(const module_rig_t *rig, const uint8_t *trapping, size_t trapping_len, const uint8_t *good, size_t good_len);
 void mc_core_kept(const module_rig_t *rig, const uint8_t *good, size_t good_len, uint32_t version);

@@ -95,10 +95,10 @@ static void start_modules(void)
     size_t len = 0;
     module_host_core_boot(&c, &wasm, &len);
     if (wasm != s_core) {
-        if (!wasm_host_replace(wasm, len)) {
+        if (wasm_host_replace(wasm, len) != 0) {
             char why[160];
             snprintf(why, sizeof why, "%s", wasm_host_last_error());
-            MC_CHECK(wasm_host_replace(s_core, s_core_len), "the firmware's own core does not start again");
+            MC_CHECK(wasm_host_replace(s_core, s_core_len) == 0, "the firmware's own core does not start again");
             module_host_core_boot_refused(why);
         }
         s_last_seq = 0; /* a fresh instance counts from its start */
@@ -114,7 +114,7 @@ static void restart(void)
     module_host_core_version(&slot, NULL);
     if (slot >= 0) {
         /* A power cycle: the firmware's own core first, as at every boot. */
-        MC_CHECK(wasm_host_replace(s_core, s_core_len), "the core does not start again");
+        MC_CHECK(wasm_host_replace(s_core, s_core_len) == 0, "the core does not start again");
         s_last_seq = 0;
     }
     start_modules();
@@ -130,7 +130,7 @@ static int samples(int n, float *gross)
     for (int i = 0; i < n; i++) {
         t += 13;
         const int32_t r = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, &t);
-        if (modules_after_sample(r)) continue; /* a core on trial trapped, and was rolled back */
+        if (module_host_sampled(r)) continue; /* a core on trial trapped, and was rolled back */
         MC_CHECK(r != INT32_MIN, "sample trapped: %s", wasm_host_last_error());
         if (r <= 0) continue;
         const uint8_t *rec = wasm_host_reading();

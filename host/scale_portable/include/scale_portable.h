@@ -179,6 +179,8 @@ typedef struct {
 /* The state stream's length, copied to dst when it fits in cap (call again with a buffer that large
  * when it does not); 0 when the core gave none. */
 size_t scale_state_save(const scale_core_calls_t *core, uint8_t *dst, size_t cap);
+/* The whole stream in a buffer of its own (malloc: the caller frees it); NULL when the core gave none. */
+uint8_t *scale_state_copy(const scale_core_calls_t *core, size_t *len);
 /* Gives a saved stream back, after chips, blobs and device id; false when the core refused it. */
 bool scale_state_load(const scale_core_calls_t *core, const uint8_t *src, size_t len);
 /* The version a stream was written in (its header), -1 when it is not a stream. */

@@ -344,29 +344,10 @@ void cal_module_link_calibration(bool on)
 
 /* ---- the core itself over the air: module_host's core host over wasm_host ------------------------ */
 
-static bool core_state_save(uint8_t **state, size_t *len)
+static int core_replace(const uint8_t *wasm, size_t len)
 {
-    if (!wasm_host_ready()) {
-        *state = wasm_host_take_rescued(len); /* the core trapped: what it held before it went */
-        return *state != NULL;
-    }
-    size_t n = wasm_host_state_save(NULL, 0);
-    *state = n ? malloc(n) : NULL;
-    if (*state == NULL || wasm_host_state_save(*state, n) != n) {
-        free(*state);
-        *state = NULL;
-        return false;
-    }
-    *len = n;
-    return true;
-}
-
-static int core_replace(const uint8_t *wasm, size_t len, char *words, size_t cap)
-{
-    esp_err_t err = wasm_host_replace(wasm, len);
-    if (err == ESP_OK) return 0;
-    snprintf(words, cap, "%s", wasm_host_last_error());
-    return err == ESP_ERR_NO_MEM ? 2 : 1;
+    const esp_err_t err = wasm_host_replace(wasm, len);
+    return err == ESP_OK ? 0 : err == ESP_ERR_NO_MEM ? 2 : 1;
 }
 
 static bool core_state_load(const uint8_t *state, size_t len)
@@ -377,14 +358,7 @@ static bool core_state_load(const uint8_t *state, size_t len)
 const module_core_host_t *cal_module_core_host(const uint8_t *own_wasm, size_t own_len)
 {
     static module_core_host_t host;
-    host = (module_core_host_t){.own_wasm = own_wasm, .own_len = own_len, .state_save = core_state_save, .replace = core_replace, .state_load = core_state_load};
+    host = (module_core_host_t){.own_wasm = own_wasm, .own_len = own_len, .ready = wasm_host_ready, .state_copy = wasm_host_state_copy,
+                                .state_load = core_state_load, .replace = core_replace, .last_error = wasm_host_last_error};
     return &host;
-}
-
-bool cal_module_after_sample(int32_t status)
-{
-    const bool trapped = status == INT32_MIN && !wasm_host_ready();
-    const bool rolled_back = module_host_core_sampled(trapped, trapped ? wasm_host_last_error() : NULL, status == 1);
-    module_host_after_sample();
-    return rolled_back;
 }

@@ -413,7 +413,7 @@ esp_err_t wasm_host_state_load(const uint8_t *src, size_t len)
     return scale_state_load(&CORE_CALLS, src, len) ? ESP_OK : ESP_ERR_INVALID_STATE;
 }
 
-/* The state of a core that trapped, saved before its instance went (rescue_state). */
+/* The state of a core that trapped, saved before its instance went. */
 static void rescue_state(void)
 {
     static bool rescuing;
@@ -421,22 +421,15 @@ static void rescue_state(void)
     rescuing = true;
     wasm_runtime_clear_exception(s_inst);
     free(s_rescued);
-    s_rescued = NULL;
     s_rescued_len = 0;
-    size_t n = wasm_host_state_save(NULL, 0);
-    uint8_t *buf = n ? malloc(n) : NULL;
-    if (buf != NULL && s_inst != NULL && wasm_host_state_save(buf, n) == n) {
-        s_rescued = buf;
-        s_rescued_len = n;
-    } else {
-        free(buf);
-    }
+    s_rescued = scale_state_copy(&CORE_CALLS, &s_rescued_len);
     rescuing = false;
 }
 
-uint8_t *wasm_host_take_rescued(size_t *len)
+uint8_t *wasm_host_state_copy(size_t *len)
 {
-    uint8_t *p = s_rescued;
+    if (wasm_host_ready()) return scale_state_copy(&CORE_CALLS, len);
+    uint8_t *p = s_rescued; /* the core trapped: what it held before it went, once */
     *len = s_rescued_len;
     s_rescued = NULL;
     s_rescued_len = 0;

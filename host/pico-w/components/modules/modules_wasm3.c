@@ -285,41 +285,10 @@ const module_engine_t *modules_wasm3(void)
 
 /* ---- the core itself over the air: module_host's core host over the firmware's wasm_host ---------- */
 
-static bool core_state_save(uint8_t **state, size_t *len)
-{
-    if (!wasm_host_ready()) {
-        *state = wasm_host_take_rescued(len); /* the core trapped: what it held before it went */
-        return *state != NULL;
-    }
-    size_t n = wasm_host_state_save(NULL, 0);
-    *state = n ? malloc(n) : NULL;
-    if (*state == NULL || wasm_host_state_save(*state, n) != n) {
-        free(*state);
-        *state = NULL;
-        return false;
-    }
-    *len = n;
-    return true;
-}
-
-static int core_replace(const uint8_t *wasm, size_t len, char *words, size_t cap)
-{
-    if (wasm_host_replace(wasm, len)) return 0;
-    snprintf(words, cap, "%s", wasm_host_last_error());
-    return strstr(words, "alloc") != NULL ? 2 : 1;
-}
-
 const module_core_host_t *modules_core_host(const uint8_t *own_wasm, size_t own_len)
 {
     static module_core_host_t host;
-    host = (module_core_host_t){.own_wasm = own_wasm, .own_len = own_len, .state_save = core_state_save, .replace = core_replace, .state_load = wasm_host_state_load};
+    host = (module_core_host_t){.own_wasm = own_wasm, .own_len = own_len, .ready = wasm_host_ready, .state_copy = wasm_host_state_copy,
+                                .state_load = wasm_host_state_load, .replace = wasm_host_replace, .last_error = wasm_host_last_error};
     return &host;
-}
-
-bool modules_after_sample(int32_t status)
-{
-    const bool trapped = status == INT32_MIN && !wasm_host_ready();
-    const bool rolled_back = module_host_core_sampled(trapped, trapped ? wasm_host_last_error() : NULL, status == 1);
-    module_host_after_sample();
-    return rolled_back;
 }

@@ -19,12 +19,6 @@
 /* The wasm3 engine for module_host. */
 const module_engine_t *modules_wasm3(void);
 
-/* module_host's way to the core for cores sent over the air, over the firmware's wasm_host (the
- * state saved, a trapped core's rescued state, the core replaced, the state given back); own_wasm
- * is the core the firmware was built with. */
+/* module_host's way to the core for cores sent over the air, over the firmware's wasm_host;
+ * own_wasm is the core the firmware was built with. */
 const module_core_host_t *modules_core_host(const uint8_t *own_wasm, size_t own_len);
-
-/* After every sample (status: scale_sample's, INT32_MIN when it did not complete): a core on trial
- * that trapped is rolled back (true), one that weighs is confirmed in time, and a calibration
- * module that failed is rolled back, before the next sample. */
-bool modules_after_sample(int32_t status);

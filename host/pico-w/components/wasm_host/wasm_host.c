@@ -356,22 +356,15 @@ static void rescue_state(void)
     if (rescuing || !s_ready) return;
     rescuing = true;
     free(s_rescued);
-    s_rescued = NULL;
     s_rescued_len = 0;
-    size_t n = wasm_host_state_save(NULL, 0);
-    uint8_t *buf = n ? malloc(n) : NULL;
-    if (buf != NULL && s_ready && wasm_host_state_save(buf, n) == n) {
-        s_rescued = buf;
-        s_rescued_len = n;
-    } else {
-        free(buf);
-    }
+    s_rescued = scale_state_copy(&CORE_CALLS, &s_rescued_len);
     rescuing = false;
 }
 
-uint8_t *wasm_host_take_rescued(size_t *len)
+uint8_t *wasm_host_state_copy(size_t *len)
 {
-    uint8_t *p = s_rescued;
+    if (s_ready) return scale_state_copy(&CORE_CALLS, len);
+    uint8_t *p = s_rescued; /* the core trapped: what it held before it went, once */
     *len = s_rescued_len;
     s_rescued = NULL;
     s_rescued_len = 0;
@@ -383,13 +376,14 @@ const char *wasm_host_last_error(void)
     return s_error;
 }
 
-bool wasm_host_replace(const uint8_t *wasm, size_t len)
+int wasm_host_replace(const uint8_t *wasm, size_t len)
 {
-    if (s_env == NULL || wasm == NULL || len < 8) return false;
+    if (s_env == NULL || wasm == NULL || len < 8) return 1;
     unload();
     s_config.wasm = wasm;
     s_config.wasm_len = len;
     s_failures = 0;
     s_backoff_ms = WASM_HOST_BACKOFF_FIRST_MS;
-    return instantiate();
+    if (instantiate()) return 0;
+    return strstr(s_error, m3Err_mallocFailed) != NULL ? 2 : 1;
 }

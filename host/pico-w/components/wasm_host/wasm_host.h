@@ -47,13 +47,16 @@ bool wasm_host_state_load(const uint8_t *src, size_t len);
 
 /* Another core in place of the running one (a core sent over the air): unloaded, `wasm` (which
  * must outlive it: wasm3 reads its functions from it as they are first called) instantiated and
- * set up (on_instantiated). false with nothing instantiated (wasm_host_last_error says why). */
-bool wasm_host_replace(const uint8_t *wasm, size_t len);
+ * set up (on_instantiated). 0, or 1 not loadable, 2 no memory, with nothing instantiated
+ * (wasm_host_last_error says why). */
+int wasm_host_replace(const uint8_t *wasm, size_t len);
 const char *wasm_host_last_error(void);
 
-/* A call that traps saves the core's state before the runtime goes; this hands it over once (the
- * caller frees it). wasm_host_recover drops it: a plain recovery starts from the blobs. */
-uint8_t *wasm_host_take_rescued(size_t *len);
+/* The core's state stream in a buffer of its own (the caller frees it), NULL when there is none.
+ * After a trap, the state the trapped core held: a call that traps saves it before the runtime
+ * goes, and this hands it over once; wasm_host_recover drops it (a plain recovery starts from the
+ * blobs). */
+uint8_t *wasm_host_state_copy(size_t *len);
 const uint8_t *wasm_host_reading(void);
 /* Bytes of linear memory wasm3 allocated (the core's static data, not a 64 KiB page). */
 uint32_t wasm_host_linear_bytes(void);

@@ -29,15 +29,9 @@ const module_engine_t *cal_module_wamr(void);
 /* The core's calib imports to module_host (on), or to nothing (off: NaN, the core's own curve). */
 void cal_module_link_calibration(bool on);
 
-/* module_host's way to the core for cores sent over the air, over wasm_host (the state saved, a
- * trapped core's rescued state, the core replaced, the state given back); own_wasm is the core the
- * firmware was built with. */
+/* module_host's way to the core for cores sent over the air, over wasm_host; own_wasm is the core
+ * the firmware was built with. */
 const module_core_host_t *cal_module_core_host(const uint8_t *own_wasm, size_t own_len);
-
-/* After every sample (status: scale_sample's, INT32_MIN when it did not complete): a core on trial
- * that trapped is rolled back (true), one that weighs is confirmed in time, and a calibration
- * module that failed is rolled back, before the next sample. */
-bool cal_module_after_sample(int32_t status);
 
 #ifdef __cplusplus
 }

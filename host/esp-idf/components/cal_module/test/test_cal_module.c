@@ -170,7 +170,7 @@ static int samples(int n, reading_t *last)
     int readings = 0;
     for (int i = 0; i < n; i++) {
         int32_t r = wasm_host_call_i(SCALE_EXPORT_SCALE_SAMPLE, 1, t += 13, 0);
-        if (cal_module_after_sample(r)) continue; /* a core on trial trapped, and was rolled back */
+        if (module_host_sampled(r)) continue; /* a core on trial trapped, and was rolled back */
         CHECK(r != INT32_MIN, "sample trapped: %s", wasm_host_last_error());
         if (r == 0) continue;
         const uint8_t *rec = wasm_host_reading();
@@ -223,18 +223,18 @@ static void seen(void)
     if (f < s_least_free) s_least_free = f;
 }
 
-static bool measured_save(uint8_t **state, size_t *len)
+static uint8_t *measured_copy(size_t *len)
 {
-    bool ok = s_measuring->state_save(state, len);
-    if (ok) s_state_bytes = *len;
+    uint8_t *state = s_measuring->state_copy(len);
+    if (state) s_state_bytes = *len;
     seen();
-    return ok;
+    return state;
 }
 
-static int measured_replace(const uint8_t *wasm, size_t len, char *words, size_t cap)
+static int measured_replace(const uint8_t *wasm, size_t len)
 {
     seen();
-    int r = s_measuring->replace(wasm, len, words, cap);
+    int r = s_measuring->replace(wasm, len);
     seen();
     return r;
 }
@@ -358,7 +358,10 @@ int main(int argc, char **argv)
         CHECK(argc >= 6, "core-memory: VERSION");
         module_host_stop();
         s_measuring = cal_module_core_host(s_core, s_core_len);
-        s_measured = (module_core_host_t){.own_wasm = s_core, .own_len = s_core_len, .state_save = measured_save, .replace = measured_replace, .state_load = measured_load};
+        s_measured = *s_measuring;
+        s_measured.state_copy = measured_copy;
+        s_measured.replace = measured_replace;
+        s_measured.state_load = measured_load;
         module_host_config_t m = {
             .engine = cal_module_wamr(), .storage = &STORAGE, .keys_pem = s_keys, .n_keys = 1, .chunk_bytes = 1024, .manager_wasm = s_manager, .manager_len = s_manager_len,
             .core_module = core_module, .answer = mc_answer, .now_ms = now_ms, .free_heap = free_heap, .core = &s_measured,
@@ -367,14 +370,7 @@ int main(int argc, char **argv)
         samples(400, &r); /* readings queued in the outbox, as after an outage */
         /* The package sent, the manager loaded (as for any transfer): then what end, the checks and
          * the swap take beyond that. */
-        char begin[160];
-        mc_begin_for(pkg, len, begin, sizeof begin);
-        module_host_message("core/begin", 10, (const uint8_t *)begin, strlen(begin));
-        for (size_t at = 0; at < len; at += 1024) {
-            char sub[40];
-            snprintf(sub, sizeof sub, "core/chunk/%u", (unsigned)at);
-            module_host_message(sub, strlen(sub), pkg + at, len - at < 1024 ? len - at : 1024);
-        }
+        mc_send_core_chunks(pkg, len);
         const size_t before = free_heap();
         s_least_free = before;
         module_host_message("core/end", 8, NULL, 0);

@@ -87,10 +87,11 @@ esp_err_t wasm_host_replace(const uint8_t *wasm, size_t len);
 /* Why the last load, instantiation or call failed. */
 const char *wasm_host_last_error(void);
 
-/* A call that traps saves the core's state before the instance goes; this hands it over once (the
- * caller frees it), NULL when there is none. wasm_host_recover drops it: a plain recovery starts
- * from the blobs. A core on trial that traps is rolled back with it (module_host_core_sampled). */
-uint8_t *wasm_host_take_rescued(size_t *len);
+/* The core's state stream in a buffer of its own (the caller frees it), NULL when there is none.
+ * After a trap, the state the trapped core held: a call that traps saves it before the instance
+ * goes, and this hands it over once (a core on trial that traps is rolled back with it);
+ * wasm_host_recover drops it: a plain recovery starts from the blobs. */
+uint8_t *wasm_host_state_copy(size_t *len);
 
 /* The reading record (SCALE_ABI_READING_SIZE bytes). */
 const uint8_t *wasm_host_reading(void);
