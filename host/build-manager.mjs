@@ -1,4 +1,5 @@
-// npm run asbuild:manager: the calibration module manager (assembly/manager) to build/manager.wasm.
+// npm run asbuild:manager: the calibration module manager (assembly/manager/index.ts) to
+// build/manager.wasm, and the core manager (assembly/manager/cores.ts) to build/core-manager.wasm.
 //
 // AssemblyScript keeps a string literal as UTF-16 behind a 20-byte object header, and the manager's
 // sentences (its refusals say why) were most of its size: on the ESP32 the classic interpreter runs
@@ -35,25 +36,34 @@ export function asBytes(source) {
   return json ? add(withD, "../json", "wBytes") : withD;
 }
 
-const { error, stderr } = await asc.main([
-  "assembly/manager/index.ts", "--config", "assembly/manager/asconfig.json", "--target", "release", "--transform", "./host/align-heap-base.mjs",
-], {
-  readFile(name, baseDir) {
-    let text;
-    try {
-      text = readFileSync(baseDir ? `${baseDir}/${name}` : name, "utf8");
-    } catch {
-      return null;
-    }
-    return /assembly[\\/]manager[\\/][^\\/]+\.ts$/.test(name) ? asBytes(text) : text;
-  },
-});
-if (error) {
-  process.stderr.write(stderr.toString());
-  process.exit(1);
+/** One of the two programs built from assembly/manager: its entry and the .wasm it becomes. */
+async function build(entry, name) {
+  const { error, stderr } = await asc.main([
+    entry, "--config", "assembly/manager/asconfig.json", "--target", "release", "--transform", "./host/align-heap-base.mjs",
+    "--outFile", `build/${name}.wasm`, "--textFile", `build/${name}.wat`,
+  ], {
+    readFile(file, baseDir) {
+      let text;
+      try {
+        text = readFileSync(baseDir ? `${baseDir}/${file}` : file, "utf8");
+      } catch {
+        return null;
+      }
+      return /assembly[\\/]manager[\\/][^\\/]+\.ts$/.test(file) ? asBytes(text) : text;
+    },
+  });
+  if (error) {
+    process.stderr.write(stderr.toString());
+    process.exit(1);
+  }
+  const wasm = `${root}build/${name}.wasm`;
+  const { binary, text, before, after } = packData(readFileSync(wasm));
+  writeFileSync(wasm, binary);
+  writeFileSync(`${root}build/${name}.wat`, text);
+  console.log(`build/${name}.wasm: ${binary.length} bytes (data segments ${before} joined into ${after})`);
 }
-const wasm = `${root}build/manager.wasm`;
-const { binary, text, before, after } = packData(readFileSync(wasm));
-writeFileSync(wasm, binary);
-writeFileSync(`${root}build/manager.wat`, text);
-console.log(`build/manager.wasm: ${binary.length} bytes (data segments ${before} joined into ${after})`);
+
+// The calibration module manager, and the core manager (the core itself and the firmware image):
+// the same sources, two programs, so that a host loads only the one it decides with.
+await build("assembly/manager/index.ts", "manager");
+await build("assembly/manager/cores.ts", "core-manager");

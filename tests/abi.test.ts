@@ -10,7 +10,7 @@ import { makeImports } from "../host/desktop/imports.js";
 import { Board } from "../host/desktop/sim/board.js";
 import { ScaleCore, CoreError } from "../host/desktop/core.js";
 import { releaseWasm, debugWasmPath } from "./helpers.js";
-import { managerWasmPath } from "../host/desktop/modules/manager.js";
+import { coreManagerWasmPath, managerWasmPath } from "../host/desktop/modules/manager.js";
 
 const ALLOWED = { mutable_globals: true, sat_float_to_int: true, sign_extension: true, bulk_memory: true };
 const FORBIDDEN = {
@@ -103,7 +103,7 @@ test("the release core has one memory page at most and stays inside its size bud
   assert.ok(size <= 34 * 1024, `release core is ${size} bytes, over the 34 KiB budget`);
 });
 
-for (const [what, wasm] of [["release core", releaseWasm], ["module manager", () => readFileSync(managerWasmPath)]] as const) test(`WAMR can shrink the ${what}'s memory to its static data, and never checks a global as a C stack`, async () => {
+for (const [what, wasm] of [["release core", releaseWasm], ["module manager", () => readFileSync(managerWasmPath)], ["core manager", () => readFileSync(coreManagerWasmPath)]] as const) test(`WAMR can shrink the ${what}'s memory to its static data, and never checks a global as a C stack`, async () => {
   // WAMR's rules (core/iwasm/interpreter/wasm_loader.c, load_from_sections, WAMR 2.4.0): exported
   // immutable i32 constants __data_end <= __heap_base and no memory.grow shrink the memory to
   // __heap_base; the first mutable i32 global whose constant initial value is <= __heap_base is
@@ -144,10 +144,10 @@ test("the module manager's limits are abi.json's calibration_module", () => {
   assert.equal(constant(pkg, "MAX_WASM"), m.package.maxWasmBytes);
   assert.equal(constant(pkg, "MAX_MANIFEST"), m.package.maxManifestBytes);
   assert.equal(constant(pkg, "MAX_VECTORS"), m.package.maxVectors);
-  assert.equal(constant(source("install.ts"), "CONFIRM_READINGS"), m.transfer.confirmReadings);
+  assert.equal(constant(source("slots.ts"), "CONFIRM_READINGS"), m.transfer.confirmReadings);
   assert.equal(constant(source("transfer.ts"), "MAX_CHUNK"), m.transfer.chunkBytes);
   assert.match(source("package.ts"), new RegExp(`0x${[...Buffer.from(m.package.magic, "latin1")].reverse().map((b) => b.toString(16).padStart(2, "0")).join("").toUpperCase()}`), "the package magic");
-  for (const reason of ["DOWNGRADE", "BUSY"]) assert.ok(reason in m.reasons, `abi.json names ${reason}`);
+  for (const reason of ["DOWNGRADE", "BUSY", "STATE_REFUSED"]) assert.ok(reason in m.reasons, `abi.json names ${reason}`);
 });
 
 test("the desktop host offers exactly the ABI's imports, with the ABI's arity", () => {

@@ -225,6 +225,8 @@ test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS e
     const coreSent = await sendOverMqtt(watcher, corePackage(rebuilt(), "0.2.1"), "core");
     assert.equal(coreSent.status, "accepted", JSON.stringify(coreSent));
     assert.match(coreSent.detail, /core wasm-scale 0\.2\.1 weighs now, on trial until 200 good readings; the running state moved into it/);
+    const coreManager = await qemu.waitFor(/core manager loaded: took (\d+) bytes, heap free (\d+), least ever (\d+)/);
+    t.diagnostic(`core manager loaded with TLS up: took ${coreManager[1]} bytes, heap free ${coreManager[2]}`);
     const swapped = watch.readings.length;
     const coreConfirmed = await watchFor(() => moduleAnswers.find((a) => a.step === "confirm" && /core 0\.2\.1/.test(a.detail)), 300_000);
     assert.equal(coreConfirmed.status, "accepted");

@@ -9,7 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { INTERPRETERS, buildFirmwareHost, runCase, runCTest, hostFigures, leastStack, leastPool } from "./firmware-host.js";
 import { heapBudget, CORE_SHARE_BYTES, LEAST_FREE_BYTES } from "./heap-budget.js";
-import { managerWasmPath } from "../host/desktop/modules/manager.js";
+import { coreManagerWasmPath, managerWasmPath } from "../host/desktop/modules/manager.js";
 
 const REQUIRED = Boolean(process.env.WASM_SCALE_REQUIRE_ENGINES);
 
@@ -55,16 +55,18 @@ for (const interpreter of INTERPRETERS) {
     assert.ok(!runCase(binary, "probe", String(f.stack), String(pool - 1024)).ok, `the workload also ran in a pool 1 KiB under the least found (${pool})`);
   });
 
-  test(`firmware host, ${interpreter} interpreter: the module manager loaded beside the core, as the ESP32 loads it (32-bit), and every byte given back`, { skip }, (t) => {
+  test(`firmware host, ${interpreter} interpreter: the module manager and the core manager loaded beside the core, as the ESP32 loads them (32-bit), and every byte given back`, { skip }, (t) => {
     assert.equal(why, "", why);
-    const run = runCase(binary, "manager", managerWasmPath);
-    assert.ok(run.ok, run.output);
-    const figures = JSON.parse(/FIGURES (\{.*\})/.exec(run.output)![1]) as { manager_heap: number; manager_linear: number };
-    t.diagnostic(`the module manager takes ${figures.manager_heap} bytes of heap while loaded (linear memory ${figures.manager_linear})`);
-    assert.ok(figures.manager_linear < 24 * 1024, `linear memory ${figures.manager_linear}: WAMR did not shrink it`);
-    // Loaded only while it has something to decide: with TLS up on an ESP32 that is the largest
-    // allocation after the core's (docs/esp32.md, Memory).
-    if (interpreter === "classic") assert.ok(figures.manager_heap <= 80 * 1024, `${figures.manager_heap} bytes`);
+    for (const [what, path] of [["module manager", managerWasmPath], ["core manager", coreManagerWasmPath]] as const) {
+      const run = runCase(binary, "manager", path);
+      assert.ok(run.ok, run.output);
+      const figures = JSON.parse(/FIGURES (\{.*\})/.exec(run.output)![1]) as { manager_heap: number; manager_linear: number };
+      t.diagnostic(`the ${what} takes ${figures.manager_heap} bytes of heap while loaded (linear memory ${figures.manager_linear})`);
+      assert.ok(figures.manager_linear < 24 * 1024, `linear memory ${figures.manager_linear}: WAMR did not shrink it`);
+      // Loaded only while it has something to decide, one at a time: with TLS up on an ESP32 that
+      // is the largest allocation after the core's (docs/esp32.md, Memory).
+      if (interpreter === "classic") assert.ok(figures.manager_heap <= 80 * 1024, `${what}: ${figures.manager_heap} bytes`);
+    }
   });
 
   for (const name of ["trap-recovery", "setup-trap", "runaway", "spin", "wrong-abi", "battery", "button", "sleep-cycle", "brownout", "connect-hang", "no-ntp",

@@ -6,10 +6,11 @@
 // host boots: the one in force, or the firmware's own when the slots are empty or damaged.
 import { core_swap } from "./host";
 import { readPackage, mKind, KIND_CORE, mName, mVersion, mAbi, mState, wasmAt, wasmLen } from "./package";
-import { checkSignature, CONFIRM_READINGS, nameLength } from "./install";
+import { checkSignature } from "./package";
+import { CONFIRM_READINGS } from "./slots";
 import { rByte, rU32, rSkip, rAt, rEof } from "./reader";
 import { startWasm } from "./wasm";
-import { refuse, say, d, dn, dc, dBytes, dVersion, publish, reason, rephrase, dKept } from "./out";
+import { refuse, say, d, dn, dc, dBytes, dVersion, publish, reason, rephrase, dKept, nameLength } from "./out";
 import { cActive, cPrevious, cTrial, cVersion, cPreviousVersion, setCoreState, setLength, lengthOf, slotLetter } from "./slots";
 import { ABI_VERSION } from "../abi";
 import { CORE_IMPORTS, CORE_IMPORTS_LENGTH, CORE_EXPORTS, CORE_EXPORTS_LENGTH, CORE_EXPORT_COUNT } from "./core-abi";

@@ -5,8 +5,8 @@
 // into it, and ESP-IDF's app rollback keeps it only once it has weighed and reached the broker.
 import { firmware_version, firmware_fetch } from "./host";
 import { readPackage, mKind, KIND_FIRMWARE, mName, mVersion, mSize, mSha, mUrl, mUrlLen } from "./package";
-import { checkSignature, nameLength } from "./install";
-import { refuse, say, d, dn, dc, dBytes, dVersion, publish, reason } from "./out";
+import { checkSignature } from "./package";
+import { refuse, say, d, dn, dc, dBytes, dVersion, publish, reason, nameLength } from "./out";
 
 /** The slot the host reads the message being handled from (its payload). */
 export const MESSAGE_SLOT: i32 = 4;

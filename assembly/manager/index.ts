@@ -1,4 +1,4 @@
-// The calibration module manager: one implementation of every decision about calibration modules
+// The calibration module manager (build/manager.wasm): one implementation of every decision about calibration modules
 // (packages, signatures asked of the host, module checks, golden vectors, the curve's check, slots,
 // trial, confirmation, rollback, the transfer), run by every host beside the core. A host loads it
 // when it needs it (start-up, a message on the module topic, a failure, a confirmation, a fit) and
@@ -6,14 +6,11 @@
 // Imports: host.ts. The host writes into mgr_io() what an export says it reads there.
 import { wBegin, wByte, wStr, wLen, wInt } from "../json";
 import { ACTIVE, PREVIOUS, loaded, nameOf, versionOf, sActive, sPrevious, sTrial, lengthOf, loadState, slotLetter } from "./slots";
-import { relearn, restore, rollback, afterSample, wake, fit, verifyOnly, tryModule, setMetering, pending, nameLength, weighActive, explainFailure } from "./install";
-import { message, busy, setChunkBytes } from "./transfer";
+import { relearn, restore, rollback, afterSample, wake, fit, verifyOnly, tryModule, setMetering, pending, weighActive, explainFailure, install } from "./install";
+import { step, busy, setChunkBytes, ASK_INSTALL, ASK_ROLLBACK, receivedSlot, receivedSize } from "./transfer";
 import { readPackage, mName, mVersion, mSha, mKey, mKeyLen, mParams, mParamCount } from "./package";
-import { refuse, d, dn, dVersion, publish, reason } from "./out";
+import { refuse, d, dn, dVersion, publish, reason, nameLength } from "./out";
 import { params_get } from "./host";
-import { bootCore, bootRefused, coreFailed, coreWake, coreReadings, rollbackCore, coreVersion, verifyCore } from "./core";
-import { cActive, cPrevious, cTrial } from "./slots";
-import { answerOf } from "./out";
 
 /** This manager's interface with its hosts (host.ts and the exports here). */
 const MANAGER_ABI: i32 = 1;
@@ -64,9 +61,12 @@ export function mgr_resume(stateLen: i32, mask: i32): void {
   if (mask & 2) relearn(PREVIOUS, sPrevious);
 }
 
-/** A message on the module topic: what follows "<module topic>/" (subLen bytes at mgr_io); its payload is the host's. */
+/** A message on the module topic: what follows "<module topic>/" (subLen bytes at mgr_io); its payload is the host's.
+ * (A core's steps, core/..., and firmware packages are the core manager's: cores.ts.) */
 export function mgr_message(subLen: i32, payloadLen: i32): void {
-  message(io, subLen, payloadLen);
+  const asked = step(io, subLen, payloadLen, 0);
+  if (asked == ASK_INSTALL) install(receivedSlot(), receivedSize());
+  else if (asked == ASK_ROLLBACK) rollback(1);
 }
 
 /**
@@ -102,73 +102,6 @@ export function mgr_fit(order: i32, n: i32): i32 {
 
 export function mgr_rollback(): void {
   rollback(0);
-}
-
-// ---- the core itself (core.ts) -------------------------------------------------------------------
-
-/**
- * Start-up, before the host instantiates a core: the slots' state (stateLen bytes at mgr_io). A
- * trial cut short is rolled back; then the core to boot: a slot (2 or 3) with its wasm's offset and
- * length at mgr_io (u32, u32), or -1 for the firmware's own. mgr_start follows once it runs.
- */
-export function mgr_core_boot(stateLen: i32): i32 {
-  loadState(io, <u32>stateLen);
-  answerOf(1);
-  const slot = bootCore(io);
-  answerOf(0);
-  return slot;
-}
-
-/** The core mgr_core_boot named did not instantiate (core_swap's code, the engine's words at mgr_io): the firmware's own boots. */
-export function mgr_core_boot_refused(code: i32): void {
-  answerOf(1);
-  bootRefused(code, io);
-  answerOf(0);
-}
-
-/** The core in force trapped (kind 1) or ran past its budget (2), words (n bytes) at mgr_io: rolled back when on trial. */
-export function mgr_core_failed(kind: i32, n: i32): void {
-  answerOf(1);
-  coreFailed(kind, io, min(n, IO_CAP));
-  answerOf(0);
-}
-
-/** Readings after which the host calls mgr_core_readings (0: no core on trial). */
-export function mgr_core_wake(): i32 {
-  return coreWake();
-}
-
-/** good readings since the core went in (the host counts samples that made a reading). */
-export function mgr_core_readings(good: i32): void {
-  answerOf(1);
-  coreReadings(good);
-  answerOf(0);
-}
-
-export function mgr_core_rollback(): void {
-  answerOf(1);
-  rollbackCore(0, "");
-  answerOf(0);
-}
-
-/** The core package of len bytes in slot checked without swapping it in (wasm-scale core verify). */
-export function mgr_core_verify(slot: i32, len: u32): void {
-  answerOf(1);
-  verifyCore(slot, len);
-  answerOf(0);
-}
-
-/** The core in force: its slot (-1 the firmware's own), version, and whether it is on trial. */
-export function mgr_core_slot(): i32 {
-  return cActive;
-}
-
-export function mgr_core_version(): u32 {
-  return coreVersion();
-}
-
-export function mgr_core_trial(): i32 {
-  return cTrial ? 1 : 0;
 }
 
 /** A transfer is under way: keep the manager loaded. */
@@ -208,17 +141,15 @@ export function mgr_list(): i32 {
   let at = 0;
   store<u8>(io, 0x5b);
   at = 1;
-  for (let slot = 0; slot < 4; slot++) {
+  for (let slot = 0; slot < 2; slot++) {
     const len = lengthOf(slot);
     if (len == 0 || !readPackage(slot, len)) continue;
-    const core = slot >= 2;
     wBegin(io + <usize>at, IO_CAP - at - 2);
     if (at > 1) wByte(0x2c);
     wStr("{\"slot\":\"");
     wByte(slotLetter(slot));
-    wStr(core ? "\",\"kind\":\"core\",\"role\":\"" : "\",\"kind\":\"module\",\"role\":\"");
-    if (core) wStr(slot == cActive ? "active" : slot == cPrevious ? "previous" : "spare");
-    else wStr(slot == sActive ? "active" : slot == sPrevious ? "previous" : "spare");
+    wStr("\",\"kind\":\"module\",\"role\":\"");
+    wStr(slot == sActive ? "active" : slot == sPrevious ? "previous" : "spare");
     wStr("\",\"name\":\"");
     for (let i = 0; i < nameLength(mName); i++) wByte(load<u8>(mName + <usize>i));
     wStr("\",\"version\":\"");
@@ -236,14 +167,7 @@ export function mgr_list(): i32 {
       wByte(0x22);
     }
     wStr(",\"trial\":");
-    wStr((core ? slot == cActive && cTrial : slot == sActive && sTrial) ? "true" : "false");
-    if (core) {
-      wStr("}");
-      const w = wLen();
-      if (w < 0) break;
-      at += w;
-      continue;
-    }
+    wStr(slot == sActive && sTrial ? "true" : "false");
     wStr(",\"params\":[");
     const n = params_get(slot, blob, 8 + 32 * 8);
     const count = n >= 8 ? min(<i32>load<u32>(blob, 4), (n - 8) >> 3) : mParamCount;

@@ -4,22 +4,22 @@
 // rollback on a failure or on request, restoring the slots at start-up, and a fit through the
 // module in force.
 import {
-  verify, mod_load, mod_call, mod_gain, mod_curve, mod_failure, mod_clear, mod_memory, core_link, params_put, params_get,
+  mod_load, mod_call, mod_gain, mod_curve, mod_failure, mod_clear, mod_memory, core_link, params_put, params_get,
 } from "./host";
 import {
   readPackage, mName, mVersion, mAbi, mKey, mKeyLen, mParams, mParamCount, mVector, mVectorCount, mTolerance, firstVector, nextVector,
-  manAt, manLen, sigAt, sigLen, wasmAt, wasmLen, MODULE_ABI, bareModule, mKind,
+  wasmAt, wasmLen, MODULE_ABI, bareModule, mKind,
 } from "./package";
 import { scanModule, meterModule } from "./wasm";
 import { MAX_KNOTS, KNOT_BYTES, MAX_GAIN_DEVIATION, curveFault, curveAt, knotX, knotKg, gainFits } from "../curve";
-import { refuse, say, d, dn, dc, dBytes, dVersion, publish, reason, detailBytes, detailLength, rephrase, dKept } from "./out";
+import { refuse, say, d, dn, dc, dBytes, dVersion, publish, reason, detailBytes, detailLength, rephrase, dKept, nameLength } from "./out";
+import { checkSignature } from "./package";
 import {
   ACTIVE, PREVIOUS, CANDIDATE, sActive, sPrevious, sTrial, loaded, slotOf, versionOf, nameOf, setLoaded, freeHandle,
-  swapHandles, setLength, lengthOf, setState, slotLetter,
+  swapHandles, setLength, lengthOf, setState, slotLetter, CONFIRM_READINGS,
 } from "./slots";
 
-/** Good readings that confirm a module on trial (abi.json calibration_module.transfer.confirmReadings). */
-export const CONFIRM_READINGS: i32 = 200;
+
 /** Temperatures (C) a new curve is also taken at before it is accepted, beside "unknown" (NaN): the
  * core checks every curve it takes in service again, so these only refuse early what it would
  * refuse later. */
@@ -305,28 +305,6 @@ function notCore(): bool {
   return false;
 }
 
-/** The signature, against the keys the host trusts. */
-export function checkSignature(slot: i32): bool {
-  if (sigLen == 0) {
-    refuse("UNSIGNED");
-    d("the package is not signed (wasm-scale module sign)");
-    return false;
-  }
-  const r = verify(slot, manAt, manLen, sigAt, sigLen, mKey, mKeyLen);
-  if (r == 0) return true;
-  if (r == 1) {
-    refuse("UNTRUSTED_KEY");
-    d("signed by key ");
-    if (mKeyLen) dBytes(mKey, mKeyLen);
-    else d("(unnamed)");
-    d(", which this device does not trust");
-  } else {
-    refuse("BAD_SIGNATURE");
-    d("the signature does not verify against the manifest");
-  }
-  return false;
-}
-
 function runVectors(h: i32): bool {
   firstVector();
   for (let i = 0; i < mVectorCount; i++) {
@@ -441,11 +419,6 @@ function dModule(h: i32): void {
   dVersion(versionOf(h));
 }
 
-export function nameLength(p: usize): i32 {
-  let n = 0;
-  while (n < 32 && load<u8>(p + <usize>n) != 0) n++;
-  return n;
-}
 
 /** Checks the package of len bytes in slot and switches to it, on trial; answers either way. */
 export function install(slot: i32, len: u32): void {

@@ -215,3 +215,10 @@ export function publish(step: string, accepted: bool, why: string, offset: i64, 
   const len = wLen();
   if (len > 0) hostAnswer(answerBuf, <u32>len);
 }
+
+/** The length of a NUL-terminated name of at most 32 bytes. */
+export function nameLength(p: usize): i32 {
+  let n = 0;
+  while (n < 32 && load<u8>(p + <usize>n) != 0) n++;
+  return n;
+}

@@ -4,7 +4,7 @@
 import { rSlot, rMemory, rAt } from "./reader";
 import { jTake, jNext, jString, jNumber, jNull, same, hex32, hexDigit } from "./json";
 import { refuse, d, dn, dBytes } from "./out";
-import { slot_read, slot_sha256 } from "./host";
+import { slot_read, slot_sha256, verify } from "./host";
 
 export const MODULE_ABI: i32 = 2;
 export const PACKAGE_FORMAT: i32 = 1;
@@ -414,5 +414,28 @@ export function readBegin(p: usize, n: u32): bool {
     if (!jTake(0x7d)) return false;
   }
   return jNext() == -1 && (seen & 3) == 3 && bSize == Math.floor(bSize) && bSize >= 1;
+}
+
+
+/** The signature, against the keys the host trusts. */
+export function checkSignature(slot: i32): bool {
+  if (sigLen == 0) {
+    refuse("UNSIGNED");
+    d("the package is not signed (wasm-scale module sign)");
+    return false;
+  }
+  const r = verify(slot, manAt, manLen, sigAt, sigLen, mKey, mKeyLen);
+  if (r == 0) return true;
+  if (r == 1) {
+    refuse("UNTRUSTED_KEY");
+    d("signed by key ");
+    if (mKeyLen) dBytes(mKey, mKeyLen);
+    else d("(unnamed)");
+    d(", which this device does not trust");
+  } else {
+    refuse("BAD_SIGNATURE");
+    d("the signature does not verify against the manifest");
+  }
+  return false;
 }
 

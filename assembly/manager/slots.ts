@@ -6,6 +6,9 @@
 // cores) is still read. The instances are the host's; the manager keeps what it knows of each.
 import { state_put, mod_free, mod_swap } from "./host";
 
+/** Good readings that confirm a module or a core on trial (abi.json calibration_module.transfer.confirmReadings). */
+export const CONFIRM_READINGS: i32 = 200;
+
 export const ACTIVE: i32 = 0;
 export const PREVIOUS: i32 = 1;
 export const CANDIDATE: i32 = 2;

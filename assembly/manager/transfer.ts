@@ -5,12 +5,10 @@
 // for IDLE_MS, unless it comes from the same sender. Every step answers.
 import { slot_erase, slot_write_message, slot_sha256, slot_capacity, message_read, now_ms } from "./host";
 import { readBegin, bSize, bSha, bSender, bSenderLen, MAX_PACKAGE } from "./package";
-import { refuse, say, d, dn, dBytes, dVersion, publish, reason, answerOf } from "./out";
+import { refuse, say, d, dn, dBytes, dVersion, publish, reason } from "./out";
 import { same } from "./json";
 import { PREVIOUS, sActive, sPrevious, sTrial, spareSlot, setLength, setState, freeHandle, loaded, nameOf, versionOf, cActive, cPrevious, cPreviousVersion, cTrial, cVersion, setCoreState } from "./slots";
-import { install, rollback, nameLength } from "./install";
-import { installCore, rollbackCore } from "./core";
-import { firmwareInstall } from "./firmware";
+import { nameLength } from "./out";
 
 /** A transfer idle this long may be taken over by another sender. */
 export const IDLE_MS: f64 = 60000;
@@ -219,41 +217,41 @@ function end(kind: i32): void {
     publish("end", false, reason(), -1, -1, 0, 0);
     return;
   }
-  if (tKind == 1) installCore(tSlot, tSize); // answers with the verdict
-  else install(tSlot, tSize);
+  asked = ASK_INSTALL; // the entry installs it, and answers with the verdict
 }
 
-/** A message on the module topic: sub (what follows "<module topic>/") at p, payloadLen bytes;
- * "core/..." the same steps for a core. */
-export function message(p: usize, subLen: i32, payloadLen: i32): void {
-  if (same(p, subLen, "firmware")) {
-    answerOf(2);
-    firmwareInstall(<u32>payloadLen);
-    answerOf(0);
-    return;
-  }
-  const core = subLen > 5 && same(p, 5, "core/");
-  answerOf(core ? 1 : 0);
-  if (core) {
-    p += 5;
-    subLen -= 5;
-  }
-  step(p, subLen, payloadLen, core ? 1 : 0);
-  answerOf(0);
+/** What a step asks of the manager's entry beyond the transfer: nothing, the package received
+ * installed (slot and length: receivedSlot, receivedSize), or a rollback. */
+export const ASK_NONE: i32 = 0;
+export const ASK_INSTALL: i32 = 1;
+export const ASK_ROLLBACK: i32 = 2;
+let asked: i32 = 0;
+
+export function receivedSlot(): i32 {
+  return tSlot;
 }
 
-function step(p: usize, subLen: i32, payloadLen: i32, kind: i32): void {
+export function receivedSize(): u32 {
+  return tSize;
+}
+
+/**
+ * A step of the transfer (sub: what follows "<module topic>/", or "<module topic>/core/" for a
+ * core: kind 1) at p, payloadLen bytes. Answers it, or leaves it to the entry (the returned ASK_).
+ */
+export function step(p: usize, subLen: i32, payloadLen: i32, kind: i32): i32 {
+  asked = ASK_NONE;
   if (same(p, subLen, "begin")) begin(kind);
   else if (subLen > 6 && same(p, 6, "chunk/")) chunk(p + 6, subLen - 6, payloadLen, kind);
   else if (same(p, subLen, "end")) end(kind);
-  else if (same(p, subLen, "rollback")) {
-    if (kind == 1) rollbackCore(1, "");
-    else rollback(1);
-  } else {
+  else if (same(p, subLen, "rollback")) asked = ASK_ROLLBACK;
+  else {
     refuse("BAD_PACKAGE");
     d("no step \"");
     dBytes(p, min(subLen, 40));
-    d("\": begin, chunk/<offset>, end or rollback, for a core after core/; or firmware");
+    if (kind == 1) d("\" for a core: core/begin, core/chunk/<offset>, core/end or core/rollback; or firmware");
+    else d("\": begin, chunk/<offset>, end or rollback (a core's steps follow core/)");
     publish(kind == 1 ? "core" : "module", false, reason(), -1, -1, 0, 0);
   }
+  return asked;
 }

@@ -34,8 +34,12 @@ typedef struct {
 static module_host_config_t s_cfg;
 static const module_engine_t *s_engine;
 static handle_t s_mod[HANDLES];
-static bool s_loaded;
-static uint32_t s_taken;
+/* Which manager is loaded: none, the module manager (build/manager.wasm) or the core manager
+ * (build/core-manager.wasm). One at a time. */
+#define MODULES 1
+#define CORES 2
+static int s_loaded;
+static uint32_t s_taken, s_core_taken;
 /* The message being handled. */
 static const uint8_t *s_payload;
 static size_t s_payload_len;
@@ -485,48 +489,67 @@ static bool to_io(const void *data, size_t n)
     return true;
 }
 
-/* What the manager says of the module in force, kept for module_host_active and the per-sample path. */
+/* What the manager says of the module (or the core) in force, kept for module_host_active,
+ * module_host_core_version and the per-sample path. */
 static void note(void)
 {
+    if (s_loaded == CORES) {
+        s_core_wake = call_i("mgr_core_wake");
+        s_core_slot = call_i("mgr_core_slot");
+        s_core_version = (uint32_t)call_i("mgr_core_version");
+        s_core_trial = call_i("mgr_core_trial") == 1;
+        return;
+    }
     s_wake = call_i("mgr_wake");
     int32_t name = call_i("mgr_active");
     const uint8_t *p = name ? app((uint32_t)name, 33) : NULL;
     s_has_active = p != NULL;
     if (s_has_active) snprintf(s_active_name, sizeof s_active_name, "%.32s", (const char *)p);
     s_trial = s_has_active && call_i("mgr_trial") == 1;
-    s_core_wake = call_i("mgr_core_wake");
-    s_core_slot = call_i("mgr_core_slot");
-    s_core_version = (uint32_t)call_i("mgr_core_version");
-    s_core_trial = call_i("mgr_core_trial") == 1;
 }
 
 static void close_manager(void)
 {
     if (!s_loaded) return;
     s_engine->mgr_free();
-    s_loaded = false;
+    s_loaded = 0;
 }
 
-/* Loads the manager; `resume`: it learns the slots' state and the live instances again. */
-static bool open_manager(bool resume)
+/* Why open_manager failed: 0 no memory (or not loadable), 1 the other manager has a transfer under way. */
+static int s_open_failure;
+
+/* Loads the module manager (MODULES) or the core manager (CORES), freeing the other unless it is
+ * busy; `resume`: it learns the slots' state (and the module manager the live instances) again. */
+static bool open_manager(int which, bool resume)
 {
-    if (s_loaded) return true;
+    if (s_loaded == which) return true;
+    if (s_loaded) {
+        if (call_i("mgr_busy")) {
+            s_open_failure = 1;
+            return false;
+        }
+        close_manager();
+    }
+    s_open_failure = 0;
+    const bool cores = which == CORES;
+    if (cores && s_cfg.core_manager_wasm == NULL) return false;
     size_t before = s_cfg.free_heap ? s_cfg.free_heap() : 0;
     char error[128] = "";
-    if (!s_engine->mgr_load(s_cfg.manager_wasm, s_cfg.manager_len, error, sizeof error)) {
-        fprintf(stderr, "module_host: the module manager does not load: %s\n", error);
+    if (!s_engine->mgr_load(cores ? s_cfg.core_manager_wasm : s_cfg.manager_wasm, cores ? s_cfg.core_manager_len : s_cfg.manager_len, error, sizeof error)) {
+        fprintf(stderr, "module_host: the %s manager does not load: %s\n", cores ? "core" : "module", error);
         return false;
     }
-    s_loaded = true;
+    s_loaded = which;
     size_t after = s_cfg.free_heap ? s_cfg.free_heap() : 0;
-    if (before > after && before - after > s_taken) s_taken = (uint32_t)(before - after);
+    uint32_t *taken = cores ? &s_core_taken : &s_taken;
+    if (before > after && before - after > *taken) *taken = (uint32_t)(before - after);
     const double configure[2] = {s_cfg.chunk_bytes, s_engine->metered ? 1 : 0};
     if (!call("mgr_configure", "ii", configure, NULL)) return false;
     if (!resume) return true;
     uint8_t state[STATE_CAP];
     size_t n = s_cfg.storage->load_state(s_cfg.storage->ctx, state, sizeof state);
     const double args[2] = {(double)(to_io(state, n) ? n : 0), (s_mod[ACTIVE].m ? 1 : 0) | (s_mod[PREVIOUS].m ? 2 : 0)};
-    return call("mgr_resume", "ii", args, NULL);
+    return call("mgr_resume", cores ? "i" : "ii", args, NULL);
 }
 
 /* Frees the manager unless a transfer (or something to decide at the next sample) keeps it. */
@@ -547,7 +570,7 @@ void module_host_start(const module_host_config_t *config)
     /* Nothing kept: no module was ever installed, nothing to restore, and the manager (tens of KB
      * of heap while loaded) is not loaded until a message on the module topic comes. */
     if (n == 0) return;
-    if (!open_manager(false)) return;
+    if (!open_manager(MODULES, false)) return;
     const double args[1] = {(double)(to_io(state, n) ? n : 0)};
     call("mgr_start", "i", args, NULL);
     release();
@@ -563,7 +586,7 @@ void module_host_core_boot(const module_host_config_t *config, const uint8_t **w
     s_core_from = -1;
     uint8_t state[STATE_CAP];
     size_t n = s_cfg.storage->load_state(s_cfg.storage->ctx, state, sizeof state);
-    if (n == 0 || !open_manager(false)) return;
+    if (n == 0 || !open_manager(CORES, false)) return;
     double slot = -1;
     const double args[1] = {(double)(to_io(state, n) ? n : 0)};
     if (call("mgr_core_boot", "i", args, &slot) && slot >= 0) {
@@ -584,7 +607,7 @@ void module_host_core_boot(const module_host_config_t *config, const uint8_t **w
 void module_host_core_boot_refused(const char *words)
 {
     core_runs(-1, 0, 0, NULL);
-    if (!open_manager(true)) return;
+    if (!open_manager(CORES, true)) return;
     size_t n = strlen(words) < 160 ? strlen(words) : 160;
     const double args[1] = {(double)(1 | (int32_t)((to_io(words, n) ? n : 0) << 16))};
     call("mgr_core_boot_refused", "i", args, NULL);
@@ -594,7 +617,7 @@ void module_host_core_boot_refused(const char *words)
 static bool core_sampled(bool trapped, const char *words, bool reading)
 {
     if (trapped) {
-        if (!s_core_trial || !open_manager(true)) return false;
+        if (!s_core_trial || !open_manager(CORES, true)) return false;
         s_core_swapped = false;
         const char *w = words ? words : "";
         size_t n = strlen(w) < 200 ? strlen(w) : 200;
@@ -606,7 +629,7 @@ static bool core_sampled(bool trapped, const char *words, bool reading)
     }
     if (!reading) return false;
     s_core_good++;
-    if (s_core_wake > 0 && s_core_good >= (uint32_t)s_core_wake && open_manager(true)) {
+    if (s_core_wake > 0 && s_core_good >= (uint32_t)s_core_wake && open_manager(CORES, true)) {
         const double args[1] = {s_core_good};
         call("mgr_core_readings", "i", args, NULL);
         release();
@@ -685,7 +708,7 @@ void module_host_fault(int32_t kind, double x, double value)
 
 int32_t module_host_fit(int32_t order, const uint8_t *points, int32_t n, double zero_counts)
 {
-    if (s_mod[ACTIVE].m == NULL || n < 1 || n > MAX_POINTS || !open_manager(true)) return -6;
+    if (s_mod[ACTIVE].m == NULL || n < 1 || n > MAX_POINTS || !open_manager(MODULES, true)) return -6;
     uint8_t pairs[MAX_POINTS * 16];
     for (int i = 0; i < n; i++) {
         double x, kg;
@@ -714,27 +737,40 @@ void module_host_after_sample(void)
     if (!(s_failed || s_wake < 0 || (s_wake > 0 && s_good >= (uint32_t)s_wake))) return;
     int32_t failed = s_failed;
     s_failed = 0;
-    if (!open_manager(true)) return;
+    if (!open_manager(MODULES, true)) return;
     const double args[4] = {s_good, failed, s_fail_x, s_fail_kg};
     call("mgr_after_sample", "iiFF", args, NULL);
     release();
 }
 
 /* When the manager cannot be loaded, the sender still hears why (the step is what the topic names). */
-static void unavailable(const char *sub, size_t sub_len)
+static void unavailable(const char *sub, size_t sub_len, int which)
 {
+    const char *cmd = which == MODULES ? "module" : sub_len == 8 && memcmp(sub, "firmware", 8) == 0 ? "firmware" : "core";
+    if (which == CORES && sub_len > 5 && memcmp(sub, "core/", 5) == 0) {
+        sub += 5;
+        sub_len -= 5;
+    }
     size_t step = 0;
     while (step < sub_len && step < 16 && sub[step] >= 'a' && sub[step] <= 'z') step++; /* begin, chunk, end, rollback */
-    char json[200];
-    snprintf(json, sizeof json, "{\"cmd\":\"module\",\"step\":\"%.*s\",\"status\":\"rejected\",\"reason\":\"MEMORY\",\"detail\":\"no room to load the module manager (%u bytes of heap free)\"}",
-             (int)step, sub, (unsigned)(s_cfg.free_heap ? s_cfg.free_heap() : 0));
+    if (strcmp(cmd, "firmware") == 0) sub = "install", step = 7;
+    char json[240];
+    if (s_open_failure == 1) {
+        snprintf(json, sizeof json, "{\"cmd\":\"%s\",\"step\":\"%.*s\",\"status\":\"rejected\",\"reason\":\"BUSY\",\"detail\":\"a %s transfer is under way: send again once it has ended\"}",
+                 cmd, (int)step, sub, which == MODULES ? "core" : "module");
+    } else {
+        snprintf(json, sizeof json, "{\"cmd\":\"%s\",\"step\":\"%.*s\",\"status\":\"rejected\",\"reason\":\"MEMORY\",\"detail\":\"no room to load the %s manager (%u bytes of heap free)\"}",
+                 cmd, (int)step, sub, which == MODULES ? "module" : "core", (unsigned)(s_cfg.free_heap ? s_cfg.free_heap() : 0));
+    }
     if (s_cfg.answer) s_cfg.answer(json);
 }
 
 void module_host_message(const char *sub, size_t sub_len, const uint8_t *payload, size_t len)
 {
-    if (!open_manager(true)) {
-        unavailable(sub, sub_len);
+    /* A core's steps and firmware packages are the core manager's; the rest the module manager's. */
+    const int which = (sub_len > 5 && memcmp(sub, "core/", 5) == 0) || (sub_len == 8 && memcmp(sub, "firmware", 8) == 0) ? CORES : MODULES;
+    if (!open_manager(which, true)) {
+        unavailable(sub, sub_len, which);
         return;
     }
     if (sub_len > 200) sub_len = 200;
@@ -749,7 +785,7 @@ void module_host_message(const char *sub, size_t sub_len, const uint8_t *payload
 
 void module_host_rollback(void)
 {
-    if (!open_manager(true)) return;
+    if (!open_manager(MODULES, true)) return;
     call("mgr_rollback", "", NULL, NULL);
     release();
 }
@@ -763,6 +799,11 @@ const char *module_host_active(bool *trial)
 uint32_t module_host_manager_bytes(void)
 {
     return s_taken;
+}
+
+uint32_t module_host_core_manager_bytes(void)
+{
+    return s_core_taken;
 }
 
 void module_host_stop(void)

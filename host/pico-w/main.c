@@ -37,8 +37,8 @@
  * (the emulator's build) prints every reading's whole record instead. */
 #define CONSOLE_EVERY_MS 1000
 
-extern const uint8_t scale_core_wasm[], scale_manager_wasm[];
-extern const size_t scale_core_wasm_len, scale_manager_wasm_len;
+extern const uint8_t scale_core_wasm[], scale_manager_wasm[], scale_core_manager_wasm[];
+extern const size_t scale_core_wasm_len, scale_manager_wasm_len, scale_core_manager_wasm_len;
 #if SCALE_HAS_MODULE_KEY
 extern const uint8_t scale_module_key[];
 #endif
@@ -287,6 +287,7 @@ static void start_modules(void)
     const module_host_config_t c = {
         .engine = modules_wasm3(), .storage = &storage, .keys_pem = keys, .n_keys = n_keys, .chunk_bytes = sizeof ((net_message_t *)0)->payload,
         .manager_wasm = scale_manager_wasm, .manager_len = scale_manager_wasm_len, .core_module = core_module,
+        .core_manager_wasm = scale_core_manager_wasm, .core_manager_len = scale_core_manager_wasm_len,
         .answer = module_answer, .now_ms = module_now_ms, .free_heap = free_heap, .core = own,
     };
     /* The core to weigh with: the firmware's own (running now), or one installed over the air and

@@ -16,6 +16,7 @@ import { MemorySlots, SLOT_BYTES, type SlotStore } from "./slots.js";
 import type { CalibrationSocket, CalibrationTarget } from "./socket.js";
 
 export const managerWasmPath = fileURLToPath(new URL("../../../build/manager.wasm", import.meta.url));
+export const coreManagerWasmPath = fileURLToPath(new URL("../../../build/core-manager.wasm", import.meta.url));
 const contract = abi.calibration_module;
 const ACTIVE = 0;
 
@@ -69,6 +70,19 @@ interface ManagerExports {
   mgr_explain(failed: number, x: number, kg: number): void;
   mgr_try(slot: number, len: number, mode: number): void;
   mgr_list(): number;
+  mgr_resume(stateLen: number, mask: number): void;
+}
+
+/** The core manager's exports (assembly/manager/cores.ts). */
+interface CoreManagerExports {
+  memory: WebAssembly.Memory;
+  mgr_io(): number;
+  mgr_io_bytes(): number;
+  mgr_configure(chunkBytes: number, metered: number): void;
+  mgr_resume(stateLen: number): void;
+  mgr_message(subLen: number, payloadLen: number): void;
+  mgr_busy(): number;
+  mgr_list(): number;
   mgr_core_boot(stateLen: number): number;
   mgr_core_boot_refused(code: number): void;
   mgr_core_failed(kind: number, n: number): void;
@@ -86,6 +100,11 @@ function managerModule(): WebAssembly.Module {
   compiled ??= new WebAssembly.Module(readFileSync(managerWasmPath));
   return compiled;
 }
+let compiledCores: WebAssembly.Module | null = null;
+function coreManagerModule(): WebAssembly.Module {
+  compiledCores ??= new WebAssembly.Module(readFileSync(coreManagerWasmPath));
+  return compiledCores;
+}
 
 export interface ManagerOptions {
   /** The milliseconds clock transfers time out on (tests give their own). */
@@ -98,6 +117,10 @@ export interface ManagerOptions {
 
 export class ModuleManager implements CalibrationTarget {
   private readonly x: ManagerExports;
+  /** The core manager: made when a core's step, a firmware package or the core's trial needs it. */
+  private coreManager: CoreManagerExports | null = null;
+  /** The manager being called (the imports read and write its memory). */
+  private current: { memory: WebAssembly.Memory };
   private readonly slots: SlotStore;
   private readonly handles: Array<CalibrationModule | null> = [null, null, null];
   private metered: Uint8Array[] = [];
@@ -138,11 +161,39 @@ export class ModuleManager implements CalibrationTarget {
     if (socket) socket.target = this;
     const instance = new WebAssembly.Instance(managerModule(), { mgr: this.imports() });
     this.x = instance.exports as unknown as ManagerExports;
+    this.current = this.x;
     this.x.mgr_configure(this.chunkBytes, 1);
   }
 
   private get mem(): Uint8Array {
-    return new Uint8Array(this.x.memory.buffer);
+    return new Uint8Array(this.current.memory.buffer);
+  }
+
+  /**
+   * fn with the core manager (made on first use), given the slots' state first; the module manager
+   * learns the state again after it (the two keep the one blob, and only one changes it at a time).
+   */
+  private withCores<T>(fn: (c: CoreManagerExports) => T): T {
+    if (!this.coreManager) {
+      this.coreManager = new WebAssembly.Instance(coreManagerModule(), { mgr: this.imports() }).exports as unknown as CoreManagerExports;
+      this.coreManager.mgr_configure(this.chunkBytes, 1);
+    }
+    const c = this.coreManager;
+    const state = this.slots.state() ?? new Uint8Array(0);
+    this.current = c;
+    try {
+      this.put(c.mgr_io(), state.subarray(0, c.mgr_io_bytes()));
+      c.mgr_resume(state.length);
+      return fn(c);
+    } finally {
+      this.coreWakeAt = c.mgr_core_wake();
+      this.current = this.x;
+      if (this.started) {
+        const after = this.slots.state() ?? new Uint8Array(0);
+        this.put(this.x.mgr_io(), after.subarray(0, this.x.mgr_io_bytes()));
+        this.x.mgr_resume(after.length, (this.handles[ACTIVE] ? 1 : 0) | (this.handles[1] ? 2 : 0));
+      }
+    }
   }
 
   private text(ptr: number, len: number): string {
@@ -301,10 +352,9 @@ export class ModuleManager implements CalibrationTarget {
     }
   }
 
-  /** When the manager is to hear of the next sample, after any call into it. */
+  /** When the module manager is to hear of the next sample, after any call into it. */
   private refresh(): void {
     this.wakeAt = this.x.mgr_wake();
-    this.coreWakeAt = this.x.mgr_core_wake();
   }
 
   private start(): void {
@@ -314,6 +364,7 @@ export class ModuleManager implements CalibrationTarget {
     this.put(this.x.mgr_io(), state.subarray(0, this.x.mgr_io_bytes()));
     this.x.mgr_start(state.length);
     this.refresh();
+    if (this.cores) this.withCores(() => undefined); // a core on trial (after a swap, or none)
   }
 
   /** At start-up: the slots' module back in force, or rolled back; what happened, in sentences. */
@@ -340,14 +391,22 @@ export class ModuleManager implements CalibrationTarget {
     return { name: this.text(p, end - p), version: `${(v >> 16) & 0xff}.${(v >> 8) & 0xff}.${v & 0xff}`, trial: this.x.mgr_trial() === 1 };
   }
 
-  /** A message on the module topic: `sub` is what follows it ("begin", "chunk/4096", "end", "rollback"). */
+  /** A message on the module topic: `sub` is what follows it ("begin", "chunk/4096", "end", "rollback";
+   * a core's steps after "core/", and "firmware": the core manager's). */
   message(sub: string, payload: Uint8Array): void {
     this.start();
     const name = Buffer.from(sub, "utf8").subarray(0, 200);
-    this.put(this.x.mgr_io(), name);
     this.payload = payload;
     try {
-      this.x.mgr_message(name.length, payload.length);
+      if (sub.startsWith("core/") || sub === "firmware") {
+        this.withCores((c) => {
+          this.put(c.mgr_io(), name);
+          c.mgr_message(name.length, payload.length);
+        });
+      } else {
+        this.put(this.x.mgr_io(), name);
+        this.x.mgr_message(name.length, payload.length);
+      }
     } finally {
       this.payload = new Uint8Array(0);
       this.refresh();
@@ -382,7 +441,7 @@ export class ModuleManager implements CalibrationTarget {
     this.collect((e) => {
       verdict ??= e;
       this.onEvent(e);
-    }, () => (kind === "core" ? this.x.mgr_core_rollback() : this.x.mgr_rollback()));
+    }, () => (kind === "core" ? this.withCores((c) => c.mgr_core_rollback()) : this.x.mgr_rollback()));
     return verdict!;
   }
 
@@ -398,19 +457,19 @@ export class ModuleManager implements CalibrationTarget {
     const state = m.slots.state() ?? new Uint8Array(0);
     if (state.length === 0) return { wasm: null, events, refused: () => {} };
     let wasm: Uint8Array | null = null;
-    m.collect((e) => events.push(e), () => {
-      m.put(m.x.mgr_io(), state.subarray(0, m.x.mgr_io_bytes()));
-      const slot = m.x.mgr_core_boot(state.length);
+    m.collect((e) => events.push(e), () => m.withCores((c) => {
+      m.put(c.mgr_io(), state.subarray(0, c.mgr_io_bytes()));
+      const slot = c.mgr_core_boot(state.length);
       if (slot < 0) return;
-      const io = new DataView(m.x.memory.buffer, m.x.mgr_io(), 8);
+      const io = new DataView(c.memory.buffer, c.mgr_io(), 8);
       wasm = m.slotBytes(slot, io.getUint32(0, true), io.getUint32(4, true));
-    });
+    }));
     const refused = (why: string) => {
       const words = Buffer.from(why).subarray(0, 160);
-      m.collect((e) => events.push(e), () => {
-        m.put(m.x.mgr_io(), words);
-        m.x.mgr_core_boot_refused(1 | (words.length << 16));
-      });
+      m.collect((e) => events.push(e), () => m.withCores((c) => {
+        m.put(c.mgr_io(), words);
+        c.mgr_core_boot_refused(1 | (words.length << 16));
+      }));
     };
     return { wasm, events, refused };
   }
@@ -425,7 +484,7 @@ export class ModuleManager implements CalibrationTarget {
   /** The core in force made a reading: a core on trial is confirmed after enough of them. */
   coreReading(): void {
     this.coreGood++;
-    if (this.coreWakeAt > 0 && this.coreGood >= this.coreWakeAt) this.collect((e) => this.onEvent(e), () => this.x.mgr_core_readings(this.coreGood));
+    if (this.coreWakeAt > 0 && this.coreGood >= this.coreWakeAt) this.collect((e) => this.onEvent(e), () => this.withCores((c) => c.mgr_core_readings(this.coreGood)));
   }
 
   /** A core is on trial (a trap rolls it back). */
@@ -437,18 +496,20 @@ export class ModuleManager implements CalibrationTarget {
   coreFailed(kind: number, words: string): void {
     this.start();
     const bytes = Buffer.from(words).subarray(0, 200);
-    this.collect((e) => this.onEvent(e), () => {
-      this.put(this.x.mgr_io(), bytes);
-      this.x.mgr_core_failed(kind, bytes.length);
-    });
+    this.collect((e) => this.onEvent(e), () => this.withCores((c) => {
+      this.put(c.mgr_io(), bytes);
+      c.mgr_core_failed(kind, bytes.length);
+    }));
   }
 
   /** The core in force: its slot (null: the firmware's own), version, trial. */
   get activeCore(): { slot: "c" | "d" | null; version: string; trial: boolean } {
     this.start();
-    const slot = this.x.mgr_core_slot();
-    const v = this.x.mgr_core_version();
-    return { slot: slot === 2 ? "c" : slot === 3 ? "d" : null, version: `${(v >> 16) & 0xff}.${(v >> 8) & 0xff}.${v & 0xff}`, trial: this.x.mgr_core_trial() === 1 };
+    return this.withCores((c) => {
+      const slot = c.mgr_core_slot();
+      const v = c.mgr_core_version();
+      return { slot: slot === 2 ? "c" as const : slot === 3 ? "d" as const : null, version: `${(v >> 16) & 0xff}.${(v >> 8) & 0xff}.${v & 0xff}`, trial: c.mgr_core_trial() === 1 };
+    });
   }
 
   /** The failure since the last sample, when there is none yet. */
@@ -532,7 +593,9 @@ export class ModuleManager implements CalibrationTarget {
   list(): ModuleListing[] {
     this.start();
     const n = this.x.mgr_list();
-    return JSON.parse(this.text(this.x.mgr_io(), n)) as ModuleListing[];
+    const modules = JSON.parse(this.text(this.x.mgr_io(), n)) as ModuleListing[];
+    const cores = this.withCores((c) => JSON.parse(this.text(c.mgr_io(), c.mgr_list())) as ModuleListing[]);
+    return [...modules, ...cores];
   }
 
   /** Checks a package as an installation would, without switching to it (wasm-scale module|core verify). */
@@ -542,7 +605,7 @@ export class ModuleManager implements CalibrationTarget {
     slots.write(slot, 0, bytes);
     const checker = new ModuleManager(null, null, slots, this.trusted);
     let verdict: ModuleEvent | null = null;
-    checker.collect((e) => (verdict ??= e), () => (kind === "core" ? checker.x.mgr_core_verify(slot, bytes.length) : checker.x.mgr_verify(slot, bytes.length)));
+    checker.collect((e) => (verdict ??= e), () => (kind === "core" ? checker.withCores((c) => c.mgr_core_verify(slot, bytes.length)) : checker.x.mgr_verify(slot, bytes.length)));
     return verdict!;
   }
 

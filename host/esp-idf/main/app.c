@@ -215,9 +215,12 @@ float app_setting(int key)
     return v;
 }
 
-/* The module manager (build/manager.wasm), embedded beside the core (build/release.wasm). */
+/* The module manager (build/manager.wasm) and the core manager (build/core-manager.wasm), embedded
+ * beside the core (build/release.wasm). */
 extern const uint8_t manager_wasm_start[] asm("_binary_manager_wasm_start");
 extern const uint8_t manager_wasm_end[] asm("_binary_manager_wasm_end");
+extern const uint8_t core_manager_wasm_start[] asm("_binary_core_manager_wasm_start");
+extern const uint8_t core_manager_wasm_end[] asm("_binary_core_manager_wasm_end");
 extern const uint8_t own_core_start[] asm("_binary_release_wasm_start");
 extern const uint8_t own_core_end[] asm("_binary_release_wasm_end");
 
@@ -263,6 +266,7 @@ static void start_modules(void)
     module_host_config_t c = {
         .engine = engine, .storage = &storage, .keys_pem = keys, .n_keys = n_keys, .chunk_bytes = SCALE_MQTT_MAX_PAYLOAD,
         .manager_wasm = manager_wasm_start, .manager_len = (size_t)(manager_wasm_end - manager_wasm_start),
+        .core_manager_wasm = core_manager_wasm_start, .core_manager_len = (size_t)(core_manager_wasm_end - core_manager_wasm_start),
         .core_module = core_module, .answer = module_answer, .now_ms = module_now_ms,
         .free_heap = module_free_heap, .core = core_host,
         .firmware_version = fw_update_running_version, .firmware_fetch = fw_update_fetch,

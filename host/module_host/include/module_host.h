@@ -91,6 +91,9 @@ typedef struct {
     uint32_t chunk_bytes;        /* the largest chunk this device receives (its MQTT buffer) */
     const uint8_t *manager_wasm; /* build/manager.wasm, embedded in the image */
     size_t manager_len;
+    /* build/core-manager.wasm: the core itself and the firmware image (NULL: they are refused). */
+    const uint8_t *core_manager_wasm;
+    size_t core_manager_len;
     /* The core: link its calib imports to a module (cal_module export). */
     int32_t (*core_module)(bool on);
     /* An answer for the result topic: JSON, NUL-terminated. */
@@ -159,8 +162,10 @@ void module_host_rollback(void);
 /* The active module's name, or NULL for the built-in calibration; whether it is on trial. */
 const char *module_host_active(bool *trial);
 
-/* The heap the manager took while it was loaded (bytes, the most seen), 0 when not measured. */
+/* The heap the module manager (and the core manager) took while loaded (bytes, the most seen), 0
+ * when not measured. */
 uint32_t module_host_manager_bytes(void);
+uint32_t module_host_core_manager_bytes(void);
 
 /* Frees the manager and every module instance (before the engine's runtime goes). */
 void module_host_stop(void);

@@ -25,13 +25,18 @@ uint8_t *mc_read_file(const char *path, size_t *len)
     return buf;
 }
 
-uint8_t *mc_read_manager(const char *core_path, size_t *len)
+uint8_t *mc_read_beside(const char *core_path, const char *name, size_t *len)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s", core_path);
     char *slash = strrchr(path, '/');
-    snprintf(slash ? slash + 1 : path, sizeof path - (size_t)(slash ? slash + 1 - path : 0), "manager.wasm");
+    snprintf(slash ? slash + 1 : path, sizeof path - (size_t)(slash ? slash + 1 - path : 0), "%s", name);
     return mc_read_file(path, len);
+}
+
+uint8_t *mc_read_manager(const char *core_path, size_t *len)
+{
+    return mc_read_beside(core_path, "manager.wasm", len);
 }
 
 void mc_answer(const char *json)

@@ -32,8 +32,9 @@ typedef struct {
 
 /* A file's bytes (NUL-terminated after them, for PEM keys), or a failed check. */
 uint8_t *mc_read_file(const char *path, size_t *len);
-/* build/manager.wasm, beside the core a harness was given. */
+/* build/manager.wasm (or another file of build/), beside the core a harness was given. */
 uint8_t *mc_read_manager(const char *core_path, size_t *len);
+uint8_t *mc_read_beside(const char *core_path, const char *name, size_t *len);
 
 /* module_host's answer hook: keeps every answer. */
 void mc_answer(const char *json);

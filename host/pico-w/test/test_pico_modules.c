@@ -71,8 +71,8 @@ static double s_clock_ms;
 static double now_ms(void) { return s_clock_ms += 1; }
 
 static const char *s_keys[1];
-static uint8_t *s_manager;
-static size_t s_manager_len;
+static uint8_t *s_manager, *s_core_manager;
+static size_t s_manager_len, s_core_manager_len;
 static const uint8_t *s_core;
 static size_t s_core_len;
 static module_storage_t s_storage;
@@ -86,6 +86,7 @@ static void start_modules(void)
     const module_host_config_t c = {
         .engine = modules_wasm3(), .storage = &s_storage, .keys_pem = s_keys, .n_keys = 1, .chunk_bytes = 1024,
         .manager_wasm = s_manager, .manager_len = s_manager_len, .core_module = core_module,
+        .core_manager_wasm = s_core_manager, .core_manager_len = s_core_manager_len,
         .answer = mc_answer, .now_ms = now_ms, .core = modules_core_host(s_core, s_core_len),
     };
     const wasm_host_calibration_t calibration = {
@@ -158,6 +159,7 @@ int main(int argc, char **argv)
     s_core = core;
     s_core_len = core_len;
     s_manager = mc_read_manager(argv[2], &s_manager_len);
+    s_core_manager = mc_read_beside(argv[2], "core-manager.wasm", &s_core_manager_len);
     s_keys[0] = (const char *)mc_read_file(argv[3], &key_len);
     uint8_t *pkg = mc_read_file(argv[4], &len);
     memset(s_flash, 0xff, sizeof s_flash);

@@ -69,7 +69,8 @@ static bool mgr_load(const uint8_t *wasm, size_t len, char *error, size_t cap)
         return false;
     }
     const size_t after = heap_caps_get_free_size(MALLOC_CAP_8BIT);
-    ESP_LOGI(TAG, "module manager loaded: took %u bytes, heap free %u, least ever %u", (unsigned)(before > after ? before - after : 0), (unsigned)after,
+    const char *which = wasm_runtime_lookup_function(s_mgr.inst, "mgr_core_boot") ? "core" : "module"; /* build/core-manager.wasm, or build/manager.wasm */
+    ESP_LOGI(TAG, "%s manager loaded: took %u bytes, heap free %u, least ever %u", which, (unsigned)(before > after ? before - after : 0), (unsigned)after,
              (unsigned)heap_caps_get_minimum_free_size(MALLOC_CAP_8BIT));
     return true;
 }

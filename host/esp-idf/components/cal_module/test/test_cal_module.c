@@ -90,8 +90,8 @@ static void on_instantiated(void)
 }
 
 static const char *s_keys[1];
-static uint8_t *s_core, *s_manager;
-static size_t s_core_len, s_manager_len;
+static uint8_t *s_core, *s_manager, *s_core_manager;
+static size_t s_core_len, s_manager_len, s_core_manager_len;
 
 static void start_core(void)
 {
@@ -121,6 +121,7 @@ static void start_manager(void)
 {
     module_host_config_t m = {
         .engine = cal_module_wamr(), .storage = &STORAGE, .keys_pem = s_keys, .n_keys = 1, .chunk_bytes = 1024, .manager_wasm = s_manager, .manager_len = s_manager_len,
+        .core_manager_wasm = s_core_manager, .core_manager_len = s_core_manager_len,
         .core_module = core_module, .answer = mc_answer, .now_ms = now_ms, .free_heap = free_heap, .core = cal_module_core_host(s_core, s_core_len),
         .firmware_version = firmware_version, .firmware_fetch = firmware_fetch,
     };
@@ -252,6 +253,7 @@ int main(int argc, char **argv)
     const char *name = argv[1];
     s_core = mc_read_file(argv[2], &s_core_len);
     s_manager = mc_read_manager(argv[2], &s_manager_len);
+    s_core_manager = mc_read_beside(argv[2], "core-manager.wasm", &s_core_manager_len);
     size_t key_len;
     s_keys[0] = (const char *)mc_read_file(argv[3], &key_len);
     size_t len;
@@ -364,6 +366,7 @@ int main(int argc, char **argv)
         s_measured.state_load = measured_load;
         module_host_config_t m = {
             .engine = cal_module_wamr(), .storage = &STORAGE, .keys_pem = s_keys, .n_keys = 1, .chunk_bytes = 1024, .manager_wasm = s_manager, .manager_len = s_manager_len,
+            .core_manager_wasm = s_core_manager, .core_manager_len = s_core_manager_len,
             .core_module = core_module, .answer = mc_answer, .now_ms = now_ms, .free_heap = free_heap, .core = &s_measured,
         };
         module_host_start(&m);
@@ -377,8 +380,8 @@ int main(int argc, char **argv)
         mc_expect_verdict("accepted");
         int slot = -1;
         CHECK(module_host_core_version(&slot, NULL) == (uint32_t)strtoul(argv[5], NULL, 16) && slot >= 2, "the core was not swapped in");
-        printf("FIGURES {\"swap_bytes\":%u,\"state_bytes\":%u,\"manager_heap\":%u}\n", (unsigned)(before - s_least_free), (unsigned)s_state_bytes,
-               (unsigned)module_host_manager_bytes());
+        printf("FIGURES {\"swap_bytes\":%u,\"state_bytes\":%u,\"core_manager_heap\":%u}\n", (unsigned)(before - s_least_free), (unsigned)s_state_bytes,
+               (unsigned)module_host_core_manager_bytes());
     } else if (strcmp(name, "memory") == 0) {
         wasm_host_memory_t before, after;
         wasm_host_memory(&before);
