@@ -15,7 +15,7 @@ import { Device } from "../host/desktop/device.js";
 import { ENGINES, available, type EngineName } from "../host/desktop/engines/engine.js";
 import { instructionCounts } from "./bench-instructions.js";
 import { createPrivateKey, createPublicKey } from "node:crypto";
-import { ModuleManager, managerWasmPath } from "../host/desktop/modules/manager.js";
+import { ModuleManager, managerWasmPath, coreManagerWasmPath } from "../host/desktop/modules/manager.js";
 import { packageModule } from "../host/desktop/modules/build.js";
 import { decodePackage, generateSigningKey, signPackage } from "../host/desktop/modules/package.js";
 import { buildPicoHost, runPicoCase, picoWasm3Bytes } from "./pico-host.js";
@@ -92,6 +92,7 @@ async function latency(url: string, pki: Awaited<ReturnType<typeof makePki>>, se
  */
 /** The heap the module manager takes while loaded beside the core, 32-bit WAMR, by interpreter. */
 const managerHeap: Partial<Record<Interpreter, number>> = {};
+const coreManagerHeap: Partial<Record<Interpreter, number>> = {};
 
 function firmwareMemory(): Record<Interpreter, (HostFigures & { least_pool: number; least_stack: number; bits: number }) | null> {
   const out = {} as Record<Interpreter, (HostFigures & { least_pool: number; least_stack: number; bits: number }) | null>;
@@ -107,6 +108,9 @@ function firmwareMemory(): Record<Interpreter, (HostFigures & { least_pool: numb
     const manager = runCase(build.binary, "manager", managerWasmPath);
     if (!manager.ok) throw new Error(manager.output);
     managerHeap[interpreter] = (JSON.parse(/FIGURES (\{.*\})/.exec(manager.output)![1]) as { manager_heap: number }).manager_heap;
+    const cores = runCase(build.binary, "manager", coreManagerWasmPath);
+    if (!cores.ok) throw new Error(cores.output);
+    coreManagerHeap[interpreter] = (JSON.parse(/FIGURES (\{.*\})/.exec(cores.output)![1]) as { manager_heap: number }).manager_heap;
     const least_stack = leastStack(build.binary, f.stack);
     out[interpreter] = { ...f, least_pool: leastPool(build.binary, f.stack, 2 * (f.runtime + 4096)), least_stack, bits: build.bits };
   }
@@ -168,14 +172,16 @@ const pico = await (async () => {
 // (the SNTP answer on port 123) and the RISC-V toolchain.
 const esp32c3 = !esp32c3Missing() && process.getuid?.() === 0 ? await measureEsp32c3() : null;
 // The module manager: its size, and the linear memory an engine that shrinks it to __heap_base gives it.
-const managerFigures = (() => {
-  const bytes = readFileSync(managerWasmPath);
+const managerFigures = figuresOf(managerWasmPath);
+const coreManagerFigures = figuresOf(coreManagerWasmPath);
+function figuresOf(path: string): { bytes: number; linear: number } {
+  const bytes = readFileSync(path);
   const module = new WebAssembly.Module(bytes);
   const imports: Record<string, Record<string, () => number>> = {};
   for (const i of WebAssembly.Module.imports(module)) (imports[i.module] ??= {})[i.name] = () => 0;
   const instance = new WebAssembly.Instance(module, imports); // nothing runs: the manager has no start function
   return { bytes: bytes.length, linear: (instance.exports.__heap_base as WebAssembly.Global).value as number };
-})();
+}
 
 // The Pico firmware on an emulated RP2040 (tests/pico-emulator.ts): cycles a reading and their
 // parts, the CPU's share at 80 SPS, loading the core, the heap left. Built here when it can be.
@@ -264,6 +270,10 @@ const figures = {
   manager_wasm_bytes: managerFigures.bytes,
   wamr_manager_heap_bytes: managerHeap.classic ?? null,
   wamr_fast_manager_heap_bytes: managerHeap.fast ?? null,
+  core_manager_wasm_bytes: coreManagerFigures.bytes,
+  core_manager_linear_bytes: coreManagerFigures.linear,
+  wamr_core_manager_heap_bytes: coreManagerHeap.classic ?? null,
+  wamr_fast_core_manager_heap_bytes: coreManagerHeap.fast ?? null,
   manager_linear_bytes: managerFigures.linear,
   pico_flash_bytes: pico.flash,
   pico_static_ram_bytes: pico.ram,
@@ -316,7 +326,7 @@ if (values.json) {
   console.log(`${"Pico, emulated RP2040".padEnd(30)}${picoEmulated ? `${figures.pico_cycles_per_sample} cycles a reading at 80 SPS (core ${figures.pico_core_cycles_per_sample}, clock_in ${figures.pico_clock_in_cycles_per_sample}, waiting ${figures.pico_wait_cycles_per_sample}); CPU ${(picoEmulated.cpuShare * 100).toFixed(2)} %; loading the core ${figures.pico_core_load_cycles} cycles, the longest first call ${figures.pico_first_call_cycles}; heap free after it ${figures.pico_heap_free_after_load} bytes` : "no Arm toolchain or boot ROM"}`);
   console.log(`${"Pico W firmware".padEnd(30)}${pico.flash === null ? "not built (npm run build:pico)" : `flash ${pico.flash} bytes, static RAM ${pico.ram} bytes`}; wasm3 RAM for the core ${pico.wasm3 ?? "-"} bytes; Pico 2 W ${pico.flash2 === null ? "not built" : `flash ${pico.flash2} bytes, static RAM ${pico.ram2} bytes`}`);
   console.log(`${"battery, 15 min, hourly".padEnd(30)}${figures.battery_days_lithium_aa_15min} days on 2 lithium AA, ${figures.battery_days_alkaline_aa_15min} on alkaline, ${figures.battery_days_devkit_15min} on a DevKitC (${figures.battery_mah_per_day_15min} mAh a day); a wake ${figures.wake_ms_without_publish} ms, ${figures.wake_ms_with_publish} ms with publishing (virtual, energy model); state ${figures.battery_state_bytes_max} bytes at most`);
-  console.log(`${"core over the air".padEnd(30)}${figures.core_package_bytes} bytes in ${figures.core_update_chunks} chunks of 1 KiB over MQTT/TLS: ${figures.core_update_seconds_1k_chunks} s until it weighs; a swap takes ${figures.core_swap_heap_bytes_64bit ?? "-"} bytes of heap beyond the transfer (state ${figures.core_swap_state_bytes ?? "-"} bytes; one core at a time)`);
+  console.log(`${"core over the air".padEnd(30)}${figures.core_package_bytes} bytes in ${figures.core_update_chunks} chunks of 1 KiB over MQTT/TLS: ${figures.core_update_seconds_1k_chunks} s until it weighs; a swap takes ${figures.core_swap_heap_bytes_64bit ?? "-"} bytes of heap beyond the transfer (state ${figures.core_swap_state_bytes ?? "-"} bytes; one core at a time); the core manager ${figures.core_manager_wasm_bytes} bytes, ${figures.wamr_core_manager_heap_bytes ?? "-"} bytes of heap while loaded (WAMR classic, 32-bit)`);
   for (const [name, value] of Object.entries(instructions.figures)) console.log(`${name.padEnd(42)}${value ?? "-"}`);
   if (instructions.note) console.log(`note: ${instructions.note}`);
 }
