@@ -25,8 +25,9 @@ export function corePackage(wasm: Uint8Array, version: string, change: Partial<C
   return key ? signPackage(decodePackage(bare), key) : bare;
 }
 
-/** The release core whose scale_sample traps after `samples` calls of the instance. */
-export function trappingCore(samples: number): Uint8Array {
+/** The release core whose scale_sample traps after `samples` calls of the instance (or, `spin`,
+ * loops for ever: an engine that bounds calls ends it past its budget). */
+export function trappingCore(samples: number, spin = false): Uint8Array {
   const text = readFileSync(new URL("../build/release.wat", import.meta.url), "utf8");
   const m = /\(export "scale_sample" \(func (\$[^)]+)\)\)/.exec(text);
   if (!m) throw new Error("release.wat exports no scale_sample");
@@ -34,7 +35,7 @@ export function trappingCore(samples: number): Uint8Array {
  (global $trial_calls (mut i32) (i32.const 0))
  (func $trial_sample (param $t i32) (result i32)
   (global.set $trial_calls (i32.add (global.get $trial_calls) (i32.const 1)))
-  (if (i32.gt_s (global.get $trial_calls) (i32.const ${samples})) (then (unreachable)))
+  (if (i32.gt_s (global.get $trial_calls) (i32.const ${samples})) (then ${spin ? "(loop $spin (br $spin))" : "(unreachable)"}))
   (call ${m[1]} (local.get $t)))
  (export "scale_sample" (func $trial_sample))`;
   const patched = text.replace(m[0], "").replace(/\)\s*$/, `${wrapper}\n)`);

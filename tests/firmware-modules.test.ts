@@ -103,11 +103,13 @@ for (const interpreter of INTERPRETERS) {
     }
   });
 
-  test(`firmware, ${interpreter}: a core that traps in its trial is rolled back at once with no reading lost; a restart during a trial; a rollback on request`, { skip }, () => {
+  test(`firmware, ${interpreter}: a core that traps or runs past its budget in its trial is rolled back at once with no reading lost; a restart during a trial; a rollback on request`, { skip }, () => {
     const out = run("core-trial", file(corePackage(trappingCore(100), "0.3.0")), file(corePackage(rebuilt(), "0.3.1")));
     assert.match(out, /rolled back \(TRAPPED\) with \d+ readings, none lost: rolled back \(TRAPPED: scale_sample: Exception: unreachable\): the firmware's own core 0\.2\.0 weighs now/);
     assert.match(out, /rollback accepted UNCONFIRMED/);
     assert.match(out, /rollback rejected NO_PREVIOUS/);
+    // One that runs past the instruction budget WAMR bounds every call with: rolled back as BUDGET.
+    assert.match(run("core-budget", file(corePackage(trappingCore(100, true), "0.3.0"))), /rolled back \(BUDGET: scale_sample: Exception: instruction limit exceeded\): the firmware's own core 0\.2\.0 weighs now/);
   });
 
   test(`firmware, ${interpreter}: a firmware package is checked by the manager before the image is fetched: signature, a version above the running image's, the package's kind`, { skip }, () => {

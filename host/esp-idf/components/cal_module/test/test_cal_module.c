@@ -22,6 +22,7 @@
  *   core-trial KEY TRAPPING GOOD      a core trapping in its trial rolled back with no reading lost;
  *                                     a restart during a trial; a rollback on request
  *   core-kept KEY PKG VERSION         a confirmed core booted again after a restart
+ *   core-budget KEY PKG               a core on trial that runs past its instruction budget rolled back
  *   firmware KEY PKG EXPECT           a firmware package on the firmware topic, this image being
  *                                     0.2.0: fetched (its url, size and hash printed), or refused
  *                                     with EXPECT and not fetched
@@ -288,6 +289,15 @@ int main(int argc, char **argv)
         size_t good_len;
         uint8_t *good = mc_read_file(argv[5], &good_len);
         mc_core_trial(&RIG, pkg, len, good, good_len);
+    } else if (strcmp(name, "core-budget") == 0) {
+        /* A core on trial that runs past its instruction budget: rolled back as BUDGET, nothing lost. */
+        mc_send_core(pkg, len);
+        mc_expect_verdict("accepted");
+        samples(300, &r);
+        char status[16], why[32];
+        CHECK(mc_last("rollback", status, why) && strcmp(why, "BUDGET") == 0, "no rollback for BUDGET: %s", mc_newest());
+        CHECK(s_lost == 0, "%d reading(s) lost", s_lost);
+        printf("rolled back (BUDGET): %s\n", strstr(mc_newest(), "rolled back"));
     } else if (strcmp(name, "core-kept") == 0) {
         CHECK(argc >= 6, "core-kept: VERSION");
         mc_core_kept(&RIG, pkg, len, (uint32_t)strtoul(argv[5], NULL, 16));
