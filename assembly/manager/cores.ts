@@ -6,10 +6,11 @@
 // instantiated, after a core on trial trapped or made enough readings, and frees it when it is not
 // busy: the slots' state lives in the blob the host keeps.
 import { wBegin, wByte, wStr, wLen } from "../json";
-import { loadState, lengthOf, slotLetter, cActive, cPrevious, cTrial } from "./slots";
+import { loadState, lengthOf, cActive, cPrevious, cTrial } from "./slots";
 import { step, busy, setChunkBytes, ASK_INSTALL, ASK_ROLLBACK, receivedSlot, receivedSize } from "./transfer";
-import { readPackage, mName, mVersion, mSha, mKey, mKeyLen } from "./package";
-import { answerOf, dVersion, nameLength } from "./out";
+import { readPackage } from "./package";
+import { answerOf } from "./out";
+import { wSlot } from "./listing";
 import { same } from "./json";
 import { bootCore, bootRefused, coreFailed, coreWake, coreReadings, rollbackCore, coreVersion, verifyCore, installCore } from "./core";
 import { firmwareInstall } from "./firmware";
@@ -143,28 +144,7 @@ export function mgr_list(): i32 {
     if (len == 0 || !readPackage(slot, len)) continue;
     wBegin(io + <usize>at, IO_CAP - at - 2);
     if (at > 1) wByte(0x2c);
-    wStr("{\"slot\":\"");
-    wByte(slotLetter(slot));
-    wStr("\",\"kind\":\"core\",\"role\":\"");
-    wStr(slot == cActive ? "active" : slot == cPrevious ? "previous" : "spare");
-    wStr("\",\"name\":\"");
-    for (let i = 0; i < nameLength(mName); i++) wByte(load<u8>(mName + <usize>i));
-    wStr("\",\"version\":\"");
-    dVersion(mVersion);
-    wStr("\",\"sha256\":\"");
-    for (let i = 0; i < 32; i++) {
-      const b = <i32>load<u8>(mSha + <usize>i);
-      wByte("0123456789abcdef".charCodeAt(b >> 4));
-      wByte("0123456789abcdef".charCodeAt(b & 15));
-    }
-    wByte(0x22);
-    if (mKeyLen) {
-      wStr(",\"key\":\"");
-      for (let i = 0; i < mKeyLen; i++) wByte(load<u8>(mKey + <usize>i));
-      wByte(0x22);
-    }
-    wStr(",\"trial\":");
-    wStr(slot == cActive && cTrial ? "true" : "false");
+    wSlot(slot, true, slot == cActive ? 0 : slot == cPrevious ? 1 : 2, slot == cActive && cTrial);
     wStr("}");
     const w = wLen();
     if (w < 0) break;

@@ -4,13 +4,14 @@
 // when it needs it (start-up, a message on the module topic, a failure, a confirmation, a fit) and
 // may drop it when it is not busy: the slots' state lives in a blob the host keeps, not here.
 // Imports: host.ts. The host writes into mgr_io() what an export says it reads there.
-import { wBegin, wByte, wStr, wLen, wInt } from "../json";
-import { ACTIVE, PREVIOUS, loaded, nameOf, versionOf, sActive, sPrevious, sTrial, lengthOf, loadState, slotLetter } from "./slots";
+import { wBegin, wByte, wStr, wLen } from "../json";
+import { ACTIVE, PREVIOUS, loaded, nameOf, versionOf, sActive, sPrevious, sTrial, lengthOf, loadState } from "./slots";
 import { relearn, restore, rollback, afterSample, wake, fit, verifyOnly, tryModule, setMetering, pending, weighActive, explainFailure, install } from "./install";
 import { step, busy, setChunkBytes, ASK_INSTALL, ASK_ROLLBACK, receivedSlot, receivedSize } from "./transfer";
-import { readPackage, mName, mVersion, mSha, mKey, mKeyLen, mParams, mParamCount } from "./package";
-import { refuse, d, dn, dVersion, publish, reason, nameLength } from "./out";
+import { readPackage, mParams, mParamCount } from "./package";
+import { refuse, d, dn, publish, reason } from "./out";
 import { params_get } from "./host";
+import { wSlot } from "./listing";
 
 /** This manager's interface with its hosts (host.ts and the exports here). */
 const MANAGER_ABI: i32 = 1;
@@ -146,28 +147,7 @@ export function mgr_list(): i32 {
     if (len == 0 || !readPackage(slot, len)) continue;
     wBegin(io + <usize>at, IO_CAP - at - 2);
     if (at > 1) wByte(0x2c);
-    wStr("{\"slot\":\"");
-    wByte(slotLetter(slot));
-    wStr("\",\"kind\":\"module\",\"role\":\"");
-    wStr(slot == sActive ? "active" : slot == sPrevious ? "previous" : "spare");
-    wStr("\",\"name\":\"");
-    for (let i = 0; i < nameLength(mName); i++) wByte(load<u8>(mName + <usize>i));
-    wStr("\",\"version\":\"");
-    dVersion(mVersion);
-    wStr("\",\"sha256\":\"");
-    for (let i = 0; i < 32; i++) {
-      const b = <i32>load<u8>(mSha + <usize>i);
-      wByte("0123456789abcdef".charCodeAt(b >> 4));
-      wByte("0123456789abcdef".charCodeAt(b & 15));
-    }
-    wByte(0x22);
-    if (mKeyLen) {
-      wStr(",\"key\":\"");
-      for (let i = 0; i < mKeyLen; i++) wByte(load<u8>(mKey + <usize>i));
-      wByte(0x22);
-    }
-    wStr(",\"trial\":");
-    wStr(slot == sActive && sTrial ? "true" : "false");
+    wSlot(slot, false, slot == sActive ? 0 : slot == sPrevious ? 1 : 2, slot == sActive && sTrial);
     wStr(",\"params\":[");
     const n = params_get(slot, blob, 8 + 32 * 8);
     const count = n >= 8 ? min(<i32>load<u32>(blob, 4), (n - 8) >> 3) : mParamCount;

@@ -441,6 +441,32 @@ bool scale_state_load(const scale_core_calls_t *core, const uint8_t *src, size_t
     return true;
 }
 
+void scale_rescue_save(scale_rescue_t *r, const scale_core_calls_t *core)
+{
+    if (r->saving) return; /* a state_save that traps in turn */
+    r->saving = true;
+    scale_rescue_drop(r);
+    r->state = scale_state_copy(core, &r->len);
+    r->saving = false;
+}
+
+uint8_t *scale_rescue_take(scale_rescue_t *r, const scale_core_calls_t *core, bool ready, size_t *len)
+{
+    if (ready) return scale_state_copy(core, len);
+    uint8_t *p = r->state;
+    *len = r->len;
+    r->state = NULL;
+    r->len = 0;
+    return p;
+}
+
+void scale_rescue_drop(scale_rescue_t *r)
+{
+    free(r->state);
+    r->state = NULL;
+    r->len = 0;
+}
+
 int32_t scale_state_version(const uint8_t *state, size_t len)
 {
     if (state == NULL || len < STATE_HEADER || memcmp(state, "WSS1", 4) != 0) return -1;

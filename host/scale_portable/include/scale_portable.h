@@ -183,6 +183,19 @@ size_t scale_state_save(const scale_core_calls_t *core, uint8_t *dst, size_t cap
 uint8_t *scale_state_copy(const scale_core_calls_t *core, size_t *len);
 /* Gives a saved stream back, after chips, blobs and device id; false when the core refused it. */
 bool scale_state_load(const scale_core_calls_t *core, const uint8_t *src, size_t len);
+/* The state a trapped core held, saved before its instance goes (a Wasm host's), handed over once. */
+typedef struct {
+    uint8_t *state;
+    size_t len;
+    bool saving;
+} scale_rescue_t;
+/* Saves the core's state into r, replacing what it held (the host clears the trap first). */
+void scale_rescue_save(scale_rescue_t *r, const scale_core_calls_t *core);
+/* The state for a swap: the running core's copy when one is instantiated (ready), else what r holds,
+ * handed over once (the caller frees it); NULL when there is none. */
+uint8_t *scale_rescue_take(scale_rescue_t *r, const scale_core_calls_t *core, bool ready, size_t *len);
+/* Forgets what r holds (a plain recovery starts from the blobs). */
+void scale_rescue_drop(scale_rescue_t *r);
 /* The version a stream was written in (its header), -1 when it is not a stream. */
 int32_t scale_state_version(const uint8_t *state, size_t len);
 

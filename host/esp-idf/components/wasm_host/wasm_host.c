@@ -44,8 +44,7 @@ static int64_t s_next_attempt_ms;
 static bool s_gave_up;
 static wasm_host_calibration_t s_calibration;
 static char s_error[160];        /* why the last load, instantiation or call failed */
-static uint8_t *s_rescued;       /* the state of the core that trapped last */
-static size_t s_rescued_len;
+static scale_rescue_t s_rescued; /* the state of the core that trapped last */
 static void rescue_state(void);
 
 /* ---- natives: every import of assembly/abi.json, same semantics as host/desktop/imports.ts ---- */
@@ -325,9 +324,7 @@ void wasm_host_stop(void)
     wasm_runtime_destroy();
     free(s_pool);
     free(s_wasm_copy);
-    free(s_rescued);
-    s_rescued = NULL;
-    s_rescued_len = 0;
+    scale_rescue_drop(&s_rescued);
     s_pool = NULL;
     s_wasm_copy = NULL;
     s_started = false;
@@ -346,9 +343,7 @@ bool wasm_host_ready(void)
 esp_err_t wasm_host_recover(int64_t now_ms)
 {
     if (wasm_host_ready()) return ESP_OK;
-    free(s_rescued); /* a plain recovery starts from the blobs, as it always has */
-    s_rescued = NULL;
-    s_rescued_len = 0;
+    scale_rescue_drop(&s_rescued); /* a plain recovery starts from the blobs, as it always has */
     if (s_gave_up) return ESP_ERR_INVALID_STATE;
     if (now_ms < s_next_attempt_ms) return ESP_ERR_NOT_FINISHED;
     if (instantiate() == ESP_OK) {
@@ -383,7 +378,7 @@ esp_err_t wasm_host_call(const char *name, uint32_t argc, uint32_t *argv)
     if (s_setting_up) {
         s_setup_trapped = true; /* instantiate() fails and unloads once on_instantiated returns */
     } else {
-        rescue_state(); /* for a core on trial rolled back (wasm_host_take_rescued) */
+        rescue_state(); /* for a core on trial rolled back (wasm_host_state_copy) */
         unload();
         s_next_attempt_ms = 0; /* the first attempt is immediate */
     }
@@ -416,24 +411,14 @@ esp_err_t wasm_host_state_load(const uint8_t *src, size_t len)
 /* The state of a core that trapped, saved before its instance went. */
 static void rescue_state(void)
 {
-    static bool rescuing;
-    if (rescuing || s_inst == NULL) return;
-    rescuing = true;
+    if (s_inst == NULL) return;
     wasm_runtime_clear_exception(s_inst);
-    free(s_rescued);
-    s_rescued_len = 0;
-    s_rescued = scale_state_copy(&CORE_CALLS, &s_rescued_len);
-    rescuing = false;
+    scale_rescue_save(&s_rescued, &CORE_CALLS);
 }
 
 uint8_t *wasm_host_state_copy(size_t *len)
 {
-    if (wasm_host_ready()) return scale_state_copy(&CORE_CALLS, len);
-    uint8_t *p = s_rescued; /* the core trapped: what it held before it went, once */
-    *len = s_rescued_len;
-    s_rescued = NULL;
-    s_rescued_len = 0;
-    return p;
+    return scale_rescue_take(&s_rescued, &CORE_CALLS, wasm_host_ready(), len);
 }
 
 const char *wasm_host_last_error(void)

@@ -28,8 +28,7 @@ static uint32_t s_io;
 static uint32_t s_io_cap;
 static uint32_t s_reading;
 static char s_error[160];   /* why the last load or call failed */
-static uint8_t *s_rescued;  /* the state of the core that trapped last */
-static size_t s_rescued_len;
+static scale_rescue_t s_rescued; /* the state of the core that trapped last */
 static void rescue_state(void);
 static struct {
     const char *name;
@@ -190,7 +189,7 @@ static int32_t call(const char *name, uint32_t argc, const void **args)
         m3_GetErrorInfo(s_runtime, &info);
         snprintf(s_error, sizeof s_error, "%s: %s%s%s", name, r, info.message && info.message[0] ? " " : "", info.message ? info.message : "");
         printf("wasm-scale: %s trapped; the core is loaded again\n", s_error);
-        rescue_state(); /* for a core on trial rolled back (wasm_host_take_rescued) */
+        rescue_state(); /* for a core on trial rolled back (wasm_host_state_copy) */
         unload();
         return INT32_MIN;
     }
@@ -284,9 +283,7 @@ bool wasm_host_ready(void)
 wasm_host_status_t wasm_host_recover(uint32_t now_ms)
 {
     if (s_ready) return WASM_HOST_OK;
-    free(s_rescued); /* a plain recovery starts from the blobs, as it always has */
-    s_rescued = NULL;
-    s_rescued_len = 0;
+    scale_rescue_drop(&s_rescued); /* a plain recovery starts from the blobs, as it always has */
     if (s_failures >= WASM_HOST_MAX_ATTEMPTS) return WASM_HOST_GAVE_UP;
     if ((int32_t)(now_ms - s_retry_at_ms) < 0) return WASM_HOST_WAIT;
     if (instantiate()) {
@@ -352,23 +349,12 @@ bool wasm_host_state_load(const uint8_t *src, size_t len)
 
 static void rescue_state(void)
 {
-    static bool rescuing;
-    if (rescuing || !s_ready) return;
-    rescuing = true;
-    free(s_rescued);
-    s_rescued_len = 0;
-    s_rescued = scale_state_copy(&CORE_CALLS, &s_rescued_len);
-    rescuing = false;
+    if (s_ready) scale_rescue_save(&s_rescued, &CORE_CALLS);
 }
 
 uint8_t *wasm_host_state_copy(size_t *len)
 {
-    if (s_ready) return scale_state_copy(&CORE_CALLS, len);
-    uint8_t *p = s_rescued; /* the core trapped: what it held before it went, once */
-    *len = s_rescued_len;
-    s_rescued = NULL;
-    s_rescued_len = 0;
-    return p;
+    return scale_rescue_take(&s_rescued, &CORE_CALLS, s_ready, len);
 }
 
 const char *wasm_host_last_error(void)
