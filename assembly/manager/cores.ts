@@ -14,25 +14,11 @@ import { wSlot } from "./listing";
 import { same } from "./json";
 import { bootCore, bootRefused, coreFailed, coreWake, coreReadings, rollbackCore, coreVersion, verifyCore, installCore } from "./core";
 import { firmwareInstall } from "./firmware";
+import { io, IO_CAP } from "./io";
 
-/** This manager's interface with its hosts (host.ts and the exports here). */
-const MANAGER_ABI: i32 = 1;
-const IO_CAP: i32 = 2048;
-const io = memory.data(IO_CAP);
-
+// The layout WAMR needs to give the manager only its static data, not a 64 KiB page.
 export { __heap_base, __data_end };
-
-export function mgr_abi(): i32 {
-  return MANAGER_ABI;
-}
-
-export function mgr_io(): usize {
-  return io;
-}
-
-export function mgr_io_bytes(): i32 {
-  return IO_CAP;
-}
+export { mgr_abi, mgr_io, mgr_io_bytes } from "./io";
 
 /** What the host is: the largest chunk it takes (metering is the module manager's). */
 export function mgr_configure(chunkBytes: i32, metered: i32): void {

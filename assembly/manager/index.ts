@@ -12,28 +12,13 @@ import { readPackage, mParams, mParamCount } from "./package";
 import { refuse, d, dn, publish, reason } from "./out";
 import { params_get } from "./host";
 import { wSlot } from "./listing";
+import { io, IO_CAP } from "./io";
 
-/** This manager's interface with its hosts (host.ts and the exports here). */
-const MANAGER_ABI: i32 = 1;
-const IO_CAP: i32 = 2048;
-const io = memory.data(IO_CAP);
 const blob = memory.data(8 + 32 * 8);
 
 // The layout WAMR needs to give the manager only its static data, not a 64 KiB page.
 export { __heap_base, __data_end };
-
-export function mgr_abi(): i32 {
-  return MANAGER_ABI;
-}
-
-/** Where the host writes what an export reads (state, topic, points) and reads mgr_list's JSON. */
-export function mgr_io(): usize {
-  return io;
-}
-
-export function mgr_io_bytes(): i32 {
-  return IO_CAP;
-}
+export { mgr_abi, mgr_io, mgr_io_bytes } from "./io";
 
 /** What the host is: the largest chunk it takes, whether it meters modules by rewriting them (1) or its engine counts (0). */
 export function mgr_configure(chunkBytes: i32, metered: i32): void {
