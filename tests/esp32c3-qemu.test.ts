@@ -23,7 +23,8 @@ import { replay } from "../host/desktop/replay.js";
 import { repo } from "../host/vendor.mjs";
 import { trusted, signedExample } from "./module-fixtures.js";
 import { corePackage, rebuilt } from "./core-fixtures.js";
-import { firmwarePackage } from "../host/desktop/firmware-cli.js";
+import { firmwarePackage, sendFirmware } from "../host/desktop/firmware-cli.js";
+import { resolveConnection } from "../host/desktop/mqtt/config.js";
 import { createServer as createHttpsServer } from "node:https";
 
 /** A step reached, on stderr when WASM_SCALE_QEMU_ECHO is set (the emulator is slow to watch). */
@@ -255,16 +256,14 @@ test("ESP32-C3 firmware in QEMU: the core under WAMR, readings over mutual TLS e
     });
     await new Promise<void>((resolve) => https.listen(HTTPS_PORT, resolve));
     try {
-      let seen = moduleAnswers.length;
-      await watcher.publishAsync(`wasm-scale/${DEVICE}/module/firmware`, firmwarePackage(image, "0.2.0", url, trusted.priv), { qos: 1 });
-      const old = await watchFor(() => moduleAnswers.slice(seen).find((a) => a.step === "install"));
+      // Sent as `wasm-scale firmware install --wait` sends it.
+      const tool = resolveConnection(undefined, {}, { url: `mqtts://localhost:${PORT}`, deviceId: DEVICE, ca: pki.file("ca.pem"), cert: pki.file("watcher.pem"), key: pki.file("watcher-key.pem") });
+      const [old] = await sendFirmware(tool, firmwarePackage(image, "0.2.0", url, trusted.priv));
       assert.equal(old.reason, "DOWNGRADE", JSON.stringify(old));
       const otaLine = qemu.lines.length;
-      seen = moduleAnswers.length;
-      await watcher.publishAsync(`wasm-scale/${DEVICE}/module/firmware`, firmwarePackage(image, "0.2.1", url, trusted.priv), { qos: 1 });
-      const accepted = await watchFor(() => moduleAnswers.slice(seen).find((a) => a.step === "install"));
+      const [accepted, fetched] = await sendFirmware(tool, firmwarePackage(image, "0.2.1", url, trusted.priv), { waitFetch: true, timeoutMs: 900_000 });
       assert.equal(accepted.status, "accepted", JSON.stringify(accepted));
-      const fetched = await watchFor(() => moduleAnswers.slice(seen).find((a) => a.step === "fetch"), 900_000);
+      assert.equal(fetched?.step, "fetch", JSON.stringify(fetched));
       assert.equal(fetched.status, "accepted", JSON.stringify(fetched));
       assert.match(fetched.detail, new RegExp(`${image.length} bytes into ota_1, SHA-256 checked: restarting into it`));
       await qemu.waitFor(/rst:0xc \(RTC_SW_CPU_RST\)/, otaLine);

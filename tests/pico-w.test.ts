@@ -72,12 +72,7 @@ test("the Pico W verifies the broker, sends SNI, sets the clock before TLS and b
 });
 
 test("the Pico W host on the desktop: the store survives power cuts; the core runs in its wasm3 host; a hostile module is refused; the button's edges reach the core", async (t) => {
-  const why = await buildPicoHost();
-  if (why) {
-    if (process.env.WASM_SCALE_REQUIRE_PICO) assert.fail(why);
-    t.skip(why);
-    return;
-  }
+  if (!(await picoHostBuilt(t))) return;
   const store = runPicoCase("pico_store");
   assert.ok(store.ok, store.output);
   assert.match(store.output, /power cuts survived/);
@@ -92,6 +87,15 @@ test("the Pico W host on the desktop: the store survives power cuts; the core ru
   assert.ok(button.ok, button.output);
   assert.match(button.output, /a bouncing press tared once, a glitch did nothing/);
 });
+
+/** Builds the Pico W's host for the desktop; false (the test skipped) when it cannot, which CI's WASM_SCALE_REQUIRE_PICO fails. */
+async function picoHostBuilt(t: { skip(why: string): void }): Promise<boolean> {
+  const why = await buildPicoHost();
+  if (!why) return true;
+  if (process.env.WASM_SCALE_REQUIRE_PICO) assert.fail(why);
+  t.skip(why);
+  return false;
+}
 
 /** The Pico W's module harness (test_pico_modules) with the test's trusted key: packages written to files, a case run and its output. */
 function modulesHarness(): { work: string; file: (bytes: Uint8Array) => string; run: (...args: string[]) => string } {
@@ -114,12 +118,7 @@ function modulesHarness(): { work: string; file: (bytes: Uint8Array) => string; 
 }
 
 test("the Pico W host on the desktop: calibration modules through the one manager, wasm3 and the flash slots: installed, refused, rolled back, kept across restarts", async (t) => {
-  const why = await buildPicoHost();
-  if (why) {
-    if (process.env.WASM_SCALE_REQUIRE_PICO) assert.fail(why);
-    t.skip(why);
-    return;
-  }
+  if (!(await picoHostBuilt(t))) return;
   const { work, file, run } = modulesHarness();
   try {
     for (const name of ["temperature", "table", "corners"]) assert.match(run("install", file(signedExample(name)), "accepted"), /install accepted/);
@@ -139,12 +138,7 @@ test("the Pico W host on the desktop: calibration modules through the one manage
 });
 
 test("the Pico W host on the desktop: the core itself sent over the air through the one manager into its flash slots: swapped in with its state, refused, rolled back on a trap, kept across restarts", async (t) => {
-  const why = await buildPicoHost();
-  if (why) {
-    if (process.env.WASM_SCALE_REQUIRE_PICO) assert.fail(why);
-    t.skip(why);
-    return;
-  }
+  if (!(await picoHostBuilt(t))) return;
   const { work, file, run } = modulesHarness();
   try {
     assert.match(run("core", file(corePackage(rebuilt(), "0.2.1")), "accepted", "000201"), /install accepted\nconfirm accepted/);

@@ -10,7 +10,7 @@ import type { Connection } from "./mqtt/config.js";
 import { encodePackage, sha256, signPackage, readPrivateKey, type FirmwareManifest } from "./modules/package.js";
 import { DEFAULT_KEY_DIR, PRIVATE_KEY } from "./modules/keys.js";
 import { describeAnswer, type TransferAnswer } from "./modules/transfer.js";
-import { SendError, connect } from "./modules/send.js";
+import { ask } from "./modules/send.js";
 import { ModuleCliError, readPackage, decodeOrExplain } from "./module-cli.js";
 
 interface Helpers {
@@ -26,35 +26,8 @@ export function firmwarePackage(image: Uint8Array, version: string, url: string,
 }
 
 /** Sends a firmware package to a running scale; the manager's verdict, then the fetch's when it waits for it. */
-export async function sendFirmware(c: Connection, pkg: Uint8Array, o: { timeoutMs?: number; waitFetch?: boolean } = {}): Promise<TransferAnswer[]> {
-  const root = `wasm-scale/${c.deviceId}`;
-  const client = await connect(c, 0, "firmware");
-  const answers: TransferAnswer[] = [];
-  try {
-    const done = new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new SendError(`the scale "${c.deviceId}" did not answer within ${(o.timeoutMs ?? 30_000) / 1000} s`)), o.timeoutMs ?? 30_000);
-      client.on("message", (_topic, payload) => {
-        let a: TransferAnswer;
-        try {
-          a = JSON.parse(payload.toString("utf8")) as TransferAnswer;
-        } catch {
-          return;
-        }
-        if (a.cmd !== "firmware") return;
-        answers.push(a);
-        if (a.status !== "accepted" || !o.waitFetch || a.step === "fetch") {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-    });
-    await client.subscribeAsync(`${root}/result`, { qos: 1 });
-    await client.publishAsync(`${root}/module/firmware`, Buffer.from(pkg), { qos: 1 });
-    await done;
-    return answers;
-  } finally {
-    await client.endAsync();
-  }
+export function sendFirmware(c: Connection, pkg: Uint8Array, o: { timeoutMs?: number; waitFetch?: boolean } = {}): Promise<TransferAnswer[]> {
+  return ask(c, "firmware", pkg, "firmware", (a) => a.status !== "accepted" || !o.waitFetch || a.step === "fetch", o.timeoutMs);
 }
 
 export function addFirmwareCommands(cli: Command, h: Helpers): void {

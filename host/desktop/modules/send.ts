@@ -110,29 +110,43 @@ export async function sendModule(c: Connection, pkg: Uint8Array, o: SendOptions 
   }
 }
 
-/** Asks a running scale to roll its calibration module (or its core) back; its answer. */
-export async function requestRollback(c: Connection, timeoutMs = 30_000, kind: "module" | "core" = "module"): Promise<TransferAnswer> {
+/**
+ * Publishes one message on a running scale's module topic (`sub` follows "<module topic>/") and
+ * collects its answers of `cmd` until `last` says one is the last; they come in order.
+ */
+export async function ask(c: Connection, sub: string, payload: Uint8Array | string, cmd: TransferAnswer["cmd"], last: (a: TransferAnswer) => boolean, timeoutMs = 30_000): Promise<TransferAnswer[]> {
   const root = `wasm-scale/${c.deviceId}`;
-  const client = await connect(c, 0);
+  const client = await connect(c, 0, cmd);
+  const answers: TransferAnswer[] = [];
   try {
-    const answer = new Promise<TransferAnswer>((resolve, reject) => {
+    const done = new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new SendError(`the scale "${c.deviceId}" did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
-      client.on("message", (_topic, payload) => {
+      client.on("message", (_topic, bytes) => {
+        let a: TransferAnswer;
         try {
-          const a = JSON.parse(payload.toString("utf8")) as TransferAnswer;
-          if (a.cmd === kind && a.step === "rollback") {
-            clearTimeout(t);
-            resolve(a);
-          }
+          a = JSON.parse(bytes.toString("utf8")) as TransferAnswer;
         } catch {
-          // not an answer of ours
+          return; // not an answer of ours
+        }
+        if (a.cmd !== cmd) return;
+        answers.push(a);
+        if (last(a)) {
+          clearTimeout(t);
+          resolve();
         }
       });
     });
     await client.subscribeAsync(`${root}/result`, { qos: 1 });
-    await client.publishAsync(`${root}/module${kind === "core" ? "/core" : ""}/rollback`, "", { qos: 1 });
-    return await answer;
+    await client.publishAsync(`${root}/module/${sub}`, typeof payload === "string" ? payload : Buffer.from(payload), { qos: 1 });
+    await done;
+    return answers;
   } finally {
     await client.endAsync();
   }
+}
+
+/** Asks a running scale to roll its calibration module (or its core) back; its answer. */
+export async function requestRollback(c: Connection, timeoutMs = 30_000, kind: "module" | "core" = "module"): Promise<TransferAnswer> {
+  const answers = await ask(c, kind === "core" ? "core/rollback" : "rollback", "", kind, (a) => a.step === "rollback", timeoutMs);
+  return answers[answers.length - 1];
 }
